@@ -1,0 +1,303 @@
+"""Tango's Python action proxy: the HTTP server that runs inside every Python action container.
+
+The invoker talks to it through OpenWhisk's runtime contract (``shared/reference/openwhisk.md``
+section 2): ``POST /init`` once with the action's code, then ``POST /run`` once per activation.
+The user's code runs in a long-lived child process (``launcher.py``) fed one JSON line per
+activation on stdin and answering one JSON line on an extra pipe, exactly like OpenWhisk's
+actionloop, so module globals survive warm runs. After each activation the proxy writes the
+log sentinel on stdout and stderr so the invoker knows where the activation's logs end.
+
+Configuration (environment):
+    __OW_PROXY_HOST  address to listen on (default 0.0.0.0); the invoker uses host networking
+                     and sets 127.0.0.1 so nothing but loopback can reach the action.
+    __OW_PROXY_PORT  port to listen on (default 8080); one port per container.
+
+Latency matters here: every response goes out in one ``send`` and accepted sockets set
+``TCP_NODELAY``, otherwise Nagle's algorithm meets the client's delayed ACK and each request
+costs ~40 ms. Standard library only: the runtime image has python3, numpy and Pillow.
+"""
+
+import base64
+import binascii
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SENTINEL = b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py")
+ZIP_ENTRY = "__main__.py"
+TEXT_ENTRY = "main__.py"
+
+REINIT_REFUSED = "Cannot initialize the action more than once."
+NO_CODE = "Missing main/no code to execute."
+NOT_INITIALIZED = "no action defined yet"
+NOT_A_DICT = "The action did not return a dictionary or array."
+
+
+class InitError(Exception):
+    """An /init that cannot succeed; carries the HTTP status OpenWhisk uses for it."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure deciders: request bodies and child output in, (status, body) out.
+# ---------------------------------------------------------------------------------------------
+
+def parse_init(body):
+    """Validate an /init body and return ``(code, main, binary, env)``.
+
+    Raises ``InitError`` naming the field that is wrong and what is accepted.
+    """
+    value = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(value, dict):
+        raise InitError(403, NO_CODE)
+    code = value.get("code")
+    if not code or not isinstance(code, str):
+        raise InitError(403, NO_CODE)
+    main = value.get("main") or "main"
+    if not isinstance(main, str) or not main.isidentifier():
+        raise InitError(403, f"/init field 'main' must be a Python function name, got {main!r}")
+    env = value.get("env") or {}
+    if not isinstance(env, dict):
+        raise InitError(403, "/init field 'env' must be an object of name -> value")
+    return code, main, bool(value.get("binary")), {str(k): env_string(v) for k, v in env.items()}
+
+
+def env_string(value):
+    """Environment values are strings; anything else is passed JSON-encoded, as OpenWhisk does."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def classify_result(line):
+    """Turn the child's result line into the /run answer ``(status, body bytes)``.
+
+    Objects and arrays are returned verbatim (no re-encoding of large results); scalars,
+    ``null`` and text that is not JSON are the action's fault and answer 502.
+    """
+    try:
+        result = json.loads(line)
+    except ValueError:
+        snippet = line[:200].decode("utf-8", "replace").strip()
+        return 502, error_body(f"The action did not produce a valid JSON response: {snippet}")
+    if isinstance(result, (dict, list)):
+        return 200, line.rstrip(b"\n")
+    return 502, error_body(NOT_A_DICT)
+
+
+def error_body(message):
+    return json.dumps({"error": message}).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Executors: the action's files on disk and the child process.
+# ---------------------------------------------------------------------------------------------
+
+def write_action(code, binary, action_dir):
+    """Put the action's source under ``action_dir``; return the path of the file to load."""
+    if not binary:
+        path = os.path.join(action_dir, TEXT_ENTRY)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(code)
+        return path
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(code, validate=False)))
+        archive.extractall(action_dir)
+    except (binascii.Error, zipfile.BadZipFile, ValueError) as ex:
+        raise InitError(502, f"Binary action code must be a base64-encoded zip file: {ex}")
+    path = os.path.join(action_dir, ZIP_ENTRY)
+    if not os.path.isfile(path):
+        raise InitError(502, f"Zip file does not include {ZIP_ENTRY} at its top level")
+    return path
+
+
+def syntax_check(path):
+    """Compile the entry file so syntax errors surface at /init, not at the first /run."""
+    with open(path, "rb") as f:
+        source = f.read()
+    try:
+        compile(source, path, "exec")
+    except (SyntaxError, ValueError) as ex:
+        detail = "".join(traceback.format_exception_only(type(ex), ex)).strip()
+        raise InitError(502, f"Syntax error in the action's code:\n{detail}")
+
+
+class ActionChild:
+    """The launcher process running the user's code, with its request and result pipes."""
+
+    def __init__(self, action_file, main, env):
+        result_read, result_write = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", LAUNCHER, action_file, main, str(result_write)],
+            stdin=subprocess.PIPE, pass_fds=(result_write,),
+            cwd=os.path.dirname(action_file), env=env)
+        os.close(result_write)
+        self.results = os.fdopen(result_read, "rb")
+
+    def wait_ready(self):
+        """Wait for the launcher's ack; raise ``InitError`` if it could not load the action."""
+        line = self.results.readline()
+        if not line:
+            raise InitError(502, f"The action failed to start: {self.exit_message()}")
+        ack = json.loads(line)
+        if not ack.get("ok"):
+            self.process.wait()
+            raise InitError(502, f"The action failed to load: {ack.get('error')}")
+
+    def call(self, message):
+        """Send one activation and return the result line, or ``b""`` if the child died."""
+        try:
+            self.process.stdin.write(message)
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return b""
+        return self.results.readline()
+
+    def exit_message(self):
+        code = self.process.wait()
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return f"command exited ({how})"
+
+
+def write_sentinels():
+    """Mark the end of an activation's logs on both streams (one write each, no buffering)."""
+    os.write(1, SENTINEL)
+    os.write(2, SENTINEL)
+
+
+class ActionProxy:
+    """State of the one action this container runs; serializes activations (concurrency 1)."""
+
+    def __init__(self):
+        self.child = None
+        self.failure = None  # why the child is gone, once it is
+        self.lock = threading.Lock()
+
+    def init(self, body):
+        with self.lock:
+            if self.child is not None or self.failure is not None:
+                return 403, error_body(REINIT_REFUSED)
+            try:
+                self.child = start_action(*parse_init(body))
+            except InitError as ex:
+                log_init_error(ex.message)
+                return ex.status, error_body(ex.message)
+            return 200, b'{"ok":true}'
+
+    def run(self, body):
+        with self.lock:
+            if self.failure is not None:
+                return 502, error_body(self.failure)
+            if self.child is None:
+                return 500, error_body(NOT_INITIALIZED)
+            line = self.child.call(body.rstrip(b"\r\n").replace(b"\n", b" ") + b"\n")
+            if line:
+                answer = classify_result(line)
+            else:
+                self.failure = self.child.exit_message()
+                answer = 502, error_body(self.failure)
+            write_sentinels()
+            return answer
+
+
+def start_action(code, main, binary, env):
+    """Write the code, syntax-check it and start the launcher; return the ready ``ActionChild``."""
+    action_dir = tempfile.mkdtemp(prefix="action-")
+    action_file = write_action(code, binary, action_dir)
+    syntax_check(action_file)
+    child = ActionChild(action_file, main, {**os.environ, **env})
+    child.wait_ready()
+    return child
+
+
+def log_init_error(message):
+    """Like OpenWhisk's OW_LOG_INIT_ERROR: the developer sees why init failed in the logs."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+    write_sentinels()
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP layer.
+# ---------------------------------------------------------------------------------------------
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive handler for /init and /run."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "tango-python-proxy"
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
+        if self.path not in ("/init", "/run"):
+            self.respond(404, error_body(f"Unknown path {self.path}; use POST /init or /run"))
+            return
+        try:
+            parsed = json.loads(body)
+        except ValueError as ex:
+            self.respond(400, error_body(f"{self.path} body is not valid JSON: {ex}"))
+            return
+        if not isinstance(parsed, dict):
+            self.respond(400, error_body(f"{self.path} body must be a JSON object"))
+        elif self.path == "/run":
+            # The child gets the body as received: no re-encoding of large payloads.
+            self.respond(*self.server.action.run(body))
+        else:
+            self.respond(*self.server.action.init(parsed))
+
+    def do_GET(self):
+        self.respond(404, error_body(f"Unknown path {self.path}; use POST /init or /run"))
+
+    def respond(self, status, body):
+        """Status line, headers and body in one write: no Nagle/delayed-ACK stall."""
+        head = (f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n")
+        if self.close_connection:
+            head += "Connection: close\r\n"
+        self.wfile.write(head.encode("ascii") + b"\r\n" + body)
+
+    def log_message(self, format, *args):
+        """Silent: anything printed here would end up in the user's activation logs."""
+
+
+class ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address, action):
+        self.action = action
+        super().__init__(address, ProxyHandler)
+
+
+def serve(host=None, port=None):
+    """Run the proxy until SIGTERM/SIGINT (it is PID 1 in the container, so handle SIGTERM)."""
+    host = host or os.environ.get("__OW_PROXY_HOST", "0.0.0.0")
+    port = int(port or os.environ.get("__OW_PROXY_PORT", "8080"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server = ProxyServer((host, port), ActionProxy())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    serve()

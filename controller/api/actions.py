@@ -1,0 +1,71 @@
+"""``/api/v1/namespaces/{ns}/actions[/{pkg}]/{name}``: list, get, create/update, delete, invoke."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from controller.api.common import flag, identity, int_arg, json_body, namespace_of, paging, services
+from controller.entities import brief, build_action, check_name, without_code
+from controller.invoke import parse_size
+
+bp = Blueprint("actions", __name__, url_prefix="/api/v1/namespaces/<ns>/actions")
+
+
+def _path(name: str, pkg: str | None) -> str:
+    check_name(name, "action name")
+    if pkg is not None:
+        check_name(pkg, "package name")
+        return f"{pkg}/{name}"
+    return name
+
+
+@bp.get("")
+@bp.get("/<pkg>/")
+def list_actions(ns: str, pkg: str | None = None):
+    ns = namespace_of(ns)
+    limit, skip = paging()
+    docs = services().entities.list(ns, "actions", pkg or "", limit, skip)
+    return jsonify([brief(d) for d in docs])
+
+
+@bp.get("/<name>")
+@bp.get("/<pkg>/<name>")
+def get_action(ns: str, name: str, pkg: str | None = None):
+    ns = namespace_of(ns)
+    doc = services().entities.get(ns, "actions", _path(name, pkg))
+    return jsonify(doc if flag("code", True) else without_code(doc))
+
+
+@bp.put("/<name>")
+@bp.put("/<pkg>/<name>")
+def put_action(ns: str, name: str, pkg: str | None = None):
+    ns = namespace_of(ns)
+    svc = services()
+    path = _path(name, pkg)
+    body = json_body(max_bytes=svc.config.limits.max_code + 2 * svc.config.limits.max_parameters)
+    doc = svc.entities.put(ns, "actions", path, flag("overwrite"),
+                           lambda old: build_action(ns, path, body, svc.config.limits, old))
+    return jsonify(doc)
+
+
+@bp.delete("/<name>")
+@bp.delete("/<pkg>/<name>")
+def delete_action(ns: str, name: str, pkg: str | None = None):
+    ns = namespace_of(ns)
+    return jsonify(services().entities.delete(ns, "actions", _path(name, pkg)))
+
+
+@bp.post("/<name>")
+@bp.post("/<pkg>/<name>")
+def invoke_action(ns: str, name: str, pkg: str | None = None):
+    ns = namespace_of(ns)
+    svc = services()
+    params = json_body(max_bytes=svc.config.limits.max_payload)
+    result = flag("result")
+    status, body, headers = svc.invoker.invoke(
+        identity(), ns, _path(name, pkg), params, blocking=flag("blocking") or result, result_only=result,
+        wait_ms=int_arg("timeout", None, lo=0),
+        size=parse_size(request.args.get("cpu"), request.args.get("memory")))
+    resp = jsonify(body)
+    resp.status_code = status
+    resp.headers.update(headers)
+    return resp

@@ -1,0 +1,36 @@
+"""Invoker registration and heartbeats (``/internal``), guarded by the internal token."""
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, jsonify, request
+
+from controller.api.common import json_body, services
+from controller.errors import FORBIDDEN, ApiError
+
+bp = Blueprint("internal", __name__, url_prefix="/internal")
+
+
+@bp.before_request
+def check_token():
+    token = request.headers.get("X-Tango-Internal", "")
+    if not hmac.compare_digest(token, services().config.internal_token):
+        raise ApiError(403, FORBIDDEN)
+
+
+@bp.post("/invokers")
+def register():
+    body = json_body()
+    for key in ("id", "url"):
+        if not isinstance(body.get(key), str):
+            raise ApiError(400, f"'{key}' is required to register an invoker")
+    inv = services().registry.register(body["id"], body["url"], int(body.get("userMemory", 2048)),
+                                       float(body.get("cpus", 1.0)))
+    return jsonify({"id": inv.id, "state": inv.state})
+
+
+@bp.post("/invokers/<invoker_id>/heartbeat")
+def heartbeat(invoker_id: str):
+    if not services().registry.heartbeat(invoker_id, json_body()):
+        return jsonify({"error": "unknown invoker: register first", "code": ""}), 404
+    return jsonify({"ok": True})

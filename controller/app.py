@@ -1,0 +1,137 @@
+"""The controller's Flask application factory.
+
+``create_app(config)`` opens the store (running migrations), wires the services the blueprints
+use (``Services``), registers one blueprint per API resource and the OpenWhisk error handling,
+and starts the periodic jobs (invoker health, reaping lost activations) on APScheduler.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from controller.auth import Subjects
+from controller.balancer import InvokerRegistry
+from controller.config import GUEST_KEY, SYSTEM_KEY, ControllerConfig
+from controller.errors import NOT_FOUND, ApiError, transaction_id
+from controller.invoke import ActivationService
+from controller.store.activations import ActivationStore
+from controller.store.db import Database
+from controller.store.entities import EntityStore
+from controller.throttle import Throttle
+
+log = logging.getLogger("tango.controller")
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, DELETE, POST, PUT, HEAD",
+    "Access-Control-Allow-Headers": "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent",
+}
+
+
+@dataclass
+class Services:
+    config: ControllerConfig
+    db: Database
+    subjects: Subjects
+    entities: EntityStore
+    activations: ActivationStore
+    registry: InvokerRegistry
+    throttle: Throttle
+    invoker: ActivationService
+    scheduler: BackgroundScheduler
+
+    def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.invoker.shutdown()
+        self.db.dispose()
+
+
+def build_services(config: ControllerConfig) -> Services:
+    db = Database(config.db_url)
+    db.migrate()
+    subjects = Subjects(db)
+    if config.bootstrap_dev_keys:
+        subjects.ensure("guest", GUEST_KEY)
+        subjects.ensure("whisk.system", SYSTEM_KEY, admin=True)
+    entities, activations = EntityStore(db), ActivationStore(db)
+    registry = InvokerRegistry(config.invoker_down_after_s)
+    throttle = Throttle()
+    invoker = ActivationService(config, entities, activations, registry, throttle)
+    scheduler = BackgroundScheduler(daemon=True)
+    scheduler.add_job(registry.check_health, "interval", seconds=1, id="invoker-health",
+                      max_instances=1, coalesce=True)
+    scheduler.add_job(invoker.reap_overdue, "interval", seconds=10, id="reap-lost-activations",
+                      max_instances=1, coalesce=True)
+    return Services(config, db, subjects, entities, activations, registry, throttle, invoker, scheduler)
+
+
+def create_app(config: ControllerConfig, services: Services | None = None, start_jobs: bool = True) -> Flask:
+    from controller.api import actions, activations, info, internal, namespaces
+
+    app = Flask("tango-controller")
+    app.json.sort_keys = False
+    svc = services or build_services(config)
+    app.extensions["tango"] = svc
+    for bp in (info.bp, namespaces.bp, actions.bp, activations.bp, internal.bp):
+        app.register_blueprint(bp)
+    _register_optional_blueprints(app)
+    if start_jobs and not svc.scheduler.running:
+        svc.scheduler.start()
+
+    @app.before_request
+    def _tid():
+        g.tid = transaction_id()
+        if request.method == "OPTIONS":
+            return "", 200, CORS_HEADERS
+
+    @app.after_request
+    def _cors(resp):
+        resp.headers.update(CORS_HEADERS)
+        return resp
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        resp = jsonify({"error": err.message, "code": g.get("tid", "")})
+        resp.status_code = err.status
+        resp.headers.update(err.headers)
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        msg = NOT_FOUND if err.code == 404 else (err.description or err.name)
+        if err.code == 405:
+            msg = f"Method {request.method} is not allowed on {request.path}."
+        resp = jsonify({"error": msg, "code": g.get("tid", "")})
+        resp.status_code = err.code or 500
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        resp = jsonify({"error": "An internal error occurred.", "code": g.get("tid", "")})
+        resp.status_code = 500
+        return resp
+
+    return app
+
+
+def _register_optional_blueprints(app: Flask) -> None:
+    """Blueprints of the larger features (workflows, packages/triggers/rules, web actions,
+    console, metrics), registered when their modules are present."""
+    import importlib
+
+    for module in ("controller.api.workflows", "controller.api.packages", "controller.api.triggers",
+                   "controller.api.rules", "controller.api.web", "controller.api.metrics",
+                   "controller.console"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(app)

@@ -1,0 +1,145 @@
+"""Invoker registry and load balancing (OpenWhisk's sharding balancer, simplified).
+
+``choose_invoker`` is the pure decision: hash the action to a *home* invoker and step through
+the others by a step size coprime with their count, taking the first healthy one with memory
+to spare; if all are full, the least loaded healthy one (it buffers). ``InvokerRegistry``
+holds the live view (registrations, heartbeats, in-flight reservations, health states).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from common.httpclient import HttpPool
+
+UP, DOWN, UNHEALTHY = "up", "down", "unhealthy"
+
+
+@dataclass
+class InvokerState:
+    id: str
+    url: str
+    user_memory: int
+    cpus: float
+    last_seen: float
+    state: str = UP
+    reserved_memory: int = 0
+    in_flight: int = 0
+    recent_errors: list[bool] = field(default_factory=list)  # last 10 outcomes: True = system error
+    status: dict = field(default_factory=dict)               # last heartbeat body
+    pool: HttpPool | None = None
+
+    @property
+    def free_memory(self) -> int:
+        return self.user_memory - self.reserved_memory
+
+
+def _step_sizes(n: int) -> list[int]:
+    return [s for s in range(1, n + 1) if math.gcd(s, n) == 1] or [1]
+
+
+def choose_invoker(invokers: list[InvokerState], action_key: str, memory: int) -> InvokerState | None:
+    healthy = [i for i in invokers if i.state == UP]
+    if not healthy:
+        return None
+    ordered = sorted(invokers, key=lambda i: i.id)
+    n = len(ordered)
+    h = zlib.crc32(action_key.encode())
+    home = h % n
+    steps = _step_sizes(n)
+    step = steps[h % len(steps)]
+    for k in range(n):
+        inv = ordered[(home + k * step) % n]
+        if inv.state == UP and inv.free_memory >= memory:
+            return inv
+    return min(healthy, key=lambda i: (i.reserved_memory / max(i.user_memory, 1), i.in_flight))
+
+
+class InvokerRegistry:
+    def __init__(self, down_after_s: float = 10.0):
+        self.down_after_s = down_after_s
+        self._invokers: dict[str, InvokerState] = {}
+        self._lock = threading.Lock()
+
+    def register(self, id: str, url: str, user_memory: int, cpus: float) -> InvokerState:
+        with self._lock:
+            old = self._invokers.get(id)
+            if old is not None and old.url == url:
+                old.last_seen, old.state = time.monotonic(), UP
+                old.user_memory, old.cpus = user_memory, cpus
+                return old
+            if old is not None and old.pool is not None:
+                old.pool.close()
+            u = urlparse(url)
+            inv = InvokerState(id=id, url=url, user_memory=user_memory, cpus=cpus, last_seen=time.monotonic(),
+                               pool=HttpPool(u.hostname or "127.0.0.1", u.port or 80))
+            self._invokers[id] = inv
+            return inv
+
+    def heartbeat(self, id: str, status: dict) -> bool:
+        with self._lock:
+            inv = self._invokers.get(id)
+            if inv is None:
+                return False
+            inv.last_seen = time.monotonic()
+            inv.status = status
+            if inv.state == DOWN:
+                inv.state = UP
+            return True
+
+    def check_health(self) -> list[InvokerState]:
+        """Mark invokers without a recent heartbeat down; returns those that just went down."""
+        now = time.monotonic()
+        went_down = []
+        with self._lock:
+            for inv in self._invokers.values():
+                if inv.state != DOWN and now - inv.last_seen > self.down_after_s:
+                    inv.state = DOWN
+                    went_down.append(inv)
+        return went_down
+
+    def mark_down(self, id: str) -> None:
+        with self._lock:
+            inv = self._invokers.get(id)
+            if inv is not None:
+                inv.state = DOWN
+
+    def record_outcome(self, inv: InvokerState, system_error: bool) -> None:
+        """≥ 3 system errors among the last 10 activations → unhealthy (until a success)."""
+        with self._lock:
+            inv.recent_errors = (inv.recent_errors + [system_error])[-10:]
+            if inv.state == UP and sum(inv.recent_errors) >= 3:
+                inv.state = UNHEALTHY
+            elif inv.state == UNHEALTHY and not system_error:
+                inv.state, inv.recent_errors = UP, []
+
+    def reserve(self, action_key: str, memory: int) -> InvokerState | None:
+        with self._lock:
+            inv = choose_invoker(list(self._invokers.values()), action_key, memory)
+            if inv is not None:
+                inv.reserved_memory += memory
+                inv.in_flight += 1
+            return inv
+
+    def release(self, inv: InvokerState, memory: int) -> None:
+        with self._lock:
+            inv.reserved_memory -= memory
+            inv.in_flight -= 1
+
+    def all(self) -> list[InvokerState]:
+        with self._lock:
+            return sorted(self._invokers.values(), key=lambda i: i.id)
+
+    def get(self, id: str) -> InvokerState | None:
+        return self._invokers.get(id)
+
+    def stats(self) -> list[dict]:
+        """Live per-(action, option) latency statistics from every invoker's last heartbeat."""
+        out: list[dict] = []
+        for inv in self.all():
+            out.extend(inv.status.get("stats", []) if inv.state == UP else [])
+        return out

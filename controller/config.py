@@ -1,0 +1,55 @@
+"""The controller's configuration as one typed object (built by ``tango controller`` /
+``tango standalone`` from flags and ``TANGO_*`` environment variables)."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+# OpenWhisk's well-known development keys (reference/openwhisk.md §1.1); standalone mode
+# bootstraps them so existing ~/.wskprops files work unchanged.
+GUEST_KEY = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
+SYSTEM_KEY = "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
+
+
+@dataclass
+class SystemLimits:
+    """Open-source OpenWhisk defaults (reference §1.7); namespaces may override the throttles."""
+    min_memory: int = 128
+    max_memory: int = 512
+    std_memory: int = 256
+    min_timeout: int = 100
+    max_timeout: int = 300_000
+    std_timeout: int = 60_000
+    min_logs: int = 0
+    max_logs: int = 10
+    std_logs: int = 10
+    min_concurrency: int = 1
+    max_concurrency: int = 500
+    std_concurrency: int = 1
+    max_payload: int = 1_048_576
+    max_parameters: int = 1_048_576
+    max_code: int = 48 * 1_048_576
+    sequence_max_length: int = 50
+    invocations_per_minute: int = 6000
+    concurrent_invocations: int = 1000
+    fires_per_minute: int = 600
+    max_blocking_wait_ms: int = 60_000
+
+
+@dataclass
+class ControllerConfig:
+    host: str = "127.0.0.1"
+    port: int = 3233
+    db_url: str = "sqlite:///var/tango.db"
+    internal_token: str = field(default_factory=lambda: os.environ.get("TANGO_INTERNAL_TOKEN") or secrets.token_hex(16))
+    api_host: str = ""                     # what actions see as __OW_API_HOST
+    bootstrap_dev_keys: bool = True        # create guest and whisk.system with the well-known keys
+    invoker_down_after_s: float = 10.0     # no heartbeat for this long → "down"
+    threads: int = 64                      # WSGI worker threads
+    limits: SystemLimits = field(default_factory=SystemLimits)
+    data_dir: str = "var"
+
+    def __post_init__(self) -> None:
+        if not self.api_host:
+            self.api_host = f"http://{self.host}:{self.port}"

@@ -1,0 +1,257 @@
+"""Running actions: the path from an accepted invoke to a stored activation record.
+
+``ActivationService.invoke`` serves the REST invoke (throttles, the ``running`` record, blocking
+wait with the 202 fallback); ``execute`` runs one activation to completion on an invoker and
+is what sequences and the workflow engine call. Whatever fails — no invoker, an invoker that
+dies mid-activation, a bad reply — the activation ends in a stored record.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import time
+import uuid
+
+from common.sizes import Size
+from controller.auth import Identity
+from controller.config import ControllerConfig
+from controller.entities import kv_dict, kv_get, split_fqn
+from controller.errors import ApiError, malformed
+from controller.store.activations import ActivationStore
+from controller.store.entities import EntityStore
+from controller.balancer import InvokerRegistry
+from controller.throttle import Throttle
+
+log = logging.getLogger("tango.controller")
+
+STATUS_TEXT = {0: "success", 1: "application error", 2: "action developer error", 3: "whisk internal error"}
+HTTP_FOR_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_activation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def base_record(namespace: str, action: dict, subject: str, activation_id: str, start: int,
+                cause: str | None) -> dict:
+    rec = {"namespace": namespace, "name": action["name"], "version": action.get("version", "0.0.1"),
+           "subject": subject, "activationId": activation_id, "start": start, "end": 0, "duration": 0,
+           "statusCode": 0, "response": {"status": "running", "statusCode": 0, "success": False, "result": {}},
+           "logs": [], "annotations": [{"key": "path", "value": entity_path(action)},
+                                       {"key": "kind", "value": action["exec"]["kind"]},
+                                       {"key": "limits", "value": action.get("limits", {})}],
+           "publish": False}
+    if cause:
+        rec["cause"] = cause
+    return rec
+
+
+def entity_path(action: dict) -> str:
+    return f"{action['namespace']}/{action['name']}"
+
+
+def finish_with_error(rec: dict, message: str, status_code: int = 3) -> dict:
+    """Turn a (running) record into a final error record."""
+    out = dict(rec)
+    end = now_ms()
+    out.update(end=end, duration=max(0, end - rec.get("start", end)), statusCode=status_code,
+               response={"status": STATUS_TEXT[status_code], "statusCode": status_code, "success": False,
+                         "result": {"error": message}})
+    return out
+
+
+class ActivationService:
+    def __init__(self, config: ControllerConfig, entities: EntityStore, activations: ActivationStore,
+                 registry: InvokerRegistry, throttle: Throttle):
+        self.config = config
+        self.entities = entities
+        self.activations = activations
+        self.registry = registry
+        self.throttle = throttle
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="activation")
+        self._in_flight: dict[str, str] = {}   # activation id → invoker id
+
+    # -- lookup --------------------------------------------------------------------------
+    def resolve_action(self, namespace: str, path: str) -> tuple[dict, dict]:
+        """The action document and its default parameters (packages extend this)."""
+        action = self.entities.get(namespace, "actions", path)
+        return action, kv_dict(action.get("parameters", []))
+
+    # -- REST invoke ---------------------------------------------------------------------
+    def invoke(self, identity: Identity, namespace: str, path: str, params: dict, blocking: bool,
+               result_only: bool, wait_ms: int | None, size: Size | None = None,
+               cause: str | None = None) -> tuple[int, object, dict]:
+        if not isinstance(params, dict):
+            raise malformed("the invoke body must be a JSON object of parameters")
+        action, defaults = self.resolve_action(namespace, path)
+        final = {kv["key"] for kv in action.get("parameters", [])} if kv_get(action.get("annotations", []), "final") else set()
+        if final & params.keys():
+            raise ApiError(400, "Request defines parameters that are not allowed (e.g., reserved properties).")
+        merged = {**defaults, **params}
+        if not any(inv.state == "up" for inv in self.registry.all()):
+            raise ApiError(503, "No invokers available.")
+        limits = identity.limits or {}
+        self.throttle.acquire(identity.namespace,
+                              int(limits.get("invocationsPerMinute", self.config.limits.invocations_per_minute)),
+                              int(limits.get("concurrentInvocations", self.config.limits.concurrent_invocations)))
+        try:
+            activation_id = new_activation_id()
+            future = self.executor.submit(self._execute_released, identity, namespace, action, merged, size,
+                                          cause, activation_id)
+        except BaseException:
+            self.throttle.release(identity.namespace)
+            raise
+        headers = {"x-openwhisk-activation-id": activation_id}
+        if not blocking:
+            return 202, {"activationId": activation_id}, headers
+        wait = min(wait_ms if wait_ms is not None else self.config.limits.max_blocking_wait_ms,
+                   self.config.limits.max_blocking_wait_ms) / 1000.0
+        try:
+            record = future.result(timeout=wait)
+        except concurrent.futures.TimeoutError:
+            return 202, {"activationId": activation_id}, headers
+        status = HTTP_FOR_STATUS[record["statusCode"]]
+        if result_only:
+            return status, record["response"]["result"], headers
+        return status, record, headers
+
+    def _execute_released(self, identity, namespace, action, params, size, cause, activation_id) -> dict:
+        try:
+            return self.execute(identity, namespace, action, params, size, cause, activation_id)
+        finally:
+            self.throttle.release(identity.namespace)
+
+    # -- one activation, to completion ---------------------------------------------------
+    def execute(self, identity: Identity, namespace: str, action: dict, params: dict,
+                size: Size | None = None, cause: str | None = None, activation_id: str | None = None) -> dict:
+        """Run one action activation (or a whole sequence) and store its final record."""
+        activation_id = activation_id or new_activation_id()
+        if action["exec"]["kind"] == "sequence":
+            return self._run_sequence(identity, namespace, action, params, cause, activation_id)
+        start = now_ms()
+        name_path = entity_path(action).split("/", 1)[1]
+        rec = base_record(namespace, action, identity.namespace, activation_id, start, cause)
+        timeout = action["limits"]["timeout"]
+        try:
+            self.activations.accept(namespace, name_path, activation_id, start, start + timeout + 120_000, rec, cause)
+        except Exception:
+            log.exception("could not store the accepted activation %s", activation_id)
+        try:
+            record = self._dispatch(identity, namespace, action, params, size, cause, activation_id, start)
+        except Exception as exc:   # never lose an activation: anything unexpected is a whisk error
+            log.exception("activation %s failed in the controller", activation_id)
+            record = finish_with_error(rec, f"The activation failed in the controller: {exc}")
+        self.activations.complete(record, namespace, name_path)
+        return record
+
+    def _dispatch(self, identity, namespace, action, params, size, cause, activation_id, start) -> dict:
+        rec = base_record(namespace, action, identity.namespace, activation_id, start, cause)
+        memory = size.memory if size else action["limits"]["memory"]
+        inv = self.registry.reserve(f"{namespace}/{entity_path(action)}", memory)
+        if inv is None:
+            return finish_with_error(rec, "No invokers available.")
+        if size is not None and (size.memory > inv.user_memory or size.cpu > inv.cpus):
+            self.registry.release(inv, memory)
+            return finish_with_error(rec, f"The requested size ({size.cpu} cpu, {size.memory} MB) exceeds the "
+                                          f"invoker's capacity ({inv.cpus} cpu, {inv.user_memory} MB).", 1)
+        provide_key = kv_get(action.get("annotations", []), "provide-api-key", True)
+        body = {"activationId": activation_id, "transid": uuid.uuid4().hex, "namespace": namespace,
+                "subject": identity.namespace, "apiKey": identity.api_key if provide_key else None,
+                "action": {"namespace": action["namespace"], "name": action["name"], "path": entity_path(action),
+                           "version": action.get("version"), "exec": action["exec"], "limits": action["limits"],
+                           "annotations": action.get("annotations", [])},
+                "params": params, "initParams": {}, "size": size.to_json() if size else None,
+                "received": start, "cause": cause}
+        self._in_flight[activation_id] = inv.id
+        system_error = True
+        try:
+            status, reply = inv.pool.json("POST", "/invoke", body,
+                                          headers={"X-Tango-Internal": self.config.internal_token},
+                                          timeout=action["limits"]["timeout"] / 1000.0 + 120.0)
+            if status == 200 and isinstance(reply, dict) and "activationId" in reply:
+                system_error = reply.get("statusCode") == 3
+                if cause and "cause" not in reply:
+                    reply["cause"] = cause
+                return reply
+            msg = reply.get("error") if isinstance(reply, dict) else str(reply)[:200]
+            return finish_with_error(rec, f"The invoker {inv.id} could not run the activation: {msg}")
+        except (OSError, ValueError) as exc:
+            return finish_with_error(rec, f"The invoker {inv.id} failed while running the activation "
+                                          f"({type(exc).__name__}); the activation was aborted.")
+        finally:
+            self._in_flight.pop(activation_id, None)
+            self.registry.release(inv, memory)
+            self.registry.record_outcome(inv, system_error)
+
+    # -- sequences -----------------------------------------------------------------------
+    def _run_sequence(self, identity, namespace, seq, params, cause, activation_id) -> dict:
+        start = now_ms()
+        name_path = entity_path(seq).split("/", 1)[1]
+        rec = base_record(namespace, seq, identity.namespace, activation_id, start, cause)
+        self.activations.accept(namespace, name_path, activation_id, start,
+                                start + 50 * self.config.limits.max_timeout, rec, cause)
+        ids, duration, memory, result = [], 0, 0, params
+        last = None
+        for component in seq["exec"]["components"]:
+            ns, path = split_fqn(component, namespace)
+            try:
+                action, defaults = self.resolve_action(ns, path)
+            except ApiError:
+                last = finish_with_error(rec, "Sequence component does not exist.", 1)
+                break
+            child = self.execute(identity, ns, action, {**defaults, **result}, None, activation_id)
+            ids.append(child["activationId"])
+            duration += child.get("duration", 0)
+            memory = max(memory, action["limits"]["memory"])
+            last = child
+            if child["statusCode"] != 0:
+                break
+            result = child["response"]["result"]
+        end = now_ms()
+        annotations = [{"key": "path", "value": entity_path(seq)}, {"key": "kind", "value": "sequence"},
+                       {"key": "limits", "value": {**seq.get("limits", {}), "memory": memory}},
+                       {"key": "waitTime", "value": 0}]
+        if cause is None:
+            annotations.append({"key": "topmost", "value": True})
+        else:
+            annotations.append({"key": "causedBy", "value": "sequence"})
+        response = last["response"] if last else {"status": "success", "statusCode": 0, "success": True, "result": params}
+        record = {**rec, "end": end, "duration": duration, "statusCode": response["statusCode"],
+                  "response": response, "logs": ids, "annotations": annotations}
+        self.activations.complete(record, namespace, name_path)
+        return record
+
+    # -- recovery ------------------------------------------------------------------------
+    def reap_overdue(self) -> int:
+        """Finish records stuck in ``running`` past their deadline (their controller died)."""
+        overdue = [a for a in self.activations.overdue(now_ms()) if a[0] not in self._in_flight]
+        return self.activations.fail_running(
+            [a[0] for a in overdue],
+            lambda doc: finish_with_error(doc, "The activation was lost: its controller or invoker stopped "
+                                               "before it finished."))
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def parse_size(cpu: str | None, memory: str | None) -> Size | None:
+    """``?cpu=1.5&memory=512`` on invoke: bind this size for the one activation (Tango extension)."""
+    if cpu is None and memory is None:
+        return None
+    try:
+        c = float(cpu) if cpu is not None else 1.0
+        m = int(memory) if memory is not None else 256
+    except ValueError:
+        raise ApiError(400, "The size query parameters must be numbers: cpu (cores, e.g. 1.5) and memory (MB).") from None
+    if c <= 0 or m < 64:
+        raise ApiError(400, "The size must have cpu > 0 and memory >= 64 MB.")
+    return Size(cpu=c, memory=m)
+
+
+def json_dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))

@@ -1,0 +1,48 @@
+"""``tango controller``: serve the controller's REST API with waitress (a production, threaded
+WSGI server that sets TCP_NODELAY on its sockets)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import waitress
+
+from controller.app import create_app
+from controller.config import ControllerConfig
+from controller.store.db import default_url
+
+
+def parse_args(argv: list[str] | None) -> ControllerConfig:
+    p = argparse.ArgumentParser(prog="tango controller", description="Run a Tango controller.")
+    p.add_argument("--host", default=os.environ.get("TANGO_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("TANGO_PORT", "3233")))
+    p.add_argument("--data-dir", default=os.environ.get("TANGO_DATA_DIR", "var"))
+    p.add_argument("--db-url", default=None, help="SQLAlchemy URL (default: TANGO_DB_URL or SQLite in --data-dir)")
+    p.add_argument("--token", default=os.environ.get("TANGO_INTERNAL_TOKEN"),
+                   help="shared secret that invokers present (X-Tango-Internal)")
+    p.add_argument("--threads", type=int, default=64)
+    p.add_argument("--no-dev-keys", action="store_true", help="do not create guest / whisk.system with the well-known keys")
+    a = p.parse_args(argv)
+    cfg = ControllerConfig(host=a.host, port=a.port, db_url=a.db_url or default_url(a.data_dir),
+                           threads=a.threads, bootstrap_dev_keys=not a.no_dev_keys, data_dir=a.data_dir)
+    if a.token:
+        cfg.internal_token = a.token
+    return cfg
+
+
+def serve(config: ControllerConfig, app=None) -> None:
+    app = app or create_app(config)
+    waitress.serve(app, host=config.host, port=config.port, threads=config.threads,
+                   connection_limit=2000, channel_timeout=300, ident="tango", _quiet=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = parse_args(argv)
+    print(f"tango controller on http://{config.host}:{config.port} (store: {config.db_url.split('://')[0]})", flush=True)
+    serve(config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Service commands of ``tango``: ``standalone``, ``controller``, ``invoker`` and ``admin``.
+
+``standalone`` is OpenWhisk standalone's counterpart: one command that makes sure the Docker
+engine answers and the runtime images exist, opens the SQLite store, starts an invoker process
+beside an in-process controller, and prints the API host and key to use.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_data_dir() -> str:
+    return os.environ.get("TANGO_DATA_DIR") or str(Path.home() / ".tango")
+
+
+# -- tango controller / tango invoker ---------------------------------------------------------
+def controller(argv: list[str]) -> int:
+    from controller.server import main
+    main(argv)
+    return 0
+
+
+def invoker(argv: list[str]) -> int:
+    from invoker.server import main
+    main(argv)
+    return 0
+
+
+# -- tango standalone --------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ensure_docker_and_images(build: bool) -> None:
+    import docker
+
+    try:
+        docker.from_env().ping()
+    except Exception as exc:
+        raise SystemExit(f"error: cannot reach the Docker engine ({exc}).\n"
+                         "Start it first (as root: 'dockerd &', or run scripts/standalone.sh which does it).")
+    from controller.runtimes import KINDS
+    client = docker.from_env()
+    missing = []
+    for spec in KINDS.values():
+        try:
+            client.images.get(spec["image"])
+        except docker.errors.ImageNotFound:
+            missing.append(spec["image"])
+    need = [m for m in missing if "vlm" not in m]
+    if need and build:
+        print(f"building runtime images ({', '.join(need)}) ...", flush=True)
+        subprocess.run(["bash", str(REPO_ROOT / "docker" / "build-images.sh"), "python"], check=True)
+    elif need:
+        raise SystemExit(f"error: runtime images missing: {', '.join(need)} (run docker/build-images.sh)")
+
+
+def standalone(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="tango standalone",
+                                description="Run controller + invoker + SQLite store + Docker on this machine.")
+    p.add_argument("--port", type=int, default=3233, help="API port (default 3233, like OpenWhisk standalone)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--data-dir", default=default_data_dir(), help="where the SQLite store lives (default ~/.tango)")
+    p.add_argument("--invoker-port", type=int, default=0, help="invoker API port (default: a free port)")
+    p.add_argument("--user-memory", type=int, default=int(os.environ.get("TANGO_USER_MEMORY", "2048")),
+                   help="memory (MB) the invoker may give to containers")
+    p.add_argument("--invokers", type=int, default=1, help="how many invoker processes to start")
+    p.add_argument("--no-build", action="store_true", help="do not build missing runtime images")
+    p.add_argument("--clean", action="store_true", help="start with an empty store")
+    a = p.parse_args(argv)
+
+    from controller.app import build_services, create_app
+    from controller.config import GUEST_KEY, ControllerConfig
+    from controller.server import serve
+    from controller.store.db import default_url
+
+    _ensure_docker_and_images(build=not a.no_build)
+    data = Path(a.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    if a.clean:
+        for f in data.glob("tango.db*"):
+            f.unlink()
+    cfg = ControllerConfig(host=a.host, port=a.port, db_url=default_url(data), data_dir=str(data))
+    services = build_services(cfg)
+    app = create_app(cfg, services)
+
+    procs: list[subprocess.Popen] = []
+    for i in range(a.invokers):
+        port = a.invoker_port + i if a.invoker_port else _free_port()
+        cmd = [sys.executable, "-m", "invoker.server", "--id", f"invoker{i}", "--port", str(port),
+               "--controller", f"http://127.0.0.1:{a.port}", "--token", cfg.internal_token,
+               "--user-memory", str(a.user_memory)]
+        procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True))
+
+    def stop(*_):
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 15
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        services.close()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    host = f"http://{'localhost' if a.host in ('127.0.0.1', '0.0.0.0') else a.host}:{a.port}"
+    print(f"Tango standalone is starting: controller on {host}, {a.invokers} invoker(s), store {cfg.db_url}", flush=True)
+    print("Point the CLI (or wsk) at it with:", flush=True)
+    print(f"  tango property set --apihost '{host}' --auth '{GUEST_KEY}'", flush=True)
+    try:
+        serve(cfg, app)
+    finally:
+        stop()
+    return 0
+
+
+# -- tango admin (wskadmin) -------------------------------------------------------------------
+def admin(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="tango admin", description="Manage namespaces, keys and limits (like wskadmin).")
+    p.add_argument("--db-url", default=None, help="store URL (default: TANGO_DB_URL or the standalone store)")
+    p.add_argument("--data-dir", default=default_data_dir())
+    sub = p.add_subparsers(dest="group", required=True)
+    user = sub.add_parser("user", help="namespaces and their keys").add_subparsers(dest="cmd", required=True)
+    uc = user.add_parser("create", help="create a namespace and print its key")
+    uc.add_argument("name")
+    uc.add_argument("-u", "--auth", default=None, help="use this UUID:KEY instead of a generated one")
+    uc.add_argument("--admin", action="store_true", help="the key may read and change every namespace")
+    user.add_parser("list", help="list namespaces")
+    ug = user.add_parser("get", help="print a namespace's key")
+    ug.add_argument("name")
+    limits = sub.add_parser("limits", help="per-namespace throttles").add_subparsers(dest="cmd", required=True)
+    ls = limits.add_parser("set", help="set throttles for a namespace")
+    ls.add_argument("namespace")
+    ls.add_argument("--invocationsPerMinute", type=int)
+    ls.add_argument("--concurrentInvocations", type=int)
+    ls.add_argument("--firesPerMinute", type=int)
+    ls.add_argument("--allowedKinds", nargs="+")
+    ls.add_argument("--storeActivations", choices=["true", "false"])
+    lg = limits.add_parser("get", help="show a namespace's throttles")
+    lg.add_argument("namespace")
+    a = p.parse_args(argv)
+
+    from controller.auth import Subjects
+    from controller.store.db import Database, default_url
+
+    db = Database(a.db_url or default_url(a.data_dir))
+    db.migrate()
+    subjects = Subjects(db)
+    try:
+        if a.group == "user" and a.cmd == "create":
+            try:
+                ident = subjects.create(a.name, a.auth, admin=a.admin)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            print(ident.api_key)
+        elif a.group == "user" and a.cmd == "list":
+            for ident in subjects.list():
+                print(f"{ident.namespace}{'  (admin)' if ident.admin else ''}")
+        elif a.group == "user" and a.cmd == "get":
+            ident = subjects.get(a.name)
+            if ident is None:
+                print(f"error: namespace '{a.name}' does not exist", file=sys.stderr)
+                return 1
+            print(ident.api_key)
+        elif a.group == "limits":
+            ident = subjects.get(a.namespace)
+            if ident is None:
+                print(f"error: namespace '{a.namespace}' does not exist", file=sys.stderr)
+                return 1
+            if a.cmd == "set":
+                new = {"invocationsPerMinute": a.invocationsPerMinute,
+                       "concurrentInvocations": a.concurrentInvocations,
+                       "firesPerMinute": a.firesPerMinute, "allowedKinds": a.allowedKinds,
+                       "storeActivations": None if a.storeActivations is None else a.storeActivations == "true"}
+                merged = subjects.set_limits(a.namespace, new)
+                print(f"Limits successfully set for \"{a.namespace}\": {merged}")
+            else:
+                print(ident.limits or "No limits found, default system limits apply")
+    finally:
+        db.dispose()
+    return 0

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Make this machine ready to run Tango: Debian packages (Docker engine, debootstrap, Chromium
+# for the console tests), a running dockerd, the Python package with its dependencies, and
+# the runtime images built offline. Idempotent: a second run only checks.
+# Used by scripts/standalone.sh, scripts/test.sh and .ci/run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { echo "bootstrap: $*" >&2; }
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+need_pkgs=()
+command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+if [ "${TANGO_BROWSER_TESTS:-1}" = "1" ]; then
+  command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+fi
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_pkgs[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  mkdir -p /var/log
+  ($SUDO dockerd >/var/log/tango-dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/tango-dockerd.log"; exit 1; }
+fi
+
+stamp=".tango-installed-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -f "$stamp" ] || ! python3 -c "import controller, invoker, cli" 2>/dev/null; then
+  log "installing the tango package and its dependencies"
+  # torch is pinned: its CPU build lies on this kind of machine; anything newer pulls CUDA.
+  python3 -m pip install -q -e ".[test,vlm]" 2>&1 | grep -v -E "^(WARNING|DEPRECATION)" >&2 || true
+  python3 -c "import controller, invoker, cli, flask, sqlalchemy, docker, apscheduler, waitress"
+  rm -f .tango-installed-*; touch "$stamp"
+fi
+
+bash docker/build-images.sh >&2

@@ -75,13 +75,15 @@ def run_activation(entry, message):
 
 
 def encode_result(result):
-    """One JSON line for the proxy; results JSON cannot hold become an error line."""
+    """One JSON line for the proxy.
+
+    A result JSON cannot hold is sent as a plain-text line instead, which the proxy reports
+    as an invalid (non-JSON) response, like any other output it cannot parse.
+    """
     try:
         return json.dumps(result, ensure_ascii=False) + "\n"
     except (TypeError, ValueError) as ex:
-        print(f"the action's result is not JSON serializable: {ex}", file=sys.stderr)
-        return json.dumps({"error": f"The action returned a result that is not JSON "
-                                    f"serializable: {ex}"}) + "\n"
+        return f"result is not JSON serializable: {ex}".replace("\n", " ") + "\n"
 
 
 def reply(channel, line):

@@ -1,0 +1,91 @@
+"""Pure parts of the Python runtime: /init validation, result classification, launcher helpers."""
+
+import base64
+import io
+import json
+import os
+import zipfile
+
+import pytest
+
+from runtimes.python import launcher
+from runtimes.python.proxy import InitError, classify_result, parse_init, write_action
+
+
+def test_parse_init_defaults_and_stringifies_env():
+    code, main, binary, env = parse_init(
+        {"value": {"code": "x", "env": {"A": "a", "N": 3, "O": {"k": [1]}}}})
+    assert (code, main, binary) == ("x", "main", False)
+    assert env == {"A": "a", "N": "3", "O": '{"k": [1]}'}
+
+
+@pytest.mark.parametrize("body", [{}, {"value": None}, {"value": {"code": ""}},
+                                  {"value": {"main": "main"}}, {"value": {"code": 5}}])
+def test_parse_init_without_code_is_403(body):
+    with pytest.raises(InitError) as err:
+        parse_init(body)
+    assert (err.value.status, err.value.message) == (403, "Missing main/no code to execute.")
+
+
+def test_parse_init_rejects_a_main_that_is_no_function_name():
+    with pytest.raises(InitError) as err:
+        parse_init({"value": {"code": "x", "main": "not valid"}})
+    assert err.value.status == 403 and "'main'" in err.value.message
+
+
+def test_classify_result_passes_objects_and_arrays_verbatim():
+    assert classify_result(b'{"a": "\xc3\xa9"}\n') == (200, b'{"a": "\xc3\xa9"}')
+    assert classify_result(b"[1, 2]\n") == (200, b"[1, 2]")
+
+
+@pytest.mark.parametrize("line", [b"42\n", b'"text"\n', b"null\n", b"true\n"])
+def test_classify_result_refuses_scalars(line):
+    status, body = classify_result(line)
+    assert status == 502
+    assert json.loads(body) == {"error": "The action did not return a dictionary or array."}
+
+
+def test_classify_result_refuses_text_that_is_not_json():
+    status, body = classify_result(b"oops {\n")
+    assert status == 502
+    assert json.loads(body)["error"].endswith("valid JSON response: oops {")
+
+
+def test_write_action_text_and_zip(tmp_path):
+    text_dir, zip_dir = tmp_path / "text", tmp_path / "zip"
+    text_dir.mkdir(), zip_dir.mkdir()
+    path = write_action("def main(a):\n    return a\n", False, str(text_dir))
+    assert open(path).read().startswith("def main")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("__main__.py", "X = 1\n")
+    code = base64.b64encode(buffer.getvalue()).decode()
+    assert write_action(code, True, str(zip_dir)) == os.path.join(zip_dir, "__main__.py")
+
+
+def test_bundled_site_packages_finds_only_virtualenv_python_dirs(tmp_path):
+    assert launcher.bundled_site_packages(str(tmp_path)) == []
+    site = tmp_path / "virtualenv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (tmp_path / "virtualenv" / "lib" / "other").mkdir()
+    assert launcher.bundled_site_packages(str(tmp_path)) == [str(site)]
+
+
+def test_run_activation_exports_context_and_catches_errors(monkeypatch):
+    monkeypatch.delenv("__OW_ACTIVATION_ID", raising=False)
+    message = {"value": {"x": 1}, "activation_id": "abc", "deadline": 17}
+    assert launcher.run_activation(lambda args: dict(args, seen=os.environ["__OW_DEADLINE"]),
+                                   message) == {"x": 1, "seen": "17"}
+    assert os.environ["__OW_ACTIVATION_ID"] == "abc"
+
+    def failing(args):
+        raise RuntimeError("nope")
+    assert launcher.run_activation(failing, {"value": {}}) == {"error": "nope"}
+
+
+def test_encode_result_is_one_line_even_when_not_serializable():
+    assert launcher.encode_result({"a": "é"}) == '{"a": "é"}\n'
+    line = launcher.encode_result({"a": object()})
+    assert line.endswith("\n") and line.count("\n") == 1
+    with pytest.raises(ValueError):
+        json.loads(line)

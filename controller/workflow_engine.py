@@ -341,6 +341,8 @@ class WorkflowEngine:
         except Exception as e:
             act.end_ms = act.end_ms or run.now_ms()
             act.success, act.error = False, f"{type(e).__name__}: {e}"
+        if not act.success:
+            run.stopping.set()     # at once, so queued items of this run are not dispatched
         return act
 
     def _decide(self, run: _Run, node: Node, params: dict, act: ActivationRun,

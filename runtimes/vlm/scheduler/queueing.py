@@ -1,0 +1,176 @@
+"""Queueing model of the compute stages: when should decode give up SMs to drain the queue?
+
+Used by the nova policy (`policies.py`) and by tests; pure arithmetic over the stage tables.
+
+The compute stages (vision encode, then prefill, one request at a time, FCFS) form one server
+whose service time for a request on N - s SMs is S(s) = t_vis + t_pre, both while decode co-runs
+on the other s SMs. Requests arrive at rate λ (estimated online by `ArrivalRateEstimator`):
+an M/G/1 queue. The first two moments of S come from the tables evaluated over the observed
+request mix; Pollaczek–Khinchine gives the mean wait W = λ E[S²] / (2 (1 - ρ)), ρ = λ E[S].
+
+Threshold α (our reconstruction of Nova's rule, see nova-paper-notes.md §4.3): with q requests
+queued, compare the predicted latency of the worst request in the system if the queue is
+drained at SM_min (throughput end) versus at SM_op (latency end). α is the smallest q at which
+SM_min gives the lower worst latency. The prediction for a split s:
+- queued request k (k = 1..q) finishes its compute at R + k·E[S(s)] (R: mean residual service
+  of the request now in service, E[S²] / 2E[S]);
+- then it decodes n tokens; steps taken while the compute server is still busy cost the
+  co-running decode step t_dec(s), the others the step time at the operating point. The server
+  stays busy for the M/G/1 busy period started by the queued work, (R + q E[S]) / (1 - ρ(s)),
+  so a higher arrival rate makes SM_min's slower decode last longer;
+- a request already decoding (typically: it waited W, was served E[S] and is halfway through its
+  n tokens at the operating point) pays the same way for its remaining n/2 steps. Its time so far
+  grows with the load, so α grows with λ: switch only when the queue is longer than usual.
+If SM_op cannot sustain λ (ρ ≥ 1) the queue only grows there, so α = 1.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .plan import DECODE, PREFILL, VISION
+from .tables import StageTables
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    patches: int
+    prompt_tokens: int
+    new_tokens: int
+
+
+@dataclass(frozen=True)
+class ServiceMoments:
+    mean_ms: float
+    second_ms2: float
+    vision_share: float  # fraction of the service time spent in vision (the rest is prefill)
+
+    @property
+    def mean_residual_ms(self) -> float:
+        return self.second_ms2 / (2 * self.mean_ms)
+
+
+def service_moments(tables: StageTables, decode_sms: int, mix: list[RequestShape],
+                    decode_active: bool = True) -> ServiceMoments:
+    """E[S], E[S²] of the compute stages on the complement of `decode_sms`, over the request mix."""
+    if not mix:
+        raise ValueError("request mix is empty: need at least one request shape")
+    sms = tables.total_sms - decode_sms
+    co = DECODE if decode_active else None
+    vis = [tables.interp(VISION, sms, r.patches, co) if r.patches else 0.0 for r in mix]
+    pre = [tables.interp(PREFILL, sms, r.prompt_tokens, co) for r in mix]
+    s = [v + p for v, p in zip(vis, pre)]
+    m1 = sum(s) / len(s)
+    return ServiceMoments(m1, sum(x * x for x in s) / len(s), sum(vis) / sum(s))
+
+
+def utilisation(rate_per_s: float, m: ServiceMoments) -> float:
+    return rate_per_s / 1000.0 * m.mean_ms
+
+
+def pk_wait_ms(rate_per_s: float, m: ServiceMoments) -> float:
+    """Pollaczek–Khinchine mean waiting time in the queue (inf when ρ ≥ 1)."""
+    rho = utilisation(rate_per_s, m)
+    if rho >= 1.0:
+        return math.inf
+    return rate_per_s / 1000.0 * m.second_ms2 / (2.0 * (1.0 - rho))
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """Predicts worst-case latency of queued requests for a decode split; derives α."""
+
+    tables: StageTables
+    mix: tuple[RequestShape, ...]
+    rate_per_s: float
+    decode_batch: int = 8
+
+    @property
+    def new_tokens(self) -> float:
+        return sum(r.new_tokens for r in self.mix) / len(self.mix)
+
+    def moments(self, decode_sms: int) -> ServiceMoments:
+        return service_moments(self.tables, decode_sms, list(self.mix))
+
+    def corun_step_ms(self, decode_sms: int) -> float:
+        """Decode step on `decode_sms` SMs while vision or prefill runs, weighted by their time share."""
+        share = self.moments(decode_sms).vision_share
+        t = self.tables.interp
+        return (share * t(DECODE, decode_sms, self.decode_batch, VISION)
+                + (1 - share) * t(DECODE, decode_sms, self.decode_batch, PREFILL))
+
+    def steady_step_ms(self, decode_sms: int) -> float:
+        """Mean decode step at split s once the queue is drained: co-running a fraction ρ of the time."""
+        rho = min(1.0, utilisation(self.rate_per_s, self.moments(decode_sms)))
+        alone = self.tables.interp(DECODE, self.tables.total_sms, self.decode_batch)
+        return rho * self.corun_step_ms(decode_sms) + (1 - rho) * alone
+
+    def mean_latency_ms(self, decode_sms: int) -> float:
+        """M/G/1 mean end-to-end latency at a fixed split: W + E[S] + n · step."""
+        m = self.moments(decode_sms)
+        return pk_wait_ms(self.rate_per_s, m) + m.mean_ms + self.new_tokens * self.steady_step_ms(decode_sms)
+
+    def worst_queued_latency_ms(self, queued: int, drain_sms: int, op_sms: int) -> float:
+        """Worst predicted latency (from now) when `queued` requests are drained at `drain_sms`."""
+        m = self.moments(drain_sms)
+        rho = utilisation(self.rate_per_s, m)
+        busy_until = math.inf if rho >= 1 else (m.mean_residual_ms + queued * m.mean_ms) / (1 - rho)
+        during, after = self.corun_step_ms(drain_sms), self.steady_step_ms(op_sms)
+        n = self.new_tokens
+
+        def decode_ms(start: float, tokens: float) -> float:
+            overlapped = min(tokens, max(0.0, busy_until - start) / during)
+            return overlapped * during + (tokens - overlapped) * after
+
+        done = [m.mean_residual_ms + k * m.mean_ms for k in range(1, queued + 1)]
+        worst = max((t + decode_ms(t, n) for t in done), default=0.0)
+        return max(worst, self.decoding_elapsed_ms(op_sms) + decode_ms(0.0, n / 2))
+
+    def decoding_elapsed_ms(self, op_sms: int) -> float:
+        """Time already spent by a typical request halfway through its decode at the operating point."""
+        m = self.moments(op_sms)
+        return pk_wait_ms(self.rate_per_s, m) + m.mean_ms + self.new_tokens / 2 * self.steady_step_ms(op_sms)
+
+    def alpha(self, sm_op: int, sm_min: int, max_queue: int = 256) -> int | None:
+        """Smallest queue length at which draining at `sm_min` beats `sm_op` on worst latency.
+
+        1 when SM_op cannot sustain the arrival rate; None when SM_min never wins up to `max_queue`.
+        """
+        if sm_min >= sm_op:
+            return None
+        if utilisation(self.rate_per_s, self.moments(sm_op)) >= 1.0:
+            return 1
+        for q in range(1, max_queue + 1):
+            if self.worst_queued_latency_ms(q, sm_min, sm_op) < self.worst_queued_latency_ms(q, sm_op, sm_op):
+                return q
+        return None
+
+
+class ArrivalRateEstimator:
+    """EWMA over inter-arrival gaps → arrival rate in requests per second.
+
+    The engine calls `observe(now_ms)` per arrival and `rate_per_s(now_ms)` when building the
+    scheduler state. A silence longer than the smoothed gap counts as a gap in progress, so the
+    estimate falls while nothing arrives instead of staying at the last burst's rate.
+    """
+
+    def __init__(self, weight: float = 0.2):
+        if not 0 < weight <= 1:
+            raise ValueError(f"EWMA weight must be in (0, 1], got {weight}")
+        self.weight = weight
+        self.gap_ms: float | None = None
+        self.last_ms: float | None = None
+
+    def observe(self, now_ms: float) -> None:
+        if self.last_ms is not None:
+            gap = max(now_ms - self.last_ms, 1e-3)
+            self.gap_ms = gap if self.gap_ms is None else (1 - self.weight) * self.gap_ms + self.weight * gap
+        self.last_ms = now_ms
+
+    def rate_per_s(self, now_ms: float | None = None) -> float:
+        if self.gap_ms is None:
+            return 0.0
+        gap = self.gap_ms
+        if now_ms is not None and self.last_ms is not None and now_ms - self.last_ms > gap:
+            gap = (1 - self.weight) * gap + self.weight * (now_ms - self.last_ms)
+        return 1000.0 / gap

@@ -1,0 +1,92 @@
+"""Controller unit-test fixtures: a Flask test client on a fresh store, with a small fake
+invoker (an HTTP server on 127.0.0.1 that answers ``/invoke`` from a script) registered."""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from controller.app import build_services, create_app
+from controller.config import GUEST_KEY, ControllerConfig
+
+
+def basic(key: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(key.encode()).decode()}
+
+
+class FakeInvoker:
+    """Answers ``POST /invoke`` with ``behaviour(body) -> (status, reply | None)``; None closes the
+    connection without an answer (an invoker dying mid-activation)."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.behaviour = self.echo
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(body)
+                status, reply = fake.behaviour(body)
+                if reply is None:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def record(body: dict, result, status_code: int = 0, duration: int = 5) -> dict:
+        start = int(time.time() * 1000)
+        status = {0: "success", 1: "application error", 2: "action developer error", 3: "whisk internal error"}[status_code]
+        a = body["action"]
+        return {"namespace": body["namespace"], "name": a["name"], "version": a["version"], "subject": body["subject"],
+                "activationId": body["activationId"], "start": start, "end": start + duration, "duration": duration,
+                "statusCode": status_code,
+                "response": {"status": status, "statusCode": status_code, "success": status_code == 0, "result": result},
+                "logs": [], "annotations": [{"key": "path", "value": a["path"]}, {"key": "waitTime", "value": 1},
+                                            {"key": "size", "value": body.get("size")}],
+                "publish": False}
+
+    def echo(self, body):
+        return 200, self.record(body, body["params"])
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def platform(tmp_path):
+    """(test client, services, fake invoker) on a fresh SQLite store."""
+    cfg = ControllerConfig(db_url=f"sqlite:///{tmp_path / 'tango.db'}")
+    services = build_services(cfg)
+    app = create_app(cfg, services, start_jobs=False)
+    fake = FakeInvoker()
+    services.registry.register("invoker0", fake.url, 2048, 2.0)
+    yield app.test_client(), services, fake
+    fake.close()
+    services.close()
+
+
+@pytest.fixture
+def guest():
+    return basic(GUEST_KEY)

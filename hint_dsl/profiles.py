@@ -1,0 +1,139 @@
+"""Profiles: measured latencies of each workflow function at each size option.
+
+Written by `hint_dsl.profiler`, stored by the controller as plain JSON (`to_json`/`from_json`),
+read by the synthesizer and by the adapter's policies (static sizing, sub-SLOs, drift baselines).
+
+Input-size classes are log2 buckets of the input's JSON size in bytes: class k holds inputs of
+[2^k, 2^(k+1)) bytes. They need no training step, are stable as profiles grow, and map to
+readable thresholds (`input.bytes >= 2MB`). The synthesizer keeps a class split only where it
+changes the chosen option.
+
+Latencies come at two levels: per activation (`latencies`) and per node run (`node_latencies`).
+A foreach node runs its items in parallel, so one node run lasts as long as its slowest item
+and costs the sum of its items; the synthesizer and policies reason about node runs.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from common.sizes import Size
+
+
+def size_class(input_bytes: int | float | None) -> int:
+    """log2 bucket of an input size in bytes (0 for empty or unknown)."""
+    if not input_bytes or input_bytes < 1:
+        return 0
+    return int(math.floor(math.log2(input_bytes)))
+
+
+def class_bounds(k: int) -> tuple[int, int]:
+    """[low, high) bytes of size class k."""
+    return (0 if k == 0 else 2 ** k), 2 ** (k + 1)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Linear-interpolation percentile (numpy's default); None for no values."""
+    if not values:
+        return None
+    xs = sorted(values)
+    rank = (len(xs) - 1) * p / 100.0
+    lo = int(math.floor(rank))
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (rank - lo)
+
+
+@dataclass
+class Sample:
+    function: str          # workflow node id
+    option: str
+    latency_ms: float
+    input_bytes: int = 0
+    run: int = 0           # index of the profiling input
+    repeat: int = 0
+    item: int | None = None  # foreach item index
+
+    @property
+    def size_class(self) -> int:
+        return size_class(self.input_bytes)
+
+
+@dataclass
+class NodeRun:
+    """One run of a node (all its foreach items) at one option."""
+    latency_ms: float      # slowest item
+    work_ms: float         # sum over items: what the run is billed for
+    size_class: int
+
+
+@dataclass
+class Profiles:
+    workflow: str
+    options: dict[str, Size] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._runs: dict | None = None
+
+    def add(self, sample: Sample):
+        self.samples.append(sample)
+        self._runs = None
+
+    # -- JSON ----------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"workflow": self.workflow,
+                "options": {n: s.to_json() for n, s in self.options.items()},
+                "samples": [asdict(s) for s in self.samples]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Profiles":
+        return cls(d["workflow"], {n: Size.from_json(s) for n, s in d.get("options", {}).items()},
+                   [Sample(**s) for s in d.get("samples", [])])
+
+    # -- queries -------------------------------------------------------------------------
+    def functions(self) -> list[str]:
+        return list(dict.fromkeys(s.function for s in self.samples))
+
+    def latencies(self, function: str, option: str, size_class: int | None = None) -> list[float]:
+        """Per-activation latencies (foreach items separately)."""
+        return [s.latency_ms for s in self.samples if s.function == function and s.option == option
+                and (size_class is None or s.size_class == size_class)]
+
+    def node_runs(self, function: str, option: str, size_class: int | None = None) -> list[NodeRun]:
+        runs = self._node_run_index().get((function, option), [])
+        return [r for r in runs if size_class is None or r.size_class == size_class]
+
+    def node_latencies(self, function: str, option: str, size_class: int | None = None) -> list[float]:
+        return [r.latency_ms for r in self.node_runs(function, option, size_class)]
+
+    def size_classes(self, function: str) -> list[int]:
+        return sorted({r.size_class for (f, _), runs in self._node_run_index().items()
+                       if f == function for r in runs})
+
+    def tail_ms(self, function: str, option: str, p: float, margin: float = 0.0,
+                size_class: int | None = None) -> float | None:
+        """Node latency at percentile p, inflated by a safety margin (0.1 = +10 %)."""
+        value = percentile(self.node_latencies(function, option, size_class), p)
+        return None if value is None else value * (1.0 + margin)
+
+    def cost(self, function: str, option: str, size_class: int | None = None) -> tuple[float, float]:
+        """Mean (core-ms, MB-ms) of one node run at `option`: cpu first, memory to break ties."""
+        runs = self.node_runs(function, option, size_class)
+        if not runs:
+            return math.inf, math.inf
+        work = sum(r.work_ms for r in runs) / len(runs)
+        size = self.options[option]
+        return size.cpu * work, size.memory * work
+
+    def _node_run_index(self) -> dict:
+        if self._runs is None:
+            groups: dict[tuple, list[Sample]] = {}
+            for s in self.samples:
+                groups.setdefault((s.function, s.option, s.run, s.repeat), []).append(s)
+            index: dict[tuple, list[NodeRun]] = {}
+            for (fn, opt, _, _), items in groups.items():
+                run = NodeRun(max(s.latency_ms for s in items), sum(s.latency_ms for s in items),
+                              size_class(max(s.input_bytes for s in items)))
+                index.setdefault((fn, opt), []).append(run)
+            self._runs = index
+        return self._runs

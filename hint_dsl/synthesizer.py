@@ -1,0 +1,205 @@
+"""The synthesizer: profiles + SLO -> hint text keyed on remaining budget.
+
+Called by the controller's `POST .../workflows/{name}/synthesize` and by benchmarks.
+
+Method (our reconstruction of Janus, see reference/janus-paper-notes.md §R):
+1. Per function, option and input-size class, a *tail* latency: the profiled node latency at the
+   target percentile, times (1 + margin). The margin absorbs drift between profiling and serving
+   and the additive combination of percentiles; the adapter corrects larger drift live.
+2. Backwards over the DAG, for every remaining-budget level b on a grid (every `grid_ms`) and
+   size class k: the option o with tail(o) + D(b - tail(o)) <= b that is cheapest for the rest
+   of the workflow (mean core-ms of this node at o, memory breaking ties, plus the cost the
+   downstream nodes' own choices at budget b - tail(o) will incur), where D(x) is the time the downstream nodes need when they
+   start with budget x and follow their own tables — the maximum over children, so parallel
+   branches each get the whole remaining budget of the critical path. A child's table is read
+   at the grid level at or below x, exactly as its condensed rules will be evaluated. When no
+   option fits, the fastest one is chosen and the level is reported infeasible. The time D of a
+   node is the maximum over its size classes (we do not know the class of a downstream input).
+3. Condensation: adjacent budget levels with the same option merge into one
+   `when remaining < X use O` rule, the last run becomes `otherwise use O` (the cheapest safe
+   option); size classes whose tables are identical merge, and a split on `input.bytes` is kept
+   only where tables differ.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from common.sizes import Size
+
+from . import ast, dag
+from . import check  # text-level check (hint_dsl.check)
+from .printer import format
+from .profiles import Profiles, class_bounds
+
+
+@dataclass
+class Synthesis:
+    text: str
+    report: dict
+
+
+@dataclass
+class _Choice:
+    option: str
+    time_ms: float        # this node's tail + downstream time from its end
+    cost: float           # this node's mean cost + the downstream nodes' cost at their budgets
+    feasible: bool
+
+
+def _levels(slo_ms: float, grid_ms: float) -> list[float]:
+    return [i * grid_ms for i in range(int(math.ceil(slo_ms / grid_ms)) + 1)]
+
+
+def _bytes_quantity(n: int) -> ast.Quantity:
+    for unit in ("GB", "MB", "KB"):
+        scale = ast.BYTE_UNITS[unit.lower()]
+        if n % scale == 0:
+            return ast.Quantity(n // scale, unit)
+    return ast.Quantity(n, "B")
+
+
+class _Table:
+    """Per node: choices[class][level]; time and cost from the node's start, per level."""
+
+    def __init__(self, levels, grid_ms):
+        self.levels, self.grid_ms = levels, grid_ms
+        self.choices: dict[int | None, list[_Choice]] = {}
+        self.time: list[float] = []
+        self.cost: list[float] = []
+
+    def level(self, budget: float) -> int:
+        """The grid level whose rule applies at `budget` (rules are `remaining < X`)."""
+        i = int(budget // self.grid_ms) if budget > 0 else 0
+        return min(i, len(self.levels) - 1)
+
+
+def _choose(budget, candidates, kids, tables) -> _Choice:
+    """Cheapest feasible candidate (own + downstream cost), else the fastest.
+    `candidates` = [(own cost, tail, name)]."""
+    best_feasible = best_fast = None
+    for own, tail, name in candidates:
+        rest = budget - tail
+        levels = [(tables[c], tables[c].level(rest)) for c in kids]
+        total = tail + max((t.time[i] for t, i in levels), default=0.0)
+        # Parallel children are all paid for; a shared grandchild is counted once per path.
+        choice = _Choice(name, total, own + sum(t.cost[i] for t, i in levels), total <= budget)
+        if choice.feasible and (best_feasible is None or
+                                (choice.cost, choice.time_ms) < (best_feasible.cost, best_feasible.time_ms)):
+            best_feasible = choice
+        if best_fast is None or (choice.time_ms, choice.cost) < (best_fast.time_ms, best_fast.cost):
+            best_fast = choice
+    return best_feasible or best_fast
+
+
+def _own_cost(profiles, function, option, k) -> float:
+    core_ms, mb_ms = profiles.cost(function, option, k)
+    return core_ms + mb_ms * 1e-9      # memory only breaks ties
+
+
+def _node_table(node, kids, tables, profiles, options, p, margin, levels, grid_ms) -> _Table:
+    table = _Table(levels, grid_ms)
+    classes = profiles.size_classes(node.id) or [None]
+    if len(classes) == 1:
+        classes = [None]
+    largest = max(options, key=lambda s: (s.cpu, s.memory)).option
+    for k in classes:
+        candidates = [(_own_cost(profiles, node.id, o.option, k),
+                       profiles.tail_ms(node.id, o.option, p, margin, k), o.option)
+                      for o in options if profiles.node_latencies(node.id, o.option, k)]
+        # Never profiled: always the largest option, taking no time we know of.
+        candidates = candidates or [(0.0, 0.0, largest)]
+        table.choices[k] = [_choose(b, candidates, kids, tables) for b in levels]
+    for i in range(len(levels)):
+        table.time.append(max(table.choices[k][i].time_ms for k in table.choices))
+        table.cost.append(max(table.choices[k][i].cost for k in table.choices))
+    return table
+
+
+def _runs(choices: list[_Choice]) -> list[tuple[int, int, str]]:
+    """[(first level, last level, option)] of consecutive equal choices."""
+    runs: list[tuple[int, int, str]] = []
+    for i, c in enumerate(choices):
+        if runs and runs[-1][2] == c.option:
+            runs[-1] = (runs[-1][0], i, c.option)
+        else:
+            runs.append((i, i, c.option))
+    return runs
+
+
+def _remaining_below(ms: float) -> ast.Compare:
+    return ast.Compare(ast.Variable(("remaining",)), "<", ast.Quantity(ms, "ms"))
+
+
+def _condense(table: _Table) -> list[ast.Rule]:
+    """Rules for one node: class groups ascending, each a run of remaining-budget thresholds."""
+    groups: list[tuple[list[int | None], list[_Choice]]] = []
+    for k in sorted(table.choices, key=lambda k: -1 if k is None else k):
+        options = [c.option for c in table.choices[k]]
+        if groups and [c.option for c in groups[-1][1]] == options:
+            groups[-1][0].append(k)
+        else:
+            groups.append(([k], table.choices[k]))
+    rules: list[ast.Rule] = []
+    for g, (classes, choices) in enumerate(groups):
+        last_group = g == len(groups) - 1
+        size_cond = None if last_group else ast.Compare(
+            ast.Variable(("input", "bytes")), "<", _bytes_quantity(class_bounds(max(classes))[1]))
+        runs = _runs(choices)
+        for j, (_, end, option) in enumerate(runs):
+            conds = [] if size_cond is None else [size_cond]
+            if j < len(runs) - 1:
+                conds.append(_remaining_below(table.levels[end + 1]))
+            cond = None if not conds else conds[0] if len(conds) == 1 else ast.BoolOp("and", conds)
+            rules.append(ast.Rule(cond, option))
+    return rules
+
+
+def synthesize(workflow, profiles: Profiles, options: list[Size], percentile: float | None = None,
+               slo_ms: float | None = None, grid_ms: float = 50.0, margin: float = 0.1) -> Synthesis:
+    """Hint text for `workflow` from `profiles`; see the module docstring for the method."""
+    p = percentile if percentile is not None else getattr(workflow, "percentile", 99) or 99
+    slo = slo_ms if slo_ms is not None else workflow.slo_ms
+    if not options or any(o.option is None for o in options):
+        raise ValueError("synthesize needs named options (Size(..., option='small'))")
+    levels = _levels(slo, grid_ms)
+    kids = dag.children(workflow)
+    tables: dict[str, _Table] = {}
+    for node in reversed(workflow.nodes):
+        tables[node.id] = _node_table(node, kids[node.id], tables, profiles, options, p, margin,
+                                      levels, grid_ms)
+    functions = [ast.FunctionHints(n.id, _condense(tables[n.id])) for n in workflow.nodes]
+    hint = ast.HintFile(
+        ast.WorkflowHeader(workflow.name, ast.Quantity(slo, "ms"), float(p)),
+        [ast.OptionDecl(o.option, ast.Quantity(o.cpu), ast.Quantity(o.memory, "MB"))
+         for o in options],   # all of them: the adapter's fallback is the largest
+        functions)
+    text = format(hint)
+    return Synthesis(text, _report(workflow, tables, functions, levels, slo, p, grid_ms, margin,
+                                   text))
+
+
+def _report(workflow, tables, functions, levels, slo, p, grid_ms, margin, text) -> dict:
+    roots = [n.id for n in workflow.nodes if not n.depends]
+    per_function = {}
+    for n in workflow.nodes:
+        t = tables[n.id]
+        feasible = [levels[i] for i in range(len(levels))
+                    if all(t.choices[k][i].feasible for k in t.choices)]
+        per_function[n.id] = {
+            "classes": {str(k): [[levels[i], c.option, round(c.time_ms, 3), c.feasible]
+                                 for i, c in enumerate(t.choices[k])] for k in t.choices},
+            "min_feasible_budget_ms": feasible[0] if feasible else None,
+            "rules": len(next(f.rules for f in functions if f.name == n.id)),
+        }
+    return {
+        "slo_ms": slo, "percentile": p, "grid_ms": grid_ms, "margin": margin,
+        "rules_before": sum(len(levels) * len(tables[n.id].choices) for n in workflow.nodes),
+        "rules_after": sum(len(f.rules) for f in functions),
+        "hint_bytes": len(text.encode()),
+        "predicted_tail_ms": max((tables[r].time[-1] for r in roots), default=0.0),
+        "feasible_at_slo": all(tables[r].choices[k][-1].feasible for r in roots
+                               for k in tables[r].choices),
+        "functions": per_function,
+        "diagnostics": [str(d) for d in check(text, [n.id for n in workflow.nodes])],
+    }

@@ -7,9 +7,10 @@ from sqlalchemy import engine_from_config, pool
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or os.environ.get("TANGO_DB_URL")
-if not url:
+if not url and config.attributes.get("connection") is None:
     raise SystemExit("set TANGO_DB_URL or sqlalchemy.url to run migrations")
-config.set_main_option("sqlalchemy.url", url)
+if url:
+    config.set_main_option("sqlalchemy.url", url)
 
 
 def run_migrations_online() -> None:

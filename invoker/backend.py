@@ -1,0 +1,95 @@
+"""The container backend interface: the one seam between the invoker and a container engine.
+
+`ContainerProxy` (one container's life cycle) and the invoker service call these methods;
+`invoker.docker_backend.DockerBackend` implements them with the docker SDK and direct cgroup
+v1 file access. Everything here is engine-neutral data plus the abstract interface.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What to start: one action container listening on 127.0.0.1:`port` (host network)."""
+    name: str
+    image: str
+    port: int
+    memory: int                 # MB, hard limit (swap = memory: no swap)
+    cpu: float | None           # cores as a hard CFS quota; None = no quota (shares only)
+    cpu_shares: int = 1024
+    env: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ContainerHandle:
+    """A started container as the backend knows it; `extra` is backend-private state."""
+    id: str
+    name: str
+    port: int
+    memory: int
+    cpu: float | None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UsageSnapshot:
+    """Cumulative CPU time (ns) and peak memory since the last reset (bytes)."""
+    cpu_ns: int
+    max_memory: int
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Raw log bytes read from the container's log since an offset."""
+    data: bytes
+    offset: int                 # where the next read starts
+
+
+class ContainerError(RuntimeError):
+    """A backend operation failed (image missing, engine error, cgroup write refused)."""
+
+
+class ContainerBackend(abc.ABC):
+    """Creates and controls action containers for one invoker."""
+
+    @abc.abstractmethod
+    def create(self, spec: ContainerSpec) -> ContainerHandle:
+        """Create and start a container; returns once the engine reports it running."""
+
+    @abc.abstractmethod
+    def pause(self, handle: ContainerHandle) -> None: ...
+
+    @abc.abstractmethod
+    def resume(self, handle: ContainerHandle) -> None: ...
+
+    @abc.abstractmethod
+    def remove(self, handle: ContainerHandle) -> None:
+        """Force-remove the container; never raises for an already gone container."""
+
+    @abc.abstractmethod
+    def resize(self, handle: ContainerHandle, cpu: float | None, memory: int) -> float:
+        """Bind a new size in place; returns the milliseconds spent (0.0 when unchanged)."""
+
+    @abc.abstractmethod
+    def reset_peak_memory(self, handle: ContainerHandle) -> None: ...
+
+    @abc.abstractmethod
+    def usage(self, handle: ContainerHandle) -> UsageSnapshot: ...
+
+    @abc.abstractmethod
+    def log_offset(self, handle: ContainerHandle) -> int:
+        """The current end of the container's log (start reading the next activation here)."""
+
+    @abc.abstractmethod
+    def read_logs(self, handle: ContainerHandle, offset: int) -> LogChunk:
+        """Raw docker json-file log lines written since `offset`."""
+
+    @abc.abstractmethod
+    def oom_killed(self, handle: ContainerHandle) -> bool: ...
+
+    @abc.abstractmethod
+    def remove_leftovers(self) -> list[str]:
+        """Remove containers a previous run of this invoker left behind; returns their names."""

@@ -1,0 +1,67 @@
+"""The invoker's configuration: one typed object built by `invoker.server.main` or by tests."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from invoker.pool import PoolConfig, PrewarmSpec
+
+PYTHON_IMAGE = "tango/action-python-v3.11:latest"
+
+DEFAULT_RUNTIME_IMAGES = {
+    "python:3.11": PYTHON_IMAGE,
+    "python:3": PYTHON_IMAGE,
+    "python:default": PYTHON_IMAGE,
+}
+
+
+class UnsupportedKind(ValueError):
+    pass
+
+
+@dataclass
+class InvokerConfig:
+    id: str = "invoker0"
+    host: str = "127.0.0.1"
+    port: int = 3240
+    controller_url: str | None = None      # None: run stand-alone, no registration/heartbeats
+    token: str | None = None               # X-Tango-Internal; None: accept any request
+    user_memory: int = 2048                # MB for all action containers together
+    cpus: float = field(default_factory=lambda: float(os.cpu_count() or 1))
+    container_ports: tuple[int, int] = (12000, 12999)    # [first, last] for action proxies
+    pause_grace: float | None = 2.0        # s idle before `docker pause`; None = never
+    idle_timeout: float = 600.0            # s idle before a container is removed
+    prewarm: tuple[PrewarmSpec, ...] = (PrewarmSpec("python:3.11", 256, 1),)
+    runtime_images: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_RUNTIME_IMAGES))
+    api_host: str = "http://127.0.0.1:3233"  # __OW_API_HOST inside containers
+    threads: int = 64                      # waitress worker threads = concurrent activations
+    heartbeat_interval: float = 1.0
+    stats_window: int = 200                # latencies kept per (action, option)
+    log_idle_timeout: float = 2.0          # s without log output before giving up on sentinels
+    start_timeout: float = 30.0            # s for a new container's proxy to listen
+
+    def pool_config(self) -> PoolConfig:
+        return PoolConfig(user_memory=self.user_memory, cpus=self.cpus,
+                          pause_grace=self.pause_grace, idle_timeout=self.idle_timeout,
+                          prewarm=self.prewarm)
+
+    def image_for(self, kind: str, exec_: dict) -> str:
+        """Runtime image of an action: the kind's image, or `exec.image` for blackbox."""
+        if kind == "blackbox":
+            if not exec_.get("image"):
+                raise UnsupportedKind("blackbox action has no exec.image")
+            return exec_["image"]
+        try:
+            return self.runtime_images[kind]
+        except KeyError:
+            kinds = ", ".join(sorted([*self.runtime_images, "blackbox"]))
+            raise UnsupportedKind(f"kind '{kind}' is not supported by invoker {self.id}; "
+                                  f"accepted kinds: {kinds}") from None
+
+    def canonical_kind(self, kind: str) -> str:
+        """Aliases share stem cells: python:3 and python:default are python:3.11."""
+        image = self.runtime_images.get(kind)
+        for name, img in self.runtime_images.items():
+            if img == image:
+                return name
+        return kind

@@ -1,0 +1,163 @@
+"""`ContainerProxy`: the LIFE CYCLE of one action container (policy lives in `invoker.pool`).
+
+The invoker service creates one proxy per container and calls, in order: `start` (create the
+container and wait for its runtime to listen), `resize` (bind the activation's size in place),
+`init` (once), `run` (per activation, with usage measured around it), `collect_logs`,
+`pause`/`resume` when idle, `destroy`. The runtime speaks OpenWhisk's `/init` + `/run`
+protocol on 127.0.0.1:<port> (host networking). HTTP uses keep-alive `http.client`
+connections with TCP_NODELAY: one per container, more only while `concurrency > 1`
+activations overlap.
+"""
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from typing import Callable
+
+from invoker import logs
+from invoker.backend import ContainerBackend, ContainerError, ContainerHandle, ContainerSpec
+
+
+class RunTimeout(Exception):
+    """The runtime did not answer within the action's time limit."""
+
+
+class ConnectionBroken(Exception):
+    """The runtime closed the connection or died mid-request."""
+
+
+class _Connection(http.client.HTTPConnection):
+    """Keep-alive HTTP/1.1 connection with Nagle's algorithm off (see DESIGN.md)."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class ContainerProxy:
+    def __init__(self, backend: ContainerBackend, handle: ContainerHandle):
+        self.backend, self.handle = backend, handle
+        self.lock = threading.Lock()          # serializes pause / resume / destroy
+        self.paused = False
+        self.initialized = False
+        self.log_offset = 0
+        self._idle: list[_Connection] = []
+        self._idle_lock = threading.Lock()
+        self._usage_start = None
+
+    @classmethod
+    def start(cls, backend: ContainerBackend, spec: ContainerSpec,
+              timeout: float) -> "ContainerProxy":
+        """Create and start the container, and return once its runtime accepts connections."""
+        proxy = cls(backend, backend.create(spec))
+        try:
+            proxy._wait_listening(timeout)
+        except BaseException:
+            proxy.destroy()
+            raise
+        return proxy
+
+    def _wait_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", self.handle.port), timeout=1.0)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise ContainerError(
+                        f"container {self.handle.name} did not listen on 127.0.0.1:"
+                        f"{self.handle.port} within {timeout:.0f} s") from None
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.02)
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Connection("127.0.0.1", self.handle.port)
+            conn.sock = sock                  # keep the probe connection for /init
+            self._idle.append(conn)
+            return
+
+    # ---- HTTP -----------------------------------------------------------------------------
+
+    def _post(self, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+        with self._idle_lock:
+            conn = self._idle.pop() if self._idle else _Connection("127.0.0.1", self.handle.port)
+        try:
+            if conn.sock is None:
+                conn.connect()
+            conn.sock.settimeout(timeout)
+            conn.request("POST", path, body, {"Content-Type": "application/json"})
+            reply = conn.getresponse()
+            data = reply.read()
+        except socket.timeout:
+            conn.close()
+            raise RunTimeout(path) from None
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            raise ConnectionBroken(f"{path}: {e}") from e
+        with self._idle_lock:
+            self._idle.append(conn)
+        return reply.status, data
+
+    def init(self, body: bytes, timeout: float) -> tuple[int, bytes]:
+        """POST /init once; the log offset is taken first so the first activation's logs
+        include what its initialization printed, but not the runtime's start-up output."""
+        self.log_offset = self.backend.log_offset(self.handle)
+        status, data = self._post("/init", body, timeout)
+        self.initialized = status == 200
+        return status, data
+
+    def run(self, body: bytes, timeout: float) -> tuple[int, bytes]:
+        return self._post("/run", body, timeout)
+
+    # ---- size, usage, logs ----------------------------------------------------------------
+
+    def resize(self, cpu: float | None, memory: int) -> float:
+        """Bind a size in place; milliseconds spent (0.0 when the size is unchanged)."""
+        return self.backend.resize(self.handle, cpu, memory)
+
+    def begin_usage(self) -> None:
+        self.backend.reset_peak_memory(self.handle)
+        self._usage_start = self.backend.usage(self.handle)
+
+    def end_usage(self) -> dict:
+        """`{"cpuTime": ms, "maxMemory": bytes}` since `begin_usage`."""
+        end = self.backend.usage(self.handle)
+        cpu_ns = end.cpu_ns - (self._usage_start.cpu_ns if self._usage_start else 0)
+        return {"cpuTime": round(max(cpu_ns, 0) / 1e6, 3), "maxMemory": end.max_memory}
+
+    def collect_logs(self, limit_mb: float, idle_timeout: float) -> list[str]:
+        def read(offset: int) -> tuple[bytes, int]:
+            chunk = self.backend.read_logs(self.handle, offset)
+            return chunk.data, chunk.offset
+        lines, self.log_offset = logs.collect(read, self.log_offset, int(limit_mb * 1024 * 1024),
+                                              idle_timeout)
+        return lines
+
+    def oom_killed(self) -> bool:
+        return self.backend.oom_killed(self.handle)
+
+    # ---- idle life cycle ------------------------------------------------------------------
+
+    def pause(self, still_wanted: Callable[[], bool]) -> None:
+        """Freeze the container unless the pool handed it out again meanwhile."""
+        with self.lock:
+            if not self.paused and still_wanted():
+                self.backend.pause(self.handle)
+                self.paused = True
+
+    def resume(self) -> None:
+        with self.lock:
+            if self.paused:
+                self.backend.resume(self.handle)
+                self.paused = False
+
+    def destroy(self) -> None:
+        with self.lock:
+            with self._idle_lock:
+                conns, self._idle = self._idle, []
+            for conn in conns:
+                conn.close()
+            self.backend.remove(self.handle)

@@ -1,0 +1,208 @@
+"""Docker implementation of `ContainerBackend`: the docker SDK for life cycle, cgroup v1 files
+for everything on the activation path.
+
+Used by the invoker service and `bench/invoker_lifecycle.py`. Creating, pausing and removing
+go through the Docker engine API (low-level `docker.APIClient`, two calls per start). Binding
+a size, reading usage and reading logs happen once per activation, so they touch files
+directly: the container's cgroup v1 directories (`cpu`, `cpuacct`, `memory` under
+`<cgroup root>/<subsystem>/docker/<id>`, the cgroupfs driver's layout) and its json-file log.
+When the cgroup files are absent (cgroup v2, systemd driver), resizing falls back to the SDK's
+`container.update` and usage reads as zero.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import docker
+from docker.types import LogConfig, Ulimit
+
+from invoker.backend import (ContainerBackend, ContainerError, ContainerHandle, ContainerSpec,
+                             LogChunk, UsageSnapshot)
+
+CFS_PERIOD_US = 100_000
+MB = 1024 * 1024
+
+
+def container_name(invoker_id: str, counter: int, *parts: str) -> str:
+    """`tango_{invokerId}_{counter}_{ns}_{action}` (stem cells: `..._prewarm_{kind}`), reduced
+    to the characters Docker accepts in a name."""
+    raw = "_".join(["tango", invoker_id, str(counter), *parts])
+    return re.sub(r"[^a-zA-Z0-9_.-]", "", raw.replace("/", "_").replace(":", ""))[:200]
+
+
+class DockerBackend(ContainerBackend):
+    def __init__(self, invoker_id: str, cgroup_root: str = "/sys/fs/cgroup",
+                 cgroup_parent: str = "docker", client: docker.DockerClient | None = None):
+        self.invoker_id = invoker_id
+        self.client = client or docker.from_env(timeout=60)
+        self.api = self.client.api
+        self.cgroup_root, self.cgroup_parent = cgroup_root, cgroup_parent
+        self.docker_root = self.client.info().get("DockerRootDir", "/var/lib/docker")
+
+    # ---- life cycle (engine API) ----------------------------------------------------------
+
+    def create(self, spec: ContainerSpec) -> ContainerHandle:
+        host_config = self.api.create_host_config(
+            network_mode="host", mem_limit=spec.memory * MB, memswap_limit=spec.memory * MB,
+            nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None, cpu_shares=spec.cpu_shares,
+            pids_limit=1024, ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
+            cap_drop=["NET_RAW", "NET_ADMIN"], log_config=LogConfig(type="json-file"))
+        labels = {"tango.invoker": self.invoker_id, **spec.labels}
+        try:
+            created = self.api.create_container(spec.image, name=spec.name, environment=spec.env,
+                                                labels=labels, host_config=host_config)
+            self.api.start(created["Id"])
+        except docker.errors.ImageNotFound as e:
+            raise ContainerError(f"image '{spec.image}' is not available on this host: {e}") from e
+        except docker.errors.APIError as e:
+            raise ContainerError(f"could not start container {spec.name}: {e}") from e
+        cid = created["Id"]
+        handle = ContainerHandle(cid, spec.name, spec.port, spec.memory, spec.cpu)
+        handle.extra["log_path"] = os.path.join(self.docker_root, "containers", cid,
+                                                f"{cid}-json.log")
+        handle.extra["oom_kills"] = self._oom_kill_count(handle)
+        return handle
+
+    def pause(self, handle: ContainerHandle) -> None:
+        self.api.pause(handle.id)
+
+    def resume(self, handle: ContainerHandle) -> None:
+        self.api.unpause(handle.id)
+
+    def remove(self, handle: ContainerHandle) -> None:
+        fd = handle.extra.pop("log_fd", None)
+        if fd is not None:
+            os.close(fd)
+        try:
+            self.api.remove_container(handle.id, force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def remove_leftovers(self) -> list[str]:
+        names = []
+        for c in self.api.containers(all=True, filters={"label": f"tango.invoker={self.invoker_id}"}):
+            try:
+                self.api.remove_container(c["Id"], force=True)
+            except docker.errors.NotFound:
+                continue
+            names.append(c["Names"][0].lstrip("/"))
+        return names
+
+    # ---- size binding ---------------------------------------------------------------------
+
+    def _cg(self, subsystem: str, handle: ContainerHandle, name: str) -> str:
+        return f"{self.cgroup_root}/{subsystem}/{self.cgroup_parent}/{handle.id}/{name}"
+
+    def resize(self, handle: ContainerHandle, cpu: float | None, memory: int) -> float:
+        if (cpu, memory) == (handle.cpu, handle.memory):
+            return 0.0
+        start = time.perf_counter()
+        if os.path.exists(self._cg("cpu", handle, "cpu.cfs_quota_us")):
+            self._resize_cgroup(handle, cpu, memory)
+        else:
+            self.resize_sdk(handle, cpu, memory)
+        handle.cpu, handle.memory = cpu, memory
+        return (time.perf_counter() - start) * 1000.0
+
+    def _resize_cgroup(self, handle: ContainerHandle, cpu: float | None, memory: int) -> None:
+        if cpu != handle.cpu:
+            if not handle.extra.get("period_set"):
+                _write(self._cg("cpu", handle, "cpu.cfs_period_us"), CFS_PERIOD_US)
+                handle.extra["period_set"] = True
+            quota = -1 if cpu is None else max(int(cpu * CFS_PERIOD_US), 1000)
+            _write(self._cg("cpu", handle, "cpu.cfs_quota_us"), quota)
+        if memory != handle.memory:
+            limit = self._cg("memory", handle, "memory.limit_in_bytes")
+            memsw = self._cg("memory", handle, "memory.memsw.limit_in_bytes")
+            # memsw must stay >= limit at every step: raise memsw first, lower limit first.
+            order = [memsw, limit] if memory > handle.memory else [limit, memsw]
+            for path in order:
+                if path == limit or os.path.exists(path):
+                    _write(path, memory * MB)
+
+    def resize_sdk(self, handle: ContainerHandle, cpu: float | None, memory: int) -> None:
+        """Resize through the engine API (`docker update`); the fallback and bench baseline."""
+        try:
+            self.api.update_container(handle.id, cpu_period=CFS_PERIOD_US,
+                                      cpu_quota=-1 if cpu is None else int(cpu * CFS_PERIOD_US),
+                                      mem_limit=memory * MB, memswap=memory * MB)
+        except docker.errors.APIError as e:
+            raise ContainerError(f"could not resize {handle.name} to cpu {cpu} "
+                                 f"memory {memory} MB: {e}") from e
+        handle.cpu, handle.memory = cpu, memory
+
+    # ---- usage, logs, OOM (files) ---------------------------------------------------------
+
+    def reset_peak_memory(self, handle: ContainerHandle) -> None:
+        try:
+            _write(self._cg("memory", handle, "memory.max_usage_in_bytes"), 0)
+        except OSError:
+            pass
+
+    def usage(self, handle: ContainerHandle) -> UsageSnapshot:
+        try:
+            return UsageSnapshot(_read_int(self._cg("cpuacct", handle, "cpuacct.usage")),
+                                 _read_int(self._cg("memory", handle, "memory.max_usage_in_bytes")))
+        except OSError:
+            return UsageSnapshot(0, 0)
+
+    def _log_fd(self, handle: ContainerHandle) -> int | None:
+        fd = handle.extra.get("log_fd")
+        if fd is None:
+            try:
+                fd = handle.extra["log_fd"] = os.open(handle.extra["log_path"], os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+        return fd
+
+    def log_offset(self, handle: ContainerHandle) -> int:
+        fd = self._log_fd(handle)
+        return 0 if fd is None else os.fstat(fd).st_size
+
+    def read_logs(self, handle: ContainerHandle, offset: int) -> LogChunk:
+        fd = self._log_fd(handle)
+        if fd is None:
+            return LogChunk(b"", offset)
+        data = os.pread(fd, 1 << 20, offset)
+        # Only hand out complete lines; a partial last line is read again next time.
+        end = data.rfind(b"\n") + 1
+        return LogChunk(data[:end], offset + end)
+
+    def _oom_kill_count(self, handle: ContainerHandle) -> int:
+        try:
+            with open(self._cg("memory", handle, "memory.oom_control")) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def oom_killed(self, handle: ContainerHandle) -> bool:
+        # A child process killed by the OOM killer leaves the container running, so the
+        # cgroup's kill counter is checked as well as the engine's OOMKilled flag.
+        if self._oom_kill_count(handle) > handle.extra.get("oom_kills", 0):
+            return True
+        try:
+            return bool(self.api.inspect_container(handle.id)["State"].get("OOMKilled"))
+        except docker.errors.NotFound:
+            return False
+
+
+def _write(path: str, value: int) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, str(value).encode())
+    finally:
+        os.close(fd)
+
+
+def _read_int(path: str) -> int:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return int(os.read(fd, 64))
+    finally:
+        os.close(fd)
+

@@ -1,0 +1,78 @@
+"""Command-line entry point of the invoker: `python -m invoker.server --id invoker0 ...`.
+
+Builds an `InvokerConfig` from the arguments, starts the `Invoker` (leftover cleanup,
+registration, heartbeats, stem cells) and serves `create_app` with waitress, whose worker
+threads bound the number of concurrent activations. SIGTERM and Ctrl-C stop it gracefully:
+scheduler stopped, containers removed.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from waitress.server import create_server
+
+from invoker.config import InvokerConfig
+from invoker.service import Invoker, create_app
+
+
+def parse_config(argv: list[str] | None = None) -> InvokerConfig:
+    defaults = InvokerConfig()
+    p = argparse.ArgumentParser(prog="tango-invoker", description="Run a Tango invoker.")
+    p.add_argument("--id", default=defaults.id, help="invoker id (default %(default)s)")
+    p.add_argument("--host", default=defaults.host, help="listen address (default %(default)s)")
+    p.add_argument("--port", type=int, default=defaults.port, help="listen port (default %(default)s)")
+    p.add_argument("--controller", default=None,
+                   help="controller base URL to register with; omit to run stand-alone")
+    p.add_argument("--token", default=None, help="shared internal token (X-Tango-Internal)")
+    p.add_argument("--user-memory", type=int, default=defaults.user_memory,
+                   help="MB for all action containers (default %(default)s)")
+    p.add_argument("--cpus", type=float, default=defaults.cpus,
+                   help="cores for all action containers (default: all, %(default)s)")
+    p.add_argument("--container-ports", default="%d-%d" % defaults.container_ports,
+                   help="loopback port range for action runtimes (default %(default)s)")
+    p.add_argument("--api-host", default=defaults.api_host,
+                   help="__OW_API_HOST given to actions (default %(default)s)")
+    a = p.parse_args(argv)
+    try:
+        first, last = (int(x) for x in a.container_ports.split("-"))
+    except ValueError:
+        p.error(f"--container-ports must look like 12000-12999, got '{a.container_ports}'")
+    return InvokerConfig(id=a.id, host=a.host, port=a.port, controller_url=a.controller,
+                         token=a.token, user_memory=a.user_memory, cpus=a.cpus,
+                         container_ports=(first, last), api_host=a.api_host)
+
+
+def build_server(config: InvokerConfig, backend=None):
+    """A started `Invoker` and a waitress server for it (port 0 picks a free port; the bound
+    port is `server.effective_port`). The caller runs `server.run()` and later stops both."""
+    app = create_app(config, backend)
+    invoker: Invoker = app.extensions["invoker"]
+    server = create_server(app, host=config.host, port=config.port, threads=config.threads,
+                           connection_limit=max(config.threads * 2, 100))
+    config.port = server.effective_port
+    invoker.start()
+    return server, invoker
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = parse_config(argv)
+    server, invoker = build_server(config)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    logging.getLogger("tango.invoker").info("invoker %s listening on %s:%d", config.id,
+                                            config.host, config.port)
+    try:
+        server.run()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        invoker.stop()
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

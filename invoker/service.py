@@ -1,0 +1,486 @@
+"""The invoker service: runs activations the controller sends, in containers it owns.
+
+`Invoker` is the executor around the pure `ContainerPool`: it asks the pool where a request
+goes, carries the decision out through `ContainerProxy` (create, resume, resize, /init, /run,
+logs, destroy), and builds the OpenWhisk activation record (`invoker.activation`). It never
+touches the store. `create_app(config)` exposes it over HTTP per docs/contracts.md
+(`GET /ping`, `GET /status`, `POST /invoke`); `invoker.server.main` serves that app with
+waitress. Periodic work (heartbeats to the controller, pausing and removing idle containers,
+keeping stem cells) runs on an APScheduler `BackgroundScheduler`.
+
+The warm path makes no Docker API call: placement is a dict walk under one lock, resizing is
+a cgroup file write only when the size changes, usage and logs are file reads.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+import threading
+import time
+
+import requests
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask, Response, request
+
+from common.sizes import Size
+from invoker import activation as act
+from invoker.backend import ContainerBackend, ContainerError, ContainerSpec
+from invoker.config import InvokerConfig, UnsupportedKind
+from invoker.container import ConnectionBroken, ContainerProxy, RunTimeout
+from invoker.pool import (ActionKey, ContainerPool, PAUSED, Placement, PrewarmStart, Rejected,
+                          RunRequest)
+from invoker.stats import LatencyStats, StatsKey
+
+log = logging.getLogger("tango.invoker")
+
+DEFAULT_LIMITS = {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1}
+PREWARM_RETRY_S = 30.0
+
+
+class Stopping(Exception):
+    """The invoker is shutting down and takes no more activations."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def code_hash(exec_: dict, limits: dict) -> str:
+    """Structural identity of an action definition (code, entry point, image, limits)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (exec_.get("kind"), exec_.get("main"), exec_.get("image"), exec_.get("binary"),
+                 limits.get("memory"), limits.get("timeout"), limits.get("concurrency")):
+        h.update(repr(part).encode())
+    h.update((exec_.get("code") or "").encode())
+    return h.hexdigest()
+
+
+def provides_api_key(annotations: list) -> bool:
+    """OpenWhisk: `provide-api-key` missing counts as true (backward compatibility)."""
+    for a in annotations or ():
+        if a.get("key") == "provide-api-key":
+            return bool(a.get("value"))
+    return True
+
+
+class PortAllocator:
+    """Loopback ports for action runtimes (host networking): free in our range and unbound."""
+
+    def __init__(self, first: int, last: int):
+        self._free = list(range(last, first - 1, -1))
+        self._lock = threading.Lock()
+
+    def allocate(self) -> int:
+        with self._lock:
+            while self._free:
+                port = self._free.pop()
+                if _bindable(port):
+                    return port
+        raise ContainerError("no free container port left in the configured range")
+
+    def release(self, port: int) -> None:
+        with self._lock:
+            self._free.insert(0, port)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Invoker:
+    def __init__(self, config: InvokerConfig, backend: ContainerBackend | None = None):
+        if backend is None:
+            from invoker.docker_backend import DockerBackend
+            backend = DockerBackend(config.id)
+        self.config, self.backend = config, backend
+        self.pool = ContainerPool(config.pool_config())
+        self.cond = threading.Condition()
+        self.proxies: dict[int, ContainerProxy] = {}
+        self.placed: dict[RunRequest, Placement] = {}
+        self.ports = PortAllocator(*config.container_ports)
+        self.stats = LatencyStats(config.stats_window)
+        self.stopping = False
+        self._counter = 0
+        self._prewarm_blocked_until = 0.0
+        self._maintain_lock = threading.Lock()
+        self._session = requests.Session()
+        self._scheduler: BackgroundScheduler | None = None
+
+    # ---- start / stop ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Remove leftovers of an earlier run, register, start periodic work and stem cells."""
+        removed = self.backend.remove_leftovers()
+        if removed:
+            log.info("removed %d leftover containers: %s", len(removed), ", ".join(removed))
+        self._scheduler = BackgroundScheduler(daemon=True)
+        self._scheduler.add_job(self.maintain, "interval", seconds=0.5, max_instances=1,
+                                coalesce=True, id="maintain")
+        if self.config.controller_url:
+            self.register()
+            self._scheduler.add_job(self.heartbeat, "interval",
+                                    seconds=self.config.heartbeat_interval, max_instances=1,
+                                    coalesce=True, id="heartbeat")
+        self._scheduler.start()
+        self.maintain()
+
+    def stop(self) -> None:
+        """Refuse new work, wake buffered requests, stop periodic work, remove containers."""
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        with self._maintain_lock:        # a stem cell being started is removed too
+            for cid in list(self.proxies):
+                self._remove(cid)
+
+    # ---- controller link ------------------------------------------------------------------
+
+    def _internal_post(self, path: str, body: dict) -> None:
+        headers = {"X-Tango-Internal": self.config.token} if self.config.token else {}
+        url = self.config.controller_url.rstrip("/") + path
+        self._session.post(url, json=body, headers=headers, timeout=5).raise_for_status()
+
+    def register(self) -> None:
+        try:
+            self._internal_post("/internal/invokers", {
+                "id": self.config.id, "url": f"http://{self.config.host}:{self.config.port}",
+                "userMemory": self.config.user_memory, "cpus": self.config.cpus})
+        except requests.RequestException as e:
+            log.warning("registration at %s failed (heartbeats will retry): %s",
+                        self.config.controller_url, e)
+
+    def heartbeat(self) -> None:
+        with self.cond:
+            pool = self.pool.summary()
+        try:
+            self._internal_post(f"/internal/invokers/{self.config.id}/heartbeat",
+                                {"pool": pool, "stats": self.stats.snapshot()})
+        except requests.RequestException as e:
+            log.warning("heartbeat to %s failed: %s", self.config.controller_url, e)
+
+    def status(self) -> dict:
+        mono, wall = time.monotonic(), time.time()
+        with self.cond:
+            containers = [
+                {"name": self.proxies[c.cid].handle.name if c.cid in self.proxies else None,
+                 "action": c.key.path if c.key else None, "state": c.state, "cpu": c.cpu,
+                 "memory": c.memory, "lastUsed": int((wall - (mono - c.last_used)) * 1000)}
+                for c in self.pool.containers.values()]
+            buffered = len(self.pool.buffer)
+        return {"id": self.config.id, "userMemory": self.config.user_memory,
+                "cpus": self.config.cpus, "containers": containers, "buffer": buffered}
+
+    # ---- periodic maintenance -------------------------------------------------------------
+
+    def maintain(self) -> None:
+        """Pause and remove idle containers, keep stem cells (scheduler thread)."""
+        if not self._maintain_lock.acquire(blocking=False):
+            return
+        try:
+            with self.cond:
+                if self.stopping:
+                    return
+                plan = self.pool.reap(time.monotonic())
+                starts = [] if time.monotonic() < self._prewarm_blocked_until \
+                    else self.pool.prewarm_plan()
+            for cid in plan.pause:
+                self._pause(cid)
+            for cid in plan.remove:
+                self._remove(cid)
+            for start in starts:
+                self._start_prewarm(start)
+        finally:
+            self._maintain_lock.release()
+
+    def _pause(self, cid: int) -> None:
+        proxy = self.proxies.get(cid)
+        if proxy is None:
+            return
+
+        def still_wanted() -> bool:
+            with self.cond:
+                c = self.pool.containers.get(cid)
+                return c is not None and c.state == PAUSED
+        try:
+            proxy.pause(still_wanted)
+        except Exception as e:            # a container that cannot pause is not trusted
+            log.warning("pausing %s failed, removing it: %s", proxy.handle.name, e)
+            with self.cond:
+                self.pool.discard(cid)
+            self._remove(cid)
+
+    def _start_prewarm(self, start: PrewarmStart) -> None:
+        try:
+            image = self.config.image_for(start.kind, {})
+            self._start_container(start.cid, image, start.memory, None, ("prewarm", start.kind))
+        except Exception as e:
+            log.warning("stem cell %s could not start (retrying in %.0f s): %s",
+                        start.kind, PREWARM_RETRY_S, e)
+            self._prewarm_blocked_until = time.monotonic() + PREWARM_RETRY_S
+            self._forget(start.cid)
+
+    # ---- containers -----------------------------------------------------------------------
+
+    def _start_container(self, cid: int, image: str, memory: int, cpu: float | None,
+                         name_parts: tuple[str, ...]) -> ContainerProxy:
+        from invoker.docker_backend import container_name
+        with self.cond:
+            self._counter += 1
+            counter = self._counter
+        port = self.ports.allocate()
+        spec = ContainerSpec(
+            name=container_name(self.config.id, counter, *name_parts), image=image, port=port,
+            memory=memory, cpu=cpu,
+            cpu_shares=max(1024 * memory // self.config.user_memory, 2),
+            env={"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port),
+                 "__OW_API_HOST": self.config.api_host})
+        try:
+            proxy = ContainerProxy.start(self.backend, spec, self.config.start_timeout)
+        except BaseException:
+            self.ports.release(port)
+            raise
+        with self.cond:
+            self.proxies[cid] = proxy
+            self.pool.started(cid)
+        return proxy
+
+    def _remove(self, cid: int) -> None:
+        proxy = self.proxies.pop(cid, None)
+        if proxy is not None:
+            try:
+                proxy.destroy()
+            except Exception as e:
+                log.warning("removing %s failed: %s", proxy.handle.name, e)
+            self.ports.release(proxy.handle.port)
+        self._forget(cid)
+
+    def _forget(self, cid: int) -> None:
+        with self.cond:
+            self.pool.removed(cid)
+            self._drain_locked()
+
+    def _drain_locked(self) -> None:
+        placed = self.pool.drain(time.monotonic())
+        for placement in placed:
+            self.placed[placement.request] = placement
+        if placed:
+            self.cond.notify_all()
+
+    def _acquire(self, req: RunRequest) -> Placement:
+        with self.cond:
+            if self.stopping:
+                raise Stopping()
+            decision = self.pool.submit(req, time.monotonic())
+            if isinstance(decision, Rejected):
+                raise UnsupportedKind(decision.reason)
+            if isinstance(decision, Placement):
+                return decision
+            while req not in self.placed:
+                if self.stopping:
+                    self.pool.cancel(req)
+                    raise Stopping()
+                self.cond.wait(1.0)
+            return self.placed.pop(req)
+
+    def _release(self, cid: int, reusable: bool) -> None:
+        with self.cond:
+            self.pool.release(cid, time.monotonic(), reusable)
+            if reusable:
+                self._drain_locked()
+        if not reusable:
+            self._remove(cid)
+
+    # ---- activations ----------------------------------------------------------------------
+
+    def invoke(self, msg: dict) -> dict:
+        """Run one activation (blocking) and return its complete activation record."""
+        action = msg["action"]
+        exec_ = action.get("exec") or {}
+        limits = {**DEFAULT_LIMITS, **(action.get("limits") or {})}
+        kind = exec_.get("kind", "")
+        size = Size.from_json(msg.get("size"))
+        memory = size.memory if size else int(limits["memory"])
+        notes = {"path": action.get("path") or f"{action['namespace']}/{action['name']}",
+                 "kind": kind, "limits": limits}
+        try:
+            image = self.config.image_for(kind, exec_)
+            req = RunRequest(
+                ActionKey(msg.get("namespace") or action["namespace"], notes["path"],
+                          action.get("version", "0.0.1"), code_hash(exec_, limits)),
+                self.config.canonical_kind(kind), memory,
+                size.cpu if size else self.pool.config.default_cpu(memory),
+                int(limits["memory"]), max(int(limits["concurrency"]), 1))
+            placement = self._acquire(req)
+        except UnsupportedKind as e:
+            t = now_ms()
+            outcome = act.error(act.DEVELOPER_ERROR, str(e))
+            return act.build_record(msg, outcome, start=t, end=t, logs=[], annotations={
+                **notes, "waitTime": t - msg.get("received", t), "timeout": False,
+                "invoker": self.config.id})
+        applied = Size(req.cpu, memory, size.option if size else None)
+        return self._execute(msg, placement, image, size.cpu if size else None, applied,
+                             limits, notes)
+
+    def _execute(self, msg: dict, placement: Placement, image: str, cpu_limit: float | None,
+                 applied: Size, limits: dict, notes: dict) -> dict:
+        cid, action = placement.cid, msg["action"]
+        timeout_s = limits["timeout"] / 1000.0
+        proxy, init_ms, resize_ms, usage, timed_out = None, None, 0.0, None, False
+        start = end = None
+        try:
+            for evicted in placement.evict:
+                self._remove(evicted)
+            if placement.create:
+                proxy = self._start_container(cid, image, applied.memory, cpu_limit,
+                                              (notes["path"].replace("/", "_"),))
+            else:
+                proxy = self.proxies[cid]
+                if placement.resume:
+                    proxy.resume()
+            resize_ms = proxy.resize(cpu_limit, applied.memory)
+            start = now_ms()
+            outcome = None
+            if not proxy.initialized:
+                t0 = time.perf_counter()
+                try:
+                    outcome = act.classify_init(*proxy.init(self._init_body(msg), timeout_s))
+                except RunTimeout:
+                    outcome, timed_out = act.error(act.DEVELOPER_ERROR, act.timed_out(
+                        limits["timeout"], init=True)), True
+                except ConnectionBroken:
+                    outcome = act.error(act.DEVELOPER_ERROR, act.ABNORMAL_INIT)
+                init_ms = int((time.perf_counter() - t0) * 1000)
+            if outcome is None:
+                outcome, usage, timed_out = self._run(proxy, msg, timeout_s, limits, applied)
+            end = now_ms()
+        except Exception as e:        # engine, cgroup or bug: never leak the reservation
+            outcome = self._start_failure(action, image, e)
+        end = end or now_ms()
+        start = start or end
+        reusable = outcome.status_code in (act.SUCCESS, act.APPLICATION_ERROR)
+        logs = []
+        if proxy is not None and int(limits["concurrency"]) == 1:
+            logs = proxy.collect_logs(limits["logs"], self.config.log_idle_timeout)
+        if proxy is None:
+            self._forget(cid)
+        else:
+            self._release(cid, reusable)
+        annotations = {**notes, "waitTime": max(start - msg.get("received", start), 0),
+                       "timeout": timed_out}
+        if init_ms is not None:
+            annotations["initTime"] = init_ms
+        annotations.update({"size": applied.to_json(), "resizeTime": round(resize_ms, 3),
+                            "usage": usage or {"cpuTime": 0.0, "maxMemory": 0},
+                            "startKind": placement.start_kind, "invoker": self.config.id})
+        return act.build_record(msg, outcome, start=start, end=end, logs=logs,
+                                annotations=annotations)
+
+    def _run(self, proxy: ContainerProxy, msg: dict, timeout_s: float, limits: dict,
+             applied: Size) -> tuple[act.Outcome, dict, bool]:
+        body = self._run_body(msg, limits)
+        proxy.begin_usage()
+        t0 = time.perf_counter()
+        timed_out = False
+        try:
+            outcome = act.classify_run(*proxy.run(body, timeout_s))
+        except RunTimeout:
+            outcome, timed_out = act.error(act.DEVELOPER_ERROR,
+                                           act.timed_out(limits["timeout"])), True
+        except ConnectionBroken:
+            outcome = act.error(act.DEVELOPER_ERROR, act.ABNORMAL_RUN)
+        latency_ms = (time.perf_counter() - t0) * 1000
+        usage = proxy.end_usage()
+        if outcome.status_code == act.DEVELOPER_ERROR and not timed_out and proxy.oom_killed():
+            outcome = act.error(act.DEVELOPER_ERROR, act.MEMORY_EXHAUSTED)
+        if outcome.status_code in (act.SUCCESS, act.APPLICATION_ERROR):
+            self.stats.record(StatsKey(msg["action"].get("path", ""), applied.option,
+                                       applied.cpu, applied.memory), latency_ms)
+        return outcome, usage, timed_out
+
+    @staticmethod
+    def _start_failure(action: dict, image: str, e: Exception) -> act.Outcome:
+        if isinstance(e, ContainerError) and (action.get("exec") or {}).get("kind") == "blackbox":
+            return act.error(act.DEVELOPER_ERROR, f"Failed to pull container image '{image}'.")
+        log.warning("container failure for %s: %s", action.get("path"), e, exc_info=e)
+        return act.error(act.INTERNAL_ERROR, f"The invoker could not run the action: {e}")
+
+    # ---- runtime protocol bodies ----------------------------------------------------------
+
+    def _context(self, msg: dict, limits: dict) -> dict:
+        """The activation context (`__OW_*` without the prefix, lower case)."""
+        action = msg["action"]
+        ctx = {"namespace": msg.get("namespace") or action["namespace"],
+               "action_name": "/" + (action.get("path") or action["name"]),
+               "action_version": action.get("version", "0.0.1"),
+               "activation_id": msg["activationId"], "transaction_id": msg.get("transid") or "",
+               "deadline": str(now_ms() + int(limits["timeout"]))}
+        if msg.get("apiKey") and provides_api_key(action.get("annotations")):
+            ctx["api_key"] = msg["apiKey"]
+        return ctx
+
+    def _init_body(self, msg: dict) -> bytes:
+        action = msg["action"]
+        exec_ = action.get("exec") or {}
+        limits = {**DEFAULT_LIMITS, **(action.get("limits") or {})}
+        env = {f"__OW_{k.upper()}": v for k, v in self._context(msg, limits).items()}
+        for k, v in (msg.get("initParams") or {}).items():
+            env[k] = v if isinstance(v, str) else json.dumps(v)
+        return json.dumps({"value": {"name": action["name"], "main": exec_.get("main") or "main",
+                                     "code": exec_.get("code") or "",
+                                     "binary": bool(exec_.get("binary")), "env": env}}).encode()
+
+    def _run_body(self, msg: dict, limits: dict) -> bytes:
+        return json.dumps({"value": msg.get("params") or {},
+                           **self._context(msg, limits)}).encode()
+
+
+# ---- HTTP ---------------------------------------------------------------------------------
+
+def create_app(config: InvokerConfig, backend: ContainerBackend | None = None) -> Flask:
+    """The invoker's HTTP API; the `Invoker` is at `app.extensions["invoker"]` (not started)."""
+    invoker = Invoker(config, backend)
+    app = Flask("tango.invoker")
+    app.extensions["invoker"] = invoker
+
+    def answer(body, status: int = 200) -> Response:
+        return Response(json.dumps(body), status=status, mimetype="application/json")
+
+    @app.before_request
+    def check_token():
+        if config.token and request.headers.get("X-Tango-Internal") != config.token:
+            return answer({"error": "missing or wrong X-Tango-Internal header",
+                           "code": request.headers.get("X-Request-Id", "")}, 401)
+        return None
+
+    @app.get("/ping")
+    def ping():
+        return Response("pong", mimetype="text/plain")
+
+    @app.get("/status")
+    def status():
+        return answer(invoker.status())
+
+    @app.post("/invoke")
+    def invoke():
+        msg = request.get_json(force=True, silent=True)
+        if not isinstance(msg, dict) or not isinstance(msg.get("action"), dict) \
+                or "activationId" not in msg:
+            return answer({"error": "POST /invoke needs a JSON object with 'activationId' and "
+                                    "'action' (see docs/contracts.md)", "code": ""}, 400)
+        try:
+            return answer(invoker.invoke(msg))
+        except Stopping:
+            return answer({"error": f"invoker {config.id} is stopping",
+                           "code": msg.get("transid") or ""}, 503)
+
+    return app

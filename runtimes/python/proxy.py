@@ -8,9 +8,12 @@ actionloop, so module globals survive warm runs. After each activation the proxy
 log sentinel on stdout and stderr so the invoker knows where the activation's logs end.
 
 Configuration (environment):
-    __OW_PROXY_HOST  address to listen on (default 0.0.0.0); the invoker uses host networking
-                     and sets 127.0.0.1 so nothing but loopback can reach the action.
-    __OW_PROXY_PORT  port to listen on (default 8080); one port per container.
+    __OW_PROXY_HOST     address to listen on (default 0.0.0.0); the invoker uses host
+                        networking and sets 127.0.0.1 so nothing but loopback reaches the action.
+    __OW_PROXY_PORT     port to listen on (default 8080); one port per container.
+    TANGO_EXEC_ACTIONS  "1" in the tango/dockerskeleton image: the action is an executable
+                        ``exec`` (text code, or a zip holding it; or ``/action/exec`` baked into
+                        the image when /init has no code) run by ``exec_runner.py``.
 
 Latency matters here: every response goes out in one ``send`` and accepted sockets set
 ``TCP_NODELAY``, otherwise Nagle's algorithm meets the client's delayed ACK and each request
@@ -33,7 +36,12 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SENTINEL = b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
-LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAUNCHER = os.path.join(HERE, "launcher.py")
+EXEC_RUNNER = os.path.join(HERE, "exec_runner.py")
+EXEC_ACTIONS = os.environ.get("TANGO_EXEC_ACTIONS") == "1"
+PREBUILT_EXEC_DIR = "/action"  # where a blackbox image built FROM the skeleton puts its exec
+EXEC_ENTRY = "exec"
 ZIP_ENTRY = "__main__.py"
 TEXT_ENTRY = "main__.py"
 
@@ -56,16 +64,19 @@ class InitError(Exception):
 # Pure deciders: request bodies and child output in, (status, body) out.
 # ---------------------------------------------------------------------------------------------
 
-def parse_init(body):
+def parse_init(body, code_optional=False):
     """Validate an /init body and return ``(code, main, binary, env)``.
 
-    Raises ``InitError`` naming the field that is wrong and what is accepted.
+    ``code_optional`` is for blackbox images that carry their own ``exec``; ``code`` is then
+    ``""`` when absent. Raises ``InitError`` naming the field that is wrong and what is accepted.
     """
     value = body.get("value") if isinstance(body, dict) else None
     if not isinstance(value, dict):
+        value = {} if code_optional else None
+    if value is None:
         raise InitError(403, NO_CODE)
-    code = value.get("code")
-    if not code or not isinstance(code, str):
+    code = value.get("code") or ""
+    if not isinstance(code, str) or not (code or code_optional):
         raise InitError(403, NO_CODE)
     main = value.get("main") or "main"
     if not isinstance(main, str) or not main.isidentifier():
@@ -107,8 +118,20 @@ def error_body(message):
 
 def write_action(code, binary, action_dir):
     """Put the action's source under ``action_dir``; return the path of the file to load."""
+    return unpack(code, binary, action_dir, ZIP_ENTRY if binary else TEXT_ENTRY)
+
+
+def write_exec(code, binary, action_dir):
+    """Put a blackbox action's executable ``exec`` under ``action_dir``, ready to run."""
+    path = unpack(code, binary, action_dir, EXEC_ENTRY)
+    os.chmod(path, 0o755)
+    return path
+
+
+def unpack(code, binary, action_dir, entry):
+    """Write text code as ``entry``, or extract a base64 zip that must hold ``entry``."""
+    path = os.path.join(action_dir, entry)
     if not binary:
-        path = os.path.join(action_dir, TEXT_ENTRY)
         with open(path, "w", encoding="utf-8") as f:
             f.write(code)
         return path
@@ -117,9 +140,8 @@ def write_action(code, binary, action_dir):
         archive.extractall(action_dir)
     except (binascii.Error, zipfile.BadZipFile, ValueError) as ex:
         raise InitError(502, f"Binary action code must be a base64-encoded zip file: {ex}")
-    path = os.path.join(action_dir, ZIP_ENTRY)
     if not os.path.isfile(path):
-        raise InitError(502, f"Zip file does not include {ZIP_ENTRY} at its top level")
+        raise InitError(502, f"Zip file does not include {entry} at its top level")
     return path
 
 
@@ -137,12 +159,11 @@ def syntax_check(path):
 class ActionChild:
     """The launcher process running the user's code, with its request and result pipes."""
 
-    def __init__(self, action_file, main, env):
+    def __init__(self, action_file, main, action_dir, env):
         result_read, result_write = os.pipe()
         self.process = subprocess.Popen(
             [sys.executable, "-u", LAUNCHER, action_file, main, str(result_write)],
-            stdin=subprocess.PIPE, pass_fds=(result_write,),
-            cwd=os.path.dirname(action_file), env=env)
+            stdin=subprocess.PIPE, pass_fds=(result_write,), cwd=action_dir, env=env)
         os.close(result_write)
         self.results = os.fdopen(result_read, "rb")
 
@@ -190,7 +211,7 @@ class ActionProxy:
             if self.child is not None or self.failure is not None:
                 return 403, error_body(REINIT_REFUSED)
             try:
-                self.child = start_action(*parse_init(body))
+                self.child = start_action(*parse_init(body, code_optional=prebuilt_exec()))
             except InitError as ex:
                 log_init_error(ex.message)
                 return ex.status, error_body(ex.message)
@@ -214,12 +235,24 @@ class ActionProxy:
 
 def start_action(code, main, binary, env):
     """Write the code, syntax-check it and start the launcher; return the ready ``ActionChild``."""
-    action_dir = tempfile.mkdtemp(prefix="action-")
-    action_file = write_action(code, binary, action_dir)
-    syntax_check(action_file)
-    child = ActionChild(action_file, main, {**os.environ, **env})
+    if EXEC_ACTIONS and not code:
+        action_file, main, action_dir = EXEC_RUNNER, "main", PREBUILT_EXEC_DIR
+    elif EXEC_ACTIONS:
+        action_dir = tempfile.mkdtemp(prefix="action-")
+        write_exec(code, binary, action_dir)
+        action_file, main = EXEC_RUNNER, "main"
+    else:
+        action_dir = tempfile.mkdtemp(prefix="action-")
+        action_file = write_action(code, binary, action_dir)
+        syntax_check(action_file)
+    child = ActionChild(action_file, main, action_dir, {**os.environ, **env})
     child.wait_ready()
     return child
+
+
+def prebuilt_exec():
+    """True in a blackbox image that was built with its own ``/action/exec``."""
+    return EXEC_ACTIONS and os.access(os.path.join(PREBUILT_EXEC_DIR, EXEC_ENTRY), os.X_OK)
 
 
 def log_init_error(message):

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[3]
 PROXY = REPO / "runtimes" / "python" / "proxy.py"
 BUILD_IMAGES = REPO / "docker" / "build-images.sh"
 PYTHON_IMAGE = "tango/action-python-v3.11:latest"
+SKELETON_IMAGE = "tango/dockerskeleton:latest"
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 
@@ -101,15 +102,20 @@ class RunningProxy:
         return text
 
     def stop(self):
-        self.client.close()
-        self._stop()
+        """Stop the proxy (idempotent: fixtures stop whatever a test left running)."""
+        if self._stop is not None:
+            self.client.close()
+            self._stop()
+            self._stop = None
 
 
-def start_local_proxy(tmp_path):
+def start_local_proxy(tmp_path, exec_actions=False):
     """The proxy as a child of the test process, its output captured in files."""
     port = free_port()
     out, err = tmp_path / f"stdout-{port}", tmp_path / f"stderr-{port}"
     env = {**os.environ, "__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)}
+    if exec_actions:
+        env["TANGO_EXEC_ACTIONS"] = "1"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         process = subprocess.Popen([sys.executable, "-u", str(PROXY)], env=env,
                                    stdout=stdout, stderr=stderr)
@@ -147,19 +153,20 @@ def require_docker():
 
 
 @pytest.fixture(scope="session")
-def python_image():
+def runtime_images():
     """Build the runtime images once per session with the project's own build script."""
     require_docker()
-    result = subprocess.run([str(BUILD_IMAGES), "python"], capture_output=True, text=True)
+    result = subprocess.run([str(BUILD_IMAGES), "python", "dockerskeleton"],
+                            capture_output=True, text=True)
     assert result.returncode == 0, f"build-images.sh failed:\n{result.stdout}\n{result.stderr}"
-    return PYTHON_IMAGE
+    return {"python": PYTHON_IMAGE, "skeleton": SKELETON_IMAGE}
 
 
-def start_container_proxy(image, env=None):
+def start_container_proxy(image):
     """The runtime image in a container on the host network, listening on 127.0.0.1 only."""
     import docker
     port = free_port()
-    environment = {"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port), **(env or {})}
+    environment = {"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)}
     container = docker.from_env().containers.run(
         image, detach=True, network_mode="host", environment=environment,
         labels={"tango.test": "runtimes-python"})
@@ -186,18 +193,34 @@ def start_container_proxy(image, env=None):
 
 @pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
 def start_proxy(request, tmp_path):
-    """A function starting a fresh proxy (locally or in a container); all are stopped after."""
+    """A function starting a fresh proxy (locally or in a container); all are stopped after.
+
+    ``start(exec_actions=True)`` gives the blackbox flavour (the tango/dockerskeleton image).
+    """
     started = []
     if request.param == "docker":
-        image = request.getfixturevalue("python_image")
+        images = request.getfixturevalue("runtime_images")
 
-        def start():
-            started.append(start_container_proxy(image))
+        def start(exec_actions=False):
+            started.append(start_container_proxy(images["skeleton" if exec_actions else "python"]))
             return started[-1]
     else:
-        def start():
-            started.append(start_local_proxy(tmp_path))
+        def start(exec_actions=False):
+            started.append(start_local_proxy(tmp_path, exec_actions))
             return started[-1]
+    yield start
+    for proxy in started:
+        proxy.stop()
+
+
+@pytest.fixture
+def start_image():
+    """Start any runtime-compatible image as a proxy container; all are removed after."""
+    started = []
+
+    def start(image):
+        started.append(start_container_proxy(image))
+        return started[-1]
     yield start
     for proxy in started:
         proxy.stop()

@@ -22,6 +22,7 @@ from controller.store.activations import ActivationStore
 from controller.store.db import Database
 from controller.store.entities import EntityStore
 from controller.throttle import Throttle
+from controller.workflow_service import WorkflowService
 
 log = logging.getLogger("tango.controller")
 
@@ -42,12 +43,14 @@ class Services:
     registry: InvokerRegistry
     throttle: Throttle
     invoker: ActivationService
+    workflows: WorkflowService
     scheduler: BackgroundScheduler
 
     def close(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.invoker.shutdown()
+        self.workflows.shutdown()
         self.db.dispose()
 
 
@@ -62,22 +65,23 @@ def build_services(config: ControllerConfig) -> Services:
     registry = InvokerRegistry(config.invoker_down_after_s)
     throttle = Throttle()
     invoker = ActivationService(config, entities, activations, registry, throttle)
+    workflows = WorkflowService(db, invoker, registry.stats)
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(registry.check_health, "interval", seconds=1, id="invoker-health",
                       max_instances=1, coalesce=True)
     scheduler.add_job(invoker.reap_overdue, "interval", seconds=10, id="reap-lost-activations",
                       max_instances=1, coalesce=True)
-    return Services(config, db, subjects, entities, activations, registry, throttle, invoker, scheduler)
+    return Services(config, db, subjects, entities, activations, registry, throttle, invoker, workflows, scheduler)
 
 
 def create_app(config: ControllerConfig, services: Services | None = None, start_jobs: bool = True) -> Flask:
-    from controller.api import actions, activations, info, internal, namespaces
+    from controller.api import actions, activations, info, internal, namespaces, workflows
 
     app = Flask("tango-controller")
     app.json.sort_keys = False
     svc = services or build_services(config)
     app.extensions["tango"] = svc
-    for bp in (info.bp, namespaces.bp, actions.bp, activations.bp, internal.bp):
+    for bp in (info.bp, namespaces.bp, actions.bp, activations.bp, internal.bp, workflows.bp):
         app.register_blueprint(bp)
     _register_optional_blueprints(app)
     if start_jobs and not svc.scheduler.running:
@@ -125,7 +129,7 @@ def _register_optional_blueprints(app: Flask) -> None:
     console, metrics), registered when their modules are present."""
     import importlib
 
-    for module in ("controller.api.workflows", "controller.api.packages", "controller.api.triggers",
+    for module in ("controller.api.packages", "controller.api.triggers",
                    "controller.api.rules", "controller.api.web", "controller.api.metrics",
                    "controller.console"):
         try:

@@ -1,0 +1,11 @@
+"""The Janus adapter: picks each workflow function's size right before it is dispatched.
+
+The workflow engine builds a `NodeState` per activation and calls `Adapter.decide(state)`; the
+adapter asks its policy (late-bound hints, or a baseline) and times the decision. Everything here
+is pure: no HTTP, Docker or store access.
+"""
+from .adapter import Adapter, make_policy, POLICIES
+from .decision import Decision
+from .state import NodeState
+
+__all__ = ["Adapter", "make_policy", "POLICIES", "Decision", "NodeState"]

@@ -50,7 +50,8 @@ class SchedulerState:
     `waiting` still need vision encode, `ready` are encoded (or text only) and wait for (the
     rest of) their prefill; both in arrival order. `in_vision` / `in_prefill` are running now.
     `prefills_since_decode` counts prefills completed since the last decode step (the engine
-    keeps it; `pf-limit` caps it).
+    keeps it; `pf-limit` caps it). A request starts its prefill only with a free KV slot; a
+    partly prefilled request (chunked prefill) already holds one.
     """
 
     now_ms: float = 0.0
@@ -61,6 +62,7 @@ class SchedulerState:
     decoding: tuple[DecodeView, ...] = ()
     arrival_rate: float = 0.0  # requests per second, from `queueing.ArrivalRateEstimator`
     prefills_since_decode: int = 0
+    free_slots: int | None = None  # free KV-cache slots (None: unlimited); a prefill needs one
 
     @property
     def pending(self) -> int:

@@ -26,7 +26,7 @@ If SM_op cannot sustain λ (ρ ≥ 1) the queue only grows there, so α = 1.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .plan import DECODE, PREFILL, VISION
 from .tables import StageTables
@@ -84,25 +84,32 @@ class LatencyModel:
     mix: tuple[RequestShape, ...]
     rate_per_s: float
     decode_batch: int = 8
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def _cached(self, key: tuple, compute):
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def new_tokens(self) -> float:
         return sum(r.new_tokens for r in self.mix) / len(self.mix)
 
     def moments(self, decode_sms: int) -> ServiceMoments:
-        return service_moments(self.tables, decode_sms, list(self.mix))
+        return self._cached(("m", decode_sms), lambda: service_moments(self.tables, decode_sms, list(self.mix)))
 
     def corun_step_ms(self, decode_sms: int) -> float:
         """Decode step on `decode_sms` SMs while vision or prefill runs, weighted by their time share."""
         share = self.moments(decode_sms).vision_share
         t = self.tables.interp
-        return (share * t(DECODE, decode_sms, self.decode_batch, VISION)
-                + (1 - share) * t(DECODE, decode_sms, self.decode_batch, PREFILL))
+        return self._cached(("corun", decode_sms), lambda: (
+            share * t(DECODE, decode_sms, self.decode_batch, VISION)
+            + (1 - share) * t(DECODE, decode_sms, self.decode_batch, PREFILL)))
 
     def steady_step_ms(self, decode_sms: int) -> float:
         """Mean decode step at split s once the queue is drained: co-running a fraction ρ of the time."""
         rho = min(1.0, utilisation(self.rate_per_s, self.moments(decode_sms)))
-        alone = self.tables.interp(DECODE, self.tables.total_sms, self.decode_batch)
+        alone = self._cached(("alone",), lambda: self.tables.interp(DECODE, self.tables.total_sms, self.decode_batch))
         return rho * self.corun_step_ms(decode_sms) + (1 - rho) * alone
 
     def mean_latency_ms(self, decode_sms: int) -> float:

@@ -137,7 +137,7 @@ _SMS = (8, 16, 32, 48, 64, 96, 132)
 _VIT_5184 = (350.0, 176.0, 92.3, 62.6, 52.2, 37.0, 28.8)  # 8 SMs: 2x the 16-SM time (linear)
 _VIT_SIZE = {1024: 0.271, 2500: 0.487, 5184: 1.0}  # §4 per-layer compute 0.268/0.482/0.990 ms
 _PRE_1362 = (125.0, 64.4, 36.2, 24.9, 21.0, 16.3, 12.3)
-_PRE_SIZE = {128: 0.15, 512: 0.43, 1362: 1.0, 2048: 1.48}  # weight-read floor + linear in tokens
+_PRE_SIZE = {128: 0.30, 512: 0.52, 1362: 1.0, 2048: 1.45}  # floor ~ a decode step (same kernels), then linear
 _DEC = {1: (7.5, 4.72, 3.79, 3.49, 3.55, 3.33, 3.34), 8: (8.0, 4.98, 4.01, 3.69, 3.74, 3.51, 3.53)}
 _DEC_BIG = {16: 1.04, 32: 1.12}  # batch 16/32 relative to batch 8 (memory-bound: mostly weights)
 # Co-run slowdowns of a stage by its own SM count (concurrency table of §3).

@@ -1,0 +1,261 @@
+"""Scheduling policies for the VLM runtime: Nova (adaptive) and the baselines it is compared with.
+
+All policies are pure deciders over `SchedulerState` returning a `Plan` (see `plan.py`); the
+engine executes plans, the simulator (`simulate.py`) replays them against the stage tables.
+Build them with `make_policy(name, tables, total_sms, **params)`:
+
+- `sequential`: one request at a time, to completion, FCFS, whole GPU (time-multiplexed).
+- `pf-limit`: prefill first (vLLM style), at most `max_prefills` prefills ahead of each decode step.
+- `chunk`: Sarathi-style chunked prefill: each step batches the decode tokens with a prefill chunk,
+  `budget` (128) tokens in all; vision cannot be chunked with decode, so it runs whole, alone.
+- `multi-stream`: stages pipelined on their own streams, no SM partitioning.
+- `nova-static`: pipelined on green-context partitions with one fixed decode share.
+- `nova`: pipelined; decode gets SM_op for the current co-runner (Pareto knee), and drops to
+  SM_min (throughput end) while the queue is at least α, derived from the M/G/1 model and
+  re-derived as the arrival rate and request mix change.
+
+Every plan also fills the decode batch from the running requests, oldest first, up to
+`max_batch` (continuous batching). The compute stages serve one request at a time, FCFS,
+prefill of an encoded request before the next vision encode.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+from .pareto import ParetoFrontier, build_frontier, candidate_splits
+from .plan import DECODE, PREFILL, VISION, Plan, PrefillChunk, RequestView, SchedulerState
+from .queueing import LatencyModel, RequestShape
+from .tables import StageTables
+
+DEFAULT_MAX_BATCH = 16
+DEFAULT_SHAPE = RequestShape(patches=5184, prompt_tokens=1296 + 64, new_tokens=55)  # a 1344x756 screenshot
+
+
+def decode_batch(state: SchedulerState, max_batch: int) -> tuple[int, ...]:
+    return tuple(d.slot for d in state.decoding[:max_batch])
+
+
+def can_prefill(state: SchedulerState, req: RequestView) -> bool:
+    return req.prefilled > 0 or state.free_slots is None or state.free_slots > 0
+
+
+def whole_prefill(req: RequestView) -> PrefillChunk:
+    return PrefillChunk(req.rid, req.prefilled, req.prefill_left, final=True)
+
+
+def next_compute(state: SchedulerState) -> tuple[tuple[str, ...], PrefillChunk | None]:
+    """FCFS work for the compute partition when it is idle: a waiting prefill, else a vision encode."""
+    if state.compute_busy:
+        return (), None
+    if state.ready and can_prefill(state, state.ready[0]):
+        return (), whole_prefill(state.ready[0])
+    if state.waiting:
+        return (state.waiting[0].rid,), None
+    return (), None
+
+
+class Sequential:
+    """Run each request to completion before admitting the next (FCFS, whole GPU, no overlap)."""
+
+    name = "sequential"
+
+    def __init__(self, max_batch: int = DEFAULT_MAX_BATCH):
+        self.max_batch = max_batch
+
+    def decide(self, state: SchedulerState) -> Plan:
+        if state.decoding:
+            return Plan(decode=decode_batch(state, self.max_batch), pipelined=False, reason="finish running request")
+        if state.compute_busy:
+            return Plan(pipelined=False, reason="compute stage busy")
+        if state.ready:
+            return Plan(prefill=whole_prefill(state.ready[0]), pipelined=False, reason="prefill")
+        if state.waiting:
+            return Plan(vision=(state.waiting[0].rid,), pipelined=False, reason="vision")
+        return Plan(pipelined=False, reason="idle")
+
+    def splits(self) -> list[int]:
+        return []
+
+
+class PfLimit:
+    """Prefill first, time-multiplexed, with at most `max_prefills` prefills between decode steps."""
+
+    name = "pf-limit"
+
+    def __init__(self, max_prefills: int = 4, max_batch: int = DEFAULT_MAX_BATCH):
+        if max_prefills < 1:
+            raise ValueError(f"pf-limit max_prefills must be >= 1, got {max_prefills}")
+        self.max_prefills, self.max_batch = max_prefills, max_batch
+
+    def decide(self, state: SchedulerState) -> Plan:
+        batch = decode_batch(state, self.max_batch)
+        if batch and state.prefills_since_decode >= self.max_prefills:
+            return Plan(decode=batch, pipelined=False, reason=f"cap of {self.max_prefills} prefills reached")
+        vision, prefill = next_compute(state)
+        if vision or prefill:
+            return Plan(vision=vision, prefill=prefill, pipelined=False, reason="prefill first")
+        return Plan(decode=batch, pipelined=False, reason="decode")
+
+    def splits(self) -> list[int]:
+        return []
+
+
+class Chunk:
+    """Chunked prefill batched with decode under a token budget; vision runs whole, alone."""
+
+    name = "chunk"
+
+    def __init__(self, budget: int = 128, max_batch: int = DEFAULT_MAX_BATCH):
+        if budget < 1:
+            raise ValueError(f"chunk budget must be >= 1 token, got {budget}")
+        self.budget, self.max_batch = budget, max_batch
+
+    def decide(self, state: SchedulerState) -> Plan:
+        batch = decode_batch(state, self.max_batch)
+        room = self.budget - len(batch)
+        if state.ready and room > 0 and can_prefill(state, state.ready[0]):
+            req = state.ready[0]
+            n = min(room, req.prefill_left)
+            chunk = PrefillChunk(req.rid, req.prefilled, n, final=n == req.prefill_left)
+            return Plan(prefill=chunk, decode=batch, pipelined=False, reason="prefill chunk + decode")
+        if state.waiting and not state.ready:
+            return Plan(vision=(state.waiting[0].rid,), pipelined=False, reason="vision (not chunkable)")
+        return Plan(decode=batch, pipelined=False, reason="decode")
+
+    def splits(self) -> list[int]:
+        return []
+
+
+class _Pipelined:
+    """Shared by the pipelined policies: compute and decode run concurrently on their own workers."""
+
+    name = "pipelined"
+
+    def __init__(self, tables: StageTables, max_batch: int = DEFAULT_MAX_BATCH):
+        self.tables, self.total_sms, self.max_batch = tables, tables.total_sms, max_batch
+
+    def decide(self, state: SchedulerState) -> Plan:
+        vision, prefill = next_compute(state)
+        batch = decode_batch(state, self.max_batch)
+        co_runner = (VISION if state.in_vision or vision else PREFILL if state.in_prefill or prefill else None)
+        split, reason = self.split(state, co_runner, bool(batch))
+        return Plan(vision=vision, prefill=prefill, decode=batch, sm_split=split, reason=reason)
+
+    def split(self, state: SchedulerState, co_runner: str | None, decoding: bool) -> tuple[dict | None, str]:
+        if co_runner and decoding:
+            s, why = self.decode_sms(state, co_runner)
+            return {DECODE: s, co_runner: self.total_sms - s}, why
+        if co_runner:
+            return {co_runner: self.total_sms}, f"{co_runner} alone"
+        return ({DECODE: self.total_sms}, "decode alone") if decoding else ({}, "idle")
+
+    def decode_sms(self, state: SchedulerState, co_runner: str) -> tuple[int, str]:
+        raise NotImplementedError
+
+
+class MultiStream(_Pipelined):
+    """Stages on separate plain streams sharing the whole GPU, no partitioning."""
+
+    name = "multi-stream"
+
+    def split(self, state, co_runner, decoding):
+        return None, "no partitioning"
+
+    def splits(self) -> list[int]:
+        return []
+
+
+class NovaStatic(_Pipelined):
+    """Green-context partitions with a fixed decode share whenever decode co-runs (no adaptation)."""
+
+    name = "nova-static"
+
+    def __init__(self, tables: StageTables, decode_sms: int | None = None, max_batch: int = DEFAULT_MAX_BATCH,
+                 **frontier_params):
+        super().__init__(tables, max_batch)
+        if decode_sms is None:  # default: the latency end for the dominant co-runner (vision)
+            decode_sms = build_frontier(tables, VISION, DEFAULT_SHAPE.patches, **frontier_params).sm_op
+        if decode_sms not in candidate_splits(self.total_sms):
+            raise ValueError(f"nova-static decode_sms={decode_sms} is not a valid split; "
+                             f"use one of {candidate_splits(self.total_sms)}")
+        self.fixed = decode_sms
+
+    def decode_sms(self, state, co_runner):
+        return self.fixed, f"fixed split {self.fixed}"
+
+    def splits(self) -> list[int]:
+        return [self.fixed]
+
+
+class Nova(_Pipelined):
+    """Adaptive: SM_op per co-runner, SM_min while the queue is at least the model-derived α."""
+
+    name = "nova"
+
+    def __init__(self, tables: StageTables, max_batch: int = DEFAULT_MAX_BATCH, epsilon: float = 0.05,
+                 max_decode_slowdown: float = 2.0, window: int = 64, decode_batch_hint: int = 8):
+        super().__init__(tables, max_batch)
+        self.epsilon, self.max_decode_slowdown = epsilon, max_decode_slowdown
+        self.window, self.batch_hint = window, decode_batch_hint
+        self._mix: OrderedDict[str, RequestShape] = OrderedDict()
+        self._cache: dict[tuple, tuple[dict[str, ParetoFrontier], int | None]] = {}
+        self.last: dict = {}
+
+    def decode_sms(self, state, co_runner):
+        self._observe(state)
+        fronts, alpha = self._model(state.arrival_rate)
+        front = fronts[co_runner]
+        q = state.pending
+        self.last = {"co_runner": co_runner, "sm_op": front.sm_op, "sm_min": front.sm_min, "alpha": alpha,
+                     "queue": q, "arrival_rate": state.arrival_rate}
+        if alpha is not None and q >= alpha:
+            return front.sm_min, f"queue {q} >= alpha {alpha}: throughput end SM_min={front.sm_min}"
+        return front.sm_op, f"queue {q} < alpha {alpha}: operating point SM_op={front.sm_op} for {co_runner}"
+
+    def splits(self) -> list[int]:
+        return candidate_splits(self.total_sms)
+
+    def _observe(self, state: SchedulerState) -> None:
+        reqs = list(state.waiting) + list(state.ready) + [r for r in (state.in_vision, state.in_prefill) if r]
+        for r in reqs:
+            if r.rid not in self._mix:
+                self._mix[r.rid] = RequestShape(r.patches, r.prompt_tokens, r.max_new_tokens)
+        while len(self._mix) > self.window:
+            self._mix.popitem(last=False)
+
+    def _model(self, rate: float) -> tuple[dict[str, ParetoFrontier], int | None]:
+        mix = list(self._mix.values()) or [DEFAULT_SHAPE]
+        patches = sum(r.patches for r in mix) / len(mix) or DEFAULT_SHAPE.patches
+        tokens = sum(r.prompt_tokens for r in mix) / len(mix)
+        new = sum(r.new_tokens for r in mix) / len(mix)
+        # Re-derive when the load or the mix moves by more than a bucket (rate: ~15% steps).
+        key = (round(math.log(rate, 1.15)) if rate > 0 else None, round(patches / 256), round(tokens / 64), round(new / 8))
+        if key not in self._cache:
+            fp = dict(decode_batch=self.batch_hint, epsilon=self.epsilon, max_decode_slowdown=self.max_decode_slowdown)
+            fronts = {VISION: build_frontier(self.tables, VISION, patches, **fp),
+                      PREFILL: build_frontier(self.tables, PREFILL, tokens, **fp)}
+            sm_op = fronts[VISION].sm_op if patches else fronts[PREFILL].sm_op
+            sm_min = min(f.sm_min for f in fronts.values())
+            alpha = LatencyModel(self.tables, tuple(mix), rate, self.batch_hint).alpha(sm_op, sm_min)
+            self._cache[key] = (fronts, alpha)
+        return self._cache[key]
+
+
+def make_policy(name: str, tables: StageTables, total_sms: int | None = None, **params):
+    """Build the policy called `name` (see the module docstring) over `tables`."""
+    if total_sms is not None and total_sms != tables.total_sms:
+        raise ValueError(f"stage tables were profiled on {tables.total_sms} SMs but this GPU has {total_sms}; "
+                         "run runtimes.vlm.profile_stages on this GPU")
+    builders = {"sequential": lambda: Sequential(**params), "pf-limit": lambda: PfLimit(**params),
+                "chunk": lambda: Chunk(**params), "multi-stream": lambda: MultiStream(tables, **params),
+                "nova-static": lambda: NovaStatic(tables, **params), "nova": lambda: Nova(tables, **params)}
+    if name not in builders:
+        raise ValueError(f"unknown policy {name!r}; choose one of {sorted(builders)}")
+    try:
+        return builders[name]()
+    except TypeError as e:
+        raise ValueError(f"bad parameters for policy {name!r}: {e}") from e
+
+
+POLICY_NAMES = ("sequential", "pf-limit", "chunk", "multi-stream", "nova-static", "nova")

@@ -1,7 +1,7 @@
 """Qwen2-VL vision encoder: patch embedding, ViT blocks with 2-D RoPE, 2x2 patch merger.
 
 `VisionEncoder.forward(pixel_values [N, C*T*P*P], grid_thw [n_img, 3]) -> [N / merge**2, out_hidden]`.
-The forward is split into `prepare` (positions and attention segments, no weights), the `blocks`
+The forward is split into `prepare_attention` (positions and attention segments, no weights), the `blocks`
 loop and the `merger` so that `runtimes.vlm.offload.StreamedVisionEncoder` can run the very same
 block code with weights streamed from host memory. Called by `VLM` and by the engine's vision
 stage worker.
@@ -96,26 +96,24 @@ class VisionEncoder(nn.Module):
         self.blocks = nn.ModuleList(VisionBlock(cfg) for _ in range(cfg.depth))
         self.merger = PatchMerger(cfg)
 
-    def prepare(self, grid_thw: torch.Tensor, device) -> VisionAttention:
-        """Rotary tables and attention segments for a batch of images (no weights touched)."""
-        grid = [[int(v) for v in row] for row in grid_thw.tolist()]
-        merge = self.cfg.spatial_merge_size
-        for t, h, w in grid:
-            if h % merge or w % merge:
-                raise ValueError(f"grid {t}x{h}x{w}: height and width must be multiples of {merge}")
-        positions = rope.vision_patch_positions(grid, merge).to(device)
-        cos, sin = rope.vision_cos_sin(positions, self.cfg.head_dim, self.cfg.rope_theta)
-        return VisionAttention(cos, sin, [h * w for t, h, w in grid for _ in range(t)])
-
     def forward(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(pixel_values)
-        attn = self.prepare(grid_thw, x.device)
-        check_patch_count(attn, x)
+        attn = prepare_attention(self.cfg, grid_thw, x)
         for block in self.blocks:
             x = block(x, attn)
         return self.merger(x)
 
 
-def check_patch_count(attn: VisionAttention, x: torch.Tensor) -> None:
-    if sum(attn.segments) != x.shape[0]:
-        raise ValueError(f"pixel_values has {x.shape[0]} patches but grid_thw describes {sum(attn.segments)}")
+def prepare_attention(cfg: VisionConfig, grid_thw: torch.Tensor, x: torch.Tensor) -> VisionAttention:
+    """Rotary tables and attention segments for the patches `x` of a batch of images (no weights)."""
+    grid = [[int(v) for v in row] for row in grid_thw.tolist()]
+    merge = cfg.spatial_merge_size
+    for t, h, w in grid:
+        if h % merge or w % merge:
+            raise ValueError(f"grid_thw row {t}x{h}x{w}: height and width must be multiples of {merge}")
+    segments = [h * w for t, h, w in grid for _ in range(t)]
+    if sum(segments) != x.shape[0]:
+        raise ValueError(f"pixel_values has {x.shape[0]} patches but grid_thw describes {sum(segments)}")
+    positions = rope.vision_patch_positions(grid, merge).to(x.device)
+    cos, sin = rope.vision_cos_sin(positions, cfg.head_dim, cfg.rope_theta)
+    return VisionAttention(cos, sin, segments)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 @dataclass(slots=True)
 class NodeState:
     workflow: str = ""
@@ -20,9 +19,3 @@ class NodeState:
     input: dict = field(default_factory=dict)      # numeric input fields: {"width": 1920.0}
     upstream: dict = field(default_factory=dict)   # finished node id -> duration ms
     stats: dict | None = None          # live statistics: {node id: {"p50"|"p95"|"p99"|"mean": ms}}
-
-    def copy_into(self, other: "NodeState") -> "NodeState":
-        """Copy every field into a preallocated state (the late policy's drift scratch)."""
-        for name in NodeState.__slots__:
-            setattr(other, name, getattr(self, name))
-        return other

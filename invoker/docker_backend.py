@@ -127,7 +127,7 @@ class DockerBackend(ContainerBackend):
         try:
             self.api.update_container(handle.id, cpu_period=CFS_PERIOD_US,
                                       cpu_quota=-1 if cpu is None else int(cpu * CFS_PERIOD_US),
-                                      mem_limit=memory * MB, memswap=memory * MB)
+                                      mem_limit=memory * MB, memswap_limit=memory * MB)
         except docker.errors.APIError as e:
             raise ContainerError(f"could not resize {handle.name} to cpu {cpu} "
                                  f"memory {memory} MB: {e}") from e

@@ -1,0 +1,126 @@
+"""``tango property set|get|unset`` — read and write the wskprops file (``cli.config``).
+
+``set`` takes the global ``--apihost``/``-u --auth``/``--apiversion`` values, as wsk does;
+``get`` and ``unset`` take those names as switches. ``get --namespace`` and ``--apibuild`` ask
+the controller (``GET /namespaces``, ``GET /api/v1``).
+"""
+from __future__ import annotations
+
+import argparse
+from importlib import metadata
+
+from cli import config, output
+from cli.commands.common import Context, failing, global_flags
+from cli.errors import CliError
+
+# property key -> (label printed by get/unset/set, wsk wording)
+LABELS = {"APIHOST": "whisk API host", "AUTH": "whisk auth", "APIVERSION": "whisk API version"}
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    group = sub.add_parser("property", parents=[common], help="work with CLI properties (~/.wskprops)")
+    verbs = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+
+    p = verbs.add_parser("set", parents=[common],
+                         help="set --apihost, --auth and/or --apiversion in the properties file")
+    p.set_defaults(handler=set_props)
+
+    display = global_flags(connection=False)
+    p = verbs.add_parser("unset", parents=[display], help="remove properties")
+    for flag in ("apihost", "auth", "apiversion"):
+        p.add_argument(f"--{flag}", dest=f"unset_{flag}", action="store_true", help=f"unset the {flag}")
+    p.set_defaults(handler=unset_props)
+
+    p = verbs.add_parser("get", parents=[display], help="show properties (all when no switch is given)")
+    for flag, what in (("all", "all properties"), ("apihost", "the API host"), ("auth", "the auth key"),
+                       ("apiversion", "the API version"), ("namespace", "the namespace (asks the API)"),
+                       ("cliversion", "the CLI version"), ("apibuild", "the API build (asks the API)")):
+        p.add_argument(f"--{flag}", dest=f"show_{flag}", action="store_true", help=f"show {what}")
+    p.set_defaults(handler=get_props)
+
+
+def set_props(args: argparse.Namespace, ctx: Context) -> int:
+    changes = {key: value for key, value in (("APIHOST", args.apihost), ("AUTH", args.auth),
+                                            ("APIVERSION", args.apiversion)) if value}
+    if not changes:
+        raise CliError("Nothing to set: give --apihost HOST, --auth KEY and/or --apiversion VERSION.")
+    config.update_props(config.props_path(), changes)
+    for key, value in changes.items():
+        if key == "AUTH":
+            output.ok("whisk auth set. Run 'tango property get --auth' to see the new value.")
+        else:
+            output.ok(f"{LABELS[key]} set to {value}")
+    return 0
+
+
+def unset_props(args: argparse.Namespace, ctx: Context) -> int:
+    keys = [key for key, flag in (("APIHOST", args.unset_apihost), ("AUTH", args.unset_auth),
+                                  ("APIVERSION", args.unset_apiversion)) if flag]
+    if not keys:
+        raise CliError("Nothing to unset: give --apihost, --auth and/or --apiversion.")
+    config.update_props(config.props_path(), {key: None for key in keys})
+    for key in keys:
+        output.ok(f"{LABELS[key]} unset.")
+    return 0
+
+
+def get_props(args: argparse.Namespace, ctx: Context) -> int:
+    chosen = {name for name in ("apihost", "auth", "apiversion", "namespace", "cliversion", "apibuild")
+              if getattr(args, f"show_{name}")}
+    show_all = args.show_all or not chosen
+    if show_all:
+        chosen = {"apihost", "auth", "apiversion", "namespace", "cliversion", "apibuild"}
+    rows: list[tuple[str, str, object]] = []  # (json key, label, value)
+    errors: list[CliError] = []
+    settings = ctx.settings
+    if "apihost" in chosen:
+        rows.append(("apihost", "whisk API host", settings.apihost or ""))
+    if "auth" in chosen:
+        rows.append(("auth", "whisk auth", settings.auth or ""))
+    if "namespace" in chosen:
+        rows.append(("namespace", "whisk namespace", _remote(errors, lambda: _namespace(ctx))))
+    if "apiversion" in chosen:
+        rows.append(("apiversion", "whisk API version", settings.apiversion))
+    if "cliversion" in chosen:
+        rows.append(("cliversion", "whisk CLI version", cli_version()))
+    if "apibuild" in chosen:
+        info = _remote(errors, lambda: _api_info(ctx)) or {}
+        rows.append(("apibuild", "whisk API build", info.get("build", "")))
+        rows.append(("apibuildno", "whisk API build number", info.get("buildno", "")))
+    if ctx.json:
+        output.emit(output.pretty({key: value for key, _, value in rows}))
+    else:
+        for _, label, value in rows:
+            output.emit(f"{label}\t\t{value}")
+    if errors and not show_all:
+        raise errors[0]
+    for err in errors:  # listing everything: what the API could not tell is a note, not a failure
+        output.note(f"note: {err.message}")
+    return 0
+
+
+def _remote(errors: list[CliError], fetch):
+    """Run one API lookup; a failure is remembered (reported after the other values)."""
+    try:
+        return fetch()
+    except CliError as err:
+        errors.append(err)
+        return ""
+
+
+def _namespace(ctx: Context) -> str:
+    with failing("obtain the namespace"):
+        names = ctx.client().namespaces()
+    return names[0] if names else ""
+
+
+def _api_info(ctx: Context) -> dict:
+    with failing("obtain the API build information"):
+        return ctx.client().api_info()
+
+
+def cli_version() -> str:
+    try:
+        return metadata.version("tango")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"

@@ -1,0 +1,194 @@
+"""``tango workflow create|update|get|list|delete|invoke|runs|run-get|report`` — Tango's workflows.
+
+Registered by ``cli.main``; talks to the workflow extension of the REST API (docs/contracts.md).
+The run and report fields read here (all optional; a missing one prints ``-``):
+
+* run: ``runId, workflow, policy, start, end, duration, slo, metSlo, coreSeconds, gbSeconds,
+  status, result, nodes``;
+* node of a run: ``node, activationId, size {cpu, memory, option}, remaining`` (SLO budget left
+  in ms when the adapter decided), ``duration``;
+* report: ``{"workflow", "slo", "policies": [{"policy", "runs", "sloAttainment" (0..1),
+  "p50", "p95", "p99", "coreSeconds", "gbSeconds"}]}`` (means per run; ``policies`` may also be
+  an object keyed by policy name).
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cli import output
+from cli.commands.common import (Context, add_param_flags, done, failing, non_negative_int, params_of,
+                                 read_text, report_invocation)
+from cli.names import parse_name
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    group = sub.add_parser("workflow", parents=[common], help="work with workflows (DAGs with an SLO)")
+    verbs = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+    for verb in ("create", "update"):
+        p = verbs.add_parser(verb, parents=[common], help=f"{verb} a workflow from a YAML file")
+        p.add_argument("name", metavar="NAME")
+        p.add_argument("file", metavar="FILE", help="workflow definition (YAML)")
+        p.set_defaults(handler=create if verb == "create" else update)
+
+    p = verbs.add_parser("get", parents=[common], help="get a workflow")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=get)
+
+    p = verbs.add_parser("list", parents=[common], help="list workflows")
+    p.add_argument("-l", "--limit", type=non_negative_int, default=30, help="at most this many (default 30)")
+    p.add_argument("-s", "--skip", type=non_negative_int, default=0, help="skip this many")
+    p.set_defaults(handler=list_workflows)
+
+    p = verbs.add_parser("delete", parents=[common], help="delete a workflow")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=delete)
+
+    p = verbs.add_parser("invoke", parents=[common], help="run a workflow")
+    p.add_argument("name", metavar="NAME")
+    add_param_flags(p)
+    p.add_argument("-b", "--blocking", action="store_true", help="wait for the run to finish")
+    p.add_argument("-r", "--result", action="store_true", help="print only the result (implies -b)")
+    p.add_argument("--policy", help="sizing policy for this run (e.g. late)")
+    p.set_defaults(handler=invoke)
+
+    p = verbs.add_parser("runs", parents=[common], help="list a workflow's runs")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("-l", "--limit", type=non_negative_int, default=30, help="at most this many (default 30)")
+    p.add_argument("-s", "--skip", type=non_negative_int, default=0, help="skip this many")
+    p.set_defaults(handler=runs)
+
+    p = verbs.add_parser("run-get", parents=[common], help="one run, node by node")
+    p.add_argument("run_id", metavar="RUNID")
+    p.set_defaults(handler=run_get)
+
+    p = verbs.add_parser("report", parents=[common], help="SLO attainment, latency and cost per policy")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=report)
+
+
+def create(args: argparse.Namespace, ctx: Context) -> int:
+    return _put(args, ctx, overwrite=False)
+
+
+def update(args: argparse.Namespace, ctx: Context) -> int:
+    return _put(args, ctx, overwrite=True)
+
+
+def _put(args: argparse.Namespace, ctx: Context, overwrite: bool) -> int:
+    verb = "update" if overwrite else "create"
+    definition = read_text(args.file, "workflow file")
+    with failing(f"{verb} workflow '{args.name}'"):
+        saved = ctx.client().put_workflow(parse_name(args.name), definition, overwrite=overwrite)
+    done(ctx, saved, f"{verb}d workflow {args.name}")
+    return 0
+
+
+def get(args: argparse.Namespace, ctx: Context) -> int:
+    with failing(f"get workflow '{args.name}'"):
+        workflow = ctx.client().get_workflow(parse_name(args.name))
+    if not ctx.json:
+        output.ok(f"got workflow {args.name}")
+    output.emit(output.pretty(workflow))
+    return 0
+
+
+def list_workflows(args: argparse.Namespace, ctx: Context) -> int:
+    with failing("obtain the list of workflows"):
+        workflows = ctx.client().list_entities("workflows", limit=args.limit, skip=args.skip or None)
+    output.emit(output.pretty(workflows) if ctx.json else output.format_entity_list("workflows", workflows))
+    return 0
+
+
+def delete(args: argparse.Namespace, ctx: Context) -> int:
+    with failing(f"delete workflow '{args.name}'"):
+        deleted = ctx.client().delete_workflow(parse_name(args.name))
+    done(ctx, deleted, f"deleted workflow {args.name}")
+    return 0
+
+
+def invoke(args: argparse.Namespace, ctx: Context) -> int:
+    blocking = args.blocking or args.result
+    with failing(f"invoke workflow '{args.name}'"):
+        response = ctx.client().invoke_workflow(parse_name(args.name), params_of(args), blocking=blocking,
+                                                result=args.result, policy=args.policy)
+    body = response.body
+    run_id = body.get("runId") if isinstance(body, dict) else None
+    return report_invocation(ctx, f"workflow {args.name}", f"run id {run_id}", response.status, body,
+                             blocking, args.result)
+
+
+def runs(args: argparse.Namespace, ctx: Context) -> int:
+    with failing(f"obtain the runs of workflow '{args.name}'"):
+        records = ctx.client().list_runs(parse_name(args.name), limit=args.limit, skip=args.skip or None)
+    output.emit(output.pretty(records) if ctx.json else format_runs(records))
+    return 0
+
+
+def run_get(args: argparse.Namespace, ctx: Context) -> int:
+    with failing(f"get workflow run '{args.run_id}'"):
+        run = ctx.client().get_run(args.run_id)
+    output.emit(output.pretty(run) if ctx.json else format_run(run))
+    return 0
+
+
+def report(args: argparse.Namespace, ctx: Context) -> int:
+    with failing(f"get the report of workflow '{args.name}'"):
+        body = ctx.client().workflow_report(parse_name(args.name))
+    output.emit(output.pretty(body) if ctx.json else format_report(body))
+    return 0
+
+
+# ---- rendering (pure) -----------------------------------------------------------------------
+
+def _num(value: Any, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _met(value: Any) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def _slo(slo: Any) -> str:
+    """An SLO as ``2500ms`` or, given as ``{"latency", "percentile"}``, ``2500ms p99``."""
+    if isinstance(slo, dict):
+        percentile = f" p{slo['percentile']}" if slo.get("percentile") is not None else ""
+        return output.ms_text(slo.get("latency")) + percentile
+    return output.ms_text(slo)
+
+
+def format_runs(records: list[dict]) -> str:
+    rows = [(r.get("runId", ""), output.datetime_text(r.get("start")), output.ms_text(r.get("duration")),
+             r.get("policy") or "-", _met(r.get("metSlo")), _num(r.get("coreSeconds"), 3))
+            for r in records]
+    return output.table(["Run ID", "Start", "Duration", "Policy", "Met SLO", "Core-s"], rows)
+
+
+def format_run(run: dict) -> str:
+    slo = _slo(run.get("slo"))
+    head = (f"run {run.get('runId', '')} of workflow {run.get('workflow', '-')}: "
+            f"policy {run.get('policy') or '-'}, SLO {slo}, duration {output.ms_text(run.get('duration'))}, "
+            f"met SLO {_met(run.get('metSlo'))}, core-seconds {_num(run.get('coreSeconds'), 3)}, "
+            f"GB-seconds {_num(run.get('gbSeconds'), 3)}")
+    rows = []
+    for node in run.get("nodes") or []:
+        size = node.get("size") or {}
+        rows.append((node.get("node", ""), node.get("activationId") or "-", size.get("option") or "-",
+                     size.get("cpu", "-"), f"{size['memory']}MB" if "memory" in size else "-",
+                     output.ms_text(node.get("remaining")), output.ms_text(node.get("duration"))))
+    nodes = output.table(["Node", "Activation", "Option", "CPU", "Memory", "Remaining", "Duration"], rows)
+    return f"{head}\n{nodes}"
+
+
+def format_report(body: dict) -> str:
+    policies = body.get("policies") or []
+    if isinstance(policies, dict):
+        policies = [{"policy": name, **stats} for name, stats in policies.items()]
+    rows = [(p.get("policy", "-"), p.get("runs", "-"),
+             "-" if p.get("sloAttainment") is None else f"{100 * p['sloAttainment']:.1f}%",
+             output.ms_text(p.get("p50")), output.ms_text(p.get("p95")), output.ms_text(p.get("p99")),
+             _num(p.get("coreSeconds"), 3), _num(p.get("gbSeconds"), 3))
+            for p in policies]
+    head = f"workflow {body.get('workflow', '-')}, SLO {_slo(body.get('slo'))}"
+    table = output.table(["Policy", "Runs", "SLO met", "p50", "p95", "p99", "Core-s/run", "GB-s/run"], rows)
+    return f"{head}\n{table}"

@@ -186,7 +186,8 @@ def summarize(latencies):
 def print_table(rows):
     print(f"{'case':<16}{'n':>6}{'median ms':>12}{'p99 ms':>10}{'mean ms':>10}")
     for name, s in rows.items():
-        print(f"{name:<16}{s['n']:>6}{s['median_ms']:>12.3f}{s['p99_ms']:>10.3f}{s['mean_ms']:>10.3f}")
+        print(f"{name:<16}{s['n']:>6}{s['median_ms']:>12.3f}{s['p99_ms']:>10.3f}"
+              f"{s['mean_ms']:>10.3f}")
 
 
 def main(argv=None):
@@ -203,12 +204,14 @@ def main(argv=None):
     rows = {"container": summarize(bench_container(client, args.image, args.n, args.warmup)),
             "local process": summarize(bench_local_process(args.n, args.warmup))}
     if args.cold:
-        rows["cold start"] = summarize([cold_start_ms(client, args.image) for _ in range(args.cold)])
+        cold = [cold_start_ms(client, args.image) for _ in range(args.cold)]
+        rows["cold start"] = summarize(cold)
     print_table(rows)
 
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:
-        json.dump({"command": " ".join(["python3", os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]),
+        command = ["python3", os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]
+        json.dump({"command": " ".join(command),
                    "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                    "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
                    "image": args.image, "results": rows}, f, indent=2)

@@ -39,6 +39,7 @@ image_folders() {
   if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; return; fi
   [ -f "$DOCKER_DIR/python/image-name" ] && echo python
   for f in "$DOCKER_DIR"/*/image-name; do
+    [ -f "$f" ] || continue
     name="$(basename "$(dirname "$f")")"
     [ "$name" = python ] || echo "$name"
   done

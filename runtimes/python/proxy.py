@@ -72,9 +72,7 @@ def parse_init(body, code_optional=False):
     """
     value = body.get("value") if isinstance(body, dict) else None
     if not isinstance(value, dict):
-        value = {} if code_optional else None
-    if value is None:
-        raise InitError(403, NO_CODE)
+        value = {}
     code = value.get("code") or ""
     if not isinstance(code, str) or not (code or code_optional):
         raise InitError(403, NO_CODE)

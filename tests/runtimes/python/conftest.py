@@ -133,41 +133,23 @@ def start_local_proxy(tmp_path, exec_actions=False):
     return RunningProxy(port, lambda stream: paths[stream].read_text("utf-8"), stop)
 
 
-def docker_available():
-    try:
-        import docker
-        docker.from_env().ping()
-        return True
-    except Exception:
-        return False
-
-
-def require_docker():
-    """Skip without Docker, except in CI where a missing engine is a failure."""
-    if docker_available():
-        return
-    message = "Docker engine not reachable (docker.from_env().ping() failed)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " and CI=true: Docker tests must run in CI")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
-def runtime_images():
-    """Build the runtime images once per session with the project's own build script."""
-    require_docker()
+def runtime_images(docker_client):
+    """Build the runtime images once per session with the project's own build script.
+
+    ``docker_client`` (tests/conftest.py) skips without Docker, or fails when CI=true.
+    """
     result = subprocess.run([str(BUILD_IMAGES), "python", "dockerskeleton"],
                             capture_output=True, text=True)
     assert result.returncode == 0, f"build-images.sh failed:\n{result.stdout}\n{result.stderr}"
     return {"python": PYTHON_IMAGE, "skeleton": SKELETON_IMAGE}
 
 
-def start_container_proxy(image):
+def start_container_proxy(client, image):
     """The runtime image in a container on the host network, listening on 127.0.0.1 only."""
-    import docker
     port = free_port()
     environment = {"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)}
-    container = docker.from_env().containers.run(
+    container = client.containers.run(
         image, detach=True, network_mode="host", environment=environment,
         labels={"tango.test": "runtimes-python"})
 
@@ -200,9 +182,11 @@ def start_proxy(request, tmp_path):
     started = []
     if request.param == "docker":
         images = request.getfixturevalue("runtime_images")
+        client = request.getfixturevalue("docker_client")
 
         def start(exec_actions=False):
-            started.append(start_container_proxy(images["skeleton" if exec_actions else "python"]))
+            image = images["skeleton" if exec_actions else "python"]
+            started.append(start_container_proxy(client, image))
             return started[-1]
     else:
         def start(exec_actions=False):
@@ -214,12 +198,12 @@ def start_proxy(request, tmp_path):
 
 
 @pytest.fixture
-def start_image():
+def start_image(docker_client):
     """Start any runtime-compatible image as a proxy container; all are removed after."""
     started = []
 
     def start(image):
-        started.append(start_container_proxy(image))
+        started.append(start_container_proxy(docker_client, image))
         return started[-1]
     yield start
     for proxy in started:

@@ -59,14 +59,13 @@ def test_skeleton_without_code_or_prebuilt_exec_refuses_init(start_proxy):
 
 
 @pytest.mark.docker
-def test_user_image_built_from_skeleton_runs_its_own_exec(runtime_images, start_image, tmp_path):
-    import docker
-
+def test_user_image_built_from_skeleton_runs_its_own_exec(runtime_images, start_image,
+                                                          docker_client, tmp_path):
     (tmp_path / "exec").write_text(PYTHON_EXEC)
     os.chmod(tmp_path / "exec", 0o755)
     (tmp_path / "Dockerfile").write_text(
         f"FROM {runtime_images['skeleton']}\nCOPY exec /action/exec\n")
-    client = docker.from_env()
+    client = docker_client
     tag = f"tango-test/blackbox-{uuid.uuid4().hex[:8]}:latest"
     client.images.build(path=str(tmp_path), tag=tag, rm=True)
     try:

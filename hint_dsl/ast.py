@@ -62,10 +62,15 @@ class Variable:
     column: int = _pos()
 
     @property
+    def field(self) -> str:
+        """For `input.<field>`: the dotted field name (`width`, `item.frames`)."""
+        return ".".join(self.path[1:])
+
+    @property
     def dimension(self) -> str:
         head = self.path[0]
         if head == "input":
-            return BYTES if self.path[1] == "bytes" else NUMBER
+            return BYTES if self.path == ("input", "bytes") else NUMBER
         return TIME    # remaining, elapsed, upstream.<fn>.duration, stats.<fn>.<metric>
 
     @property

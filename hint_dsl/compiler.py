@@ -3,7 +3,8 @@
 `compile_hints` turns each function's rules into one chain of closures. Each condition becomes a
 closure over constants already converted to ms/bytes that reads attributes of the adapter's
 preallocated state object (`controller.adapter.state.NodeState`: `remaining_ms`, `elapsed_ms`,
-`input_bytes`, `input`, `upstream`, `stats`); no dicts, strings or iterators are built per
+`input_bytes`, `input` {field: number}, `upstream` {node id: ms}, `stats` {node id: {"p50"|
+"p95"|"p99"|"mean": ms}}); no dicts, strings or iterators are built per
 decision, so after warm-up a decision allocates nothing (tests/hint_dsl/test_hint_compiler.py).
 
 A variable that has no value (an input field the request lacks, an upstream function that has not
@@ -72,9 +73,9 @@ def _reader(var: ast.Variable):
     if head == "elapsed":
         return lambda s: s.elapsed_ms
     if head == "input":
-        if var.path[1] == "bytes":
+        if var.path == ("input", "bytes"):
             return lambda s: s.input_bytes
-        field = var.path[1]
+        field = var.field
         return lambda s: s.input.get(field)
     if head == "upstream":
         fn = var.path[1]
@@ -83,7 +84,8 @@ def _reader(var: ast.Variable):
 
     def stat(s):
         stats = s.stats
-        return None if stats is None else stats.get(fn, metric)
+        by_metric = None if stats is None else stats.get(fn)
+        return None if by_metric is None else by_metric.get(metric)
     return stat
 
 
@@ -178,10 +180,11 @@ def _value(o: ast.Operand, state):
     if p == ("input", "bytes"):
         return state.input_bytes
     if p[0] == "input":
-        return state.input.get(p[1])
+        return state.input.get(o.field)
     if p[0] == "upstream":
         return state.upstream.get(p[1])
-    return None if state.stats is None else state.stats.get(p[1], p[2])
+    by_metric = (state.stats or {}).get(p[1])
+    return None if by_metric is None else by_metric.get(p[2])
 
 
 def evaluate(c: ast.Condition, state) -> bool:

@@ -14,7 +14,8 @@ Grammar (one statement per line; line breaks inside parentheses are ignored):
     condition := conj { 'or' conj }
     conj      := unary { 'and' unary }
     unary     := 'not' unary | '(' condition ')' | operand CMP operand
-    operand   := NUMBER[unit] | 'remaining' | 'elapsed' | 'input' '.' FIELD
+    operand   := NUMBER[unit] | 'remaining' | 'elapsed'
+               | 'input' '.' FIELD { '.' FIELD }
                | 'upstream' '.' FN '.' 'duration' | 'stats' '.' FN '.' ('p50'|'p95'|'p99'|'mean')
 """
 from __future__ import annotations
@@ -124,7 +125,11 @@ class Parser:
         slo = self.expect_number("an SLO time after 'slo' (e.g. 2500ms or 2.5s)")
         percentile = 99.0
         if self.tok.kind == IDENT and self.tok.text[:1] == "p" and _is_number(self.tok.text[1:]):
-            percentile = float(self.advance().text[1:])
+            digits = self.advance().text[1:]
+            t = self.tok          # p99.9 lexes as 'p99' then '.9'
+            if t.kind == NUMBER and t.text.startswith(".") and t.unit is None:
+                digits += self.advance().text
+            percentile = float(digits)
         elif self.tok.kind != NEWLINE:
             self.fail("a percentile like p99 or end of line after the SLO")
         self.end_of_statement("the SLO percentile")
@@ -217,8 +222,10 @@ class Parser:
         if t.text in ("remaining", "elapsed"):
             return ast.Variable((t.text,), t.line, t.column)
         if t.text == "input":
-            field = self.dotted("an input field after 'input.' (e.g. input.bytes)")
-            return ast.Variable(("input", field), t.line, t.column)
+            fields = [self.dotted("an input field after 'input.' (e.g. input.bytes)")]
+            while self.tok.kind == DOT:      # nested numeric fields: input.item.frames
+                fields.append(self.dotted(f"a field name after 'input.{'.'.join(fields)}.'"))
+            return ast.Variable(("input", *fields), t.line, t.column)
         fn = self.dotted(f"a function name after '{t.text}.'")
         if t.text == "upstream":
             metric = self.dotted(f"'duration' after 'upstream.{fn}.'")

@@ -9,57 +9,23 @@ run in which order and records what comes back.
 Downstream functions must see realistic inputs, so for each profiling input the workflow is first
 walked in topological order: each node runs at the reference option (largest by default) and its
 result becomes upstream output for later nodes; then the same node input is replayed at every
-other option. Foreach nodes are profiled per item.
+other option. Node inputs are built by the workflow engine's own `build_node_input`, so they are
+exactly what the engine will send. Foreach nodes are profiled per item; each item's
+`input.bytes` is the JSON size of that item's params, as the adapter will see it.
 """
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 from common.sizes import Size
+from workflows.definition import build_node_input as engine_node_input
+from workflows.definition import input_bytes
 
 from .profiles import Profiles, Sample
 
 
 class ProfilingError(RuntimeError):
     """An activation failed while profiling; says which node, option and input."""
-
-
-def _build_node_input():
-    """The workflow engine's node-input builder, or the local fallback while it is absent."""
-    try:
-        from workflows.engine import build_node_input
-        return build_node_input
-    except ImportError:
-        return fallback_build_node_input
-
-
-def fallback_build_node_input(workflow, node, run_input, outputs_by_node):
-    """Inputs as the engine is expected to build them: a root node gets the request input, a
-    node with one dependency its output, several dependencies `{dep: output}`. A foreach node's
-    expression (`$.items`, `items`, `$.resize.items`) picks a list from those params; each item
-    becomes the params of one activation (dict items as they are, others as `{"item": x}`)."""
-    deps = list(node.depends)
-    if not deps:
-        params = run_input
-    elif len(deps) == 1:
-        params = outputs_by_node[deps[0]]
-    else:
-        params = {d: outputs_by_node[d] for d in deps}
-    if not node.foreach:
-        return params
-    value = params
-    for key in [k for k in str(node.foreach).lstrip("$").strip(".").split(".") if k]:
-        value = value[key]
-    if not isinstance(value, list):
-        raise ProfilingError(f"foreach expression '{node.foreach}' of node '{node.id}' does not "
-                             f"select a list (got {type(value).__name__})")
-    return [item if isinstance(item, dict) else {"item": item} for item in value]
-
-
-def input_bytes(params) -> int:
-    """The size the adapter sees as `input.bytes`: the JSON length of the params."""
-    return len(json.dumps(params, separators=(",", ":")))
 
 
 def _result(record: dict, node, option: str, run: int):
@@ -76,7 +42,7 @@ def profile(workflow, inputs: list, options: list[Size], repeats: int,
     """Profile `workflow` on `inputs` at every option, `repeats` times each."""
     if not options or repeats < 1 or not inputs:
         raise ValueError("profile needs at least one input, one option and repeats >= 1")
-    build = build_node_input or _build_node_input()
+    build = build_node_input or engine_node_input
     reference = reference or max(options, key=lambda s: (s.cpu, s.memory))
     ordered = [reference] + [o for o in options if o != reference]
     profiles = Profiles(workflow.name, {o.option or f"{o.cpu}c{o.memory}m": o for o in options})

@@ -25,12 +25,14 @@ READ_TIMEOUT_S = 330
 
 
 class ApiError(Exception):
-    def __init__(self, status: int | None, error: str, code: str | None = None, body: Any = None):
+    def __init__(self, status: int | None, error: str, code: str | None = None, body: Any = None,
+                 headers: dict | None = None):
         super().__init__(error)
         self.status = status
         self.error = error
         self.code = code
         self.body = body
+        self.headers = headers or {}  # lower-case names
 
     def __str__(self) -> str:
         return f"{self.error} (code {self.code})" if self.code else self.error
@@ -84,9 +86,10 @@ class Client:
         parsed = _parse_body(resp)
         if self.trace:
             self._trace(resp, body, parsed)
+        headers = {k.lower(): v for k, v in resp.headers.items()}
         if resp.status_code not in accept:
-            raise _error_from(resp.status_code, parsed)
-        return Response(resp.status_code, parsed, {k.lower(): v for k, v in resp.headers.items()})
+            raise _error_from(resp.status_code, parsed, headers)
+        return Response(resp.status_code, parsed, headers)
 
     def _root(self) -> str:
         parts = urlsplit(self.base_url)
@@ -237,9 +240,9 @@ def _parse_body(resp: requests.Response) -> Any:
         return resp.text
 
 
-def _error_from(status: int, body: Any) -> ApiError:
+def _error_from(status: int, body: Any, headers: dict) -> ApiError:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return ApiError(status, body["error"], body.get("code"), body)
+        return ApiError(status, body["error"], body.get("code"), body, headers)
     details = body if isinstance(body, str) else json.dumps(body)
     return ApiError(status, f"Request failed (status code = {status}). Error details: {details}",
-                    None, body)
+                    None, body, headers)

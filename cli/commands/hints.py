@@ -2,20 +2,22 @@
 
 Registered by ``cli.main``. ``check`` runs locally through ``hint_dsl.check(text,
 workflow_functions=None) -> [Diagnostic(line, column, message, severity)]`` (with the
-workflow's function names from ``workflows.definition.load(text).functions`` when
-``--workflow`` is given); the others call the hints/profile/synthesize endpoints of
-docs/contracts.md. Fields read from the server (all optional):
+workflow's node ids from ``workflows.definition.load(text).node_ids`` when ``--workflow`` is
+given, as the controller does); the others call the hints/profile/synthesize endpoints of
+docs/contracts.md, whose answers are read as ``controller/workflow_service.py`` writes them:
 
-* profile progress: ``{"jobId", "state": "running|done|failed", "completed", "total", "error",
-  "profiles": [{"function", "option", "cpu", "memory", "count", "p50", "p95", "p99"}]}``;
-* synthesis: ``{"hints": text, "report": {"before": {...}, "after": {...}}}`` where before/after
-  hold the same size measures (e.g. ``rules``, ``thresholds``, ``bytes``).
+* rejected hints: 400 with header ``X-Tango-Diagnostics`` = JSON ``[{line, column, message,
+  severity}]``;
+* profile progress: ``{"job": {"jobId", "state": "running|done|failed", "done", "total",
+  "error"}, "profiles": {function: {option: {"samples", "p50", "p99"}}}}``;
+* synthesis: ``{"hints": text, "report": {"rules_before", "rules_after", "hint_bytes",
+  "predicted_tail_ms", "feasible_at_slo", "slo_ms", "percentile", "functions": {id: {"rules",
+  "min_feasible_budget_ms"}}, "diagnostics": [text]}}``.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -28,10 +30,9 @@ from cli.errors import CliError
 from cli.names import parse_name
 
 PROFILE_POLL_S = 0.5
-FINISHED_STATES = {"done": True, "completed": True, "failed": False, "error": False}
+FINISHED_STATES = {"done": True, "failed": False}  # state -> succeeded
 PROGRESS_WIDTH = 30
-# "3:7: message" or "line 3, column 7: message" at the start of a server error
-LOCATION = re.compile(r"^(?:line\s+)?(\d+)(?::|,\s*column\s+)(\d+):\s*", re.IGNORECASE)
+DIAGNOSTICS_HEADER = "x-tango-diagnostics"
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -77,7 +78,7 @@ def check(args: argparse.Namespace, ctx: Context) -> int:
                                     "message": d.message} for d in diagnostics]))
     else:
         for d in diagnostics:
-            output.emit(f"{args.file}:{d.line}:{d.column}: {_severity(d)}: {d.message}")
+            output.emit(diagnostic_line(args.file, d.line, d.column, d.message, _severity(d)))
     errors = sum(_severity(d) == "error" for d in diagnostics)
     if errors:
         output.note(f"{args.file}: {errors} error(s), {len(diagnostics) - errors} warning(s)")
@@ -85,6 +86,11 @@ def check(args: argparse.Namespace, ctx: Context) -> int:
     if not ctx.json:
         output.ok(f"{args.file} has no errors" + (f" ({len(diagnostics)} warning(s))" if diagnostics else ""))
     return 0
+
+
+def diagnostic_line(file: str, line: Any, column: Any, message: str, severity: str = "error") -> str:
+    """``FILE:line:col: message`` (``warning: `` before warnings), as hint_dsl prints them."""
+    return f"{file}:{line}:{column}: {'' if severity == 'error' else 'warning: '}{message}"
 
 
 def _severity(diagnostic: Any) -> str:
@@ -113,7 +119,7 @@ def workflow_functions(path: str) -> list[str]:
         workflow = load(text)
     except Exception as exc:  # WorkflowError(path, message), or a YAML error
         raise CliError(f"{path}: not a valid workflow definition: {exc}") from exc
-    return list(workflow.functions)
+    return list(workflow.node_ids)
 
 
 # ---- set / get ------------------------------------------------------------------------------
@@ -130,22 +136,18 @@ def set_hints(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def located(err: ApiError, file: str) -> ApiError:
-    """The server's hint error with ``FILE:line:col:`` in front, so editors can jump to it.
-
-    The position comes from ``line``/``column`` fields of the error body, or from a leading
-    ``3:7:`` / ``line 3, column 7:`` in the message; otherwise the error is returned as is.
-    """
-    body = err.body if isinstance(err.body, dict) else {}
-    message = err.error
-    line, column = body.get("line"), body.get("column")
-    match = LOCATION.match(message)
-    if line is None and match:
-        line, column = match.group(1), match.group(2)
-        message = message[match.end():]
-    if line is None:
+    """The server's rejection of hints re-pointed at the user's FILE (``FILE:line:col: message``
+    per diagnostic, so editors can jump to it); other errors are returned as they are."""
+    try:
+        diagnostics = json.loads(err.headers.get(DIAGNOSTICS_HEADER, ""))
+    except ValueError:
         return err
-    return ApiError(err.status, f"{file}:{line}:{column if column is not None else 1}: {message}",
-                    err.code, err.body)
+    lines = [diagnostic_line(file, d.get("line"), d.get("column"), d.get("message"),
+                             d.get("severity", "error")) for d in diagnostics]
+    if not lines:
+        return err
+    return ApiError(err.status, "The hints are not valid:\n" + "\n".join(lines), err.code, err.body,
+                    err.headers)
 
 
 def get_hints(args: argparse.Namespace, ctx: Context) -> int:
@@ -167,15 +169,16 @@ def profile(args: argparse.Namespace, ctx: Context) -> int:
     output.note(f"profiling workflow {args.workflow} (job {job.get('jobId', '?')}, {len(inputs)} input(s))")
     with failing(f"follow profiling of workflow '{args.workflow}'"):
         status = client.profile_status(qname)
-        while status.get("state") not in FINISHED_STATES:
-            _progress(status)
+        while (status.get("job") or {}).get("state") not in FINISHED_STATES:
+            _progress(status["job"] or {})
             time.sleep(PROFILE_POLL_S)
             status = client.profile_status(qname)
-    _progress(status)
+    job = status["job"]
+    _progress(job)
     print(file=sys.stderr)
-    if not FINISHED_STATES[status["state"]]:
-        raise CliError(f"profiling workflow '{args.workflow}' failed: {status.get('error', 'no reason given')}")
-    output.emit(output.pretty(status) if ctx.json else format_profiles(status.get("profiles") or []))
+    if not FINISHED_STATES[job["state"]]:
+        raise CliError(f"profiling workflow '{args.workflow}' failed: {job.get('error') or 'no reason given'}")
+    output.emit(output.pretty(status) if ctx.json else format_profiles(status.get("profiles") or {}))
     return 0
 
 
@@ -200,17 +203,17 @@ def progress_bar(completed: int, total: int) -> str:
     return f"[{'#' * filled}{'-' * (PROGRESS_WIDTH - filled)}] {completed}/{total} runs"
 
 
-def _progress(status: dict) -> None:
-    bar = progress_bar(int(status.get("completed") or 0), int(status.get("total") or 0))
+def _progress(job: dict) -> None:
+    bar = progress_bar(int(job.get("done") or 0), int(job.get("total") or 0))
     print(f"\r{bar}", end="", file=sys.stderr, flush=True)
 
 
-def format_profiles(profiles: list[dict]) -> str:
-    rows = [(p.get("function", "-"), p.get("option", "-"), p.get("cpu", "-"),
-             f"{p['memory']}MB" if "memory" in p else "-", p.get("count", "-"),
-             output.ms_text(p.get("p50")), output.ms_text(p.get("p95")), output.ms_text(p.get("p99")))
-            for p in profiles]
-    return output.table(["Function", "Option", "CPU", "Memory", "Runs", "p50", "p95", "p99"], rows)
+def format_profiles(profiles: dict[str, dict[str, dict]]) -> str:
+    """Latency per function and option: ``{function: {option: {samples, p50, p99}}}``."""
+    rows = [(function, option, stats.get("samples", "-"), output.ms_text(stats.get("p50")),
+             output.ms_text(stats.get("p99")))
+            for function, by_option in profiles.items() for option, stats in by_option.items()]
+    return output.table(["Function", "Option", "Samples", "p50", "p99"], rows)
 
 
 # ---- synthesize -----------------------------------------------------------------------------
@@ -230,9 +233,16 @@ def synthesize(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def format_size_report(report: dict) -> str:
-    """``rules: 24 -> 6`` per measure present in the report's ``before``/``after``."""
-    before, after = report.get("before"), report.get("after")
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return "synthesis report: " + json.dumps(report)
-    keys = list(dict.fromkeys([*before, *after]))
-    return "\n".join(f"{key}: {before.get(key, '-')} -> {after.get(key, '-')}" for key in keys)
+    """How much condensing saved, what the hints predict, and each function's rule count."""
+    feasible = report.get("feasible_at_slo")
+    lines = [f"rules: {report.get('rules_before', '-')} before condensing, {report.get('rules_after', '-')} "
+             f"after ({report.get('hint_bytes', '-')} bytes)",
+             f"SLO {output.ms_text(report.get('slo_ms'))} at p{report.get('percentile', '-')}: predicted tail "
+             f"{output.ms_text(report.get('predicted_tail_ms'))}, feasible "
+             f"{'-' if feasible is None else ('yes' if feasible else 'NO')}"]
+    rows = [(name, f.get("rules", "-"), output.ms_text(f.get("min_feasible_budget_ms")))
+            for name, f in (report.get("functions") or {}).items()]
+    if rows:
+        lines.append(output.table(["Function", "Rules", "Min feasible budget"], rows))
+    lines += [f"warning: {d}" for d in report.get("diagnostics") or []]
+    return "\n".join(lines)

@@ -1,15 +1,16 @@
 """``tango workflow create|update|get|list|delete|invoke|runs|run-get|report`` — Tango's workflows.
 
 Registered by ``cli.main``; talks to the workflow extension of the REST API (docs/contracts.md).
-The run and report fields read here (all optional; a missing one prints ``-``):
+Runs and reports are read in the shapes ``controller/workflow_engine.py`` and
+``controller/workflow_service.py`` write (a missing field prints ``-``):
 
-* run: ``runId, workflow, policy, start, end, duration, slo, metSlo, coreSeconds, gbSeconds,
-  status, result, nodes``;
-* node of a run: ``node, activationId, size {cpu, memory, option}, remaining`` (SLO budget left
-  in ms when the adapter decided), ``duration``;
-* report: ``{"workflow", "slo", "policies": [{"policy", "runs", "sloAttainment" (0..1),
-  "p50", "p95", "p99", "coreSeconds", "gbSeconds"}]}`` (means per run; ``policies`` may also be
-  an object keyed by policy name).
+* run: ``runId, workflow, policy, start, duration, status, statusText, slo {latencyMs,
+  percentile}, metSlo, coreSeconds, gbSeconds, result, nodes``;
+* node of a run: ``id, status, activationIds, size {cpu, memory, option}, remainingMs`` (SLO
+  budget left when the adapter decided), ``rule``, ``duration``;
+* report: ``{"workflow", "slo" {latency, percentile}, "policies": {policy: {"runs",
+  "sloAttainment" (0..1), "latency" {p50, p95, p99, mean}, "coreSecondsPerRun",
+  "gbSecondsPerRun"}}}``.
 """
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ def invoke(args: argparse.Namespace, ctx: Context) -> int:
         response = ctx.client().invoke_workflow(parse_name(args.name), params_of(args), blocking=blocking,
                                                 result=args.result, policy=args.policy)
     body = response.body
-    run_id = body.get("runId") if isinstance(body, dict) else None
+    run_id = response.headers.get("x-tango-run-id") or (body.get("runId") if isinstance(body, dict) else None)
     return report_invocation(ctx, f"workflow {args.name}", f"run id {run_id}", response.status, body,
                              blocking, args.result)
 
@@ -149,12 +150,13 @@ def _met(value: Any) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
-def _slo(slo: Any) -> str:
-    """An SLO as ``2500ms`` or, given as ``{"latency", "percentile"}``, ``2500ms p99``."""
-    if isinstance(slo, dict):
-        percentile = f" p{slo['percentile']}" if slo.get("percentile") is not None else ""
-        return output.ms_text(slo.get("latency")) + percentile
-    return output.ms_text(slo)
+def _slo(slo: dict | None) -> str:
+    """``2500ms p99`` from a run's ``{latencyMs, percentile}`` or a report's ``{latency, percentile}``."""
+    if not slo:
+        return "-"
+    latency = slo.get("latencyMs", slo.get("latency"))
+    percentile = slo.get("percentile")
+    return output.ms_text(latency) + ("" if percentile is None else f" p{percentile:g}")
 
 
 def format_runs(records: list[dict]) -> str:
@@ -165,30 +167,36 @@ def format_runs(records: list[dict]) -> str:
 
 
 def format_run(run: dict) -> str:
-    slo = _slo(run.get("slo"))
+    """A run's summary line, then one row per node: the size the adapter chose and why."""
     head = (f"run {run.get('runId', '')} of workflow {run.get('workflow', '-')}: "
-            f"policy {run.get('policy') or '-'}, SLO {slo}, duration {output.ms_text(run.get('duration'))}, "
+            f"{run.get('statusText') or run.get('status') or '-'}, policy {run.get('policy') or '-'}, "
+            f"SLO {_slo(run.get('slo'))}, duration {output.ms_text(run.get('duration'))}, "
             f"met SLO {_met(run.get('metSlo'))}, core-seconds {_num(run.get('coreSeconds'), 3)}, "
             f"GB-seconds {_num(run.get('gbSeconds'), 3)}")
     rows = []
     for node in run.get("nodes") or []:
         size = node.get("size") or {}
-        rows.append((node.get("node", ""), node.get("activationId") or "-", size.get("option") or "-",
+        activations = node.get("activationIds") or []
+        activation = activations[0] if len(activations) == 1 else (f"{len(activations)} activations"
+                                                                  if activations else "-")
+        rows.append((node.get("id", ""), node.get("status", "-"), activation, size.get("option") or "-",
                      size.get("cpu", "-"), f"{size['memory']}MB" if "memory" in size else "-",
-                     output.ms_text(node.get("remaining")), output.ms_text(node.get("duration"))))
-    nodes = output.table(["Node", "Activation", "Option", "CPU", "Memory", "Remaining", "Duration"], rows)
+                     output.ms_text(node.get("remainingMs")), output.ms_text(node.get("duration"))))
+    nodes = output.table(["Node", "Status", "Activation", "Option", "CPU", "Memory", "Remaining",
+                          "Duration"], rows)
     return f"{head}\n{nodes}"
 
 
 def format_report(body: dict) -> str:
-    policies = body.get("policies") or []
-    if isinstance(policies, dict):
-        policies = [{"policy": name, **stats} for name, stats in policies.items()]
-    rows = [(p.get("policy", "-"), p.get("runs", "-"),
-             "-" if p.get("sloAttainment") is None else f"{100 * p['sloAttainment']:.1f}%",
-             output.ms_text(p.get("p50")), output.ms_text(p.get("p95")), output.ms_text(p.get("p99")),
-             _num(p.get("coreSeconds"), 3), _num(p.get("gbSeconds"), 3))
-            for p in policies]
+    """Per policy: SLO attainment, latency percentiles, mean cost per run."""
+    rows = []
+    for policy, p in (body.get("policies") or {}).items():
+        latency = p.get("latency") or {}
+        attainment = p.get("sloAttainment")
+        rows.append((policy, p.get("runs", "-"), "-" if attainment is None else f"{100 * attainment:.1f}%",
+                     output.ms_text(latency.get("p50")), output.ms_text(latency.get("p95")),
+                     output.ms_text(latency.get("p99")), _num(p.get("coreSecondsPerRun"), 3),
+                     _num(p.get("gbSecondsPerRun"), 3)))
     head = f"workflow {body.get('workflow', '-')}, SLO {_slo(body.get('slo'))}"
     table = output.table(["Policy", "Runs", "SLO met", "p50", "p95", "p99", "Core-s/run", "GB-s/run"], rows)
     return f"{head}\n{table}"

@@ -7,7 +7,15 @@ v1 file access. Everything here is engine-neutral data plus the abstract interfa
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass, field
+
+
+def container_name(invoker_id: str, counter: int, *parts: str) -> str:
+    """`tango_{invokerId}_{counter}_{ns}_{action}` (stem cells: `..._prewarm_{kind}`), reduced
+    to the characters Docker accepts in a name."""
+    raw = "_".join(["tango", invoker_id, str(counter), *parts])
+    return re.sub(r"[^a-zA-Z0-9_.-]", "", raw.replace("/", "_").replace(":", ""))[:200]
 
 
 @dataclass(frozen=True)

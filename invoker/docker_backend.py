@@ -12,7 +12,6 @@ When the cgroup files are absent (cgroup v2, systemd driver), resizing falls bac
 from __future__ import annotations
 
 import os
-import re
 import time
 
 import docker
@@ -23,13 +22,6 @@ from invoker.backend import (ContainerBackend, ContainerError, ContainerHandle, 
 
 CFS_PERIOD_US = 100_000
 MB = 1024 * 1024
-
-
-def container_name(invoker_id: str, counter: int, *parts: str) -> str:
-    """`tango_{invokerId}_{counter}_{ns}_{action}` (stem cells: `..._prewarm_{kind}`), reduced
-    to the characters Docker accepts in a name."""
-    raw = "_".join(["tango", invoker_id, str(counter), *parts])
-    return re.sub(r"[^a-zA-Z0-9_.-]", "", raw.replace("/", "_").replace(":", ""))[:200]
 
 
 class DockerBackend(ContainerBackend):

@@ -26,7 +26,7 @@ from flask import Flask, Response, request
 
 from common.sizes import Size
 from invoker import activation as act
-from invoker.backend import ContainerBackend, ContainerError, ContainerSpec
+from invoker.backend import ContainerBackend, ContainerError, ContainerSpec, container_name
 from invoker.config import InvokerConfig, UnsupportedKind
 from invoker.container import ConnectionBroken, ContainerProxy, RunTimeout
 from invoker.pool import (ActionKey, ContainerPool, PAUSED, Placement, PrewarmStart, Rejected,
@@ -233,7 +233,6 @@ class Invoker:
 
     def _start_container(self, cid: int, image: str, memory: int, cpu: float | None,
                          name_parts: tuple[str, ...]) -> ContainerProxy:
-        from invoker.docker_backend import container_name
         with self.cond:
             self._counter += 1
             counter = self._counter

@@ -212,3 +212,43 @@ def test_leftover_containers_are_removed_at_start(docker_client):
         assert docker_client.containers.list(all=True, filters={"id": stale.id}) == []
     finally:
         inv.stop()
+
+
+def test_registration_and_heartbeats_reach_the_controller(docker_client):
+    import json
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from invoker.config import InvokerConfig
+    from invoker.service import Invoker
+    received = []
+
+    class Controller(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((self.path, self.headers.get("X-Tango-Internal"), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    controller = HTTPServer(("127.0.0.1", 0), Controller)
+    threading.Thread(target=controller.serve_forever, daemon=True).start()
+    invoker_id = "hb" + uuid.uuid4().hex[:6]
+    inv = Invoker(InvokerConfig(id=invoker_id, prewarm=(), container_ports=(13330, 13339),
+                                controller_url=f"http://127.0.0.1:{controller.server_port}",
+                                token="s3cret", user_memory=1024, cpus=1.5))
+    try:
+        inv.start()
+        deadline = time.time() + 10
+        while not any(path.endswith("/heartbeat") for path, _, _ in received):
+            assert time.time() < deadline, f"no heartbeat, got {received}"
+            time.sleep(0.1)
+    finally:
+        inv.stop()
+        controller.shutdown()
+    path, token, body = received[0]
+    assert (path, token) == ("/internal/invokers", "s3cret")
+    assert body["id"] == invoker_id and body["userMemory"] == 1024 and body["cpus"] == 1.5
+    path, token, body = next(r for r in received if r[0].endswith("/heartbeat"))
+    assert path == f"/internal/invokers/{invoker_id}/heartbeat" and token == "s3cret"
+    assert body["pool"]["freeMemory"] == 1024 and body["stats"] == []

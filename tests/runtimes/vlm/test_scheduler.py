@@ -1,0 +1,124 @@
+"""Each policy's Plan on constructed scheduler states."""
+import pytest
+
+from runtimes.vlm.scheduler import (DecodeView, RequestView, SchedulerState, default_tables,
+                                    make_policy)
+from runtimes.vlm.scheduler.pareto import build_frontier
+
+
+def req(i, patches=5184, tokens=1360, new=50, prefilled=0):
+    return RequestView(f"r{i}", float(i), patches, tokens, new, prefilled)
+
+
+def decoding(n):
+    return tuple(DecodeView(f"d{i}", i, 20) for i in range(n))
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return default_tables()
+
+
+def test_sequential_runs_one_request_at_a_time(tables):
+    p = make_policy("sequential", tables)
+    busy = SchedulerState(waiting=(req(1), req(2)), decoding=decoding(1))
+    plan = p.decide(busy)
+    assert plan.decode == (0,) and not plan.vision and plan.prefill is None and not plan.pipelined
+    plan = p.decide(SchedulerState(waiting=(req(1), req(2))))
+    assert plan.vision == ("r1",) and not plan.decode and plan.prefill is None
+    plan = p.decide(SchedulerState(ready=(req(1),), waiting=(req(2),)))
+    assert plan.prefill.rid == "r1" and plan.prefill.final and not plan.vision and not plan.decode
+
+
+def test_pf_limit_respects_its_cap(tables):
+    p = make_policy("pf-limit", tables, max_prefills=2)
+    under = SchedulerState(ready=(req(1),), waiting=(req(2),), decoding=decoding(3), prefills_since_decode=1)
+    plan = p.decide(under)
+    assert plan.prefill.rid == "r1" and not plan.decode
+    at_cap = SchedulerState(ready=(req(1),), waiting=(req(2),), decoding=decoding(3), prefills_since_decode=2)
+    plan = p.decide(at_cap)
+    assert plan.decode == (0, 1, 2) and plan.prefill is None and not plan.vision
+    no_slot = SchedulerState(ready=(req(1),), decoding=decoding(3), free_slots=0)
+    assert p.decide(no_slot).prefill is None
+    with pytest.raises(ValueError, match="max_prefills"):
+        make_policy("pf-limit", tables, max_prefills=0)
+
+
+def test_chunk_never_exceeds_the_token_budget(tables):
+    p = make_policy("chunk", tables)
+    for n_dec in (0, 1, 8, 16):
+        for prefilled in (0, 1300):
+            state = SchedulerState(ready=(req(1, prefilled=prefilled),), decoding=decoding(n_dec))
+            plan = p.decide(state)
+            assert plan.prefill.tokens + len(plan.decode) <= 128
+            assert plan.prefill.start == prefilled
+            assert plan.decode == tuple(range(n_dec))
+            assert plan.prefill.final == (prefilled + plan.prefill.tokens == 1360)
+    # vision cannot be chunked: it runs whole, without decode
+    plan = p.decide(SchedulerState(waiting=(req(2),), decoding=decoding(4)))
+    assert plan.vision == ("r2",) and not plan.decode
+
+
+def test_multi_stream_pipelines_without_partitioning(tables):
+    p = make_policy("multi-stream", tables)
+    plan = p.decide(SchedulerState(waiting=(req(1),), decoding=decoding(2)))
+    assert plan.pipelined and plan.sm_split is None
+    assert plan.vision == ("r1",) and plan.decode == (0, 1)
+    assert p.splits() == []
+
+
+def test_continuous_batching_caps_the_decode_batch(tables):
+    for name in ("multi-stream", "nova", "pf-limit"):
+        plan = make_policy(name, tables, max_batch=4).decide(SchedulerState(decoding=decoding(10)))
+        assert plan.decode == (0, 1, 2, 3)
+
+
+def test_nova_static_keeps_its_split(tables):
+    p = make_policy("nova-static", tables, decode_sms=32)
+    for q in (0, 3, 30):
+        state = SchedulerState(waiting=tuple(req(i) for i in range(q + 1)), decoding=decoding(4), arrival_rate=20)
+        assert p.decide(state).sm_split == {"decode": 32, "vision": 100}
+    assert p.splits() == [32]
+    with pytest.raises(ValueError, match="valid split"):
+        make_policy("nova-static", tables, decode_sms=30)
+
+
+def test_nova_moves_to_sm_min_when_queue_reaches_alpha_and_back_when_drained(tables):
+    p = make_policy("nova", tables)
+    rate = 10.0
+    front = build_frontier(tables, "vision", 5184)
+    short = SchedulerState(waiting=(req(0),), decoding=decoding(4), arrival_rate=rate)
+    plan = p.decide(short)
+    alpha = p.last["alpha"]
+    assert alpha is not None and alpha > 1
+    assert plan.sm_split == {"decode": front.sm_op, "vision": 132 - front.sm_op}
+    sm_min = p.last["sm_min"]
+    burst = SchedulerState(waiting=tuple(req(i) for i in range(alpha)), decoding=decoding(4), arrival_rate=rate,
+                           in_vision=None)
+    assert p.decide(burst).sm_split["decode"] == sm_min < front.sm_op
+    drained = SchedulerState(waiting=tuple(req(i) for i in range(alpha - 1)), decoding=decoding(4), arrival_rate=rate)
+    assert p.decide(drained).sm_split["decode"] == front.sm_op
+
+
+def test_nova_uses_the_prefill_operating_point_when_prefill_co_runs(tables):
+    p = make_policy("nova", tables)
+    plan = p.decide(SchedulerState(ready=(req(1),), decoding=decoding(2), arrival_rate=1.0))
+    op = p.last["sm_op"]
+    assert plan.prefill.rid == "r1" and plan.sm_split == {"decode": op, "prefill": 132 - op}
+    assert op == build_frontier(tables, "prefill", 1360).sm_op
+
+
+def test_nova_gives_a_lone_stage_the_whole_gpu(tables):
+    p = make_policy("nova", tables)
+    assert p.decide(SchedulerState(decoding=decoding(2))).sm_split == {"decode": 132}
+    assert p.decide(SchedulerState(waiting=(req(1),))).sm_split == {"vision": 132}
+    assert set(p.splits()) >= {8, 16, 48, 120}
+
+
+def test_make_policy_errors_say_what_is_accepted(tables):
+    with pytest.raises(ValueError, match="choose one of"):
+        make_policy("fifo", tables)
+    with pytest.raises(ValueError, match="profiled on 132 SMs"):
+        make_policy("nova", tables, total_sms=108)
+    with pytest.raises(ValueError, match="bad parameters"):
+        make_policy("chunk", tables, budgett=64)

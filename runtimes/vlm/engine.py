@@ -32,6 +32,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import math
 import queue
 import threading
 import time
@@ -174,17 +175,19 @@ class DecodeRunner:
         self.out[b].copy_(torch.argmax(logits, dim=-1))
         self.cache.lengths[self.scratch] = 0  # padding rows must not walk the scratch slot to max_len
 
-    def capture(self, streams: dict[int | None, object]) -> None:
-        """Capture one graph per (SM share, bucket) on that share's stream; the only capture site."""
+    def capture(self, streams: dict[int | None, object], context=None) -> None:
+        """Capture one graph per (SM share, bucket) on that share's stream; the only capture site.
+
+        `context(sms)` (the partitioner's `capture_context`) makes the partition current meanwhile."""
         if not self.cuda:
             return
         torch.cuda.synchronize()
         pool = torch.cuda.graph_pool_handle()
         with torch.inference_mode():
-            self._capture_all(streams, pool)
+            self._capture_all(streams, pool, context or (lambda sms: contextlib.nullcontext()))
         torch.cuda.synchronize()
 
-    def _capture_all(self, streams, pool) -> None:
+    def _capture_all(self, streams, pool, context) -> None:
         for sms, stream in streams.items():
             for b in self.buckets:
                 self.slots[b].fill_(self.scratch)
@@ -192,7 +195,7 @@ class DecodeRunner:
                     self._forward(b)
                 stream.synchronize()
                 g = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(g, stream=stream, pool=pool):
+                with context(sms), torch.cuda.graph(g, stream=stream, pool=pool):
                     self._forward(b)
                 self.graphs[(sms, b)] = g
 
@@ -315,7 +318,7 @@ class Engine:
             shares = {None: self._plain[DECODE]}
             for sms in splits:
                 shares[sms] = self._stream(DECODE, {DECODE: sms})
-            self.decoder.capture(shares)
+            self.decoder.capture(shares, lambda sms: self.partitioner.capture_context(DECODE, sms))
         for w in self.workers.values():
             w.thread.start()
         self._started = True
@@ -377,6 +380,7 @@ class Engine:
             decoding=tuple(DecodeView(rid=r.rid, slot=s, remaining_tokens=r.max_tokens - len(r.output_ids),
                                       arrival_ms=(r.arrival - t0) * 1e3) for s, r in sorted(self._decoding.items())),
             arrival_rate=self._rate.rate,
+            free_slots=len(self._free_slots),
             prefills_since_decode=self._prefills_since_decode)
 
     def _reschedule(self) -> None:
@@ -621,7 +625,7 @@ def percentiles(xs: list[float]) -> dict:
     s = sorted(xs)
 
     def pct(p):
-        return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+        return s[min(len(s) - 1, max(0, math.ceil(p / 100 * len(s)) - 1))]
 
     return {"count": len(s), "mean": round(sum(s) / len(s), 3), "p50": pct(50), "p90": pct(90),
             "p99": pct(99), "max": s[-1]}

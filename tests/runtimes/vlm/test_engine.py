@@ -1,0 +1,141 @@
+"""The Nova engine on the CPU with the tiny preset: every policy gives each request exactly the
+tokens of a plain sequential greedy decode, while requests are batched, chunked and pipelined."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from runtimes.vlm.engine import Engine, EngineConfig, batch_buckets, percentiles
+from runtimes.vlm.model import KVCache
+from runtimes.vlm.preprocess import preprocess_image
+from runtimes.vlm.scheduler.policies import POLICY_NAMES, make_policy
+from runtimes.vlm.scheduler.tables import default_tables
+from runtimes.vlm.weights import load_vlm
+
+MAX_BATCH = 4
+
+
+@pytest.fixture(scope="module")
+def vlm():
+    return load_vlm("tiny", "cpu", torch.float32, seed=0)
+
+
+def image(seed, size):
+    rgb = (np.random.RandomState(seed).rand(size[1], size[0], 3) * 255).astype("uint8")
+    return Image.fromarray(rgb)
+
+
+def workload(vlm):
+    """Six requests: two image sizes, one text-only, different prompts and output lengths."""
+    model, tok = vlm
+    cfg = model.config
+    out = []
+    for i in range(6):
+        prompt = tok.chat_prompt(f"tap the {['ok', 'search', 'back'][i % 3]} button, step {i}" + " please" * i)
+        pv = grid = None
+        if i == 3:  # text only: no vision_start/vision_end pair to fill
+            prompt = [t for t in prompt if t not in (cfg.vision_start_id, cfg.vision_end_id)]
+        else:
+            pv, grid = preprocess_image(image(i, (120, 90) if i % 2 else (60, 110)), cfg.min_pixels,
+                                        cfg.max_pixels, cfg.vision)
+        out.append((prompt, 5 + 2 * i, pv, grid))
+    return out
+
+
+def reference_decode(model, prompt, max_tokens, pv, grid):
+    """Plain greedy decoding of one request alone: whole prefill, then one token at a time."""
+    cache = KVCache(model.config, 1, 1024)
+    with torch.inference_mode():
+        emb = model.vision(pv, grid) if pv is not None else None
+        ids, pos = model.build_inputs(prompt, 0 if emb is None else emb.shape[0], grid)
+        out = [int(model.prefill(ids, pos, emb, cache, 0).argmax(-1))]
+        while len(out) < max_tokens and out[-1] != model.config.eos_id:
+            out.append(int(model.decode(torch.tensor([out[-1]]), None, cache, torch.tensor([0])).argmax(-1)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def expected(vlm):
+    return [reference_decode(vlm[0], *w) for w in workload(vlm)]
+
+
+def run_all(vlm, policy_name, max_tokens=None, **params):
+    policy = make_policy(policy_name, default_tables(), max_batch=MAX_BATCH, **params)
+    with Engine(vlm[0], policy, config=EngineConfig(max_batch=MAX_BATCH, max_len=1024)) as engine:
+        reqs = []
+        threads = [threading.Thread(target=lambda w=w: reqs.append(
+            (w, engine.submit(w[0], max_tokens or w[1], w[2], w[3])))) for w in workload(vlm)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for _, r in reqs:
+            r.wait(60)
+        return reqs, engine.metrics()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("policy_name", POLICY_NAMES)
+def test_every_policy_matches_sequential_greedy_decode(vlm, expected, policy_name):
+    reqs, metrics = run_all(vlm, policy_name)
+    by_prompt = {tuple(w[0]): r for w, r in reqs}
+    for w, want in zip(workload(vlm), expected):
+        r = by_prompt[tuple(w[0])]
+        assert r.error is None, r.error
+        assert r.output_ids == want, f"{policy_name}: request {r.rid} diverged"
+    assert metrics["counts"]["completed"] == 6
+    assert metrics["queues"]["decoding"] == 0
+
+
+@pytest.mark.timeout(120)
+def test_pipelined_policy_batches_decode_and_reports_timings(vlm):
+    reqs, metrics = run_all(vlm, "nova", max_tokens=80)  # long decodes overlap the next prefills
+    assert metrics["decode_batch"]["max"] > 1
+    assert metrics["latency_ms"]["total_ms"]["count"] == 6
+    for (_, max_tokens, pv, _), r in reqs:
+        t = r.timings()
+        assert len(t["decode_ms"]) == len(r.output_ids) - 1  # the first token comes from prefill
+        assert t["ttft_ms"] <= t["total_ms"]
+        assert (t["vision_ms"] is None) == (pv is None)
+
+
+@pytest.mark.timeout(60)
+def test_chunk_policy_prefills_in_chunks_of_its_budget(vlm, expected):
+    reqs, _ = run_all(vlm, "chunk", budget=16)
+    assert all(r.error is None for _, r in reqs)
+    by_prompt = {tuple(w[0]): r.output_ids for w, r in reqs}
+    assert [by_prompt[tuple(w[0])] for w in workload(vlm)] == expected
+
+
+def test_request_longer_than_a_kv_slot_is_refused_with_the_sizes(vlm):
+    model, tok = vlm
+    policy = make_policy("sequential", default_tables(), max_batch=2)
+    engine = Engine(model, policy, config=EngineConfig(max_batch=2, max_len=64))
+    with pytest.raises(ValueError, match="KV slot holds 64"):
+        engine.submit(tok.encode("hello"), 100)
+
+
+@pytest.mark.timeout(60)
+def test_expired_deadline_fails_the_request_with_a_reason(vlm):
+    import time
+    model, tok = vlm
+    policy = make_policy("nova", default_tables(), max_batch=2)
+    with Engine(model, policy, config=EngineConfig(max_batch=2, max_len=512)) as engine:
+        r = engine.submit(tok.encode("late"), 4, deadline=time.perf_counter() - 1).wait(30)
+        ok = engine.submit(tok.encode("on time"), 4).wait(30)
+    assert r.error and "deadline" in r.error
+    assert ok.error is None and len(ok.output_ids) >= 1
+
+
+def test_batch_buckets_cover_every_batch_size():
+    assert batch_buckets(8) == [1, 2, 4, 8]
+    assert batch_buckets(6) == [1, 2, 4, 6]
+    assert batch_buckets(1) == [1]
+
+
+def test_percentiles_nearest_rank():
+    p = percentiles(list(range(1, 101)))
+    assert (p["p50"], p["p99"], p["max"], p["count"]) == (50, 99, 100, 100)
+    assert percentiles([]) == {"count": 0}

@@ -1,0 +1,143 @@
+"""Synthesizer on small synthetic DAGs whose right answer is computed by hand in comments."""
+from types import SimpleNamespace as NS
+
+import pytest
+
+import hint_dsl
+from common.sizes import Size
+from controller.adapter.state import NodeState
+from hint_dsl.profiles import Profiles, Sample
+from hint_dsl.synthesizer import synthesize
+
+SMALL, MEDIUM, LARGE = Size(0.5, 256, "small"), Size(1, 512, "medium"), Size(2, 1024, "large")
+
+
+def node(id, depends=(), foreach=None):
+    return NS(id=id, action=f"guest/{id}", depends=list(depends), foreach=foreach)
+
+
+def workflow(slo_ms, *nodes):
+    return NS(name="wf", slo_ms=slo_ms, percentile=99, nodes=list(nodes))
+
+
+def profiles_from(options, latencies, input_bytes=1000, runs=3):
+    """latencies: {fn: {option: ms}} -> identical samples per run."""
+    p = Profiles("wf", {o.option: o for o in options})
+    for fn, per in latencies.items():
+        for opt, ms in per.items():
+            for r in range(runs):
+                p.add(Sample(fn, opt, ms, input_bytes, r, 0))
+    return p
+
+
+def rules_of(text, fn):
+    return [hint_dsl.printer.format_rule(r) for r in hint_dsl.parse(text).function(fn).rules]
+
+
+CHAIN = {"a": {"small": 400, "medium": 250, "large": 200},
+         "b": {"small": 600, "medium": 350, "large": 300}}
+
+
+def test_chain_by_hand():
+    # cost = cpu x latency: a small 200 / medium 250 / large 400; b small 300 / medium 350 / large 600.
+    # b alone: small needs 600ms, medium 350ms, large 300ms  -> thresholds 350, 600.
+    # a at budget B picks the cheapest (a + b at B - t_a) that fits:
+    #   B=750: small 400 + b medium 350 = 750 fits, cost 200+350=550 < medium's 250+350 -> small
+    #   B=700: small leaves 300 -> b large, cost 800; medium leaves 450 -> b medium, 600 -> medium
+    #   B=600: small does not fit (400+300); medium 250+350 fits, 600 < large's 750 -> medium
+    #   B=550: medium leaves 300 -> b large: 850; large leaves 350 -> b medium: 750 -> large
+    wf = workflow(1000, node("a"), node("b", ["a"]))
+    s = synthesize(wf, profiles_from([SMALL, MEDIUM, LARGE], CHAIN), [SMALL, MEDIUM, LARGE],
+                   margin=0.0)
+    assert rules_of(s.text, "b") == ["when remaining < 350ms use large",
+                                     "when remaining < 600ms use medium", "otherwise use small"]
+    assert rules_of(s.text, "a") == ["when remaining < 600ms use large",
+                                     "when remaining < 750ms use medium", "otherwise use small"]
+    assert hint_dsl.check(s.text, ["a", "b"]) == []
+    r = s.report
+    assert r["rules_before"] == 2 * 21 and r["rules_after"] == 6
+    assert r["feasible_at_slo"] and r["predicted_tail_ms"] == 1000
+    assert r["functions"]["a"]["min_feasible_budget_ms"] == 500    # large 200 + b large 300
+
+
+def test_margin_inflates_tails():
+    wf = workflow(1000, node("a"), node("b", ["a"]))
+    s = synthesize(wf, profiles_from([SMALL, MEDIUM, LARGE], CHAIN), [SMALL, MEDIUM, LARGE],
+                   margin=0.2)
+    # b small now needs 720ms, medium 420ms: the thresholds move up.
+    assert rules_of(s.text, "b") == ["when remaining < 450ms use large",
+                                     "when remaining < 750ms use medium", "otherwise use small"]
+
+
+def test_parallel_branches_each_get_the_remaining_budget():
+    # a (only profiled at small, 100ms) -> b and c in parallel. Costs: b small 400 / large 800,
+    # c small 300 / large 600 (large has 4 cores here).
+    big = Size(4, 1024, "large")
+    opts = [SMALL.__class__(1, 256, "small"), big]
+    p = profiles_from(opts, {"a": {"small": 100}, "b": {"small": 400, "large": 200},
+                             "c": {"small": 300, "large": 150}})
+    wf = workflow(500, node("a"), node("b", ["a"]), node("c", ["a"]))
+    s = synthesize(wf, p, opts, margin=0.0)
+    assert rules_of(s.text, "b") == ["when remaining < 400ms use large", "otherwise use small"]
+    assert rules_of(s.text, "c") == ["when remaining < 300ms use large", "otherwise use small"]
+    assert rules_of(s.text, "a") == ["otherwise use small"]
+    # a's time = 100 + max(b, c): at 500 both branches small -> 100 + 400.
+    assert s.report["predicted_tail_ms"] == 500
+    # At 300: 200 left -> b large 200, c large 150 -> 300 fits; at 250 b cannot fit.
+    assert s.report["functions"]["a"]["min_feasible_budget_ms"] == 300
+
+
+def test_foreach_node_lasts_its_slowest_item_and_costs_all_items():
+    p = Profiles("wf", {"small": Size(1, 256, "small"), "large": Size(4, 1024, "large")})
+    for opt, items in {"small": [100, 300, 200], "large": [60, 150, 90]}.items():
+        for r in range(2):
+            for i, ms in enumerate(items):
+                p.add(Sample("f", opt, ms, 500, r, 0, i))
+    assert p.node_latencies("f", "small") == [300, 300]
+    assert p.cost("f", "small")[0] == 600 and p.cost("f", "large")[0] == 1200
+    wf = workflow(400, node("f", foreach="src.items"))
+    s = synthesize(wf, p, list(p.options.values()), margin=0.0)
+    assert rules_of(s.text, "f") == ["when remaining < 300ms use large", "otherwise use small"]
+
+
+def test_size_class_split_is_kept_only_where_it_changes_the_choice():
+    wf = workflow(1000, node("a"), node("b", ["a"]))
+    opts = [SMALL, MEDIUM, LARGE]
+    p = profiles_from(opts, CHAIN, input_bytes=1000)
+    big_a = {"small": 600, "medium": 375, "large": 300}
+    for opt, ms in big_a.items():
+        for r in range(3, 6):
+            p.add(Sample("a", opt, ms, 100_000, r, 0))
+    for opt, ms in CHAIN["b"].items():
+        for r in range(3, 6):
+            p.add(Sample("b", opt, ms, 100_000, r, 0))
+    s = synthesize(wf, p, opts, margin=0.0)
+    # b's latency does not depend on the class: no input.bytes test.
+    assert rules_of(s.text, "b") == ["when remaining < 350ms use large",
+                                     "when remaining < 600ms use medium", "otherwise use small"]
+    # a: small inputs (class [512B, 1KB)) as in the chain test; large ones need more budget.
+    assert rules_of(s.text, "a") == [
+        "when input.bytes < 1KB and remaining < 600ms use large",
+        "when input.bytes < 1KB and remaining < 750ms use medium",
+        "when input.bytes < 1KB use small",
+        "when remaining < 750ms use large",
+        "when remaining < 950ms use medium",
+        "otherwise use small"]
+    assert hint_dsl.check(s.text, ["a", "b"]) == []
+    # Following the hints on the profiled latencies meets the SLO for both classes.
+    compiled = hint_dsl.compile(s.text)
+    for nbytes, a_lat in ((1000, CHAIN["a"]), (100_000, big_a)):
+        state = NodeState(function="a", remaining_ms=1000.0, input_bytes=nbytes)
+        oa = compiled.decide("a", state).option
+        state = NodeState(function="b", remaining_ms=1000.0 - a_lat[oa], input_bytes=nbytes)
+        ob = compiled.decide("b", state).option
+        assert a_lat[oa] + CHAIN["b"][ob] <= 1000
+
+
+def test_unprofiled_function_gets_the_largest_option_and_options_need_names():
+    wf = workflow(1000, node("a"), node("b", ["a"]))
+    s = synthesize(wf, profiles_from([SMALL, LARGE], {"a": {"small": 100, "large": 50}}),
+                   [SMALL, LARGE], margin=0.0)
+    assert rules_of(s.text, "b") == ["otherwise use large"]
+    with pytest.raises(ValueError):
+        synthesize(wf, Profiles("wf"), [Size(1, 256)])

@@ -1,0 +1,192 @@
+"""Each sizing policy on constructed states, with profiles whose right answers are worked out
+by hand (chain a -> b; cost = cpu x latency)."""
+import itertools
+import random
+from types import SimpleNamespace as NS
+
+import pytest
+
+from common.sizes import Size
+from controller.adapter import Adapter, NodeState, make_policy
+from controller.adapter.assignment import cheapest_assignment
+from hint_dsl.profiles import Profiles, Sample
+
+SMALL, MEDIUM, LARGE = Size(0.5, 256, "small"), Size(1, 512, "medium"), Size(2, 1024, "large")
+OPTIONS = [SMALL, MEDIUM, LARGE]
+# costs: a small 200 / medium 250 / large 400; b small 300 / medium 350 / large 600
+CHAIN = {"a": {"small": 400, "medium": 250, "large": 200},
+         "b": {"small": 600, "medium": 350, "large": 300}}
+HINTS = """workflow wf slo 1000ms p99
+option small  cpu 0.5 memory 256MB
+option medium cpu 1   memory 512MB
+option large  cpu 2   memory 1GB
+function a
+  when remaining < 600ms use large
+  when remaining < 750ms use medium
+  otherwise use small
+function b
+  when remaining < 350ms use large
+  when remaining < 600ms use medium
+  otherwise use small
+"""
+
+
+def chain(slo_ms=1000):
+    return NS(name="wf", slo_ms=slo_ms, percentile=99,
+              nodes=[NS(id="a", action="guest/a", depends=[], foreach=None),
+                     NS(id="b", action="guest/b", depends=["a"], foreach=None)])
+
+
+def profiles():
+    p = Profiles("wf", {o.option: o for o in OPTIONS})
+    for fn, per in CHAIN.items():
+        for opt, ms in per.items():
+            for r in range(5):
+                p.add(Sample(fn, opt, ms, 1000, r, 0))
+    return p
+
+
+def state(function, remaining):
+    return NodeState(workflow="wf", function=function, action=f"guest/{function}",
+                     slo_ms=1000.0, remaining_ms=float(remaining), elapsed_ms=1000.0 - remaining)
+
+
+def test_early_max_and_fixed():
+    p = make_policy("early-max", chain(), options=OPTIONS)
+    assert p.decide(state("a", 1000)).size == LARGE
+    f = make_policy("fixed:medium", chain(), options=OPTIONS)
+    d = f.decide(state("b", 10))
+    assert d.size == MEDIUM and d.policy == "fixed:medium" and not d.at_risk
+    with pytest.raises(ValueError, match="unknown option 'huge'.*small, medium, large"):
+        make_policy("fixed:huge", chain(), options=OPTIONS)
+
+
+@pytest.mark.parametrize("slo, plan, at_risk", [
+    (1000, {"a": SMALL, "b": SMALL}, False),     # 400 + 600 fits, cost 500: the cheapest
+    (800, {"a": SMALL, "b": MEDIUM}, False),     # 750ms, cost 550 (medium+medium 600, large+small 700)
+    (400, {"a": LARGE, "b": LARGE}, True),       # nothing fits: fastest plan, flagged
+])
+def test_early_static_picks_cheapest_plan_meeting_slo(slo, plan, at_risk):
+    p = make_policy("early-static", chain(slo), profiles=profiles(), options=OPTIONS)
+    for fn, size in plan.items():
+        d = p.decide(state(fn, 1000))
+        assert d.size == size and d.at_risk is at_risk
+    # static: the live budget does not matter
+    assert p.decide(state("a", 10)).size == plan["a"]
+
+
+def test_stepwise_sub_slo_scales_with_remaining_budget():
+    # theta* = cheapest: a small (400ms), b small (600ms): a's share 0.4, b's 1.0 of what is left
+    p = make_policy("stepwise", chain(), profiles=profiles(), options=OPTIONS)
+    assert p.decide(state("a", 1000)).size == SMALL    # sub-SLO 400 >= small's 400
+    assert p.decide(state("a", 800)).size == MEDIUM    # 320: medium 250 fits
+    assert p.decide(state("a", 520)).size == LARGE     # 208: large 200 fits
+    assert p.decide(state("b", 500)).size == MEDIUM
+    d = p.decide(state("b", 250))
+    assert d.size == LARGE and d.at_risk
+
+
+@pytest.mark.parametrize("fn, remaining, size", [
+    ("a", 1000, SMALL), ("a", 749, MEDIUM), ("a", 599, LARGE), ("b", 600, SMALL), ("b", 349, LARGE)])
+def test_late_follows_hint_rules(fn, remaining, size):
+    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+    d = p.decide(state(fn, remaining))
+    assert d.size == size and not d.at_risk and d.policy == "late"
+    assert d.rule.startswith(f"{fn}:")
+
+
+def test_late_falls_back_to_largest_at_risk():
+    p = make_policy("late", chain(), hints=HINTS.replace("  otherwise use small\n", ""))
+    d = p.decide(state("a", 900))
+    assert d.size == LARGE and d.at_risk and "no hint rule" in d.rule
+    d = p.decide(state("b", -5))
+    assert d.size == LARGE and d.at_risk and "budget exhausted" in d.rule
+
+
+def test_drift_slower_than_profiled_picks_larger_options():
+    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+    assert p.decide(state("a", 800)).size == SMALL
+    for _ in range(5):
+        p.observe("b", "small", 600 * 1.6)        # b runs 60 % slower than profiled
+    assert p.drift["b"] == pytest.approx(1.6)
+    # a's downstream is slower: its budget counts as 800 / 1.6 = 500 -> large
+    d = p.decide(state("a", 800))
+    assert d.size == LARGE and "drift" in d.rule
+    assert p.decide(state("b", 700)).size == MEDIUM     # 700 / 1.6 = 437
+
+
+def test_drift_faster_than_profiled_does_not_loosen_and_small_drift_is_ignored():
+    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+    for _ in range(10):
+        p.observe("a", "medium", 100)            # much faster
+        p.observe("b", "medium", 350 * 1.03)     # within tolerance
+    assert p.decide(state("a", 700)).size == MEDIUM
+    assert p.decide(state("b", 590)).size == MEDIUM
+
+
+def test_drift_from_invoker_heartbeats():
+    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+    p.update_stats([{"action": "guest/b", "option": "medium", "cpu": 1.0, "memory": 512,
+                     "count": 30, "mean": 700.0, "p50": 690.0, "p95": 700.0}])
+    assert p.drift["b"] == pytest.approx(2.0)     # p95 700 vs profiled 350
+    assert p.decide(state("b", 1000)).size == MEDIUM    # 1000 / 2 = 500
+
+
+def test_oracle_takes_cheapest_plan_for_actual_durations():
+    p = make_policy("oracle", chain(800), options=OPTIONS)
+    assert p.decide(state("a", 800)).at_risk            # no plan yet
+    plan = p.plan({"a": dict(CHAIN["a"]), "b": dict(CHAIN["b"])})
+    assert plan.options == {"a": "small", "b": "medium"} and plan.feasible
+    assert p.decide(state("b", 100)).size == MEDIUM
+
+
+def test_make_policy_errors_are_actionable():
+    with pytest.raises(ValueError, match="unknown policy 'eager'.*early-max.*late"):
+        make_policy("eager", chain(), options=OPTIONS)
+    with pytest.raises(ValueError, match="'late' needs size options"):
+        make_policy("late", chain())
+    with pytest.raises(ValueError, match="'stepwise' needs profiles"):
+        make_policy("stepwise", chain(), options=OPTIONS)
+
+
+def test_adapter_times_decisions_and_exposes_live_stats():
+    a = Adapter(make_policy("late", chain(), hints=HINTS, profiles=profiles()))
+    assert a.policy == "late"
+    decisions = [a.decide(state("a", r)) for r in range(0, 1000, 10)]
+    assert all(d.decision_us > 0 for d in decisions)
+    summary = a.histogram.summary()
+    assert summary["count"] == 100 and 0 < summary["p50_us"] <= summary["p99_us"] <= summary["max_us"] * 1.26
+    a.observe("b", "small", 500.0)
+    assert a.stats_view()["b"]["p50"] == 500.0
+    assert Adapter(make_policy("early-max", chain(), options=OPTIONS)).stats_view() == {}
+
+
+def brute_force(workflow, durations, costs, deadline):
+    ids = [n.id for n in workflow.nodes]
+    best = None
+    for combo in itertools.product(*(sorted(durations[i]) for i in ids)):
+        plan = dict(zip(ids, combo))
+        finish = {}
+        for n in workflow.nodes:
+            finish[n.id] = durations[n.id][plan[n.id]] + max((finish[d] for d in n.depends), default=0)
+        if max(finish.values()) <= deadline:
+            cost = sum(costs[i][plan[i]] for i in ids)
+            best = cost if best is None else min(best, cost)
+    return best
+
+
+def test_assignment_search_matches_brute_force_on_random_dags():
+    rng = random.Random(11)
+    for _ in range(60):
+        n = rng.randint(1, 6)
+        nodes = [NS(id=f"n{i}", depends=rng.sample([f"n{j}" for j in range(i)], k=min(i, rng.randint(0, 2))))
+                 for i in range(n)]
+        wf = NS(nodes=nodes)
+        durations = {x.id: {o: rng.randint(10, 200) for o in "abc"} for x in nodes}
+        costs = {x.id: {o: rng.randint(1, 50) for o in "abc"} for x in nodes}
+        deadline = rng.randint(50, 600)
+        got = cheapest_assignment(wf, durations, costs, deadline)
+        expected = brute_force(wf, durations, costs, deadline)
+        assert got.feasible == (expected is not None)
+        if expected is not None:
+            assert got.cost == expected and got.makespan_ms <= deadline

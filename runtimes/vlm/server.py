@@ -202,8 +202,12 @@ class VLMRuntime:
             mc = self.engine.model.config
             pixel_values, grid = preprocess_image(decode_image(value["image"]), mc.min_pixels, mc.max_pixels,
                                                   mc.vision)
+        prompt_ids = self.tokenizer.chat_prompt(prompt)
+        if pixel_values is None:  # text only: drop the chat template's empty image placeholder
+            mc = self.engine.model.config
+            prompt_ids = [t for t in prompt_ids if t not in (mc.vision_start_id, mc.vision_end_id)]
         try:
-            return self.engine.submit(self.tokenizer.chat_prompt(prompt), max_tokens, pixel_values, grid,
+            return self.engine.submit(prompt_ids, max_tokens, pixel_values, grid,
                                       deadline=_deadline(value, body))
         except ValueError as exc:
             raise InputError(str(exc)) from None

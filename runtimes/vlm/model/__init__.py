@@ -111,6 +111,6 @@ class VLM(nn.Module):
         return self.prefill(input_ids, position_ids, image_embeds, cache, slot, start, end)
 
     def decode(self, tokens: torch.Tensor, positions: torch.Tensor | None, cache: KVCache,
-               slots: torch.Tensor) -> torch.Tensor:
+               slots: torch.Tensor, kv_len: int | None = None) -> torch.Tensor:
         """One decode step for B requests in cache `slots`; see `TextModel.decode`."""
-        return self.text.decode(tokens, positions, cache, slots)
+        return self.text.decode(tokens, positions, cache, slots, kv_len)

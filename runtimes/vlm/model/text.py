@@ -67,11 +67,12 @@ class Attention(nn.Module):
         return self.wo(out.transpose(1, 2).reshape(b, n, self.q_size))
 
     def decode(self, x, cos, sin, k_cache, v_cache, slots, write_at, mask) -> torch.Tensor:
-        b = x.shape[0]
+        b, kv_len = x.shape[0], mask.shape[-1]
         q, k, v = self.project(x, cos, sin)
         k_cache[slots, :, write_at] = k[:, :, 0]
         v_cache[slots, :, write_at] = v[:, :, 0]
-        keys, values = k_cache.index_select(0, slots), v_cache.index_select(0, slots)
+        keys = k_cache[:, :, :kv_len].index_select(0, slots)
+        values = v_cache[:, :, :kv_len].index_select(0, slots)
         # Fold the query heads that share a KV head into the query-length axis: no K/V repeat.
         rep = self.num_heads // self.num_kv_heads
         q = q.reshape(b, self.num_kv_heads, rep, self.head_dim)
@@ -139,19 +140,21 @@ class TextModel(nn.Module):
         return self.logits(x[:, -1])
 
     def decode(self, tokens: torch.Tensor, positions: torch.Tensor | None, cache: KVCache,
-               slots: torch.Tensor) -> torch.Tensor:
+               slots: torch.Tensor, kv_len: int | None = None) -> torch.Tensor:
         """One step for B requests: tokens [B] go into cache slots [B]; returns logits [B, vocab].
 
         `positions` [3, B] are the tokens' M-RoPE positions; None derives them from the cache
-        (length + rope delta of each slot). Static shapes for a given B: graph-capturable."""
+        (length + rope delta of each slot). `kv_len` (static, > every slot's length) bounds the keys
+        read per step; default the cache's max_len. Static shapes per (B, kv_len): graph-capturable."""
         b = tokens.shape[0]
         x = self.embed_tokens(tokens)[:, None, :]
         index = cache.lengths.index_select(0, slots)
         if positions is None:
             positions = (index + cache.rope_delta.index_select(0, slots)).expand(3, b)
         cos, sin = self.cos_sin(positions.reshape(3, b, 1), x.dtype)
-        write_at = index.clamp(max=cache.max_len - 1)  # scratch/padding slots must not write out of bounds
-        mask = (cache.key_index[None, :] <= write_at[:, None])[:, None, None, :]
+        kv_len = cache.max_len if kv_len is None else kv_len
+        write_at = index.clamp(max=kv_len - 1)  # scratch/padding slots must not write out of bounds
+        mask = (cache.key_index[None, :kv_len] <= write_at[:, None])[:, None, None, :]
         for i, layer in enumerate(self.layers):
             x = layer.finish(x, layer.attn.decode(layer.input_layernorm(x), cos, sin, cache.k[i], cache.v[i],
                                                   slots, write_at, mask))

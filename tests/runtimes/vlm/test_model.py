@@ -159,3 +159,29 @@ def test_missing_image_embeddings_are_reported(model):
     ids, positions, _ = _request(model, 10, 4)
     with pytest.raises(ValueError, match="image embeddings"):
         model.prefill(ids, positions, None, KVCache(CFG, 1, 64), slot=0)
+
+
+def test_decode_with_a_kv_length_bucket_equals_full_cache_decode(model):
+    req = _request(model, 12, 5)
+    full = _greedy_alone(model, req, 4)
+    cache = KVCache(CFG, max_slots=2, max_len=64)
+    with torch.no_grad():
+        steps = [model.prefill(*req, cache, slot=1)]
+        for _ in range(4):
+            steps.append(model.decode(steps[-1].argmax(-1), None, cache, torch.tensor([1]), kv_len=32))
+    for got, want in zip(steps, full):
+        torch.testing.assert_close(got, want, **EXACT)
+
+
+def test_bfloat16_prefill_and_decode_stay_close_to_fp32():
+    ref = random_vlm(CFG, seed=2)
+    low = random_vlm(CFG, dtype=torch.bfloat16, seed=2)
+    req = _request(ref, 13, 6)
+    with torch.no_grad():
+        want = _greedy_alone(ref, req, 2)
+        cache = KVCache(CFG, max_slots=1, max_len=64, dtype=torch.bfloat16)
+        got = [low.prefill(*req, cache, slot=0)]  # fp32 image embeddings are cast to the model dtype
+        got.append(low.decode(want[0].argmax(-1), None, cache, torch.tensor([0])))
+    for g, w in zip(got, want):
+        assert g.dtype == torch.bfloat16
+        torch.testing.assert_close(g.float(), w, atol=0.05, rtol=0.05)

@@ -100,7 +100,9 @@ def standalone(argv: list[str]) -> int:
         port = a.invoker_port + i if a.invoker_port else _free_port()
         cmd = [sys.executable, "-m", "invoker.server", "--id", f"invoker{i}", "--port", str(port),
                "--controller", f"http://127.0.0.1:{a.port}", "--token", cfg.internal_token,
-               "--user-memory", str(a.user_memory)]
+               "--user-memory", str(a.user_memory),
+               # invokers on one host must not hand out the same container ports
+               "--container-ports", f"{12000 + 1000 * i}-{12999 + 1000 * i}"]
         procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True))
 
     def stop(*_):

@@ -23,10 +23,10 @@ import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, Callable
 
 from common.sizes import Size
+from controller.adapter.state import NodeState
 from workflows.definition import (Node, Workflow, build_node_input, input_bytes,
                                   numeric_fields)
 
@@ -34,14 +34,6 @@ __all__ = ["WorkflowEngine", "WorkflowRunRecord", "NodeRun", "ActivationRun",
            "build_node_input"]
 
 Dispatch = Callable[[str, dict, "Size | None", "str | None"], dict]
-
-
-def _node_state_type() -> Callable[..., Any]:
-    try:
-        from controller.adapter.state import NodeState
-        return NodeState
-    except ImportError:  # the adapter package is optional: without it the engine runs unsized
-        return SimpleNamespace
 
 
 # ---------------------------------------------------------------------------- records
@@ -213,7 +205,6 @@ class WorkflowEngine:
         self.adapter = adapter
         self.max_parallel = max_parallel
         self.stats = stats or dict
-        self._node_state = _node_state_type()
 
     def run(self, workflow: Workflow, run_input: dict | None = None, *,
             run_id: str | None = None, policy: str | None = None,
@@ -351,7 +342,7 @@ class WorkflowEngine:
         act.remaining_ms = run.workflow.slo_ms - act.elapsed_ms
         if self.adapter is None:
             return None
-        state = self._node_state(
+        state = NodeState(
             workflow=run.workflow.name, function=node.id, action=node.action,
             slo_ms=run.workflow.slo_ms, remaining_ms=act.remaining_ms,
             elapsed_ms=act.elapsed_ms, input_bytes=input_bytes(params),

@@ -211,3 +211,32 @@ def test_multiple_sinks_give_a_keyed_result():
               "  - {id: c, action: p/c, after: [a]}")
     rec = WorkflowEngine(lambda action, *r: activation({"from": action})).run(flow, {})
     assert rec.result == {"b": {"from": "p/b"}, "c": {"from": "p/c"}}
+
+
+def test_real_adapter_with_late_hints_sizes_by_remaining_budget():
+    from controller.adapter.adapter import Adapter, make_policy
+    hints = """workflow t slo 10s p99
+
+option small cpu 0.5 memory 256MB
+option large cpu 2 memory 1GB
+
+function a
+  when remaining < 1ms use large
+  otherwise use small
+
+function b
+  when remaining < 1ms use large
+  otherwise use small
+"""
+    flow = wf("  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a]}")
+    adapter = Adapter(make_policy("late", flow, hints=hints))
+    chosen = []
+
+    def dispatch(action, params, size, cause):
+        chosen.append(size)
+        return activation({}, size=size)
+
+    rec = WorkflowEngine(dispatch, adapter, stats=adapter.stats_view).run(flow, {})
+    assert rec.status == "success", rec.error
+    assert [s.option for s in chosen] == ["small", "small"]
+    assert rec.policy == adapter.policy and rec.nodes[1].activations[0].decision_us > 0

@@ -130,6 +130,9 @@ class PoolConfig:
     pause_grace: float | None = 2.0  # s idle before pausing; None = never pause
     idle_timeout: float = 600.0     # s idle before removing
     prewarm: tuple[PrewarmSpec, ...] = (PrewarmSpec("python:3.11", 256, 1),)
+    # A warm hit may pass the buffer's head until the head has waited this long (s); after
+    # that the buffer is strictly FIFO so that a large action is not starved.
+    head_grace: float = 2.0
 
     def default_cpu(self, memory: int) -> float:
         """CPU share of a container without an explicit size: proportional to its memory."""
@@ -142,6 +145,7 @@ class ContainerPool:
     containers: dict[int, PoolContainer] = field(default_factory=dict)
     buffer: deque[RunRequest] = field(default_factory=deque)
     _next_cid: int = 0
+    _buffered_at: dict[int, float] = field(default_factory=dict)   # id(request) → when buffered
 
     # ---- capacity -------------------------------------------------------------------------
 
@@ -154,13 +158,16 @@ class ContainerPool:
     def free_cpu(self) -> float:
         return round(self.config.cpus - sum(c.cpu for c in self._live()), 6)
 
-    def _make_room(self, memory: int, cpu: float, exclude: int | None = None) -> list[int] | None:
+    def _make_room(self, memory: int, cpu: float, exclude: int | None = None,
+                   protect: bool = False) -> list[int] | None:
         """Containers to evict (LRU idle warm/paused first, then stem cells) so that `memory`
         MB and `cpu` cores more fit; [] if they fit already, None if eviction cannot help."""
         need_mem, need_cpu = memory - self.free_memory(), cpu - self.free_cpu()
         if need_mem <= 0 and need_cpu <= 1e-9:
             return []
-        idle = [c for c in self._live() if c.idle and c.cid != exclude]
+        # Containers whose action has buffered requests are about to be reused warm: keep them.
+        wanted = {r.key for r in self.buffer} if protect else set()
+        idle = [c for c in self._live() if c.idle and c.cid != exclude and c.key not in wanted]
         idle.sort(key=lambda c: (c.state == PREWARM, c.last_used))
         evict = []
         for c in idle:
@@ -174,32 +181,55 @@ class ContainerPool:
     # ---- placing run requests -------------------------------------------------------------
 
     def submit(self, request: RunRequest, now: float) -> Placement | Buffered | Rejected:
-        """Place a new request, or buffer it behind earlier buffered ones (FIFO)."""
+        """Place a new request, or buffer it behind earlier buffered ones (FIFO). A warm hit
+        never waits behind the buffer: it takes no capacity anyone else is waiting for."""
         if request.memory > self.config.user_memory or request.cpu > self.config.cpus + 1e-9:
             return Rejected(request, (
                 f"size cpu {request.cpu} memory {request.memory} MB exceeds this invoker's "
                 f"capacity of cpu {self.config.cpus} memory {self.config.user_memory} MB"))
-        placement = None if self.buffer else self._place(request, now)
+        if not self.buffer:
+            placement = self._place(request, now)
+        else:
+            placement = self._place_warm(request, now) if self._may_pass_head(now) else None
         if placement is not None:
             return placement
         self.buffer.append(request)
+        self._buffered_at[id(request)] = now
         return Buffered(request, len(self.buffer) - 1)
 
+    def _may_pass_head(self, now: float) -> bool:
+        head = self.buffer[0]
+        return now - self._buffered_at.get(id(head), now) < self.config.head_grace
+
     def drain(self, now: float) -> list[Placement]:
-        """Place buffered requests from the head while they fit (call after capacity frees)."""
+        """Place buffered requests after capacity frees: from the head while they fit, then
+        any request behind a blocked head that an idle container of its own action can take.
+        Idle containers whose action has buffered requests are not evicted meanwhile — evicting
+        them made cold starts the common case under load — until the head has waited
+        ``head_grace``; from then on the buffer is strictly FIFO."""
         placed = []
         while self.buffer:
             placement = self._place(self.buffer[0], now)
             if placement is None:
                 break
-            self.buffer.popleft()
+            self._unbuffer(self.buffer[0])
             placed.append(placement)
+        if self.buffer and self._may_pass_head(now):
+            for r in list(self.buffer)[1:]:
+                placement = self._place_warm(r, now)
+                if placement is not None:
+                    self._unbuffer(r)
+                    placed.append(placement)
         return placed
+
+    def _unbuffer(self, r: RunRequest) -> None:
+        self.buffer.remove(r)
+        self._buffered_at.pop(id(r), None)
 
     def cancel(self, request: RunRequest) -> None:
         """Drop a buffered request (its caller gave up, e.g. the invoker is stopping)."""
         try:
-            self.buffer.remove(request)
+            self._unbuffer(request)
         except ValueError:
             pass
 
@@ -213,13 +243,21 @@ class ContainerPool:
                 placement = self._claim(c, r, now, PREWARMED_START)
                 if placement:
                     return placement
-        evict = self._make_room(r.memory, r.cpu)
+        evict = self._make_room(r.memory, r.cpu, protect=bool(self.buffer) and self._may_pass_head(now))
         if evict is None:
             return None
         self._evict(evict)
         c = self._new_container(r.kind, r.memory, r.cpu, STARTING)
         self._assign(c, r, now)
         return Placement(r, c.cid, RECREATED_START if evict else COLD_START, evict=tuple(evict))
+
+    def _place_warm(self, r: RunRequest, now: float) -> Placement | None:
+        """A warm placement that evicts nothing, or None."""
+        for c in self._warm_candidates(r):
+            placement = self._claim(c, r, now, WARM_START, resume=c.state == PAUSED, allow_evict=False)
+            if placement:
+                return placement
+        return None
 
     def _warm_candidates(self, r: RunRequest) -> list[PoolContainer]:
         def usable(c: PoolContainer) -> bool:
@@ -232,12 +270,12 @@ class ContainerPool:
         return found
 
     def _claim(self, c: PoolContainer, r: RunRequest, now: float, start_kind: str,
-               resume: bool = False) -> Placement | None:
+               resume: bool = False, allow_evict: bool = True) -> Placement | None:
         if c.active:
             evict: list[int] | None = []
         else:
             evict = self._make_room(r.memory - c.memory, r.cpu - c.cpu, exclude=c.cid)
-        if evict is None:
+        if evict is None or (evict and not allow_evict):
             return None
         self._evict(evict)
         self._assign(c, r, now)

@@ -62,3 +62,29 @@ def ready():
 @bp.get("/activation/count")
 def activation_count():
     return jsonify({"activations": services().activations.running_count()})
+
+
+@bp.get("/api/v1/admin/invokers")
+def invoker_details():
+    """Every invoker with its capacity, reservations and live container pool (admin keys only)."""
+    from controller.api.common import identity
+    from controller.errors import FORBIDDEN, ApiError
+
+    if not identity().admin:
+        raise ApiError(403, FORBIDDEN)
+    svc = services()
+    out = []
+    for inv in svc.registry.all():
+        live = None
+        if inv.state != "down":
+            try:
+                status, live = inv.pool.json("GET", "/status", headers={"X-Tango-Internal": svc.config.internal_token},
+                                             timeout=2.0)
+                live = live if status == 200 else None
+            except OSError:
+                live = None
+        out.append({"id": inv.id, "url": inv.url, "state": inv.state, "userMemory": inv.user_memory,
+                    "cpus": inv.cpus, "reservedMemory": inv.reserved_memory, "inFlight": inv.in_flight,
+                    "pool": inv.status.get("pool"), "containers": (live or {}).get("containers", []),
+                    "buffer": (live or {}).get("buffer")})
+    return jsonify(out)

@@ -7,9 +7,10 @@ KEY_A = ActionKey("guest", "guest/a", "0.0.1", "h1")
 KEY_B = ActionKey("guest", "guest/b", "0.0.1", "h2")
 
 
-def pool(memory=1024, cpus=2.0, prewarm=(), pause_grace=2.0, idle_timeout=600.0):
+def pool(memory=1024, cpus=2.0, prewarm=(), pause_grace=2.0, idle_timeout=600.0, head_grace=2.0):
     return ContainerPool(PoolConfig(user_memory=memory, cpus=cpus, pause_grace=pause_grace,
-                                    idle_timeout=idle_timeout, prewarm=tuple(prewarm)))
+                                    idle_timeout=idle_timeout, prewarm=tuple(prewarm),
+                                    head_grace=head_grace))
 
 
 def req(key=KEY_A, memory=256, cpu=0.5, kind="python:3.11", concurrency=1, action_memory=256):
@@ -113,7 +114,7 @@ def test_warm_resize_reserves_the_difference():
 
 
 def test_busy_containers_are_never_evicted_and_buffer_is_fifo():
-    p = pool(memory=512, cpus=8)
+    p = pool(memory=512, cpus=8, head_grace=0.0)      # strict FIFO from the start
     first = p.submit(req(KEY_A), 0.0)
     second = p.submit(req(KEY_B), 0.0)
     big = p.submit(req(ActionKey("g", "g/big", "1", "x"), memory=512), 0.0)
@@ -187,3 +188,37 @@ def test_prewarm_waits_for_buffer_and_capacity():
     p.release(busy.cid, 1.0, reusable=False)
     p.removed(busy.cid)
     assert p.prewarm_plan() == []                      # buffered request comes first
+
+
+def test_released_container_serves_its_own_queue_instead_of_being_evicted():
+    """Two actions, one slot each, more requests than slots: a released container takes the
+    next request of its own action (warm), it is not evicted for the other action."""
+    p = pool(memory=512, cpus=8)
+    a = p.submit(req(KEY_A), 0.0)
+    b = p.submit(req(KEY_B), 0.0)
+    p.started(a.cid)
+    p.started(b.cid)
+    queued = [p.submit(req(KEY_A if i % 2 else KEY_B), 0.1) for i in range(4)]
+    assert all(isinstance(q, Buffered) for q in queued)
+    p.release(a.cid, 0.2)
+    placed = p.drain(0.2)
+    assert [x.start_kind for x in placed] == ["warm"] and placed[0].cid == a.cid
+    assert placed[0].request is queued[1].request and placed[0].evict == ()
+
+
+def test_head_of_buffer_is_not_starved_past_the_grace():
+    p = pool(memory=512, cpus=8, head_grace=1.0)
+    a = p.submit(req(KEY_A), 0.0)
+    b = p.submit(req(KEY_B), 0.0)
+    p.started(a.cid)
+    p.started(b.cid)
+    big = p.submit(req(ActionKey("g", "g/big", "1", "x"), memory=512), 0.0)
+    more_a = p.submit(req(KEY_A), 0.0)
+    p.release(a.cid, 0.5)
+    assert [x.request for x in p.drain(0.5)] == [more_a.request]     # within grace: warm hit passes
+    p.release(a.cid, 2.0)
+    p.release(b.cid, 2.0)
+    late_a = p.submit(req(KEY_A), 2.0)
+    assert isinstance(late_a, Buffered)                               # past grace: strict FIFO
+    placed = p.drain(2.0)
+    assert [x.request for x in placed] == [big.request]

@@ -1,0 +1,207 @@
+"""Platform invoke overhead and sustained warm throughput (issue: platform core figures).
+
+1. **Overhead**: warm blocking invokes of a no-op action through the whole platform
+   (client → controller → invoker → container) against direct ``POST /run`` to the *same*
+   container, interleaved one by one in the same run, over keep-alive connections with
+   TCP_NODELAY. Reports median/p99 of both and of the difference, and the ratio.
+2. **Throughput**: several no-op actions invoked (blocking) by ``wrk`` (or a threaded Python
+   client when wrk is missing) for a fixed time; then every accepted activation is checked to
+   have a final stored record (none lost).
+
+Prints a table and saves JSON with the command to ``bench/results/platform_invoke.json``.
+
+    python3 bench/platform_invoke.py [--n 2000] [--seconds 15] [--connections 32] [--actions 4]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform as host_platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.direct_run import RawConnection, http_request  # noqa: E402
+from common import platform_process  # noqa: E402
+from common.httpclient import HttpPool  # noqa: E402
+from common.platform_process import GUEST_KEY  # noqa: E402
+from controller.config import SYSTEM_KEY  # noqa: E402
+
+NOOP = "def main(args):\n    return {}\n"
+AUTH = {"Authorization": "Basic " + base64.b64encode(GUEST_KEY.encode()).decode()}
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+def deploy(pool: HttpPool, name: str) -> None:
+    status, body = pool.json("PUT", f"/api/v1/namespaces/_/actions/{name}?overwrite=true",
+                             {"exec": {"kind": "python:3.11", "code": NOOP}}, headers=AUTH)
+    if status != 200:
+        raise RuntimeError(f"deploy {name}: {status} {body}")
+
+
+def invoke(pool: HttpPool, name: str) -> dict:
+    status, body = pool.json("POST", f"/api/v1/namespaces/_/actions/{name}?blocking=true", {}, headers=AUTH)
+    if status != 200:
+        raise RuntimeError(f"invoke {name}: {status} {body}")
+    return body
+
+
+def container_port_of(pool: HttpPool, action: str) -> int:
+    """The loopback port of the warm container that runs ``guest/<action>`` (asks the
+    controller's admin view of the invokers, then Docker for the container's port)."""
+    import docker
+    system = {"Authorization": "Basic " + base64.b64encode(SYSTEM_KEY.encode()).decode()}
+    status, invokers = pool.json("GET", "/api/v1/admin/invokers", headers=system)
+    for inv in invokers:
+        for c in inv["containers"]:
+            if c["action"] == f"guest/{action}" and c["name"]:
+                env = dict(e.split("=", 1) for e in docker.from_env().containers.get(c["name"]).attrs["Config"]["Env"])
+                return int(env["__OW_PROXY_PORT"])
+    raise RuntimeError(f"no warm container for {action}")
+
+
+def overhead(pool: HttpPool, n: int) -> dict:
+    deploy(pool, "noop")
+    for _ in range(20):
+        invoke(pool, "noop")
+    port = container_port_of(pool, "noop")
+    direct = RawConnection("127.0.0.1", port)
+    run_req = http_request("/run", {"value": {}}, "127.0.0.1")
+    via, dir_, diff = [], [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        invoke(pool, "noop")
+        t1 = time.perf_counter()
+        status, _ = direct.exchange(run_req)
+        t2 = time.perf_counter()
+        assert status == 200
+        via.append((t1 - t0) * 1000)
+        dir_.append((t2 - t1) * 1000)
+        diff.append(via[-1] - dir_[-1])
+    direct.close()
+    return {"n": n,
+            "platform_ms": {"median": statistics.median(via), "p99": pct(via, 99)},
+            "direct_ms": {"median": statistics.median(dir_), "p99": pct(dir_, 99)},
+            "overhead_ms": {"median": statistics.median(diff), "p99": pct(diff, 99)},
+            "ratio_median": statistics.median(via) / statistics.median(dir_)}
+
+
+WRK_LUA = """
+local names = {%s}
+local auth = "%s"
+request = function()
+  local name = names[math.random(#names)]
+  return wrk.format("POST", "/api/v1/namespaces/_/actions/" .. name .. "?blocking=true",
+                    {["Authorization"] = auth, ["Content-Type"] = "application/json"}, "{}")
+end
+"""
+
+
+def throughput(apihost: str, pool: HttpPool, actions: int, seconds: int, connections: int) -> dict:
+    names = [f"tp{i}" for i in range(actions)]
+    for name in names:
+        deploy(pool, name)
+        for _ in range(3):
+            invoke(pool, name)
+    status, before = pool.json("GET", "/api/v1/namespaces/_/activations?count=true", headers=AUTH)
+    before = before["activations"]
+    client = "wrk" if shutil.which("wrk") else "python"
+    if client == "wrk":
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(WRK_LUA % (", ".join(f'"{n}"' for n in names), AUTH["Authorization"]))
+        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+                              "-s", f.name, apihost], capture_output=True, text=True, check=True).stdout
+        os.unlink(f.name)
+        requests_done = int(next(l for l in out.splitlines() if "requests in" in l).split()[0])
+        non2xx = next((int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l), 0)
+        errors_line = next((l for l in out.splitlines() if "Socket errors" in l), "")
+        ok = requests_done - non2xx
+    else:
+        ok, non2xx, errors_line = _python_load(pool, names, seconds, connections)
+        requests_done = ok + non2xx
+    time.sleep(2)
+    status, after = pool.json("GET", "/api/v1/namespaces/_/activations?count=true", headers=AUTH)
+    stored = after["activations"] - before
+    status, running = pool.json("GET", "/activation/count")
+    return {"client": client, "seconds": seconds, "connections": connections, "actions": actions,
+            "requests": requests_done, "ok": ok, "non_2xx": non2xx, "socket_errors": errors_line.strip(),
+            "invokes_per_s": ok / seconds, "stored_records": stored,
+            "still_running": running["activations"], "lost": max(0, requests_done - stored)}
+
+
+def _python_load(pool, names, seconds, connections):
+    ok = err = 0
+    lock = threading.Lock()
+    stop = time.time() + seconds
+
+    def worker(i):
+        nonlocal ok, err
+        while time.time() < stop:
+            try:
+                invoke(pool, names[i % len(names)])
+                with lock:
+                    ok += 1
+            except RuntimeError:
+                with lock:
+                    err += 1
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return ok, err, ""
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=2000, help="interleaved overhead samples")
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--actions", type=int, default=4)
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "platform_invoke.json"))
+    a = ap.parse_args(argv)
+    platform_process.build_images()
+    work = Path(tempfile.mkdtemp(prefix="tango-bench-"))
+    proc = platform_process.start(work)
+    try:
+        pool = HttpPool("127.0.0.1", proc.port)
+        ov = overhead(pool, a.n)
+        tp = throughput(proc.apihost, pool, a.actions, a.seconds, a.connections)
+    finally:
+        proc.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print("\nwarm blocking invoke of a no-op: platform vs direct /run to the same container (interleaved)")
+    print(f"{'':24}{'median ms':>12}{'p99 ms':>12}")
+    for label, key in (("through the platform", "platform_ms"), ("direct POST /run", "direct_ms"),
+                       ("overhead (difference)", "overhead_ms")):
+        print(f"{label:24}{ov[key]['median']:>12.3f}{ov[key]['p99']:>12.3f}")
+    print(f"ratio platform/direct (median): {ov['ratio_median']:.2f}x   targets: overhead median < 5 ms, p99 < 20 ms")
+    print(f"\nsustained warm throughput ({tp['client']}, {tp['connections']} connections, {tp['actions']} actions, "
+          f"{tp['seconds']} s): {tp['invokes_per_s']:.0f} invokes/s (target >= 300); "
+          f"requests {tp['requests']}, non-2xx {tp['non_2xx']}, stored records {tp['stored_records']}, "
+          f"lost {tp['lost']}, still running {tp['still_running']}")
+    result = {"benchmark": "platform_invoke", "command": " ".join([sys.executable, *sys.argv]),
+              "date": datetime.now(timezone.utc).isoformat(), "host": host_platform.node(),
+              "cpus": os.cpu_count(), "overhead": ov, "throughput": tp}
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(result, indent=2))
+    print(f"saved {a.out}")
+
+
+if __name__ == "__main__":
+    main()

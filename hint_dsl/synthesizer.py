@@ -7,14 +7,17 @@ Method (our reconstruction of Janus, see reference/janus-paper-notes.md §R):
    target percentile, times (1 + margin). The margin absorbs drift between profiling and serving
    and the additive combination of percentiles; the adapter corrects larger drift live.
 2. Backwards over the DAG, for every remaining-budget level b on a grid (every `grid_ms`) and
-   size class k: the option o with tail(o) + D(b - tail(o)) <= b that is cheapest for the rest
-   of the workflow (mean core-ms of this node at o, memory breaking ties, plus the cost the
-   downstream nodes' own choices at budget b - tail(o) will incur), where D(x) is the time the downstream nodes need when they
-   start with budget x and follow their own tables — the maximum over children, so parallel
-   branches each get the whole remaining budget of the critical path. A child's table is read
-   at the grid level at or below x, exactly as its condensed rules will be evaluated. When no
-   option fits, the fastest one is chosen and the level is reported infeasible. The time D of a
-   node is the maximum over its size classes (we do not know the class of a downstream input).
+   size class k, an option o with tail(o) + D(b - tail(o)) <= b, where D(x) is the time the
+   downstream nodes need when they start with budget x and follow their own tables: the maximum
+   over children, so parallel branches each get the whole remaining budget of the critical
+   path. A child's table is read at the grid level at or below x, exactly as its condensed rules
+   will be evaluated. Among the options that fit, the cheapest for the rest of the workflow:
+   this node's mean core-ms at o (memory breaks ties) plus what the downstream nodes' own
+   choices at budget b - tail(o) cost. Two rules keep each table a short staircase: with more
+   budget never a faster option than at the level below, and a slower option only when it saves
+   at least `min_saving` (3 %) of that cost. When no option fits, the fastest one is chosen and
+   the level is reported infeasible. The time D of a node is the maximum over its size classes
+   (the class of a downstream input is not known when an upstream node is sized).
 3. Condensation: adjacent budget levels with the same option merge into one
    `when remaining < X use O` rule, the last run becomes `otherwise use O` (the cheapest safe
    option); size classes whose tables are identical merge, and a split on `input.bytes` is kept
@@ -74,22 +77,32 @@ class _Table:
         return min(i, len(self.levels) - 1)
 
 
-def _choose(budget, candidates, kids, tables) -> _Choice:
-    """Cheapest feasible candidate (own + downstream cost), else the fastest.
-    `candidates` = [(own cost, tail, name)]."""
-    best_feasible = best_fast = None
-    for own, tail, name in candidates:
-        rest = budget - tail
-        levels = [(tables[c], tables[c].level(rest)) for c in kids]
-        total = tail + max((t.time[i] for t, i in levels), default=0.0)
-        # Parallel children are all paid for; a shared grandchild is counted once per path.
-        choice = _Choice(name, total, own + sum(t.cost[i] for t, i in levels), total <= budget)
-        if choice.feasible and (best_feasible is None or
-                                (choice.cost, choice.time_ms) < (best_feasible.cost, best_feasible.time_ms)):
-            best_feasible = choice
-        if best_fast is None or (choice.time_ms, choice.cost) < (best_fast.time_ms, best_fast.cost):
-            best_fast = choice
-    return best_feasible or best_fast
+def _evaluate(budget, own, tail, name, kids, tables) -> _Choice:
+    rest = budget - tail
+    levels = [(tables[c], tables[c].level(rest)) for c in kids]
+    total = tail + max((t.time[i] for t, i in levels), default=0.0)
+    # Parallel children are all paid for; a shared grandchild is counted once per path.
+    return _Choice(name, total, own + sum(t.cost[i] for t, i in levels), total <= budget)
+
+
+def _choose(budget, candidates, kids, tables, previous: _Choice | None, tails: dict,
+            min_saving: float) -> _Choice:
+    """The option for one budget level; `candidates` = [(own cost, tail, name)].
+
+    Cheapest feasible for the rest of the workflow, else the fastest. Two rules keep the table
+    a short staircase: with more budget than the level below, never a faster option than the one
+    chosen there (so each option holds one range of budgets), and move to a slower one only
+    when it saves at least `min_saving` of the cost (profile noise does not flip choices)."""
+    options = [_evaluate(budget, own, tail, name, kids, tables) for own, tail, name in candidates]
+    feasible = [c for c in options if c.feasible]
+    if not feasible:
+        return min(options, key=lambda c: (c.time_ms, c.cost))
+    if previous is not None and previous.feasible:
+        feasible = [c for c in feasible if tails[c.option] >= tails[previous.option]]
+        stay = next(c for c in feasible if c.option == previous.option)
+        best = min(feasible, key=lambda c: (c.cost, c.time_ms))
+        return best if best.cost < stay.cost * (1.0 - min_saving) else stay
+    return min(feasible, key=lambda c: (c.cost, c.time_ms))
 
 
 def _own_cost(profiles, function, option, k) -> float:
@@ -97,7 +110,8 @@ def _own_cost(profiles, function, option, k) -> float:
     return core_ms + mb_ms * 1e-9      # memory only breaks ties
 
 
-def _node_table(node, kids, tables, profiles, options, p, margin, levels, grid_ms) -> _Table:
+def _node_table(node, kids, tables, profiles, options, p, margin, levels, grid_ms,
+                min_saving) -> _Table:
     table = _Table(levels, grid_ms)
     classes = profiles.size_classes(node.id) or [None]
     if len(classes) == 1:
@@ -109,7 +123,12 @@ def _node_table(node, kids, tables, profiles, options, p, margin, levels, grid_m
                       for o in options if profiles.node_latencies(node.id, o.option, k)]
         # Never profiled: always the largest option, taking no time we know of.
         candidates = candidates or [(0.0, 0.0, largest)]
-        table.choices[k] = [_choose(b, candidates, kids, tables) for b in levels]
+        tails = {name: tail for _, tail, name in candidates}
+        row: list[_Choice] = []
+        for b in levels:
+            row.append(_choose(b, candidates, kids, tables, row[-1] if row else None, tails,
+                               min_saving))
+        table.choices[k] = row
     for i in range(len(levels)):
         table.time.append(max(table.choices[k][i].time_ms for k in table.choices))
         table.cost.append(max(table.choices[k][i].cost for k in table.choices))
@@ -156,7 +175,8 @@ def _condense(table: _Table) -> list[ast.Rule]:
 
 
 def synthesize(workflow, profiles: Profiles, options: list[Size], percentile: float | None = None,
-               slo_ms: float | None = None, grid_ms: float = 50.0, margin: float = 0.1) -> Synthesis:
+               slo_ms: float | None = None, grid_ms: float = 50.0, margin: float = 0.1,
+               min_saving: float = 0.03) -> Synthesis:
     """Hint text for `workflow` from `profiles`; see the module docstring for the method."""
     p = percentile if percentile is not None else getattr(workflow, "percentile", 99) or 99
     slo = slo_ms if slo_ms is not None else workflow.slo_ms
@@ -167,7 +187,7 @@ def synthesize(workflow, profiles: Profiles, options: list[Size], percentile: fl
     tables: dict[str, _Table] = {}
     for node in reversed(workflow.nodes):
         tables[node.id] = _node_table(node, kids[node.id], tables, profiles, options, p, margin,
-                                      levels, grid_ms)
+                                      levels, grid_ms, min_saving)
     functions = [ast.FunctionHints(n.id, _condense(tables[n.id])) for n in workflow.nodes]
     hint = ast.HintFile(
         ast.WorkflowHeader(workflow.name, ast.Quantity(slo, "ms"), float(p)),

@@ -141,3 +141,32 @@ def test_unprofiled_function_gets_the_largest_option_and_options_need_names():
     assert rules_of(s.text, "b") == ["otherwise use large"]
     with pytest.raises(ValueError):
         synthesize(wf, Profiles("wf"), [Size(1, 256)])
+
+
+def test_noisy_profiles_give_a_short_staircase_per_function_and_class():
+    import random
+    rng = random.Random(5)
+    opts = [Size(0.25, 128, "xs"), SMALL, MEDIUM, LARGE]
+    base = {"a": 300, "b": 500, "c": 200, "d": 250}
+    p = Profiles("wf", {o.option: o for o in opts})
+    run = 0
+    for nbytes in (100_000, 1_000_000, 4_000_000):
+        for _ in range(15):
+            for fn, ms in base.items():
+                for o in opts:
+                    p.add(Sample(fn, o.option, ms * (nbytes / 1e6) ** 0.5 * o.cpu ** -0.8
+                                 * rng.lognormvariate(0, 0.15), nbytes, run, 0))
+            run += 1
+    wf = workflow(2500, node("a"), node("b", ["a"]), node("c", ["a"]), node("d", ["b", "c"]))
+    s = synthesize(wf, p, opts)
+    assert hint_dsl.check(s.text, ["a", "b", "c", "d"]) == []
+    tree = hint_dsl.parse(s.text)
+    for fn in tree.functions:
+        groups = {}
+        for r in fn.rules:
+            text = hint_dsl.printer.format_rule(r)
+            key = text.split(" and ")[0] if "input.bytes" in text else "rest"
+            groups.setdefault(key.replace(f" use {r.option}", ""), []).append(r.option)
+        for options in groups.values():
+            assert len(options) == len(set(options)), (fn.name, options)   # one range per option
+    assert s.report["rules_after"] < s.report["rules_before"] / 10

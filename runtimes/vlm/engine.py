@@ -270,6 +270,7 @@ class EngineConfig:
     max_batch: int = 8  # decode slots (continuous batch size limit)
     max_len: int = 4096  # tokens per slot (image tokens + prompt + output)
     use_graphs: bool = True  # CUDA graphs for decode (ignored on CPU)
+    stop_at_eos: bool = True  # False: always generate max_tokens (benchmarks with random weights)
     latency_window: int = 2000  # completed requests kept for /metrics percentiles
 
 
@@ -277,9 +278,11 @@ class EngineConfig:
 class Engine:
     """Runs requests through vision → prefill → decode as the policy's Plans say."""
 
-    def __init__(self, model, policy, partitioner=None, config: EngineConfig = EngineConfig()):
+    def __init__(self, model, policy, partitioner=None, config: EngineConfig = EngineConfig(), vision=None):
+        """`vision` replaces `model.vision` (e.g. an `offload.StreamedVisionEncoder`)."""
         self.model, self.policy, self.config = model, policy, config
-        p = next(model.parameters())
+        self.vision = vision if vision is not None else model.vision
+        p = next(model.text.parameters())
         self.device, self.dtype = p.device, p.dtype
         if partitioner is None:
             from runtimes.vlm.partition import NoopPartitioner
@@ -315,9 +318,7 @@ class Engine:
         splits = list(self.policy.splits()) if hasattr(self.policy, "splits") else []
         self.partitioner.setup(splits)
         if self.config.use_graphs and self.device.type == "cuda":
-            shares = {None: self._plain[DECODE]}
-            for sms in splits:
-                shares[sms] = self._stream(DECODE, {DECODE: sms})
+            shares = {self._graph_key(sms): self._stream(DECODE, {DECODE: sms}) for sms in [None, *splits]}
             self.decoder.capture(shares, lambda sms: self.partitioner.capture_context(DECODE, sms))
         for w in self.workers.values():
             w.thread.start()
@@ -420,6 +421,11 @@ class Engine:
     def _share(split, stage) -> int | None:
         return None if split is None else split.get(stage)
 
+    def _graph_key(self, sms: int | None) -> int | None:
+        """Decode graphs are per partition; every whole-GPU share is the one plain-stream key None."""
+        total = getattr(self.partitioner, "total_sms", None)
+        return None if sms is None or (total and sms >= total) else sms
+
     def _stream(self, stage: str, split) -> object | None:
         sms = self._share(split, stage)
         if sms is None or self.device.type != "cuda":
@@ -465,7 +471,7 @@ class Engine:
         with torch.inference_mode(), _stream_ctx(stream):
             pixels = torch.cat([r.pixel_values for r in reqs]).to(self.device, non_blocking=True)
             grid = torch.cat([r.grid_thw for r in reqs])
-            embeds = self.model.vision(pixels, grid.to(self.device))
+            embeds = self.vision(pixels, grid.to(self.device))
             counts = [sum(self.model.image_tokens(r.grid_thw)) for r in reqs]
             parts = torch.split(embeds, counts)
         ev = _record(stream)
@@ -498,7 +504,7 @@ class Engine:
             if r.ready_event is not None:
                 _wait(stream, r.ready_event)
                 r.ready_event = None
-        graph_key = sms if self.config.use_graphs else -1
+        graph_key = self._graph_key(sms) if self.config.use_graphs else -1
         t = time.perf_counter()
         with torch.inference_mode():
             nxt, _ = self.decoder.step([r.output_ids[-1] for r in reqs], slots, graph_key, stream)
@@ -571,7 +577,8 @@ class Engine:
                 self._complete(r, now)
 
     def _finished(self, r: Request) -> bool:
-        return len(r.output_ids) >= r.max_tokens or r.output_ids[-1] == self.model.config.eos_id
+        return len(r.output_ids) >= r.max_tokens or (self.config.stop_at_eos
+                                                     and r.output_ids[-1] == self.model.config.eos_id)
 
     def _release(self, r: Request) -> None:
         # No cache.reset: a prefill from token 0 sets the slot's length and rope delta on its own

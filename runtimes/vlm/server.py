@@ -109,17 +109,29 @@ def build_engine(cfg: RuntimeConfig):
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"/init device {cfg.device!r} asked for but no CUDA device is visible; use 'cpu'")
     model, tokenizer = load_vlm(cfg.checkpoint or cfg.preset, cfg.device, dtype, cfg.seed)
-    if cfg.offload:
-        from runtimes.vlm.offload import StreamedVisionEncoder
-        model.vision = StreamedVisionEncoder(model.vision, device=cfg.device)
+    vision = stream_vision_weights(model) if cfg.offload else None
     partitioner = make_partitioner("green" if cfg.device.startswith("cuda") else "noop")
     tables = StageTables.load(cfg.tables) if cfg.tables else default_tables()
     total = getattr(partitioner, "total_sms", None)
     policy = make_policy(cfg.policy, tables, total if cfg.tables else None,
                          **{"max_batch": cfg.max_batch, **cfg.policy_params})
     engine = Engine(model, policy, partitioner, EngineConfig(max_batch=cfg.max_batch, max_len=cfg.max_len,
-                                                             use_graphs=cfg.graphs))
+                                                             use_graphs=cfg.graphs), vision=vision)
     return engine.start(), tokenizer
+
+
+def stream_vision_weights(model, slots: int = 2):
+    """Move the vision encoder's weights to pinned host memory, K GPU slots (Nova §5); frees the
+    resident encoder so only the slot arena stays on the GPU."""
+    import torch
+
+    from runtimes.vlm.offload import StreamedVisionEncoder
+
+    streamed = StreamedVisionEncoder(model.vision, slots=slots)
+    model.vision = None
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return streamed
 
 
 def decode_image(data):

@@ -146,3 +146,18 @@ def test_python_m_runtimes_vlm_serves_the_protocol(tmp_path):
         proc.wait(10)
     log.seek(0)
     assert log.read().count(SENTINEL) == 2  # stdout and stderr of the one activation
+
+
+@pytest.mark.timeout(60)
+def test_offloaded_vision_encoder_gives_the_same_answer(server):
+    runs = []
+    for offload in (False, True):
+        runtime = VLMRuntime()
+        assert runtime.init({"value": {"main": json.dumps({**TINY, "offload": offload})}})[0] == 200
+        try:
+            status, body = runtime.run({"value": {"image": png_b64(3), "prompt": "scroll down", "max_tokens": 8}})
+        finally:
+            runtime.close()
+        assert status == 200, body
+        runs.append(json.loads(body)["token_ids"])
+    assert runs[0] == runs[1]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import sys
 import traceback
 from typing import Sequence
@@ -33,6 +34,7 @@ SERVICE_COMMANDS = {
 }
 # Global flags and their values when not given (the subparsers' copies default to SUPPRESS so
 # a flag given before the command is not reset by the subcommand's parser).
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
 GLOBAL_DEFAULTS = {"auth": None, "apihost": None, "apiversion": None, "insecure": False,
                    "verbose": False, "debug": False, "json": False}
 
@@ -98,6 +100,9 @@ def run_handler(args: argparse.Namespace, ctx: Context) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `tango ... | head`: the reader left; exit quietly like other tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug in the CLI: say so briefly, full trace with -d
         if ctx.debug:
             traceback.print_exc()

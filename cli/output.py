@@ -59,7 +59,9 @@ def datetime_text(epoch_ms: int | float | None) -> str:
 def ms_text(ms: int | float | None) -> str:
     if ms is None:
         return "-"
-    return f"{ms:.0f}ms" if isinstance(ms, float) else f"{ms}ms"
+    if isinstance(ms, float):  # sub-10 ms latencies keep a decimal so 0.4 ms does not read as 0
+        return f"{ms:.1f}ms" if ms < 10 else f"{ms:.0f}ms"
+    return f"{ms}ms"
 
 
 def status_text(status_code: int | None) -> str:

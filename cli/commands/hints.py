@@ -199,7 +199,9 @@ def read_jsonl(path: str) -> list[Any]:
 
 
 def progress_bar(completed: int, total: int) -> str:
-    filled = PROGRESS_WIDTH * completed // total if total else 0
+    if not total:
+        return "[" + "-" * PROGRESS_WIDTH + "] starting"
+    filled = PROGRESS_WIDTH * completed // total
     return f"[{'#' * filled}{'-' * (PROGRESS_WIDTH - filled)}] {completed}/{total} runs"
 
 
@@ -235,11 +237,13 @@ def synthesize(args: argparse.Namespace, ctx: Context) -> int:
 def format_size_report(report: dict) -> str:
     """How much condensing saved, what the hints predict, and each function's rule count."""
     feasible = report.get("feasible_at_slo")
+    percentile = report.get("percentile")
+    at = "-" if percentile is None else f"{percentile:g}"
+    verdict = "-" if feasible is None else ("yes" if feasible else "NO")
     lines = [f"rules: {report.get('rules_before', '-')} before condensing, {report.get('rules_after', '-')} "
              f"after ({report.get('hint_bytes', '-')} bytes)",
-             f"SLO {output.ms_text(report.get('slo_ms'))} at p{report.get('percentile', '-')}: predicted tail "
-             f"{output.ms_text(report.get('predicted_tail_ms'))}, feasible "
-             f"{'-' if feasible is None else ('yes' if feasible else 'NO')}"]
+             f"SLO {output.ms_text(report.get('slo_ms'))} at p{at}: predicted tail "
+             f"{output.ms_text(report.get('predicted_tail_ms'))}, feasible {verdict}"]
     rows = [(name, f.get("rules", "-"), output.ms_text(f.get("min_feasible_budget_ms")))
             for name, f in (report.get("functions") or {}).items()]
     if rows:

@@ -144,7 +144,7 @@ def test_synthesize_prints_hints_and_the_size_report(wsk, api):
     assert api.last.body == {"percentile": 95.0}
     assert run.out == HINTS
     assert run.err.splitlines()[:2] == ["rules: 40 before condensing, 2 after (120 bytes)",
-                                        "SLO 2500ms at p99.0: predicted tail 2300ms, feasible yes"]
+                                        "SLO 2500ms at p99: predicted tail 2300ms, feasible yes"]
     assert run.err.splitlines()[3].split() == ["resize", "2", "400ms"]
 
 

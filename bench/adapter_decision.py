@@ -47,16 +47,20 @@ def image_workflow():
                      node("watermark", "resize"), node("store", "classify", "watermark")])
 
 
-def synthetic_profiles(rng: random.Random, runs_per_size: int = 20) -> Profiles:
-    """latency = base x sqrt(MB) x cpu^-0.8 x lognormal noise (sublinear CPU scaling)."""
+def latency_ms(rng: random.Random, function: str, nbytes: int, size: Size, sigma: float) -> float:
+    """The latency model: base x sqrt(MB) x cpu^-0.8 (sublinear CPU scaling) x lognormal noise."""
+    return (BASE_MS[function] * (nbytes / 1024 ** 2) ** 0.5 * size.cpu ** -0.8
+            * rng.lognormvariate(0, sigma))
+
+
+def synthetic_profiles(rng: random.Random, runs_per_size: int = 20, sigma: float = 0.12) -> Profiles:
     p = Profiles("thumbnails", {o.option: o for o in OPTIONS})
     run = 0
     for nbytes in INPUT_BYTES:
         for _ in range(runs_per_size):
-            for fn, base in BASE_MS.items():
+            for fn in BASE_MS:
                 for o in OPTIONS:
-                    ms = base * (nbytes / 1024 ** 2) ** 0.5 * o.cpu ** -0.8 * rng.lognormvariate(0, 0.12)
-                    p.add(Sample(fn, o.option, ms, nbytes, run, 0))
+                    p.add(Sample(fn, o.option, latency_ms(rng, fn, nbytes, o, sigma), nbytes, run, 0))
             run += 1
     return p
 

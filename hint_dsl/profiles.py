@@ -64,6 +64,7 @@ class NodeRun:
     latency_ms: float      # slowest item
     work_ms: float         # sum over items: what the run is billed for
     size_class: int
+    run: int = 0           # which profiling input
 
 
 @dataclass
@@ -110,6 +111,12 @@ class Profiles:
         return sorted({r.size_class for (f, _), runs in self._node_run_index().items()
                        if f == function for r in runs})
 
+    def run_classes(self, function: str) -> dict[int, int]:
+        """Profiling input index -> size class of this node's input in that run. Links the
+        classes of a node to those of its successors (a large upload gives a large resize)."""
+        return {r.run: r.size_class for (f, _), runs in self._node_run_index().items()
+                if f == function for r in runs}
+
     def tail_ms(self, function: str, option: str, p: float, margin: float = 0.0,
                 size_class: int | None = None) -> float | None:
         """Node latency at percentile p, inflated by a safety margin (0.1 = +10 %)."""
@@ -133,7 +140,7 @@ class Profiles:
             index: dict[tuple, list[NodeRun]] = {}
             for (fn, opt, _, _), items in groups.items():
                 run = NodeRun(max(s.latency_ms for s in items), sum(s.latency_ms for s in items),
-                              size_class(max(s.input_bytes for s in items)))
+                              size_class(max(s.input_bytes for s in items)), items[0].run)
                 index.setdefault((fn, opt), []).append(run)
             self._runs = index
         return self._runs

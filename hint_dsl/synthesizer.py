@@ -16,8 +16,9 @@ Method (our reconstruction of Janus, see reference/janus-paper-notes.md §R):
    choices at budget b - tail(o) cost. Two rules keep each table a short staircase: with more
    budget never a faster option than at the level below, and a slower option only when it saves
    at least `min_saving` (3 %) of that cost. When no option fits, the fastest one is chosen and
-   the level is reported infeasible. The time D of a node is the maximum over its size classes
-   (the class of a downstream input is not known when an upstream node is sized).
+   the level is reported infeasible. Size classes link along edges through the profiling runs:
+   when sizing node f for an input of class k, a child's time and cost are the worst over the
+   child's classes seen in the runs where f's input was of class k (all of them if unknown).
 3. Condensation: adjacent budget levels with the same option merge into one
    `when remaining < X use O` rule, the last run becomes `otherwise use O` (the cheapest safe
    option); size classes whose tables are identical merge, and a split on `input.bytes` is kept
@@ -63,29 +64,34 @@ def _bytes_quantity(n: int) -> ast.Quantity:
 
 
 class _Table:
-    """Per node: choices[class][level]; time and cost from the node's start, per level."""
+    """Per node: choices[class][level], each with the time and cost from the node's start."""
 
     def __init__(self, levels, grid_ms):
         self.levels, self.grid_ms = levels, grid_ms
         self.choices: dict[int | None, list[_Choice]] = {}
-        self.time: list[float] = []
-        self.cost: list[float] = []
 
     def level(self, budget: float) -> int:
         """The grid level whose rule applies at `budget` (rules are `remaining < X`)."""
         i = int(budget // self.grid_ms) if budget > 0 else 0
         return min(i, len(self.levels) - 1)
 
+    def time(self, classes, i: int) -> float:
+        return max(self.choices[k][i].time_ms for k in classes)
 
-def _evaluate(budget, own, tail, name, kids, tables) -> _Choice:
+    def cost(self, classes, i: int) -> float:
+        return max(self.choices[k][i].cost for k in classes)
+
+
+def _evaluate(budget, own, tail, name, kids) -> _Choice:
+    """`kids` = [(child table, child classes to expect)]."""
     rest = budget - tail
-    levels = [(tables[c], tables[c].level(rest)) for c in kids]
-    total = tail + max((t.time[i] for t, i in levels), default=0.0)
+    at = [(t, classes, t.level(rest)) for t, classes in kids]
+    total = tail + max((t.time(c, i) for t, c, i in at), default=0.0)
     # Parallel children are all paid for; a shared grandchild is counted once per path.
-    return _Choice(name, total, own + sum(t.cost[i] for t, i in levels), total <= budget)
+    return _Choice(name, total, own + sum(t.cost(c, i) for t, c, i in at), total <= budget)
 
 
-def _choose(budget, candidates, kids, tables, previous: _Choice | None, tails: dict,
+def _choose(budget, candidates, kids, previous: _Choice | None, tails: dict,
             min_saving: float) -> _Choice:
     """The option for one budget level; `candidates` = [(own cost, tail, name)].
 
@@ -93,7 +99,7 @@ def _choose(budget, candidates, kids, tables, previous: _Choice | None, tails: d
     a short staircase: with more budget than the level below, never a faster option than the one
     chosen there (so each option holds one range of budgets), and move to a slower one only
     when it saves at least `min_saving` of the cost (profile noise does not flip choices)."""
-    options = [_evaluate(budget, own, tail, name, kids, tables) for own, tail, name in candidates]
+    options = [_evaluate(budget, own, tail, name, kids) for own, tail, name in candidates]
     feasible = [c for c in options if c.feasible]
     if not feasible:
         return min(options, key=lambda c: (c.time_ms, c.cost))
@@ -103,6 +109,17 @@ def _choose(budget, candidates, kids, tables, previous: _Choice | None, tails: d
         best = min(feasible, key=lambda c: (c.cost, c.time_ms))
         return best if best.cost < stay.cost * (1.0 - min_saving) else stay
     return min(feasible, key=lambda c: (c.cost, c.time_ms))
+
+
+def _child_classes(profiles, parent: str, parent_class, child: str, table: _Table) -> list:
+    """The child's size classes to plan for when the parent's input is of `parent_class`."""
+    every = list(table.choices)
+    if every == [None] or parent_class is None:
+        return every
+    parent_runs = profiles.run_classes(parent)
+    child_runs = profiles.run_classes(child)
+    linked = {child_runs[r] for r, k in parent_runs.items() if k == parent_class and r in child_runs}
+    return [k for k in every if k in linked] or every
 
 
 def _own_cost(profiles, function, option, k) -> float:
@@ -124,14 +141,11 @@ def _node_table(node, kids, tables, profiles, options, p, margin, levels, grid_m
         # Never profiled: always the largest option, taking no time we know of.
         candidates = candidates or [(0.0, 0.0, largest)]
         tails = {name: tail for _, tail, name in candidates}
+        expect = [(tables[c], _child_classes(profiles, node.id, k, c, tables[c])) for c in kids]
         row: list[_Choice] = []
         for b in levels:
-            row.append(_choose(b, candidates, kids, tables, row[-1] if row else None, tails,
-                               min_saving))
+            row.append(_choose(b, candidates, expect, row[-1] if row else None, tails, min_saving))
         table.choices[k] = row
-    for i in range(len(levels)):
-        table.time.append(max(table.choices[k][i].time_ms for k in table.choices))
-        table.cost.append(max(table.choices[k][i].cost for k in table.choices))
     return table
 
 
@@ -217,7 +231,8 @@ def _report(workflow, tables, functions, levels, slo, p, grid_ms, margin, text) 
         "rules_before": sum(len(levels) * len(tables[n.id].choices) for n in workflow.nodes),
         "rules_after": sum(len(f.rules) for f in functions),
         "hint_bytes": len(text.encode()),
-        "predicted_tail_ms": max((tables[r].time[-1] for r in roots), default=0.0),
+        "predicted_tail_ms": max((tables[r].time(list(tables[r].choices), -1) for r in roots),
+                                 default=0.0),
         "feasible_at_slo": all(tables[r].choices[k][-1].feasible for r in roots
                                for k in tables[r].choices),
         "functions": per_function,

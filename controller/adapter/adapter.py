@@ -101,18 +101,17 @@ class Adapter:
 def _compiled(hints, workflow) -> CompiledHints | None:
     if hints is None or isinstance(hints, CompiledHints):
         return hints
-    functions = [n.id for n in workflow.nodes] if workflow is not None else None
-    return hint_dsl.compile(hints if not isinstance(hints, str) else hint_dsl.parse(hints),
-                            functions)
+    return hint_dsl.compile(hints, [n.id for n in workflow.nodes] if workflow is not None else None)
 
 
 def make_policy(name: str, workflow, hints=None, profiles: Profiles | None = None,
-                options: list[Size] | None = None, margin: float = 0.0):
+                options: list[Size] | None = None, margin: float = 0.1):
     """Build policy `name` (see POLICIES) for `workflow`.
 
     hints: hint text, `HintFile` or `CompiledHints` (required for `late`; its options are the
     workflow's options). options: sizes with names, for policies without a hint file.
     profiles: required for early-static and stepwise (and drift correction in late).
+    margin: safety margin on profiled tails for early-static and stepwise, as the synthesizer's.
     """
     compiled = _compiled(hints, workflow)
     options = list(options or (compiled.options.values() if compiled else []))

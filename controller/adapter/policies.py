@@ -168,9 +168,9 @@ class OraclePolicy(_Base):
 class LatePolicy(_Base):
     """Tango: the first matching hint rule for the live state, after drift correction.
 
-    Drift: for each function, live latency at an option (p95 with >= `p95_min` samples, else
-    p50) over the profiled one at that option; a function's factor is the worst over its
-    options. Before evaluating the rules of f the remaining budget is divided by the largest
+    Drift: for each function and option, live p50 over profiled p50 (and, with >= `p95_min`
+    live samples, the smaller of that and the p95 ratio, so a noisy tail alone is not drift); a
+    function's factor is the sample-weighted mean over its options, ignored within `tolerance`. Before evaluating the rules of f the remaining budget is divided by the largest
     factor among f and the functions after it, so a slower-than-profiled platform picks larger
     options. Faster-than-profiled never inflates the budget (factor >= 1) — that would trade SLO
     safety for savings the hints did not plan for.
@@ -178,12 +178,11 @@ class LatePolicy(_Base):
     name = "late"
 
     def __init__(self, workflow, hints: CompiledHints, profiles: Profiles | None = None,
-                 tolerance: float = 0.05, min_samples: int = 5, p95_min: int = 20):
+                 tolerance: float = 0.1, min_samples: int = 5, p95_min: int = 20):
         super().__init__(list(hints.options.values()))
         self.hints, self.profiles = hints, profiles
         self.tolerance, self.min_samples, self.p95_min = tolerance, min_samples, p95_min
         self.live = LiveStats()
-        self.workflow = workflow
         self.after = dag.descendants(workflow) if workflow is not None else {}
         self.functions_of_action: dict[str, list[str]] = {}
         for n in getattr(workflow, "nodes", []):
@@ -205,18 +204,20 @@ class LatePolicy(_Base):
     def _update_drift(self, function: str):
         if self.profiles is None:
             return
-        ratios = []
+        weighted, total = 0.0, 0
         for option in self.live.options_of(function):
             live = self.live.summary(function, option, self.min_samples)
             profiled = self.profiles.latencies(function, option) if option else []
-            if live is None or not profiled:
+            if live is None or not profiled or not live["p50"]:
                 continue
-            metric = 95 if live["count"] >= self.p95_min else 50
-            base = percentile(profiled, metric)
-            if base and live[f"p{metric}"]:
-                ratios.append(live[f"p{metric}"] / base)
-        if ratios:
-            self.drift[function] = max(ratios)
+            ratio = live["p50"] / percentile(profiled, 50)
+            if live["count"] >= self.p95_min and live["p95"]:
+                # Both the middle and the tail must have moved: one noisy estimate is not drift.
+                ratio = min(ratio, live["p95"] / percentile(profiled, 95))
+            weighted += ratio * live["count"]
+            total += live["count"]
+        if total:
+            self.drift[function] = weighted / total
             self._recompute_scales()
 
     def _recompute_scales(self):

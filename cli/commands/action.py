@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from cli import output
-from cli.commands.common import (Context, add_annotation_flags, add_param_flags, annotations_of,
-                                 as_key_value_list, done, failing, non_negative_int, params_of, read_text,
-                                 report_invocation)
+from cli.commands.common import (Context, add_annotation_flags, add_paging_flags, add_param_flags,
+                                 annotations_of, as_key_value_list, done, failing, non_negative_int,
+                                 params_of, read_text, report_invocation)
 from cli.errors import CliError
 from cli.names import fully_qualified, parse_name
 
@@ -61,8 +61,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = verbs.add_parser("list", parents=[common], help="list actions")
     p.add_argument("scope", metavar="NAMESPACE|PACKAGE", nargs="?")
-    p.add_argument("-l", "--limit", type=non_negative_int, default=30, help="at most this many (default 30)")
-    p.add_argument("-s", "--skip", type=non_negative_int, default=0, help="skip this many")
+    add_paging_flags(p, "actions")
     p.add_argument("-n", "--name-sort", action="store_true", help="sort by name")
     p.set_defaults(handler=list_actions)
 

@@ -10,7 +10,7 @@ import re
 import time
 
 from cli import output
-from cli.commands.common import Context, failing, non_negative_int
+from cli.commands.common import Context, add_paging_flags, failing, non_negative_int
 from cli.errors import CliError
 from cli.names import parse_name
 
@@ -26,8 +26,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = verbs.add_parser("list", parents=[common], help="list activations")
     p.add_argument("name", metavar="ACTION", nargs="?", help="only activations of this action")
-    p.add_argument("-l", "--limit", type=non_negative_int, default=30, help="at most this many (default 30, max 200)")
-    p.add_argument("-s", "--skip", type=non_negative_int, default=0, help="skip this many")
+    add_paging_flags(p, "activations")
     p.add_argument("-f", "--full", action="store_true", help="show results and logs, not a table")
     p.add_argument("--since", type=non_negative_int, metavar="EPOCH_MS", help="started at or after this time")
     p.add_argument("--upto", type=non_negative_int, metavar="EPOCH_MS", help="started at or before this time")

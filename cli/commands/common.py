@@ -170,6 +170,13 @@ def read_text(path: str, what: str) -> str:
         raise CliError(f"{what} {path}: cannot read the file ({exc.strerror or exc}).") from exc
 
 
+def add_paging_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    """wsk's ``-l/--limit`` (default 30; the server caps it at 200) and ``-s/--skip``."""
+    parser.add_argument("-l", "--limit", type=non_negative_int, default=30,
+                        help=f"list at most this many {what} (default 30, max 200)")
+    parser.add_argument("-s", "--skip", type=non_negative_int, default=0, help=f"skip this many {what}")
+
+
 def non_negative_int(text: str) -> int:
     """argparse type for counts and limits."""
     try:

@@ -18,7 +18,7 @@ import argparse
 from typing import Any
 
 from cli import output
-from cli.commands.common import (Context, add_param_flags, done, failing, non_negative_int, params_of,
+from cli.commands.common import (Context, add_paging_flags, add_param_flags, done, failing, params_of,
                                  read_text, report_invocation)
 from cli.names import parse_name
 
@@ -37,8 +37,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=get)
 
     p = verbs.add_parser("list", parents=[common], help="list workflows")
-    p.add_argument("-l", "--limit", type=non_negative_int, default=30, help="at most this many (default 30)")
-    p.add_argument("-s", "--skip", type=non_negative_int, default=0, help="skip this many")
+    add_paging_flags(p, "workflows")
     p.set_defaults(handler=list_workflows)
 
     p = verbs.add_parser("delete", parents=[common], help="delete a workflow")
@@ -55,8 +54,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = verbs.add_parser("runs", parents=[common], help="list a workflow's runs")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("-l", "--limit", type=non_negative_int, default=30, help="at most this many (default 30)")
-    p.add_argument("-s", "--skip", type=non_negative_int, default=0, help="skip this many")
+    add_paging_flags(p, "runs")
     p.set_defaults(handler=runs)
 
     p = verbs.add_parser("run-get", parents=[common], help="one run, node by node")

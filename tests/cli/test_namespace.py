@@ -1,5 +1,4 @@
 """``tango namespace list|get`` and ``tango list``."""
-from tests.cli.conftest import API
 
 ACTION = {"namespace": "guest", "name": "hello", "publish": False,
           "annotations": [{"key": "exec", "value": "python:3.11"}]}

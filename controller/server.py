@@ -39,6 +39,7 @@ def serve(config: ControllerConfig, app=None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)   # one line per job run otherwise
     config = parse_args(argv)
     print(f"tango controller on http://{config.host}:{config.port} (store: {config.db_url.split('://')[0]})", flush=True)
     serve(config)

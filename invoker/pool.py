@@ -132,7 +132,7 @@ class PoolConfig:
     prewarm: tuple[PrewarmSpec, ...] = (PrewarmSpec("python:3.11", 256, 1),)
     # A warm hit may pass the buffer's head until the head has waited this long (s); after
     # that the buffer is strictly FIFO so that a large action is not starved.
-    head_grace: float = 2.0
+    head_grace: float = 5.0
 
     def default_cpu(self, memory: int) -> float:
         """CPU share of a container without an explicit size: proportional to its memory."""
@@ -243,13 +243,19 @@ class ContainerPool:
                 placement = self._claim(c, r, now, PREWARMED_START)
                 if placement:
                     return placement
-        evict = self._make_room(r.memory, r.cpu, protect=bool(self.buffer) and self._may_pass_head(now))
+        patient = bool(self.buffer) and self._may_pass_head(now)
+        evict = self._make_room(r.memory, r.cpu, protect=patient)
         if evict is None:
             return None
+        if evict and patient and self._has_live(r.key):
+            return None    # a container of its own action frees soon: wait for it, evict nothing
         self._evict(evict)
         c = self._new_container(r.kind, r.memory, r.cpu, STARTING)
         self._assign(c, r, now)
         return Placement(r, c.cid, RECREATED_START if evict else COLD_START, evict=tuple(evict))
+
+    def _has_live(self, key: ActionKey) -> bool:
+        return any(c.key == key and c.state in (STARTING, BUSY) for c in self.containers.values())
 
     def _place_warm(self, r: RunRequest, now: float) -> Placement | None:
         """A warm placement that evicts nothing, or None."""

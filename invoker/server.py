@@ -59,6 +59,7 @@ def build_server(config: InvokerConfig, backend=None):
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)   # one line per job run otherwise
     config = parse_config(argv)
     server, invoker = build_server(config)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

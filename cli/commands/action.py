@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        help="activations one container may run at once")
         add_param_flags(p)
         add_annotation_flags(p)
-        p.add_argument("--web", metavar="true|false|raw", help="make it a web action (raw: the action gets the raw HTTP request)")
+        p.add_argument("--web", metavar="true|false|raw",
+                       help="make it a web action (raw: the action gets the raw HTTP request)")
         p.add_argument("--web-secure", metavar="SECRET",
                        help="require X-Require-Whisk-Auth: SECRET (true: generate one, false: remove)")
         if verb == "update":

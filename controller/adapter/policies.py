@@ -170,9 +170,9 @@ class LatePolicy(_Base):
 
     Drift: for each function and option, live p50 over profiled p50 (and, with >= `p95_min`
     live samples, the smaller of that and the p95 ratio, so a noisy tail alone is not drift); a
-    function's factor is the sample-weighted mean over its options, ignored within `tolerance`. Before evaluating the rules of f the remaining budget is divided by the largest
-    factor among f and the functions after it, so a slower-than-profiled platform picks larger
-    options. Faster-than-profiled never inflates the budget (factor >= 1) — that would trade SLO
+    function's factor is the sample-weighted mean over its options. Before evaluating the rules
+    of f the remaining budget is divided by the largest factor among f and the functions after
+    it (ignored within `tolerance`), so a slower-than-profiled platform picks larger options. Faster-than-profiled never inflates the budget (factor >= 1) — that would trade SLO
     safety for savings the hints did not plan for.
     """
     name = "late"

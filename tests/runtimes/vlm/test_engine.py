@@ -1,5 +1,6 @@
 """The Nova engine on the CPU with the tiny preset: every policy gives each request exactly the
 tokens of a plain sequential greedy decode, while requests are batched, chunked and pipelined."""
+import os
 import threading
 
 import numpy as np
@@ -15,11 +16,18 @@ from runtimes.vlm.scheduler.tables import default_tables
 from runtimes.vlm.weights import load_vlm
 
 MAX_BATCH = 4
+# NOVA_TEST_DEVICE=cuda runs the same tests on a GPU: green-context partitions and decode graphs.
+DEVICE = os.environ.get("NOVA_TEST_DEVICE", "cpu")
 
 
 @pytest.fixture(scope="module")
 def vlm():
-    return load_vlm("tiny", "cpu", torch.float32, seed=0)
+    return load_vlm("tiny", DEVICE, torch.float32, seed=0)
+
+
+def partitioner():
+    from runtimes.vlm.partition import make_partitioner
+    return make_partitioner("green" if DEVICE.startswith("cuda") else "noop")
 
 
 def image(seed, size):
@@ -46,13 +54,14 @@ def workload(vlm):
 
 def reference_decode(model, prompt, max_tokens, pv, grid):
     """Plain greedy decoding of one request alone: whole prefill, then one token at a time."""
-    cache = KVCache(model.config, 1, 1024)
+    cache = KVCache(model.config, 1, 1024, DEVICE)
     with torch.inference_mode():
-        emb = model.vision(pv, grid) if pv is not None else None
+        emb = model.vision(pv.to(DEVICE), grid.to(DEVICE)) if pv is not None else None
         ids, pos = model.build_inputs(prompt, 0 if emb is None else emb.shape[0], grid)
         out = [int(model.prefill(ids, pos, emb, cache, 0).argmax(-1))]
         while len(out) < max_tokens and out[-1] != model.config.eos_id:
-            out.append(int(model.decode(torch.tensor([out[-1]]), None, cache, torch.tensor([0])).argmax(-1)))
+            step = model.decode(torch.tensor([out[-1]], device=DEVICE), None, cache, torch.tensor([0], device=DEVICE))
+            out.append(int(step.argmax(-1)))
     return out
 
 
@@ -63,7 +72,7 @@ def expected(vlm):
 
 def run_all(vlm, policy_name, max_tokens=None, **params):
     policy = make_policy(policy_name, default_tables(), max_batch=MAX_BATCH, **params)
-    with Engine(vlm[0], policy, config=EngineConfig(max_batch=MAX_BATCH, max_len=1024)) as engine:
+    with Engine(vlm[0], policy, partitioner(), EngineConfig(max_batch=MAX_BATCH, max_len=1024)) as engine:
         reqs = []
         threads = [threading.Thread(target=lambda w=w: reqs.append(
             (w, engine.submit(w[0], max_tokens or w[1], w[2], w[3])))) for w in workload(vlm)]

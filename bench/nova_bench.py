@@ -1,0 +1,315 @@
+"""Nova benchmark: every scheduling policy on the same request sequences, in-process on one GPU.
+
+For each policy the engine (`runtimes.vlm.engine`) serves identical seeded workloads
+(`bench/nova_workload.py`): Poisson arrivals at fractions of capacity and a bursty process
+(cv >= 3). Capacity is 1 / E[vision + prefill] on the whole GPU, measured here first (the
+compute stages are the pipeline's bottleneck). Reported per run: max, p99 and mean end-to-end
+latency, TTFT, time per output token and throughput. Optional: the nova policy with the
+vision encoder streamed from pinned host memory against resident weights (`--offload`).
+Saves JSON (command, card, versions, per-run summaries) and a latency-vs-throughput Pareto PNG.
+
+    python bench/nova_bench.py --preset qwen2-vl-7b --tables T.json --out bench/results/nova
+    python bench/nova_bench.py --plot bench/results/nova/bench_qwen2-vl-7b.json   # re-plot only
+    python bench/nova_bench.py --preset tiny --device cpu --n 6 --loads 0.5 --out /tmp/nb  # smoke
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from bench.nova_workload import SCREENS, gap_cv, make_workload, prompt_ids, screenshot  # noqa: E402
+from runtimes.vlm.engine import Engine, EngineConfig, percentiles  # noqa: E402
+from runtimes.vlm.partition import make_partitioner  # noqa: E402
+from runtimes.vlm.preprocess import preprocess_image  # noqa: E402
+from runtimes.vlm.scheduler.policies import POLICY_NAMES, make_policy  # noqa: E402
+from runtimes.vlm.scheduler.tables import StageTables, default_tables  # noqa: E402
+from runtimes.vlm.server import stream_vision_weights  # noqa: E402
+from runtimes.vlm.weights import load_vlm  # noqa: E402
+
+
+def card(device: str) -> dict:
+    info = {"torch": torch.__version__, "python": platform.python_version(), "device": device}
+    if device.startswith("cuda"):
+        p = torch.cuda.get_device_properties(0)
+        info.update(name=p.name, sms=p.multi_processor_count, memory_gib=round(p.total_memory / 2 ** 30, 1),
+                    cuda=torch.version.cuda)
+    return info
+
+
+class Bench:
+    """Holds the model, the preprocessed screenshots and the measured capacity for all runs."""
+
+    def __init__(self, args):
+        self.args = args
+        self.cuda = args.device.startswith("cuda")
+        dtype = torch.bfloat16 if self.cuda else torch.float32
+        self.model, _ = load_vlm(args.preset, args.device, dtype, seed=0)
+        cfg = self.model.config
+        self.tables = StageTables.load(args.tables) if args.tables else default_tables()
+        self.images = {}
+        for screen in SCREENS:
+            pv, grid = preprocess_image(screenshot(screen), cfg.min_pixels, cfg.max_pixels, cfg.vision)
+            self.images[screen] = (pv.pin_memory() if self.cuda else pv, grid)
+        self.capacity, self.service_ms = self.measure_capacity()
+
+    def sync(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    def measure_capacity(self) -> tuple[float, dict]:
+        """1 / E[vision + prefill] on the whole GPU, over the two screen kinds (ms per stage)."""
+        from runtimes.vlm.model import KVCache
+        m, out = self.model, {}
+        cache = KVCache(m.config, 1, self.args.max_len, next(m.text.parameters()).device,
+                        next(m.text.parameters()).dtype)
+        with torch.inference_mode():
+            for screen, (pv, grid) in self.images.items():
+                ids = [m.config.vision_start_id, m.config.vision_end_id] + [1] * 65
+                times = []
+                for _ in range(3):
+                    self.sync()
+                    t0 = time.perf_counter()
+                    emb = m.vision(pv.to(m.text.embed_tokens.weight.device), grid)
+                    self.sync()
+                    t1 = time.perf_counter()
+                    inp, pos = m.build_inputs(ids, emb.shape[0], grid)
+                    m.prefill(inp, pos, emb, cache, 0)
+                    self.sync()
+                    times.append(((t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3))
+                vis, pre = times[-1]
+                out[screen] = {"patches": int(pv.shape[0]), "prompt_tokens": int(inp.shape[1]),
+                               "vision_ms": round(vis, 3), "prefill_ms": round(pre, 3)}
+        mean_s = statistics.mean(v["vision_ms"] + v["prefill_ms"] for v in out.values()) / 1e3
+        return 1.0 / mean_s, out
+
+    def engine(self, policy_name: str, vision=None) -> Engine:
+        a = self.args
+        params = {"max_batch": a.max_batch}
+        policy = make_policy(policy_name, self.tables, None, **params)
+        partitioner = make_partitioner("green" if self.cuda else "noop")
+        cfg = EngineConfig(max_batch=a.max_batch, max_len=a.max_len, use_graphs=not a.no_graphs, stop_at_eos=False)
+        return Engine(self.model, policy, partitioner, cfg, vision=vision).start()
+
+    def serve(self, engine: Engine, items) -> dict:
+        """Submit `items` at their arrival times; wait for all; summarise latencies."""
+        cfg = self.model.config
+        reqs, t0 = [], time.perf_counter() + 0.05
+        for it in items:
+            delay = t0 + it.at_s - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pv, grid = self.images[it.screen]
+            reqs.append(engine.submit(prompt_ids(it, cfg), it.output_len, pv, grid, arrival=t0 + it.at_s))
+        deadline = time.perf_counter() + self.args.run_timeout
+        for r in reqs:
+            r.wait(max(1.0, deadline - time.perf_counter()))
+        errors = [r.error for r in reqs if r.error]
+        if errors:
+            raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
+        return summarise(reqs, t0)
+
+    def warm_up(self, engine: Engine) -> None:
+        self.serve(engine, make_workload(4, 1000.0, seed=999))
+
+
+def summarise(reqs, t0: float) -> dict:
+    t = [r.timings() for r in reqs]
+    end = max(r.marks["end"] for r in reqs)
+    tokens = sum(len(r.output_ids) for r in reqs)
+    lat = percentiles([x["total_ms"] for x in t])
+    ttft = percentiles([x["ttft_ms"] for x in t])
+    tpot = percentiles([x["tpot_ms"] for x in t if x["tpot_ms"] is not None])
+    return {"requests": len(reqs), "latency_ms": lat, "ttft_ms": ttft, "tpot_ms": tpot,
+            "queue_ms": percentiles([x["queue_ms"] for x in t]),
+            "throughput_rps": round(len(reqs) / (end - t0), 4), "tokens_per_s": round(tokens / (end - t0), 2),
+            "duration_s": round(end - t0, 3)}
+
+
+def workloads(args, capacity: float):
+    out = []
+    for load in args.loads:
+        n = max(args.min_n, int(args.n * min(1.0, load / 0.5)))  # fewer at low load: keep runs short
+        items = make_workload(n, load * capacity, "poisson", seed=args.seed)
+        out.append({"name": f"poisson-{load:g}", "process": "poisson", "load": load, "items": items})
+    if args.bursty_load:
+        items = make_workload(args.n, args.bursty_load * capacity, "bursty", cv=args.cv, seed=args.seed)
+        out.append({"name": f"bursty-{args.bursty_load:g}", "process": "bursty", "load": args.bursty_load,
+                    "items": items})
+    for w in out:
+        w["cv"] = round(gap_cv(w["items"]), 3)
+        w["rate_rps"] = round(w["load"] * capacity, 4)
+    return out
+
+
+def run(args) -> dict:
+    b = Bench(args)
+    result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
+              "preset": args.preset, "tables": args.tables or "default (derived from gpu-probe.md)",
+              "capacity_rps": round(b.capacity, 4), "service_ms": b.service_ms, "max_batch": args.max_batch,
+              "workloads": [], "runs": []}
+    wls = workloads(args, b.capacity)
+    result["workloads"] = [{k: v for k, v in w.items() if k != "items"} | {"n": len(w["items"])} for w in wls]
+    print(json.dumps({"capacity_rps": result["capacity_rps"], "service_ms": b.service_ms}), flush=True)
+    for name in args.policies:
+        engine = b.engine(name)
+        try:
+            b.warm_up(engine)
+            for w in wls:
+                s = b.serve(engine, w["items"])
+                row = {"policy": name, "workload": w["name"], "process": w["process"], "load": w["load"],
+                       "offload": False, **s}
+                result["runs"].append(row)
+                print_row(row)
+            if name == "nova":
+                result["nova_partitions"] = {"switch_cost_ms": engine.partitioner.switch_cost_ms,
+                                             "create_ms": getattr(engine.partitioner, "create_ms", {})}
+        finally:
+            engine.close()
+            del engine
+            gc.collect()
+            if b.cuda:
+                torch.cuda.empty_cache()
+    if args.offload:
+        result["offload"] = offload_runs(b, wls[min(1, len(wls) - 1)])
+    return result
+
+
+def offload_runs(b: Bench, w: dict) -> dict:
+    """nova with resident vs streamed vision weights on the same workload; GPU bytes of each."""
+    out = {"workload": w["name"]}
+    resident = sum(p.numel() * p.element_size() for p in b.model.vision.parameters())
+    for offload in (False, True):
+        vision = None
+        if offload:
+            vision = stream_vision_weights(b.model)
+        engine = b.engine("nova", vision=vision)
+        try:
+            b.warm_up(engine)
+            s = b.serve(engine, w["items"])
+        finally:
+            engine.close()
+        key = "streamed" if offload else "resident"
+        out[key] = {"vision_weight_bytes": vision.resident_bytes() if offload else resident, **s}
+        print_row({"policy": f"nova/{key}", "workload": w["name"], **s})
+    r, st = out["resident"], out["streamed"]
+    out["memory_reduction"] = round(1 - st["vision_weight_bytes"] / r["vision_weight_bytes"], 4)
+    out["mean_latency_increase"] = round(st["latency_ms"]["mean"] / r["latency_ms"]["mean"] - 1, 4)
+    out["max_latency_increase"] = round(st["latency_ms"]["max"] / r["latency_ms"]["max"] - 1, 4)
+    return out
+
+
+def print_row(row: dict) -> None:
+    lat, ttft, tpot = row["latency_ms"], row["ttft_ms"], row["tpot_ms"]
+    print(f"{row['policy']:>14} {row['workload']:>14}  max {lat['max']:9.1f}  p99 {lat['p99']:9.1f}  "
+          f"mean {lat['mean']:9.1f}  ttft {ttft['mean']:8.1f}  tpot {tpot.get('mean', 0):6.2f}  "
+          f"thr {row['throughput_rps']:7.3f} rps", flush=True)
+
+
+def compare(result: dict) -> dict:
+    """Nova against the best baseline per workload: max-latency reduction and throughput ratio."""
+    out = {}
+    baselines = [p for p in POLICY_NAMES if p not in ("nova",)]
+    for w in {r["workload"] for r in result["runs"]}:
+        rows = {r["policy"]: r for r in result["runs"] if r["workload"] == w}
+        if "nova" not in rows:
+            continue
+        base = [rows[p] for p in baselines if p in rows]
+        if not base:
+            continue
+        best = min(base, key=lambda r: r["latency_ms"]["max"])
+        nova = rows["nova"]
+        out[w] = {"best_baseline": best["policy"],
+                  "max_latency_reduction": round(1 - nova["latency_ms"]["max"] / best["latency_ms"]["max"], 4),
+                  "throughput_ratio": round(nova["throughput_rps"] / best["throughput_rps"], 4),
+                  "best_throughput_baseline": max(base, key=lambda r: r["throughput_rps"])["policy"]}
+    return out
+
+
+def plot(result: dict, path: str) -> None:
+    """Latency (max and p99) vs throughput, one line per policy over the Poisson loads; bursty as stars."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, stat in zip(axes, ("max", "p99")):
+        for i, policy in enumerate(sorted({r["policy"] for r in result["runs"]})):
+            rows = sorted((r for r in result["runs"] if r["policy"] == policy and r["process"] == "poisson"),
+                          key=lambda r: r["load"])
+            color = f"C{i}"
+            ax.plot([r["throughput_rps"] for r in rows], [r["latency_ms"][stat] for r in rows], "o-",
+                    color=color, label=policy)
+            for r in result["runs"]:
+                if r["policy"] == policy and r["process"] == "bursty":
+                    ax.plot(r["throughput_rps"], r["latency_ms"][stat], "*", color=color, markersize=14)
+        ax.set_xlabel("throughput (requests/s)")
+        ax.set_ylabel(f"{stat} end-to-end latency (ms)")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.set_title(f"{result['preset']} on {result['card'].get('name', result['card']['device'])}: {stat}")
+    axes[0].legend(fontsize=8)
+    fig.text(0.5, 0.005, "lines: Poisson loads; stars: bursty (cv>=3)", ha="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def parse_args(argv=None):
+    floats = lambda s: [float(x) for x in s.split(",") if x]  # noqa: E731
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default="qwen2-vl-7b")
+    p.add_argument("--tables", default=None, help="stage tables JSON from runtimes.vlm.profile_stages")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--policies", default=",".join(POLICY_NAMES))
+    p.add_argument("--loads", type=floats, default=[0.1, 0.5, 0.95], help="Poisson loads, fractions of capacity")
+    p.add_argument("--bursty-load", type=float, default=0.7)
+    p.add_argument("--cv", type=float, default=3.0)
+    p.add_argument("--n", type=int, default=60, help="requests per workload (scaled down below load 0.5)")
+    p.add_argument("--min-n", type=int, default=12)
+    p.add_argument("--max-batch", type=int, default=16)
+    p.add_argument("--max-len", type=int, default=2048)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-graphs", action="store_true")
+    p.add_argument("--offload", action="store_true", help="also compare streamed vs resident vision weights")
+    p.add_argument("--run-timeout", type=float, default=240.0)
+    p.add_argument("--out", default="bench/results/nova")
+    p.add_argument("--plot", default=None, help="only re-plot this result JSON")
+    args = p.parse_args(argv)
+    args.policies = [x for x in args.policies.split(",") if x]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.plot:
+        with open(args.plot) as f:
+            result = json.load(f)
+        plot(result, args.plot.replace(".json", ".png"))
+        return
+    os.makedirs(args.out, exist_ok=True)
+    result = run(args)
+    result["nova_vs_best_baseline"] = compare(result)
+    path = os.path.join(args.out, f"bench_{args.preset}.json")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+    print(json.dumps(result["nova_vs_best_baseline"], indent=1))
+    try:
+        plot(result, path.replace(".json", ".png"))
+    except ImportError:
+        print("matplotlib missing: re-plot later with --plot", path)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()

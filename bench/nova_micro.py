@@ -1,0 +1,244 @@
+"""Nova micro-measurements on one GPU, with the engine's own pieces (decode graphs per partition,
+green-context partitioner, streamed vision encoder):
+
+- decode step time (batch B, CUDA graph) alone vs co-running with a vision encode, on green
+  partitions and on two plain streams (no partitioning);
+- decode batch-1 step time against the weight-read time at HBM bandwidth (the card's 3.35 TB/s
+  and the device-copy bandwidth measured here);
+- vision-encoder weight streaming: GPU bytes and encode latency, resident vs streamed (and the
+  outputs compared bit for bit), on the whole GPU and on the vision partition;
+- green-context cost: creating a partition pair, and switching partitions between decode steps.
+
+    python bench/nova_micro.py --preset qwen2-vl-7b --out bench/results/nova
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from bench.nova_bench import card  # noqa: E402
+from bench.nova_workload import SCREENS, screenshot  # noqa: E402
+from runtimes.vlm.engine import DecodeRunner  # noqa: E402
+from runtimes.vlm.model import KVCache  # noqa: E402
+from runtimes.vlm.offload import StreamedVisionEncoder  # noqa: E402
+from runtimes.vlm.partition import make_partitioner  # noqa: E402
+from runtimes.vlm.preprocess import preprocess_image  # noqa: E402
+from runtimes.vlm.weights import load_vlm  # noqa: E402
+
+H100_SXM_HBM_BPS = 3.35e12
+
+
+def sync(cuda: bool) -> None:
+    if cuda:
+        torch.cuda.synchronize()
+
+
+def stream_ctx(stream):
+    import contextlib
+    return torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()
+
+
+class Micro:
+    def __init__(self, args):
+        self.args, self.cuda = args, args.device.startswith("cuda")
+        dtype = torch.bfloat16 if self.cuda else torch.float32
+        self.model, _ = load_vlm(args.preset, args.device, dtype, seed=0)
+        cfg = self.model.config
+        self.device, self.dtype = torch.device(args.device), dtype
+        self.images = {s: preprocess_image(screenshot(s), cfg.min_pixels, cfg.max_pixels, cfg.vision) for s in SCREENS}
+        self.part = make_partitioner("green" if self.cuda else "noop")
+        t0 = time.perf_counter()
+        self.part.setup(args.splits)
+        self.setup_ms = (time.perf_counter() - t0) * 1e3
+        self.total = self.part.total_sms
+        b = args.batch
+        self.cache = KVCache(cfg, b + 1, args.ctx + 512, self.device, dtype)
+        self.runner = DecodeRunner(self.model, self.cache, b, scratch_slot=b)
+        self.plain = torch.cuda.Stream() if self.cuda else None
+        self.vision_plain = torch.cuda.Stream() if self.cuda else None
+        streams = {None: self.plain}
+        for s in args.splits:
+            streams[s] = self.part.stream("decode", s)
+        self.runner.capture(streams, lambda s: self.part.capture_context("decode", s))
+
+    def vision_stream(self, decode_sms):
+        return self.vision_plain if decode_sms is None else self.part.stream("vision", self.total - decode_sms)
+
+    # -------------------------------------------------------------- decode steps
+    def decode_steps(self, batch: int, sms, n: int, stop: threading.Event | None = None) -> list[float]:
+        """Host ms per decode step (graph replay + sampled tokens to the host), as the engine sees it."""
+        stream = self.plain if sms is None else self.part.stream("decode", sms)
+        self.cache.lengths[:batch] = self.args.ctx
+        out = []
+        with torch.inference_mode():
+            while len(out) < n and not (stop is not None and stop.is_set()):
+                t = time.perf_counter()
+                self.runner.step([1] * batch, list(range(batch)), sms, stream)
+                out.append((time.perf_counter() - t) * 1e3)
+        return out
+
+    def encode(self, vision, screen: str, stream) -> float:
+        pv, grid = self.images[screen]
+        with torch.inference_mode(), stream_ctx(stream):
+            t = time.perf_counter()
+            vision(pv.to(self.device), grid.to(self.device))
+            if stream is not None:
+                stream.synchronize()
+        return (time.perf_counter() - t) * 1e3
+
+    def corun(self, batch: int, sms, reps: int) -> dict:
+        """Decode steps while `reps` vision encodes run on the complementary partition (or a plain stream)."""
+        vstream = self.vision_stream(sms)
+        stop, vis_ms = threading.Event(), []
+
+        def vision_loop():
+            for _ in range(reps):
+                vis_ms.append(self.encode(self.model.vision, "phone", vstream))
+            stop.set()
+
+        self.decode_steps(batch, sms, 3)  # warm
+        th = threading.Thread(target=vision_loop)
+        th.start()
+        time.sleep(0.002)
+        steps = self.decode_steps(batch, sms, 100000, stop)
+        th.join()
+        steps = steps[1:-1] or steps  # drop the edges that may not overlap
+        return {"decode_step_ms": round(statistics.median(steps), 4), "steps": len(steps),
+                "vision_ms": round(statistics.median(vis_ms), 3)}
+
+    def decode_vs_vision(self) -> dict:
+        a, rows = self.args, []
+        for sms in [None, *a.splits]:
+            b = a.batch
+            alone = statistics.median(self.decode_steps(b, sms, a.steps))
+            vis_alone = statistics.median(self.encode(self.model.vision, "phone", self.vision_stream(sms))
+                                          for _ in range(2))
+            co = self.corun(b, sms, a.vision_reps)
+            rows.append({"decode_sms": sms or "shared (plain streams)", "vision_sms": self.total - sms if sms else "shared",
+                         "batch": b, "decode_alone_ms": round(alone, 4), "decode_corun_ms": co["decode_step_ms"],
+                         "decode_slowdown": round(co["decode_step_ms"] / alone - 1, 4),
+                         "vision_alone_ms": round(vis_alone, 3), "vision_corun_ms": co["vision_ms"],
+                         "overlapped_steps": co["steps"]})
+            print(json.dumps(rows[-1]), flush=True)
+        full = statistics.median(self.decode_steps(a.batch, None, a.steps))
+        for r in rows:
+            r["corun_vs_full_gpu_alone"] = round(r["decode_corun_ms"] / full - 1, 4)
+        return {"decode_full_gpu_alone_ms": round(full, 4), "rows": rows}
+
+    # -------------------------------------------------------------- roofline
+    def copy_bandwidth(self) -> float:
+        if not self.cuda:
+            return float("nan")
+        x = torch.empty(2 ** 30, dtype=torch.uint8, device=self.device)
+        y = torch.empty_like(x)
+        y.copy_(x)
+        sync(True)
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            y.copy_(x)
+            sync(True)
+            times.append(time.perf_counter() - t)
+        del x, y
+        return 2 * 2 ** 30 / min(times)
+
+    def decode_roofline(self) -> dict:
+        text = self.model.text
+        embed = text.embed_tokens.weight  # decode reads one row of it, unless it is also the lm_head
+        weight_bytes = sum(p.numel() * p.element_size() for p in text.parameters() if p is not embed)
+        if text.lm_head.weight is embed:
+            weight_bytes += embed.numel() * embed.element_size()
+        kv_bytes = self.args.ctx * self.model.config.text.kv_bytes_per_token * (self.dtype.itemsize / 2)
+        step = statistics.median(self.decode_steps(1, None, self.args.steps))
+        bw = self.copy_bandwidth()
+        floor_spec = (weight_bytes + kv_bytes) / H100_SXM_HBM_BPS * 1e3
+        floor_meas = (weight_bytes + kv_bytes) / bw * 1e3
+        return {"weight_bytes": weight_bytes, "kv_bytes_read": int(kv_bytes), "ctx": self.args.ctx,
+                "decode_b1_step_ms": round(step, 4), "copy_bandwidth_Bps": bw,
+                "read_time_at_3.35TBps_ms": round(floor_spec, 4), "read_time_at_copy_bw_ms": round(floor_meas, 4),
+                "ratio_vs_3.35TBps": round(step / floor_spec, 3), "ratio_vs_copy_bw": round(step / floor_meas, 3)}
+
+    # -------------------------------------------------------------- streaming
+    def streaming(self) -> dict:
+        vision = self.model.vision
+        resident_bytes = sum(p.numel() * p.element_size() for p in vision.parameters())
+        streamed = StreamedVisionEncoder(vision, slots=2, device=self.device)
+        out = {"resident_bytes": resident_bytes, "streamed_bytes": streamed.resident_bytes(),
+               "host_pinned_bytes": streamed.host_bytes(),
+               "memory_reduction": round(1 - streamed.resident_bytes() / resident_bytes, 4), "rows": []}
+        for screen in SCREENS:
+            pv, grid = self.images[screen]
+            with torch.inference_mode():
+                same = torch.equal(vision(pv.to(self.device), grid.to(self.device)),
+                                   streamed(pv.to(self.device), grid.to(self.device)))
+            for sms in [None, self.args.splits[len(self.args.splits) // 2]]:
+                st = self.vision_stream(sms)
+                for enc in (vision, streamed):
+                    self.encode(enc, screen, st)
+                res = statistics.median(self.encode(vision, screen, st) for _ in range(self.args.reps))
+                stm = statistics.median(self.encode(streamed, screen, st) for _ in range(self.args.reps))
+                row = {"screen": screen, "patches": int(pv.shape[0]),
+                       "vision_sms": self.total - sms if sms else self.total,
+                       "resident_ms": round(res, 3), "streamed_ms": round(stm, 3),
+                       "overhead": round(stm / res - 1, 4), "bit_identical": bool(same)}
+                out["rows"].append(row)
+                print(json.dumps(row), flush=True)
+        return out
+
+    # -------------------------------------------------------------- partition switching
+    def switching(self) -> dict:
+        a = self.args
+        s1, s2 = a.splits[0], a.splits[-1]
+        same = statistics.median(self.decode_steps(1, s1, a.steps))
+        alt = []
+        for i in range(a.steps):
+            alt += self.decode_steps(1, s1 if i % 2 else s2, 1)
+        other = statistics.median(self.decode_steps(1, s2, a.steps))
+        return {"setup_ms_all_splits": round(self.setup_ms, 3), "splits": a.splits,
+                "create_ms_per_split": getattr(self.part, "create_ms", {}),
+                "partitioner_switch_cost_ms": self.part.switch_cost_ms,
+                "decode_b1_step_same_partition_ms": [round(same, 4), round(other, 4)],
+                "decode_b1_step_alternating_ms": round(statistics.median(alt), 4)}
+
+
+def main(argv=None):
+    ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default="qwen2-vl-7b")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--splits", type=ints, default=[24, 48, 72], help="decode SM shares to measure")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--ctx", type=int, default=1400)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--vision-reps", type=int, default=3)
+    p.add_argument("--parts", default="corun,roofline,streaming,switching")
+    p.add_argument("--out", default="bench/results/nova")
+    args = p.parse_args(argv)
+    m = Micro(args)
+    result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
+              "preset": args.preset}
+    parts = {"corun": m.decode_vs_vision, "roofline": m.decode_roofline, "streaming": m.streaming,
+             "switching": m.switching}
+    for name in args.parts.split(","):
+        result[name] = parts[name]()
+        print(name, json.dumps(result[name])[:2000], flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, f"micro_{args.preset}.json")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()

@@ -132,3 +132,10 @@ def test_compile_raises_first_error_with_all_diagnostics():
         hint_dsl.compile(text)
     assert (e.value.line, e.value.column) == (5, 20)
     assert len(e.value.diagnostics) == 2
+
+
+def test_language_reference_example_is_clean():
+    import pathlib
+    readme = (pathlib.Path(hint_dsl.__file__).parent / "README.md").read_text()
+    example = readme.split("```\n")[1]
+    assert hint_dsl.check(example, ["resize"]) == []

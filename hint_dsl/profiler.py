@@ -39,14 +39,19 @@ def _result(record: dict, node, option: str, run: int):
 def profile(workflow, inputs: list, options: list[Size], repeats: int,
             invoke: Callable, progress: Callable | None = None,
             reference: Size | None = None, build_node_input: Callable | None = None) -> Profiles:
-    """Profile `workflow` on `inputs` at every option, `repeats` times each."""
+    """Profile `workflow` on `inputs` at every option (named `Size`s), `repeats` times each.
+
+    `reference` (default: the largest option) runs first and produces the outputs that feed
+    downstream nodes; `progress(done, total)` is called after every activation (total grows
+    when a foreach node turns out to have more than one item)."""
     if not options or repeats < 1 or not inputs:
         raise ValueError("profile needs at least one input, one option and repeats >= 1")
+    if any(o.option is None for o in options):
+        raise ValueError("profile needs named options (Size(..., option='small'))")
     build = build_node_input or engine_node_input
     reference = reference or max(options, key=lambda s: (s.cpu, s.memory))
     ordered = [reference] + [o for o in options if o != reference]
-    profiles = Profiles(workflow.name, {o.option or f"{o.cpu}c{o.memory}m": o for o in options})
-    name = {id(o): (o.option or f"{o.cpu}c{o.memory}m") for o in ordered}
+    profiles = Profiles(workflow.name, {o.option: o for o in ordered})
     total = len(inputs) * len(workflow.nodes) * len(ordered) * repeats
     done = 0
     for run, run_input in enumerate(inputs):
@@ -60,10 +65,10 @@ def profile(workflow, inputs: list, options: list[Size], repeats: int,
                 for size in ordered:
                     for repeat in range(repeats):
                         record = invoke(node.action, item, size)
-                        result = _result(record, node, name[id(size)], run)
+                        result = _result(record, node, size.option, run)
                         if size is reference and repeat == 0:
                             results.append(result)
-                        profiles.add(Sample(node.id, name[id(size)], float(record["duration"]),
+                        profiles.add(Sample(node.id, size.option, float(record["duration"]),
                                             input_bytes(item), run, repeat,
                                             item_index if node.foreach else None))
                         done += 1

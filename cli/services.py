@@ -80,11 +80,15 @@ def standalone(argv: list[str]) -> int:
     p.add_argument("--clean", action="store_true", help="start with an empty store")
     a = p.parse_args(argv)
 
+    import logging
+
     from controller.app import build_services, create_app
     from controller.config import GUEST_KEY, ControllerConfig
     from controller.server import serve
     from controller.store.db import default_url
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     _ensure_docker_and_images(build=not a.no_build)
     data = Path(a.data_dir)
     data.mkdir(parents=True, exist_ok=True)

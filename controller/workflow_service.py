@@ -192,7 +192,7 @@ class WorkflowService:
             return self.activations.execute(identity, namespace, action, {**defaults, **node_params}, size, cause)
 
         adapter.update_stats(self.live_stats())
-        engine = WorkflowEngine(dispatch, adapter)
+        engine = WorkflowEngine(dispatch, adapter, stats=adapter.stats_view)
         record = engine.run(wf, params, run_id=run_id, policy=policy, namespace=namespace)
         doc = record.to_json()
         with self.db.session() as s:

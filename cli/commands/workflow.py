@@ -1,4 +1,4 @@
-"""``tango workflow create|update|get|list|delete|invoke|runs|run-get|report`` — Tango's workflows.
+"""``tango workflow create|update|get|list|delete|invoke|runs|run-get|report|deploy`` — Tango's workflows.
 
 Registered by ``cli.main``; talks to the workflow extension of the REST API (docs/contracts.md).
 Runs and reports are read in the shapes ``controller/workflow_engine.py`` and
@@ -20,6 +20,7 @@ from typing import Any
 from cli import output
 from cli.commands.common import (Context, add_paging_flags, add_param_flags, done, failing, params_of,
                                  read_text, report_invocation)
+from cli.commands import workflow_deploy
 from cli.names import parse_name
 
 
@@ -64,6 +65,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = verbs.add_parser("report", parents=[common], help="SLO attainment, latency and cost per policy")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(handler=report)
+
+    workflow_deploy.register(verbs, common)
 
 
 def create(args: argparse.Namespace, ctx: Context) -> int:

@@ -138,4 +138,5 @@ def _register_optional_blueprints(app: Flask) -> None:
             if exc.name != module:
                 raise
             continue
-        mod.register(app)
+        if hasattr(mod, "register"):
+            mod.register(app)

@@ -13,10 +13,13 @@ a cgroup file write only when the size changes, usage and logs are file reads.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import socket
+import tempfile
 import threading
 import time
 
@@ -66,22 +69,45 @@ def provides_api_key(annotations: list) -> bool:
 
 
 class PortAllocator:
-    """Loopback ports for action runtimes (host networking): free in our range and unbound."""
+    """Loopback ports for action runtimes (host networking): free in our range and unbound.
+
+    Several invokers (and several platforms in tests) share one host, and a port checked free
+    can be taken by another invoker's container before ours binds it; we would then talk to
+    the wrong container. An advisory lock file per port, held while our container owns it,
+    makes the choice exclusive across processes (the kernel drops it if the invoker dies).
+    """
+
+    LOCK_DIR = os.path.join(tempfile.gettempdir(), "tango-ports")
 
     def __init__(self, first: int, last: int):
         self._free = list(range(last, first - 1, -1))
+        self._held: dict[int, int] = {}      # port → fd of its lock file
         self._lock = threading.Lock()
+        os.makedirs(self.LOCK_DIR, exist_ok=True)
 
     def allocate(self) -> int:
         with self._lock:
-            while self._free:
+            for _ in range(len(self._free)):
                 port = self._free.pop()
+                fd = os.open(os.path.join(self.LOCK_DIR, f"{port}.lock"), os.O_CREAT | os.O_RDWR, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    self._free.insert(0, port)
+                    continue
                 if _bindable(port):
+                    self._held[port] = fd
                     return port
+                os.close(fd)
+                self._free.insert(0, port)
         raise ContainerError("no free container port left in the configured range")
 
     def release(self, port: int) -> None:
         with self._lock:
+            fd = self._held.pop(port, None)
+            if fd is not None:
+                os.close(fd)
             self._free.insert(0, port)
 
 

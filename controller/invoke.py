@@ -18,6 +18,7 @@ from controller.auth import Identity
 from controller.config import ControllerConfig
 from controller.entities import kv_dict, kv_get, split_fqn
 from controller.errors import ApiError, malformed
+from controller.packages import locate_action
 from controller.store.activations import ActivationStore
 from controller.store.entities import EntityStore
 from controller.balancer import InvokerRegistry
@@ -78,9 +79,11 @@ class ActivationService:
 
     # -- lookup --------------------------------------------------------------------------
     def resolve_action(self, namespace: str, path: str) -> tuple[dict, dict]:
-        """The action document and its default parameters (packages extend this)."""
-        action = self.entities.get(namespace, "actions", path)
-        return action, kv_dict(action.get("parameters", []))
+        """The action document and its default parameters: for ``pkg/name`` the package's (and
+        a binding's) parameters lie under the action's own (``controller.packages``)."""
+        home, stored_path, inherited = locate_action(self.entities, namespace, path)
+        action = self.entities.get(home, "actions", stored_path)
+        return action, {**inherited, **kv_dict(action.get("parameters", []))}
 
     # -- REST invoke ---------------------------------------------------------------------
     def invoke(self, identity: Identity, namespace: str, path: str, params: dict, blocking: bool,

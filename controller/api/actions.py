@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 from controller.api.common import flag, identity, int_arg, json_body, namespace_of, paging, services
 from controller.entities import brief, build_action, check_name, without_code
 from controller.invoke import parse_size
+from controller.packages import require_plain_package, resolve_package
 
 bp = Blueprint("actions", __name__, url_prefix="/api/v1/namespaces/<ns>/actions")
 
@@ -23,6 +24,9 @@ def _path(name: str, pkg: str | None) -> str:
 def list_actions(ns: str, pkg: str | None = None):
     ns = namespace_of(ns)
     limit, skip = paging()
+    if pkg:   # through a binding, the bound package's actions
+        resolved = resolve_package(services().entities, ns, check_name(pkg, "package name"))
+        ns, pkg = resolved.namespace, resolved.name
     docs = services().entities.list(ns, "actions", pkg or "", limit, skip)
     return jsonify([brief(d) for d in docs])
 
@@ -31,7 +35,9 @@ def list_actions(ns: str, pkg: str | None = None):
 @bp.get("/<pkg>/<name>")
 def get_action(ns: str, name: str, pkg: str | None = None):
     ns = namespace_of(ns)
-    doc = services().entities.get(ns, "actions", _path(name, pkg))
+    doc, params = services().invoker.resolve_action(ns, _path(name, pkg))
+    if pkg:   # as OpenWhisk shows it: with the package's (and binding's) parameters inherited
+        doc = {**doc, "parameters": [{"key": k, "value": v} for k, v in params.items()]}
     return jsonify(doc if flag("code", True) else without_code(doc))
 
 
@@ -42,6 +48,8 @@ def put_action(ns: str, name: str, pkg: str | None = None):
     svc = services()
     path = _path(name, pkg)
     body = json_body(max_bytes=svc.config.limits.max_code + 2 * svc.config.limits.max_parameters)
+    if pkg is not None:
+        require_plain_package(svc.entities, ns, pkg)
     doc = svc.entities.put(ns, "actions", path, flag("overwrite"),
                            lambda old: build_action(ns, path, body, svc.config.limits, old))
     return jsonify(doc)

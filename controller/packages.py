@@ -1,0 +1,148 @@
+"""Packages: their documents, bindings, and how ``pkg/action`` resolves through them.
+
+A package groups actions and gives them default parameters; a *binding* is a package in one's
+own namespace that points at another package (``binding: {namespace, name}``) and adds its own
+parameters on top. Parameters of an invoked action are, lowest first: the package's, the
+binding's, the action's own (OpenWhisk's ``inherit``), then the invoke payload.
+
+Called by the packages blueprint (documents, listing the contents), the actions blueprint (an
+action may only be created in an existing, non-binding package) and
+``controller.invoke.ActivationService.resolve_action`` (``locate_action``). The builders are
+pure; ``resolve_package``/``locate_action`` read the entity store and nothing else.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from controller.config import SystemLimits
+from controller.entities import brief, bump_version, check_name, key_values, kv_dict, now_ms
+from controller.errors import NOT_FOUND, ApiError, malformed
+from controller.store.entities import EntityStore
+
+BINDING_MISSING = "Binding references a package that does not exist."
+BINDING_OF_BINDING = "Cannot bind to another package binding."
+PACKAGE_TO_BINDING = "Resource is a package and cannot be converted into a binding."
+NOT_ON_BINDING = "Operation not permitted on package binding."
+
+
+@dataclass(frozen=True)
+class ResolvedPackage:
+    """Where a package's actions really live, and the parameters they inherit from it."""
+
+    namespace: str      # namespace of the package that holds the actions
+    name: str           # that package's name
+    params: dict        # package parameters with the binding's on top
+    doc: dict           # the package (or binding) document as stored
+
+
+def parse_binding(value, caller_namespace: str) -> dict:
+    """``binding`` of a PUT body: ``{namespace, name}`` (namespace ``_`` = the caller's) or {}."""
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
+        raise malformed("'binding' must be {\"namespace\": string, \"name\": string} naming the bound package")
+    namespace = value.get("namespace") or "_"
+    if not isinstance(namespace, str):
+        raise malformed("'binding.namespace' must be a string")
+    check_name(value["name"], "bound package name")
+    return {"namespace": caller_namespace if namespace == "_" else namespace, "name": value["name"]}
+
+
+def build_package(namespace: str, name: str, body: dict, limits: SystemLimits, old: dict | None,
+                  binding: dict) -> dict:
+    """The stored package document for a PUT (create or overwrite); ``binding`` is the parsed
+    ``binding`` of the body (already checked against the store), {} for a plain package."""
+    if not isinstance(body, dict):
+        raise malformed("the body must be a JSON object")
+    if old is not None:
+        if binding and not old.get("binding"):
+            raise ApiError(400, PACKAGE_TO_BINDING)
+        binding = binding or old.get("binding") or {}
+    params = _kvs(body, "parameters", old)
+    if len(json.dumps(params)) > limits.max_parameters:
+        raise ApiError(413, f"The request content was malformed:\nparameters exceed allowed threshold of "
+                            f"{limits.max_parameters} bytes")
+    return {
+        "namespace": namespace,
+        "name": name,
+        "version": bump_version(old["version"]) if old else "0.0.1",
+        "publish": bool(body.get("publish", (old or {}).get("publish", False))),
+        "annotations": _kvs(body, "annotations", old),
+        "parameters": params,
+        "binding": binding,
+        "updated": now_ms(),
+    }
+
+
+def _kvs(body: dict, field: str, old: dict | None) -> list[dict]:
+    if field in body:
+        return key_values(body.get(field), field)
+    return list((old or {}).get(field, []))
+
+
+def package_view(doc: dict, actions: list[dict], params: list[dict] | None = None) -> dict:
+    """GET of a package: the document plus its actions (``{name, version, annotations}``) and
+    feeds (actions annotated ``feed``); for a binding, the bound package's contents and its
+    parameters merged under the binding's."""
+    contents = [{"name": a["name"], "version": a["version"], "annotations": a.get("annotations", [])}
+                for a in actions]
+    feeds = [c for c in contents if any(kv.get("key") == "feed" for kv in c["annotations"])]
+    out = {**doc, "actions": [c for c in contents if c not in feeds], "feeds": feeds}
+    if params is not None:
+        out["parameters"] = params
+    return out
+
+
+def package_brief(doc: dict) -> dict:
+    """The list shape of a package (OpenWhisk lists the binding too)."""
+    return {**brief(doc), "binding": doc.get("binding") or {}}
+
+
+def check_bindable(target: dict | None, caller_namespace: str) -> None:
+    """A binding may point at an existing plain package that is the caller's or published."""
+    if target is None:
+        raise ApiError(400, BINDING_MISSING)
+    if target.get("binding"):
+        raise ApiError(400, BINDING_OF_BINDING)
+    if target["namespace"] != caller_namespace and not target.get("publish"):
+        raise ApiError(403, "The supplied authentication is not authorized to access this resource.")
+
+
+def resolve_package(entities: EntityStore, namespace: str, name: str) -> ResolvedPackage:
+    """Follow a binding (one level, as OpenWhisk allows) to the package holding the actions."""
+    doc = entities.get(namespace, "packages", name)
+    binding = doc.get("binding") or {}
+    if not binding:
+        return ResolvedPackage(namespace, name, kv_dict(doc.get("parameters", [])), doc)
+    target = entities.find(binding["namespace"], "packages", binding["name"])
+    if target is None or target.get("binding"):
+        raise ApiError(404, NOT_FOUND)
+    if binding["namespace"] != namespace and not target.get("publish"):
+        raise ApiError(404, NOT_FOUND)
+    params = {**kv_dict(target.get("parameters", [])), **kv_dict(doc.get("parameters", []))}
+    return ResolvedPackage(binding["namespace"], binding["name"], params, doc)
+
+
+def locate_action(entities: EntityStore, namespace: str, path: str) -> tuple[str, str, dict]:
+    """``(namespace, path, inherited params)`` of the action stored for ``[pkg/]name``:
+    a package's action stays where it is and inherits the package's parameters; through a
+    binding it is the bound package's action with the binding's parameters on top."""
+    package, _, action = path.rpartition("/")
+    if not package:
+        return namespace, path, {}
+    resolved = resolve_package(entities, namespace, package)
+    return resolved.namespace, f"{resolved.name}/{action}", resolved.params
+
+
+def require_plain_package(entities: EntityStore, namespace: str, package: str) -> dict:
+    """Before creating an action in ``package``: it must exist and not be a binding."""
+    doc = entities.get(namespace, "packages", package)
+    if doc.get("binding"):
+        raise ApiError(400, NOT_ON_BINDING)
+    return doc
+
+
+def package_not_empty(count: int) -> ApiError:
+    return ApiError(409, f"Package not empty (contains {count} {'entity' if count == 1 else 'entities'}). "
+                         "Set force param or delete package contents.")

@@ -173,7 +173,8 @@ class DecodeRunner:
     def _forward(self, b: int) -> None:
         logits = self.model.decode(self.tokens[b], None, self.cache, self.slots[b])
         self.out[b].copy_(torch.argmax(logits, dim=-1))
-        self.cache.lengths[self.scratch] = 0  # padding rows must not walk the scratch slot to max_len
+        # Padding rows must not walk the scratch slot to max_len (a kernel: no host copy in a graph).
+        self.cache.lengths.narrow(0, self.scratch, 1).zero_()
 
     def capture(self, streams: dict[int | None, object], context=None) -> None:
         """Capture one graph per (SM share, bucket) on that share's stream; the only capture site.

@@ -26,6 +26,6 @@ def limits(ns: str):
         "minActionTimeout": sys.min_timeout, "maxActionTimeout": sys.max_timeout,
         "minActionLogs": sys.min_logs * 1048576, "maxActionLogs": sys.max_logs * 1048576,
         "minActionConcurrency": sys.min_concurrency, "maxActionConcurrency": sys.max_concurrency,
-        "maxParameterSize": sys.max_parameters, "storeActivations": own.get("storeActivations", True),
+        "maxParameterSize": f"{sys.max_parameters} B", "storeActivations": own.get("storeActivations", True),
         **({"allowedKinds": own["allowedKinds"]} if "allowedKinds" in own else {}),
     })

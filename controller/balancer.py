@@ -30,6 +30,7 @@ class InvokerState:
     reserved_memory: int = 0
     in_flight: int = 0
     recent_errors: list[bool] = field(default_factory=list)  # last 10 outcomes: True = system error
+    unhealthy_since: float = 0.0
     status: dict = field(default_factory=dict)               # last heartbeat body
     pool: HttpPool | None = None
 
@@ -92,7 +93,11 @@ class InvokerRegistry:
             return True
 
     def check_health(self) -> list[InvokerState]:
-        """Mark invokers without a recent heartbeat down; returns those that just went down."""
+        """Mark invokers without a recent heartbeat down; returns those that just went down.
+
+        An unhealthy invoker that keeps heartbeating is put back on probation (``up`` with a
+        clean error history) after ``down_after_s``: no work reaches it while unhealthy, so
+        only real activations can show it recovered (OpenWhisk sends test actions instead)."""
         now = time.monotonic()
         went_down = []
         with self._lock:
@@ -100,6 +105,8 @@ class InvokerRegistry:
                 if inv.state != DOWN and now - inv.last_seen > self.down_after_s:
                     inv.state = DOWN
                     went_down.append(inv)
+                elif inv.state == UNHEALTHY and now - inv.unhealthy_since > self.down_after_s:
+                    inv.state, inv.recent_errors = UP, []
         return went_down
 
     def mark_down(self, id: str) -> None:
@@ -113,7 +120,7 @@ class InvokerRegistry:
         with self._lock:
             inv.recent_errors = (inv.recent_errors + [system_error])[-10:]
             if inv.state == UP and sum(inv.recent_errors) >= 3:
-                inv.state = UNHEALTHY
+                inv.state, inv.unhealthy_since = UNHEALTHY, time.monotonic()
             elif inv.state == UNHEALTHY and not system_error:
                 inv.state, inv.recent_errors = UP, []
 

@@ -18,6 +18,7 @@ from controller.auth import Identity
 from controller.config import ControllerConfig
 from controller.entities import kv_dict, kv_get, split_fqn
 from controller.errors import ApiError, malformed
+from controller.metrics import ControllerMetrics
 from controller.packages import locate_action
 from controller.store.activations import ActivationStore
 from controller.store.entities import EntityStore
@@ -76,6 +77,11 @@ class ActivationService:
         self.throttle = throttle
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="activation")
         self._in_flight: dict[str, str] = {}   # activation id → invoker id
+        self.metrics = ControllerMetrics()
+
+    def in_flight_count(self) -> int:
+        """Activations dispatched to an invoker and not yet answered."""
+        return len(self._in_flight)
 
     # -- lookup --------------------------------------------------------------------------
     def resolve_action(self, namespace: str, path: str) -> tuple[dict, dict]:
@@ -99,9 +105,13 @@ class ActivationService:
         if not any(inv.state == "up" for inv in self.registry.all()):
             raise ApiError(503, "No invokers available.")
         limits = identity.limits or {}
-        self.throttle.acquire(identity.namespace,
-                              int(limits.get("invocationsPerMinute", self.config.limits.invocations_per_minute)),
-                              int(limits.get("concurrentInvocations", self.config.limits.concurrent_invocations)))
+        try:
+            self.throttle.acquire(identity.namespace,
+                                  int(limits.get("invocationsPerMinute", self.config.limits.invocations_per_minute)),
+                                  int(limits.get("concurrentInvocations", self.config.limits.concurrent_invocations)))
+        except ApiError as err:
+            self.metrics.throttled(identity.namespace, err.message)
+            raise
         try:
             activation_id = new_activation_id()
             future = self.executor.submit(self._execute_released, identity, namespace, action, merged, size,
@@ -144,12 +154,14 @@ class ActivationService:
             self.activations.accept(namespace, name_path, activation_id, start, start + timeout + 120_000, rec, cause)
         except Exception:
             log.exception("could not store the accepted activation %s", activation_id)
+        t0 = time.perf_counter()
         try:
             record = self._dispatch(identity, namespace, action, params, size, cause, activation_id, start)
         except Exception as exc:   # never lose an activation: anything unexpected is a whisk error
             log.exception("activation %s failed in the controller", activation_id)
             record = finish_with_error(rec, f"The activation failed in the controller: {exc}")
         self.activations.complete(record, namespace, name_path)
+        self.metrics.activation_finished(namespace, identity.namespace, record, time.perf_counter() - t0)
         return record
 
     def _dispatch(self, identity, namespace, action, params, size, cause, activation_id, start) -> dict:
@@ -183,6 +195,11 @@ class ActivationService:
                 return reply
             msg = reply.get("error") if isinstance(reply, dict) else str(reply)[:200]
             return finish_with_error(rec, f"The invoker {inv.id} could not run the activation: {msg}")
+        except ConnectionRefusedError:
+            # Its process is gone (a live invoker always listens): send no more work there until
+            # it registers or heartbeats again.
+            self.registry.mark_down(inv.id)
+            return finish_with_error(rec, f"The invoker {inv.id} is unreachable; the activation was aborted.")
         except (OSError, ValueError) as exc:
             return finish_with_error(rec, f"The invoker {inv.id} failed while running the activation "
                                           f"({type(exc).__name__}); the activation was aborted.")

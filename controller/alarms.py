@@ -1,0 +1,227 @@
+"""The built-in alarm feed: periodic and one-off trigger fires on APScheduler.
+
+Three feeds, named as in OpenWhisk's alarms package:
+
+- ``/whisk.system/alarms/alarm``    ``cron`` (5 fields, or 6 with seconds first), optional
+  ``timezone``, ``startDate``, ``stopDate``;
+- ``/whisk.system/alarms/interval`` ``minutes`` (OpenWhisk), or ``seconds`` (a Tango extension
+  for short tests), optional ``startDate``, ``stopDate``;
+- ``/whisk.system/alarms/once``     ``date`` (ISO 8601 or epoch ms).
+
+Each takes ``trigger_payload`` (an object, or JSON text of one) as the payload of every fire.
+The feed's lifecycle follows wsk's: creating a trigger with a ``feed`` annotation registers its
+job (the feed parameters configure the job and are not kept as trigger parameters), deleting the
+trigger removes it. The triggers blueprint calls ``parse_feed`` (pure) and ``AlarmFeed``.
+
+Jobs live in the controller's own database (table ``apscheduler_jobs``, created by migration
+0002, never by APScheduler), so they survive controller restarts. Misfire policy, set on every
+job: ``coalesce=True`` and ``misfire_grace_time=60`` s — fires missed while no controller ran
+(or while the scheduler was late) collapse into one fire, made when the controller is back if
+the latest missed time is at most 60 s old; older ones are skipped and the schedule goes on
+(a ``once`` alarm missed by more than 60 s is dropped). ``max_instances=1``: a fire due while the previous one
+still runs is skipped (and logged by APScheduler), never overlapped. APScheduler stores the next run
+time right after handing a fire to its executor, so a controller killed in that instant may fire
+that one alarm again after a restart; nothing else duplicates. Only one controller process may
+run the feed on one database: APScheduler 3 does not coordinate several schedulers on one store.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone as tz
+from typing import Callable
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
+
+from controller.errors import ApiError
+
+log = logging.getLogger("tango.alarms")
+
+FEED_NAMESPACE = "whisk.system"
+FEEDS = ("alarms/alarm", "alarms/interval", "alarms/once")
+FEED_PARAMETERS = {"cron", "timezone", "minutes", "seconds", "date", "startDate", "stopDate",
+                   "trigger_payload", "deleteAfterFire", "maxTriggers", "fireOnce"}
+JOBSTORE = "alarms"
+MISFIRE_GRACE_S = 60
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm's schedule and payload, as given to the feed."""
+
+    feed: str                       # alarm | interval | once
+    payload: dict = field(default_factory=dict)
+    cron: str | None = None
+    timezone: str | None = None
+    seconds: int | None = None      # interval length
+    date: datetime | None = None    # once
+    start: datetime | None = None
+    stop: datetime | None = None
+
+
+# ---- parsing (pure) -------------------------------------------------------------------------
+
+def feed_of(feed_name: str) -> str | None:
+    """``alarm|interval|once`` for a feed annotation naming a built-in feed, else None."""
+    parts = feed_name.strip("/").split("/")
+    if parts[0] == "_" or len(parts) != 3:
+        return None
+    if parts[0] == FEED_NAMESPACE and "/".join(parts[1:]) in FEEDS:
+        return parts[2]
+    return None
+
+
+def parse_feed(feed_name: str, params: dict) -> tuple[AlarmSpec, dict]:
+    """The alarm for a trigger created with ``feed_name`` and ``params``, and the parameters
+    that are the trigger's own (not the feed's). Raises 400 errors naming the bad parameter."""
+    kind = feed_of(feed_name)
+    if kind is None:
+        accepted = ", ".join(f"/{FEED_NAMESPACE}/{f}" for f in FEEDS)
+        raise ApiError(400, f"The feed '{feed_name}' is not provided by this platform (available: {accepted}).")
+    own = {k: v for k, v in params.items() if k not in FEED_PARAMETERS}
+    common = {"payload": _payload(params.get("trigger_payload")),
+              "start": _date(params, "startDate"), "stop": _date(params, "stopDate")}
+    if kind == "alarm":
+        cron = params.get("cron")
+        if not isinstance(cron, str) or len(cron.split()) not in (5, 6):
+            raise ApiError(400, "The alarm feed needs 'cron': a cron expression of 5 fields "
+                                "(minute hour day month weekday) or 6 (seconds first), e.g. \"*/5 * * * *\".")
+        spec = AlarmSpec("alarm", cron=cron, timezone=params.get("timezone"), **common)
+    elif kind == "interval":
+        spec = AlarmSpec("interval", seconds=_interval_seconds(params), **common)
+    else:
+        date = _date(params, "date")
+        if date is None:
+            raise ApiError(400, "The once feed needs 'date': when to fire (ISO 8601, e.g. "
+                                "\"2030-01-01T00:00:00Z\", or epoch milliseconds).")
+        spec = AlarmSpec("once", date=date, payload=common["payload"])
+    schedule_of(spec)   # surface a bad cron field or time zone now, as a 400
+    return spec, own
+
+
+def _interval_seconds(params: dict) -> int:
+    for key, scale in (("seconds", 1), ("minutes", 60)):
+        if params.get(key) is not None:
+            value = params[key]
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ApiError(400, f"The interval feed's '{key}' must be a whole number of at least 1, "
+                                    f"got {json.dumps(value)}.")
+            return value * scale
+    raise ApiError(400, "The interval feed needs 'minutes' (or 'seconds'): how often to fire.")
+
+
+def _payload(value) -> dict:
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ApiError(400, "'trigger_payload' must be a JSON object (or the JSON text of one).") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "'trigger_payload' must be a JSON object (or the JSON text of one).")
+    return value
+
+
+def _date(params: dict, key: str) -> datetime | None:
+    value = params.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value / 1000, tz.utc)
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ApiError(400, f"'{key}' must be a date: ISO 8601 (e.g. \"2030-01-01T00:00:00Z\") or epoch "
+                            f"milliseconds, got {json.dumps(value)}.") from None
+
+
+def cron_weekdays(field_text: str) -> str:
+    """Crontab weekday numbers (0 or 7 = Sunday) as names, since APScheduler 3 counts from Monday."""
+    return re.sub(r"(?<![/\d])([0-7])(?!\d)", lambda m: WEEKDAYS[int(m.group(1))], field_text)
+
+
+def schedule_of(spec: AlarmSpec):
+    """The APScheduler trigger for an alarm."""
+    try:
+        if spec.feed == "once":
+            return DateTrigger(run_date=spec.date)
+        if spec.feed == "interval":
+            return IntervalTrigger(seconds=spec.seconds, start_date=spec.start, end_date=spec.stop,
+                                   timezone=tz.utc)
+        fields = spec.cron.split()
+        if len(fields) == 5:
+            fields = ["0", *fields]
+        second, minute, hour, day, month, weekday = fields
+        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=cron_weekdays(weekday), start_date=spec.start, end_date=spec.stop,
+                           timezone=spec.timezone or tz.utc)
+    except (ValueError, LookupError) as exc:
+        raise ApiError(400, f"The alarm schedule is not valid: {exc}.") from None
+
+
+# ---- the job and its executor ---------------------------------------------------------------
+
+# A job in the persistent store names a module-level function and plain arguments; the running
+# feed of each database registers its fire callback here under a key derived from the URL.
+_FIRE_CALLBACKS: dict[str, Callable[[str, str, dict], None]] = {}
+_CALLBACKS_LOCK = threading.Lock()
+
+
+def fire_alarm(store_key: str, namespace: str, trigger: str, payload: dict) -> None:
+    """The job APScheduler runs: fire the trigger through the feed that owns the store."""
+    callback = _FIRE_CALLBACKS.get(store_key)
+    if callback is None:
+        log.warning("alarm for /%s/%s is due but no feed runs for its store", namespace, trigger)
+        return
+    callback(namespace, trigger, payload)
+
+
+def job_id(namespace: str, trigger: str) -> str:
+    return f"alarm:{namespace}/{trigger}"
+
+
+class AlarmFeed:
+    """Registers alarm jobs on the controller's scheduler, in a job store on its database."""
+
+    def __init__(self, scheduler: BaseScheduler, engine: Engine,
+                 fire: Callable[[str, str, dict], None]):
+        self.scheduler = scheduler
+        self.store_key = hashlib.sha256(str(engine.url).encode()).hexdigest()[:16]
+        with _CALLBACKS_LOCK:
+            _FIRE_CALLBACKS[self.store_key] = fire
+        try:
+            scheduler.add_jobstore(SQLAlchemyJobStore(engine=engine), JOBSTORE)
+        except ValueError:   # this scheduler already has the store (a second app on one Services)
+            pass
+
+    def register(self, namespace: str, trigger: str, spec: AlarmSpec) -> None:
+        self.scheduler.add_job(fire_alarm, schedule_of(spec), args=[self.store_key, namespace, trigger, spec.payload],
+                               id=job_id(namespace, trigger), name=f"/{namespace}/{trigger}",
+                               jobstore=JOBSTORE, replace_existing=True, coalesce=True,
+                               misfire_grace_time=MISFIRE_GRACE_S, max_instances=1)
+
+    def unregister(self, namespace: str, trigger: str) -> bool:
+        try:
+            self.scheduler.remove_job(job_id(namespace, trigger), JOBSTORE)
+            return True
+        except JobLookupError:
+            return False
+
+    def next_fire(self, namespace: str, trigger: str) -> datetime | None:
+        job = self.scheduler.get_job(job_id(namespace, trigger), JOBSTORE)
+        return job.next_run_time if job else None

@@ -32,6 +32,7 @@ from invoker import activation as act
 from invoker.backend import ContainerBackend, ContainerError, ContainerSpec, container_name
 from invoker.config import InvokerConfig, UnsupportedKind
 from invoker.container import ConnectionBroken, ContainerProxy, RunTimeout
+from invoker.metrics import METRICS_CONTENT_TYPE, InvokerMetrics
 from invoker.pool import (ActionKey, ContainerPool, PAUSED, Placement, PrewarmStart, Rejected,
                           RunRequest)
 from invoker.stats import LatencyStats, StatsKey
@@ -132,6 +133,7 @@ class Invoker:
         self.placed: dict[RunRequest, Placement] = {}
         self.ports = PortAllocator(*config.container_ports)
         self.stats = LatencyStats(config.stats_window)
+        self.metrics = InvokerMetrics(config.id)
         self.stopping = False
         self._counter = 0
         self._prewarm_blocked_until = 0.0
@@ -400,6 +402,8 @@ class Invoker:
             self._forget(cid)
         else:
             self._release(cid, reusable)
+        self.metrics.activation_finished(notes["path"], outcome.status_code, placement.start_kind, resize_ms,
+                                         init_ms)
         annotations = {**notes, "waitTime": max(start - msg.get("received", start), 0),
                        "timeout": timed_out}
         if init_ms is not None:
@@ -424,6 +428,7 @@ class Invoker:
         except ConnectionBroken:
             outcome = act.error(act.DEVELOPER_ERROR, act.ABNORMAL_RUN)
         latency_ms = (time.perf_counter() - t0) * 1000
+        self.metrics.run_finished(msg["action"].get("path", ""), latency_ms)
         usage = proxy.end_usage()
         if outcome.status_code == act.DEVELOPER_ERROR and not timed_out and proxy.oom_killed():
             outcome = act.error(act.DEVELOPER_ERROR, act.MEMORY_EXHAUSTED)
@@ -482,6 +487,8 @@ def create_app(config: InvokerConfig, backend: ContainerBackend | None = None) -
 
     @app.before_request
     def check_token():
+        if request.path == "/metrics":       # scraped by Prometheus, which has no token
+            return None
         if config.token and request.headers.get("X-Tango-Internal") != config.token:
             return answer({"error": "missing or wrong X-Tango-Internal header",
                            "code": request.headers.get("X-Request-Id", "")}, 401)
@@ -494,6 +501,13 @@ def create_app(config: InvokerConfig, backend: ContainerBackend | None = None) -
     @app.get("/status")
     def status():
         return answer(invoker.status())
+
+    @app.get("/metrics")
+    def metrics():
+        def summary() -> dict:
+            with invoker.cond:
+                return invoker.pool.summary()
+        return Response(invoker.metrics.render(summary), content_type=METRICS_CONTENT_TYPE)
 
     @app.post("/invoke")
     def invoke():

@@ -51,6 +51,7 @@ class Services:
             self.scheduler.shutdown(wait=False)
         self.invoker.shutdown()
         self.workflows.shutdown()
+        self.activations.close()
         self.db.dispose()
 
 

@@ -2,6 +2,7 @@
 triggers and rules, with OpenWhisk's conflict rules. Used by the API blueprints."""
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from sqlalchemy import func, select
@@ -13,17 +14,33 @@ from controller.store.models import Entity
 
 
 class EntityStore:
-    def __init__(self, db: Database):
+    """``get`` is served from a short-lived cache (every invoke reads its action): changes made
+    through this process are seen at once, changes made by another controller within ``ttl``
+    seconds, as with OpenWhisk's entity cache."""
+
+    def __init__(self, db: Database, ttl: float = 2.0):
         self.db = db
+        self.ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, str, dict]] = {}
 
     def get(self, namespace: str, collection: str, path: str) -> dict:
-        with self.db.session() as s:
-            row = s.scalars(select(Entity).where(Entity.namespace == namespace, Entity.path == path)).first()
-            if row is None:
-                raise ApiError(404, NOT_FOUND)
-            if row.collection != collection:
-                raise ApiError(409, CONFLICT_COLLECTION)
-            return row.doc
+        key = (namespace, path)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is None or now - hit[0] > self.ttl:
+            with self.db.session() as s:
+                row = s.scalars(select(Entity).where(Entity.namespace == namespace, Entity.path == path)).first()
+                if row is None:
+                    self._cache.pop(key, None)
+                    raise ApiError(404, NOT_FOUND)
+                hit = (now, row.collection, row.doc)
+            self._cache[key] = hit
+        if hit[1] != collection:
+            raise ApiError(409, CONFLICT_COLLECTION)
+        return hit[2]
+
+    def _invalidate(self, namespace: str, path: str) -> None:
+        self._cache.pop((namespace, path), None)
 
     def find(self, namespace: str, collection: str, path: str) -> dict | None:
         try:
@@ -36,6 +53,12 @@ class EntityStore:
     def put(self, namespace: str, collection: str, path: str, overwrite: bool,
             build: Callable[[dict | None], dict]) -> dict:
         """Create or (with ``overwrite``) replace; ``build(old_doc)`` makes the new document."""
+        try:
+            return self._put(namespace, collection, path, overwrite, build)
+        finally:
+            self._invalidate(namespace, path)
+
+    def _put(self, namespace, collection, path, overwrite, build) -> dict:
         package, _, name = path.rpartition("/")
         for _attempt in range(3):
             with self.db.session() as s:
@@ -68,7 +91,8 @@ class EntityStore:
                 raise ApiError(409, CONFLICT_COLLECTION)
             doc = row.doc
             s.delete(row)
-            return doc
+        self._invalidate(namespace, path)
+        return doc
 
     def list(self, namespace: str, collection: str, package: str | None = "", limit: int = 30,
              skip: int = 0) -> list[dict]:

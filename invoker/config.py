@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlparse
 
 from invoker.pool import PoolConfig, PrewarmSpec
 
@@ -39,6 +40,14 @@ class InvokerConfig:
     stats_window: int = 200                # latencies kept per (action, option)
     log_idle_timeout: float = 2.0          # s without log output before giving up on sentinels
     start_timeout: float = 30.0            # s for a new container's proxy to listen
+
+    @property
+    def instance(self) -> str:
+        """Names and labels this invoker's containers: the id, scoped by the controller's port
+        so that two platforms on one host (tests, benchmarks) never remove each other's
+        containers as "leftovers"; a restarted invoker of the same platform still does."""
+        port = urlparse(self.controller_url).port if self.controller_url else None
+        return f"{self.id}-{port}" if port else self.id
 
     def pool_config(self) -> PoolConfig:
         return PoolConfig(user_memory=self.user_memory, cpus=self.cpus,

@@ -125,7 +125,7 @@ class Invoker:
     def __init__(self, config: InvokerConfig, backend: ContainerBackend | None = None):
         if backend is None:
             from invoker.docker_backend import DockerBackend
-            backend = DockerBackend(config.id)
+            backend = DockerBackend(config.instance)
         self.config, self.backend = config, backend
         self.pool = ContainerPool(config.pool_config())
         self.cond = threading.Condition()
@@ -266,7 +266,7 @@ class Invoker:
             counter = self._counter
         port = self.ports.allocate()
         spec = ContainerSpec(
-            name=container_name(self.config.id, counter, *name_parts), image=image, port=port,
+            name=container_name(self.config.instance, counter, *name_parts), image=image, port=port,
             memory=memory, cpu=cpu,
             cpu_shares=max(1024 * memory // self.config.user_memory, 2),
             env={"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port),

@@ -1,0 +1,83 @@
+"""GPU runtimes page: the no-VLM state, a VLM container whose /metrics answers (a stand-in
+server on 127.0.0.1 with the runtime's metrics shape), and one that cannot be reached."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+METRICS = {"initialized": True, "policy": "nova",
+           "queues": {"waiting": 3, "ready": 1, "in_vision": 1, "in_prefill": 0, "decoding": 4},
+           "partition": {"sm_split": {"vision": 33, "prefill": 66, "decode": 33}, "total_sms": 132,
+                         "pipelined": True, "reason": "pareto knee"},
+           "decode_batch": {"histogram": {"4": 10}, "max": 4}, "arrival_rate": 2.5,
+           "counts": {"done": 10, "failed": 0},
+           "latency_ms": {"ttft_ms": {"count": 10, "mean": 120.0, "p50": 110.0, "p90": 150.0, "p99": 190.0,
+                                      "max": 200.0},
+                          "total_ms": {"count": 10, "mean": 800.0, "p50": 780.0, "p90": 900.0, "p99": 990.0,
+                                       "max": 1000.0},
+                          "vision_ms": {"count": 0}}}
+
+
+@pytest.fixture
+def vlm_runtime():
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            data = json.dumps(METRICS).encode()
+            self.send_response(200 if self.path == "/metrics" else 404)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def deploy_vlm(console):
+    r = console.api("PUT", "/api/v1/namespaces/guest/actions/agent", json={"exec": {"kind": "vlm", "code": "x"}})
+    assert r.status_code == 200, r.data
+
+
+def test_without_a_vlm_action_the_page_says_so(console):
+    console.login()
+    page = console.get("/console/gpu").get_data(as_text=True)
+    assert "No VLM runtime deployed" in page
+
+
+def test_a_deployed_vlm_action_without_containers(console):
+    deploy_vlm(console)
+    console.login()
+    page = console.get("/console/gpu").get_data(as_text=True)
+    assert "No container of these actions is running" in page and "agent" in page
+
+
+def test_metrics_of_a_running_vlm_container_are_shown_and_remembered(console, vlm_runtime):
+    deploy_vlm(console)
+    console.invoker.containers = [{"name": "wsk5_agent", "action": "guest/agent", "state": "busy", "cpu": 8.0,
+                                   "memory": 16384, "lastUsed": 0, "port": vlm_runtime}]
+    console.login()
+    page = console.get("/console/gpu").get_data(as_text=True)
+    assert "wsk5_agent" in page and "pareto knee" in page
+    assert 'data-series="prefill"' in page and 'data-series="vision"' in page
+    assert "decoding" in page and ">4<" in page
+    latency = page[page.index('id="vlm-latency"'):]
+    assert "nova" in latency and "ttft_ms" in latency and "190 ms" in latency and "vision_ms" not in latency
+    data = console.get("/console/api/gpu").get_json()["data"]
+    rt = data["runtimes"][0]
+    assert len(rt["history"]) == 2                          # one point per poll
+    assert rt["history"][-1]["shares"] == {"vision": 0.25, "prefill": 0.5, "decode": 0.25}
+
+
+def test_a_container_without_a_reachable_metrics_endpoint(console):
+    deploy_vlm(console)
+    console.invoker.containers = [{"name": "wsk6_agent", "action": "guest/agent", "state": "warm", "cpu": 1.0,
+                                   "memory": 2048, "lastUsed": 0}]
+    console.login()
+    page = console.get("/console/gpu").get_data(as_text=True)
+    assert "Metrics unavailable" in page and "does not report this container&#39;s port" in page

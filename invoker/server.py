@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv)
     server, invoker = build_server(config)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    logging.getLogger("tango.invoker").info("invoker %s listening on %s:%d", config.id,
+    logging.getLogger("tango.invoker").info("invoker %s listening on %s:%s", config.id,
                                             config.host, config.port)
     try:
         server.run()

@@ -21,11 +21,12 @@ import traceback
 from typing import Sequence
 
 from cli import config
-from cli.commands import action, activation, hints, namespace, property as property_cmd, workflow
+from cli.commands import (action, activation, hints, namespace, package, property as property_cmd, rule,
+                          trigger, workflow)
 from cli.commands.common import Context, global_flags
 from cli.errors import EXIT_GENERAL, EXIT_USAGE, CliError
 
-COMMAND_MODULES = (property_cmd, action, activation, namespace, workflow, hints)
+COMMAND_MODULES = (property_cmd, action, activation, namespace, package, trigger, rule, workflow, hints)
 SERVICE_COMMANDS = {
     "standalone": "run controller, one invoker and the store in one process",
     "controller": "run the controller (REST API)",

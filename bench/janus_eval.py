@@ -350,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
     started = time.time()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop the platform on the way out
     plat = Platform(Path(args.workdir) / str(os.getpid()), args.cpus, args.user_memory)
     try:
         results = [evaluate(plat, name, args, rng) for name in args.workflows.split(",")]

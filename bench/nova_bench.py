@@ -29,6 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
+from bench.nova_patches import apply_all  # noqa: E402
+
 from bench.nova_workload import SCREENS, gap_cv, make_workload, prompt_ids, screenshot  # noqa: E402
 from runtimes.vlm.engine import Engine, EngineConfig, percentiles  # noqa: E402
 from runtimes.vlm.partition import make_partitioner  # noqa: E402
@@ -37,6 +39,9 @@ from runtimes.vlm.scheduler.policies import POLICY_NAMES, make_policy  # noqa: E
 from runtimes.vlm.scheduler.tables import StageTables, default_tables  # noqa: E402
 from runtimes.vlm.server import stream_vision_weights  # noqa: E402
 from runtimes.vlm.weights import load_vlm  # noqa: E402
+
+
+PATCHES: list[str] = []
 
 
 def card(device: str) -> dict:
@@ -59,8 +64,9 @@ class Bench:
         cfg = self.model.config
         self.tables = StageTables.load(args.tables) if args.tables else default_tables()
         self.images = {}
+        self.max_pixels = min(cfg.max_pixels, args.max_pixels)
         for screen in SCREENS:
-            pv, grid = preprocess_image(screenshot(screen), cfg.min_pixels, cfg.max_pixels, cfg.vision)
+            pv, grid = preprocess_image(screenshot(screen), cfg.min_pixels, self.max_pixels, cfg.vision)
             self.images[screen] = (pv.pin_memory() if self.cuda else pv, grid)
         self.capacity, self.service_ms = self.measure_capacity()
 
@@ -153,10 +159,19 @@ def workloads(args, capacity: float):
     return out
 
 
-def run(args) -> dict:
+def save(result: dict, path: str) -> None:
+    """Written after every run, so a run cut short by a time limit still leaves its rows."""
+    result["nova_vs_best_baseline"] = compare(result)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+
+
+def run(args, path: str) -> dict:
+    global PATCHES
+    PATCHES = apply_all() if not args.no_patches else []
     b = Bench(args)
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
-              "preset": args.preset, "tables": args.tables or "default (derived from gpu-probe.md)",
+              "patches": list(PATCHES), "max_pixels": b.max_pixels, "preset": args.preset, "tables": args.tables or "default (derived from gpu-probe.md)",
               "capacity_rps": round(b.capacity, 4), "service_ms": b.service_ms, "max_batch": args.max_batch,
               "workloads": [], "runs": []}
     wls = workloads(args, b.capacity)
@@ -172,6 +187,7 @@ def run(args) -> dict:
                        "offload": False, **s}
                 result["runs"].append(row)
                 print_row(row)
+                save(result, path)
             if name == "nova":
                 result["nova_partitions"] = {"switch_cost_ms": engine.partitioner.switch_cost_ms,
                                              "create_ms": getattr(engine.partitioner, "create_ms", {})}
@@ -183,6 +199,7 @@ def run(args) -> dict:
                 torch.cuda.empty_cache()
     if args.offload:
         result["offload"] = offload_runs(b, wls[min(1, len(wls) - 1)])
+        save(result, path)
     return result
 
 
@@ -281,6 +298,9 @@ def parse_args(argv=None):
     p.add_argument("--max-len", type=int, default=2048)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-graphs", action="store_true")
+    p.add_argument("--no-patches", action="store_true", help="run without bench/nova_patches.py")
+    p.add_argument("--max-pixels", type=int, default=1280 * 28 * 28,
+                   help="screenshot pixel budget after resizing (Qwen2-VL's usual GUI-agent setting)")
     p.add_argument("--offload", action="store_true", help="also compare streamed vs resident vision weights")
     p.add_argument("--run-timeout", type=float, default=240.0)
     p.add_argument("--out", default="bench/results/nova")
@@ -298,11 +318,9 @@ def main(argv=None):
         plot(result, args.plot.replace(".json", ".png"))
         return
     os.makedirs(args.out, exist_ok=True)
-    result = run(args)
-    result["nova_vs_best_baseline"] = compare(result)
     path = os.path.join(args.out, f"bench_{args.preset}.json")
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1)
+    result = run(args, path)
+    save(result, path)
     print(json.dumps(result["nova_vs_best_baseline"], indent=1))
     try:
         plot(result, path.replace(".json", ".png"))

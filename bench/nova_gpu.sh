@@ -25,7 +25,7 @@ case "$1" in
     python3 bench/nova_micro.py --preset "$PRESET" --splits 24,48,72 --out "$OUT" 2>&1 | grep -v "^corun\|^streaming\|^roofline" 
     ;;
   bench)
-    python3 bench/nova_bench.py --preset "$PRESET" --tables "bench/results/nova/tables_$PRESET.json" \
+    python3 bench/nova_bench.py --preset "$PRESET" --tables "${TABLES:-bench/results/nova/tables_$PRESET.json}" \
       --out "$OUT" ${BENCH_ARGS:-}
     ;;
   *) echo "usage: bash bench/nova_gpu.sh check|profile|micro|bench [PRESET]"; exit 2 ;;

@@ -26,6 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
+from bench.nova_patches import apply_all  # noqa: E402
+
 from bench.nova_bench import card  # noqa: E402
 from bench.nova_workload import SCREENS, screenshot  # noqa: E402
 from runtimes.vlm.engine import DecodeRunner  # noqa: E402
@@ -55,7 +57,8 @@ class Micro:
         self.model, _ = load_vlm(args.preset, args.device, dtype, seed=0)
         cfg = self.model.config
         self.device, self.dtype = torch.device(args.device), dtype
-        self.images = {s: preprocess_image(screenshot(s), cfg.min_pixels, cfg.max_pixels, cfg.vision) for s in SCREENS}
+        px = min(cfg.max_pixels, args.max_pixels)
+        self.images = {s: preprocess_image(screenshot(s), cfg.min_pixels, px, cfg.vision) for s in SCREENS}
         self.part = make_partitioner("green" if self.cuda else "noop")
         t0 = time.perf_counter()
         self.part.setup(args.splits)
@@ -222,12 +225,15 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--vision-reps", type=int, default=3)
+    p.add_argument("--max-pixels", type=int, default=1280 * 28 * 28)
     p.add_argument("--parts", default="corun,roofline,streaming,switching")
     p.add_argument("--out", default="bench/results/nova")
     args = p.parse_args(argv)
+    patches = apply_all()
     m = Micro(args)
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
-              "preset": args.preset}
+              "patches": patches, "preset": args.preset,
+              "images": {s: int(pv.shape[0]) for s, (pv, _) in m.images.items()}}
     parts = {"corun": m.decode_vs_vision, "roofline": m.decode_roofline, "streaming": m.streaming,
              "switching": m.switching}
     for name in args.parts.split(","):

@@ -7,6 +7,7 @@ and starts the periodic jobs (invoker health, reaping lost activations) on APSch
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -21,6 +22,7 @@ from controller.invoke import ActivationService
 from controller.store.activations import ActivationStore
 from controller.store.db import Database
 from controller.store.entities import EntityStore
+from controller.store.invokers import InvokerStore
 from controller.throttle import Throttle
 from controller.workflow_service import WorkflowService
 
@@ -41,6 +43,7 @@ class Services:
     entities: EntityStore
     activations: ActivationStore
     registry: InvokerRegistry
+    invoker_store: InvokerStore
     throttle: Throttle
     invoker: ActivationService
     workflows: WorkflowService
@@ -64,15 +67,31 @@ def build_services(config: ControllerConfig) -> Services:
         subjects.ensure("whisk.system", SYSTEM_KEY, admin=True)
     entities, activations = EntityStore(db), ActivationStore(db)
     registry = InvokerRegistry(config.invoker_down_after_s)
+    invoker_store = InvokerStore(db)
     throttle = Throttle()
     invoker = ActivationService(config, entities, activations, registry, throttle)
     workflows = WorkflowService(db, invoker, registry.stats)
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(registry.check_health, "interval", seconds=1, id="invoker-health",
                       max_instances=1, coalesce=True)
+    scheduler.add_job(sync_invokers, "interval", seconds=1, id="invoker-sync", args=(registry, invoker_store, {}),
+                      max_instances=1, coalesce=True)
     scheduler.add_job(invoker.reap_overdue, "interval", seconds=10, id="reap-lost-activations",
                       max_instances=1, coalesce=True)
-    return Services(config, db, subjects, entities, activations, registry, throttle, invoker, workflows, scheduler)
+    return Services(config, db, subjects, entities, activations, registry, invoker_store, throttle, invoker, workflows, scheduler)
+
+
+def sync_invokers(registry: InvokerRegistry, store: InvokerStore, seen: dict[str, int]) -> None:
+    """Learn invokers that registered or reported to another controller of the same store:
+    a heartbeat stored since the last look counts as a heartbeat here."""
+    now = time.time() * 1000
+    for row in store.all():
+        if row.last_seen <= seen.get(row.id, 0) or now - row.last_seen > registry.down_after_s * 1000:
+            continue
+        seen[row.id] = row.last_seen
+        if registry.get(row.id) is None:
+            registry.register(row.id, row.url, row.user_memory, row.cpus)
+        registry.heartbeat(row.id, row.status or {})
 
 
 def create_app(config: ControllerConfig, services: Services | None = None, start_jobs: bool = True) -> Flask:

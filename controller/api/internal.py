@@ -24,13 +24,17 @@ def register():
     for key in ("id", "url"):
         if not isinstance(body.get(key), str):
             raise ApiError(400, f"'{key}' is required to register an invoker")
-    inv = services().registry.register(body["id"], body["url"], int(body.get("userMemory", 2048)),
-                                       float(body.get("cpus", 1.0)))
+    svc = services()
+    memory, cpus = int(body.get("userMemory", 2048)), float(body.get("cpus", 1.0))
+    inv = svc.registry.register(body["id"], body["url"], memory, cpus)
+    svc.invoker_store.register(body["id"], body["url"], memory, cpus)
     return jsonify({"id": inv.id, "state": inv.state})
 
 
 @bp.post("/invokers/<invoker_id>/heartbeat")
 def heartbeat(invoker_id: str):
-    if not services().registry.heartbeat(invoker_id, json_body()):
+    svc, status = services(), json_body()
+    if not svc.registry.heartbeat(invoker_id, status):
         return jsonify({"error": "unknown invoker: register first", "code": ""}), 404
+    svc.invoker_store.heartbeat(invoker_id, status)
     return jsonify({"ok": True})

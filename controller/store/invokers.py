@@ -1,0 +1,39 @@
+"""Invoker registrations and heartbeats in the store, so that every controller sharing one
+database (PostgreSQL, several controllers) sees every invoker, whichever controller the invoker
+reports to."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from controller.store.db import Database
+from controller.store.models import InvokerRow
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class InvokerStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def register(self, id: str, url: str, user_memory: int, cpus: float) -> None:
+        with self.db.session() as s:
+            row = s.get(InvokerRow, id)
+            if row is None:
+                s.add(InvokerRow(id=id, url=url, user_memory=user_memory, cpus=cpus, registered=now_ms(),
+                                 last_seen=now_ms(), status=None))
+            else:
+                row.url, row.user_memory, row.cpus, row.last_seen = url, user_memory, cpus, now_ms()
+
+    def heartbeat(self, id: str, status: dict) -> None:
+        with self.db.session() as s:
+            row = s.get(InvokerRow, id)
+            if row is not None:
+                row.last_seen, row.status = now_ms(), status
+
+    def all(self) -> list[InvokerRow]:
+        with self.db.session() as s:
+            return list(s.scalars(select(InvokerRow)))

@@ -100,13 +100,13 @@ def _clip(s: str, n: int) -> str:
 
 # -- run timeline ----------------------------------------------------------------------------
 
-def timeline_svg(timeline: dict, width: int = 760) -> Markup:
+def timeline_svg(timeline: dict, width: int = 1000) -> Markup:
     """One bar per node from its dispatch to its end, labelled with the size chosen and the
     SLO budget left when it was chosen; a dashed line marks the SLO."""
     rows = timeline.get("rows") or []
     if not rows:
         return _empty("run timeline", "no nodes ran")
-    label_w, right, row_h, top = 120, 20, 30, 22
+    label_w, right, row_h, top = 120, 48, 30, 22
     slo = timeline.get("sloMs") or 0
     span = max([timeline.get("duration") or 0, slo]
                + [(r["offset"] or 0) + (r["length"] or 0) for r in rows]) or 1
@@ -173,7 +173,7 @@ def line_chart_svg(series: dict[str, list[tuple[float, float]]], y_label: str, x
     x0, x1 = min(xs), max(xs)
     if x1 == x0:
         x0, x1 = x0 - 1, x1 + 1
-    top_y = y_max if y_max is not None else (max(ys) * 1.1 or 1)
+    top_y = y_max if y_max is not None else nice_ceiling(max(ys))
     pw, ph = width - left - right, height - top - bottom
 
     def px(x):
@@ -223,6 +223,16 @@ def bar_chart_svg(bars: list[tuple[str, float]], unit: str, width: int = 520) ->
                     f'fill="{colour(i)}"/>')
         body.append(_text(label_w + w + 6, y + 15, f"{_num(v)} {unit}", cls="small"))
     return _svg(width, 12 + len(bars) * row_h, body, unit)
+
+
+def nice_ceiling(v: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 × 10^k at or above ``v`` (so axis ticks are round numbers)."""
+    import math
+
+    if v <= 0:
+        return 1.0
+    k = 10 ** math.floor(math.log10(v))
+    return next(m * k for m in (1, 2, 2.5, 5, 10) if m * k >= v * (1 - 1e-9))
 
 
 def _num(v: float) -> str:

@@ -12,7 +12,7 @@ import difflib
 import statistics
 from collections import Counter
 
-COLD_KINDS = ("cold", "recreated")
+START_GROUPS = {"cold": "cold", "recreated": "cold", "prewarmed": "prewarmed", "warm": "warm"}
 BASELINE_POLICIES = ("early-max", "early-static")
 STATUS_NAMES = {0: "success", 1: "application error", 2: "developer error", 3: "system error"}
 
@@ -26,10 +26,11 @@ def annotation(record: dict, key: str, default=None):
 
 
 def start_kind(record: dict) -> str | None:
-    """``cold`` or ``warm``: the invoker's ``startKind``, else whether the record has an initTime."""
+    """``cold`` (a new container), ``prewarmed`` (a stem cell initialised with the code) or
+    ``warm`` (no init): the invoker's ``startKind``, else whether the record has an initTime."""
     kind = annotation(record, "startKind")
-    if kind is not None:
-        return "cold" if kind in COLD_KINDS else "warm"
+    if kind in START_GROUPS:
+        return START_GROUPS[kind]
     if record.get("end"):
         return "cold" if annotation(record, "initTime") is not None else "warm"
     return None
@@ -51,10 +52,27 @@ def activation_stats(records: list[dict], now_ms: int, window_s: float) -> dict:
         "windowSeconds": window_s, "count": len(recent), "completed": len(done),
         "running": len(recent) - len(done), "perSecond": round(len(recent) / window_s, 3),
         "errors": errors, "errorRate": round(errors / len(done), 4) if done else 0.0,
-        "byStatus": dict(by_status), "cold": kinds.get("cold", 0), "warm": kinds.get("warm", 0),
+        "byStatus": dict(by_status), "cold": kinds.get("cold", 0), "prewarmed": kinds.get("prewarmed", 0),
+        "warm": kinds.get("warm", 0),
         "meanInitMs": round(statistics.fmean(inits), 1) if inits else None,
         "meanWaitMs": round(statistics.fmean(waits), 1) if waits else None,
     }
+
+
+def rate_series(records: list[dict], now_ms: int, window_s: float, bucket_s: float) -> dict[str, list]:
+    """Activations and errors per second in ``bucket_s`` buckets over the last ``window_s``
+    seconds, as (bucket end in epoch ms, rate) points for a chart."""
+    n = max(1, int(window_s // bucket_s))
+    start = now_ms - n * bucket_s * 1000
+    counts, errors = [0] * n, [0] * n
+    for r in records:
+        i = int((r.get("start", 0) - start) // (bucket_s * 1000))
+        if 0 <= i < n:
+            counts[i] += 1
+            errors[i] += 1 if r.get("end") and r.get("statusCode", 0) != 0 else 0
+    ends = [start + (i + 1) * bucket_s * 1000 for i in range(n)]
+    return {"activations/s": [(t, c / bucket_s) for t, c in zip(ends, counts)],
+            "errors/s": [(t, e / bucket_s) for t, e in zip(ends, errors)]}
 
 
 def activation_row(record: dict) -> dict:

@@ -30,6 +30,7 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
                static_folder="static", static_url_path="/static")
 
 OVERVIEW_WINDOW_S = 60
+RATE_BUCKET_S = 5
 ACTIVATION_PAGE = 50
 RUNS_SHOWN = 10
 PUBLIC_ENDPOINTS = ("console.login", "console.static", "console.not_found")
@@ -161,8 +162,10 @@ def overview_context() -> dict:
     now = now_ms()
     records = svc.activations.list(ns, limit=2000, since=now - OVERVIEW_WINDOW_S * 1000)
     stats = insights.activation_stats(records, now, OVERVIEW_WINDOW_S)
+    rate = charts.line_chart_svg(insights.rate_series(records, now, OVERVIEW_WINDOW_S, RATE_BUCKET_S),
+                                 "per second", height=180)
     data = {"invokers": invokers, "containers": insights.containers_by_state(invokers), "activations": stats}
-    return {"data": data, **data, "stats": stats}
+    return {"data": data, **data, "stats": stats, "rate_svg": rate}
 
 
 @bp.get("/")

@@ -20,7 +20,8 @@ def test_overview_counts_rates_errors_and_cold_starts(console):
     console.login()
     page = console.get("/console/").get_data(as_text=True)
     assert "invoker0" in page and "wsk0_guest_hello" in page and "1.5" in page
-    assert re.search(r'id="cold-warm">1 / 2<', page)
+    assert re.search(r'id="cold-warm">1 / 0 / 2<', page)
+    assert 'data-series="activations/s"' in page
     assert re.search(r'id="error-rate">33.3 %<', page)
     data = console.get("/console/api/overview").get_json()
     stats = data["data"]["activations"]

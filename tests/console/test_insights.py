@@ -17,7 +17,7 @@ def test_activation_stats_window_errors_and_start_kinds():
     s = insights.activation_stats(records, now, 60)
     assert s["count"] == 5 and s["completed"] == 4 and s["running"] == 1
     assert s["errors"] == 1 and s["errorRate"] == 0.25
-    assert (s["cold"], s["warm"]) == (2, 2)        # no startKind but an initTime counts as cold
+    assert (s["cold"], s["prewarmed"], s["warm"]) == (2, 1, 1)   # no startKind but an initTime: cold
     assert s["meanInitMs"] == 40.0 and s["byStatus"] == {"success": 3, "developer error": 1}
 
 
@@ -83,3 +83,11 @@ def test_partition_shares_and_latency_rows():
     assert insights.partition_shares({"partition": {"sm_split": None}}) == {}
     rows = insights.latency_rows([{"container": "c", "metrics": m}, {"container": "d", "metrics": None}])
     assert rows == [{"policy": "p", "container": "c", "metric": "total_ms", "count": 2, "p50": 1, "p90": 2, "p99": 3}]
+
+
+def test_rate_series_buckets_activations_and_errors():
+    now = 60_000
+    records = [rec(now - 1000), rec(now - 2000, code=1), rec(now - 12_000), rec(now - 61_000)]
+    series = insights.rate_series(records, now, 60, 10)
+    assert [round(v, 2) for _, v in series["activations/s"]] == [0, 0, 0, 0, 0.1, 0.2]
+    assert [v for _, v in series["errors/s"]][-1] == 0.1 and series["activations/s"][-1][0] == now

@@ -42,8 +42,7 @@ def ping():
 
 @bp.get("/invokers")
 def invokers():
-    return jsonify({f"invoker{i}" if not inv.id.startswith("invoker") else inv.id: inv.state
-                    for i, inv in enumerate(services().registry.all())})
+    return jsonify({inv.id: inv.state for inv in services().registry.all()})
 
 
 @bp.get("/invokers/healthy/count")

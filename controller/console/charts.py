@@ -16,6 +16,11 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def colours_for(names) -> dict[str, str]:
+    """One colour per name, by sorted name, so a policy has the same colour in every chart."""
+    return {n: colour(i) for i, n in enumerate(sorted(set(names)))}
+
+
 def _svg(width: float, height: float, body: list[str], label: str) -> Markup:
     return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
                   f'width="{width:.0f}" height="{height:.0f}" role="img" aria-label="{escape(label)}" '
@@ -162,7 +167,7 @@ def _size_label(size: dict) -> str:
 
 def line_chart_svg(series: dict[str, list[tuple[float, float]]], y_label: str, x_is_time: bool = True,
                    dashed: tuple[str, ...] = (), width: int = 760, height: int = 280,
-                   y_max: float | None = None) -> Markup:
+                   y_max: float | None = None, colours: dict[str, str] | None = None) -> Markup:
     """Lines with point markers, one per named series, a legend and labelled axes; series in
     ``dashed`` (the baselines) are drawn dashed. ``x`` is epoch ms when ``x_is_time``."""
     pts = [p for s in series.values() for p in s]
@@ -184,8 +189,7 @@ def line_chart_svg(series: dict[str, list[tuple[float, float]]], y_label: str, x
 
     body = [f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#9ca3af"/>',
             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#9ca3af"/>']
-    for k in range(5):
-        yv = top_y * k / 4
+    for yv in ticks(top_y):
         body.append(f'<line x1="{left}" y1="{py(yv):.1f}" x2="{left + pw}" y2="{py(yv):.1f}" stroke="#f3f4f6"/>')
         body.append(_text(left - 6, py(yv) + 4, _num(yv), "end", "small muted"))
     for k in range(3):
@@ -193,8 +197,9 @@ def line_chart_svg(series: dict[str, list[tuple[float, float]]], y_label: str, x
         body.append(_text(px(xv), top + ph + 16, _clock(xv) if x_is_time else _num(xv), "middle", "small muted"))
     body.append(f'<text x="14" y="{top + ph / 2:.0f}" transform="rotate(-90 14 {top + ph / 2:.0f})" '
                 f'text-anchor="middle" class="small">{escape(y_label)}</text>')
+    colours = colours or {}
     for i, (name, s) in enumerate(series.items()):
-        c = colour(i)
+        c = colours.get(name, colour(i))
         dash = ' stroke-dasharray="6 4"' if name in dashed else ""
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in sorted(s))
         body.append(f'<polyline class="series" data-series="{escape(name)}" points="{path}" fill="none" '
@@ -207,7 +212,8 @@ def line_chart_svg(series: dict[str, list[tuple[float, float]]], y_label: str, x
     return _svg(width, height, body, y_label)
 
 
-def bar_chart_svg(bars: list[tuple[str, float]], unit: str, width: int = 520) -> Markup:
+def bar_chart_svg(bars: list[tuple[str, float]], unit: str, width: int = 520,
+                  colours: dict[str, str] | None = None) -> Markup:
     """Horizontal bars with their values, one per (label, value)."""
     if not bars:
         return _empty(unit, "no data yet", width)
@@ -220,7 +226,7 @@ def bar_chart_svg(bars: list[tuple[str, float]], unit: str, width: int = 520) ->
         w = max(1.0, v / top_v * plot_w)
         body.append(_text(label_w - 8, y + 15, label, "end"))
         body.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" rx="3" '
-                    f'fill="{colour(i)}"/>')
+                    f'fill="{(colours or {}).get(label, colour(i))}"/>')
         body.append(_text(label_w + w + 6, y + 15, f"{_num(v)} {unit}", cls="small"))
     return _svg(width, 12 + len(bars) * row_h, body, unit)
 
@@ -233,6 +239,16 @@ def nice_ceiling(v: float) -> float:
         return 1.0
     k = 10 ** math.floor(math.log10(v))
     return next(m * k for m in (1, 2, 2.5, 5, 10) if m * k >= v * (1 - 1e-9))
+
+
+def ticks(top: float) -> list[float]:
+    """Round tick values from 0 to ``top`` (a ``nice_ceiling``): steps of 0.5 for 2.5, 0.5 for
+    2, 1 for 5, 0.2 for 1, and so on."""
+    import math
+
+    mantissa = round(top / 10 ** math.floor(math.log10(top)), 3) if top > 0 else 1
+    intervals = 4 if mantissa == 2 else 5
+    return [top * k / intervals for k in range(intervals + 1)]
 
 
 def _num(v: float) -> str:

@@ -413,8 +413,11 @@ def savings_context() -> dict:
         raise ApiError(404, f"No workflow '{name}' in namespace {ns}; known: {', '.join(names) or 'none'}.")
     result = insights.savings(wfs.list_runs(ns, name, 500, 0)) if name else {"series": {}, "policies": [],
                                                                                 "baselines": []}
-    line = charts.line_chart_svg(result["series"], "core-seconds per run", dashed=insights.BASELINE_POLICIES)
-    bars = charts.bar_chart_svg([(p["policy"], p["meanCoreSeconds"]) for p in result["policies"]], "core-s")
+    colours = charts.colours_for(result["series"])
+    line = charts.line_chart_svg(result["series"], "core-seconds per run", dashed=insights.BASELINE_POLICIES,
+                                 colours=colours)
+    bars = charts.bar_chart_svg([(p["policy"], p["meanCoreSeconds"]) for p in result["policies"]], "core-s",
+                                colours=colours)
     return {"data": {"workflow": name, "policies": result["policies"], "baselines": result["baselines"]},
             "names": names, "name": name, "result": result, "line": line, "bars": bars}
 

@@ -47,3 +47,4 @@ def test_bar_chart_lengths_are_proportional():
 
 def test_axis_tops_are_round_numbers():
     assert [charts.nice_ceiling(v) for v in (0.314, 0.0784, 3, 7.5, 100, 0)] == [0.5, 0.1, 5, 10, 100, 1.0]
+    assert charts.ticks(2.5) == [0, 0.5, 1.0, 1.5, 2.0, 2.5] and charts.ticks(2) == [0, 0.5, 1.0, 1.5, 2.0]

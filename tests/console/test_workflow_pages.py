@@ -157,6 +157,7 @@ def test_savings_chart_compares_policies_with_early_binding(console):
     page = console.get("/console/savings").get_data(as_text=True)
     assert 'data-series="late"' in page and 'data-series="early-max"' in page
     assert 'stroke-dasharray="6 4"' in page                   # the baseline is dashed
+    assert re.search(r'<span class="badge ok">[\d.]+ % less</span>', page)
     data = console.get("/console/api/savings?workflow=thumbs").get_json()["data"]
     rows = {p["policy"]: p for p in data["policies"]}
     assert rows["late"]["runs"] == 2 and rows["early-max"]["runs"] == 2

@@ -74,13 +74,14 @@ def admin_view(pool: HttpPool) -> list[dict]:
     return body
 
 
-def remove_containers(names: list[str]) -> None:
-    """A SIGKILLed invoker cannot remove its containers; remove the ones it had."""
+def remove_containers(platform: PlatformProcess, invoker_id: str) -> None:
+    """A SIGKILLed invoker cannot remove its containers: remove them by its label (the invoker
+    id scoped by the controller's port, see ``InvokerConfig.instance``)."""
     import docker
     client = docker.from_env()
-    for name in names:
+    for c in client.containers.list(all=True, filters={"label": f"tango.invoker={invoker_id}-{platform.port}"}):
         try:
-            client.containers.get(name).remove(force=True)
+            c.remove(force=True)
         except docker.errors.NotFound:
             pass
 
@@ -132,7 +133,7 @@ def failover(platform: PlatformProcess, name: str, n: int, timeout_ms: int, vict
     survivor = next(i["id"] for i in admin_view(pool) if i["id"] != victim)
     ids = fire(pool, name, n)
     fired_at = time.time()
-    view = wait_until_busy(pool, victim)
+    wait_until_busy(pool, victim)
     in_flight = {i["id"]: i["inFlight"] for i in admin_view(pool)}
     pid = invoker_pid(platform, victim)
     os.kill(pid, signal.SIGKILL)
@@ -140,7 +141,7 @@ def failover(platform: PlatformProcess, name: str, n: int, timeout_ms: int, vict
     try:
         records = final_records(pool, name, ids, killed_at + timeout_ms / 1000.0 + 30)
     finally:
-        remove_containers([c["name"] for c in view["containers"] if c["name"]])
+        remove_containers(platform, victim)
     after_kill = [(r["end"] / 1000.0 - killed_at) for r in records.values()]
     statuses = Counter(r["response"]["status"] for r in records.values())
     by_invoker = Counter(annotation(r, "invoker") or "(none: error record)" for r in records.values())

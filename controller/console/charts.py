@@ -6,6 +6,9 @@ front-end chart library and the drawings are tested as text. Called by the conso
 """
 from __future__ import annotations
 
+import math
+import time
+
 from markupsafe import Markup, escape
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563")
@@ -233,8 +236,6 @@ def bar_chart_svg(bars: list[tuple[str, float]], unit: str, width: int = 520,
 
 def nice_ceiling(v: float) -> float:
     """The smallest 1, 2, 2.5 or 5 × 10^k at or above ``v`` (so axis ticks are round numbers)."""
-    import math
-
     if v <= 0:
         return 1.0
     k = 10 ** math.floor(math.log10(v))
@@ -244,8 +245,6 @@ def nice_ceiling(v: float) -> float:
 def ticks(top: float) -> list[float]:
     """Round tick values from 0 to ``top`` (a ``nice_ceiling``): steps of 0.5 for 2.5, 0.5 for
     2, 1 for 5, 0.2 for 1, and so on."""
-    import math
-
     mantissa = round(top / 10 ** math.floor(math.log10(top)), 3) if top > 0 else 1
     intervals = 4 if mantissa == 2 else 5
     return [top * k / intervals for k in range(intervals + 1)]
@@ -262,5 +261,4 @@ def _num(v: float) -> str:
 
 
 def _clock(epoch_ms: float) -> str:
-    import time
     return time.strftime("%H:%M:%S", time.gmtime(epoch_ms / 1000))

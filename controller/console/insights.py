@@ -9,6 +9,7 @@ them and renders the result. Nothing here does I/O, so it is tested without a pl
 from __future__ import annotations
 
 import difflib
+import json
 import statistics
 from collections import Counter
 
@@ -240,8 +241,6 @@ def hint_diff(active: str, synthesized: str) -> list[dict]:
 def parse_jsonl(text: str) -> tuple[list[dict], list[str]]:
     """Profiling inputs from a textarea: one JSON object per non-empty line, and an error per
     line that is not one (``line N: ...``)."""
-    import json
-
     inputs, errors = [], []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -14,8 +14,7 @@ import json
 import logging
 import time
 
-from flask import (Blueprint, current_app, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from controller.api.common import services
@@ -118,12 +117,18 @@ def fmt_size(size) -> str:
     return f"{opt}{size.get('cpu')} cpu / {size.get('memory')} MB"
 
 
+def fragments(context: dict, parts: dict[str, str]):
+    """The JSON a live section polls: ``context["data"]`` and each part re-rendered for the
+    element id it replaces."""
+    return jsonify({"data": context.get("data"),
+                    "fragments": {el: render_template(f"console/parts/{p}.html", **context)
+                                  for el, p in parts.items()}})
+
+
 def live(template: str, context: dict, parts: dict[str, str]):
     """A page, or — for its ``/api`` twin — the same context's live parts as fragments."""
     if is_api():
-        return jsonify({"data": context.get("data"),
-                        "fragments": {el: render_template(f"console/parts/{p}.html", **context)
-                                      for el, p in parts.items()}})
+        return fragments(context, parts)
     return render_template(f"console/{template}.html", **context)
 
 
@@ -151,7 +156,8 @@ def logout():
 @bp.post("/namespace")
 def namespace():
     auth.choose_namespace(request.form.get("ns", ""))
-    return redirect(request.referrer if (request.referrer or "").find("/console") >= 0 else url_for("console.overview"))
+    back = request.referrer or ""
+    return redirect(back if "/console" in back else url_for("console.overview"))
 
 
 # -- overview ----------------------------------------------------------------------------------
@@ -212,8 +218,8 @@ def invoke(name: str):
         doc = svc.entities.get(ns, "actions", name)
         return render_template("console/action.html", action=doc, path=name, recent=[], params=text,
                                error=f"The parameters are not a JSON object: {exc}"), 400
-    status, body, headers = svc.invoker.invoke(g.identity, ns, name, params, blocking=True, result_only=False,
-                                               wait_ms=None)
+    _, _, headers = svc.invoker.invoke(g.identity, ns, name, params, blocking=True, result_only=False,
+                                       wait_ms=None)
     return redirect(url_for("console.activation", activation_id=headers["x-openwhisk-activation-id"]))
 
 
@@ -399,8 +405,7 @@ def profile(name: str):
 @bp.get("/api/workflows/<name>/profile")
 def api_profile(name: str):
     st = services().workflows.profile_status(auth.current_namespace(), name)
-    return jsonify({"data": st, "fragments": {"live-profile": render_template("console/parts/profile.html",
-                                                                               profile=st)}})
+    return fragments({"data": st, "profile": st}, {"live-profile": "profile"})
 
 
 # -- savings ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from controller.app import build_services, create_app
-from controller.config import GUEST_KEY, SYSTEM_KEY, ControllerConfig
+from controller.config import GUEST_KEY, ControllerConfig
 
 ALICE_KEY = "11111111-2222-3333-4444-555555555555:alicealicealicealicealicealicealicealicealicealicealicealice1234"
 CODE = {"exec": {"kind": "python:3", "code": "def main(args):\n    return args\n"}}
@@ -117,8 +117,3 @@ def console(tmp_path):
     yield Console(app.test_client(), services, fake)
     fake.close()
     services.close()
-
-
-@pytest.fixture
-def admin_key():
-    return SYSTEM_KEY

@@ -95,3 +95,18 @@ def test_an_admin_switches_namespaces(console):
     assert b"shared" in console.get("/console/actions").data
     r = console.post("/console/namespace", {"ns": "nobody"})
     assert r.status_code == 404 and b"no namespace" in r.data
+
+
+def test_an_unexpected_failure_is_a_readable_page_and_a_json_error(console, monkeypatch):
+    console.login()
+
+    def broken(*a, **kw):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(console.services.workflows, "list", broken)
+    r = console.get("/console/workflows")
+    assert r.status_code == 500 and b"Something went wrong" in r.data
+    assert b"database on fire" not in r.data and b"Traceback" not in r.data
+    monkeypatch.setattr(console.services.activations, "list", broken)
+    r = console.get("/console/api/overview")
+    assert r.status_code == 500 and "Something went wrong" in r.get_json()["error"]

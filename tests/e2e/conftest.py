@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,15 @@ class Platform:
 
     def tango_json(self, *args: str, **kw):
         return json.loads(self.tango("--json", *args, **kw).stdout)
+
+    def in_new_namespace(self, prefix: str) -> "Platform":
+        """The same platform seen through the key of a fresh namespace (its own ~/.wskprops),
+        so tests sharing the session's platform never see each other's entities."""
+        name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+        key = self.tango("admin", "user", "create", name).stdout.strip()
+        other = Platform(self.process, self.wskprops.with_name(f"wskprops-{name}"), key)
+        other.tango("property", "set", "--apihost", self.apihost, "--auth", key)
+        return other
 
     def api(self, method: str, path: str, auth: str | None = None, **kw) -> requests.Response:
         user, _, key = (auth or self.auth).partition(":")

@@ -9,7 +9,15 @@ import zipfile
 
 import pytest
 
+from common.platform_process import GUEST_KEY
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def platform(platform):
+    """These tests run in a namespace of their own on the session's platform."""
+    return platform.in_new_namespace("core")
 
 
 def write(tmp_path, name, text):
@@ -30,7 +38,7 @@ def test_deploy_invoke_and_read_the_activation(platform, tmp_path):
     record = json.loads(out.split("\n", 1)[1])
     ann = {a["key"]: a["value"] for a in record["annotations"]}
     assert record["response"]["result"] == {"greeting": "Hello Ada"}
-    assert ann["kind"] == "python:3.11" and ann["path"] == "guest/hello"
+    assert ann["kind"] == "python:3.11" and ann["path"].endswith("/hello")
     assert ann["usage"]["cpuTime"] >= 0 and ann["usage"]["maxMemory"] > 0
     assert ann["size"]["memory"] == 256
     aid = record["activationId"]
@@ -38,7 +46,7 @@ def test_deploy_invoke_and_read_the_activation(platform, tmp_path):
     assert "greeting Ada" in platform.tango("activation", "logs", aid).stdout
     assert json.loads(platform.tango("activation", "result", aid).stdout)["greeting"] == "Hello Ada"
     listed = platform.tango("activation", "list", "hello").stdout
-    assert aid in listed and "guest/hello" in listed
+    assert aid in listed and "/hello" in listed
     got = platform.tango_json("activation", "get", aid)
     assert got["activationId"] == aid and got["end"] >= got["start"]
     # non-blocking invoke, then poll for the record
@@ -133,12 +141,14 @@ def test_size_binding_is_applied_in_place(platform, tmp_path):
 
 
 def test_namespaces_keys_and_isolation(platform, tmp_path):
-    key = platform.tango("admin", "user", "create", "carol").stdout.strip()
+    carol = f"carol-{platform.auth[:4]}"
+    key = platform.tango("admin", "user", "create", carol).stdout.strip()
     assert len(key.split(":")[0]) == 36
-    assert platform.tango("namespace", "list", auth=key).stdout.split()[-1] == "carol"
+    assert platform.tango("namespace", "list", auth=key).stdout.split()[-1] == carol
     platform.tango("action", "create", "mine", write(tmp_path, "x.py", "def main(a):\n    return {}\n"), auth=key)
     assert "mine" not in platform.tango("action", "list").stdout
-    r = platform.api("GET", "/api/v1/namespaces/carol/actions/mine")
+    assert "mine" not in platform.tango("action", "list", auth=GUEST_KEY).stdout
+    r = platform.api("GET", f"/api/v1/namespaces/{carol}/actions/mine")
     assert r.status_code == 403 and set(r.json()) == {"error", "code"}
 
 
@@ -177,6 +187,6 @@ def test_openwhisk_client_compatibility_raw_rest(platform):
     """What wsk and the JS client call first: discovery, namespaces, limits, with the dev key."""
     info = platform.api("GET", "/").json()
     assert info["description"] == "OpenWhisk" and "python" in info["runtimes"]
-    assert platform.api("GET", "/api/v1/namespaces").json() == ["guest"]
+    assert platform.api("GET", "/api/v1/namespaces", auth=GUEST_KEY).json() == ["guest"]
     lim = platform.api("GET", "/api/v1/namespaces/_/limits").json()
     assert lim["maxActionMemory"] == 512 * 1048576

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response
 
 from controller.api.common import services
-from controller.metrics import CONTENT_TYPE
+from common.prometheus import CONTENT_TYPE
 
 bp = Blueprint("metrics", __name__)
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from controller.metrics import Counter, Gauge, Histogram, render
+from common.prometheus import Counter, Gauge, Histogram, render
 from invoker.metrics import InvokerMetrics
 from tests.controller.conftest import FakeInvoker
 

@@ -172,9 +172,9 @@ def run(args, path: str) -> dict:
     b = Bench(args)
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
               "patches": list(PATCHES), "max_pixels": b.max_pixels, "preset": args.preset, "tables": args.tables or "default (derived from gpu-probe.md)",
-              "capacity_rps": round(b.capacity, 4), "service_ms": b.service_ms, "max_batch": args.max_batch,
+              "capacity_rps": round(b.capacity, 4), "load_1_rps": args.capacity or round(b.capacity, 4), "service_ms": b.service_ms, "max_batch": args.max_batch,
               "workloads": [], "runs": []}
-    wls = workloads(args, b.capacity)
+    wls = workloads(args, args.capacity or b.capacity)
     result["workloads"] = [{k: v for k, v in w.items() if k != "items"} | {"n": len(w["items"])} for w in wls]
     print(json.dumps({"capacity_rps": result["capacity_rps"], "service_ms": b.service_ms}), flush=True)
     for name in args.policies:
@@ -282,6 +282,27 @@ def plot(result: dict, path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+def merge(paths: list[str], out: str) -> str:
+    """One result from several runs of the same preset on the same card; keeps every command."""
+    parts = [json.load(open(p)) for p in paths]
+    first = dict(parts[0])
+    for other in parts[1:]:
+        for key in ("preset", "max_pixels", "max_batch"):
+            if other.get(key) != first.get(key):
+                raise ValueError(f"cannot merge: '{key}' differs between {paths[0]} and the others")
+        if other["workloads"] != first["workloads"]:  # same seeds; rates follow each call's capacity
+            first.setdefault("workloads_by_call", [first["workloads"]]).append(other["workloads"])
+        first["runs"] = first["runs"] + other["runs"]
+        first.update({k: v for k, v in other.items() if k in ("offload", "nova_partitions")})
+    first["commands"] = [p["command"] for p in parts]
+    first["cards"] = [p["card"] for p in parts]
+    first.pop("command", None)
+    path = out if out.endswith(".json") else os.path.join(out, f"bench_{first['preset']}.json")
+    save(first, path)
+    plot(first, path.replace(".json", ".png"))
+    return path
+
+
 def parse_args(argv=None):
     floats = lambda s: [float(x) for x in s.split(",") if x]  # noqa: E731
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -292,6 +313,8 @@ def parse_args(argv=None):
     p.add_argument("--loads", type=floats, default=[0.1, 0.5, 0.95], help="Poisson loads, fractions of capacity")
     p.add_argument("--bursty-load", type=float, default=0.7)
     p.add_argument("--cv", type=float, default=3.0)
+    p.add_argument("--capacity", type=float, default=None,
+                   help="requests/s that load 1.0 means (default: measured); pin it to repeat a sequence")
     p.add_argument("--n", type=int, default=60, help="requests per workload (scaled down below load 0.5)")
     p.add_argument("--min-n", type=int, default=12)
     p.add_argument("--max-batch", type=int, default=16)
@@ -305,6 +328,8 @@ def parse_args(argv=None):
     p.add_argument("--run-timeout", type=float, default=240.0)
     p.add_argument("--out", default="bench/results/nova")
     p.add_argument("--plot", default=None, help="only re-plot this result JSON")
+    p.add_argument("--merge", nargs="+", default=None,
+                   help="join result JSONs of one preset and card (e.g. policies run in separate calls) into --out")
     args = p.parse_args(argv)
     args.policies = [x for x in args.policies.split(",") if x]
     return args
@@ -312,6 +337,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.merge:
+        path = merge(args.merge, args.out)
+        print(json.dumps(json.load(open(path))["nova_vs_best_baseline"], indent=1))
+        return
     if args.plot:
         with open(args.plot) as f:
             result = json.load(f)

@@ -18,8 +18,8 @@ case "$1" in
     ;;
   profile)
     python3 bench/nova_profile.py --preset "$PRESET" --out "$OUT/tables_$PRESET.json" \
-      --sms 8,16,24,32,48,64,96,112 --patches 1024,2500,5200 --tokens 128,512,1400 --batches 1,8,16 \
-      --ctx 1400 --iters 2 --corun-reps 1 2>&1 | tail -40
+      ${PROFILE_ARGS:---sms 8,16,24,32,48,64,96,112 --patches 1024,2500,5200 --tokens 128,512,1400 --batches 1,8,16 \
+      --ctx 1400 --iters 2 --corun-reps 1} 2>&1 | tail -40
     ;;
   micro)
     python3 bench/nova_micro.py --preset "$PRESET" --splits 24,48,72 --out "$OUT" 2>&1 | grep -v "^corun\|^streaming\|^roofline" 

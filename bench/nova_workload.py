@@ -32,12 +32,24 @@ def poisson_gaps(n: int, rate: float, rng: random.Random) -> list[float]:
     return [rng.expovariate(rate) for _ in range(n)]
 
 
-def bursty_gaps(n: int, rate: float, cv: float, rng: random.Random) -> list[float]:
-    """Gamma gaps with mean 1/rate and coefficient of variation `cv` (shape 1/cv^2)."""
+def bursty_gaps(n: int, rate: float, cv: float, rng: random.Random, tries: int = 1000) -> list[float]:
+    """Gamma gaps (shape 1/cv^2) rescaled to mean exactly 1/rate, whose *realised* coefficient of
+    variation is at least `cv`: a short sample of a heavy-tailed process usually shows less
+    variation than its law, so draws are repeated (seeded, so still reproducible) until it does."""
     if cv < 1:
         raise ValueError(f"bursty workloads need cv >= 1, got {cv}")
     shape = 1.0 / cv ** 2
-    return [rng.gammavariate(shape, 1.0 / (rate * shape)) for _ in range(n)]
+    for _ in range(tries):
+        gaps = [rng.gammavariate(shape, 1.0 / shape) for _ in range(n - 1)]
+        if _cv(gaps) >= cv:
+            mean = sum(gaps) / len(gaps)
+            return [0.0] + [g / (mean * rate) for g in gaps]
+    raise ValueError(f"no draw of {n} gamma gaps reached cv {cv} in {tries} tries; use more requests")
+
+
+def _cv(gaps: list[float]) -> float:
+    mean = sum(gaps) / len(gaps)
+    return (sum((g - mean) ** 2 for g in gaps) / len(gaps)) ** 0.5 / mean
 
 
 def make_workload(n: int, rate: float, process: str = "poisson", cv: float = 3.0, seed: int = 0,
@@ -63,10 +75,7 @@ def make_workload(n: int, rate: float, process: str = "poisson", cv: float = 3.0
 
 def gap_cv(items: list[WorkItem]) -> float:
     """Coefficient of variation of the inter-arrival gaps (1 for Poisson, >= 3 for bursty)."""
-    gaps = [b.at_s - a.at_s for a, b in zip(items, items[1:])]
-    mean = sum(gaps) / len(gaps)
-    var = sum((g - mean) ** 2 for g in gaps) / len(gaps)
-    return var ** 0.5 / mean
+    return _cv([b.at_s - a.at_s for a, b in zip(items, items[1:])])
 
 
 def prompt_ids(item: WorkItem, config) -> list[int]:

@@ -144,6 +144,25 @@ class InvokerRegistry:
     def get(self, id: str) -> InvokerState | None:
         return self._invokers.get(id)
 
+    def live_status(self, token: str, timeout: float = 2.0) -> list[dict]:
+        """Every invoker with its state, capacity, reservations and live containers (its
+        ``GET /status``); one that does not answer is listed with ``reachable: False``."""
+        out = []
+        for inv in self.all():
+            live = None
+            if inv.state != DOWN and inv.pool is not None:
+                try:
+                    status, live = inv.pool.json("GET", "/status", headers={"X-Tango-Internal": token},
+                                                 timeout=timeout)
+                    live = live if status == 200 and isinstance(live, dict) else None
+                except (OSError, ValueError):
+                    live = None
+            out.append({"id": inv.id, "url": inv.url, "state": inv.state, "userMemory": inv.user_memory,
+                        "cpus": inv.cpus, "reservedMemory": inv.reserved_memory, "inFlight": inv.in_flight,
+                        "pool": inv.status.get("pool"), "reachable": live is not None,
+                        "containers": (live or {}).get("containers", []), "buffer": (live or {}).get("buffer")})
+        return out
+
     def stats(self) -> list[dict]:
         """Live per-(action, option) latency statistics from every invoker's last heartbeat."""
         out: list[dict] = []

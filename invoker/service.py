@@ -201,6 +201,8 @@ class Invoker:
         with self.cond:
             containers = [
                 {"name": self.proxies[c.cid].handle.name if c.cid in self.proxies else None,
+                 "port": self.proxies[c.cid].handle.port if c.cid in self.proxies else None,
+                 "kind": c.kind,
                  "action": c.key.path if c.key else None, "state": c.state, "cpu": c.cpu,
                  "memory": c.memory, "lastUsed": int((wall - (mono - c.last_used)) * 1000)}
                 for c in self.pool.containers.values()]

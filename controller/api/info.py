@@ -72,18 +72,4 @@ def invoker_details():
     if not identity().admin:
         raise ApiError(403, FORBIDDEN)
     svc = services()
-    out = []
-    for inv in svc.registry.all():
-        live = None
-        if inv.state != "down":
-            try:
-                status, live = inv.pool.json("GET", "/status", headers={"X-Tango-Internal": svc.config.internal_token},
-                                             timeout=2.0)
-                live = live if status == 200 else None
-            except OSError:
-                live = None
-        out.append({"id": inv.id, "url": inv.url, "state": inv.state, "userMemory": inv.user_memory,
-                    "cpus": inv.cpus, "reservedMemory": inv.reserved_memory, "inFlight": inv.in_flight,
-                    "pool": inv.status.get("pool"), "containers": (live or {}).get("containers", []),
-                    "buffer": (live or {}).get("buffer")})
-    return jsonify(out)
+    return jsonify(svc.registry.live_status(svc.config.internal_token))

@@ -21,23 +21,8 @@ HISTORY_POINTS = 300          # per runtime; at one poll every 2 s about ten min
 
 
 def invoker_pools(svc) -> list[dict]:
-    """Every registered invoker with its state, capacity and live containers (``/status``);
-    an invoker that does not answer is listed with ``containers: []`` and ``reachable: False``."""
-    out = []
-    for inv in svc.registry.all():
-        live = None
-        if inv.state != "down" and inv.pool is not None:
-            try:
-                status, live = inv.pool.json("GET", "/status", timeout=STATUS_TIMEOUT_S,
-                                             headers={"X-Tango-Internal": svc.config.internal_token})
-                live = live if status == 200 and isinstance(live, dict) else None
-            except (OSError, ValueError):
-                live = None
-        out.append({"id": inv.id, "url": inv.url, "state": inv.state, "userMemory": inv.user_memory,
-                    "cpus": inv.cpus, "reservedMemory": inv.reserved_memory, "inFlight": inv.in_flight,
-                    "reachable": live is not None, "containers": (live or {}).get("containers", []),
-                    "buffer": (live or {}).get("buffer")})
-    return out
+    """Every registered invoker with its state, capacity and live containers."""
+    return svc.registry.live_status(svc.config.internal_token, timeout=STATUS_TIMEOUT_S)
 
 
 def metrics_url(container: dict) -> str | None:

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from bench.nova_patches import apply_all  # noqa: E402
+from bench.nova_patches import apply_all, load_model  # noqa: E402
 
 from bench.nova_bench import card  # noqa: E402
 from bench.nova_workload import SCREENS, screenshot  # noqa: E402
@@ -35,7 +35,6 @@ from runtimes.vlm.model import KVCache  # noqa: E402
 from runtimes.vlm.offload import StreamedVisionEncoder  # noqa: E402
 from runtimes.vlm.partition import make_partitioner  # noqa: E402
 from runtimes.vlm.preprocess import preprocess_image  # noqa: E402
-from runtimes.vlm.weights import load_vlm  # noqa: E402
 
 H100_SXM_HBM_BPS = 3.35e12
 
@@ -54,7 +53,7 @@ class Micro:
     def __init__(self, args):
         self.args, self.cuda = args, args.device.startswith("cuda")
         dtype = torch.bfloat16 if self.cuda else torch.float32
-        self.model, _ = load_vlm(args.preset, args.device, dtype, seed=0)
+        self.model = load_model(args.preset, args.device, dtype)
         cfg = self.model.config
         self.device, self.dtype = torch.device(args.device), dtype
         px = min(cfg.max_pixels, args.max_pixels)

@@ -60,3 +60,20 @@ def apply_all() -> list[str]:
     vision_flash_attention()
     profiler_keeps_graph_inputs()
     return APPLIED
+
+
+def load_model(preset: str, device: str, dtype):
+    """`load_vlm(preset)`, except for presets whose special-token ids lie beyond the vocabulary
+    (cogagent-9b: Qwen ids ~151650 with GLM's 151552 tokens), where the embedding lookup of an
+    image placeholder faults on the GPU: the vocabulary grows to cover them (+0.07% of its rows)."""
+    import dataclasses
+
+    from runtimes.vlm.config import get_preset
+    from runtimes.vlm.weights import load_vlm, random_vlm
+
+    cfg = get_preset(preset) if not preset.startswith("/") else None
+    if cfg is None or max(cfg.special_ids().values()) < cfg.text.vocab_size:
+        return load_vlm(preset, device, dtype, seed=0)[0]
+    vocab = max(cfg.special_ids().values()) + 1
+    APPLIED.append(f"{preset}: vocab_size {cfg.text.vocab_size} -> {vocab} to hold its special-token ids")
+    return random_vlm(cfg.replace(text=dataclasses.replace(cfg.text, vocab_size=vocab)), device, dtype, seed=0)

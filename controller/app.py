@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from controller.api.common import CORS_HEADERS
 from controller.auth import Subjects
 from controller.balancer import InvokerRegistry
 from controller.config import GUEST_KEY, SYSTEM_KEY, ControllerConfig
@@ -28,11 +29,6 @@ from controller.workflow_service import WorkflowService
 
 log = logging.getLogger("tango.controller")
 
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, DELETE, POST, PUT, HEAD",
-    "Access-Control-Allow-Headers": "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent",
-}
 
 
 @dataclass
@@ -110,12 +106,13 @@ def create_app(config: ControllerConfig, services: Services | None = None, start
     @app.before_request
     def _tid():
         g.tid = transaction_id()
-        if request.method == "OPTIONS":
-            return "", 200, CORS_HEADERS
+        if request.method == "OPTIONS" and not request.path.startswith("/api/v1/web/"):
+            return "", 200, CORS_HEADERS   # web actions decide for themselves (web-custom-options)
 
     @app.after_request
     def _cors(resp):
-        resp.headers.update(CORS_HEADERS)
+        for key, value in CORS_HEADERS.items():   # a web action's own headers win
+            resp.headers.setdefault(key, value)
         return resp
 
     @app.errorhandler(ApiError)

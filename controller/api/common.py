@@ -9,6 +9,13 @@ from flask import current_app, g, request
 from controller.auth import Identity, resolve_namespace
 from controller.errors import ApiError, malformed
 
+# OpenWhisk's CORS policy: every origin, the methods and headers its clients send.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, DELETE, POST, PUT, HEAD",
+    "Access-Control-Allow-Headers": "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent",
+}
+
 
 def services():
     """The controller's services (``controller.app.Services``)."""

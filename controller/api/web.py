@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, request
 
-from controller.api.common import services
+from controller.api.common import CORS_HEADERS, services
 from controller.entities import kv_get
 from controller.errors import NOT_FOUND, UNAUTHORIZED, ApiError
 
@@ -302,6 +302,8 @@ def web_action(ns: str, pkg: str, rest: str):
     annotations = action.get("annotations", [])
     if kv_get(annotations, "web-export") is not True:
         raise ApiError(404, NOT_FOUND)
+    if request.method == "OPTIONS" and kv_get(annotations, "web-custom-options") is not True:
+        return Response(status=200, headers=CORS_HEADERS)   # OpenWhisk answers preflights itself
     req = WebRequest(method=request.method, headers={k.lower(): v for k, v in request.headers.items()},
                      path=f"/{extra}" if extra else "", query_string=request.query_string.decode("latin-1"),
                      body=_request_body(svc.config.limits.max_payload), user=_caller())

@@ -136,6 +136,20 @@ def test_errors_of_the_action(platform, guest):
     assert r.status_code == 400 and r.json["error"] == web.ERROR_PROCESSING
 
 
+def test_options_preflight_and_the_actions_own_cors_headers(platform, guest):
+    client, _, fake = platform
+    put_action(client, guest, "cors", {"web-export": True})
+    before = len(fake.requests)
+    r = client.options("/api/v1/web/guest/default/cors.http")
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == "*"
+    assert len(fake.requests) == before                      # answered without running the action
+    put_action(client, guest, "custom", {"web-export": True, "web-custom-options": True})
+    answer_with(fake, {"statusCode": 204, "headers": {"Access-Control-Allow-Origin": "https://example.org"}})
+    r = client.options("/api/v1/web/guest/default/custom.http")
+    assert len(fake.requests) == before + 1 and fake.requests[-1]["params"]["__ow_method"] == "options"
+    assert r.headers["Access-Control-Allow-Origin"] == "https://example.org"
+
+
 def test_web_action_inside_a_package(platform, guest):
     client, _, _ = platform
     r = client.put("/api/v1/namespaces/_/packages/site", json={"parameters": [{"key": "greeting", "value": "hi"}]},

@@ -9,7 +9,8 @@
 #   image-name   - one line, the image tag, e.g. tango/action-python-v3.11:latest;
 #   context      - optional, one line, the build context relative to the repository root
 #                  (default: the folder itself). Keep it small: it is sent on every build;
-#   build-args   - optional, KEY=VALUE lines passed as --build-arg.
+#   build-args   - optional, KEY=VALUE lines passed as --build-arg;
+#   prepare      - optional executable run first (e.g. to assemble a generated build context).
 # `python` is built first because other runtime images may build FROM it; the rest follow in
 # alphabetical order. Rebuilding when nothing changed takes about a second per image (cache).
 #
@@ -49,6 +50,9 @@ build_folder() {
   local folder="$DOCKER_DIR/$1"
   [ -f "$folder/Dockerfile" ] || die "docker/$1 has no Dockerfile"
   [ -f "$folder/image-name" ] || die "docker/$1 has no image-name file (one line: the image tag)"
+  if [ -x "$folder/prepare" ]; then
+    "$folder/prepare" || die "docker/$1/prepare failed"
+  fi
   local image context args=()
   image="$(head -n1 "$folder/image-name")"
   context="$folder"

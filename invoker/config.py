@@ -13,6 +13,7 @@ DEFAULT_RUNTIME_IMAGES = {
     "python:3.11": PYTHON_IMAGE,
     "python:3": PYTHON_IMAGE,
     "python:default": PYTHON_IMAGE,
+    "vlm": "tango/action-vlm:cpu",
 }
 
 

@@ -12,6 +12,7 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+command -v rsync >/dev/null 2>&1 || need_pkgs+=(rsync)
 if [ "${TANGO_BROWSER_TESTS:-1}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 fi
@@ -38,4 +39,6 @@ if [ ! -f "$stamp" ] || ! python3 -c "import controller, invoker, cli" 2>/dev/nu
   rm -f .tango-installed-*; touch "$stamp"
 fi
 
-bash docker/build-images.sh >&2
+# The action runtimes every platform needs; the VLM image (large) is built on demand:
+# docker/build-images.sh vlm
+bash docker/build-images.sh python dockerskeleton >&2

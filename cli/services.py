@@ -75,6 +75,8 @@ def standalone(argv: list[str]) -> int:
     p.add_argument("--invoker-port", type=int, default=0, help="invoker API port (default: a free port)")
     p.add_argument("--user-memory", type=int, default=int(os.environ.get("TANGO_USER_MEMORY", "2048")),
                    help="memory (MB) the invoker may give to containers")
+    p.add_argument("--cpus", type=float, default=None,
+                   help="cores each invoker may bind to running activations (default: this machine's)")
     p.add_argument("--invokers", type=int, default=1, help="how many invoker processes to start")
     p.add_argument("--no-build", action="store_true", help="do not build missing runtime images")
     p.add_argument("--clean", action="store_true", help="start with an empty store")
@@ -106,7 +108,8 @@ def standalone(argv: list[str]) -> int:
                "--controller", f"http://127.0.0.1:{a.port}", "--token", cfg.internal_token,
                "--user-memory", str(a.user_memory),
                # invokers on one host must not hand out the same container ports
-               "--container-ports", f"{12000 + 1000 * i}-{12999 + 1000 * i}"]
+               "--container-ports", f"{12000 + 1000 * i}-{12999 + 1000 * i}",
+               *(["--cpus", str(a.cpus)] if a.cpus else [])]
         procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True))
 
     def stop(*_):

@@ -156,14 +156,19 @@ class ContainerPool:
         return self.config.user_memory - sum(c.memory for c in self._live())
 
     def free_cpu(self) -> float:
-        return round(self.config.cpus - sum(c.cpu for c in self._live()), 6)
+        """Cores not bound to running work. An idle container's quota is only a ceiling — it
+        uses no CPU — so it reserves none; counting it made large sizes evict their own warm
+        containers. Memory, which an idle container really holds, is counted for all."""
+        return round(self.config.cpus - sum(c.cpu for c in self._live() if c.active or c.state == STARTING), 6)
 
     def _make_room(self, memory: int, cpu: float, exclude: int | None = None,
                    protect: bool = False) -> list[int] | None:
         """Containers to evict (LRU idle warm/paused first, then stem cells) so that `memory`
-        MB and `cpu` cores more fit; [] if they fit already, None if eviction cannot help."""
+        MB more fit, provided `cpu` cores are free; [] if they fit already, None if not now."""
         need_mem, need_cpu = memory - self.free_memory(), cpu - self.free_cpu()
-        if need_mem <= 0 and need_cpu <= 1e-9:
+        if need_cpu > 1e-9:
+            return None            # only running work holds CPU: wait for it, evicting frees none
+        if need_mem <= 0:
             return []
         # Containers whose action has buffered requests are about to be reused warm: keep them.
         wanted = {r.key for r in self.buffer} if protect else set()
@@ -171,12 +176,11 @@ class ContainerPool:
         idle.sort(key=lambda c: (c.state == PREWARM, c.last_used))
         evict = []
         for c in idle:
-            if need_mem <= 0 and need_cpu <= 1e-9:
+            if need_mem <= 0:
                 break
             evict.append(c.cid)
             need_mem -= c.memory
-            need_cpu -= c.cpu
-        return evict if need_mem <= 0 and need_cpu <= 1e-9 else None
+        return evict if need_mem <= 0 else None
 
     # ---- placing run requests -------------------------------------------------------------
 
@@ -280,7 +284,7 @@ class ContainerPool:
         if c.active:
             evict: list[int] | None = []
         else:
-            evict = self._make_room(r.memory - c.memory, r.cpu - c.cpu, exclude=c.cid)
+            evict = self._make_room(r.memory - c.memory, r.cpu, exclude=c.cid)   # idle: holds no CPU
         if evict is None or (evict and not allow_evict):
             return None
         self._evict(evict)

@@ -94,23 +94,29 @@ def test_lru_eviction_by_memory():
     assert p.containers[a].state == REMOVING and p.containers[c].state == WARM
 
 
-def test_lru_eviction_by_cpu():
+def test_idle_containers_hold_no_cpu_but_running_work_does():
     p = pool(memory=4096, cpus=2.0)
     a = run_to_idle(p, KEY_A, now=1.0, cpu=1.0)
     b = run_to_idle(p, KEY_B, now=2.0, cpu=1.0)
     key_c = ActionKey("guest", "guest/c", "0.0.1", "h3")
-    placement = p.submit(req(key_c, cpu=0.5), 3.0)
-    assert placement.evict == (a,)
-    assert p.containers[b].state == WARM
+    placement = p.submit(req(key_c, cpu=2.0), 3.0)      # the idle 1-core quotas are only ceilings
+    assert placement.start_kind == "cold" and placement.evict == ()
+    assert {p.containers[a].state, p.containers[b].state} == {WARM}
+    assert p.free_cpu() == 0.0
+    waiting = p.submit(req(KEY_A, cpu=1.0), 4.0)         # CPU held by running work: wait, evict nothing
+    assert isinstance(waiting, Buffered)
+    p.started(placement.cid)
+    p.release(placement.cid, 5.0)
+    assert [x.cid for x in p.drain(5.0)] == [a]
 
 
-def test_warm_resize_reserves_the_difference():
+def test_warm_container_is_resized_for_its_next_activation():
     p = pool(memory=4096, cpus=2.0)
     a = run_to_idle(p, KEY_A, now=1.0, cpu=0.5)
-    b = run_to_idle(p, KEY_B, now=2.0, cpu=1.0)
-    placement = p.submit(req(KEY_A, cpu=1.5), 3.0)    # needs +1.0 core: evict b
-    assert placement.cid == a and placement.start_kind == "warm" and placement.evict == (b,)
-    assert p.free_cpu() == 0.5
+    run_to_idle(p, KEY_B, now=2.0, cpu=1.0)
+    placement = p.submit(req(KEY_A, cpu=1.5), 3.0)
+    assert placement.cid == a and placement.start_kind == "warm" and placement.evict == ()
+    assert p.containers[a].cpu == 1.5 and p.free_cpu() == 0.5
 
 
 def test_busy_containers_are_never_evicted_and_buffer_is_fifo():

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from cli import output
-from cli.commands.common import (Context, add_annotation_flags, add_paging_flags, add_param_flags,
-                                 annotations_of, as_key_value_list, done, failing, non_negative_int,
-                                 params_of, read_text, report_invocation)
+from cli.commands.common import (Context, add_annotation_flags, add_get_list_delete, add_param_flags,
+                                 annotations_of, as_key_value_list, delete_entity, done, failing,
+                                 list_collection, non_negative_int, params_of, read_text, report_invocation,
+                                 show)
 from cli.errors import CliError
 from cli.names import fully_qualified, parse_name
 
@@ -52,23 +53,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                            help="remove this annotation")
         p.set_defaults(handler=create if verb == "create" else update)
 
-    p = verbs.add_parser("get", parents=[common], help="get an action")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("field", metavar="FIELD", nargs="?", help="print only this field of the action")
-    p.add_argument("-s", "--summary", action="store_true", help="print a summary")
-    p.add_argument("--save", action="store_true", help="save the code to NAME.<ext> in this folder")
-    p.add_argument("--save-as", metavar="FILE", help="save the code to FILE")
-    p.set_defaults(handler=get)
-
-    p = verbs.add_parser("list", parents=[common], help="list actions")
-    p.add_argument("scope", metavar="NAMESPACE|PACKAGE", nargs="?")
-    add_paging_flags(p, "actions")
-    p.add_argument("-n", "--name-sort", action="store_true", help="sort by name")
-    p.set_defaults(handler=list_actions)
-
-    p = verbs.add_parser("delete", parents=[common], help="delete an action")
-    p.add_argument("name", metavar="NAME")
-    p.set_defaults(handler=delete)
+    get_p, _, _ = add_get_list_delete(verbs, common, "an action", "actions", get, list_actions, delete,
+                                      list_scope=("scope", "NAMESPACE|PACKAGE"))
+    get_p.add_argument("field", metavar="FIELD", nargs="?", help="print only this field of the action")
+    get_p.add_argument("--save", action="store_true", help="save the code to NAME.<ext> in this folder")
+    get_p.add_argument("--save-as", metavar="FILE", help="save the code to FILE")
 
     p = verbs.add_parser("invoke", parents=[common], help="invoke an action")
     p.add_argument("name", metavar="NAME")
@@ -224,18 +213,12 @@ def get(args: argparse.Namespace, ctx: Context) -> int:
         if args.field not in action:
             fields = ", ".join(sorted(action))
             raise CliError(f"Invalid field filter '{args.field}' (fields: {fields}).")
-        _show(ctx, action[args.field], f"got action {args.name}, displaying field {args.field}")
+        show(ctx, action[args.field], f"got action {args.name}, displaying field {args.field}")
     elif args.summary and not ctx.json:
         output.emit(output.format_action_summary(action))
     else:
-        _show(ctx, action, f"got action {args.name}")
+        show(ctx, action, f"got action {args.name}")
     return 0
-
-
-def _show(ctx: Context, obj: Any, message: str) -> None:
-    if not ctx.json:
-        output.ok(message)
-    output.emit(output.pretty(obj))
 
 
 def default_save_name(action: dict) -> str:
@@ -264,13 +247,7 @@ def save_code(action: dict, file: str) -> Path:
 
 def list_actions(args: argparse.Namespace, ctx: Context) -> int:
     namespace, package = list_scope(args.scope)
-    with failing("obtain the list of actions"):
-        actions = ctx.client().list_entities("actions", namespace, package, limit=args.limit,
-                                             skip=args.skip or None)
-    if args.name_sort:
-        actions = sorted(actions, key=lambda a: a.get("name", ""))
-    output.emit(output.pretty(actions) if ctx.json else output.format_entity_list("actions", actions))
-    return 0
+    return list_collection(args, ctx, "actions", namespace, package)
 
 
 def list_scope(scope: str | None) -> tuple[str | None, str | None]:
@@ -287,10 +264,7 @@ def list_scope(scope: str | None) -> tuple[str | None, str | None]:
 
 
 def delete(args: argparse.Namespace, ctx: Context) -> int:
-    with failing(f"delete action '{args.name}'"):
-        deleted = ctx.client().delete_action(parse_name(args.name))
-    done(ctx, deleted, f"deleted action {args.name}")
-    return 0
+    return delete_entity(args, ctx, "actions", parse_name)
 
 
 # ---- invoke ---------------------------------------------------------------------------------

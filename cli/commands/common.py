@@ -1,6 +1,7 @@
 """What every command module shares: the run context (settings, lazily built client, output
-mode), turning API failures into wsk-style ``Unable to ...`` errors, and ``-p``/``-P``
-parameter and ``-a``/``-A`` annotation parsing.
+mode), turning API failures into wsk-style ``Unable to ...`` errors, ``-p``/``-P`` parameter
+and ``-a``/``-A`` annotation parsing, and the verbs every entity collection has alike
+(``create|update``, ``get NAME [-s]``, ``list [NAMESPACE]``, ``delete NAME``).
 
 Called by the modules in ``cli.commands``; ``cli.main`` builds the ``Context``.
 """
@@ -12,12 +13,16 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import quote
 
 from cli import output
-from cli.client import ApiError, Client
+from cli.client import ApiError, Client, Response
 from cli.config import Settings
 from cli.errors import EXIT_NOT_FINISHED, CliError, exit_code_for_status
+from cli.names import QualifiedName, parse_name
+
+NameParser = Callable[[str], QualifiedName]
 
 
 def global_flags(connection: bool = True) -> argparse.ArgumentParser:
@@ -69,6 +74,14 @@ def done(ctx: Context, body: Any, message: str) -> None:
         output.emit(output.pretty(body))
     else:
         output.ok(message)
+
+
+def show(ctx: Context, entity: Any, message: str) -> None:
+    """Finish a command that read something: ``ok: got ...`` then the entity's JSON (just the
+    JSON with ``--json``)."""
+    if not ctx.json:
+        output.ok(message)
+    output.emit(output.pretty(entity))
 
 
 def report_invocation(ctx: Context, what: str, id_text: str, status: int, body: Any,
@@ -186,3 +199,106 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"'{text}' must be 0 or more")
     return value
+
+
+# ---- the verbs every entity collection has --------------------------------------------------
+
+def add_get_list_delete(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser, what: str,
+                        collection: str, get: Callable, list_: Callable, delete: Callable,
+                        list_scope: tuple[str, str] = ("namespace", "NAMESPACE"), list_help: str | None = None,
+                        ) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    """Register ``get NAME [-s]``, ``list [NAMESPACE] [-l N] [-s N] [-n]`` and ``delete NAME``
+    for one collection (``what`` is "a package", "an action"; ``list_scope`` is the dest and
+    metavar of list's optional argument); the three parsers come back so a command can add its
+    own flags (``delete --force``, ``get FIELD``)."""
+    get_p = verbs.add_parser("get", parents=[common], help=f"get {what}")
+    get_p.add_argument("name", metavar="NAME")
+    get_p.add_argument("-s", "--summary", action="store_true", help="print a summary")
+    get_p.set_defaults(handler=get)
+
+    list_p = verbs.add_parser("list", parents=[common], help=f"list {collection}")
+    list_p.add_argument(list_scope[0], metavar=list_scope[1], nargs="?", help=list_help)
+    add_paging_flags(list_p, collection)
+    list_p.add_argument("-n", "--name-sort", action="store_true", help="sort by name")
+    list_p.set_defaults(handler=list_)
+
+    delete_p = verbs.add_parser("delete", parents=[common], help=f"delete {what}")
+    delete_p.add_argument("name", metavar="NAME")
+    delete_p.set_defaults(handler=delete)
+    return get_p, list_p, delete_p
+
+
+def top_level_name(text: str, kind: str, why: str) -> QualifiedName:
+    """``NAME`` or ``/NAMESPACE/NAME`` for a ``kind`` that cannot live in a package (packages,
+    triggers, rules); ``why`` says so in the error."""
+    qname = parse_name(text)
+    if qname.package is not None:
+        raise CliError(f"'{text}' is not a valid {kind} name: {why} (use NAME or /NAMESPACE/NAME).")
+    return qname
+
+
+def entity_request(ctx: Context, method: str, collection: str, qname: QualifiedName,
+                   query: dict | None = None, body: Any = None, accept: Iterable[int] = (200,)) -> Response:
+    """One request on ``/namespaces/{ns}/{collection}/{name}``."""
+    path = f"/namespaces/{quote(qname.namespace, safe='')}/{collection}/{quote(qname.entity, safe='/')}"
+    return ctx.client().request(method, path, query, body, accept=accept)
+
+
+def put_entity(args: argparse.Namespace, ctx: Context, collection: str, name_parser: NameParser,
+               build_body: Callable[[argparse.Namespace], dict], overwrite: bool) -> int:
+    """``create`` (``overwrite=False``) or ``update``: PUT the body built from the flags and
+    print ``ok: created|updated <kind> NAME``."""
+    verb = "update" if overwrite else "create"
+    kind = collection.removesuffix("s")
+    qname = name_parser(args.name)
+    body = build_body(args)
+    with failing(f"{verb} {kind} '{args.name}'"):
+        saved = entity_request(ctx, "PUT", collection, qname, {"overwrite": True} if overwrite else None, body).body
+    done(ctx, saved, f"{verb}d {kind} {args.name}")
+    return 0
+
+
+def get_entity(args: argparse.Namespace, ctx: Context, collection: str, name_parser: NameParser,
+               summarize: Callable[[dict], str]) -> int:
+    """``get NAME [-s]``: the entity's JSON, or its ``summarize``d text with ``-s``."""
+    kind = collection.removesuffix("s")
+    with failing(f"get {kind} '{args.name}'"):
+        entity = entity_request(ctx, "GET", collection, name_parser(args.name)).body
+    if args.summary and not ctx.json:
+        output.emit(summarize(entity))
+    else:
+        show(ctx, entity, f"got {kind} {args.name}")
+    return 0
+
+
+def delete_entity(args: argparse.Namespace, ctx: Context, collection: str, name_parser: NameParser,
+                  query: dict | None = None) -> int:
+    """``delete NAME``: ``ok: deleted <kind> NAME``, or the server's JSON."""
+    kind = collection.removesuffix("s")
+    with failing(f"delete {kind} '{args.name}'"):
+        deleted = entity_request(ctx, "DELETE", collection, name_parser(args.name), query).body
+    done(ctx, deleted, f"deleted {kind} {args.name}")
+    return 0
+
+
+def list_collection(args: argparse.Namespace, ctx: Context, collection: str, namespace: str | None = None,
+                    package: str | None = None, render: Callable[[list[dict]], str] | None = None) -> int:
+    """``list [NAMESPACE]``: one page of ``collection`` (``namespace`` as typed, ``/guest`` or
+    ``guest``; none is the caller's own), printed by ``print_entity_list``."""
+    with failing(f"obtain the list of {collection}"):
+        entities = ctx.client().list_entities(collection, namespace.strip("/") if namespace else None, package,
+                                              limit=args.limit, skip=args.skip or None)
+    print_entity_list(args, ctx, collection, entities, render)
+    return 0
+
+
+def print_entity_list(args: argparse.Namespace, ctx: Context, collection: str, entities: list[dict],
+                      render: Callable[[list[dict]], str] | None = None) -> None:
+    """Sorted by name with ``-n``; the JSON with ``--json``, else ``render`` (default: wsk's
+    ``/ns/name  private|shared  kind`` block)."""
+    if args.name_sort:
+        entities = sorted(entities, key=lambda e: e.get("name", ""))
+    if ctx.json:
+        output.emit(output.pretty(entities))
+    else:
+        output.emit(render(entities) if render else output.format_entity_list(collection, entities))

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from cli import output
-from cli.commands.common import Context, add_paging_flags, done, failing
-from cli.commands.package import entity_request, show
-from cli.errors import CliError
+from cli.commands.common import (Context, add_get_list_delete, delete_entity, done, entity_request, failing,
+                                 get_entity, list_collection, put_entity, top_level_name)
 from cli.names import QualifiedName, parse_name
 
 
@@ -31,47 +29,25 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         p.add_argument("name", metavar="NAME")
         p.set_defaults(handler=handler)
 
-    p = verbs.add_parser("get", parents=[common], help="get a rule")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("-s", "--summary", action="store_true", help="print a summary")
-    p.set_defaults(handler=get)
-
-    p = verbs.add_parser("list", parents=[common], help="list rules")
-    p.add_argument("namespace", metavar="NAMESPACE", nargs="?")
-    add_paging_flags(p, "rules")
-    p.add_argument("-n", "--name-sort", action="store_true", help="sort by name")
-    p.set_defaults(handler=list_rules)
-
-    p = verbs.add_parser("delete", parents=[common], help="delete a rule")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--disable", action="store_true", help="disable the rule before deleting it")
-    p.set_defaults(handler=delete)
+    _, _, delete_p = add_get_list_delete(verbs, common, "a rule", "rules", get, list_rules, delete)
+    delete_p.add_argument("--disable", action="store_true", help="disable the rule before deleting it")
 
 
 def rule_name(text: str) -> QualifiedName:
-    qname = parse_name(text)
-    if qname.package is not None:
-        raise CliError(f"'{text}' is not a valid rule name: rules are not in packages "
-                       "(use NAME or /NAMESPACE/NAME).")
-    return qname
+    return top_level_name(text, "rule", "rules are not in packages")
+
+
+def build_rule(args: argparse.Namespace) -> dict:
+    """The trigger and the action, both sent fully qualified (``/_/name``)."""
+    return {"trigger": str(parse_name(args.trigger)), "action": str(parse_name(args.action))}
 
 
 def create(args: argparse.Namespace, ctx: Context) -> int:
-    return _put(args, ctx, overwrite=False)
+    return put_entity(args, ctx, "rules", rule_name, build_rule, overwrite=False)
 
 
 def update(args: argparse.Namespace, ctx: Context) -> int:
-    return _put(args, ctx, overwrite=True)
-
-
-def _put(args: argparse.Namespace, ctx: Context, overwrite: bool) -> int:
-    verb = "update" if overwrite else "create"
-    body = {"trigger": str(parse_name(args.trigger)), "action": str(parse_name(args.action))}
-    with failing(f"{verb} rule '{args.name}'"):
-        saved = entity_request(ctx, "PUT", "rules", rule_name(args.name),
-                               {"overwrite": True} if overwrite else None, body).body
-    done(ctx, saved, f"{verb}d rule {args.name}")
-    return 0
+    return put_entity(args, ctx, "rules", rule_name, build_rule, overwrite=True)
 
 
 def _set_status(ctx: Context, name: str, active: bool) -> None:
@@ -101,13 +77,7 @@ def status(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def get(args: argparse.Namespace, ctx: Context) -> int:
-    with failing(f"get rule '{args.name}'"):
-        rule = entity_request(ctx, "GET", "rules", rule_name(args.name)).body
-    if args.summary and not ctx.json:
-        output.emit(format_rule_summary(rule))
-    else:
-        show(ctx, rule, f"got rule {args.name}")
-    return 0
+    return get_entity(args, ctx, "rules", rule_name, format_rule_summary)
 
 
 def _path_name(ref: dict | None) -> str:
@@ -131,20 +101,10 @@ def format_rule_list(rules: list[dict]) -> str:
 
 
 def list_rules(args: argparse.Namespace, ctx: Context) -> int:
-    with failing("obtain the list of rules"):
-        rules = ctx.client().list_entities("rules", args.namespace.strip("/") if args.namespace else None,
-                                           limit=args.limit, skip=args.skip or None)
-    if args.name_sort:
-        rules = sorted(rules, key=lambda r: r.get("name", ""))
-    output.emit(output.pretty(rules) if ctx.json else format_rule_list(rules))
-    return 0
+    return list_collection(args, ctx, "rules", args.namespace, render=format_rule_list)
 
 
 def delete(args: argparse.Namespace, ctx: Context) -> int:
-    qname = rule_name(args.name)
     if args.disable:
         _set_status(ctx, args.name, False)
-    with failing(f"delete rule '{args.name}'"):
-        deleted = entity_request(ctx, "DELETE", "rules", qname).body
-    done(ctx, deleted, f"deleted rule {args.name}")
-    return 0
+    return delete_entity(args, ctx, "rules", rule_name)

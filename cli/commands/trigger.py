@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 
 from cli import output
-from cli.commands.common import (Context, add_annotation_flags, add_paging_flags, add_param_flags,
-                                 annotations_of, as_key_value_list, done, failing, params_of)
-from cli.commands.package import entity_request, show
-from cli.errors import CliError
+from cli.commands.common import (Context, add_annotation_flags, add_get_list_delete, add_param_flags,
+                                 annotations_of, as_key_value_list, delete_entity, entity_request, failing,
+                                 get_entity, list_collection, params_of, put_entity, top_level_name)
 from cli.names import QualifiedName, parse_name
 
 
@@ -30,20 +29,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         add_annotation_flags(p)
         p.set_defaults(handler=create if verb == "create" else update)
 
-    p = verbs.add_parser("get", parents=[common], help="get a trigger")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("-s", "--summary", action="store_true", help="print a summary")
-    p.set_defaults(handler=get)
-
-    p = verbs.add_parser("list", parents=[common], help="list triggers")
-    p.add_argument("namespace", metavar="NAMESPACE", nargs="?")
-    add_paging_flags(p, "triggers")
-    p.add_argument("-n", "--name-sort", action="store_true", help="sort by name")
-    p.set_defaults(handler=list_triggers)
-
-    p = verbs.add_parser("delete", parents=[common], help="delete a trigger")
-    p.add_argument("name", metavar="NAME")
-    p.set_defaults(handler=delete)
+    add_get_list_delete(verbs, common, "a trigger", "triggers", get, list_triggers, delete)
 
     p = verbs.add_parser("fire", parents=[common], help="fire a trigger with a payload")
     p.add_argument("name", metavar="NAME")
@@ -52,11 +38,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def trigger_name(text: str) -> QualifiedName:
-    qname = parse_name(text)
-    if qname.package is not None:
-        raise CliError(f"'{text}' is not a valid trigger name: triggers are not in packages "
-                       "(use NAME or /NAMESPACE/NAME).")
-    return qname
+    return top_level_name(text, "trigger", "triggers are not in packages")
 
 
 def build_trigger(args: argparse.Namespace) -> dict:
@@ -73,31 +55,15 @@ def build_trigger(args: argparse.Namespace) -> dict:
 
 
 def create(args: argparse.Namespace, ctx: Context) -> int:
-    return _put(args, ctx, overwrite=False)
+    return put_entity(args, ctx, "triggers", trigger_name, build_trigger, overwrite=False)
 
 
 def update(args: argparse.Namespace, ctx: Context) -> int:
-    return _put(args, ctx, overwrite=True)
-
-
-def _put(args: argparse.Namespace, ctx: Context, overwrite: bool) -> int:
-    verb = "update" if overwrite else "create"
-    qname = trigger_name(args.name)
-    with failing(f"{verb} trigger '{args.name}'"):
-        saved = entity_request(ctx, "PUT", "triggers", qname, {"overwrite": True} if overwrite else None,
-                               build_trigger(args)).body
-    done(ctx, saved, f"{verb}d trigger {args.name}")
-    return 0
+    return put_entity(args, ctx, "triggers", trigger_name, build_trigger, overwrite=True)
 
 
 def get(args: argparse.Namespace, ctx: Context) -> int:
-    with failing(f"get trigger '{args.name}'"):
-        trigger = entity_request(ctx, "GET", "triggers", trigger_name(args.name)).body
-    if args.summary and not ctx.json:
-        output.emit(format_trigger_summary(trigger))
-    else:
-        show(ctx, trigger, f"got trigger {args.name}")
-    return 0
+    return get_entity(args, ctx, "triggers", trigger_name, format_trigger_summary)
 
 
 def format_trigger_summary(trigger: dict) -> str:
@@ -111,20 +77,11 @@ def format_trigger_summary(trigger: dict) -> str:
 
 
 def list_triggers(args: argparse.Namespace, ctx: Context) -> int:
-    with failing("obtain the list of triggers"):
-        triggers = ctx.client().list_entities("triggers", args.namespace.strip("/") if args.namespace else None,
-                                              limit=args.limit, skip=args.skip or None)
-    if args.name_sort:
-        triggers = sorted(triggers, key=lambda t: t.get("name", ""))
-    output.emit(output.pretty(triggers) if ctx.json else output.format_entity_list("triggers", triggers))
-    return 0
+    return list_collection(args, ctx, "triggers", args.namespace)
 
 
 def delete(args: argparse.Namespace, ctx: Context) -> int:
-    with failing(f"delete trigger '{args.name}'"):
-        deleted = entity_request(ctx, "DELETE", "triggers", trigger_name(args.name)).body
-    done(ctx, deleted, f"deleted trigger {args.name}")
-    return 0
+    return delete_entity(args, ctx, "triggers", trigger_name)
 
 
 def fire(args: argparse.Namespace, ctx: Context) -> int:

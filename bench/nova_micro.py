@@ -30,7 +30,7 @@ from bench.nova_patches import apply_all, load_model  # noqa: E402
 
 from bench.nova_bench import card  # noqa: E402
 from bench.nova_workload import SCREENS, screenshot  # noqa: E402
-from runtimes.vlm.engine import DecodeRunner  # noqa: E402
+from runtimes.vlm.engine import DecodeRunner, _stream_ctx as stream_ctx  # noqa: E402
 from runtimes.vlm.model import KVCache  # noqa: E402
 from runtimes.vlm.offload import StreamedVisionEncoder  # noqa: E402
 from runtimes.vlm.partition import make_partitioner  # noqa: E402
@@ -42,11 +42,6 @@ H100_SXM_HBM_BPS = 3.35e12
 def sync(cuda: bool) -> None:
     if cuda:
         torch.cuda.synchronize()
-
-
-def stream_ctx(stream):
-    import contextlib
-    return torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()
 
 
 class Micro:
@@ -115,6 +110,8 @@ class Micro:
         steps = self.decode_steps(batch, sms, 100000, stop)
         th.join()
         steps = steps[1:-1] or steps  # drop the edges that may not overlap
+        if not steps:  # the encode ended before one decode step began: nothing overlapped
+            return {"decode_step_ms": None, "steps": 0, "vision_ms": round(statistics.median(vis_ms), 3)}
         return {"decode_step_ms": round(statistics.median(steps), 4), "steps": len(steps),
                 "vision_ms": round(statistics.median(vis_ms), 3)}
 
@@ -128,13 +125,13 @@ class Micro:
             co = self.corun(b, sms, a.vision_reps)
             rows.append({"decode_sms": sms or "shared (plain streams)", "vision_sms": self.total - sms if sms else "shared",
                          "batch": b, "decode_alone_ms": round(alone, 4), "decode_corun_ms": co["decode_step_ms"],
-                         "decode_slowdown": round(co["decode_step_ms"] / alone - 1, 4),
+                         "decode_slowdown": round(co["decode_step_ms"] / alone - 1, 4) if co["steps"] else None,
                          "vision_alone_ms": round(vis_alone, 3), "vision_corun_ms": co["vision_ms"],
                          "overlapped_steps": co["steps"]})
             print(json.dumps(rows[-1]), flush=True)
         full = statistics.median(self.decode_steps(a.batch, None, a.steps))
         for r in rows:
-            r["corun_vs_full_gpu_alone"] = round(r["decode_corun_ms"] / full - 1, 4)
+            r["corun_vs_full_gpu_alone"] = round(r["decode_corun_ms"] / full - 1, 4) if r["overlapped_steps"] else None
         return {"decode_full_gpu_alone_ms": round(full, 4), "rows": rows}
 
     # -------------------------------------------------------------- roofline

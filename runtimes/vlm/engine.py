@@ -42,8 +42,8 @@ from typing import Callable
 import torch
 
 from runtimes.vlm.model import KVCache
-from runtimes.vlm.scheduler.plan import (DECODE, PREFILL, STAGES, VISION, DecodeView, Plan, PrefillChunk,
-                                         RequestView, SchedulerState)
+from runtimes.vlm.scheduler.plan import (DECODE, PREFILL, STAGES, VISION, DecodeView, Plan, RequestView,
+                                         SchedulerState)
 
 log = logging.getLogger(__name__)
 

@@ -247,7 +247,7 @@ class ContainerPool:
                 placement = self._claim(c, r, now, PREWARMED_START)
                 if placement:
                     return placement
-        patient = bool(self.buffer) and self._may_pass_head(now)
+        patient = not self.buffer or self._may_pass_head(now)
         evict = self._make_room(r.memory, r.cpu, protect=patient)
         if evict is None:
             return None

@@ -228,3 +228,15 @@ def test_head_of_buffer_is_not_starved_past_the_grace():
     assert isinstance(late_a, Buffered)                               # past grace: strict FIFO
     placed = p.drain(2.0)
     assert [x.request for x in placed] == [big.request]
+
+
+def test_a_request_waits_for_its_own_busy_container_rather_than_evict_another():
+    p = pool(memory=512, cpus=8)
+    a = p.submit(req(KEY_A), 0.0)
+    p.started(a.cid)
+    b = run_to_idle(p, KEY_B, now=0.5)
+    again = p.submit(req(KEY_A), 1.0)          # memory is full; b is idle, a is busy
+    assert isinstance(again, Buffered) and p.containers[b].state == WARM
+    p.release(a.cid, 1.1)
+    placed = p.drain(1.1)
+    assert [(x.cid, x.start_kind, x.evict) for x in placed] == [(a.cid, "warm", ())]

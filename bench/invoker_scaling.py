@@ -78,6 +78,7 @@ def one_run(invokers: int, actions: int, seconds: int, connections: int) -> dict
     work = Path(tempfile.mkdtemp(prefix="tango-scaling-"))
     proc = platform_process.start(work, invokers=invokers)
     try:
+        platform_process.lift_throttles(proc)
         pool = HttpPool("127.0.0.1", proc.port)
         names = [f"noop{i}" for i in range(actions)]
         for name in names:

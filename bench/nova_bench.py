@@ -28,18 +28,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from bench.nova_patches import apply_all, load_model  # noqa: E402
-
 from bench.nova_workload import SCREENS, gap_cv, make_workload, prompt_ids, screenshot  # noqa: E402
 from runtimes.vlm.engine import Engine, EngineConfig, percentiles  # noqa: E402
 from runtimes.vlm.partition import make_partitioner  # noqa: E402
+from runtimes.vlm.weights import load_vlm  # noqa: E402
 from runtimes.vlm.preprocess import preprocess_image  # noqa: E402
 from runtimes.vlm.scheduler.policies import POLICY_NAMES, make_policy  # noqa: E402
 from runtimes.vlm.scheduler.tables import StageTables, default_tables  # noqa: E402
 from runtimes.vlm.server import stream_vision_weights  # noqa: E402
 
 
-PATCHES: list[str] = []
 
 
 def card(device: str) -> dict:
@@ -58,7 +56,7 @@ class Bench:
         self.args = args
         self.cuda = args.device.startswith("cuda")
         dtype = torch.bfloat16 if self.cuda else torch.float32
-        self.model = load_model(args.preset, args.device, dtype)
+        self.model = load_vlm(args.preset, args.device, dtype, seed=0)[0]
         cfg = self.model.config
         self.tables = StageTables.load(args.tables) if args.tables else default_tables()
         self.images = {}
@@ -165,12 +163,9 @@ def save(result: dict, path: str) -> None:
 
 
 def run(args, path: str) -> dict:
-    global PATCHES
-    PATCHES = apply_all() if not args.no_patches else []
     b = Bench(args)
-    PATCHES = list(PATCHES)  # load_model may have added one
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
-              "patches": list(PATCHES), "max_pixels": b.max_pixels, "preset": args.preset, "tables": args.tables or "default (derived from gpu-probe.md)",
+              "max_pixels": b.max_pixels, "preset": args.preset, "tables": args.tables or "default (derived from gpu-probe.md)",
               "capacity_rps": round(b.capacity, 4), "load_1_rps": args.capacity or round(b.capacity, 4), "service_ms": b.service_ms, "max_batch": args.max_batch,
               "workloads": [], "runs": []}
     wls = workloads(args, args.capacity or b.capacity)
@@ -320,7 +315,6 @@ def parse_args(argv=None):
     p.add_argument("--max-len", type=int, default=2048)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-graphs", action="store_true")
-    p.add_argument("--no-patches", action="store_true", help="run without bench/nova_patches.py")
     p.add_argument("--max-pixels", type=int, default=1280 * 28 * 28,
                    help="screenshot pixel budget after resizing (Qwen2-VL's usual GUI-agent setting)")
     p.add_argument("--offload", action="store_true", help="also compare streamed vs resident vision weights")

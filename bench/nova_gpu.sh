@@ -17,7 +17,7 @@ case "$1" in
     NOVA_TEST_DEVICE=cuda python3 -m pytest -q -p no:cacheprovider tests/runtimes/vlm/test_engine.py 2>&1 | tail -15
     ;;
   profile)
-    python3 bench/nova_profile.py --preset "$PRESET" --out "$OUT/tables_$PRESET.json" \
+    python3 -m runtimes.vlm.profile_stages --preset "$PRESET" --out "$OUT/tables_$PRESET.json" \
       ${PROFILE_ARGS:---sms 8,16,24,32,48,64,96,112 --patches 1024,2500,5200 --tokens 128,512,1400 --batches 1,8,16 \
       --ctx 1400 --iters 2 --corun-reps 1} 2>&1 | tail -40
     ;;

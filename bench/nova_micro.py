@@ -26,7 +26,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from bench.nova_patches import apply_all, load_model  # noqa: E402
 
 from bench.nova_bench import card  # noqa: E402
 from bench.nova_workload import SCREENS, screenshot  # noqa: E402
@@ -35,6 +34,7 @@ from runtimes.vlm.model import KVCache  # noqa: E402
 from runtimes.vlm.offload import StreamedVisionEncoder  # noqa: E402
 from runtimes.vlm.partition import make_partitioner  # noqa: E402
 from runtimes.vlm.preprocess import preprocess_image  # noqa: E402
+from runtimes.vlm.weights import load_vlm  # noqa: E402
 
 H100_SXM_HBM_BPS = 3.35e12
 
@@ -48,7 +48,7 @@ class Micro:
     def __init__(self, args):
         self.args, self.cuda = args, args.device.startswith("cuda")
         dtype = torch.bfloat16 if self.cuda else torch.float32
-        self.model = load_model(args.preset, args.device, dtype)
+        self.model = load_vlm(args.preset, args.device, dtype, seed=0)[0]
         cfg = self.model.config
         self.device, self.dtype = torch.device(args.device), dtype
         px = min(cfg.max_pixels, args.max_pixels)
@@ -225,10 +225,9 @@ def main(argv=None):
     p.add_argument("--parts", default="corun,roofline,streaming,switching")
     p.add_argument("--out", default="bench/results/nova")
     args = p.parse_args(argv)
-    patches = apply_all()
     m = Micro(args)
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
-              "patches": patches, "preset": args.preset,
+              "preset": args.preset,
               "images": {s: int(pv.shape[0]) for s, (pv, _) in m.images.items()}}
     parts = {"corun": m.decode_vs_vision, "roofline": m.decode_roofline, "streaming": m.streaming,
              "switching": m.switching}

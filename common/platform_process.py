@@ -47,6 +47,15 @@ class PlatformProcess:
                 self.proc.wait()
 
 
+def lift_throttles(p: PlatformProcess, namespace: str = "guest") -> None:
+    """Raise a namespace's throttles for load tests (the standalone defaults would cap them)
+    with ``tango admin limits set``; the controller sees it within its key-cache TTL."""
+    subprocess.run([sys.executable, "-m", "cli", "admin", "--data-dir", str(p.data_dir), "limits", "set",
+                    namespace, "--invocationsPerMinute", "1000000", "--concurrentInvocations", "100000"],
+                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    time.sleep(6)
+
+
 def build_images() -> None:
     subprocess.run(["bash", str(REPO / "docker" / "build-images.sh"), "python"], check=True,
                    stdout=subprocess.DEVNULL)

@@ -137,7 +137,8 @@ PRESETS: dict[str, VLMConfig] = {
     "cogagent-9b": VLMConfig(
         name="cogagent-9b",
         vision=VisionConfig(depth=63, embed_dim=1792, num_heads=16, intermediate_size=15360, out_hidden=4096),
-        text=TextConfig(vocab_size=151552, hidden_size=4096, intermediate_size=13696, num_layers=40, num_heads=32,
+        # GLM-4's 151552 tokens, grown to 151680 so the Qwen2-VL special-token ids (up to ~151656) exist.
+        text=TextConfig(vocab_size=151680, hidden_size=4096, intermediate_size=13696, num_layers=40, num_heads=32,
                         num_kv_heads=2),
         max_pixels=1120 * 1120,
         notes="approximation of CogAgent-9B shapes in the Qwen2-VL module structure"),

@@ -100,12 +100,17 @@ class Workloads:
         return lambda: self.model.prefill(ids, pos, None, self.cache, slot)
 
     def decode(self, batch: int):
-        tokens = torch.randint(0, self.vocab, (batch,), device=self.device)
-        slots = torch.arange(batch, device=self.device)
+        """The decode step for `batch`, one per batch size: a CUDA graph captured from it reads
+        its input tensors, so they must stay alive as long as the graph is replayed."""
+        kept = self.__dict__.setdefault("_decode_steps", {})
+        if batch not in kept:
+            tokens = torch.randint(0, self.vocab, (batch,), device=self.device)
+            slots = torch.arange(batch, device=self.device)
 
-        def step():
-            return self.model.decode(tokens, None, self.cache, slots)
-        return step
+            def step():
+                return self.model.decode(tokens, None, self.cache, slots)
+            kept[batch] = step
+        return kept[batch]
 
     def reset_decode(self, batch: int):
         self.cache.lengths[:batch] = self.ctx

@@ -60,10 +60,12 @@ class VisionBlock(nn.Module):
         q = rope.apply_rotary(q.float(), cos, sin).to(x.dtype).transpose(0, 1)
         k = rope.apply_rotary(k.float(), cos, sin).to(x.dtype).transpose(0, 1)
         v = v.transpose(0, 1)
+        # SDPA gets a batch axis: its flash and memory-efficient kernels take only 4-D input, and
+        # the math fallback costs ~10x on a GPU for a screenshot's thousands of patches.
         if len(attn.segments) == 1:
-            out = F.scaled_dot_product_attention(q, k, v)
+            out = F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
         else:
-            out = torch.cat([F.scaled_dot_product_attention(qs, ks, vs) for qs, ks, vs in
+            out = torch.cat([F.scaled_dot_product_attention(qs[None], ks[None], vs[None])[0] for qs, ks, vs in
                              zip(q.split(attn.segments, 1), k.split(attn.segments, 1), v.split(attn.segments, 1))],
                             dim=1)
         return self.proj(out.transpose(0, 1).reshape(n, -1))

@@ -91,7 +91,9 @@ def sync_invokers(registry: InvokerRegistry, store: InvokerStore, seen: dict[str
 
 
 def create_app(config: ControllerConfig, services: Services | None = None, start_jobs: bool = True) -> Flask:
-    from controller.api import actions, activations, info, internal, namespaces, workflows
+    from controller import console
+    from controller.api import (actions, activations, info, internal, metrics, namespaces, packages, rules,
+                                triggers, web, workflows)
 
     app = Flask("tango-controller")
     app.json.sort_keys = False
@@ -99,7 +101,9 @@ def create_app(config: ControllerConfig, services: Services | None = None, start
     app.extensions["tango"] = svc
     for bp in (info.bp, namespaces.bp, actions.bp, activations.bp, internal.bp, workflows.bp):
         app.register_blueprint(bp)
-    _register_optional_blueprints(app)
+    # Resources that set up more than a blueprint (services, schedulers, session keys):
+    for module in (packages, triggers, rules, web, metrics, console):
+        module.register(app)
     if start_jobs and not svc.scheduler.running:
         svc.scheduler.start()
 
@@ -140,20 +144,3 @@ def create_app(config: ControllerConfig, services: Services | None = None, start
 
     return app
 
-
-def _register_optional_blueprints(app: Flask) -> None:
-    """Blueprints of the larger features (workflows, packages/triggers/rules, web actions,
-    console, metrics), registered when their modules are present."""
-    import importlib
-
-    for module in ("controller.api.packages", "controller.api.triggers",
-                   "controller.api.rules", "controller.api.web", "controller.api.metrics",
-                   "controller.console"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        if hasattr(mod, "register"):
-            mod.register(app)

@@ -261,25 +261,59 @@ def parse_jsonl(text: str) -> tuple[list[dict], list[str]]:
 
 # -- VLM runtimes ----------------------------------------------------------------------------
 
+VLM_KIND = "vlm"
+VLM_STAGES = ("vision", "prefill", "decode")
+
+
+def is_vlm_container(container: dict, vlm_actions: set[str]) -> bool:
+    """A container running a VLM runtime: the invoker reports its kind (``vlm``); for invokers
+    that do not, its action is one of ``vlm_actions`` (``ns/path``). Stem cells (no action yet)
+    serve nobody and are left out."""
+    if not container.get("action"):
+        return False
+    kind = container.get("kind")
+    return kind == VLM_KIND if kind else container["action"] in vlm_actions
+
+
 def partition_shares(metrics: dict) -> dict[str, float]:
-    """Each stage's share of the GPU's SMs (0..1) from a VLM runtime's ``/metrics``."""
+    """Each stage's share of the GPU's SMs (0..1) from a VLM runtime's ``/metrics``: every stage
+    of a partitioning policy (0 for a stage without work, so a chart drops to zero rather than
+    joining across idle time); nothing for a policy that does not partition (``sm_split`` null)."""
     part = metrics.get("partition") or {}
     split, total = part.get("sm_split"), part.get("total_sms")
-    if not split:
+    if split is None:
         return {}
     total = total or sum(split.values()) or 1
-    return {stage: round(sms / total, 4) for stage, sms in split.items()}
+    stages = list(VLM_STAGES) + [s for s in split if s not in VLM_STAGES]
+    return {stage: round(split.get(stage, 0) / total, 4) for stage in stages}
+
+
+def current_split(metrics: dict) -> list[dict]:
+    """The runtime's split right now, one row per stage: SMs and share (what the page's
+    "current split" table shows)."""
+    sms = (metrics.get("partition") or {}).get("sm_split") or {}
+    return [{"stage": stage, "sms": sms.get(stage, 0), "share": share}
+            for stage, share in partition_shares(metrics).items()]
+
+
+LATENCY_LABELS = {"queue_ms": "queue wait", "vision_ms": "vision encode", "prefill_ms": "LLM prefill",
+                  "ttft_ms": "time to first token", "tpot_ms": "time per output token", "total_ms": "total"}
 
 
 def latency_rows(runtimes: list[dict]) -> list[dict]:
     """Latency percentiles per scheduling policy and stage metric (queue, vision, prefill,
-    TTFT, TPOT, total), one row each, over the runtimes that answered ``/metrics``."""
+    TTFT, TPOT, total, in pipeline order), one row each, over the runtimes that answered
+    ``/metrics``; metrics without samples are left out."""
+    order = list(LATENCY_LABELS)
     rows = []
     for rt in runtimes:
         m = rt.get("metrics") or {}
         for metric, pct in (m.get("latency_ms") or {}).items():
             if pct.get("count"):
                 rows.append({"policy": m.get("policy") or "unknown", "container": rt.get("container"),
-                             "metric": metric, "count": pct["count"], "p50": pct.get("p50"),
-                             "p90": pct.get("p90"), "p99": pct.get("p99")})
-    return sorted(rows, key=lambda r: (r["policy"], r["container"] or "", r["metric"]))
+                             "metric": metric, "label": LATENCY_LABELS.get(metric, metric), "count": pct["count"],
+                             "mean": pct.get("mean"), "p50": pct.get("p50"), "p90": pct.get("p90"),
+                             "p99": pct.get("p99")})
+    rank = {m: i for i, m in enumerate(order)}
+    return sorted(rows, key=lambda r: (r["policy"], r["container"] or "", rank.get(r["metric"], len(order)),
+                                       r["metric"]))

@@ -437,18 +437,19 @@ def savings():
 
 def gpu_context() -> dict:
     svc, ident, ns = services(), g.identity, auth.current_namespace()
-    vlm = [a for a in _actions(ns) if (a.get("exec") or {}).get("kind") == "vlm"]
+    vlm = [a for a in _actions(ns) if (a.get("exec") or {}).get("kind") == insights.VLM_KIND]
     paths = {f"{ns}/{insights.action_path(a)}" for a in vlm}
     runtimes = current_app.extensions["tango_console"].collect(
-        paths, insights.visible_invokers(invoker_pools(svc), ns, ident.admin)) if vlm else []
+        paths, insights.visible_invokers(invoker_pools(svc), ns, ident.admin))
     for rt in runtimes:
         series: dict[str, list] = {}
         for p in rt["history"]:
             for stage, share in p["shares"].items():
                 series.setdefault(stage, []).append((p["t"], share * 100))
         rt["shares_svg"] = charts.line_chart_svg(series, "SM share %", y_max=100, height=220)
+        rt["split"] = insights.current_split(rt["metrics"]) if rt["metrics"] else []
     data = {"actions": [insights.action_path(a) for a in vlm],
-            "runtimes": [{k: v for k, v in rt.items() if k not in ("shares_svg",)} for rt in runtimes]}
+            "runtimes": [{k: v for k, v in rt.items() if k != "shares_svg"} for rt in runtimes]}
     return {"data": data, "vlm_actions": data["actions"], "runtimes": runtimes,
             "latency": insights.latency_rows(runtimes)}
 

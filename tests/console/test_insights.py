@@ -78,11 +78,28 @@ def test_parse_jsonl_reports_each_bad_line():
 
 def test_partition_shares_and_latency_rows():
     m = {"partition": {"sm_split": {"vision": 10, "decode": 30}, "total_sms": 40}, "policy": "p",
-         "latency_ms": {"total_ms": {"count": 2, "p50": 1, "p90": 2, "p99": 3}, "tpot_ms": {"count": 0}}}
-    assert insights.partition_shares(m) == {"vision": 0.25, "decode": 0.75}
+         "latency_ms": {"total_ms": {"count": 2, "mean": 2.0, "p50": 1, "p90": 2, "p99": 3}, "tpot_ms": {"count": 0},
+                        "ttft_ms": {"count": 2, "mean": 1.0, "p50": 1, "p90": 1, "p99": 1}}}
+    assert insights.partition_shares(m) == {"vision": 0.25, "prefill": 0.0, "decode": 0.75}
     assert insights.partition_shares({"partition": {"sm_split": None}}) == {}
+    assert insights.current_split(m)[2] == {"stage": "decode", "sms": 30, "share": 0.75}
     rows = insights.latency_rows([{"container": "c", "metrics": m}, {"container": "d", "metrics": None}])
-    assert rows == [{"policy": "p", "container": "c", "metric": "total_ms", "count": 2, "p50": 1, "p90": 2, "p99": 3}]
+    assert [r["metric"] for r in rows] == ["ttft_ms", "total_ms"]          # pipeline order, empty ones left out
+    assert rows[1] == {"policy": "p", "container": "c", "metric": "total_ms", "label": "total", "count": 2,
+                       "mean": 2.0, "p50": 1, "p90": 2, "p99": 3}
+
+
+def test_an_idle_partitioning_runtime_gives_every_stage_zero():
+    idle = {"partition": {"sm_split": {}, "total_sms": 132, "pipelined": True, "reason": "idle"}}
+    assert insights.partition_shares(idle) == {"vision": 0.0, "prefill": 0.0, "decode": 0.0}
+
+
+def test_vlm_containers_are_found_by_kind_else_by_action():
+    vlm = {"guest/agent"}
+    assert insights.is_vlm_container({"action": "other/agent2", "kind": "vlm"}, vlm)
+    assert not insights.is_vlm_container({"action": "guest/agent", "kind": "python:3.11"}, vlm)
+    assert insights.is_vlm_container({"action": "guest/agent"}, vlm)             # an invoker without kinds
+    assert not insights.is_vlm_container({"action": None, "kind": "vlm"}, vlm)     # a stem cell
 
 
 def test_rate_series_buckets_activations_and_errors():

@@ -1,9 +1,10 @@
 /* Tango console: live sections and live hint checking, no libraries.
  *
- * Every element with data-poll="<url>" is refreshed every 2 s from that console JSON
- * endpoint, which answers {"data": ..., "fragments": {"<element id>": "<html>"}}; the
- * server renders the fragments with the same templates as the page. Polling pauses while the
- * tab is hidden. The hint editor asks the server to check the text as you type. */
+ * Every element with data-poll="<url>" is refreshed from that console JSON endpoint 2 s after
+ * its previous answer (a slow answer, e.g. a busy GPU runtime's /metrics, never piles up
+ * requests); the endpoint answers {"data": ..., "fragments": {"<element id>": "<html>"}},
+ * rendered by the server with the same templates as the page. Polling pauses while the tab is
+ * hidden. The hint editor asks the server to check the text as you type. */
 (function () {
   "use strict";
   var PERIOD_MS = 2000;
@@ -14,8 +15,8 @@
   }
 
   function poll(url) {
-    if (document.hidden) return;
-    fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+    if (document.hidden) return Promise.resolve();
+    return fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
       .then(function (r) {
         return r.json().then(function (body) { return {ok: r.ok, status: r.status, body: body}; });
       })
@@ -56,7 +57,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-poll]").forEach(function (el) {
       var url = el.dataset.poll;
-      setInterval(function () { poll(url); }, PERIOD_MS);
+      var again = function () { setTimeout(function () { poll(url).then(again, again); }, PERIOD_MS); };
+      again();
     });
     var form = document.getElementById("hints-form");
     if (form) {

@@ -1,16 +1,23 @@
 """The admin console in a real headless Chromium against a running platform (real
 containers): deploy and invoke actions, deploy a two-node workflow with hints and run it under
 late and early binding, then log in and walk every page, checking the real data shown, and
-save a screenshot of each page to ``docs/screenshots/``.
+save a screenshot of each page to ``docs/screenshots/``. A second case deploys a real VLM
+runtime (kind ``vlm``, tiny preset on the CPU), invokes it concurrently while the GPU runtimes
+page is open, and checks the live numbers it shows.
 
 Uses Debian's ``/usr/bin/chromium`` through the Python ``playwright`` package (no browser
 download). Skipped when Chromium or Playwright is missing, except with CI=true, where it fails.
 """
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import re
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -246,10 +253,10 @@ def test_walk_every_page_with_real_data(page, platform, deployed):
     assert all(re.fullmatch(r"[\d.]+ % less|[\d.]+× as much", late_row.nth(i).inner_text()) for i in (3, 4))
     shot(page, "savings")
 
-    # GPU runtimes: no VLM action in this platform, so the page says so.
+    # GPU runtimes: no VLM action in this namespace, so the page says so (the real runtime is
+    # the next test's, in a namespace of its own).
     page.click("nav >> text=GPU runtimes")
     assert "No VLM runtime deployed" in page.inner_text("#live-gpu")
-    shot(page, "gpu")
 
     page.click("text=Log out")
     page.wait_for_url(re.compile(r".*/console/login$"))
@@ -264,3 +271,101 @@ def test_admin_sees_other_namespaces_and_guest_does_not(page, deployed):
     assert "hello" in page.inner_text("#actions")
     page.goto("/console/")
     assert re.search(r"guest/(hello|resize|classify)", page.inner_text("#live-overview"))
+
+
+NOVA_TINY = {"preset": "tiny", "policy": "nova", "max_batch": 4}
+VLM_STAGES = ("vision", "prefill", "decode")
+STAGE_METRICS = ("vision_ms", "prefill_ms", "ttft_ms", "tpot_ms", "total_ms")
+
+
+def screenshot_png(w: int = 160, h: int = 96) -> str:
+    from PIL import Image
+
+    img = Image.new("RGB", (w, h), (240, 240, 240))
+    for x in range(10, w - 10, 20):
+        img.putpixel((x, h // 2), (20, 20, 200))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+@pytest.fixture(scope="module")
+def vlm(platform, tmp_path_factory):
+    """A kind-``vlm`` action (tiny preset, random weights, CPU) in a namespace of its own, its
+    runtime started by one blocking invoke."""
+    subprocess.run(["bash", str(REPO / "docker" / "build-images.sh"), "vlm"], check=True, stdout=subprocess.DEVNULL)
+    ns = platform.in_new_namespace("gpu")
+    config = tmp_path_factory.mktemp("vlm") / "nova.json"
+    config.write_text(json.dumps(NOVA_TINY))
+    ns.tango("action", "create", "agent", str(config), "--kind", "vlm", "--memory", "512", "--concurrency", "8",
+             "--timeout", "120000")
+    r = invoke_agent(ns, "open the settings")
+    assert r.status_code == 200 and len(r.json()["token_ids"]) == 12, r.text
+    return ns
+
+
+def invoke_agent(ns, prompt: str):
+    body = {"image": screenshot_png(), "prompt": prompt, "max_tokens": 12}
+    return ns.api("POST", "/api/v1/namespaces/_/actions/agent?blocking=true&result=true", json=body)
+
+
+def keep_busy(ns, stop: threading.Event, replies: list) -> None:
+    """Rounds of 4 concurrent invokes until ``stop`` (while the runtime works, the invoker does
+    not pause it, so the page's polls reach its /metrics)."""
+    with ThreadPoolExecutor(4) as pool:
+        for round_ in range(30):
+            replies.extend(pool.map(lambda i: invoke_agent(ns, f"round {round_} step {i}"), range(4)))
+            if stop.is_set():
+                return
+
+
+def runtime_numbers(page) -> dict:
+    """What the runtime card and the latency table show, read from the page."""
+    card = page.locator("#live-gpu section.runtime").first
+    return {"policy": card.locator(".policy").inner_text(),
+            "completed": int(card.locator(".completed").inner_text()),
+            "split": {r.get_attribute("data-stage"): r.locator("td").nth(1).inner_text()
+                      for r in card.locator("table.split tbody tr").all()},
+            "queues": {r.get_attribute("data-queue"): int(r.locator("td").nth(1).inner_text())
+                       for r in card.locator("table.queues tbody tr").all()},
+            "latency": {r.get_attribute("data-metric"): [td.inner_text() for td in r.locator("td").all()]
+                        for r in page.locator("#vlm-latency tbody tr").all()},
+            "points": card.locator("svg circle").count()}
+
+
+def test_gpu_page_shows_a_real_vlm_runtime_live(page, vlm):
+    login(page, vlm.auth)
+    page.click("nav >> text=GPU runtimes")
+    page.wait_for_selector("#live-gpu section.runtime", timeout=15000)
+    stop, replies = threading.Event(), []
+    worker = threading.Thread(target=keep_busy, args=(vlm, stop, replies), daemon=True)
+    worker.start()
+    try:
+        # The page refreshes itself: wait (no reload) until it has seen the runtime work for a
+        # few polls, 3 stages x 3 points of the partition-share chart.
+        page.wait_for_function(
+            """() => { const c = document.querySelector('#live-gpu section.runtime .completed');
+                       const pts = document.querySelectorAll('#live-gpu section.runtime svg circle').length;
+                       return c && parseInt(c.textContent) >= 5 && pts >= 9; }""", timeout=180000)
+        seen = runtime_numbers(page)
+        shot(page, "gpu")
+    finally:
+        stop.set()
+        worker.join(timeout=300)
+    assert replies and all(r.status_code == 200 for r in replies), [r.text for r in replies if r.status_code != 200]
+
+    assert seen["policy"] == "nova" and seen["completed"] >= 5
+    assert set(seen["split"]) == set(VLM_STAGES) and all(re.fullmatch(r"\d+", v) for v in seen["split"].values())
+    assert {"waiting", "ready", "in_vision", "in_prefill", "decoding"} <= set(seen["queues"])
+    assert set(STAGE_METRICS) <= set(seen["latency"])
+    for metric in STAGE_METRICS:
+        policy, container, _, count, mean, p50, p90, p99 = seen["latency"][metric]
+        assert policy == "nova" and container.startswith("tango_") and container.endswith("agent") and int(count) >= 1
+        assert all(re.fullmatch(r"[\d.]+ ms", v) for v in (mean, p50, p90, p99))
+    assert seen["points"] >= 9
+    assert page.locator("#live-gpu section.runtime svg polyline.series").evaluate_all(
+        "els => els.map(e => e.dataset.series).sort()") == sorted(VLM_STAGES)
+
+    # Once idle the invoker pauses the container; the page then keeps its last metrics, marked.
+    page.wait_for_selector("#live-gpu section.runtime[data-stale=yes]", timeout=60000)
+    assert "Last metrics, from" in page.inner_text("#live-gpu") and runtime_numbers(page)["completed"] >= 5

@@ -9,9 +9,12 @@ Three feeds, named as in OpenWhisk's alarms package:
 - ``/whisk.system/alarms/once``     ``date`` (ISO 8601 or epoch ms).
 
 Each takes ``trigger_payload`` (an object, or JSON text of one) as the payload of every fire.
-The feed's lifecycle follows wsk's: creating a trigger with a ``feed`` annotation registers its
-job (the feed parameters configure the job and are not kept as trigger parameters), deleting the
-trigger removes it. The triggers blueprint calls ``parse_feed`` (pure) and ``AlarmFeed``.
+Two ways in, one code path (``parse_feed`` then ``AlarmFeed.register``): wsk's feed protocol —
+the trigger is PUT with a ``feed`` annotation, then the feed *action* is invoked with
+``lifecycleEvent`` CREATE / READ / UPDATE / DELETE / PAUSE / UNPAUSE (``controller.feeds``) — and
+Tango's one-step form, a trigger PUT that carries the feed's parameters along with the annotation
+(the triggers blueprint; the feed parameters configure the job and are not kept as trigger
+parameters). Deleting the trigger removes its job either way.
 
 Jobs live in the controller's own database (table ``apscheduler_jobs``, created by migration
 0002, never by APScheduler), so they survive controller restarts. Misfire policy, set on every
@@ -21,8 +24,12 @@ the latest missed time is at most 60 s old; older ones are skipped and the sched
 (a ``once`` alarm missed by more than 60 s is dropped). ``max_instances=1``: a fire due while the previous one
 still runs is skipped (and logged by APScheduler), never overlapped. APScheduler stores the next run
 time right after handing a fire to its executor, so a controller killed in that instant may fire
-that one alarm again after a restart; nothing else duplicates. Only one controller process may
-run the feed on one database: APScheduler 3 does not coordinate several schedulers on one store.
+that one alarm again after a restart; nothing else duplicates.
+
+APScheduler 3 does not coordinate several schedulers on one store, so on a shared PostgreSQL
+store only the controller holding the alarm leadership fires (``controller.alarm_leader``): every
+controller's alarm scheduler runs paused and can manage jobs; the leader's runs. SQLite: the one
+controller leads; ``tango controller --no-alarms`` never does.
 """
 from __future__ import annotations
 
@@ -182,8 +189,9 @@ _FIRE_CALLBACKS: dict[str, Callable[[str, str, dict], None]] = {}
 _CALLBACKS_LOCK = threading.Lock()
 
 
-def fire_alarm(store_key: str, namespace: str, trigger: str, payload: dict) -> None:
-    """The job APScheduler runs: fire the trigger through the feed that owns the store."""
+def fire_alarm(store_key: str, namespace: str, trigger: str, payload: dict, config: dict | None = None) -> None:
+    """The job APScheduler runs: fire the trigger through the feed that owns the store.
+    ``config`` (the feed parameters as given) rides along only for the feed's READ."""
     callback = _FIRE_CALLBACKS.get(store_key)
     if callback is None:
         log.warning("alarm for /%s/%s is due but no feed runs for its store", namespace, trigger)
@@ -196,22 +204,30 @@ def job_id(namespace: str, trigger: str) -> str:
 
 
 class AlarmFeed:
-    """Registers alarm jobs on the controller's scheduler, in a job store on its database."""
+    """Registers alarm jobs on the controller's alarm scheduler, in a job store on its database.
+    The scheduler fires only while this controller leads (``controller.alarm_leader``)."""
 
     def __init__(self, scheduler: BaseScheduler, engine: Engine,
                  fire: Callable[[str, str, dict], None]):
         self.scheduler = scheduler
         self.store_key = hashlib.sha256(str(engine.url).encode()).hexdigest()[:16]
-        with _CALLBACKS_LOCK:
-            _FIRE_CALLBACKS[self.store_key] = fire
+        self._fire = fire
+        self.claim()
         try:
             scheduler.add_jobstore(SQLAlchemyJobStore(engine=engine), JOBSTORE)
         except ValueError:   # this scheduler already has the store (a second app on one Services)
             pass
 
-    def register(self, namespace: str, trigger: str, spec: AlarmSpec) -> None:
+    def claim(self) -> None:
+        """Make this feed the one that fires its store's alarms in this process (called when its
+        controller becomes the leader: several controllers of one store may share a process)."""
+        with _CALLBACKS_LOCK:
+            _FIRE_CALLBACKS[self.store_key] = self._fire
+
+    def register(self, namespace: str, trigger: str, spec: AlarmSpec, config: dict | None = None) -> None:
+        """Create or replace the trigger's job; ``config``: the feed parameters, for READ."""
         self.scheduler.add_job(fire_alarm, schedule_of(spec), args=[self.store_key, namespace, trigger, spec.payload],
-                               id=job_id(namespace, trigger), name=f"/{namespace}/{trigger}",
+                               kwargs={"config": config}, id=job_id(namespace, trigger), name=f"/{namespace}/{trigger}",
                                jobstore=JOBSTORE, replace_existing=True, coalesce=True,
                                misfire_grace_time=MISFIRE_GRACE_S, max_instances=1)
 
@@ -225,3 +241,25 @@ class AlarmFeed:
     def next_fire(self, namespace: str, trigger: str) -> datetime | None:
         job = self.scheduler.get_job(job_id(namespace, trigger), JOBSTORE)
         return job.next_run_time if job else None
+
+    def describe(self, namespace: str, trigger: str) -> dict | None:
+        """The alarm as the feed's READ shows it: ``{config, status}``, or None without a job."""
+        job = self.scheduler.get_job(job_id(namespace, trigger), JOBSTORE)
+        if job is None:
+            return None
+        config = job.kwargs.get("config") or {"trigger_payload": job.args[3]}
+        next_run = job.next_run_time
+        return {"config": {"name": trigger, "namespace": namespace, **config},
+                "status": {"active": next_run is not None,
+                           "nextFire": next_run.isoformat() if next_run else None}}
+
+    def set_active(self, namespace: str, trigger: str, active: bool) -> bool:
+        """Resume or pause the trigger's job (the feed's UNPAUSE / PAUSE); False without a job."""
+        try:
+            if active:
+                self.scheduler.resume_job(job_id(namespace, trigger), JOBSTORE)
+            else:
+                self.scheduler.pause_job(job_id(namespace, trigger), JOBSTORE)
+            return True
+        except JobLookupError:
+            return False

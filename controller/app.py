@@ -2,18 +2,21 @@
 
 ``create_app(config)`` opens the store (running migrations), wires the services the blueprints
 use (``Services``), registers one blueprint per API resource and the OpenWhisk error handling,
-and starts the periodic jobs (invoker health, reaping lost activations) on APScheduler.
+and starts the periodic jobs (invoker health, reaping lost activations, the alarm leadership) on
+APScheduler.
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from controller.alarm_leader import AlarmLeader
 from controller.api.common import CORS_HEADERS
 from controller.auth import Subjects
 from controller.balancer import InvokerRegistry
@@ -44,8 +47,10 @@ class Services:
     invoker: ActivationService
     workflows: WorkflowService
     scheduler: BackgroundScheduler
+    alarm_leader: AlarmLeader           # runs the alarm scheduler (controller.alarms) when leading
 
     def close(self) -> None:
+        self.alarm_leader.close()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.invoker.shutdown()
@@ -74,7 +79,12 @@ def build_services(config: ControllerConfig) -> Services:
                       max_instances=1, coalesce=True)
     scheduler.add_job(invoker.reap_overdue, "interval", seconds=10, id="reap-lost-activations",
                       max_instances=1, coalesce=True)
-    return Services(config, db, subjects, entities, activations, registry, invoker_store, throttle, invoker, workflows, scheduler)
+    alarm_leader = AlarmLeader(db.engine, BackgroundScheduler(daemon=True), enabled=config.alarms)
+    scheduler.add_job(alarm_leader.tick, "interval", seconds=config.alarm_leader_poll_s, id="alarm-leadership",
+                      max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc),
+                      misfire_grace_time=None)
+    return Services(config, db, subjects, entities, activations, registry, invoker_store, throttle, invoker, workflows,
+                    scheduler, alarm_leader)
 
 
 def sync_invokers(registry: InvokerRegistry, store: InvokerStore, seen: dict[str, int]) -> None:

@@ -47,6 +47,8 @@ class ControllerConfig:
     bootstrap_dev_keys: bool = True        # create guest and whisk.system with the well-known keys
     invoker_down_after_s: float = 10.0     # no heartbeat for this long → "down"
     threads: int = 64                      # WSGI worker threads
+    alarms: bool = True                    # may fire alarms when it holds the leadership (controller.alarm_leader)
+    alarm_leader_poll_s: float = 2.0       # how often followers retry the alarm leadership lock
     limits: SystemLimits = field(default_factory=SystemLimits)
     data_dir: str = "var"
 

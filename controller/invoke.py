@@ -2,7 +2,8 @@
 
 ``ActivationService.invoke`` serves the REST invoke (throttles, the ``running`` record, blocking
 wait with the 202 fallback); ``execute`` runs one activation to completion on an invoker and
-is what sequences and the workflow engine call. Whatever fails — no invoker, an invoker that
+is what sequences and the workflow engine call. *System actions* (``system_actions``: the
+built-in alarm feeds of ``controller.feeds``) are answered by the controller itself, no invoker. Whatever fails — no invoker, an invoker that
 dies mid-activation, a bad reply — the activation ends in a stored record.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import logging
 import time
 import uuid
+from typing import Callable
 
 from common.sizes import Size
 from controller.auth import Identity
@@ -29,6 +31,9 @@ log = logging.getLogger("tango.controller")
 
 STATUS_TEXT = {0: "success", 1: "application error", 2: "action developer error", 3: "whisk internal error"}
 HTTP_FOR_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}
+
+# A system action: (caller, parameters) → result; an ApiError is its application error.
+SystemAction = Callable[[Identity, dict], dict]
 
 
 def now_ms() -> int:
@@ -78,6 +83,7 @@ class ActivationService:
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="activation")
         self._in_flight: dict[str, str] = {}   # activation id → invoker id
         self.metrics = ControllerMetrics()
+        self.system_actions: dict[str, SystemAction] = {}   # "ns/pkg/name" of the stored action → handler
 
     def in_flight_count(self) -> int:
         """Activations dispatched to an invoker and not yet answered."""
@@ -102,6 +108,12 @@ class ActivationService:
         if final & params.keys():
             raise ApiError(400, "Request defines parameters that are not allowed (e.g., reserved properties).")
         merged = {**defaults, **params}
+        system_action = self.system_actions.get(entity_path(action))
+        if system_action is not None:
+            record = self._run_system_action(system_action, identity, action, merged, cause)
+            if not blocking:
+                return 202, {"activationId": record["activationId"]}, {"x-openwhisk-activation-id": record["activationId"]}
+            return self._reply(record, result_only, {"x-openwhisk-activation-id": record["activationId"]})
         if not any(inv.state == "up" for inv in self.registry.all()):
             raise ApiError(503, "No invokers available.")
         limits = identity.limits or {}
@@ -134,10 +146,32 @@ class ActivationService:
                 record = future.result(timeout=wait_ms / 1000.0)
             except concurrent.futures.TimeoutError:
                 return 202, {"activationId": activation_id}, headers
+        return self._reply(record, result_only, headers)
+
+    @staticmethod
+    def _reply(record: dict, result_only: bool, headers: dict) -> tuple[int, object, dict]:
         status = HTTP_FOR_STATUS[record["statusCode"]]
         if result_only:
             return status, record["response"]["result"], headers
         return status, record, headers
+
+    def _run_system_action(self, handler: SystemAction, identity: Identity, action: dict, params: dict,
+                           cause: str | None) -> dict:
+        """Run a built-in action in this process; its record is stored in the caller's namespace
+        (as OpenWhisk stores an activation of a shared package's action)."""
+        start = now_ms()
+        rec = base_record(identity.namespace, action, identity.namespace, new_activation_id(), start, cause)
+        try:
+            result, status_code = handler(identity, params), 0
+        except ApiError as err:
+            result, status_code = {"error": err.message}, 1 if err.status < 500 else 3
+        end = now_ms()
+        record = {**rec, "end": end, "duration": end - start, "statusCode": status_code,
+                  "response": {"status": STATUS_TEXT[status_code], "statusCode": status_code,
+                               "success": status_code == 0, "result": result},
+                  "annotations": [*rec["annotations"], {"key": "waitTime", "value": 0}]}
+        self.activations.complete(record, identity.namespace, entity_path(action).split("/", 1)[1])
+        return record
 
     def _execute_released(self, identity, namespace, action, params, size, cause, activation_id) -> dict:
         try:

@@ -23,9 +23,12 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
                    help="shared secret that invokers present (X-Tango-Internal)")
     p.add_argument("--threads", type=int, default=64)
     p.add_argument("--no-dev-keys", action="store_true", help="do not create guest / whisk.system with the well-known keys")
+    p.add_argument("--no-alarms", action="store_true",
+                   help="never fire alarms here (another controller of the store does; see controller.alarm_leader)")
     a = p.parse_args(argv)
     cfg = ControllerConfig(host=a.host, port=a.port, db_url=a.db_url or default_url(a.data_dir),
-                           threads=a.threads, bootstrap_dev_keys=not a.no_dev_keys, data_dir=a.data_dir)
+                           threads=a.threads, bootstrap_dev_keys=not a.no_dev_keys, data_dir=a.data_dir,
+                           alarms=not a.no_alarms)
     if a.token:
         cfg.internal_token = a.token
     return cfg

@@ -1,9 +1,12 @@
-"""``/api/v1/namespaces/{ns}/actions[/{pkg}]/{name}``: list, get, create/update, delete, invoke."""
+"""``/api/v1/namespaces/{ns}/actions[/{pkg}]/{name}``: list, get, create/update, delete, invoke.
+As in OpenWhisk, any namespace may get and invoke the actions of another namespace's published
+package (e.g. the alarm feeds ``/whisk.system/alarms/*``, ``controller.feeds``)."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
 from controller.api.common import flag, identity, int_arg, json_body, namespace_of, paging, services
+from controller.errors import ApiError
 from controller.entities import brief, build_action, check_name, without_code
 from controller.invoke import parse_size
 from controller.packages import require_plain_package, resolve_package
@@ -17,6 +20,18 @@ def _path(name: str, pkg: str | None) -> str:
         check_name(pkg, "package name")
         return f"{pkg}/{name}"
     return name
+
+
+def _readable_namespace(ns: str, pkg: str | None) -> str:
+    """The namespace to read or invoke in: the caller's own, or another's published package."""
+    try:
+        return namespace_of(ns)
+    except ApiError as err:
+        if err.status == 403 and pkg is not None:
+            doc = services().entities.find(ns, "packages", check_name(pkg, "package name"))
+            if doc is not None and doc.get("publish") and not doc.get("binding"):
+                return ns
+        raise
 
 
 @bp.get("")
@@ -34,7 +49,7 @@ def list_actions(ns: str, pkg: str | None = None):
 @bp.get("/<name>")
 @bp.get("/<pkg>/<name>")
 def get_action(ns: str, name: str, pkg: str | None = None):
-    ns = namespace_of(ns)
+    ns = _readable_namespace(ns, pkg)
     doc, params = services().invoker.resolve_action(ns, _path(name, pkg))
     if pkg:   # as OpenWhisk shows it: with the package's (and binding's) parameters inherited
         doc = {**doc, "parameters": [{"key": k, "value": v} for k, v in params.items()]}
@@ -65,7 +80,7 @@ def delete_action(ns: str, name: str, pkg: str | None = None):
 @bp.post("/<name>")
 @bp.post("/<pkg>/<name>")
 def invoke_action(ns: str, name: str, pkg: str | None = None):
-    ns = namespace_of(ns)
+    ns = _readable_namespace(ns, pkg)
     svc = services()
     params = json_body(max_bytes=svc.config.limits.max_payload)
     result = flag("result")

@@ -1,9 +1,12 @@
-"""``/api/v1/namespaces/{ns}/triggers[/{name}]``: list, get, create/update (a ``feed``
-annotation naming a built-in alarm feed registers its job), delete (removes the job), and fire
-(``POST``: 202 ``{"activationId"}``, or 204 without a body when no rule is active).
+"""``/api/v1/namespaces/{ns}/triggers[/{name}]``: list, get, create/update, delete (removes the
+trigger's alarm job), and fire (``POST``: 202 ``{"activationId"}``, or 204 without a body when no
+rule is active). A PUT with a ``feed`` annotation naming a built-in alarm feed *and* that feed's
+parameters registers the job at once (Tango's one-step form); without feed parameters the trigger
+is only stored, and the feed action's CREATE follows (wsk's protocol, ``controller.feeds``).
 
-``register(app)`` (called by ``controller.app``) also builds the ``TriggerService`` and the
-``AlarmFeed`` on the controller's scheduler, kept in ``app.extensions["tango.triggers"]`` and
+``register(app)`` (called by ``controller.app``) also builds the ``TriggerService``, the
+``AlarmFeed`` on the controller's alarm scheduler (fired while this controller holds the alarm
+leadership) and the feed actions, kept in ``app.extensions["tango.triggers"]`` and
 ``["tango.alarms"]`` for this blueprint and the rules blueprint.
 """
 from __future__ import annotations
@@ -12,10 +15,11 @@ import logging
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from controller.alarms import AlarmFeed, parse_feed
+from controller.alarms import FEED_PARAMETERS, AlarmFeed, parse_feed
 from controller.api.common import flag, identity, json_body, namespace_of, paging, services
 from controller.entities import brief, check_name, key_values, kv_dict, kv_get
 from controller.errors import ApiError
+from controller.feeds import FeedActions
 from controller.triggers import TriggerService, build_trigger
 
 log = logging.getLogger("tango.controller")
@@ -37,7 +41,10 @@ def register(app: Flask) -> None:
         except ApiError as err:   # trigger deleted meanwhile, throttled, ...: the next fire tries again
             log.warning("alarm for /%s/%s did not fire: %s", namespace, trigger, err.message)
 
-    app.extensions["tango.alarms"] = AlarmFeed(svc.scheduler, svc.db.engine, fire_from_alarm)
+    alarms = AlarmFeed(svc.alarm_leader.scheduler, svc.db.engine, fire_from_alarm)
+    svc.alarm_leader.on_lead(alarms.claim)
+    FeedActions(svc.entities, svc.subjects, alarms).install(svc.invoker)
+    app.extensions["tango.alarms"] = alarms
     app.register_blueprint(bp)
 
 
@@ -68,13 +75,15 @@ def put_trigger(ns: str, name: str):
     check_name(name, "trigger name")
     body = json_body(max_bytes=3 * svc.config.limits.max_parameters)
     feed = kv_get(key_values(body.get("annotations"), "annotations"), "feed") if isinstance(body, dict) else None
+    params = kv_dict(key_values(body.get("parameters"), "parameters")) if feed else {}
     alarm = None
-    if feed:
-        alarm, own = parse_feed(str(feed), kv_dict(key_values(body.get("parameters"), "parameters")))
+    if FEED_PARAMETERS & params.keys():
+        alarm, own = parse_feed(str(feed), params)
         body = {**body, "parameters": [{"key": k, "value": v} for k, v in own.items()]}
     doc = svc.entities.put(ns, "triggers", name, flag("overwrite"), lambda old: build_trigger(ns, name, body, old))
     if alarm is not None:
-        alarm_feed().register(ns, name, alarm)
+        config = {k: v for k, v in params.items() if k in FEED_PARAMETERS}
+        alarm_feed().register(ns, name, alarm, config)
     return jsonify(doc)
 
 

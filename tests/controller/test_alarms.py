@@ -147,7 +147,7 @@ def test_alarm_job_survives_a_controller_restart(tmp_path, guest):
     restarted = int(time.time() * 1000)
     client, services, fake = start_controller(url)
     try:
-        job = services.scheduler.get_job(job_id("guest", "tick"), "alarms")
+        job = services.alarm_leader.scheduler.get_job(job_id("guest", "tick"), "alarms")
         assert job is not None and job.coalesce is True and job.misfire_grace_time == MISFIRE_GRACE_S
         after = fires(services, at_least=2, since=restarted)
         assert all(r["response"]["result"] == {"own": "kept", "n": 1} for r in after)

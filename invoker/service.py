@@ -281,6 +281,7 @@ class Invoker:
         with self.cond:
             self.proxies[cid] = proxy
             self.pool.started(cid)
+            self._drain_locked()     # a started stem cell stops holding CPU: room for waiters
         return proxy
 
     def _remove(self, cid: int) -> None:
@@ -318,7 +319,11 @@ class Invoker:
                 if self.stopping:
                     self.pool.cancel(req)
                     raise Stopping()
-                self.cond.wait(1.0)
+                if not self.cond.wait(0.5):
+                    # Nothing was released, but time passes too: the head may have outwaited its
+                    # grace, or a stem cell finished starting. Without this a lone request could
+                    # wait forever for an event that never comes.
+                    self._drain_locked()
             return self.placed.pop(req)
 
     def _release(self, cid: int, reusable: bool) -> None:

@@ -240,3 +240,15 @@ def test_a_request_waits_for_its_own_busy_container_rather_than_evict_another():
     p.release(a.cid, 1.1)
     placed = p.drain(1.1)
     assert [(x.cid, x.start_kind, x.evict) for x in placed] == [(a.cid, "warm", ())]
+
+
+def test_after_the_grace_a_waiting_request_evicts_instead_of_waiting_longer():
+    p = pool(memory=512, cpus=8, head_grace=1.0)
+    a = p.submit(req(KEY_A), 0.0)
+    p.started(a.cid)                            # a stays busy (a long activation)
+    b = run_to_idle(p, KEY_B, now=0.1)
+    waiting = p.submit(req(KEY_A), 0.2)
+    assert isinstance(waiting, Buffered)
+    assert p.drain(0.5) == []                   # within the grace: keep waiting for a's container
+    placed = p.drain(1.5)                       # the invoker drains periodically, not only on release
+    assert [(x.start_kind, x.evict) for x in placed] == [("recreated", (b,))]

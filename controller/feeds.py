@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from controller.alarms import FEED_NAMESPACE, FEEDS, AlarmFeed, parse_feed
+from controller.alarms import FEED_NAMESPACE, FEED_PARAMETERS, FEEDS, AlarmFeed, parse_feed
 from controller.auth import Subjects, resolve_namespace
 from controller.entities import check_name, now_ms, split_fqn
 from controller.errors import ApiError
@@ -128,11 +128,11 @@ class FeedActions:
         if request.event in ("CREATE", "UPDATE"):
             if self.entities.find(namespace, "triggers", trigger) is None:
                 raise ApiError(404, f"The trigger '{fqn}' does not exist; create it before its feed.")
-            config = request.params
+            config = {k: v for k, v in request.params.items() if k in FEED_PARAMETERS}
             if request.event == "UPDATE":
                 current = self._require(namespace, trigger, fqn)
                 config = {**{k: v for k, v in current["config"].items() if k not in ("name", "namespace")},
-                          **request.params}
+                          **config}
             spec, _ = parse_feed(f"/{FEED_NAMESPACE}/{PACKAGE}/{feed}", config)
             self.alarms.register(namespace, trigger, spec, config)
         elif request.event == "DELETE":

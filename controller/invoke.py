@@ -2,9 +2,10 @@
 
 ``ActivationService.invoke`` serves the REST invoke (throttles, the ``running`` record, blocking
 wait with the 202 fallback); ``execute`` runs one activation to completion on an invoker and
-is what sequences and the workflow engine call. *System actions* (``system_actions``: the
-built-in alarm feeds of ``controller.feeds``) are answered by the controller itself, no invoker. Whatever fails — no invoker, an invoker that
-dies mid-activation, a bad reply — the activation ends in a stored record.
+is what sequences and the workflow engine call. Whatever fails — no invoker, an invoker that
+dies mid-activation, a bad reply — the activation ends in a stored record. *System actions*
+(``system_actions``: the built-in alarm feeds of ``controller.feeds``) are answered by the
+controller itself, without an invoker.
 """
 from __future__ import annotations
 
@@ -111,9 +112,10 @@ class ActivationService:
         system_action = self.system_actions.get(entity_path(action))
         if system_action is not None:
             record = self._run_system_action(system_action, identity, action, merged, cause)
+            headers = {"x-openwhisk-activation-id": record["activationId"]}
             if not blocking:
-                return 202, {"activationId": record["activationId"]}, {"x-openwhisk-activation-id": record["activationId"]}
-            return self._reply(record, result_only, {"x-openwhisk-activation-id": record["activationId"]})
+                return 202, {"activationId": record["activationId"]}, headers
+            return self._reply(record, result_only, headers)
         if not any(inv.state == "up" for inv in self.registry.all()):
             raise ApiError(503, "No invokers available.")
         limits = identity.limits or {}

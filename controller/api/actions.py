@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from controller.api.common import flag, identity, int_arg, json_body, namespace_of, paging, services
-from controller.errors import ApiError
 from controller.entities import brief, build_action, check_name, without_code
+from controller.errors import ApiError
 from controller.invoke import parse_size
 from controller.packages import require_plain_package, resolve_package
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from controller.config import GUEST_KEY
-from controller.feeds import parse_event
 from controller.errors import ApiError
+from controller.feeds import parse_event
+from tests.controller.conftest import basic
 from tests.controller.test_alarms import API, CODE, fires, start_controller, stop_controller, stored_jobs
 
 FEED_API = "/api/v1/namespaces/whisk.system/actions/alarms"
@@ -133,3 +134,16 @@ def test_tango_one_step_feed_trigger_is_readable_through_the_feed_action(control
     assert read["config"]["cron"] == "0 9 * * 1" and "colour" not in read["config"]
     assert client.delete(f"{API}/triggers/tick", headers=guest).status_code == 200
     assert stored_jobs(services) == []
+
+
+def test_another_namespace_may_invoke_only_published_package_actions(controller, guest):
+    client, services = controller
+    owner = basic(services.subjects.create("owner").api_key)
+    foreign = "/api/v1/namespaces/owner"
+    assert client.put(f"{foreign}/packages/tools", json={}, headers=owner).status_code == 200
+    assert client.put(f"{foreign}/actions/tools/echo", json=CODE, headers=owner).status_code == 200
+    assert client.post(f"{foreign}/actions/tools/echo?blocking=true", json={}, headers=guest).status_code == 403
+    assert client.put(f"{foreign}/packages/tools?overwrite=true", json={"publish": True}, headers=owner).status_code == 200
+    r = client.post(f"{foreign}/actions/tools/echo?blocking=true&result=true", json={"x": 1}, headers=guest)
+    assert r.status_code == 200 and r.json == {"x": 1}
+    assert client.get(f"{foreign}/actions/tools/echo", headers=guest).status_code == 200

@@ -1,7 +1,8 @@
 """The built-in feed actions driven as wsk drives them, through the Flask test client on a real
 store and scheduler: the shared package ``/whisk.system/alarms``, CREATE → job → fires, READ,
 PAUSE/UNPAUSE, DELETE → job gone, and the application errors (bad cron, missing trigger, an
-``authKey`` that is invalid or owns another namespace)."""
+``authKey`` that is invalid or owns another namespace); and that another namespace may invoke only
+a *published* package's actions."""
 from __future__ import annotations
 
 import pytest

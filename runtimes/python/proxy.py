@@ -274,18 +274,28 @@ class ProxyHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def do_POST(self):
+    def read_action_request(self, usage: str):
+        """A POST /init or /run: (raw body, parsed object or None, error or None). Other paths
+        are answered 404 here (and None returned)."""
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
         if self.path not in ("/init", "/run"):
-            self.respond(404, error_body(f"Unknown path {self.path}; use POST /init or /run"))
-            return
+            self.respond(404, error_body(f"Unknown path {self.path}; use {usage}"))
+            return None
         try:
             parsed = json.loads(body)
         except ValueError as ex:
-            self.respond(400, error_body(f"{self.path} body is not valid JSON: {ex}"))
-            return
+            return body, None, f"{self.path} body is not valid JSON: {ex}"
         if not isinstance(parsed, dict):
-            self.respond(400, error_body(f"{self.path} body must be a JSON object"))
+            return body, None, f"{self.path} body must be a JSON object"
+        return body, parsed, None
+
+    def do_POST(self):
+        request = self.read_action_request("POST /init or /run")
+        if request is None:
+            return
+        body, parsed, error = request
+        if error:
+            self.respond(400, error_body(error))
         elif self.path == "/run":
             # The child gets the body as received: no re-encoding of large payloads.
             self.respond(*self.server.action.run(body))

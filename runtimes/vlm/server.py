@@ -266,16 +266,10 @@ class VLMHandler(ProxyHandler):
     server_version = "tango-vlm-runtime"
 
     def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
-        if self.path not in ("/init", "/run"):
-            self.respond(404, error_body(f"Unknown path {self.path}; use POST /init or /run, GET /metrics"))
+        request = self.read_action_request("POST /init or /run, GET /metrics")
+        if request is None:
             return
-        try:
-            parsed = json.loads(body)
-        except ValueError as exc:
-            parsed, error = None, f"{self.path} body is not valid JSON: {exc}"
-        else:
-            error = None if isinstance(parsed, dict) else f"{self.path} body must be a JSON object"
+        _, parsed, error = request
         if error:
             if self.path == "/run":
                 write_sentinels()

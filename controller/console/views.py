@@ -446,7 +446,7 @@ def gpu_context() -> dict:
         for p in rt["history"]:
             for stage, share in p["shares"].items():
                 series.setdefault(stage, []).append((p["t"], share * 100))
-        rt["shares_svg"] = charts.line_chart_svg(series, "SM share %", y_max=100, height=220)
+        rt["shares_svg"] = charts.line_chart_svg(series, "SM share %", y_max=100, height=300)
         rt["split"] = insights.current_split(rt["metrics"]) if rt["metrics"] else []
     data = {"actions": [insights.action_path(a) for a in vlm],
             "runtimes": [{k: v for k, v in rt.items() if k != "shares_svg"} for rt in runtimes]}

@@ -24,7 +24,8 @@ METRICS = {"initialized": True, "policy": "nova",
 
 @pytest.fixture
 def vlm_runtime():
-    """A stand-in runtime on 127.0.0.1; its ``asked`` list counts the /metrics requests."""
+    """A stand-in runtime on 127.0.0.1 answering ``server.metrics``; ``server.asked`` lists the
+    requests it got."""
     asked = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -33,14 +34,14 @@ def vlm_runtime():
 
         def do_GET(self):
             asked.append(self.path)
-            data = json.dumps(METRICS).encode()
+            data = json.dumps(server.metrics).encode()
             self.send_response(200 if self.path == "/metrics" else 404)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.asked = asked
+    server.asked, server.metrics = asked, METRICS
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -119,3 +120,14 @@ def test_a_container_without_a_reachable_metrics_endpoint(console):
     console.login()
     page = console.get("/console/gpu").get_data(as_text=True)
     assert "Metrics unavailable" in page and "does not report this container&#39;s port" in page
+
+
+def test_an_idle_runtime_says_so_instead_of_a_split_of_zeros(console, vlm_runtime):
+    vlm_runtime.metrics = {**METRICS, "partition": {"sm_split": {}, "total_sms": 132, "pipelined": True,
+                                                    "reason": "idle"}}
+    console.invoker.containers = [runtime_container(vlm_runtime.server_address[1], state="warm")]
+    console.login()
+    page = console.get("/console/gpu").get_data(as_text=True)
+    assert "Idle: no stage has work right now." in page and 'class="grid split"' not in page
+    shares = console.get("/console/api/gpu").get_json()["data"]["runtimes"][0]["history"][-1]["shares"]
+    assert shares == {"vision": 0.0, "prefill": 0.0, "decode": 0.0}

@@ -2,8 +2,10 @@
 
 Registered by ``cli.main``; talks to ``/namespaces/{ns}/triggers``. ``create --feed
 /whisk.system/alarms/interval -p minutes 1`` sends the ``feed`` annotation and the feed's
-parameters with the trigger; the controller runs the built-in alarm feed (registering the job on
-create, removing it on delete), so no separate feed action is invoked as wsk would.
+parameters with the trigger in one step and the controller registers the alarm job (removing it
+on delete). The real ``wsk`` takes two steps — PUT the trigger, then invoke the feed action
+``/whisk.system/alarms/*`` with ``lifecycleEvent`` — which the controller also serves
+(``controller/feeds.py``).
 """
 from __future__ import annotations
 

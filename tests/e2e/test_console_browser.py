@@ -10,8 +10,6 @@ download). Skipped when Chromium or Playwright is missing, except with CI=true, 
 """
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
 import re
@@ -25,6 +23,7 @@ import pytest
 from common.platform_process import GUEST_KEY, REPO
 from controller.config import SYSTEM_KEY
 from tests.conftest import require
+from tests.e2e.test_vlm_runtime_e2e import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.slow]
 
@@ -280,17 +279,6 @@ STAGE_METRICS = ("vision_ms", "prefill_ms", "ttft_ms", "tpot_ms", "total_ms")
 MAX_TOKENS = 32          # long enough decodes that the page's polls often find stages co-running
 
 
-def screenshot_png(w: int = 448, h: int = 280) -> str:
-    from PIL import Image
-
-    img = Image.new("RGB", (w, h), (240, 240, 240))
-    for x in range(10, w - 10, 20):
-        img.putpixel((x, h // 2), (20, 20, 200))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 @pytest.fixture(scope="module")
 def vlm(platform, tmp_path_factory):
     """A kind-``vlm`` action (tiny preset, random weights, CPU) in a namespace of its own, its
@@ -307,7 +295,7 @@ def vlm(platform, tmp_path_factory):
 
 
 def invoke_agent(ns, prompt: str):
-    body = {"image": screenshot_png(), "prompt": prompt, "max_tokens": MAX_TOKENS}
+    body = {"image": screenshot(448, 280), "prompt": prompt, "max_tokens": MAX_TOKENS}
     return ns.api("POST", "/api/v1/namespaces/_/actions/agent?blocking=true&result=true", json=body)
 
 

@@ -140,9 +140,6 @@ class Client:
         return self.request("PUT", self._entity_path("actions", qname),
                             {"overwrite": True} if overwrite else None, entity).body
 
-    def delete_action(self, qname: QualifiedName) -> dict:
-        return self.request("DELETE", self._entity_path("actions", qname)).body
-
     def invoke_action(self, qname: QualifiedName, params: dict, blocking: bool = False,
                       result: bool = False, cpu: float | None = None,
                       memory: int | None = None) -> Response:

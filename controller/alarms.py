@@ -238,10 +238,6 @@ class AlarmFeed:
         except JobLookupError:
             return False
 
-    def next_fire(self, namespace: str, trigger: str) -> datetime | None:
-        job = self.scheduler.get_job(job_id(namespace, trigger), JOBSTORE)
-        return job.next_run_time if job else None
-
     def describe(self, namespace: str, trigger: str) -> dict | None:
         """The alarm as the feed's READ shows it: ``{config, status}``, or None without a job."""
         job = self.scheduler.get_job(job_id(namespace, trigger), JOBSTORE)

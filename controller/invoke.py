@@ -10,7 +10,6 @@ controller itself, without an invoker.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import logging
 import time
 import uuid
@@ -314,6 +313,3 @@ def parse_size(cpu: str | None, memory: str | None) -> Size | None:
         raise ApiError(400, "The size must have cpu > 0 and memory >= 64 MB.")
     return Size(cpu=c, memory=m)
 
-
-def json_dumps(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"))

@@ -112,11 +112,6 @@ class LatencyModel:
         alone = self._cached(("alone",), lambda: self.tables.interp(DECODE, self.tables.total_sms, self.decode_batch))
         return rho * self.corun_step_ms(decode_sms) + (1 - rho) * alone
 
-    def mean_latency_ms(self, decode_sms: int) -> float:
-        """M/G/1 mean end-to-end latency at a fixed split: W + E[S] + n · step."""
-        m = self.moments(decode_sms)
-        return pk_wait_ms(self.rate_per_s, m) + m.mean_ms + self.new_tokens * self.steady_step_ms(decode_sms)
-
     def worst_queued_latency_ms(self, queued: int, drain_sms: int, op_sms: int) -> float:
         """Worst predicted latency (from now) when `queued` requests are drained at `drain_sms`."""
         m = self.moments(drain_sms)

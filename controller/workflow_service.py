@@ -303,6 +303,7 @@ class WorkflowService:
                                      "p99": percentile(prof.node_latencies(fn, opt), 99)}
                                for opt in prof.options}
             out["profiles"] = summary
+            out["infeasible"] = [{k: f[k] for k in ("function", "option", "run", "error")} for f in prof.failures]
         return out
 
     def synthesize(self, namespace: str, name: str, percentile_p: float | None) -> dict:

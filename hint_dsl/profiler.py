@@ -65,7 +65,14 @@ def profile(workflow, inputs: list, options: list[Size], repeats: int,
                 for size in ordered:
                     for repeat in range(repeats):
                         record = invoke(node.action, item, size)
-                        result = _result(record, node, size.option, run)
+                        try:
+                            result = _result(record, node, size.option, run)
+                        except ProfilingError as exc:
+                            if size is reference:   # downstream nodes need its output: give up
+                                raise
+                            profiles.add_failure(node.id, size.option, input_bytes(item), run, str(exc))
+                            done += repeats - repeat
+                            break                   # infeasible here: no more repeats at this option
                         if size is reference and repeat == 0:
                             results.append(result)
                         profiles.add(Sample(node.id, size.option, float(record["duration"]),

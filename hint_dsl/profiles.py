@@ -72,6 +72,9 @@ class Profiles:
     workflow: str
     options: dict[str, Size] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
+    # Activations that failed while profiling (e.g. out of memory at a small option): that
+    # option is infeasible for the function at that input-size class, and for it as a whole.
+    failures: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         self._runs: dict | None = None
@@ -81,15 +84,26 @@ class Profiles:
         self._runs = None
 
     # -- JSON ----------------------------------------------------------------------------
+    def add_failure(self, function: str, option: str, input_bytes: int, run: int, error: str) -> None:
+        self.failures.append({"function": function, "option": option, "input_bytes": input_bytes,
+                              "run": run, "error": error})
+        self._runs = None
+
+    def failed(self, function: str, option: str, size_class_: int | None = None) -> bool:
+        return any(f["function"] == function and f["option"] == option
+                   and (size_class_ is None or size_class(f["input_bytes"]) == size_class_)
+                   for f in self.failures)
+
     def to_json(self) -> dict:
         return {"workflow": self.workflow,
                 "options": {n: s.to_json() for n, s in self.options.items()},
-                "samples": [asdict(s) for s in self.samples]}
+                "samples": [asdict(s) for s in self.samples],
+                "failures": list(self.failures)}
 
     @classmethod
     def from_json(cls, d: dict) -> "Profiles":
         return cls(d["workflow"], {n: Size.from_json(s) for n, s in d.get("options", {}).items()},
-                   [Sample(**s) for s in d.get("samples", [])])
+                   [Sample(**s) for s in d.get("samples", [])], list(d.get("failures", [])))
 
     # -- queries -------------------------------------------------------------------------
     def functions(self) -> list[str]:
@@ -101,6 +115,10 @@ class Profiles:
                 and (size_class is None or s.size_class == size_class)]
 
     def node_runs(self, function: str, option: str, size_class: int | None = None) -> list[NodeRun]:
+        """Runs of `function` at `option` (in one size class); none where the option failed, so
+        the synthesizer and the baselines never plan an option that could not run the input."""
+        if self.failed(function, option, size_class):
+            return []
         runs = self._node_run_index().get((function, option), [])
         return [r for r in runs if size_class is None or r.size_class == size_class]
 

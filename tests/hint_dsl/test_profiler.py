@@ -73,6 +73,24 @@ def test_failed_activation_names_node_option_and_input():
         profile(wf, [{"count": 1}], [SMALL, LARGE], 1, failing)
 
 
+def test_an_option_that_fails_is_recorded_as_infeasible_and_profiling_goes_on():
+    wf = load(WORKFLOW)
+    fake = FakePlatform()
+
+    def out_of_memory_at_small_for_big_items(action, params, size):
+        if action == "guest/work" and size.option == "small" and params["item"]["n"] >= 2:
+            return {"duration": 5, "response": {"success": False, "result": {
+                "error": "The action exhausted its memory and was aborted."}}}
+        return fake(action, params, size)
+
+    prof = profile(wf, [{"count": 2}, {"count": 3}], [SMALL, LARGE], 2, out_of_memory_at_small_for_big_items)
+    assert [(f["function"], f["option"], f["run"]) for f in prof.failures] == [("work", "small", 1)]
+    assert "exhausted its memory" in prof.failures[0]["error"]
+    assert prof.node_latencies("work", "small") == []          # never planned: it cannot run everything
+    assert prof.node_latencies("work", "large") and prof.node_latencies("merge", "small")
+    assert Profiles.from_json(json.loads(json.dumps(prof.to_json()))).failures == prof.failures
+
+
 def test_percentile_interpolates_and_size_classes_are_log2_buckets():
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([10], 99) == 10 and percentile([], 50) is None

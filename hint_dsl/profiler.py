@@ -19,7 +19,7 @@ from typing import Callable
 
 from common.sizes import Size
 from workflows.definition import build_node_input as engine_node_input
-from workflows.definition import input_bytes
+from workflows.definition import input_bytes, numeric_fields
 
 from .profiles import Profiles, Sample
 
@@ -70,14 +70,15 @@ def profile(workflow, inputs: list, options: list[Size], repeats: int,
                         except ProfilingError as exc:
                             if size is reference:   # downstream nodes need its output: give up
                                 raise
-                            profiles.add_failure(node.id, size.option, input_bytes(item), run, str(exc))
+                            profiles.add_failure(node.id, size.option, input_bytes(item), run, str(exc),
+                                                 numeric_fields(item))
                             done += repeats - repeat
                             break                   # infeasible here: no more repeats at this option
                         if size is reference and repeat == 0:
                             results.append(result)
                         profiles.add(Sample(node.id, size.option, float(record["duration"]),
                                             input_bytes(item), run, repeat,
-                                            item_index if node.foreach else None))
+                                            item_index if node.foreach else None, numeric_fields(item)))
                         done += 1
                         if progress:
                             progress(done, total)

@@ -3,10 +3,13 @@
 Written by `hint_dsl.profiler`, stored by the controller as plain JSON (`to_json`/`from_json`),
 read by the synthesizer and by the adapter's policies (static sizing, sub-SLOs, drift baselines).
 
-Input-size classes are log2 buckets of the input's JSON size in bytes: class k holds inputs of
-[2^k, 2^(k+1)) bytes. They need no training step, are stable as profiles grow, and map to
-readable thresholds (`input.bytes >= 2MB`). The synthesizer keeps a class split only where it
-changes the chosen option.
+Input-size classes are log2 buckets of an input *size key*: class k holds inputs whose key lies
+in [2^k, 2^(k+1)). The key is chosen per function from the profiles: the input's JSON size in
+bytes, or a numeric input field (`rows`, `item.frames`) when that explains the function's
+latency clearly better — workflows that pass data by reference (a seed and dimensions) have
+inputs whose byte size says nothing about the work. Classes need no training step, are stable
+as profiles grow, and map to readable thresholds (`input.bytes < 2MB`, `input.rows < 65536`).
+The synthesizer keeps a class split only where it changes the chosen option.
 
 Latencies come at two levels: per activation (`latencies`) and per node run (`node_latencies`).
 A foreach node runs its items in parallel, so one node run lasts as long as its slowest item
@@ -52,10 +55,7 @@ class Sample:
     run: int = 0           # index of the profiling input
     repeat: int = 0
     item: int | None = None  # foreach item index
-
-    @property
-    def size_class(self) -> int:
-        return size_class(self.input_bytes)
+    features: dict = field(default_factory=dict)   # numeric input fields, as hints see them
 
 
 @dataclass
@@ -78,20 +78,52 @@ class Profiles:
 
     def __post_init__(self):
         self._runs: dict | None = None
+        self._keys: dict[str, str] = {}
+
+    # -- size keys -----------------------------------------------------------------------
+    def size_key(self, function: str) -> str:
+        """``bytes`` or the numeric input field whose log2 classes explain most of the
+        function's latency variance (it must beat bytes by a clear margin: 0.2 of eta²)."""
+        if function not in self._keys:
+            self._keys[function] = self._choose_key(function)
+        return self._keys[function]
+
+    def _choose_key(self, function: str) -> str:
+        samples = [s for s in self.samples if s.function == function]
+        if not samples:
+            return "bytes"
+        option = max(set(s.option for s in samples), key=lambda o: sum(1 for s in samples if s.option == o))
+        at = [s for s in samples if s.option == option]
+        fields = set.intersection(*(set(s.features) for s in at)) if at else set()
+        scores = {key: _explained(at, key) for key in ["bytes", *sorted(fields)]}
+        best = max(scores, key=lambda k: (scores[k], k == "bytes"))
+        return best if best == "bytes" or scores[best] >= scores["bytes"] + 0.2 else "bytes"
+
+    def key_value(self, function: str, item) -> float:
+        """The size-key value of a sample or failure record of `function`."""
+        key = self.size_key(function)
+        if isinstance(item, dict):
+            return item.get("input_bytes", 0) if key == "bytes" else (item.get("features") or {}).get(key, 0)
+        return item.input_bytes if key == "bytes" else item.features.get(key, 0)
+
+    def class_of(self, function: str, item) -> int:
+        return size_class(self.key_value(function, item))
 
     def add(self, sample: Sample):
         self.samples.append(sample)
         self._runs = None
+        self._keys = {}
 
     # -- JSON ----------------------------------------------------------------------------
-    def add_failure(self, function: str, option: str, input_bytes: int, run: int, error: str) -> None:
+    def add_failure(self, function: str, option: str, input_bytes: int, run: int, error: str,
+                    features: dict | None = None) -> None:
         self.failures.append({"function": function, "option": option, "input_bytes": input_bytes,
-                              "run": run, "error": error})
+                              "features": features or {}, "run": run, "error": error})
         self._runs = None
 
     def failed(self, function: str, option: str, size_class_: int | None = None) -> bool:
         return any(f["function"] == function and f["option"] == option
-                   and (size_class_ is None or size_class(f["input_bytes"]) == size_class_)
+                   and (size_class_ is None or self.class_of(function, f) == size_class_)
                    for f in self.failures)
 
     def to_json(self) -> dict:
@@ -112,7 +144,7 @@ class Profiles:
     def latencies(self, function: str, option: str, size_class: int | None = None) -> list[float]:
         """Per-activation latencies (foreach items separately)."""
         return [s.latency_ms for s in self.samples if s.function == function and s.option == option
-                and (size_class is None or s.size_class == size_class)]
+                and (size_class is None or self.class_of(function, s) == size_class)]
 
     def node_runs(self, function: str, option: str, size_class: int | None = None) -> list[NodeRun]:
         """Runs of `function` at `option` (in one size class); none where the option failed, so
@@ -158,7 +190,24 @@ class Profiles:
             index: dict[tuple, list[NodeRun]] = {}
             for (fn, opt, _, _), items in groups.items():
                 run = NodeRun(max(s.latency_ms for s in items), sum(s.latency_ms for s in items),
-                              size_class(max(s.input_bytes for s in items)), items[0].run)
+                              size_class(max(self.key_value(fn, s) for s in items)), items[0].run)
                 index.setdefault((fn, opt), []).append(run)
             self._runs = index
         return self._runs
+
+
+def _explained(samples: list[Sample], key: str) -> float:
+    """eta²: the share of the variance of log latency explained by the log2 classes of `key`."""
+    logs = [math.log(max(s.latency_ms, 1e-3)) for s in samples]
+    if len(logs) < 2:
+        return 0.0
+    mean = sum(logs) / len(logs)
+    total = sum((x - mean) ** 2 for x in logs)
+    if total == 0:
+        return 0.0
+    groups: dict[int, list[float]] = {}
+    for s, x in zip(samples, logs):
+        value = s.input_bytes if key == "bytes" else s.features.get(key, 0)
+        groups.setdefault(size_class(value), []).append(x)
+    within = sum((x - sum(g) / len(g)) ** 2 for g in groups.values() for x in g)
+    return 1.0 - within / total

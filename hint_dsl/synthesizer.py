@@ -164,7 +164,14 @@ def _remaining_below(ms: float) -> ast.Compare:
     return ast.Compare(ast.Variable(("remaining",)), "<", ast.Quantity(ms, "ms"))
 
 
-def _condense(table: _Table) -> list[ast.Rule]:
+def _size_below(key: str, bound: int) -> ast.Compare:
+    """`input.bytes < 2MB`, or `input.<field> < N` for a numeric size key."""
+    if key == "bytes":
+        return ast.Compare(ast.Variable(("input", "bytes")), "<", _bytes_quantity(bound))
+    return ast.Compare(ast.Variable(("input", *key.split("."))), "<", ast.Quantity(bound))
+
+
+def _condense(table: _Table, key: str = "bytes") -> list[ast.Rule]:
     """Rules for one node: class groups ascending, each a run of remaining-budget thresholds."""
     groups: list[tuple[list[int | None], list[_Choice]]] = []
     for k in sorted(table.choices, key=lambda k: -1 if k is None else k):
@@ -176,8 +183,7 @@ def _condense(table: _Table) -> list[ast.Rule]:
     rules: list[ast.Rule] = []
     for g, (classes, choices) in enumerate(groups):
         last_group = g == len(groups) - 1
-        size_cond = None if last_group else ast.Compare(
-            ast.Variable(("input", "bytes")), "<", _bytes_quantity(class_bounds(max(classes))[1]))
+        size_cond = None if last_group else _size_below(key, class_bounds(max(classes))[1])
         runs = _runs(choices)
         for j, (_, end, option) in enumerate(runs):
             conds = [] if size_cond is None else [size_cond]
@@ -202,7 +208,7 @@ def synthesize(workflow, profiles: Profiles, options: list[Size], percentile: fl
     for node in reversed(workflow.nodes):
         tables[node.id] = _node_table(node, kids[node.id], tables, profiles, options, p, margin,
                                       levels, grid_ms, min_saving)
-    functions = [ast.FunctionHints(n.id, _condense(tables[n.id])) for n in workflow.nodes]
+    functions = [ast.FunctionHints(n.id, _condense(tables[n.id], profiles.size_key(n.id))) for n in workflow.nodes]
     hint = ast.HintFile(
         ast.WorkflowHeader(workflow.name, ast.Quantity(slo, "ms"), float(p)),
         [ast.OptionDecl(o.option, ast.Quantity(o.cpu), ast.Quantity(o.memory, "MB"))

@@ -134,6 +134,30 @@ def test_size_class_split_is_kept_only_where_it_changes_the_choice():
         assert a_lat[oa] + CHAIN["b"][ob] <= 1000
 
 
+def test_size_classes_follow_a_numeric_input_field_when_bytes_say_nothing():
+    """Inputs passed by reference: every input is ~60 bytes of JSON, the work grows with `rows`."""
+    wf = workflow(1000, node("a"), node("b", ["a"]))
+    opts = [SMALL, MEDIUM, LARGE]
+    p = Profiles("wf", {o.option: o for o in opts})
+    big_a = {"small": 600, "medium": 375, "large": 300}
+    for r, rows in enumerate((1000, 1000, 1000, 100_000, 100_000, 100_000)):
+        lat_a = CHAIN["a"] if rows == 1000 else big_a
+        for opt in lat_a:
+            p.add(Sample("a", opt, lat_a[opt], 60, r, 0, features={"rows": rows, "seed": 7 + r}))
+            p.add(Sample("b", opt, CHAIN["b"][opt], 60, r, 0, features={"rows": rows}))
+    assert p.size_key("a") == "rows" and p.size_key("b") == "bytes"
+    s = synthesize(wf, p, opts, margin=0.0)
+    assert rules_of(s.text, "a")[:3] == [
+        "when input.rows < 1024 and remaining < 600ms use large",
+        "when input.rows < 1024 and remaining < 750ms use medium",
+        "when input.rows < 1024 use small"]
+    assert hint_dsl.check(s.text, ["a", "b"]) == []
+    compiled = hint_dsl.compile(s.text)
+    small = compiled.decide("a", NodeState(function="a", remaining_ms=900.0, input={"rows": 1000.0})).option
+    big = compiled.decide("a", NodeState(function="a", remaining_ms=900.0, input={"rows": 100_000.0})).option
+    assert (small, big) == ("small", "medium")
+
+
 def test_unprofiled_function_gets_the_largest_option_and_options_need_names():
     wf = workflow(1000, node("a"), node("b", ["a"]))
     s = synthesize(wf, profiles_from([SMALL, LARGE], {"a": {"small": 100, "large": 50}}),

@@ -24,7 +24,7 @@ from controller.invoke import ActivationService
 from controller.store.db import Database
 from controller.store.models import WorkflowRow, WorkflowRun
 from controller.workflow_engine import WorkflowEngine
-from hint_dsl import HintError, check as check_hints, compile as compile_hints, parse as parse_hints
+from hint_dsl import check as check_hints, compile as compile_hints, parse as parse_hints
 from hint_dsl.profiler import ProfilingError, profile as run_profile
 from hint_dsl.profiles import Profiles, percentile
 from hint_dsl.synthesizer import synthesize

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from common.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from common.prometheus import STATUS_LABEL, Counter, Gauge, Histogram, render
 
 RESIZE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)

@@ -27,12 +27,13 @@ import requests
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, Response, request
 
+from common.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from common.sizes import Size
 from invoker import activation as act
 from invoker.backend import ContainerBackend, ContainerError, ContainerSpec, container_name
 from invoker.config import InvokerConfig, UnsupportedKind
 from invoker.container import ConnectionBroken, ContainerProxy, RunTimeout
-from invoker.metrics import METRICS_CONTENT_TYPE, InvokerMetrics
+from invoker.metrics import InvokerMetrics
 from invoker.pool import (ActionKey, ContainerPool, PAUSED, Placement, PrewarmStart, Rejected,
                           RunRequest)
 from invoker.stats import LatencyStats, StatsKey

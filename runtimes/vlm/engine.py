@@ -440,7 +440,7 @@ class Engine:
                 self._waiting.remove(r)
             self._in_vision = list(reqs)
         elif stage == PREFILL:
-            r, chunk = job[0], job[1]
+            r = job[0]
             if r.slot is None:
                 r.slot = self._free_slots.pop(0)
             self._ready.remove(r)

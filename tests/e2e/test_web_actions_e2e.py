@@ -3,7 +3,6 @@
 key, and the Prometheus endpoints of controller and invoker moving after the calls."""
 from __future__ import annotations
 
-import base64
 
 import pytest
 import requests

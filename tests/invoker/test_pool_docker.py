@@ -11,22 +11,15 @@ import uuid
 
 import pytest
 
-from tests.conftest import require
-from tests.invoker.test_service_docker import IMAGE, message
+from tests.invoker.test_service_docker import message
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
 
 @pytest.fixture(scope="module")
-def small_invoker(docker_client):
+def small_invoker(runtime_image):
     from invoker.config import InvokerConfig
     from invoker.service import Invoker
-    try:
-        docker_client.images.get(IMAGE)
-        have_image = True
-    except Exception:
-        have_image = False
-    require(have_image, f"the runtime image {IMAGE} (docker/build-images.sh)")
     inv = Invoker(InvokerConfig(id="pool" + uuid.uuid4().hex[:6], user_memory=256, cpus=2.0,
                                 prewarm=(), pause_grace=0.5, container_ports=(13310, 13329)))
     inv.start()

@@ -14,25 +14,17 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import require
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
 
-IMAGE = "tango/action-python-v3.11:latest"
 INVOKER_ID = "pytest" + uuid.uuid4().hex[:6]
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr): ")
 
 
 @pytest.fixture(scope="module")
-def invoker(docker_client):
+def invoker(runtime_image, docker_client):
     from invoker.config import InvokerConfig
     from invoker.server import build_server
-    try:
-        docker_client.images.get(IMAGE)
-        have_image = True
-    except Exception:
-        have_image = False
-    require(have_image, f"the runtime image {IMAGE} (docker/build-images.sh)")
     config = InvokerConfig(id=INVOKER_ID, port=0, user_memory=1536, cpus=2.0,
                            container_ports=(13200, 13299), pause_grace=None)
     server, inv = build_server(config)

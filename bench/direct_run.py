@@ -146,14 +146,19 @@ def cold_start_ms(client, image):
         container.remove(force=True)
 
 
+def measure_fresh_proxy(port, n, warmup):
+    """Wait for a just-started proxy, /init the no-op, warm up, then time ``n`` runs."""
+    wait_for_port(port)
+    init_action("127.0.0.1", port)
+    measure_direct_run("127.0.0.1", port, warmup)
+    return measure_direct_run("127.0.0.1", port, n)
+
+
 def bench_container(client, image, n, warmup):
     port = free_port()
     container = start_container(client, image, port)
     try:
-        wait_for_port(port)
-        init_action("127.0.0.1", port)
-        measure_direct_run("127.0.0.1", port, warmup)
-        return measure_direct_run("127.0.0.1", port, n)
+        return measure_fresh_proxy(port, n, warmup)
     finally:
         container.remove(force=True)
 
@@ -164,10 +169,7 @@ def bench_local_process(n, warmup):
     process = subprocess.Popen([sys.executable, "-u", PROXY], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_port(port)
-        init_action("127.0.0.1", port)
-        measure_direct_run("127.0.0.1", port, warmup)
-        return measure_direct_run("127.0.0.1", port, n)
+        return measure_fresh_proxy(port, n, warmup)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -46,6 +46,22 @@ def key_values(value, field: str) -> list[dict]:
     return [{"key": kv["key"], "value": kv.get("value")} for kv in value]
 
 
+def key_values_or_old(body: dict, field: str, old: dict | None) -> list[dict]:
+    """A ``[{key, value}]`` field of a PUT body, or the stored document's when the body omits it
+    (an update changes only what it names)."""
+    if field in body:
+        return key_values(body.get(field), field)
+    return list((old or {}).get(field, []))
+
+
+def entity_header(namespace: str, name: str, body: dict, old: dict | None) -> dict:
+    """The fields every entity document starts with; the version is bumped on each update."""
+    return {"namespace": namespace, "name": name,
+            "version": bump_version(old["version"]) if old else "0.0.1",
+            "publish": bool(body.get("publish", (old or {}).get("publish", False))),
+            "annotations": key_values_or_old(body, "annotations", old)}
+
+
 def kv_get(items: list[dict], key: str, default=None):
     for kv in items:
         if kv.get("key") == key:
@@ -138,10 +154,10 @@ def build_action(namespace: str, path: str, body: dict, limits: SystemLimits, ol
         raise malformed("the body must be a JSON object")
     package, _, name = path.rpartition("/")
     exec_ = validate_exec(body.get("exec"), limits, old.get("exec") if old else None)
-    params = key_values(body.get("parameters"), "parameters") if "parameters" in body else (old or {}).get("parameters", [])
+    params = key_values_or_old(body, "parameters", old)
     if len(json.dumps(params)) > limits.max_parameters:
         raise ApiError(413, f"The request content was malformed:\nparameters exceed allowed threshold of {limits.max_parameters} bytes")
-    annotations = key_values(body.get("annotations"), "annotations") if "annotations" in body else list((old or {}).get("annotations", []))
+    annotations = key_values_or_old(body, "annotations", old)
     for key in body.get("delAnnotations") or []:
         annotations = [kv for kv in annotations if kv["key"] != key]
     annotations = kv_set(annotations, "exec", exec_["kind"])

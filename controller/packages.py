@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 
 from controller.config import SystemLimits
-from controller.entities import brief, bump_version, check_name, key_values, kv_dict, now_ms
+from controller.entities import brief, check_name, entity_header, key_values_or_old, kv_dict, now_ms
 from controller.errors import NOT_FOUND, ApiError, malformed
 from controller.store.entities import EntityStore
 
@@ -59,26 +59,16 @@ def build_package(namespace: str, name: str, body: dict, limits: SystemLimits, o
         if binding and not old.get("binding"):
             raise ApiError(400, PACKAGE_TO_BINDING)
         binding = binding or old.get("binding") or {}
-    params = _kvs(body, "parameters", old)
+    params = key_values_or_old(body, "parameters", old)
     if len(json.dumps(params)) > limits.max_parameters:
         raise ApiError(413, f"The request content was malformed:\nparameters exceed allowed threshold of "
                             f"{limits.max_parameters} bytes")
     return {
-        "namespace": namespace,
-        "name": name,
-        "version": bump_version(old["version"]) if old else "0.0.1",
-        "publish": bool(body.get("publish", (old or {}).get("publish", False))),
-        "annotations": _kvs(body, "annotations", old),
+        **entity_header(namespace, name, body, old),
         "parameters": params,
         "binding": binding,
         "updated": now_ms(),
     }
-
-
-def _kvs(body: dict, field: str, old: dict | None) -> list[dict]:
-    if field in body:
-        return key_values(body.get(field), field)
-    return list((old or {}).get(field, []))
 
 
 def package_view(doc: dict, actions: list[dict], params: list[dict] | None = None) -> dict:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from controller.auth import Identity
 from controller.config import ControllerConfig
-from controller.entities import bump_version, check_name, key_values, kv_dict, now_ms, split_fqn
+from controller.entities import check_name, entity_header, key_values_or_old, kv_dict, now_ms, split_fqn
 from controller.errors import ApiError, malformed
 from controller.invoke import ActivationService, new_activation_id
 from controller.store.activations import ActivationStore
@@ -40,20 +40,12 @@ def build_trigger(namespace: str, name: str, body: dict, old: dict | None) -> di
     if not isinstance(limits, dict):
         raise malformed("'limits' must be an object")
     return {
-        "namespace": namespace,
-        "name": name,
-        "version": bump_version(old["version"]) if old else "0.0.1",
-        "publish": bool(body.get("publish", old.get("publish", False))),
-        "annotations": _kvs(body, "annotations", old),
-        "parameters": _kvs(body, "parameters", old),
+        **entity_header(namespace, name, body, old),
+        "parameters": key_values_or_old(body, "parameters", old),
         "limits": limits,
         "rules": dict(old.get("rules", {})),
         "updated": now_ms(),
     }
-
-
-def _kvs(body: dict, field: str, old: dict) -> list[dict]:
-    return key_values(body.get(field), field) if field in body else list(old.get(field, []))
 
 
 @dataclass(frozen=True)
@@ -99,11 +91,7 @@ def build_rule(namespace: str, name: str, body: dict, old: dict | None, trigger:
     """The stored rule document (its status lives in the trigger's ``rules`` map)."""
     old = old or {}
     return {
-        "namespace": namespace,
-        "name": name,
-        "version": bump_version(old["version"]) if old else "0.0.1",
-        "publish": bool(body.get("publish", old.get("publish", False))),
-        "annotations": _kvs(body, "annotations", old),
+        **entity_header(namespace, name, body, old),
         "trigger": trigger.path_name,
         "action": action.path_name,
         "updated": now_ms(),

@@ -289,21 +289,30 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return body, None, f"{self.path} body must be a JSON object"
         return body, parsed, None
 
+    USAGE = "POST /init or /run"
+
     def do_POST(self):
-        request = self.read_action_request("POST /init or /run")
+        request = self.read_action_request(self.USAGE)
         if request is None:
             return
         body, parsed, error = request
         if error:
-            self.respond(400, error_body(error))
+            self.bad_request(error)
         elif self.path == "/run":
-            # The child gets the body as received: no re-encoding of large payloads.
-            self.respond(*self.server.action.run(body))
+            self.respond(*self.server.action.run(self.run_input(body, parsed)))
         else:
             self.respond(*self.server.action.init(parsed))
 
+    def run_input(self, body: bytes, parsed: dict):
+        """What `/run` hands the action: the body as received, so the child gets large payloads
+        without re-encoding."""
+        return body
+
+    def bad_request(self, error: str) -> None:
+        self.respond(400, error_body(error))
+
     def do_GET(self):
-        self.respond(404, error_body(f"Unknown path {self.path}; use POST /init or /run"))
+        self.respond(404, error_body(f"Unknown path {self.path}; use {self.USAGE}"))
 
     def respond(self, status, body):
         """Status line, headers and body in one write: no Nagle/delayed-ACK stall."""

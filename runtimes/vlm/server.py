@@ -264,26 +264,21 @@ class VLMHandler(ProxyHandler):
     """HTTP/1.1 keep-alive, TCP_NODELAY (from `ProxyHandler`); routes /init, /run, /metrics."""
 
     server_version = "tango-vlm-runtime"
+    USAGE = "POST /init or /run, GET /metrics"
 
-    def do_POST(self):
-        request = self.read_action_request("POST /init or /run, GET /metrics")
-        if request is None:
-            return
-        _, parsed, error = request
-        if error:
-            if self.path == "/run":
-                write_sentinels()
-            self.respond(400, error_body(error))
-        elif self.path == "/run":
-            self.respond(*self.server.action.run(parsed))
-        else:
-            self.respond(*self.server.action.init(parsed))
+    def run_input(self, body: bytes, parsed: dict):
+        return parsed
+
+    def bad_request(self, error: str) -> None:
+        if self.path == "/run":
+            write_sentinels()
+        super().bad_request(error)
 
     def do_GET(self):
         if self.path == "/metrics":
             self.respond(*self.server.action.metrics())
         else:
-            self.respond(404, error_body(f"Unknown path {self.path}; use POST /init or /run, GET /metrics"))
+            super().do_GET()
 
 
 class VLMServer(ProxyServer):

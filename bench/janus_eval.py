@@ -159,6 +159,23 @@ def pick_inputs(name: str, inputs: list[dict], n: int) -> list[dict]:
     return [ranked[round(i * (len(ranked) - 1) / (n - 1))] for i in range(n)] if n > 1 else ranked[-1:]
 
 
+def request_inputs(name: str, shipped: list[dict], spread: int, requests: int,
+                   rng: random.Random) -> tuple[list[dict], list[int]]:
+    """The inputs to profile and the request sequence (indices into them).
+
+    Requests draw uniformly from the shipped inputs, a sample of the workflow's heavy-tailed
+    input distribution, so large inputs are as rare as they are there. Profiled: every input
+    drawn (the offline oracle needs each request's own per-option durations) plus `spread`
+    inputs at evenly spaced ranks, the largest included, so the profiles cover the tail even
+    when no request draws it."""
+    drawn = [rng.randrange(len(shipped)) for _ in range(requests)]
+    chosen = {json.dumps(shipped[i], sort_keys=True) for i in drawn}
+    chosen |= {json.dumps(i, sort_keys=True) for i in pick_inputs(name, shipped, spread)}
+    inputs = sorted((json.loads(c) for c in chosen), key=INPUT_SIZE[name])
+    keys = [json.dumps(i, sort_keys=True) for i in inputs]
+    return inputs, [keys.index(json.dumps(shipped[i], sort_keys=True)) for i in drawn]
+
+
 def profile(plat: Platform, name: str, inputs: list[dict], repeats: int) -> float:
     t0 = time.time()
     plat.api("POST", f"workflows/{name}/profile", {"inputs": inputs, "repeats": repeats})
@@ -256,7 +273,7 @@ def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
     plat.tango("workflow", "deploy", name)
     header = f"workflow {name} slo {bundle.workflow.slo_ms:g}ms p99\n\n"
     plat.api("PUT", f"workflows/{name}/hints", {"hints": header + OPTIONS})
-    inputs = pick_inputs(name, bundle.inputs(), args.inputs)
+    inputs, sequence = request_inputs(name, bundle.inputs(), args.inputs, args.requests, rng)
     profile_s = profile(plat, name, inputs, args.repeats)
     cal = calibrate_slo(plat, name, inputs, args.slo_frac)
     slo = cal["slo_ms"]
@@ -267,7 +284,6 @@ def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
     plat.api("PUT", f"workflows/{name}/hints", {"hints": synth["hints"]})
     profiles = plat.raw_profiles(name)
     options = {o: s.to_json() for o, s in profiles.options.items()}
-    sequence = [rng.randrange(len(inputs)) for _ in range(args.requests)]
     runs = {p: [] for p in POLICIES}
     facts = {p: [] for p in LIVE_POLICIES}
     for k, index in enumerate(sequence):
@@ -344,7 +360,7 @@ def save(results: list[dict], out: Path, command: str, args, started: float) -> 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workflows", default=",".join(shipped()), help="comma-separated shipped workflows")
-    ap.add_argument("--inputs", type=int, default=10, help="evaluation inputs per workflow (profiled)")
+    ap.add_argument("--inputs", type=int, default=10, help="inputs at evenly spaced size ranks profiled besides those the requests draw")
     ap.add_argument("--repeats", type=int, default=2, help="profiling repeats per input and option")
     ap.add_argument("--requests", type=int, default=20, help="requests per workflow (each under every policy)")
     ap.add_argument("--rate", type=float, default=0.5, help="Poisson arrival rate (1/s); 0: back to back")

@@ -195,13 +195,18 @@ def run(plat: Platform, name: str, params: dict, policy: str) -> dict:
     return plat.api("POST", f"workflows/{name}", params, blocking="true", policy=policy)
 
 
-def calibrate_slo(plat: Platform, name: str, inputs: list[dict], frac: float) -> dict:
-    """Live runs of every input at the smallest and largest option -> the SLO (see module doc)."""
+def calibrate(plat: Platform, name: str, inputs: list[dict]) -> dict:
+    """Live runs of every input at the smallest and the largest option (see module doc)."""
     lat = {opt: [run(plat, name, i, f"fixed:{opt}")["duration"] for i in inputs]
            for opt in ("small", "large")}
-    small, large = percentile(lat["small"], 99), percentile(lat["large"], 99)
-    slo = math.ceil((large + frac * max(small - large, 0.0)) / 100.0) * 100
-    return {"slo_ms": slo, "frac": frac, "p99_small_ms": small, "p99_large_ms": large, "runs": lat}
+    return {"p99_small_ms": percentile(lat["small"], 99), "p99_large_ms": percentile(lat["large"], 99),
+            "runs": lat}
+
+
+def slo_at(cal: dict, frac: float) -> int:
+    """p99(all-large) + frac * (p99(all-small) - p99(all-large)), rounded up to 100 ms."""
+    small, large = cal["p99_small_ms"], cal["p99_large_ms"]
+    return math.ceil((large + frac * max(small - large, 0.0)) / 100.0) * 100
 
 
 def with_slo(definition: str, slo_ms: int) -> str:
@@ -267,7 +272,8 @@ def summarize(runs: list[dict], facts: list[dict]) -> dict:
     return out
 
 
-def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
+def evaluate(plat: Platform, name: str, args, rng: random.Random) -> list[dict]:
+    """Profile and calibrate once, then one result per SLO fraction."""
     bundle = load_bundle(name)
     print(f"== {name}", file=sys.stderr)
     plat.tango("workflow", "deploy", name)
@@ -275,14 +281,22 @@ def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
     plat.api("PUT", f"workflows/{name}/hints", {"hints": header + OPTIONS})
     inputs, sequence = request_inputs(name, bundle.inputs(), args.inputs, args.requests, rng)
     profile_s = profile(plat, name, inputs, args.repeats)
-    cal = calibrate_slo(plat, name, inputs, args.slo_frac)
-    slo = cal["slo_ms"]
+    cal = calibrate(plat, name, inputs)
+    profiles = plat.raw_profiles(name)
+    common = {"workflow": name, "inputs": inputs, "sequence": sequence, "profile_s": profile_s}
+    return [common | drive(plat, bundle, profiles, inputs, sequence, cal, frac, args, rng)
+            for frac in args.slo_frac]
+
+
+def drive(plat: Platform, bundle, profiles: Profiles, inputs: list[dict], sequence: list[int],
+          cal: dict, frac: float, args, rng: random.Random) -> dict:
+    """Set the SLO at `frac`, synthesize hints, run the sequence under every policy."""
+    name, slo = bundle.workflow.name, slo_at(cal, frac)
     print(f"  SLO {slo} ms (p99 all-large {cal['p99_large_ms']:.0f}, all-small {cal['p99_small_ms']:.0f})",
           file=sys.stderr)
     plat.api("PUT", f"workflows/{name}", {"definition": with_slo(bundle.definition, slo)}, overwrite="true")
     synth = plat.api("POST", f"workflows/{name}/synthesize", {"percentile": 99})
     plat.api("PUT", f"workflows/{name}/hints", {"hints": synth["hints"]})
-    profiles = plat.raw_profiles(name)
     options = {o: s.to_json() for o, s in profiles.options.items()}
     runs = {p: [] for p in POLICIES}
     facts = {p: [] for p in LIVE_POLICIES}
@@ -301,9 +315,9 @@ def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
                                "status": "success", "nodes": plan["options"]})
         print(f"\r  request {k + 1}/{len(sequence)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return {"workflow": name, "slo": cal, "inputs": inputs, "sequence": sequence, "profile_s": profile_s,
-            "synthesis": slim(synth["report"]), "hints": synth["hints"],
-            "policies": {p: summarize(runs[p], facts.get(p, [])) for p in POLICIES}, "runs": runs}
+    return {"slo": {"slo_ms": slo, "frac": frac, **cal}, "synthesis": slim(synth["report"]),
+            "hints": synth["hints"], "policies": {p: summarize(runs[p], facts.get(p, [])) for p in POLICIES},
+            "runs": runs}
 
 
 # ---- output ------------------------------------------------------------------------------------
@@ -325,7 +339,7 @@ def table(results: list[dict]) -> str:
         lines.append(f"{'':<16} late vs early-static {100 * (1 - late / st['early-static']['coreSecondsPerRun']):+.1f}% "
                      f"less, vs early-max {100 * (1 - late / st['early-max']['coreSecondsPerRun']):+.1f}% less, "
                      f"vs oracle {100 * (late / st['oracle']['coreSecondsPerRun'] - 1):+.1f}% more core-s; "
-                     f"SLO {res['slo']['slo_ms']} ms")
+                     f"SLO {res['slo']['slo_ms']} ms (frac {res['slo']['frac']:g})")
     return "\n".join(lines)
 
 
@@ -334,11 +348,16 @@ def plot(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     markers = {"early-max": "s", "early-static": "D", "stepwise": "^", "late": "o", "oracle": "*"}
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4.2), squeeze=False)
-    for ax, res in zip(axes[0], results):
+    cols = min(3, len(results))
+    rows = math.ceil(len(results) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4.2 * rows), squeeze=False)
+    for ax in axes.flat[len(results):]:
+        ax.axis("off")
+    for ax, res in zip(axes.flat, results):
         for p, s in res["policies"].items():
             ax.scatter(s["coreSecondsPerRun"], 100 * s["sloAttainment"], marker=markers[p], s=90, label=p)
-        ax.set_title(f"{res['workflow']} (SLO {res['slo']['slo_ms']} ms p99)")
+        ax.set_title(f"{res['workflow']} (SLO {res['slo']['slo_ms']} ms p99, frac {res['slo']['frac']:g})",
+                     fontsize=10)
         ax.set_xlabel("core-seconds per run (mean)")
         ax.set_ylabel("SLO attainment (%)")
         ax.set_xlim(left=0)
@@ -364,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="profiling repeats per input and option")
     ap.add_argument("--requests", type=int, default=20, help="requests per workflow (each under every policy)")
     ap.add_argument("--rate", type=float, default=0.5, help="Poisson arrival rate (1/s); 0: back to back")
-    ap.add_argument("--slo-frac", type=float, default=0.3, help="SLO position between all-large and all-small p99")
+    ap.add_argument("--slo-frac", type=lambda v: [float(x) for x in v.split(",")], default=[0.3],
+                    help="SLO position(s) between all-large and all-small p99, comma-separated")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cpus", type=float, default=8.0, help="invoker --cpus (see module doc)")
     ap.add_argument("--user-memory", type=int, default=12288)
@@ -381,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for name in args.workflows.split(","):
-            results.append(evaluate(plat, name, args, rng))
+            results += evaluate(plat, name, args, rng)
             save(results, out, command.strip(), args, started)   # partial results survive a stop
     finally:
         plat.stop()

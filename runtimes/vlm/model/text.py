@@ -4,6 +4,16 @@ gpt-fast style: fused QKV and gate/up projections (one weight read each), SDPA a
 decode step whose shapes depend only on the batch size, so the engine can capture it as a CUDA
 graph per batch-size bucket (no `.item()`, no shape-dependent Python branches, the cache and its
 key index preallocated). Called through `runtimes.vlm.model.VLM`.
+
+A decode step is memory-bound: at batch 1 it should cost little more than reading the weights
+once. Eagerly, each layer is ~45 kernels (the norms, M-RoPE, SwiGLU and residuals are chains of
+small element-wise kernels), and their launch gaps add up even inside a CUDA graph. The layer's
+work around attention is therefore written as two pure functions over tensors, `attn_in` (norm,
+QKV projection, M-RoPE) and `attn_out_mlp` (output projection, residual, norm, SwiGLU, residual),
+which `TextModel.compile_decode()` hands to `torch.compile` (one compiled graph serves every layer:
+the weights are arguments, not captured module state). The KV-cache writes, the gather of each
+slot's keys and SDPA stay eager between them. Prefill and the CPU path use the same functions
+uncompiled.
 """
 
 from __future__ import annotations
@@ -17,6 +27,43 @@ from runtimes.vlm.model import rope
 from runtimes.vlm.model.kv_cache import KVCache
 
 
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    # Normalise in fp32 and scale in the model dtype, as the reference does.
+    xf = x.float()
+    xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * xf.to(x.dtype)
+
+
+def swiglu(x: torch.Tensor, w_gate_up: torch.Tensor, w_down: torch.Tensor) -> torch.Tensor:
+    gate, up = F.linear(x, w_gate_up).chunk(2, dim=-1)
+    return F.linear(F.silu(gate) * up, w_down)
+
+
+def qkv_rope(h, wqkv, bqkv, cos, sin, heads: tuple[int, int, int]):
+    """q [B, L, H, hd], k/v [B, L, KV, hd] from normed h [B, L, D]: one fused projection, M-RoPE on q, k."""
+    nh, nkv, hd = heads
+    b, n, _ = h.shape
+    q, k, v = F.linear(h, wqkv, bqkv).split([nh * hd, nkv * hd, nkv * hd], dim=-1)
+    cos, sin = cos[:, :, None, :], sin[:, :, None, :]
+    q = rope.apply_rotary(q.view(b, n, nh, hd), cos, sin)
+    k = rope.apply_rotary(k.view(b, n, nkv, hd), cos, sin)
+    return q, k, v.view(b, n, nkv, hd)
+
+
+def attn_in(x, norm_w, eps: float, wqkv, bqkv, cos, sin, heads: tuple[int, int, int]):
+    """Decode, before attention: norm, QKV, M-RoPE. q [B, KV, H/KV, hd] (the query heads sharing a
+    KV head folded into the query-length axis: no K/V repeat), k and v [B, KV, hd]."""
+    nh, nkv, hd = heads
+    q, k, v = qkv_rope(rms_norm(x, norm_w, eps), wqkv, bqkv, cos, sin, heads)
+    return q.reshape(x.shape[0], nkv, nh // nkv, hd), k[:, 0], v[:, 0]
+
+
+def attn_out_mlp(x, attn, wo, norm_w, eps: float, w_gate_up, w_down):
+    """Decode, after attention: output projection and residual, then norm, SwiGLU and residual."""
+    x = x + F.linear(attn, wo)
+    return x + swiglu(rms_norm(x, norm_w, eps), w_gate_up, w_down)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -24,10 +71,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Normalise in fp32 and scale in the model dtype, as the reference does.
-        xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * xf.to(x.dtype)
+        return rms_norm(x, self.weight, self.eps)
 
 
 class Attention(nn.Module):
@@ -40,14 +84,14 @@ class Attention(nn.Module):
         self.wqkv = nn.Linear(cfg.hidden_size, self.q_size + 2 * self.kv_size, bias=True)
         self.wo = nn.Linear(self.q_size, cfg.hidden_size, bias=False)
 
+    @property
+    def heads(self) -> tuple[int, int, int]:
+        return self.num_heads, self.num_kv_heads, self.head_dim
+
     def project(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
         """q [B, H, L, hd], k/v [B, KV, L, hd] with M-RoPE applied to q and k."""
-        b, n, _ = x.shape
-        q, k, v = self.wqkv(x).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
-        cos, sin = cos[:, :, None, :], sin[:, :, None, :]
-        q = rope.apply_rotary(q.view(b, n, self.num_heads, self.head_dim), cos, sin)
-        k = rope.apply_rotary(k.view(b, n, self.num_kv_heads, self.head_dim), cos, sin)
-        return q.transpose(1, 2), k.transpose(1, 2), v.view(b, n, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k, v = qkv_rope(x, self.wqkv.weight, self.wqkv.bias, cos, sin, self.heads)
+        return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
 
     def prefill(self, x, cos, sin, k_cache, v_cache, slot: int, start: int) -> torch.Tensor:
         b, n, _ = x.shape
@@ -66,18 +110,18 @@ class Attention(nn.Module):
             out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         return self.wo(out.transpose(1, 2).reshape(b, n, self.q_size))
 
-    def decode(self, x, cos, sin, k_cache, v_cache, slots, write_at, mask) -> torch.Tensor:
-        b, kv_len = x.shape[0], mask.shape[-1]
-        q, k, v = self.project(x, cos, sin)
-        k_cache[slots, :, write_at] = k[:, :, 0]
-        v_cache[slots, :, write_at] = v[:, :, 0]
-        keys = k_cache[:, :, :kv_len].index_select(0, slots)
-        values = v_cache[:, :, :kv_len].index_select(0, slots)
-        # Fold the query heads that share a KV head into the query-length axis: no K/V repeat.
-        rep = self.num_heads // self.num_kv_heads
-        q = q.reshape(b, self.num_kv_heads, rep, self.head_dim)
-        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-        return self.wo(out.reshape(b, 1, self.q_size))
+
+
+def decode_attention(q, k, v, k_cache, v_cache, slots, write_at, mask) -> torch.Tensor:
+    """Write this step's k/v [B, KV, hd] at `write_at` of each slot, attend over the slot's first
+    kv_len keys (`mask` [B, 1, 1, kv_len]); q [B, KV, rep, hd] -> [B, 1, H * hd]."""
+    kv_len = mask.shape[-1]
+    k_cache[slots, :, write_at] = k
+    v_cache[slots, :, write_at] = v
+    keys = k_cache[:, :, :kv_len].index_select(0, slots)
+    values = v_cache[:, :, :kv_len].index_select(0, slots)
+    out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+    return out.reshape(q.shape[0], 1, -1)
 
 
 class MLP(nn.Module):
@@ -89,8 +133,7 @@ class MLP(nn.Module):
         self.w_down = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.w_gate_up(x).chunk(2, dim=-1)
-        return self.w_down(F.silu(gate) * up)
+        return swiglu(x, self.w_gate_up.weight, self.w_down.weight)
 
 
 class DecoderLayer(nn.Module):
@@ -117,6 +160,22 @@ class TextModel(nn.Module):
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         self.register_buffer("inv_freq", rope.inv_freq(cfg.head_dim, cfg.rope_theta), persistent=False)
+        self._attn_in, self._attn_out_mlp = attn_in, attn_out_mlp  # compile_decode() swaps in compiled ones
+        self.decode_compiled = False
+
+    def compile_decode(self, backend: str | None = None) -> bool:
+        """Fuse the decode step's element-wise chains with `torch.compile` (on CUDA; returns False and
+        stays eager elsewhere unless a `backend` is named, as tests do).
+
+        Compilation happens on the first steps (the engine's graph warm-up), once for the first
+        batch size and once more with a dynamic batch axis. Returns whether it is on."""
+        if backend is None and self.embed_tokens.weight.device.type != "cuda":
+            return False
+        opts = {"fullgraph": True, **({"backend": backend} if backend else {})}
+        self._attn_in = torch.compile(attn_in, **opts)
+        self._attn_out_mlp = torch.compile(attn_out_mlp, **opts)
+        self.decode_compiled = True
+        return True
 
     def cos_sin(self, positions: torch.Tensor, dtype: torch.dtype):
         return rope.mrope_cos_sin(positions, self.inv_freq, self.cfg.mrope_section, dtype)
@@ -156,7 +215,11 @@ class TextModel(nn.Module):
         write_at = index.clamp(max=kv_len - 1)  # scratch/padding slots must not write out of bounds
         mask = (cache.key_index[None, :kv_len] <= write_at[:, None])[:, None, None, :]
         for i, layer in enumerate(self.layers):
-            x = layer.finish(x, layer.attn.decode(layer.input_layernorm(x), cos, sin, cache.k[i], cache.v[i],
-                                                  slots, write_at, mask))
+            a, mlp = layer.attn, layer.mlp
+            q, k, v = self._attn_in(x, layer.input_layernorm.weight, self.cfg.rms_norm_eps, a.wqkv.weight,
+                                    a.wqkv.bias, cos, sin, a.heads)
+            out = decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, mask)
+            x = self._attn_out_mlp(x, out, a.wo.weight, layer.post_attention_layernorm.weight, self.cfg.rms_norm_eps,
+                                   mlp.w_gate_up.weight, mlp.w_down.weight)
         cache.lengths.index_copy_(0, slots, index + 1)
         return self.logits(x[:, 0])

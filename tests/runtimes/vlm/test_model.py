@@ -185,3 +185,31 @@ def test_bfloat16_prefill_and_decode_stay_close_to_fp32():
     for g, w in zip(got, want):
         assert g.dtype == torch.bfloat16
         torch.testing.assert_close(g.float(), w, atol=0.05, rtol=0.05)
+
+
+def test_compiled_decode_traces_one_graph_for_every_layer_and_matches_eager(model):
+    """compile_decode() must give the eager logits, and reuse one traced graph across the layers
+    (weights are arguments) and across batch sizes (dynamic batch axis) instead of recompiling."""
+    import copy
+
+    torch._dynamo.reset()
+    compiled = copy.deepcopy(model)
+    assert compiled.text.compile_decode(backend="aot_eager")
+    reqs = [_request(model, s, n) for s, n in ((3, 5), (4, 11), (5, 8))]
+    for batch in (1, 3, 2):
+        slots = torch.arange(batch)
+        outs = []
+        for m in (model, compiled):
+            cache = KVCache(CFG, max_slots=3, max_len=64)
+            with torch.no_grad():
+                first = torch.cat([m.prefill(*r, cache, slot=i) for i, r in enumerate(reqs[:batch])])
+                outs.append([m.decode(first.argmax(-1), None, cache, slots)])
+                outs[-1].append(m.decode(outs[-1][0].argmax(-1), None, cache, slots))
+        for got, want in zip(outs[1], outs[0]):
+            torch.testing.assert_close(got, want, **EXACT)
+        graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        if batch == 1:  # every layer reused the two graphs traced for the first one
+            assert graphs == 2, f"{graphs} graphs traced for 2 functions over {CFG.text.num_layers} layers"
+    assert graphs <= 6, f"{graphs} graphs for 3 batch sizes: recompiling per layer"
+    assert not model.text.decode_compiled and compiled.text.decode_compiled
+    assert not model.text.compile_decode()  # no backend named on a CPU model: stays eager

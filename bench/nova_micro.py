@@ -59,6 +59,7 @@ class Micro:
         self.setup_ms = (time.perf_counter() - t0) * 1e3
         self.total = self.part.total_sms
         b = args.batch
+        self.compiled = not args.no_compile and self.model.text.compile_decode()
         self.cache = KVCache(cfg, b + 1, args.ctx + 512, self.device, dtype)
         self.runner = DecodeRunner(self.model, self.cache, b, scratch_slot=b)
         self.plain = torch.cuda.Stream() if self.cuda else None
@@ -159,13 +160,46 @@ class Micro:
             weight_bytes += embed.numel() * embed.element_size()
         kv_bytes = self.args.ctx * self.model.config.text.kv_bytes_per_token * (self.dtype.itemsize / 2)
         step = statistics.median(self.decode_steps(1, None, self.args.steps))
+        gpu = self.graph_ms(self.runner, 1)
         bw = self.copy_bandwidth()
         floor_spec = (weight_bytes + kv_bytes) / H100_SXM_HBM_BPS * 1e3
         floor_meas = (weight_bytes + kv_bytes) / bw * 1e3
-        return {"weight_bytes": weight_bytes, "kv_bytes_read": int(kv_bytes), "ctx": self.args.ctx,
-                "decode_b1_step_ms": round(step, 4), "copy_bandwidth_Bps": bw,
-                "read_time_at_3.35TBps_ms": round(floor_spec, 4), "read_time_at_copy_bw_ms": round(floor_meas, 4),
-                "ratio_vs_3.35TBps": round(step / floor_spec, 3), "ratio_vs_copy_bw": round(step / floor_meas, 3)}
+        out = {"weight_bytes": weight_bytes, "kv_bytes_read": int(kv_bytes), "ctx": self.args.ctx,
+               "compiled": bool(self.compiled), "decode_b1_step_ms": round(step, 4),
+               "decode_b1_gpu_ms": gpu and round(gpu, 4), "copy_bandwidth_Bps": bw,
+               "read_time_at_3.35TBps_ms": round(floor_spec, 4), "read_time_at_copy_bw_ms": round(floor_meas, 4),
+               "ratio_vs_3.35TBps": round(step / floor_spec, 3), "ratio_vs_copy_bw": round(step / floor_meas, 3)}
+        if self.compiled:  # the same step without torch.compile, for comparison
+            text.eager_decode()
+            eager = DecodeRunner(self.model, self.cache, 1, scratch_slot=self.args.batch)
+            eager.capture({None: self.plain})
+            self.cache.lengths[:1] = self.args.ctx
+            with torch.inference_mode():
+                times = []
+                for _ in range(self.args.steps):
+                    t = time.perf_counter()
+                    eager.step([1], [0], None, self.plain)
+                    times.append((time.perf_counter() - t) * 1e3)
+            text.compile_decode()
+            out.update(eager_b1_step_ms=round(statistics.median(times), 4),
+                       eager_b1_gpu_ms=round(self.graph_ms(eager, 1), 4))
+        return out
+
+    def graph_ms(self, runner, batch: int, n: int = 50) -> float | None:
+        """GPU time of one decode step: `n` back-to-back replays of its graph, timed by CUDA events."""
+        graph = runner.graphs.get((None, batch))
+        if graph is None:
+            return None
+        self.cache.lengths[:batch] = self.args.ctx
+        with torch.cuda.stream(self.plain):
+            graph.replay()
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            for i in range(n):
+                graph.replay()
+            b.record()
+        b.synchronize()
+        return a.elapsed_time(b) / n
 
     # -------------------------------------------------------------- streaming
     def streaming(self) -> dict:
@@ -224,6 +258,7 @@ def main(argv=None):
     p.add_argument("--max-pixels", type=int, default=1280 * 28 * 28)
     p.add_argument("--parts", default="corun,roofline,streaming,switching")
     p.add_argument("--out", default="bench/results/nova")
+    p.add_argument("--no-compile", action="store_true", help="decode without torch.compile")
     args = p.parse_args(argv)
     m = Micro(args)
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),

@@ -271,6 +271,7 @@ class EngineConfig:
     max_batch: int = 8  # decode slots (continuous batch size limit)
     max_len: int = 4096  # tokens per slot (image tokens + prompt + output)
     use_graphs: bool = True  # CUDA graphs for decode (ignored on CPU)
+    compile: bool = True  # torch.compile the decode step's element-wise work (CUDA only; see model/text.py)
     stop_at_eos: bool = True  # False: always generate max_tokens (benchmarks with random weights)
     latency_window: int = 2000  # completed requests kept for /metrics percentiles
 
@@ -318,6 +319,8 @@ class Engine:
         """Create the partition pool and capture decode graphs (slow, once), then start workers."""
         splits = list(self.policy.splits()) if hasattr(self.policy, "splits") else []
         self.partitioner.setup(splits)
+        if self.config.compile:
+            self.model.text.compile_decode()  # compiles during the graph warm-up below
         if self.config.use_graphs and self.device.type == "cuda":
             shares = {self._graph_key(sms): self._stream(DECODE, {DECODE: sms}) for sms in [None, *splits]}
             self.decoder.capture(shares, lambda sms: self.partitioner.capture_context(DECODE, sms))

@@ -53,6 +53,11 @@ class Clock:
     def done(self, mark) -> bool:
         return mark.query() if self.cuda else True
 
+    def wait(self, mark) -> None:
+        """Block until `mark` is reached (on a GPU the GIL is released meanwhile)."""
+        if self.cuda:
+            mark.synchronize()
+
     def sync(self):
         if self.cuda:
             torch.cuda.synchronize()
@@ -210,13 +215,16 @@ class Profiler:
         with torch.inference_mode(), on(dec_stream):
             marks.append(self.clock.mark(dec_stream))
             thread.start()
-            while thread.is_alive() or ("b" in box and not self.clock.done(box["b"])):
+            # At least one step, even if the compute stage ended before the loop began.
+            while len(marks) < 2 or thread.is_alive() or ("b" in box and not self.clock.done(box["b"])):
+                # One step at a time, waiting for each as the engine's decode worker does: a loop
+                # that queued steps ahead would hold the GIL and starve the compute thread's
+                # kernel launches, which measures Python, not the GPU.
                 step()
                 marks.append(self.clock.mark(dec_stream))
+                self.clock.wait(marks[-1])
                 if len(marks) % 8 == 0:
                     self.w.reset_decode(batch)  # keep the context length steady
-                    if self.clock.cuda:
-                        (dec_stream or torch.cuda.current_stream()).synchronize()
                 if len(marks) > self.a.max_steps:
                     break
         thread.join()
@@ -284,6 +292,7 @@ def parse_args(argv=None):
     p.add_argument("--corun-reps", type=int, default=2, help="compute-stage repetitions per co-run measurement")
     p.add_argument("--max-steps", type=int, default=4000)
     p.add_argument("--no-graphs", action="store_true", help="time decode eagerly (no CUDA graphs)")
+    p.add_argument("--no-compile", action="store_true", help="decode without torch.compile (as engines with compile off)")
     a = p.parse_args(argv)
     cuda = a.device.startswith("cuda")
     a.dtype = a.dtype or ("bfloat16" if cuda else "float32")
@@ -301,6 +310,8 @@ def main(argv=None) -> int:
         sys.exit("profile_stages: --device cuda but no GPU is visible; use --device cpu --partitioner noop")
     model, _ = load_vlm(a.preset, a.device, getattr(torch, a.dtype))
     model.eval()
+    if not a.no_compile:
+        model.text.compile_decode()  # as the engine runs it (CUDA only)
     part = make_partitioner(a.partitioner, total_sms=a.total_sms or 132)
     part.setup([s for s in a.sms if s < (a.total_sms or 10**6)] if a.partitioner == "noop" else a.sms)
     prof = Profiler(a, model, part, Clock(cuda))

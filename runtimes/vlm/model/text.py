@@ -171,11 +171,18 @@ class TextModel(nn.Module):
         batch size and once more with a dynamic batch axis. Returns whether it is on."""
         if backend is None and self.embed_tokens.weight.device.type != "cuda":
             return False
+        if self.decode_compiled:  # one set of compiled functions per model (engines come and go)
+            return True
         opts = {"fullgraph": True, **({"backend": backend} if backend else {})}
         self._attn_in = torch.compile(attn_in, **opts)
         self._attn_out_mlp = torch.compile(attn_out_mlp, **opts)
         self.decode_compiled = True
         return True
+
+    def eager_decode(self) -> None:
+        """Undo `compile_decode` (graphs captured meanwhile keep the kernels they captured)."""
+        self._attn_in, self._attn_out_mlp = attn_in, attn_out_mlp
+        self.decode_compiled = False
 
     def cos_sin(self, positions: torch.Tensor, dtype: torch.dtype):
         return rope.mrope_cos_sin(positions, self.inv_freq, self.cfg.mrope_section, dtype)

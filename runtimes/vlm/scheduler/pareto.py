@@ -10,6 +10,11 @@ dropped. On what is left:
 - SM_min (throughput end): the smallest decode share whose co-running decode step stays within
   `max_decode_slowdown` of decode alone on the whole GPU (a floor on per-token latency).
 The nova policy (`policies.py`) switches between the two; `queueing.py` says when.
+
+`shared` is one more configuration, outside the split axis: both stages on plain streams over
+the whole GPU (what the multi-stream baseline does), priced from the tables' measured `shared`
+slowdowns. Where it beats the split the policy would pick on both axes, partitioning only costs,
+and the policy shares instead.
 """
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ class ParetoFrontier:
     frontier: tuple[ParetoPoint, ...]  # non-dominated, by decode_sms
     sm_op: int
     sm_min: int
+    shared: ParetoPoint | None = None  # unpartitioned (decode_sms = compute_sms = all SMs), if measured
 
     def point(self, decode_sms: int) -> ParetoPoint:
         for p in self.points:
@@ -63,6 +69,15 @@ def split_points(tables: StageTables, co_runner: str, size: float, decode_batch:
     return [ParetoPoint(s, n - s, tables.interp(DECODE, s, decode_batch, co_runner),
                         tables.interp(co_runner, n - s, size, DECODE))
             for s in candidate_splits(n, step)]
+
+
+def shared_point(tables: StageTables, co_runner: str, size: float, decode_batch: int) -> ParetoPoint | None:
+    """Decode and `co_runner` on plain streams over the whole GPU, if the tables measured that pair."""
+    if f"decode|{co_runner}" not in tables.shared or f"{co_runner}|decode" not in tables.shared:
+        return None
+    n = tables.total_sms
+    return ParetoPoint(n, n, tables.interp(DECODE, None, decode_batch, co_runner),
+                       tables.interp(co_runner, None, size, DECODE))
 
 
 def non_dominated(points: list[ParetoPoint]) -> list[ParetoPoint]:
@@ -96,4 +111,5 @@ def build_frontier(tables: StageTables, co_runner: str, size: float, decode_batc
     fast_enough = [p.decode_sms for p in front
                    if p.t_dec_ms <= max_decode_slowdown * alone and p.decode_sms <= sm_op]
     sm_min = min(fast_enough, default=sm_op)
-    return ParetoFrontier(co_runner, tuple(points), tuple(front), sm_op, sm_min)
+    return ParetoFrontier(co_runner, tuple(points), tuple(front), sm_op, sm_min,
+                          shared_point(tables, co_runner, size, decode_batch))

@@ -12,7 +12,9 @@ Build them with `make_policy(name, tables, total_sms, **params)`:
 - `nova-static`: pipelined on green-context partitions with one fixed decode share.
 - `nova`: pipelined; decode gets SM_op for the current co-runner (Pareto knee), and drops to
   SM_min (throughput end) while the queue is at least α, derived from the M/G/1 model and
-  re-derived as the arrival rate and request mix change.
+  re-derived as the arrival rate and request mix change. Where the measured unpartitioned
+  configuration beats the chosen split on both decode step and compute time (at the throughput
+  end: compute time, with decode within the slowdown bound), it shares the GPU unpartitioned.
 
 Every plan also fills the decode batch from the running requests, oldest first, up to
 `max_batch` (continuous batching). The compute stages serve one request at a time, FCFS,
@@ -145,6 +147,8 @@ class _Pipelined:
     def split(self, state: SchedulerState, co_runner: str | None, decoding: bool) -> tuple[dict | None, str]:
         if co_runner and decoding:
             s, why = self.decode_sms(state, co_runner)
+            if s is None:  # the policy chose plain streams over the whole GPU
+                return None, why
             return {DECODE: s, co_runner: self.total_sms - s}, why
         if co_runner:
             return {co_runner: self.total_sms}, f"{co_runner} alone"
@@ -210,8 +214,27 @@ class Nova(_Pipelined):
         self.last = {"co_runner": co_runner, "sm_op": front.sm_op, "sm_min": front.sm_min, "alpha": alpha,
                      "queue": q, "arrival_rate": state.arrival_rate}
         if alpha is not None and q >= alpha:
-            return front.sm_min, f"queue {q} >= alpha {alpha}: throughput end SM_min={front.sm_min}"
-        return front.sm_op, f"queue {q} < alpha {alpha}: operating point SM_op={front.sm_op} for {co_runner}"
+            s, why = front.sm_min, f"queue {q} >= alpha {alpha}: throughput end SM_min={front.sm_min}"
+            shared_wins = self._shared_beats(front, s, throughput_end=True)
+        else:
+            s, why = front.sm_op, f"queue {q} < alpha {alpha}: operating point SM_op={front.sm_op} for {co_runner}"
+            shared_wins = self._shared_beats(front, s, throughput_end=False)
+        self.last["shared"] = shared_wins
+        if shared_wins:
+            sh = front.shared
+            return None, (f"{why}; unpartitioned beats it (decode {sh.t_dec_ms:.1f} ms, "
+                          f"{co_runner} {sh.service_ms:.1f} ms): shared")
+        return s, why
+
+    def _shared_beats(self, front: ParetoFrontier, s: int, throughput_end: bool) -> bool:
+        sh = front.shared
+        if sh is None:
+            return False
+        p = front.point(s)
+        if throughput_end:  # drain the queue fastest, decode within its slowdown bound
+            alone = self.tables.interp(DECODE, self.total_sms, self.batch_hint)
+            return sh.service_ms <= p.service_ms and sh.t_dec_ms <= self.max_decode_slowdown * alone
+        return sh.t_dec_ms <= p.t_dec_ms and sh.service_ms <= p.service_ms
 
     def splits(self) -> list[int]:
         return candidate_splits(self.total_sms)

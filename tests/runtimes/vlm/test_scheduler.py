@@ -122,3 +122,30 @@ def test_make_policy_errors_say_what_is_accepted(tables):
         make_policy("nova", tables, total_sms=108)
     with pytest.raises(ValueError, match="bad parameters"):
         make_policy("chunk", tables, budgett=64)
+
+
+def _with_shared(tables, **shared):
+    from dataclasses import replace
+    return replace(tables, shared={**tables.shared, **shared})
+
+
+def test_nova_shares_the_gpu_unpartitioned_when_sharing_beats_every_split(tables):
+    # Measured sharing that costs neither stage anything dominates any partition.
+    cheap = _with_shared(tables, **{"decode|vision": 1.0, "vision|decode": 1.0})
+    p = make_policy("nova", cheap)
+    plan = p.decide(SchedulerState(waiting=(req(0),), decoding=decoding(4), arrival_rate=10.0))
+    assert plan.vision == ("r0",) and plan.sm_split is None and p.last["shared"]
+    assert "shared" in plan.reason
+    front = build_frontier(cheap, "vision", 5184)
+    assert front.shared.decode_sms == front.shared.compute_sms == 132
+
+
+def test_nova_keeps_partitions_when_sharing_slows_decode(tables):
+    # The probe's defaults: decode runs ~5x slower beside vision on plain streams.
+    p = make_policy("nova", tables)
+    plan = p.decide(SchedulerState(waiting=(req(0),), decoding=decoding(4), arrival_rate=10.0))
+    assert plan.sm_split is not None and plan.sm_split["decode"] == p.last["sm_op"] and not p.last["shared"]
+    # Tables without a shared measurement never choose it.
+    bare = _with_shared(tables)
+    bare.shared.clear()
+    assert build_frontier(bare, "vision", 5184).shared is None

@@ -185,6 +185,29 @@ class Micro:
                        eager_b1_gpu_ms=round(self.graph_ms(eager, 1), 4))
         return out
 
+    def kernels(self) -> dict:
+        """Where a batch-1 decode step's GPU time goes: kernels of 3 eager steps (the same kernels
+        its graph replays), by total time, with launch counts per step."""
+        from torch.profiler import ProfilerActivity, profile
+        if not self.cuda:
+            return {}
+        self.cache.lengths[:1] = self.args.ctx
+        tokens, slots = torch.ones(1, dtype=torch.long, device=self.device), torch.zeros(1, dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            for _ in range(2):
+                self.model.decode(tokens, None, self.cache, slots)
+            sync(True)
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                for _ in range(3):
+                    self.model.decode(tokens, None, self.cache, slots)
+                sync(True)
+        rows = [(e.key, e.count / 3, e.self_device_time_total / 3 / 1e3) for e in prof.key_averages()
+                if e.self_device_time_total > 0]
+        rows.sort(key=lambda r: -r[2])
+        total = sum(r[2] for r in rows)
+        return {"gpu_ms_per_step": round(total, 4), "launches_per_step": round(sum(r[1] for r in rows), 1),
+                "top": [{"kernel": k[:120], "per_step": c, "ms": round(t, 4)} for k, c, t in rows[:25]]}
+
     def graph_ms(self, runner, batch: int, n: int = 50) -> float | None:
         """GPU time of one decode step: `n` back-to-back replays of its graph, timed by CUDA events."""
         graph = runner.graphs.get((None, batch))
@@ -265,7 +288,7 @@ def main(argv=None):
               "preset": args.preset,
               "images": {s: int(pv.shape[0]) for s, (pv, _) in m.images.items()}}
     parts = {"corun": m.decode_vs_vision, "roofline": m.decode_roofline, "streaming": m.streaming,
-             "switching": m.switching}
+             "switching": m.switching, "kernels": m.kernels}
     for name in args.parts.split(","):
         result[name] = parts[name]()
         print(name, json.dumps(result[name])[:2000], flush=True)

@@ -220,7 +220,9 @@ class TextModel(nn.Module):
         cos, sin = self.cos_sin(positions.reshape(3, b, 1), x.dtype)
         kv_len = cache.max_len if kv_len is None else kv_len
         write_at = index.clamp(max=kv_len - 1)  # scratch/padding slots must not write out of bounds
-        mask = (cache.key_index[None, :kv_len] <= write_at[:, None])[:, None, None, :]
+        # Additive mask, built once per step (a boolean one is converted again in every layer's SDPA).
+        visible = (cache.key_index[None, :kv_len] <= write_at[:, None])[:, None, None, :]
+        mask = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill_(~visible, float("-inf"))
         for i, layer in enumerate(self.layers):
             a, mlp = layer.attn, layer.mlp
             q, k, v = self._attn_in(x, layer.input_layernorm.weight, self.cfg.rms_norm_eps, a.wqkv.weight,

@@ -18,20 +18,25 @@ class KVCache:
     def __init__(self, config: VLMConfig, max_slots: int, max_len: int, device="cpu", dtype=torch.float32):
         t = config.text
         self.max_slots, self.max_len = max_slots, max_len
-        shape = (t.num_layers, max_slots, t.num_kv_heads, max_len, t.head_dim)
+        # Rows rounded up to a multiple of 128: decode attention works in 128-key blocks.
+        shape = (t.num_layers, max_slots, t.num_kv_heads, self.rows(max_len), t.head_dim)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.lengths = torch.zeros(max_slots, device=device, dtype=torch.long)
         self.rope_delta = torch.zeros(max_slots, device=device, dtype=torch.long)
         # Key indices, kept so decode masks need no per-step allocation outside a graph.
-        self.key_index = torch.arange(max_len, device=device)
+        self.key_index = torch.arange(shape[3], device=device)
 
     @staticmethod
     def bytes_for(config: VLMConfig, max_slots: int, max_len: int, dtype=torch.bfloat16) -> int:
         """Memory a cache of this size takes, for sizing before allocating."""
         t = config.text
         elem = torch.empty((), dtype=dtype).element_size()
-        return 2 * t.num_layers * max_slots * t.num_kv_heads * max_len * t.head_dim * elem
+        return 2 * t.num_layers * max_slots * t.num_kv_heads * KVCache.rows(max_len) * t.head_dim * elem
+
+    @staticmethod
+    def rows(max_len: int, block: int = 128) -> int:
+        return -(-max_len // block) * block
 
     def nbytes(self) -> int:
         return self.k.numel() * self.k.element_size() * 2

@@ -112,16 +112,47 @@ class Attention(nn.Module):
 
 
 
-def decode_attention(q, k, v, k_cache, v_cache, slots, write_at, mask) -> torch.Tensor:
-    """Write this step's k/v [B, KV, hd] at `write_at` of each slot, attend over the slot's first
-    kv_len keys (`mask` [B, 1, 1, kv_len]); q [B, KV, rep, hd] -> [B, 1, H * hd]."""
+MASKED = -1e30  # additive mask value: finite, so a block of keys that is all masked gives no NaN
+
+
+def kv_block(kv_len: int, largest: int = 128) -> int:
+    """Keys per block of split-KV attention: the largest power of two up to `largest` dividing kv_len."""
+    block = largest
+    while kv_len % block:
+        block //= 2
+    return block
+
+
+def attend(q, k_cache, v_cache, slots, mask) -> torch.Tensor:
+    """Decode attention of q [B, KV, rep, hd] over the first kv_len keys of each slot's cache
+    (`mask` [B, 1, 1, kv_len], additive) -> [B, 1, H * hd].
+
+    Split-KV ("flash-decoding"): the keys are cut into blocks, each block gives a partial softmax
+    (its max, sum and weighted values) and the blocks are combined exactly. A fused attention
+    kernel gives a one-token query only a handful of thread blocks (one per KV head), which
+    leaves most of the GPU idle for ~40 us a layer; the blocked form spreads the work over
+    batch x heads x blocks with two batched matmuls."""
+    b, nkv, rep, hd = q.shape
     kv_len = mask.shape[-1]
+    block = kv_block(kv_len)
+    n = kv_len // block
+    keys = k_cache[:, :, :kv_len].index_select(0, slots).view(b, nkv, n, block, hd)
+    values = v_cache[:, :, :kv_len].index_select(0, slots).view(b, nkv, n, block, hd)
+    scores = torch.matmul(q[:, :, None], keys.transpose(-1, -2)).float() * hd ** -0.5  # [B, KV, n, rep, block]
+    scores = scores + mask.float().view(b, 1, n, 1, block)
+    peak = scores.amax(-1, keepdim=True)
+    p = torch.exp(scores - peak)
+    part = torch.matmul(p.to(values.dtype), values).float()  # [B, KV, n, rep, hd]
+    weight = torch.exp(peak - peak.amax(2, keepdim=True))  # [B, KV, n, rep, 1]
+    out = (part * weight).sum(2) / (p.sum(-1, keepdim=True) * weight).sum(2)
+    return out.to(q.dtype).reshape(b, 1, nkv * rep * hd)
+
+
+def decode_attention(q, k, v, k_cache, v_cache, slots, write_at, mask, attend_fn=attend) -> torch.Tensor:
+    """Write this step's k/v [B, KV, hd] at `write_at` of each slot, then attend (see `attend`)."""
     k_cache[slots, :, write_at] = k
     v_cache[slots, :, write_at] = v
-    keys = k_cache[:, :, :kv_len].index_select(0, slots)
-    values = v_cache[:, :, :kv_len].index_select(0, slots)
-    out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-    return out.reshape(q.shape[0], 1, -1)
+    return attend_fn(q, k_cache, v_cache, slots, mask)
 
 
 class MLP(nn.Module):
@@ -160,7 +191,7 @@ class TextModel(nn.Module):
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         self.register_buffer("inv_freq", rope.inv_freq(cfg.head_dim, cfg.rope_theta), persistent=False)
-        self._attn_in, self._attn_out_mlp = attn_in, attn_out_mlp  # compile_decode() swaps in compiled ones
+        self._attn_in, self._attend, self._attn_out_mlp = attn_in, attend, attn_out_mlp  # compile_decode() swaps
         self.decode_compiled = False
 
     def compile_decode(self, backend: str | None = None) -> bool:
@@ -175,13 +206,14 @@ class TextModel(nn.Module):
             return True
         opts = {"fullgraph": True, **({"backend": backend} if backend else {})}
         self._attn_in = torch.compile(attn_in, **opts)
+        self._attend = torch.compile(attend, **opts)
         self._attn_out_mlp = torch.compile(attn_out_mlp, **opts)
         self.decode_compiled = True
         return True
 
     def eager_decode(self) -> None:
         """Undo `compile_decode` (graphs captured meanwhile keep the kernels they captured)."""
-        self._attn_in, self._attn_out_mlp = attn_in, attn_out_mlp
+        self._attn_in, self._attend, self._attn_out_mlp = attn_in, attend, attn_out_mlp
         self.decode_compiled = False
 
     def cos_sin(self, positions: torch.Tensor, dtype: torch.dtype):
@@ -211,23 +243,23 @@ class TextModel(nn.Module):
 
         `positions` [3, B] are the tokens' M-RoPE positions; None derives them from the cache
         (length + rope delta of each slot). `kv_len` (static, > every slot's length) bounds the keys
-        read per step; default the cache's max_len. Static shapes per (B, kv_len): graph-capturable."""
+        read per step; default all the cache's rows (max_len rounded up to a 128-key block). Static shapes per (B, kv_len): graph-capturable."""
         b = tokens.shape[0]
         x = self.embed_tokens(tokens)[:, None, :]
         index = cache.lengths.index_select(0, slots)
         if positions is None:
             positions = (index + cache.rope_delta.index_select(0, slots)).expand(3, b)
         cos, sin = self.cos_sin(positions.reshape(3, b, 1), x.dtype)
-        kv_len = cache.max_len if kv_len is None else kv_len
+        kv_len = cache.k.shape[3] if kv_len is None else kv_len
         write_at = index.clamp(max=kv_len - 1)  # scratch/padding slots must not write out of bounds
         # Additive mask, built once per step (a boolean one is converted again in every layer's SDPA).
         visible = (cache.key_index[None, :kv_len] <= write_at[:, None])[:, None, None, :]
-        mask = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill_(~visible, float("-inf"))
+        mask = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill_(~visible, MASKED)
         for i, layer in enumerate(self.layers):
             a, mlp = layer.attn, layer.mlp
             q, k, v = self._attn_in(x, layer.input_layernorm.weight, self.cfg.rms_norm_eps, a.wqkv.weight,
                                     a.wqkv.bias, cos, sin, a.heads)
-            out = decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, mask)
+            out = decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, mask, self._attend)
             x = self._attn_out_mlp(x, out, a.wo.weight, layer.post_attention_layernorm.weight, self.cfg.rms_norm_eps,
                                    mlp.w_gate_up.weight, mlp.w_down.weight)
         cache.lengths.index_copy_(0, slots, index + 1)

@@ -10,11 +10,13 @@ Build them with `make_policy(name, tables, total_sms, **params)`:
   `budget` (128) tokens in all; vision cannot be chunked with decode, so it runs whole, alone.
 - `multi-stream`: stages pipelined on their own streams, no SM partitioning.
 - `nova-static`: pipelined on green-context partitions with one fixed decode share.
-- `nova`: pipelined; decode gets SM_op for the current co-runner (Pareto knee), and drops to
-  SM_min (throughput end) while the queue is at least α, derived from the M/G/1 model and
-  re-derived as the arrival rate and request mix change. Where the measured unpartitioned
-  configuration beats the chosen split on both decode step and compute time (at the throughput
-  end: compute time, with decode within the slowdown bound), it shares the GPU unpartitioned.
+- `nova`: pipelined and adaptive. From the Pareto frontier of each co-run pair (plus the
+  unpartitioned configuration where the tables measured it and it is not dominated) it takes
+  the operating point: the (vision, prefill) pair of decode shares with the lowest mean latency
+  the M/G/1 model predicts at the current arrival rate and request mix (a split that starves the
+  compute stages below the arrival rate is never chosen). While the queue is at least α it moves
+  to the throughput end: the pair that serves the compute queue fastest with decode within its
+  slowdown bound. α comes from the same model; all three are re-derived as load and mix move.
 
 Every plan also fills the decode batch from the running requests, oldest first, up to
 `max_batch` (continuous batching). The compute stages serve one request at a time, FCFS,
@@ -208,33 +210,17 @@ class Nova(_Pipelined):
 
     def decode_sms(self, state, co_runner):
         self._observe(state)
-        fronts, alpha = self._model(state.arrival_rate)
-        front = fronts[co_runner]
+        op, drain, alpha = self._model(state.arrival_rate)
+        i = 0 if co_runner == VISION else 1
         q = state.pending
-        self.last = {"co_runner": co_runner, "sm_op": front.sm_op, "sm_min": front.sm_min, "alpha": alpha,
+        self.last = {"co_runner": co_runner, "sm_op": op[i], "sm_min": drain[i], "alpha": alpha,
                      "queue": q, "arrival_rate": state.arrival_rate}
         if alpha is not None and q >= alpha:
-            s, why = front.sm_min, f"queue {q} >= alpha {alpha}: throughput end SM_min={front.sm_min}"
-            shared_wins = self._shared_beats(front, s, throughput_end=True)
+            s, why = drain[i], f"queue {q} >= alpha {alpha}: throughput end"
         else:
-            s, why = front.sm_op, f"queue {q} < alpha {alpha}: operating point SM_op={front.sm_op} for {co_runner}"
-            shared_wins = self._shared_beats(front, s, throughput_end=False)
-        self.last["shared"] = shared_wins
-        if shared_wins:
-            sh = front.shared
-            return None, (f"{why}; unpartitioned beats it (decode {sh.t_dec_ms:.1f} ms, "
-                          f"{co_runner} {sh.service_ms:.1f} ms): shared")
-        return s, why
-
-    def _shared_beats(self, front: ParetoFrontier, s: int, throughput_end: bool) -> bool:
-        sh = front.shared
-        if sh is None:
-            return False
-        p = front.point(s)
-        if throughput_end:  # drain the queue fastest, decode within its slowdown bound
-            alone = self.tables.interp(DECODE, self.total_sms, self.batch_hint)
-            return sh.service_ms <= p.service_ms and sh.t_dec_ms <= self.max_decode_slowdown * alone
-        return sh.t_dec_ms <= p.t_dec_ms and sh.service_ms <= p.service_ms
+            s, why = op[i], f"queue {q} < alpha {alpha}: operating point"
+        self.last["shared"] = s is None
+        return s, f"{why} for {co_runner}: " + ("unpartitioned (shared)" if s is None else f"decode {s} SMs")
 
     def splits(self) -> list[int]:
         return candidate_splits(self.total_sms)
@@ -247,7 +233,7 @@ class Nova(_Pipelined):
         while len(self._mix) > self.window:
             self._mix.popitem(last=False)
 
-    def _model(self, rate: float) -> tuple[dict[str, ParetoFrontier], int | None]:
+    def _model(self, rate: float) -> tuple[tuple, tuple, int | None]:
         mix = list(self._mix.values()) or [DEFAULT_SHAPE]
         patches = sum(r.patches for r in mix) / len(mix) or DEFAULT_SHAPE.patches
         tokens = sum(r.prompt_tokens for r in mix) / len(mix)
@@ -256,13 +242,23 @@ class Nova(_Pipelined):
         key = (round(math.log(rate, 1.15)) if rate > 0 else None, round(patches / 256), round(tokens / 64), round(new / 8))
         if key not in self._cache:
             fp = dict(decode_batch=self.batch_hint, epsilon=self.epsilon, max_decode_slowdown=self.max_decode_slowdown)
-            fronts = {VISION: build_frontier(self.tables, VISION, patches, **fp),
-                      PREFILL: build_frontier(self.tables, PREFILL, tokens, **fp)}
-            sm_op = fronts[VISION].sm_op if patches else fronts[PREFILL].sm_op
-            sm_min = min(f.sm_min for f in fronts.values())
-            alpha = LatencyModel(self.tables, tuple(mix), rate, self.batch_hint).alpha(sm_op, sm_min)
-            self._cache[key] = (fronts, alpha)
+            cands = tuple(self._candidates(build_frontier(self.tables, co, size, **fp))
+                          for co, size in ((VISION, patches or DEFAULT_SHAPE.patches), (PREFILL, tokens)))
+            # The model prices one mean request (its second moment kept): the search is 2-D.
+            model = LatencyModel(self.tables, (RequestShape(round(patches), round(tokens), round(new)),), rate,
+                                 self.batch_hint)
+            op = model.operating_point(cands)
+            drain = model.drain_point(cands, self.max_decode_slowdown)
+            self._cache[key] = (op, drain, model.alpha(op, drain))
         return self._cache[key]
+
+    @staticmethod
+    def _candidates(front: ParetoFrontier) -> list:
+        """Decode shares on the frontier, and unpartitioned sharing unless a split beats it on both."""
+        out = [p.decode_sms for p in front.frontier]
+        if front.shared is not None and not any(p.dominates(front.shared) for p in front.frontier):
+            out.append(None)
+        return out
 
 
 def make_policy(name: str, tables: StageTables, total_sms: int | None = None, **params):

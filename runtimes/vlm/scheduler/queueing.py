@@ -22,14 +22,41 @@ SM_min gives the lower worst latency. The prediction for a split s:
   n tokens at the operating point) pays the same way for its remaining n/2 steps. Its time so far
   grows with the load, so α grows with λ: switch only when the queue is longer than usual.
 If SM_op cannot sustain λ (ρ ≥ 1) the queue only grows there, so α = 1.
+
+A *configuration* says, for each compute stage, where decode runs while that stage co-runs: an
+int is a partition (decode on that many SMs, the stage on the rest), None is both on plain
+streams over the whole GPU (priced with the tables' measured `shared` slowdowns). A single int
+or None applies to both stages; a pair `(vision, prefill)` sets them apart, since the best split
+beside a vision encode need not be the best beside a prefill. `operating_point` picks the pair
+with the lowest predicted mean latency (M/G/1 wait + service + decode), `drain_point` the pair
+that serves the compute queue fastest with decode within its slowdown bound.
 """
 from __future__ import annotations
 
 import math
+import itertools
 from dataclasses import dataclass, field
 
 from .plan import DECODE, PREFILL, VISION
 from .tables import StageTables
+
+Split = int | None  # decode SMs on a partition; None: unpartitioned, plain streams
+Config = Split | tuple[Split, Split]  # one for both compute stages, or (vision, prefill)
+
+
+def per_stage(cfg: Config) -> tuple[Split, Split]:
+    return cfg if isinstance(cfg, tuple) else (cfg, cfg)
+
+
+def compute_ms(tables: StageTables, stage: str, split: Split, size: float, decode_active: bool = True) -> float:
+    """`stage` (vision or prefill) time with decode on `split` (None: sharing the whole GPU)."""
+    sms = None if split is None else tables.total_sms - split
+    return tables.interp(stage, sms, size, DECODE if decode_active else None)
+
+
+def decode_step_ms(tables: StageTables, split: Split, batch: float, co_runner: str) -> float:
+    """Decode step on `split` while `co_runner` runs (None: both on plain streams)."""
+    return tables.interp(DECODE, split, batch, co_runner)
 
 
 @dataclass(frozen=True)
@@ -50,15 +77,14 @@ class ServiceMoments:
         return self.second_ms2 / (2 * self.mean_ms)
 
 
-def service_moments(tables: StageTables, decode_sms: int, mix: list[RequestShape],
+def service_moments(tables: StageTables, decode_sms: Config, mix: list[RequestShape],
                     decode_active: bool = True) -> ServiceMoments:
-    """E[S], E[S²] of the compute stages on the complement of `decode_sms`, over the request mix."""
+    """E[S], E[S²] of the compute stages beside decode in configuration `decode_sms`, over the mix."""
     if not mix:
         raise ValueError("request mix is empty: need at least one request shape")
-    sms = tables.total_sms - decode_sms
-    co = DECODE if decode_active else None
-    vis = [tables.interp(VISION, sms, r.patches, co) if r.patches else 0.0 for r in mix]
-    pre = [tables.interp(PREFILL, sms, r.prompt_tokens, co) for r in mix]
+    sv, sp = per_stage(decode_sms)
+    vis = [compute_ms(tables, VISION, sv, r.patches, decode_active) if r.patches else 0.0 for r in mix]
+    pre = [compute_ms(tables, PREFILL, sp, r.prompt_tokens, decode_active) for r in mix]
     s = [v + p for v, p in zip(vis, pre)]
     m1 = sum(s) / len(s)
     return ServiceMoments(m1, sum(x * x for x in s) / len(s), sum(vis) / sum(s))
@@ -95,24 +121,48 @@ class LatencyModel:
     def new_tokens(self) -> float:
         return sum(r.new_tokens for r in self.mix) / len(self.mix)
 
-    def moments(self, decode_sms: int) -> ServiceMoments:
+    def moments(self, decode_sms: Config) -> ServiceMoments:
         return self._cached(("m", decode_sms), lambda: service_moments(self.tables, decode_sms, list(self.mix)))
 
-    def corun_step_ms(self, decode_sms: int) -> float:
-        """Decode step on `decode_sms` SMs while vision or prefill runs, weighted by their time share."""
+    def corun_step_ms(self, decode_sms: Config) -> float:
+        """Decode step while vision or prefill runs, weighted by their time share."""
         share = self.moments(decode_sms).vision_share
-        t = self.tables.interp
+        sv, sp = per_stage(decode_sms)
         return self._cached(("corun", decode_sms), lambda: (
-            share * t(DECODE, decode_sms, self.decode_batch, VISION)
-            + (1 - share) * t(DECODE, decode_sms, self.decode_batch, PREFILL)))
+            share * decode_step_ms(self.tables, sv, self.decode_batch, VISION)
+            + (1 - share) * decode_step_ms(self.tables, sp, self.decode_batch, PREFILL)))
 
-    def steady_step_ms(self, decode_sms: int) -> float:
+    def alone_step_ms(self) -> float:
+        return self._cached(("alone",), lambda: self.tables.interp(DECODE, self.tables.total_sms, self.decode_batch))
+
+    def mean_latency_ms(self, decode_sms: Config) -> float:
+        """Predicted mean end-to-end latency in steady state: M/G/1 wait + service + decode."""
+        m = self.moments(decode_sms)
+        return pk_wait_ms(self.rate_per_s, m) + m.mean_ms + self.new_tokens * self.steady_step_ms(decode_sms)
+
+    def operating_point(self, candidates: tuple[list[Split], list[Split]]) -> tuple[Split, Split]:
+        """The (vision, prefill) configuration with the lowest predicted mean latency; if none
+        sustains the arrival rate, the one that serves the compute stages fastest."""
+        pairs = list(itertools.product(*candidates))
+        best = min(pairs, key=self.mean_latency_ms)
+        if math.isinf(self.mean_latency_ms(best)):
+            return min(pairs, key=lambda c: self.moments(c).mean_ms)
+        return best
+
+    def drain_point(self, candidates: tuple[list[Split], list[Split]], max_decode_slowdown: float) -> tuple[Split, Split]:
+        """The (vision, prefill) configuration that serves the compute queue fastest while each
+        co-running decode step stays within `max_decode_slowdown` of decode alone."""
+        cap = max_decode_slowdown * self.alone_step_ms()
+        ok = [[s for s in cands if decode_step_ms(self.tables, s, self.decode_batch, co) <= cap] or cands
+              for cands, co in zip(candidates, (VISION, PREFILL))]
+        return min(itertools.product(*ok), key=lambda c: self.moments(c).mean_ms)
+
+    def steady_step_ms(self, decode_sms: Config) -> float:
         """Mean decode step at split s once the queue is drained: co-running a fraction ρ of the time."""
         rho = min(1.0, utilisation(self.rate_per_s, self.moments(decode_sms)))
-        alone = self._cached(("alone",), lambda: self.tables.interp(DECODE, self.tables.total_sms, self.decode_batch))
-        return rho * self.corun_step_ms(decode_sms) + (1 - rho) * alone
+        return rho * self.corun_step_ms(decode_sms) + (1 - rho) * self.alone_step_ms()
 
-    def worst_queued_latency_ms(self, queued: int, drain_sms: int, op_sms: int) -> float:
+    def worst_queued_latency_ms(self, queued: int, drain_sms: Config, op_sms: Config) -> float:
         """Worst predicted latency (from now) when `queued` requests are drained at `drain_sms`."""
         m = self.moments(drain_sms)
         rho = utilisation(self.rate_per_s, m)
@@ -128,17 +178,18 @@ class LatencyModel:
         worst = max((t + decode_ms(t, n) for t in done), default=0.0)
         return max(worst, self.decoding_elapsed_ms(op_sms) + decode_ms(0.0, n / 2))
 
-    def decoding_elapsed_ms(self, op_sms: int) -> float:
+    def decoding_elapsed_ms(self, op_sms: Config) -> float:
         """Time already spent by a typical request halfway through its decode at the operating point."""
         m = self.moments(op_sms)
         return pk_wait_ms(self.rate_per_s, m) + m.mean_ms + self.new_tokens / 2 * self.steady_step_ms(op_sms)
 
-    def alpha(self, sm_op: int, sm_min: int, max_queue: int = 256) -> int | None:
+    def alpha(self, sm_op: Config, sm_min: Config, max_queue: int = 256) -> int | None:
         """Smallest queue length at which draining at `sm_min` beats `sm_op` on worst latency.
 
-        1 when SM_op cannot sustain the arrival rate; None when SM_min never wins up to `max_queue`.
+        1 when SM_op cannot sustain the arrival rate; None when SM_min never wins up to `max_queue`
+        (or serves the compute stages no faster than SM_op).
         """
-        if sm_min >= sm_op:
+        if sm_min == sm_op or self.moments(sm_min).mean_ms >= self.moments(sm_op).mean_ms:
             return None
         if utilisation(self.rate_per_s, self.moments(sm_op)) >= 1.0:
             return 1

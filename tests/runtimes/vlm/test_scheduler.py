@@ -4,6 +4,7 @@ import pytest
 from runtimes.vlm.scheduler import (DecodeView, RequestView, SchedulerState, default_tables,
                                     make_policy)
 from runtimes.vlm.scheduler.pareto import build_frontier
+from runtimes.vlm.scheduler.queueing import LatencyModel, RequestShape, compute_ms, utilisation
 
 
 def req(i, patches=5184, tokens=1360, new=50, prefilled=0):
@@ -83,29 +84,49 @@ def test_nova_static_keeps_its_split(tables):
         make_policy("nova-static", tables, decode_sms=30)
 
 
-def test_nova_moves_to_sm_min_when_queue_reaches_alpha_and_back_when_drained(tables):
+def _split(plan, stage):
+    return None if plan.sm_split is None else plan.sm_split["decode"]
+
+
+def test_nova_moves_to_the_throughput_end_when_queue_reaches_alpha_and_back_when_drained(tables):
     p = make_policy("nova", tables)
     rate = 10.0
-    front = build_frontier(tables, "vision", 5184)
     short = SchedulerState(waiting=(req(0),), decoding=decoding(4), arrival_rate=rate)
     plan = p.decide(short)
-    alpha = p.last["alpha"]
+    alpha, op, drain = p.last["alpha"], p.last["sm_op"], p.last["sm_min"]
     assert alpha is not None and alpha > 1
-    assert plan.sm_split == {"decode": front.sm_op, "vision": 132 - front.sm_op}
-    sm_min = p.last["sm_min"]
-    burst = SchedulerState(waiting=tuple(req(i) for i in range(alpha)), decoding=decoding(4), arrival_rate=rate,
-                           in_vision=None)
-    assert p.decide(burst).sm_split["decode"] == sm_min < front.sm_op
+    assert _split(plan, "vision") == op
+    if op is not None:
+        assert plan.sm_split == {"decode": op, "vision": 132 - op}
+    # The throughput end serves vision faster than the operating point.
+    assert compute_ms(tables, "vision", drain, 5184) < compute_ms(tables, "vision", op, 5184)
+    burst = SchedulerState(waiting=tuple(req(i) for i in range(alpha)), decoding=decoding(4), arrival_rate=rate)
+    assert _split(p.decide(burst), "vision") == drain
     drained = SchedulerState(waiting=tuple(req(i) for i in range(alpha - 1)), decoding=decoding(4), arrival_rate=rate)
-    assert p.decide(drained).sm_split["decode"] == front.sm_op
+    assert _split(p.decide(drained), "vision") == op
 
 
-def test_nova_uses_the_prefill_operating_point_when_prefill_co_runs(tables):
+def test_nova_operating_point_keeps_up_with_the_load_and_beats_fixed_choices(tables):
+    shape = (RequestShape(5184, 1360, 50),)
+    static = make_policy("nova-static", tables).fixed
+    for rate in (1.0, 8.0, 16.0, 22.0):
+        p = make_policy("nova", tables)
+        p.decide(SchedulerState(waiting=(req(0),), decoding=decoding(8), arrival_rate=rate))
+        op_v = p.last["sm_op"]
+        p.decide(SchedulerState(ready=(req(1),), decoding=decoding(8), arrival_rate=rate))
+        op = (op_v, p.last["sm_op"])
+        m = LatencyModel(tables, shape, rate, 8)
+        assert utilisation(rate, m.moments(op)) < 1, f"operating point {op} cannot serve {rate} req/s"
+        # No fixed split nor plain sharing is predicted to do better at this load.
+        assert m.mean_latency_ms(op) <= min(m.mean_latency_ms(static), m.mean_latency_ms(None))
+
+
+def test_nova_prefill_co_run_uses_its_own_split(tables):
     p = make_policy("nova", tables)
     plan = p.decide(SchedulerState(ready=(req(1),), decoding=decoding(2), arrival_rate=1.0))
     op = p.last["sm_op"]
-    assert plan.prefill.rid == "r1" and plan.sm_split == {"decode": op, "prefill": 132 - op}
-    assert op == build_frontier(tables, "prefill", 1360).sm_op
+    assert plan.prefill.rid == "r1" and p.last["co_runner"] == "prefill"
+    assert plan.sm_split == (None if op is None else {"decode": op, "prefill": 132 - op})
 
 
 def test_nova_gives_a_lone_stage_the_whole_gpu(tables):

@@ -17,6 +17,9 @@ Build them with `make_policy(name, tables, total_sms, **params)`:
   compute stages below the arrival rate is never chosen). While the queue is at least α it moves
   to the throughput end: the pair that serves the compute queue fastest with decode within its
   slowdown bound. α comes from the same model; all three are re-derived as load and mix move.
+  A split is chosen when a compute stage starts and held until it ends: the running stage cannot
+  leave the partition it was launched on, so moving decode meanwhile would only shrink decode's
+  share for nothing or overlap the compute stage's SMs.
 
 Every plan also fills the decode batch from the running requests, oldest first, up to
 `max_batch` (continuous batching). The compute stages serve one request at a time, FCFS,
@@ -205,8 +208,23 @@ class Nova(_Pipelined):
         self.epsilon, self.max_decode_slowdown = epsilon, max_decode_slowdown
         self.window, self.batch_hint = window, decode_batch_hint
         self._mix: OrderedDict[str, RequestShape] = OrderedDict()
-        self._cache: dict[tuple, tuple[dict[str, ParetoFrontier], int | None]] = {}
+        self._cache: dict[tuple, tuple[tuple, tuple, int | None]] = {}
+        self._held: tuple[str, dict | None] | None = None  # (compute request id, split it started on)
         self.last: dict = {}
+
+    def decide(self, state: SchedulerState) -> Plan:
+        running = state.in_vision or state.in_prefill
+        if running is not None and self._held is not None and self._held[0] == running.rid:
+            batch = decode_batch(state, self.max_batch)
+            return Plan(decode=batch, sm_split=self._held[1] if batch else None,
+                        reason=f"split held while {running.rid}'s compute stage runs")
+        plan = super().decide(state)
+        starting = plan.vision[0] if plan.vision else plan.prefill.rid if plan.prefill else None
+        if starting is not None:
+            # Started alone on the whole GPU: decode that joins meanwhile shares it (plain streams).
+            alone = plan.sm_split is not None and DECODE not in plan.sm_split
+            self._held = (starting, None if alone else plan.sm_split)
+        return plan
 
     def decode_sms(self, state, co_runner):
         self._observe(state)

@@ -170,3 +170,28 @@ def test_nova_keeps_partitions_when_sharing_slows_decode(tables):
     bare = _with_shared(tables)
     bare.shared.clear()
     assert build_frontier(bare, "vision", 5184).shared is None
+
+
+def test_nova_holds_the_split_a_compute_stage_started_on_until_it_ends(tables):
+    p = make_policy("nova", tables)
+    rate = 10.0
+    start = p.decide(SchedulerState(waiting=(req(0),), decoding=decoding(4), arrival_rate=rate))
+    alpha, op, drain = p.last["alpha"], p.last["sm_op"], p.last["sm_min"]
+    assert start.vision == ("r0",) and op != drain
+    # r0 encodes; a burst arrives that would move a fresh decision to the throughput end.
+    burst = tuple(req(i) for i in range(1, alpha + 2))
+    during = p.decide(SchedulerState(waiting=burst, in_vision=req(0), decoding=decoding(4), arrival_rate=rate))
+    assert during.sm_split == start.sm_split and not during.vision and "held" in during.reason
+    # r0 is done: the next compute stage starts at the throughput end, and that split is held.
+    nxt = p.decide(SchedulerState(waiting=burst, decoding=decoding(5), arrival_rate=rate))
+    assert nxt.vision == ("r1",) and _split(nxt, "vision") == drain
+    held = p.decide(SchedulerState(waiting=burst[1:], in_vision=req(1), decoding=decoding(5), arrival_rate=rate))
+    assert held.sm_split == nxt.sm_split
+
+
+def test_nova_decode_joining_a_compute_stage_started_alone_shares_the_gpu(tables):
+    p = make_policy("nova", tables)
+    alone = p.decide(SchedulerState(waiting=(req(0),)))
+    assert alone.sm_split == {"vision": 132}
+    joined = p.decide(SchedulerState(in_vision=req(0), decoding=decoding(1)))
+    assert joined.decode == (0,) and joined.sm_split is None

@@ -78,6 +78,12 @@ def standalone(argv: list[str]) -> int:
     p.add_argument("--cpus", type=float, default=None,
                    help="cores each invoker may bind to running activations (default: this machine's)")
     p.add_argument("--invokers", type=int, default=1, help="how many invoker processes to start")
+    p.add_argument("--runtime-image", action="append", default=[], metavar="KIND=IMAGE",
+                   help="runtime image of a kind, e.g. vlm=tango/action-vlm:cuda (repeatable)")
+    p.add_argument("--gpu-kind", action="append", default=[], metavar="KIND",
+                   help="containers of this kind get the host's GPUs, e.g. vlm (repeatable)")
+    p.add_argument("--max-action-memory", type=int, default=None, metavar="MB",
+                   help="largest memory limit an action may have (default 512, as OpenWhisk)")
     p.add_argument("--no-build", action="store_true", help="do not build missing runtime images")
     p.add_argument("--clean", action="store_true", help="start with an empty store")
     a = p.parse_args(argv)
@@ -98,6 +104,10 @@ def standalone(argv: list[str]) -> int:
         for f in data.glob("tango.db*"):
             f.unlink()
     cfg = ControllerConfig(host=a.host, port=a.port, db_url=default_url(data), data_dir=str(data))
+    if a.max_action_memory:
+        if a.max_action_memory < cfg.limits.min_memory:
+            raise SystemExit(f"error: --max-action-memory must be at least {cfg.limits.min_memory} MB")
+        cfg.limits.max_memory = a.max_action_memory
     services = build_services(cfg)
     app = create_app(cfg, services)
 
@@ -109,7 +119,9 @@ def standalone(argv: list[str]) -> int:
                "--user-memory", str(a.user_memory),
                # invokers on one host must not hand out the same container ports
                "--container-ports", f"{12000 + 1000 * i}-{12999 + 1000 * i}",
-               *(["--cpus", str(a.cpus)] if a.cpus else [])]
+               *(["--cpus", str(a.cpus)] if a.cpus else []),
+               *[x for pair in a.runtime_image for x in ("--runtime-image", pair)],
+               *[x for kind in a.gpu_kind for x in ("--gpu-kind", kind)]]
         procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True))
 
     def stop(*_):

@@ -9,7 +9,7 @@ import os
 import waitress
 
 from controller.app import create_app
-from controller.config import ControllerConfig
+from controller.config import ControllerConfig, SystemLimits
 from controller.store.db import default_url
 
 
@@ -25,10 +25,15 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
     p.add_argument("--no-dev-keys", action="store_true", help="do not create guest / whisk.system with the well-known keys")
     p.add_argument("--no-alarms", action="store_true",
                    help="never fire alarms here (another controller of the store does; see controller.alarm_leader)")
+    p.add_argument("--max-action-memory", type=int, default=SystemLimits.max_memory, metavar="MB",
+                   help="largest memory limit an action may have (OpenWhisk's whisk.memory.max; "
+                        "default %(default)s; a GPU model runtime needs several GB)")
     a = p.parse_args(argv)
+    if a.max_action_memory < SystemLimits.min_memory:
+        p.error(f"--max-action-memory must be at least {SystemLimits.min_memory} MB")
     cfg = ControllerConfig(host=a.host, port=a.port, db_url=a.db_url or default_url(a.data_dir),
                            threads=a.threads, bootstrap_dev_keys=not a.no_dev_keys, data_dir=a.data_dir,
-                           alarms=not a.no_alarms)
+                           alarms=not a.no_alarms, limits=SystemLimits(max_memory=a.max_action_memory))
     if a.token:
         cfg.internal_token = a.token
     return cfg

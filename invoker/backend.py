@@ -29,6 +29,7 @@ class ContainerSpec:
     cpu_shares: int = 1024
     env: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    gpus: bool = False          # give the container every GPU of the host (NVIDIA container runtime)
 
 
 @dataclass

@@ -21,6 +21,17 @@ class UnsupportedKind(ValueError):
     pass
 
 
+def parse_runtime_images(pairs: list[str], base: dict[str, str] | None = None) -> dict[str, str]:
+    """`KIND=IMAGE` overrides (e.g. `vlm=tango/action-vlm:cuda` on a GPU host) over the defaults."""
+    images = dict(DEFAULT_RUNTIME_IMAGES if base is None else base)
+    for pair in pairs:
+        kind, sep, image = pair.partition("=")
+        if not sep or not kind.strip() or not image.strip():
+            raise ValueError(f"runtime image must look like KIND=IMAGE (e.g. vlm=tango/action-vlm:cuda), got '{pair}'")
+        images[kind.strip()] = image.strip()
+    return images
+
+
 @dataclass
 class InvokerConfig:
     id: str = "invoker0"
@@ -41,6 +52,7 @@ class InvokerConfig:
     stats_window: int = 200                # latencies kept per (action, option)
     log_idle_timeout: float = 2.0          # s without log output before giving up on sentinels
     start_timeout: float = 30.0            # s for a new container's proxy to listen
+    gpu_kinds: tuple[str, ...] = ()        # kinds whose containers get the host's GPUs (e.g. vlm)
 
     @property
     def instance(self) -> str:
@@ -67,6 +79,10 @@ class InvokerConfig:
             kinds = ", ".join(sorted([*self.runtime_images, "blackbox"]))
             raise UnsupportedKind(f"kind '{kind}' is not supported by invoker {self.id}; "
                                   f"accepted kinds: {kinds}") from None
+
+    def wants_gpus(self, image: str) -> bool:
+        """Whether containers of `image` get the host's GPUs: it is the image of a GPU kind."""
+        return any(self.runtime_images.get(k) == image for k in self.gpu_kinds)
 
     def canonical_kind(self, kind: str) -> str:
         """Aliases share stem cells: python:3 and python:default are python:3.11."""

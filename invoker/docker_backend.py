@@ -15,7 +15,7 @@ import os
 import time
 
 import docker
-from docker.types import LogConfig, Ulimit
+from docker.types import DeviceRequest, LogConfig, Ulimit
 
 from invoker.backend import (ContainerBackend, ContainerError, ContainerHandle, ContainerSpec,
                              LogChunk, UsageSnapshot)
@@ -35,12 +35,19 @@ class DockerBackend(ContainerBackend):
 
     # ---- life cycle (engine API) ----------------------------------------------------------
 
-    def create(self, spec: ContainerSpec) -> ContainerHandle:
-        host_config = self.api.create_host_config(
+    def host_config(self, spec: ContainerSpec) -> dict:
+        """Docker's HostConfig for `spec`: host network, hard memory and CPU limits, json-file
+        logs, and with `spec.gpus` every GPU of the host (`docker run --gpus all`)."""
+        gpus = [DeviceRequest(count=-1, capabilities=[["gpu"]])] if spec.gpus else None
+        return self.api.create_host_config(
             network_mode="host", mem_limit=spec.memory * MB, memswap_limit=spec.memory * MB,
             nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None, cpu_shares=spec.cpu_shares,
             pids_limit=1024, ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
-            cap_drop=["NET_RAW", "NET_ADMIN"], log_config=LogConfig(type="json-file"))
+            cap_drop=["NET_RAW", "NET_ADMIN"], log_config=LogConfig(type="json-file"),
+            device_requests=gpus)
+
+    def create(self, spec: ContainerSpec) -> ContainerHandle:
+        host_config = self.host_config(spec)
         labels = {"tango.invoker": self.invoker_id, **spec.labels}
         try:
             created = self.api.create_container(spec.image, name=spec.name, environment=spec.env,

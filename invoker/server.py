@@ -14,7 +14,7 @@ import sys
 
 from waitress.server import create_server
 
-from invoker.config import InvokerConfig
+from invoker.config import InvokerConfig, parse_runtime_images
 from invoker.service import Invoker, create_app
 
 
@@ -35,14 +35,26 @@ def parse_config(argv: list[str] | None = None) -> InvokerConfig:
                    help="loopback port range for action runtimes (default %(default)s)")
     p.add_argument("--api-host", default=defaults.api_host,
                    help="__OW_API_HOST given to actions (default %(default)s)")
+    p.add_argument("--runtime-image", action="append", default=[], metavar="KIND=IMAGE",
+                   help="runtime image of a kind, e.g. vlm=tango/action-vlm:cuda (repeatable)")
+    p.add_argument("--gpu-kind", action="append", default=[], metavar="KIND",
+                   help="containers of this kind get the host's GPUs (docker --gpus all; repeatable)")
     a = p.parse_args(argv)
+    try:
+        images = parse_runtime_images(a.runtime_image)
+    except ValueError as e:
+        p.error(str(e))
+    unknown = [k for k in a.gpu_kind if k not in images]
+    if unknown:
+        p.error(f"--gpu-kind {', '.join(unknown)}: not a runtime kind (kinds: {', '.join(sorted(images))})")
     try:
         first, last = (int(x) for x in a.container_ports.split("-"))
     except ValueError:
         p.error(f"--container-ports must look like 12000-12999, got '{a.container_ports}'")
     return InvokerConfig(id=a.id, host=a.host, port=a.port, controller_url=a.controller,
                          token=a.token, user_memory=a.user_memory, cpus=a.cpus,
-                         container_ports=(first, last), api_host=a.api_host)
+                         container_ports=(first, last), api_host=a.api_host, runtime_images=images,
+                         gpu_kinds=tuple(a.gpu_kind))
 
 
 def build_server(config: InvokerConfig, backend=None):

@@ -273,7 +273,8 @@ class Invoker:
             memory=memory, cpu=cpu,
             cpu_shares=max(1024 * memory // self.config.user_memory, 2),
             env={"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port),
-                 "__OW_API_HOST": self.config.api_host})
+                 "__OW_API_HOST": self.config.api_host},
+            gpus=self.config.wants_gpus(image))
         try:
             proxy = ContainerProxy.start(self.backend, spec, self.config.start_timeout)
         except BaseException:

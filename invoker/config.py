@@ -65,7 +65,8 @@ class InvokerConfig:
     def pool_config(self) -> PoolConfig:
         return PoolConfig(user_memory=self.user_memory, cpus=self.cpus,
                           pause_grace=self.pause_grace, idle_timeout=self.idle_timeout,
-                          prewarm=self.prewarm)
+                          prewarm=self.prewarm,
+                          no_pause_kinds=frozenset(self.canonical_kind(k) for k in self.gpu_kinds))
 
     def image_for(self, kind: str, exec_: dict) -> str:
         """Runtime image of an action: the kind's image, or `exec.image` for blackbox."""

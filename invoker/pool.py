@@ -133,6 +133,9 @@ class PoolConfig:
     # A warm hit may pass the buffer's head until the head has waited this long (s); after
     # that the buffer is strictly FIFO so that a large action is not starved.
     head_grace: float = 5.0
+    # Kinds never paused (GPU model runtimes: a frozen process keeps its GPU memory and CUDA
+    # context, and its engine threads stall; it only gives back capacity by being removed).
+    no_pause_kinds: frozenset[str] = frozenset()
 
     def default_cpu(self, memory: int) -> float:
         """CPU share of a container without an explicit size: proportional to its memory."""
@@ -347,7 +350,7 @@ class ContainerPool:
                 c.state = REMOVING
                 remove.append(c.cid)
             elif (c.state == WARM and self.config.pause_grace is not None
-                  and idle_for >= self.config.pause_grace):
+                  and idle_for >= self.config.pause_grace and c.kind not in self.config.no_pause_kinds):
                 c.state = PAUSED
                 pause.append(c.cid)
         return ReapPlan(tuple(pause), tuple(remove))

@@ -158,6 +158,15 @@ def test_reap_pauses_after_grace_and_removes_after_idle_timeout():
     assert a not in p.containers
 
 
+def test_gpu_kinds_are_never_paused_but_still_removed_when_idle():
+    p = ContainerPool(PoolConfig(user_memory=1024, cpus=2.0, pause_grace=2.0, idle_timeout=10.0, prewarm=(),
+                                 no_pause_kinds=frozenset({"vlm"})))
+    gpu = run_to_idle(p, KEY_A, now=0.0, kind="vlm")
+    cpu = run_to_idle(p, KEY_B, now=0.0)
+    assert p.reap(5.0).pause == (cpu,)
+    assert p.reap(10.0).remove == (gpu, cpu)
+
+
 def test_pausing_can_be_disabled():
     p = pool(pause_grace=None, idle_timeout=10.0)
     run_to_idle(p, now=0.0)

@@ -29,9 +29,9 @@ class HttpPool:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict | None = None, timeout: float | None = None) -> tuple[int, bytes]:
-        """Send one request; retries once on a stale pooled connection (never on a fresh one)."""
+        """Send one request; retries once, on a fresh connection, when a pooled one was stale."""
         for attempt in (0, 1):
-            conn, pooled = self._take()
+            conn, pooled = self._take(fresh=attempt > 0)
             conn.timeout = timeout or self.timeout
             if conn.sock is not None:
                 conn.sock.settimeout(conn.timeout)
@@ -46,6 +46,9 @@ class HttpPool:
                     http.client.CannotSendRequest) as exc:
                 conn.close()
                 if pooled and attempt == 0 and not isinstance(exc, TimeoutError):
+                    # The server closed this idle connection, and likely its siblings (a restart,
+                    # an idle timeout): drop them all rather than retry on the next stale one.
+                    self.close()
                     continue
                 raise
             except BaseException:
@@ -67,9 +70,9 @@ class HttpPool:
         except ValueError:
             return status, data.decode(errors="replace")
 
-    def _take(self) -> tuple[_Connection, bool]:
+    def _take(self, fresh: bool = False) -> tuple[_Connection, bool]:
         with self._lock:
-            if self._idle:
+            if self._idle and not fresh:
                 return self._idle.pop(), True
         return _Connection(self.host, self.port, timeout=self.timeout), False
 

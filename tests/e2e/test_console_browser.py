@@ -1,7 +1,8 @@
 """The admin console in a real headless Chromium against a running platform (real
 containers): deploy and invoke actions, deploy a two-node workflow with hints and run it under
 late and early binding, then log in and walk every page, checking the real data shown, and
-save a screenshot of each page to ``docs/screenshots/``. A second case deploys a real VLM
+save a screenshot of each page (to ``docs/screenshots/`` with TANGO_UPDATE_SCREENSHOTS=1, else
+to a temporary folder, so a test run leaves the tree as it was). A second case deploys a real VLM
 runtime (kind ``vlm``, tiny preset on the CPU), invokes it concurrently while the GPU runtimes
 page is open, and checks the live numbers it shows.
 
@@ -14,9 +15,11 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +33,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = REPO / "docs" / "screenshots"
+SHOTS = (REPO / "docs" / "screenshots" if os.environ.get("TANGO_UPDATE_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / "tango-console-screenshots")
 
 RESIZE = """\
 def main(args):

@@ -158,27 +158,31 @@ class WorkflowService:
                     adapter = Adapter(make_policy(policy, wf, hints, profiles, self.options(row)))
                 except (ValueError, KeyError) as exc:
                     raise ApiError(400, f"The policy '{policy}' cannot run this workflow: {exc}") from None
-                self._policies[key] = adapter
+                if not policy.startswith("plan:"):  # a plan is one request's: not worth keeping
+                    self._policies[key] = adapter
             return adapter
 
     def run(self, identity: Identity, namespace: str, name: str, params: dict, policy: str,
             blocking: bool, wait_s: float) -> tuple[int, dict]:
         if not isinstance(params, dict):
             raise ApiError(400, "The workflow input must be a JSON object.")
-        if policy not in POLICIES and not policy.startswith("fixed:"):
-            raise ApiError(400, f"Unknown policy '{policy}': use one of {', '.join(POLICIES)} or fixed:<option>.")
+        if policy not in POLICIES and not policy.startswith(("fixed:", "plan:")):
+            raise ApiError(400, f"Unknown policy '{policy}': use one of {', '.join(POLICIES)}, fixed:<option> "
+                                "or plan:<function>=<option>,...")
         wf, row = self.workflow(namespace, name)
         if policy == "late" and not row.hints:
             raise ApiError(400, f"The workflow '{name}' has no hints: set them (tango hints set) or pick another policy.")
         adapter = self._adapter(namespace, wf, row, policy)
+        # A per-request plan is recorded (and reported) as policy "plan"; the plan itself is kept.
+        label, plan = ("plan", policy.split(":", 1)[1]) if policy.startswith("plan:") else (policy, None)
         run_id = uuid.uuid4().hex
         start = now_ms()
         with self.db.session() as s:
-            s.add(WorkflowRun(run_id=run_id, namespace=namespace, workflow=name, policy=policy, start=start,
+            s.add(WorkflowRun(run_id=run_id, namespace=namespace, workflow=name, policy=label, start=start,
                               end=0, state="running", met_slo=None, core_seconds=0.0, gb_seconds=0.0,
-                              doc={"runId": run_id, "workflow": name, "policy": policy, "status": "running",
-                                   "start": start}))
-        future = self.executor.submit(self._run, identity, namespace, wf, params, policy, adapter, run_id)
+                              doc={"runId": run_id, "workflow": name, "policy": label, "status": "running",
+                                   "start": start, **({"plan": plan} if plan else {})}))
+        future = self.executor.submit(self._run, identity, namespace, wf, params, label, adapter, run_id, plan)
         if not blocking:
             return 202, {"runId": run_id}
         try:
@@ -186,7 +190,7 @@ class WorkflowService:
         except concurrent.futures.TimeoutError:
             return 202, {"runId": run_id}
 
-    def _run(self, identity, namespace, wf, params, policy, adapter, run_id) -> dict:
+    def _run(self, identity, namespace, wf, params, policy, adapter, run_id, plan=None) -> dict:
         def dispatch(action_path: str, node_params: dict, size: Size | None, cause: str | None) -> dict:
             action, defaults = self.activations.resolve_action(namespace, action_path)
             return self.activations.execute(identity, namespace, action, {**defaults, **node_params}, size, cause)
@@ -194,7 +198,7 @@ class WorkflowService:
         adapter.update_stats(self.live_stats())
         engine = WorkflowEngine(dispatch, adapter, stats=adapter.stats_view)
         record = engine.run(wf, params, run_id=run_id, policy=policy, namespace=namespace)
-        doc = record.to_json()
+        doc = record.to_json() | ({"plan": plan} if plan else {})
         with self.db.session() as s:
             row = s.get(WorkflowRun, run_id)
             row.end, row.state, row.met_slo = int(record.end_ms), record.status, record.met_slo

@@ -21,7 +21,8 @@ from . import policies
 from .decision import Decision
 from .state import NodeState
 
-POLICIES = ("early-max", "early-static", "stepwise", "late", "oracle", "fixed:<option>")
+POLICIES = ("early-max", "early-static", "stepwise", "late", "oracle", "fixed:<option>",
+            "plan:<function>=<option>,...")
 
 
 class LatencyHistogram:
@@ -128,6 +129,8 @@ def make_policy(name: str, workflow, hints=None, profiles: Profiles | None = Non
 
     if name.startswith("fixed:"):
         return policies.FixedPolicy(options, name.split(":", 1)[1])
+    if name.startswith("plan:"):
+        return policies.PlanPolicy(options, name.split(":", 1)[1])
     if name == "early-max":
         return policies.EarlyMaxPolicy(options)
     if name == "early-static":

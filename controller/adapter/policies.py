@@ -13,6 +13,8 @@ duration_ms)`. Built by `controller.adapter.make_policy`; used through `Adapter`
 - `oracle`        knows this request's actual per-option durations: the cheapest plan that
                   meets the deadline (a lower bound on cost).
 - `fixed:<name>`  every function at one named option (profiling, tests).
+- `plan:<f>=<option>,...`  each named function at its option: a per-request plan made
+                  elsewhere, e.g. the oracle's plan for this request, run live on the platform.
 """
 from __future__ import annotations
 
@@ -88,6 +90,31 @@ class FixedPolicy(_Base):
     def decide(self, state: NodeState) -> Decision:
         d = self._decision
         return Decision(d.size, d.rule, False, 0.0, self.name)
+
+
+class PlanPolicy(_Base):
+    """A given option per function (functions the plan leaves out: largest, run at risk)."""
+
+    def __init__(self, options: list[Size], spec: str):
+        self.name = "plan"
+        super().__init__(options)
+        self.plan: dict[str, str] = {}
+        for item in filter(None, (x.strip() for x in spec.split(","))):
+            function, sep, option = item.partition("=")
+            if not sep or not function.strip():
+                raise ValueError(f"policy plan:<function>=<option>,... has a malformed entry '{item}'")
+            if option.strip() not in self.options:
+                raise ValueError(f"unknown option '{option.strip()}' for function '{function.strip()}' in "
+                                 f"policy plan:... (options: {', '.join(self.options)})")
+            self.plan[function.strip()] = option.strip()
+        if not self.plan:
+            raise ValueError("policy plan:<function>=<option>,... names no function")
+
+    def decide(self, state: NodeState) -> Decision:
+        option = self.plan.get(state.function)
+        if option is None:
+            return self.fallback(f"the plan has no option for {state.function}")
+        return Decision(self.options[option], f"planned option {option}", False, 0.0, self.name)
 
 
 class EarlyMaxPolicy(_Base):

@@ -61,6 +61,18 @@ def test_early_max_and_fixed():
         make_policy("fixed:huge", chain(), options=OPTIONS)
 
 
+def test_plan_policy_runs_a_given_option_per_function():
+    p = make_policy("plan:a=small,b=large", chain(), options=OPTIONS)
+    assert p.decide(state("a", 10)).size == SMALL and p.decide(state("b", 1000)).size == LARGE
+    assert not p.decide(state("a", 10)).at_risk
+    partial = make_policy("plan:a=medium", chain(), options=OPTIONS).decide(state("b", 500))
+    assert partial.size == LARGE and partial.at_risk  # left out of the plan: largest, at risk
+    with pytest.raises(ValueError, match="unknown option 'huge' for function 'b'"):
+        make_policy("plan:a=small,b=huge", chain(), options=OPTIONS)
+    with pytest.raises(ValueError, match="malformed entry 'a'"):
+        make_policy("plan:a", chain(), options=OPTIONS)
+
+
 @pytest.mark.parametrize("slo, plan, at_risk", [
     (1000, {"a": SMALL, "b": SMALL}, False),     # 400 + 600 fits, cost 500: the cheapest
     (800, {"a": SMALL, "b": MEDIUM}, False),     # 750ms, cost 550 (medium+medium 600, large+small 700)

@@ -102,6 +102,15 @@ def test_late_binding_runs_each_node_at_the_adapters_size(platform, deployed):
     early = run_under(platform, "early-max")
     assert {s["cpu"] for s in check_bound_sizes(platform, early).values()} == {max(options.values())}
 
+    # A per-request plan (what the evaluation's oracle runs live): each node at its planned size.
+    plan = {"preprocess": "small", "train_linear": "large", "train_mlp": "small", "evaluate": "large"}
+    invoked = platform.tango_json("workflow", "invoke", WORKFLOW, "-P", _input_file(platform), "-b", "--policy",
+                                  "plan:" + ",".join(f"{n}={o}" for n, o in plan.items()), timeout=120)
+    planned = platform.tango_json("workflow", "run-get", invoked["runId"])
+    assert planned["policy"] == "plan" and planned["plan"].startswith("preprocess=small")
+    assert {n: s["cpu"] for n, s in check_bound_sizes(platform, planned).items()} == {
+        n: options[o] for n, o in plan.items()}
+
     report = platform.tango("workflow", "report", WORKFLOW).stdout
     assert f"workflow {WORKFLOW}, SLO" in report
     for policy in ("late", "early-max"):

@@ -91,7 +91,7 @@ def standalone(argv: list[str]) -> int:
     import logging
 
     from controller.app import build_services, create_app
-    from controller.config import GUEST_KEY, ControllerConfig
+    from controller.config import GUEST_KEY, ControllerConfig, SystemLimits
     from controller.server import serve
     from controller.store.db import default_url
 
@@ -105,9 +105,10 @@ def standalone(argv: list[str]) -> int:
             f.unlink()
     cfg = ControllerConfig(host=a.host, port=a.port, db_url=default_url(data), data_dir=str(data))
     if a.max_action_memory:
-        if a.max_action_memory < cfg.limits.min_memory:
-            raise SystemExit(f"error: --max-action-memory must be at least {cfg.limits.min_memory} MB")
-        cfg.limits.max_memory = a.max_action_memory
+        try:
+            cfg.limits = SystemLimits(max_memory=a.max_action_memory)
+        except ValueError as e:
+            raise SystemExit(f"error: --max-action-memory: {e}") from None
     services = build_services(cfg)
     app = create_app(cfg, services)
 

@@ -36,6 +36,11 @@ class SystemLimits:
     fires_per_minute: int = 600
     max_blocking_wait_ms: int = 60_000
 
+    def __post_init__(self) -> None:
+        if self.max_memory < self.min_memory:
+            raise ValueError(f"the largest action memory ({self.max_memory} MB) must be at least "
+                             f"the smallest ({self.min_memory} MB)")
+
 
 @dataclass
 class ControllerConfig:

@@ -29,11 +29,13 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
                    help="largest memory limit an action may have (OpenWhisk's whisk.memory.max; "
                         "default %(default)s; a GPU model runtime needs several GB)")
     a = p.parse_args(argv)
-    if a.max_action_memory < SystemLimits.min_memory:
-        p.error(f"--max-action-memory must be at least {SystemLimits.min_memory} MB")
+    try:
+        limits = SystemLimits(max_memory=a.max_action_memory)
+    except ValueError as e:
+        p.error(f"--max-action-memory: {e}")
     cfg = ControllerConfig(host=a.host, port=a.port, db_url=a.db_url or default_url(a.data_dir),
                            threads=a.threads, bootstrap_dev_keys=not a.no_dev_keys, data_dir=a.data_dir,
-                           alarms=not a.no_alarms, limits=SystemLimits(max_memory=a.max_action_memory))
+                           alarms=not a.no_alarms, limits=limits)
     if a.token:
         cfg.internal_token = a.token
     return cfg

@@ -21,9 +21,9 @@ class UnsupportedKind(ValueError):
     pass
 
 
-def parse_runtime_images(pairs: list[str], base: dict[str, str] | None = None) -> dict[str, str]:
+def parse_runtime_images(pairs: list[str]) -> dict[str, str]:
     """`KIND=IMAGE` overrides (e.g. `vlm=tango/action-vlm:cuda` on a GPU host) over the defaults."""
-    images = dict(DEFAULT_RUNTIME_IMAGES if base is None else base)
+    images = dict(DEFAULT_RUNTIME_IMAGES)
     for pair in pairs:
         kind, sep, image = pair.partition("=")
         if not sep or not kind.strip() or not image.strip():

@@ -163,6 +163,12 @@ def as_key_value_list(values: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": k, "value": v} for k, v in values.items()]
 
 
+def key_value_fields(params: dict[str, Any], annotations: dict[str, Any]) -> dict[str, Any]:
+    """The ``parameters`` and ``annotations`` of an entity body, each only when given."""
+    fields = {"parameters": params, "annotations": annotations}
+    return {name: as_key_value_list(values) for name, values in fields.items() if values}
+
+
 def read_json_object(path: str, flag: str) -> dict[str, Any]:
     text = read_text(path, flag)
     try:

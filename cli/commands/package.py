@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 from cli.commands.common import (Context, add_annotation_flags, add_get_list_delete, add_param_flags,
-                                 annotations_of, as_key_value_list, delete_entity, done, entity_request,
-                                 failing, get_entity, params_of, print_entity_list, put_entity,
-                                 top_level_name)
+                                 annotations_of, delete_entity, done, entity_request,
+                                 failing, get_entity, key_value_fields, params_of, print_entity_list,
+                                 put_entity, top_level_name)
 from cli.errors import CliError
 from cli.names import QualifiedName
 
@@ -50,12 +50,7 @@ def package_name(text: str) -> QualifiedName:
 
 def build_package(args: argparse.Namespace) -> dict[str, Any]:
     """The PUT body from the flags (only what was given, so an update changes only that)."""
-    entity: dict[str, Any] = {}
-    params, annotations = params_of(args), annotations_of(args)
-    if params:
-        entity["parameters"] = as_key_value_list(params)
-    if annotations:
-        entity["annotations"] = as_key_value_list(annotations)
+    entity: dict[str, Any] = key_value_fields(params_of(args), annotations_of(args))
     shared = getattr(args, "shared", None)
     if shared is not None:
         if shared.lower() not in SHARED_VALUES:

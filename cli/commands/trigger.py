@@ -13,8 +13,8 @@ import argparse
 
 from cli import output
 from cli.commands.common import (Context, add_annotation_flags, add_get_list_delete, add_param_flags,
-                                 annotations_of, as_key_value_list, delete_entity, entity_request, failing,
-                                 get_entity, list_collection, params_of, put_entity, top_level_name)
+                                 annotations_of, delete_entity, entity_request, failing, get_entity,
+                                 key_value_fields, list_collection, params_of, put_entity, top_level_name)
 from cli.names import QualifiedName, parse_name
 
 
@@ -44,16 +44,11 @@ def trigger_name(text: str) -> QualifiedName:
 
 
 def build_trigger(args: argparse.Namespace) -> dict:
-    entity: dict = {}
-    params, annotations = params_of(args), annotations_of(args)
+    annotations = annotations_of(args)
     feed = getattr(args, "feed", None)
     if feed:
         annotations["feed"] = str(parse_name(feed))
-    if params:
-        entity["parameters"] = as_key_value_list(params)
-    if annotations:
-        entity["annotations"] = as_key_value_list(annotations)
-    return entity
+    return key_value_fields(params_of(args), annotations)
 
 
 def create(args: argparse.Namespace, ctx: Context) -> int:

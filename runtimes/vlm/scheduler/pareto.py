@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .plan import DECODE
-from .tables import StageTables
+from .tables import StageTables, compute_ms, decode_step_ms
 
 SM_STEP = 8  # green-context split granularity on H100 (minSmPartitionSize = alignment = 8)
 
@@ -66,8 +65,8 @@ def candidate_splits(total_sms: int, step: int = SM_STEP) -> list[int]:
 def split_points(tables: StageTables, co_runner: str, size: float, decode_batch: int,
                  step: int = SM_STEP) -> list[ParetoPoint]:
     n = tables.total_sms
-    return [ParetoPoint(s, n - s, tables.interp(DECODE, s, decode_batch, co_runner),
-                        tables.interp(co_runner, n - s, size, DECODE))
+    return [ParetoPoint(s, n - s, decode_step_ms(tables, s, decode_batch, co_runner),
+                        compute_ms(tables, co_runner, s, size))
             for s in candidate_splits(n, step)]
 
 
@@ -76,8 +75,8 @@ def shared_point(tables: StageTables, co_runner: str, size: float, decode_batch:
     if f"decode|{co_runner}" not in tables.shared or f"{co_runner}|decode" not in tables.shared:
         return None
     n = tables.total_sms
-    return ParetoPoint(n, n, tables.interp(DECODE, None, decode_batch, co_runner),
-                       tables.interp(co_runner, None, size, DECODE))
+    return ParetoPoint(n, n, decode_step_ms(tables, None, decode_batch, co_runner),
+                       compute_ms(tables, co_runner, None, size))
 
 
 def non_dominated(points: list[ParetoPoint]) -> list[ParetoPoint]:
@@ -107,7 +106,7 @@ def build_frontier(tables: StageTables, co_runner: str, size: float, decode_batc
         raise ValueError(f"{tables.total_sms} SMs leave no split in {step}-SM steps")
     front = non_dominated(points)
     sm_op = knee(front, epsilon, step)
-    alone = tables.interp(DECODE, tables.total_sms, decode_batch)
+    alone = decode_step_ms(tables, tables.total_sms, decode_batch, None)
     fast_enough = [p.decode_sms for p in front
                    if p.t_dec_ms <= max_decode_slowdown * alone and p.decode_sms <= sm_op]
     sm_min = min(fast_enough, default=sm_op)

@@ -198,14 +198,15 @@ class NovaStatic(_Pipelined):
 
 
 class Nova(_Pipelined):
-    """Adaptive: SM_op per co-runner, SM_min while the queue is at least the model-derived α."""
+    """Adaptive: the model's operating point per co-runner, its throughput end while the queue is at
+    least the model-derived α (see the module docstring)."""
 
     name = "nova"
 
-    def __init__(self, tables: StageTables, max_batch: int = DEFAULT_MAX_BATCH, epsilon: float = 0.05,
+    def __init__(self, tables: StageTables, max_batch: int = DEFAULT_MAX_BATCH,
                  max_decode_slowdown: float = 2.0, window: int = 64, decode_batch_hint: int = 8):
         super().__init__(tables, max_batch)
-        self.epsilon, self.max_decode_slowdown = epsilon, max_decode_slowdown
+        self.max_decode_slowdown = max_decode_slowdown
         self.window, self.batch_hint = window, decode_batch_hint
         self._mix: OrderedDict[str, RequestShape] = OrderedDict()
         self._cache: dict[tuple, tuple[tuple, tuple, int | None]] = {}
@@ -259,8 +260,7 @@ class Nova(_Pipelined):
         # Re-derive when the load or the mix moves by more than a bucket (rate: ~15% steps).
         key = (round(math.log(rate, 1.15)) if rate > 0 else None, round(patches / 256), round(tokens / 64), round(new / 8))
         if key not in self._cache:
-            fp = dict(decode_batch=self.batch_hint, epsilon=self.epsilon, max_decode_slowdown=self.max_decode_slowdown)
-            cands = tuple(self._candidates(build_frontier(self.tables, co, size, **fp))
+            cands = tuple(self._candidates(build_frontier(self.tables, co, size, self.batch_hint))
                           for co, size in ((VISION, patches or DEFAULT_SHAPE.patches), (PREFILL, tokens)))
             # The model prices one mean request (its second moment kept): the search is 2-D.
             model = LatencyModel(self.tables, (RequestShape(round(patches), round(tokens), round(new)),), rate,

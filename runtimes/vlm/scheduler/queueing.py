@@ -33,30 +33,18 @@ that serves the compute queue fastest with decode within its slowdown bound.
 """
 from __future__ import annotations
 
-import math
 import itertools
+import math
 from dataclasses import dataclass, field
 
 from .plan import DECODE, PREFILL, VISION
-from .tables import StageTables
+from .tables import Split, StageTables, compute_ms, decode_step_ms
 
-Split = int | None  # decode SMs on a partition; None: unpartitioned, plain streams
 Config = Split | tuple[Split, Split]  # one for both compute stages, or (vision, prefill)
 
 
 def per_stage(cfg: Config) -> tuple[Split, Split]:
     return cfg if isinstance(cfg, tuple) else (cfg, cfg)
-
-
-def compute_ms(tables: StageTables, stage: str, split: Split, size: float, decode_active: bool = True) -> float:
-    """`stage` (vision or prefill) time with decode on `split` (None: sharing the whole GPU)."""
-    sms = None if split is None else tables.total_sms - split
-    return tables.interp(stage, sms, size, DECODE if decode_active else None)
-
-
-def decode_step_ms(tables: StageTables, split: Split, batch: float, co_runner: str) -> float:
-    """Decode step on `split` while `co_runner` runs (None: both on plain streams)."""
-    return tables.interp(DECODE, split, batch, co_runner)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,20 @@ class Grid:
                    tuple(tuple(float(v) for v in row) for row in d["ms"]))
 
 
+Split = int | None  # decode SMs on a partition; None: unpartitioned, plain streams
+
+
+def compute_ms(tables: "StageTables", stage: str, split: Split, size: float, decode_active: bool = True) -> float:
+    """`stage` (vision or prefill) time beside decode on `split` (None: sharing the whole GPU)."""
+    sms = None if split is None else tables.total_sms - split
+    return tables.interp(stage, sms, size, DECODE if decode_active else None)
+
+
+def decode_step_ms(tables: "StageTables", split: Split, batch: float, co_runner: str | None) -> float:
+    """Decode step on `split` while `co_runner` runs (None split: both on plain streams)."""
+    return tables.interp(DECODE, split, batch, co_runner)
+
+
 def _interp1(xs, ys, x: float) -> float:
     """Piecewise-linear y(x), extrapolating from the end segments, floored at 1% of the nearest y."""
     if len(xs) == 1:

@@ -98,8 +98,8 @@ class Bench:
 
     def engine(self, policy_name: str, vision=None) -> Engine:
         a = self.args
-        params = {"max_batch": a.max_batch}
-        policy = make_policy(policy_name, self.tables, None, **params)
+        name, params = policy_variant(policy_name)
+        policy = make_policy(name, self.tables, None, max_batch=a.max_batch, **params)
         partitioner = make_partitioner("green" if self.cuda else "noop")
         cfg = EngineConfig(max_batch=a.max_batch, max_len=a.max_len, use_graphs=not a.no_graphs,
                            compile=not a.no_compile, stop_at_eos=False)
@@ -127,6 +127,19 @@ class Bench:
         self.serve(engine, make_workload(4, 1000.0, seed=999))
 
 
+def policy_variant(spec: str) -> tuple[str, dict]:
+    """'nova/pace=false/max_decode_slowdown=3' -> ('nova', {'pace': False, 'max_decode_slowdown': 3.0})."""
+    name, *pairs = spec.split("/")
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"policy variant {spec!r}: {pair!r} is not key=value")
+        low = value.lower()
+        params[key] = low == "true" if low in ("true", "false") else float(value) if "." in value else int(value)
+    return name, params
+
+
 def summarise(reqs, t0: float) -> dict:
     t = [r.timings() for r in reqs]
     end = max(r.marks["end"] for r in reqs)
@@ -136,6 +149,8 @@ def summarise(reqs, t0: float) -> dict:
     tpot = percentiles([x["tpot_ms"] for x in t if x["tpot_ms"] is not None])
     return {"requests": len(reqs), "latency_ms": lat, "ttft_ms": ttft, "tpot_ms": tpot,
             "queue_ms": percentiles([x["queue_ms"] for x in t]),
+            "vision_ms": percentiles([x["vision_ms"] for x in t if x["vision_ms"] is not None]),
+            "prefill_ms": percentiles([x["prefill_ms"] for x in t if x["prefill_ms"] is not None]),
             "throughput_rps": round(len(reqs) / (end - t0), 4), "tokens_per_s": round(tokens / (end - t0), 2),
             "duration_s": round(end - t0, 3)}
 
@@ -180,6 +195,9 @@ def run(args, path: str) -> dict:
                 s = b.serve(engine, w["items"])
                 row = {"policy": name, "workload": w["name"], "process": w["process"], "load": w["load"],
                        "offload": False, **s}
+                m = engine.metrics()  # what the policy learnt and did (nova: corrections, paced steps)
+                row["engine"] = {"counts": m["counts"], "decode_batch": m["decode_batch"],
+                                 **({"calibration": m["calibration"]} if "calibration" in m else {})}
                 result["runs"].append(row)
                 print_row(row)
                 save(result, path)
@@ -226,6 +244,7 @@ def print_row(row: dict) -> None:
     lat, ttft, tpot = row["latency_ms"], row["ttft_ms"], row["tpot_ms"]
     print(f"{row['policy']:>14} {row['workload']:>14}  max {lat['max']:9.1f}  p99 {lat['p99']:9.1f}  "
           f"mean {lat['mean']:9.1f}  ttft {ttft['mean']:8.1f}  tpot {tpot.get('mean', 0):6.2f}  "
+          f"vis {row.get('vision_ms', {}).get('mean', 0):6.1f}  pre {row.get('prefill_ms', {}).get('mean', 0):6.1f}  "
           f"thr {row['throughput_rps']:7.3f} rps", flush=True)
 
 

@@ -303,6 +303,7 @@ class Engine:
         self._decoding: dict[int, Request] = {}
         self._free_slots = list(range(config.max_batch))
         self._prefills_since_decode = 0
+        self._decode_steps, self._decode_running = 0, False  # co-run detection for observations
         self._serial: collections.deque = collections.deque()  # remaining steps of a non-pipelined plan
         self._rate = _RateEstimator()
         self.last_plan: Plan = Plan()
@@ -418,7 +419,8 @@ class Engine:
                 out.append((PREFILL, (r, plan.prefill, self._share(split, PREFILL))))
         slots = [s for s in plan.decode if s in self._decoding]
         if slots:
-            out.append((DECODE, (slots, self._share(split, DECODE), [self._decoding[s] for s in slots])))
+            out.append((DECODE, (slots, self._share(split, DECODE), [self._decoding[s] for s in slots],
+                                 plan.decode_gap_ms)))
         return out
 
     @staticmethod
@@ -448,6 +450,8 @@ class Engine:
                 r.slot = self._free_slots.pop(0)
             self._ready.remove(r)
             self._in_prefill = r
+        elif job[3] > 0:
+            self._counts["paced_steps"] += 1
         self.workers[stage].submit(job)
 
     def _advance_serial(self) -> None:
@@ -472,6 +476,7 @@ class Engine:
         now = time.perf_counter()
         for r in reqs:
             r.marks["vision_start"] = now
+        steps0 = self._decode_steps
         with torch.inference_mode(), _stream_ctx(stream):
             pixels = torch.cat([r.pixel_values for r in reqs]).to(self.device, non_blocking=True)
             grid = torch.cat([r.grid_thw for r in reqs])
@@ -482,12 +487,15 @@ class Engine:
         for r, e in zip(reqs, parts):
             r.image_embeds, r.ready_event = e, ev
         _sync(ev)  # stamps the stage's end for the scheduler; blocks only this worker
+        self._observe(VISION, sms, sum(r.patches for r in reqs), steps0, now)
         return ev
 
     def _run_prefill(self, job):
         r, chunk, sms = job
         stream = self._stream(PREFILL, {PREFILL: sms} if sms else None)
-        r.marks.setdefault("prefill_start", time.perf_counter())
+        start = time.perf_counter()
+        r.marks.setdefault("prefill_start", start)
+        steps0 = self._decode_steps
         end = chunk.start + chunk.tokens
         with torch.inference_mode(), _stream_ctx(stream):
             _wait(stream, r.ready_event)
@@ -499,20 +507,52 @@ class Engine:
         ev = _record(stream)
         r.ready_event = ev
         _sync(ev)
+        self._observe(PREFILL, sms, chunk.tokens, steps0, start)
         return None if first is None else int(first[0])
 
     def _run_decode(self, job):
-        slots, sms, reqs = job
+        slots, sms, reqs, gap_ms = job
+        if gap_ms > 0:
+            self._pace(gap_ms)
         stream = self._stream(DECODE, {DECODE: sms} if sms else None)
         for r in reqs:  # first step after its prefill: wait for that prefill's KV on the GPU
             if r.ready_event is not None:
                 _wait(stream, r.ready_event)
                 r.ready_event = None
         graph_key = self._graph_key(sms) if self.config.use_graphs else -1
+        corunner = VISION if self._in_vision else PREFILL if self._in_prefill else None
         t = time.perf_counter()
-        with torch.inference_mode():
-            nxt, _ = self.decoder.step([r.output_ids[-1] for r in reqs], slots, graph_key, stream)
-        return nxt, (time.perf_counter() - t) * 1e3
+        self._decode_running = True
+        try:
+            with torch.inference_mode():
+                nxt, _ = self.decoder.step([r.output_ids[-1] for r in reqs], slots, graph_key, stream)
+        finally:
+            self._decode_running = False
+            self._decode_steps += 1
+        step_ms = (time.perf_counter() - t) * 1e3
+        self._report(DECODE, sms, len(slots), corunner, step_ms)
+        return nxt, step_ms
+
+    def _observe(self, stage: str, sms: int | None, size: int, steps0: int, start: float) -> None:
+        """Report a finished compute stage: beside decode if a step ended or ran meanwhile."""
+        beside = DECODE if self._decode_steps != steps0 or self._decode_running else None
+        self._report(stage, sms, size, beside, (time.perf_counter() - start) * 1e3)
+
+    def _report(self, stage: str, sms: int | None, size: int, corunner: str | None, ms: float) -> None:
+        """Hand a measured stage time to the policy (nova corrects its tables with it)."""
+        observe = getattr(self.policy, "observe", None)
+        if observe is not None and size > 0:
+            with self._lock:
+                observe(stage, sms, size, corunner, ms)
+
+    def _pace(self, gap_ms: float) -> None:
+        """Idle the decode worker up to `gap_ms` while a compute stage runs (a paced step)."""
+        end = time.perf_counter() + gap_ms / 1e3
+        while self._in_vision or self._in_prefill:
+            left = end - time.perf_counter()
+            if left <= 0:
+                break
+            time.sleep(min(left, 0.0005))
 
     # ------------------------------------------------------------------ completion (worker threads)
     def _on_done(self, stage: str, job, result, error) -> None:
@@ -617,12 +657,16 @@ class Engine:
                            "decoding": len(self._decoding)},
                 "partition": {"sm_split": dict(plan.sm_split) if plan.sm_split is not None else None,
                               "total_sms": getattr(self.partitioner, "total_sms", None),
-                              "pipelined": plan.pipelined, "reason": plan.reason},
+                              "pipelined": plan.pipelined, "decode_gap_ms": plan.decode_gap_ms,
+                              "reason": plan.reason},
                 "decode_batch": {"histogram": {str(k): v for k, v in sorted(self._batch_hist.items())},
                                  "max": max(self._batch_hist, default=0)},
                 "arrival_rate": self._rate.rate,
                 "counts": dict(self._counts),
             }
+            corrections = getattr(getattr(self.policy, "tables", None), "corrections", None)
+            if corrections is not None:  # nova: observed / profiled stage times it now applies
+                out["calibration"] = corrections()
         timings = [r.timings() for r in done]
         out["latency_ms"] = {k: percentiles([t[k] for t in timings if t[k] is not None])
                              for k in ("queue_ms", "vision_ms", "prefill_ms", "ttft_ms", "tpot_ms", "total_ms")}

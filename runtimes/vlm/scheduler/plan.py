@@ -96,6 +96,10 @@ class Plan:
     `pipelined`: True, stages run concurrently on their own workers and the plan only starts work
     on idle stages; False, the engine runs this plan's work one after another (vision, prefill,
     decode step) on the whole GPU, then asks again (time-multiplexed baselines).
+    `decode_gap_ms`: decode pacing. The decode worker idles up to this long before the step while
+    a compute stage runs (it starts at once when the compute stages fall idle), so the compute
+    stage has the whole GPU part of the time and requests that finish prefill meanwhile join a
+    larger batch. 0: steps back to back.
     """
 
     vision: tuple[str, ...] = ()
@@ -103,6 +107,7 @@ class Plan:
     decode: tuple[int, ...] = ()
     sm_split: Mapping[str, int] | None = None
     pipelined: bool = True
+    decode_gap_ms: float = 0.0
     reason: str = field(default="", compare=False)  # short why, for /metrics and debugging
 
     @property

@@ -16,7 +16,13 @@ Build them with `make_policy(name, tables, total_sms, **params)`:
   the M/G/1 model predicts at the current arrival rate and request mix (a split that starves the
   compute stages below the arrival rate is never chosen). While the queue is at least α it moves
   to the throughput end: the pair that serves the compute queue fastest with decode within its
-  slowdown bound. α comes from the same model; all three are re-derived as load and mix move.
+  slowdown bound. Besides the partitions and plain sharing, each choice can be *paced* sharing
+  (`tables.Paced`): plain streams, with the decode worker idling between steps while compute runs
+  as long as the slowdown bound allows, so the compute stage has the whole GPU part of the time
+  and the decode batch grows (a decode that steps back to back slows compute by the tables'
+  `shared` factor). α comes from the same model; all of it is re-derived as load and mix move.
+  The model reads the tables through `calibrate.CalibratedTables`: the stage times the engine
+  measures correct the profiled ones per stage and kind of configuration.
   A split is chosen when a compute stage starts and held until it ends: the running stage cannot
   leave the partition it was launched on, so moving decode meanwhile would only shrink decode's
   share for nothing or overlap the compute stage's SMs.
@@ -27,13 +33,15 @@ prefill of an encoded request before the next vision encode.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import OrderedDict
 
+from .calibrate import CalibratedTables
 from .pareto import ParetoFrontier, build_frontier, candidate_splits
 from .plan import DECODE, PREFILL, VISION, Plan, PrefillChunk, RequestView, SchedulerState
 from .queueing import LatencyModel, RequestShape
-from .tables import StageTables
+from .tables import Paced, StageTables, decode_step_ms
 
 DEFAULT_MAX_BATCH = 16
 DEFAULT_SHAPE = RequestShape(patches=5184, prompt_tokens=1296 + 64, new_tokens=55)  # a 1344x756 screenshot
@@ -204,27 +212,37 @@ class Nova(_Pipelined):
     name = "nova"
 
     def __init__(self, tables: StageTables, max_batch: int = DEFAULT_MAX_BATCH,
-                 max_decode_slowdown: float = 2.0, window: int = 64, decode_batch_hint: int = 8):
+                 max_decode_slowdown: float = 2.0, window: int = 64, decode_batch_hint: int = 8,
+                 pace: bool = True, calibrate: bool = True):
         super().__init__(tables, max_batch)
-        self.max_decode_slowdown = max_decode_slowdown
+        if calibrate:
+            self.tables = CalibratedTables(tables)
+        self.max_decode_slowdown, self.pace = max_decode_slowdown, pace
+        self._version: tuple = ()
+        self._gap = 0.0
         self.window, self.batch_hint = window, decode_batch_hint
         self._mix: OrderedDict[str, RequestShape] = OrderedDict()
         self._cache: dict[tuple, tuple[tuple, tuple, int | None]] = {}
-        self._held: tuple[str, dict | None] | None = None  # (compute request id, split it started on)
+        self._held: tuple[str, dict | None, float] | None = None  # (compute request, its split, decode gap)
         self.last: dict = {}
 
     def decide(self, state: SchedulerState) -> Plan:
         running = state.in_vision or state.in_prefill
         if running is not None and self._held is not None and self._held[0] == running.rid:
             batch = decode_batch(state, self.max_batch)
-            return Plan(decode=batch, sm_split=self._held[1] if batch else None,
+            _, split, gap = self._held
+            return Plan(decode=batch, sm_split=split if batch else None,
+                        decode_gap_ms=self._slot_guard(state, gap) if batch else 0.0,
                         reason=f"split held while {running.rid}'s compute stage runs")
+        self._gap = 0.0
         plan = super().decide(state)
         starting = plan.vision[0] if plan.vision else plan.prefill.rid if plan.prefill else None
         if starting is not None:
             # Started alone on the whole GPU: decode that joins meanwhile shares it (plain streams).
             alone = plan.sm_split is not None and DECODE not in plan.sm_split
-            self._held = (starting, None if alone else plan.sm_split)
+            self._held = (starting, None if alone else plan.sm_split, 0.0 if alone else self._gap)
+        if self._gap and plan.decode:
+            plan = dataclasses.replace(plan, decode_gap_ms=self._slot_guard(state, self._gap))
         return plan
 
     def decode_sms(self, state, co_runner):
@@ -233,16 +251,33 @@ class Nova(_Pipelined):
         i = 0 if co_runner == VISION else 1
         q = state.pending
         self.last = {"co_runner": co_runner, "sm_op": op[i], "sm_min": drain[i], "alpha": alpha,
-                     "queue": q, "arrival_rate": state.arrival_rate}
+                     "queue": q, "arrival_rate": state.arrival_rate, "decode_gap_ms": 0.0}
         if alpha is not None and q >= alpha:
             s, why = drain[i], f"queue {q} >= alpha {alpha}: throughput end"
         else:
             s, why = op[i], f"queue {q} < alpha {alpha}: operating point"
+        if isinstance(s, Paced):
+            batch = max(1, min(len(state.decoding), self.max_batch))
+            step = decode_step_ms(self.tables, None, batch, co_runner)
+            self._gap = max(0.0, s.slowdown * self.tables.interp(DECODE, self.total_sms, batch) - step)
+            self.last["decode_gap_ms"] = self._gap
+            self.last["shared"] = True
+            return None, f"{why} for {co_runner}: unpartitioned, decode paced {self._gap:.1f} ms"
         self.last["shared"] = s is None
         return s, f"{why} for {co_runner}: " + ("unpartitioned (shared)" if s is None else f"decode {s} SMs")
 
+    @staticmethod
+    def _slot_guard(state: SchedulerState, gap: float) -> float:
+        """No pacing while a prefill waits for a KV slot: only decode steps free slots."""
+        return 0.0 if state.free_slots == 0 and state.ready else gap
+
     def splits(self) -> list[int]:
         return candidate_splits(self.total_sms)
+
+    def observe(self, stage: str, sms: int | None, size: float, corunner: str | None, ms: float) -> None:
+        """A stage time the engine measured: corrects the tables the model reads (calibrate=True)."""
+        if isinstance(self.tables, CalibratedTables):
+            self.tables.observe(stage, sms, size, corunner, ms)
 
     def _observe(self, state: SchedulerState) -> None:
         reqs = list(state.waiting) + list(state.ready) + [r for r in (state.in_vision, state.in_prefill) if r]
@@ -259,6 +294,10 @@ class Nova(_Pipelined):
         new = sum(r.new_tokens for r in mix) / len(mix)
         # Re-derive when the load or the mix moves by more than a bucket (rate: ~15% steps).
         key = (round(math.log(rate, 1.15)) if rate > 0 else None, round(patches / 256), round(tokens / 64), round(new / 8))
+        version = self.tables.version() if isinstance(self.tables, CalibratedTables) else ()
+        if version != self._version:  # the corrections moved: every cached decision is stale
+            self._cache.clear()
+            self._version = version
         if key not in self._cache:
             cands = tuple(self._candidates(build_frontier(self.tables, co, size, self.batch_hint))
                           for co, size in ((VISION, patches or DEFAULT_SHAPE.patches), (PREFILL, tokens)))
@@ -270,12 +309,14 @@ class Nova(_Pipelined):
             self._cache[key] = (op, drain, model.alpha(op, drain))
         return self._cache[key]
 
-    @staticmethod
-    def _candidates(front: ParetoFrontier) -> list:
-        """Decode shares on the frontier, and unpartitioned sharing unless a split beats it on both."""
+    def _candidates(self, front: ParetoFrontier) -> list:
+        """Decode shares on the frontier, unpartitioned sharing unless a split beats it on both, and
+        (where sharing was measured) sharing with decode paced at the slowdown bound."""
         out = [p.decode_sms for p in front.frontier]
         if front.shared is not None and not any(p.dominates(front.shared) for p in front.frontier):
             out.append(None)
+        if front.shared is not None and self.pace:
+            out.append(Paced(self.max_decode_slowdown))
         return out
 
 

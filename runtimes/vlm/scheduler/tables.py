@@ -60,17 +60,45 @@ class Grid:
                    tuple(tuple(float(v) for v in row) for row in d["ms"]))
 
 
-Split = int | None  # decode SMs on a partition; None: unpartitioned, plain streams
+NOMINAL_BATCH = 8  # decode batch at which a paced configuration's duty cycle is priced
+
+
+@dataclass(frozen=True)
+class Paced:
+    """Plain streams with the decode steps paced: the decode worker idles between steps while a
+    compute stage runs, so that a step, its idle gap included, takes `slowdown` × the decode step
+    alone on the whole GPU. The compute stage then suffers the tables' shared slowdown only for
+    the fraction of the time a step runs (the duty cycle)."""
+
+    slowdown: float
+
+    def duty(self, tables: "StageTables", co_runner: str, batch: float = NOMINAL_BATCH) -> float:
+        """Fraction of the time a decode step runs beside `co_runner`."""
+        step = tables.interp(DECODE, None, batch, co_runner)
+        return min(1.0, step / (self.slowdown * tables.interp(DECODE, tables.total_sms, batch)))
+
+
+Split = int | None | Paced  # decode SMs on a partition; None: unpartitioned, plain streams; Paced
 
 
 def compute_ms(tables: "StageTables", stage: str, split: Split, size: float, decode_active: bool = True) -> float:
     """`stage` (vision or prefill) time beside decode on `split` (None: sharing the whole GPU)."""
+    if isinstance(split, Paced):
+        solo = tables.interp(stage, None, size)
+        if not decode_active:
+            return solo
+        shared = tables.interp(stage, None, size, DECODE)
+        return solo + (shared - solo) * split.duty(tables, stage)
     sms = None if split is None else tables.total_sms - split
     return tables.interp(stage, sms, size, DECODE if decode_active else None)
 
 
 def decode_step_ms(tables: "StageTables", split: Split, batch: float, co_runner: str | None) -> float:
-    """Decode step on `split` while `co_runner` runs (None split: both on plain streams)."""
+    """Decode step on `split` while `co_runner` runs (None split: both on plain streams; a paced
+    step counts its idle gap)."""
+    if isinstance(split, Paced):
+        shared = tables.interp(DECODE, None, batch, co_runner)
+        return max(shared, split.slowdown * tables.interp(DECODE, tables.total_sms, batch)) if co_runner else shared
     return tables.interp(DECODE, split, batch, co_runner)
 
 

@@ -110,6 +110,44 @@ def test_pipelined_policy_batches_decode_and_reports_timings(vlm):
         assert (t["vision_ms"] is None) == (pv is None)
 
 
+@pytest.mark.timeout(120)
+def test_nova_learns_stage_time_corrections_from_what_the_engine_measures(vlm):
+    _, metrics = run_all(vlm, "nova", max_tokens=40)
+    cal = metrics["calibration"]
+    # Every stage ran and was reported; the tiny CPU model is nothing like the H100 tables.
+    assert {k.split("|")[0] for k in cal} == {"vision", "prefill", "decode"}
+    assert sum(v["samples"] for k, v in cal.items() if k.startswith("decode|")) >= 30
+    assert all(0.25 <= v["ratio"] <= 4 for v in cal.values())
+
+
+class _PacedMultiStream:
+    """multi-stream with every decode step paced by 5 ms (exercises the engine's pacing)."""
+
+    name = "paced"
+
+    def __init__(self):
+        self.inner = make_policy("multi-stream", default_tables(), max_batch=MAX_BATCH)
+
+    def decide(self, state):
+        import dataclasses
+        plan = self.inner.decide(state)
+        return dataclasses.replace(plan, decode_gap_ms=5.0) if plan.decode else plan
+
+    def splits(self):
+        return []
+
+
+@pytest.mark.timeout(120)
+def test_paced_decode_steps_give_the_same_tokens(vlm, expected):
+    with Engine(vlm[0], _PacedMultiStream(), partitioner(), EngineConfig(max_batch=MAX_BATCH, max_len=1024)) as engine:
+        reqs = [(w, engine.submit(w[0], w[1], w[2], w[3])) for w in workload(vlm)]
+        for _, r in reqs:
+            r.wait(60)
+        metrics = engine.metrics()
+    assert [r.output_ids for _, r in reqs] == expected
+    assert metrics["counts"]["paced_steps"] > 0
+
+
 @pytest.mark.timeout(60)
 def test_chunk_policy_prefills_in_chunks_of_its_budget(vlm, expected):
     reqs, _ = run_all(vlm, "chunk", budget=16)

@@ -195,3 +195,80 @@ def test_nova_decode_joining_a_compute_stage_started_alone_shares_the_gpu(tables
     assert alone.sm_split == {"vision": 132}
     joined = p.decide(SchedulerState(in_vision=req(0), decoding=decoding(1)))
     assert joined.decode == (0,) and joined.sm_split is None
+
+
+# ---------------------------------------------------------------- calibration and decode pacing
+def test_calibrated_tables_correct_each_stage_and_kind_from_observations(tables):
+    from runtimes.vlm.scheduler.calibrate import CalibratedTables
+    c = CalibratedTables(tables)
+    profiled = tables.interp("decode", 32, 8, "vision")
+    for _ in range(2):
+        c.observe("decode", 32, 8, "vision", 2 * profiled)
+    assert c.interp("decode", 32, 8, "vision") == profiled  # fewer than min_samples: not applied yet
+    c.observe("decode", 32, 8, "vision", 2 * profiled)
+    assert c.interp("decode", 32, 8, "vision") == pytest.approx(2 * profiled)
+    # The correction is per kind: every partition of decode, not decode alone or on plain streams.
+    assert c.interp("decode", 64, 16, "prefill") == pytest.approx(2 * tables.interp("decode", 64, 16, "prefill"))
+    assert c.interp("decode", 132, 8) == tables.interp("decode", 132, 8)
+    assert c.interp("decode", None, 8, "vision") == tables.interp("decode", None, 8, "vision")
+    assert c.version() and c.corrections()["decode|partition"] == {"ratio": 2.0, "samples": 3, "applied": True}
+    # A whole-GPU share that a co-runner joined is plain-stream sharing.
+    assert c.kind(132, "decode") == (None, "shared") and c.kind(100, None) == (100, "solo")
+    # One wild sample (a first call's set-up) is clamped.
+    c.observe("decode", 32, 8, "vision", 1000 * profiled)
+    assert 2.0 < c.corrections()["decode|partition"]["ratio"] <= 2.5
+
+
+def _observe_many(p, n, *obs):
+    for _ in range(n):
+        for stage, sms, size, co, factor in obs:
+            p.observe(stage, sms, size, co, factor * p.tables.base.interp(stage, sms, size, co))
+
+
+def test_nova_moves_its_operating_point_when_the_engine_measures_partitions_slower(tables):
+    p = make_policy("nova", tables)
+    state = SchedulerState(waiting=(req(0),), decoding=decoding(8), arrival_rate=6.0)
+    p.decide(state)
+    assert p.last["sm_op"] is not None  # the probe's tables: decode suffers on plain streams
+    # The engine sees decode on partitions 4x slower and plain-stream sharing far cheaper than profiled.
+    _observe_many(p, 5, ("decode", 32, 8, "vision", 4.0), ("decode", None, 8, "vision", 0.25),
+                  ("decode", 32, 8, "prefill", 4.0), ("decode", None, 8, "prefill", 0.25))
+    p._held = None
+    plan = p.decide(state)
+    assert p.last["sm_op"] is None and plan.sm_split is None and "shared" in plan.reason
+
+
+def test_nova_paces_decode_at_the_throughput_end_when_that_serves_compute_faster(tables):
+    from runtimes.vlm.scheduler.tables import Paced
+    measured = _with_shared(tables, **{"decode|vision": 1.2, "vision|decode": 2.0,
+                                       "decode|prefill": 1.2, "prefill|decode": 2.0})
+    p = make_policy("nova", measured)
+    rate = 6.0
+    # Compute on a partition beside decode runs 2x slower than profiled in this engine.
+    _observe_many(p, 5, ("vision", 100, 5184, "decode", 2.0), ("prefill", 100, 1360, "decode", 2.0))
+    short = p.decide(SchedulerState(waiting=(req(0),), decoding=decoding(8), arrival_rate=rate))
+    alpha = p.last["alpha"]
+    assert p.last["sm_min"] == Paced(2.0) and p.last["sm_op"] != Paced(2.0) and alpha is not None
+    assert short.decode_gap_ms == 0
+    p._held = None
+    burst = SchedulerState(waiting=tuple(req(i) for i in range(alpha + 3)), decoding=decoding(8), arrival_rate=rate)
+    plan = p.decide(burst)
+    assert plan.sm_split is None and plan.decode_gap_ms > 0 and "paced" in plan.reason
+    # Paced sharing serves the compute stages faster than any partition the tables know.
+    m = LatencyModel(p.tables, (RequestShape(5184, 1360, 50),), rate, 8)
+    assert m.moments(Paced(2.0)).mean_ms < min(m.moments(s).mean_ms for s in (None, 8, 16, 32, 64, 96))
+    # The gap keeps a paced step (gap included) within the decode slowdown bound.
+    alone = measured.interp("decode", 132, 8)
+    assert plan.decode_gap_ms + measured.interp("decode", None, 8, "vision") == pytest.approx(2.0 * alone)
+    # Held while that vision encode runs, gap included...
+    during = p.decide(SchedulerState(waiting=burst.waiting[1:], in_vision=req(0), decoding=decoding(8),
+                                     arrival_rate=rate))
+    assert during.decode_gap_ms == plan.decode_gap_ms and "held" in during.reason
+    # ...but never while a prefill waits for a KV slot that only decode can free.
+    starved = p.decide(SchedulerState(waiting=burst.waiting[1:], ready=(req(99),), in_vision=req(0),
+                                      decoding=decoding(8), arrival_rate=rate, free_slots=0))
+    assert starved.decode_gap_ms == 0
+    # With pacing off, no plan is ever paced.
+    q = make_policy("nova", measured, pace=False)
+    _observe_many(q, 5, ("vision", 100, 5184, "decode", 2.0), ("prefill", 100, 1360, "decode", 2.0))
+    assert q.decide(burst).decode_gap_ms == 0 and not isinstance(q.last["sm_min"], Paced)

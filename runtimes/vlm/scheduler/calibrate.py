@@ -1,0 +1,89 @@
+"""Online correction of the stage tables from the stage times the engine observes.
+
+The profiler measures each stage in isolation, one configuration at a time; inside the engine
+the same stage can run slower or faster (other threads launching kernels, a decode step that
+waits for a prefill's KV, a partition whose decode graphs were captured cold). `CalibratedTables`
+wraps `StageTables` with the same interface the Pareto frontier and the queueing model read
+(`total_sms`, `shared`, `interp`) and multiplies every prediction by a correction: the
+exponentially weighted mean of observed / predicted for that stage and kind of configuration.
+
+Kinds: `solo` (the stage alone), `partition` (beside a co-runner on its own green-context
+partition), `shared` (beside a co-runner on plain streams, or a whole-GPU share that a
+co-runner joined). A correction applies only after `min_samples` observations of its kind, and
+each observation's ratio is clamped to [1/4, 4] so one outlier (a first call's library set-up)
+cannot swing it.
+"""
+from __future__ import annotations
+
+import math
+
+from .tables import StageTables
+
+SOLO, PARTITION, SHARED = "solo", "partition", "shared"
+
+
+class CalibratedTables:
+    """`StageTables` × per-(stage, kind) corrections learnt from observed stage times."""
+
+    def __init__(self, base: StageTables, weight: float = 0.2, min_samples: int = 3, clamp: float = 4.0):
+        if not 0 < weight <= 1:
+            raise ValueError(f"calibration weight must be in (0, 1], got {weight}")
+        self.base, self.weight, self.min_samples, self.clamp = base, weight, min_samples, clamp
+        self._ratio: dict[tuple[str, str], float] = {}
+        self._count: dict[tuple[str, str], int] = {}
+
+    # The interface of StageTables that the scheduler reads.
+    @property
+    def total_sms(self) -> int:
+        return self.base.total_sms
+
+    @property
+    def shared(self) -> dict[str, float]:
+        return self.base.shared
+
+    @property
+    def meta(self) -> dict:
+        return self.base.meta
+
+    def kind(self, sms: int | None, corunner: str | None) -> tuple[int | None, str]:
+        """(the SM share as the tables index it, its kind) for an observed configuration."""
+        if sms is not None and sms >= self.total_sms:
+            sms = None  # the whole GPU: plain streams
+        if corunner is None:
+            return sms, SOLO
+        return sms, SHARED if sms is None else PARTITION
+
+    def factor(self, stage: str, sms: int | None, corunner: str | None) -> float:
+        key = (stage, self.kind(sms, corunner)[1])
+        return self._ratio[key] if self._count.get(key, 0) >= self.min_samples else 1.0
+
+    def interp(self, stage: str, sms: int | None, size: float, corunner: str | None = None) -> float:
+        return self.base.interp(stage, sms, size, corunner) * self.factor(stage, sms, corunner)
+
+    def observe(self, stage: str, sms: int | None, size: float, corunner: str | None, ms: float) -> None:
+        """One observed run of `stage` on `sms` SMs (None: plain streams) for `size`, beside `corunner`."""
+        if ms <= 0 or size <= 0:
+            return
+        sms_key, kind = self.kind(sms, corunner)
+        predicted = self.base.interp(stage, sms_key, size, corunner)
+        if predicted <= 0:
+            return
+        r = min(self.clamp, max(1 / self.clamp, ms / predicted))
+        key = (stage, kind)
+        n = self._count.get(key, 0)
+        old = self._ratio.get(key, r)
+        # A plain mean over the first samples, then the exponentially weighted one.
+        w = max(self.weight, 1.0 / (n + 1))
+        self._ratio[key] = old + w * (r - old) if n else r
+        self._count[key] = n + 1
+
+    def version(self) -> tuple:
+        """The corrections rounded to 5 % steps: decisions cached under one version stay valid."""
+        return tuple(sorted((k, round(math.log(self._ratio[k]) / math.log(1.05)))
+                            for k, n in self._count.items() if n >= self.min_samples))
+
+    def corrections(self) -> dict[str, dict]:
+        """For /metrics: observed/profiled ratio and sample count per stage and kind."""
+        return {f"{s}|{k}": {"ratio": round(self._ratio[(s, k)], 3), "samples": n,
+                             "applied": n >= self.min_samples}
+                for (s, k), n in sorted(self._count.items())}

@@ -11,11 +11,11 @@ Kinds: `solo` (the stage alone), `partition` (beside a co-runner on its own gree
 partition), `shared` (beside a co-runner on plain streams, or a whole-GPU share that a
 co-runner joined). A correction applies only after `min_samples` observations of its kind, and
 each observation's ratio is clamped to [1/4, 4] so one outlier (a first call's library set-up)
-cannot swing it.
+cannot swing it. The applied correction moves only when the running mean has drifted more than
+`tolerance` from it: every change re-derives the policy's model (milliseconds, under the
+engine's lock), so noise in step times must not trigger it.
 """
 from __future__ import annotations
-
-import math
 
 from .tables import StageTables
 
@@ -25,12 +25,16 @@ SOLO, PARTITION, SHARED = "solo", "partition", "shared"
 class CalibratedTables:
     """`StageTables` × per-(stage, kind) corrections learnt from observed stage times."""
 
-    def __init__(self, base: StageTables, weight: float = 0.2, min_samples: int = 3, clamp: float = 4.0):
+    def __init__(self, base: StageTables, weight: float = 0.1, min_samples: int = 5, clamp: float = 4.0,
+                 tolerance: float = 0.1):
         if not 0 < weight <= 1:
             raise ValueError(f"calibration weight must be in (0, 1], got {weight}")
         self.base, self.weight, self.min_samples, self.clamp = base, weight, min_samples, clamp
-        self._ratio: dict[tuple[str, str], float] = {}
+        self.tolerance = tolerance
+        self._ratio: dict[tuple[str, str], float] = {}  # running mean of observed / profiled
         self._count: dict[tuple[str, str], int] = {}
+        self._applied: dict[tuple[str, str], float] = {}  # what interp multiplies by
+        self._version = 0
 
     # The interface of StageTables that the scheduler reads.
     @property
@@ -54,8 +58,7 @@ class CalibratedTables:
         return sms, SHARED if sms is None else PARTITION
 
     def factor(self, stage: str, sms: int | None, corunner: str | None) -> float:
-        key = (stage, self.kind(sms, corunner)[1])
-        return self._ratio[key] if self._count.get(key, 0) >= self.min_samples else 1.0
+        return self._applied.get((stage, self.kind(sms, corunner)[1]), 1.0)
 
     def interp(self, stage: str, sms: int | None, size: float, corunner: str | None = None) -> float:
         return self.base.interp(stage, sms, size, corunner) * self.factor(stage, sms, corunner)
@@ -74,16 +77,19 @@ class CalibratedTables:
         old = self._ratio.get(key, r)
         # A plain mean over the first samples, then the exponentially weighted one.
         w = max(self.weight, 1.0 / (n + 1))
-        self._ratio[key] = old + w * (r - old) if n else r
+        self._ratio[key] = running = old + w * (r - old) if n else r
         self._count[key] = n + 1
+        applied = self._applied.get(key)
+        if n + 1 >= self.min_samples and (applied is None or abs(running / applied - 1) > self.tolerance):
+            self._applied[key] = running
+            self._version += 1
 
-    def version(self) -> tuple:
-        """The corrections rounded to 5 % steps: decisions cached under one version stay valid."""
-        return tuple(sorted((k, round(math.log(self._ratio[k]) / math.log(1.05)))
-                            for k, n in self._count.items() if n >= self.min_samples))
+    def version(self) -> int:
+        """Bumped whenever an applied correction changes: decisions cached under one version stay valid."""
+        return self._version
 
     def corrections(self) -> dict[str, dict]:
         """For /metrics: observed/profiled ratio and sample count per stage and kind."""
         return {f"{s}|{k}": {"ratio": round(self._ratio[(s, k)], 3), "samples": n,
-                             "applied": n >= self.min_samples}
+                             "applied": round(self._applied[(s, k)], 3) if (s, k) in self._applied else None}
                 for (s, k), n in sorted(self._count.items())}

@@ -218,7 +218,7 @@ class Nova(_Pipelined):
         if calibrate:
             self.tables = CalibratedTables(tables)
         self.max_decode_slowdown, self.pace = max_decode_slowdown, pace
-        self._version: tuple = ()
+        self._version = 0
         self._gap = 0.0
         self.window, self.batch_hint = window, decode_batch_hint
         self._mix: OrderedDict[str, RequestShape] = OrderedDict()
@@ -294,7 +294,7 @@ class Nova(_Pipelined):
         new = sum(r.new_tokens for r in mix) / len(mix)
         # Re-derive when the load or the mix moves by more than a bucket (rate: ~15% steps).
         key = (round(math.log(rate, 1.15)) if rate > 0 else None, round(patches / 256), round(tokens / 64), round(new / 8))
-        version = self.tables.version() if isinstance(self.tables, CalibratedTables) else ()
+        version = self.tables.version() if isinstance(self.tables, CalibratedTables) else 0
         if version != self._version:  # the corrections moved: every cached decision is stale
             self._cache.clear()
             self._version = version

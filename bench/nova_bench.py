@@ -196,7 +196,7 @@ def run(args, path: str) -> dict:
                 row = {"policy": name, "workload": w["name"], "process": w["process"], "load": w["load"],
                        "offload": False, **s}
                 m = engine.metrics()  # what the policy learnt and did (nova: corrections, paced steps)
-                row["engine"] = {"counts": m["counts"], "decode_batch": m["decode_batch"],
+                row["engine"] = {"counts": m["counts"], "decode_batch": m["decode_batch"], "decide_ms": m["decide_ms"],
                                  **({"calibration": m["calibration"]} if "calibration" in m else {})}
                 result["runs"].append(row)
                 print_row(row)

@@ -309,6 +309,7 @@ class Engine:
         self.last_plan: Plan = Plan()
         self._done: collections.deque[Request] = collections.deque(maxlen=config.latency_window)
         self._batch_hist: collections.Counter = collections.Counter()
+        self._decide_ms: collections.deque[float] = collections.deque(maxlen=config.latency_window)
         self._counts = collections.Counter()
         self.workers = {VISION: StageWorker(VISION, self._run_vision, self._on_done),
                         PREFILL: StageWorker(PREFILL, self._run_prefill, self._on_done),
@@ -394,7 +395,9 @@ class Engine:
         if self._serial or any(w.busy for w in self.workers.values()) and not self.last_plan.pipelined:
             return
         self._expire_deadlines()
+        t = time.perf_counter()
         plan = self.policy.decide(self._state())
+        self._decide_ms.append((time.perf_counter() - t) * 1e3)  # under the lock: every worker waits
         self.last_plan = plan
         steps = self._steps(plan)
         if plan.pipelined:
@@ -663,6 +666,7 @@ class Engine:
                                  "max": max(self._batch_hist, default=0)},
                 "arrival_rate": self._rate.rate,
                 "counts": dict(self._counts),
+                "decide_ms": percentiles(list(self._decide_ms)),
             }
             corrections = getattr(getattr(self.policy, "tables", None), "corrections", None)
             if corrections is not None:  # nova: observed / profiled stage times it now applies

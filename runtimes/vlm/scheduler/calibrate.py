@@ -35,6 +35,8 @@ class CalibratedTables:
         self._count: dict[tuple[str, str], int] = {}
         self._applied: dict[tuple[str, str], float] = {}  # what interp multiplies by
         self._version = 0
+        self._memo: dict[tuple, float] = {}  # interp results under the current corrections
+        self.learning = True
 
     # The interface of StageTables that the scheduler reads.
     @property
@@ -61,11 +63,17 @@ class CalibratedTables:
         return self._applied.get((stage, self.kind(sms, corunner)[1]), 1.0)
 
     def interp(self, stage: str, sms: int | None, size: float, corunner: str | None = None) -> float:
-        return self.base.interp(stage, sms, size, corunner) * self.factor(stage, sms, corunner)
+        key = (stage, sms, size, corunner)
+        t = self._memo.get(key)
+        if t is None:  # the model asks the same few points hundreds of times per derivation
+            if len(self._memo) > 65536:
+                self._memo.clear()
+            t = self._memo[key] = self.base.interp(stage, sms, size, corunner) * self.factor(stage, sms, corunner)
+        return t
 
     def observe(self, stage: str, sms: int | None, size: float, corunner: str | None, ms: float) -> None:
         """One observed run of `stage` on `sms` SMs (None: plain streams) for `size`, beside `corunner`."""
-        if ms <= 0 or size <= 0:
+        if ms <= 0 or size <= 0 or not self.learning:
             return
         sms_key, kind = self.kind(sms, corunner)
         predicted = self.base.interp(stage, sms_key, size, corunner)
@@ -83,6 +91,7 @@ class CalibratedTables:
         if n + 1 >= self.min_samples and (applied is None or abs(running / applied - 1) > self.tolerance):
             self._applied[key] = running
             self._version += 1
+            self._memo.clear()
 
     def version(self) -> int:
         """Bumped whenever an applied correction changes: decisions cached under one version stay valid."""

@@ -215,8 +215,8 @@ class Nova(_Pipelined):
                  max_decode_slowdown: float = 2.0, window: int = 64, decode_batch_hint: int = 8,
                  pace: bool = True, calibrate: bool = True):
         super().__init__(tables, max_batch)
-        if calibrate:
-            self.tables = CalibratedTables(tables)
+        self.tables = CalibratedTables(tables)  # also memoises the model's table lookups
+        self.tables.learning = calibrate
         self.max_decode_slowdown, self.pace = max_decode_slowdown, pace
         self._version = 0
         self._gap = 0.0
@@ -276,8 +276,7 @@ class Nova(_Pipelined):
 
     def observe(self, stage: str, sms: int | None, size: float, corunner: str | None, ms: float) -> None:
         """A stage time the engine measured: corrects the tables the model reads (calibrate=True)."""
-        if isinstance(self.tables, CalibratedTables):
-            self.tables.observe(stage, sms, size, corunner, ms)
+        self.tables.observe(stage, sms, size, corunner, ms)
 
     def _observe(self, state: SchedulerState) -> None:
         reqs = list(state.waiting) + list(state.ready) + [r for r in (state.in_vision, state.in_prefill) if r]
@@ -294,7 +293,7 @@ class Nova(_Pipelined):
         new = sum(r.new_tokens for r in mix) / len(mix)
         # Re-derive when the load or the mix moves by more than a bucket (rate: ~15% steps).
         key = (round(math.log(rate, 1.15)) if rate > 0 else None, round(patches / 256), round(tokens / 64), round(new / 8))
-        version = self.tables.version() if isinstance(self.tables, CalibratedTables) else 0
+        version = self.tables.version()
         if version != self._version:  # the corrections moved: every cached decision is stale
             self._cache.clear()
             self._version = version

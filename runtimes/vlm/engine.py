@@ -326,10 +326,41 @@ class Engine:
         if self.config.use_graphs and self.device.type == "cuda":
             shares = {self._graph_key(sms): self._stream(DECODE, {DECODE: sms}) for sms in [None, *splits]}
             self.decoder.capture(shares, lambda sms: self.partitioner.capture_context(DECODE, sms))
+        self._warm_compute_streams(splits)
         for w in self.workers.values():
             w.thread.start()
         self._started = True
         return self
+
+    def _warm_compute_streams(self, splits: list[int]) -> None:
+        """One vision encode and one prefill of a screenshot-sized request on every stream a compute
+        stage may run on: the plain ones and each partition's.
+
+        The first kernels on a green-context stream pay one-off costs (modules load lazily per
+        context, libraries set up per stream), tens of ms on a ~40 ms stage. Unwarmed, a request pays
+        them the first time the policy picks that split, and nova's calibration reads them as a slow
+        partition. Decode needs none of this: its graphs are captured per partition above."""
+        cfg = self.model.config
+        merge = cfg.vision.spatial_merge_size
+        prompt = [cfg.vision_start_id, cfg.vision_end_id] + [0] * 64
+        side = 72  # 72 x 72 patches: a screenshot at Qwen2-VL's GUI pixel budget (~1300 image tokens)
+        while side > merge and (side // merge) ** 2 + len(prompt) > self.config.max_len:
+            side -= merge
+        if (side // merge) ** 2 + len(prompt) > self.config.max_len:
+            return  # KV slots too short for any image request: nothing worth warming
+        grid = torch.tensor([[1, side, side]])
+        pixels = torch.randn(side * side, cfg.vision.patch_dim, dtype=self.dtype, device=self.device)
+        ids, pos = self.model.build_inputs(prompt, sum(self.model.image_tokens(grid)), grid)
+        total = getattr(self.partitioner, "total_sms", None)
+        streams = [self._plain[VISION], self._plain[PREFILL]]
+        streams += [self.partitioner.stream(VISION, total - s) for s in splits if total]
+        with torch.inference_mode():  # on the CPU (no streams) once, which checks the shapes
+            for stream in {id(s): s for s in streams if s is not None}.values() or [None]:
+                with _stream_ctx(stream):
+                    embeds = self.vision(pixels, grid.to(self.device))
+                    self.model.prefill(ids, pos, embeds, self.cache, self.scratch, 0, ids.shape[1])
+                if stream is not None:
+                    stream.synchronize()
 
     def close(self) -> None:
         for w in self.workers.values():

@@ -213,16 +213,16 @@ class Nova(_Pipelined):
 
     def __init__(self, tables: StageTables, max_batch: int = DEFAULT_MAX_BATCH,
                  max_decode_slowdown: float = 2.0, window: int = 64, decode_batch_hint: int = 8,
-                 pace: bool = True, calibrate: bool = True):
+                 pace: bool = True, calibrate: bool = True, max_gap_factor: float = 4.0):
         super().__init__(tables, max_batch)
         self.tables = CalibratedTables(tables)  # also memoises the model's table lookups
         self.tables.learning = calibrate
-        self.max_decode_slowdown, self.pace = max_decode_slowdown, pace
+        self.max_decode_slowdown, self.pace, self.max_gap_factor = max_decode_slowdown, pace, max_gap_factor
         self._version = 0
         self._gap = 0.0
         self.window, self.batch_hint = window, decode_batch_hint
         self._mix: OrderedDict[str, RequestShape] = OrderedDict()
-        self._cache: dict[tuple, tuple[tuple, tuple, int | None]] = {}
+        self._cache: dict[tuple, tuple[tuple, tuple, int | None, float]] = {}
         self._held: tuple[str, dict | None, float] | None = None  # (compute request, its split, decode gap)
         self.last: dict = {}
 
@@ -247,24 +247,47 @@ class Nova(_Pipelined):
 
     def decode_sms(self, state, co_runner):
         self._observe(state)
-        op, drain, alpha = self._model(state.arrival_rate)
+        op, drain, alpha, drain_ms = self._model(state.arrival_rate)
         i = 0 if co_runner == VISION else 1
         q = state.pending
         self.last = {"co_runner": co_runner, "sm_op": op[i], "sm_min": drain[i], "alpha": alpha,
                      "queue": q, "arrival_rate": state.arrival_rate, "decode_gap_ms": 0.0}
-        if alpha is not None and q >= alpha:
+        draining = alpha is not None and q >= alpha
+        if draining:
             s, why = drain[i], f"queue {q} >= alpha {alpha}: throughput end"
         else:
             s, why = op[i], f"queue {q} < alpha {alpha}: operating point"
-        if isinstance(s, Paced):
+        if self.pace and (isinstance(s, Paced) or (s is None and draining)):
             batch = max(1, min(len(state.decoding), self.max_batch))
             step = decode_step_ms(self.tables, None, batch, co_runner)
-            self._gap = max(0.0, s.slowdown * self.tables.interp(DECODE, self.total_sms, batch) - step)
-            self.last["decode_gap_ms"] = self._gap
-            self.last["shared"] = True
-            return None, f"{why} for {co_runner}: unpartitioned, decode paced {self._gap:.1f} ms"
+            alone = self.tables.interp(DECODE, self.total_sms, batch)
+            bound = max(0.0, s.slowdown * alone - step) if isinstance(s, Paced) else 0.0
+            slack = self._slack_gap(state, drain_ms, step, alone) if draining else 0.0
+            self._gap = max(bound, slack)
+            self.last.update(decode_gap_ms=self._gap, slack_gap_ms=slack, shared=True)
+            if self._gap > 0:
+                return None, f"{why} for {co_runner}: unpartitioned, decode paced {self._gap:.1f} ms"
         self.last["shared"] = s is None
         return s, f"{why} for {co_runner}: " + ("unpartitioned (shared)" if s is None else f"decode {s} SMs")
+
+    def _slack_gap(self, state: SchedulerState, service_ms: float, step_ms: float, alone_ms: float) -> float:
+        """While draining a queue: the idle gap per decode step that still lets every request now
+        decoding finish within the latency the queue's worst request is predicted to reach anyway.
+
+        Queued request k (FCFS) finishes its compute about k service times from now, then decodes
+        at the step alone; the worst of those is the max latency this burst sets. A request already
+        decoding has slack against it: with r tokens left and t ms since its arrival, a step period
+        up to (worst - t) / r costs the max nothing while the compute stages get the GPU to
+        themselves between steps. The gap is capped at `max_gap_factor` decode steps alone, so a
+        wrong prediction cannot stall decode for long."""
+        queued = sorted(list(state.waiting) + list(state.ready), key=lambda r: r.arrival_ms)
+        if not queued or not state.decoding:
+            return 0.0
+        worst = max(state.now_ms - r.arrival_ms + (k + 1) * service_ms + r.max_new_tokens * alone_ms
+                    for k, r in enumerate(queued))
+        period = min((worst - (state.now_ms - d.arrival_ms)) / d.remaining_tokens
+                     for d in state.decoding if d.remaining_tokens > 0)
+        return min(self.max_gap_factor * alone_ms, max(0.0, period - step_ms))
 
     @staticmethod
     def _slot_guard(state: SchedulerState, gap: float) -> float:
@@ -286,7 +309,8 @@ class Nova(_Pipelined):
         while len(self._mix) > self.window:
             self._mix.popitem(last=False)
 
-    def _model(self, rate: float) -> tuple[tuple, tuple, int | None]:
+    def _model(self, rate: float) -> tuple[tuple, tuple, int | None, float]:
+        """(operating point, throughput end, α, mean compute service at the throughput end)."""
         mix = list(self._mix.values()) or [DEFAULT_SHAPE]
         patches = sum(r.patches for r in mix) / len(mix) or DEFAULT_SHAPE.patches
         tokens = sum(r.prompt_tokens for r in mix) / len(mix)
@@ -305,7 +329,7 @@ class Nova(_Pipelined):
                                  self.batch_hint)
             op = model.operating_point(cands)
             drain = model.drain_point(cands, self.max_decode_slowdown)
-            self._cache[key] = (op, drain, model.alpha(op, drain))
+            self._cache[key] = (op, drain, model.alpha(op, drain), model.moments(drain).mean_ms)
         return self._cache[key]
 
     def _candidates(self, front: ParetoFrontier) -> list:

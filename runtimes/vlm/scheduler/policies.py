@@ -213,7 +213,7 @@ class Nova(_Pipelined):
 
     def __init__(self, tables: StageTables, max_batch: int = DEFAULT_MAX_BATCH,
                  max_decode_slowdown: float = 2.0, window: int = 64, decode_batch_hint: int = 8,
-                 pace: bool = True, calibrate: bool = True, max_gap_factor: float = 4.0):
+                 pace: bool = True, calibrate: bool = True, max_gap_factor: float = 0.0):
         super().__init__(tables, max_batch)
         self.tables = CalibratedTables(tables)  # also memoises the model's table lookups
         self.tables.learning = calibrate
@@ -279,7 +279,8 @@ class Nova(_Pipelined):
         decoding has slack against it: with r tokens left and t ms since its arrival, a step period
         up to (worst - t) / r costs the max nothing while the compute stages get the GPU to
         themselves between steps. The gap is capped at `max_gap_factor` decode steps alone, so a
-        wrong prediction cannot stall decode for long."""
+        wrong prediction cannot stall decode for long. Off by default (factor 0): on the H100 it
+        lengthened decode more than it sped up the compute stages (bench/results/nova, `_slack`)."""
         queued = sorted(list(state.waiting) + list(state.ready), key=lambda r: r.arrival_ms)
         if not queued or not state.decoding:
             return 0.0

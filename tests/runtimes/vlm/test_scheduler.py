@@ -283,7 +283,7 @@ def test_nova_paces_decode_at_the_throughput_end_when_that_serves_compute_faster
 
 
 def test_nova_slack_pacing_spends_only_the_slack_decoding_requests_have_against_the_queue(tables):
-    p = make_policy("nova", tables)  # the probe's tables: plain sharing is never paced by the bound
+    p = make_policy("nova", tables, max_gap_factor=4.0)  # off by default
     alone = tables.interp("decode", 132, 8)
     queue = tuple(req(i) for i in range(30))
     fresh = tuple(DecodeView(f"d{i}", i, 5, arrival_ms=1000.0) for i in range(8))  # arrived just now

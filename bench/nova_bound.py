@@ -116,7 +116,7 @@ def print_table(name: str, a: dict) -> None:
         nova = e["max_ms"].get("nova")
         print(f"{w:>14} {e['bound_ms'] / 1e3:8.2f} {e['best_baseline']:>14} {e['best_baseline_max_ms'] / 1e3:7.2f} "
               f"{(nova or 0) / 1e3:7.2f} {100 * e['largest_possible_reduction']:6.1f}%  "
-              f"{'reachable' if e['target_reachable'] else 'out of reach'}")
+              f"{'not ruled out' if e['target_reachable'] else 'out of reach'}")
 
 
 def main(argv=None):

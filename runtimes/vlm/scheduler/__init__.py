@@ -2,7 +2,7 @@
 
 The engine (`runtimes/vlm/engine.py`) builds a `SchedulerState`, calls `policy.decide(state)`
 and executes the returned `Plan`; nothing here touches CUDA. Modules: `plan` (the data),
-`tables` (profiled stage times), `pareto` (split frontier, SM_op/SM_min), `queueing` (M/G/1
+`tables` (profiled stage times), `calibrate` (online corrections from measured stage times), `pareto` (split frontier, SM_op/SM_min), `queueing` (M/G/1
 model, α, arrival-rate estimate), `policies` (nova and the baselines), `simulate` (CPU
 discrete-event simulation of policies over the tables).
 """

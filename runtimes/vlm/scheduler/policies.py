@@ -286,8 +286,8 @@ class Nova(_Pipelined):
             return 0.0
         worst = max(state.now_ms - r.arrival_ms + (k + 1) * service_ms + r.max_new_tokens * alone_ms
                     for k, r in enumerate(queued))
-        period = min((worst - (state.now_ms - d.arrival_ms)) / d.remaining_tokens
-                     for d in state.decoding if d.remaining_tokens > 0)
+        period = min(((worst - (state.now_ms - d.arrival_ms)) / d.remaining_tokens
+                      for d in state.decoding if d.remaining_tokens > 0), default=0.0)
         return min(self.max_gap_factor * alone_ms, max(0.0, period - step_ms))
 
     @staticmethod

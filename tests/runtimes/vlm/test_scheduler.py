@@ -297,3 +297,5 @@ def test_nova_slack_pacing_spends_only_the_slack_decoding_requests_have_against_
     # Nothing queued, or nothing decoding: nothing to trade.
     assert p._slack_gap(SchedulerState(now_ms=1000.0, decoding=fresh), 100.0, alone, alone) == 0
     assert p._slack_gap(SchedulerState(now_ms=1000.0, waiting=queue), 100.0, alone, alone) == 0
+    done = (DecodeView("d0", 0, 0, arrival_ms=1000.0),)
+    assert p._slack_gap(SchedulerState(now_ms=1000.0, waiting=queue, decoding=done), 100.0, alone, alone) == 0

@@ -38,6 +38,22 @@ class CalibratedTables:
         self._memo: dict[tuple, float] = {}  # interp results under the current corrections
         self.learning = True
 
+    @classmethod
+    def seeded(cls, base: StageTables, corrections: dict[str, dict], **kw) -> "CalibratedTables":
+        """Tables with the corrections a run reported (`/metrics` → `calibration`) already applied:
+        the running ratio of every kind with at least `min_samples` samples."""
+        t = cls(base, **kw)
+        for name, c in corrections.items():
+            stage, _, kind = name.partition("|")
+            if kind not in (SOLO, PARTITION, SHARED):
+                raise ValueError(f"unknown calibration kind in {name!r}; kinds are {SOLO}, {PARTITION}, {SHARED}")
+            key = (stage, kind)
+            t._ratio[key], t._count[key] = float(c["ratio"]), int(c["samples"])
+            if t._count[key] >= t.min_samples:
+                t._applied[key] = t._ratio[key]
+        t._version = 1 if t._applied else 0
+        return t
+
     # The interface of StageTables that the scheduler reads.
     @property
     def total_sms(self) -> int:

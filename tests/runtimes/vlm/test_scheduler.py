@@ -299,3 +299,15 @@ def test_nova_slack_pacing_spends_only_the_slack_decoding_requests_have_against_
     assert p._slack_gap(SchedulerState(now_ms=1000.0, waiting=queue), 100.0, alone, alone) == 0
     done = (DecodeView("d0", 0, 0, arrival_ms=1000.0),)
     assert p._slack_gap(SchedulerState(now_ms=1000.0, waiting=queue, decoding=done), 100.0, alone, alone) == 0
+
+
+def test_calibrated_tables_seeded_from_a_runs_metrics_apply_what_it_learnt(tables):
+    from runtimes.vlm.scheduler.calibrate import CalibratedTables
+    learnt = {"prefill|partition": {"ratio": 2.0, "samples": 9, "applied": 1.9},
+              "decode|shared": {"ratio": 0.5, "samples": 2, "applied": None}}
+    t = CalibratedTables.seeded(tables, learnt)
+    assert t.interp("prefill", 100, 1360, "decode") == pytest.approx(2 * tables.interp("prefill", 100, 1360, "decode"))
+    assert t.interp("decode", None, 8, "vision") == tables.interp("decode", None, 8, "vision")  # too few samples
+    assert t.version() == 1 and t.corrections()["prefill|partition"]["applied"] == 2.0
+    with pytest.raises(ValueError, match="unknown calibration kind"):
+        CalibratedTables.seeded(tables, {"prefill|sideways": {"ratio": 1.0, "samples": 9}})

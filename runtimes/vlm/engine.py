@@ -274,6 +274,7 @@ class EngineConfig:
     compile: bool = True  # torch.compile the decode step's element-wise work (CUDA only; see model/text.py)
     stop_at_eos: bool = True  # False: always generate max_tokens (benchmarks with random weights)
     latency_window: int = 2000  # completed requests kept for /metrics percentiles
+    compute_priority: bool = False  # vision/prefill plain streams at high CUDA priority (decode normal)
 
 
 # ---------------------------------------------------------------------------------------- engine
@@ -293,7 +294,8 @@ class Engine:
         self.scratch = config.max_batch
         self.cache = KVCache(model.config, config.max_batch + 1, config.max_len, self.device, self.dtype)
         self.decoder = DecodeRunner(model, self.cache, config.max_batch, self.scratch)
-        self._plain = {s: (torch.cuda.Stream(self.device) if self.device.type == "cuda" else None) for s in STAGES}
+        self._plain = {s: (torch.cuda.Stream(self.device, priority=-1 if config.compute_priority and s != DECODE else 0)
+                           if self.device.type == "cuda" else None) for s in STAGES}
         self._lock = threading.RLock()
         self._t0 = time.perf_counter()
         self._waiting: collections.deque[Request] = collections.deque()

@@ -129,14 +129,17 @@ class ActivationService:
         headers = {"x-openwhisk-activation-id": activation_id}
         wait_ms = min(wait_ms if wait_ms is not None else self.config.limits.max_blocking_wait_ms,
                       self.config.limits.max_blocking_wait_ms)
+        # As in OpenWhisk, the activation belongs to the namespace that invoked it: another
+        # namespace's published package action runs for the caller and is listed under the caller.
+        home = identity.namespace
         if blocking and action["limits"]["timeout"] <= wait_ms and action["exec"]["kind"] != "sequence":
             # The invoker ends the activation within its timeout, so the caller's wait can only
             # run out first if the activation queues at a full invoker: run it on this request's
             # thread and save two thread hand-offs (a fifth of the controller's CPU per invoke).
-            record = self._execute_released(identity, namespace, action, merged, size, cause, activation_id)
+            record = self._execute_released(identity, home, action, merged, size, cause, activation_id)
         else:
             try:
-                future = self.executor.submit(self._execute_released, identity, namespace, action, merged, size,
+                future = self.executor.submit(self._execute_released, identity, home, action, merged, size,
                                               cause, activation_id)
             except BaseException:
                 self.throttle.release(identity.namespace)

@@ -147,4 +147,10 @@ def test_another_namespace_may_invoke_only_published_package_actions(controller,
     assert client.put(f"{foreign}/packages/tools?overwrite=true", json={"publish": True}, headers=owner).status_code == 200
     r = client.post(f"{foreign}/actions/tools/echo?blocking=true&result=true", json={"x": 1}, headers=guest)
     assert r.status_code == 200 and r.json == {"x": 1}
+    # The activation is the caller's (OpenWhisk): listed and readable under guest, not under owner.
+    aid = r.headers["x-openwhisk-activation-id"]
+    mine = client.get(f"{API}/activations/{aid}", headers=guest)
+    assert mine.status_code == 200 and mine.json["namespace"] == "guest"
+    assert mine.json["annotations"][0] == {"key": "path", "value": "owner/tools/echo"}
+    assert aid not in [a["activationId"] for a in client.get(f"{foreign}/activations", headers=owner).json]
     assert client.get(f"{foreign}/actions/tools/echo", headers=guest).status_code == 200

@@ -26,17 +26,26 @@ EXTENSION_BY_FAMILY = {"python": ".py"}
 WEB_VALUES = {"true": True, "yes": True, "false": False, "no": False, "raw": "raw"}
 
 
+NATIVE_IMAGE = "tango/dockerskeleton"  # wsk's --native uses openwhisk/dockerskeleton
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     group = sub.add_parser("action", parents=[common], help="work with actions")
     verbs = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
     for verb in ("create", "update"):
         p = verbs.add_parser(verb, parents=[common], help=f"{verb} an action")
         p.add_argument("name", metavar="NAME")
-        p.add_argument("file", metavar="FILE", nargs="?", help="code file (.py) or .zip (needs --kind)")
+        p.add_argument("file", metavar="FILE", nargs="?",
+                       help="code file (.py) or .zip (needs --kind); with --copy, the action to copy")
         p.add_argument("--kind", help="runtime kind, e.g. python:3.11 (default: from the file extension)")
         p.add_argument("--main", help="name of the function to call (default: main)")
         p.add_argument("--docker", metavar="IMAGE", help="run the action in this image (kind blackbox)")
+        p.add_argument("--native", action="store_true",
+                       help=f"run FILE (a script, or a .zip with an executable 'exec') on {NATIVE_IMAGE}")
         p.add_argument("--sequence", metavar="A,B,C", help="make a sequence of these actions")
+        p.add_argument("--copy", action="store_true",
+                       help="copy the action named by FILE: its code, limits, parameters and annotations "
+                            "(flags given override them)")
         p.add_argument("-t", "--timeout", type=non_negative_int, metavar="MS", help="timeout limit in ms")
         p.add_argument("-m", "--memory", type=non_negative_int, metavar="MB", help="memory limit in MB")
         p.add_argument("-l", "--logsize", type=non_negative_int, metavar="MB", help="log size limit in MB")
@@ -58,6 +67,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     get_p.add_argument("field", metavar="FIELD", nargs="?", help="print only this field of the action")
     get_p.add_argument("--save", action="store_true", help="save the code to NAME.<ext> in this folder")
     get_p.add_argument("--save-as", metavar="FILE", help="save the code to FILE")
+    get_p.add_argument("-r", "--url", action="store_true",
+                       help="print the action's URL (its web URL for a web action)")
 
     p = verbs.add_parser("invoke", parents=[common], help="invoke an action")
     p.add_argument("name", metavar="NAME")
@@ -84,7 +95,10 @@ def _put(args: argparse.Namespace, ctx: Context, overwrite: bool) -> int:
     verb = "update" if overwrite else "create"
     qname = parse_name(args.name)
     try:
-        entity = build_action(args, require_exec=not overwrite)
+        if args.copy:
+            entity = _copied(args, ctx)
+        else:
+            entity = build_action(args, require_exec=not overwrite)
     except CliError as err:
         raise CliError(f"Unable to {verb} action '{args.name}': {err.message}", err.exit_code) from err
     with failing(f"{verb} action '{args.name}'"):
@@ -93,11 +107,40 @@ def _put(args: argparse.Namespace, ctx: Context, overwrite: bool) -> int:
     return 0
 
 
+def _copied(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
+    """The PUT body of ``--copy``: the source action's exec, limits, parameters and annotations,
+    with whatever the other flags set laid over them (wsk's ``action create NAME SRC --copy``)."""
+    if not args.file:
+        raise CliError("--copy needs the name of the action to copy in place of FILE.")
+    if args.kind or args.main or args.docker or args.sequence or args.native:
+        raise CliError("--copy takes the code of the copied action; --kind, --main, --docker, --native "
+                       "and --sequence do not apply.")
+    with failing(f"get action '{args.file}'"):
+        source = ctx.client().get_action(parse_name(args.file))
+    entity = {key: source[key] for key in ("exec", "limits", "parameters", "annotations") if key in source}
+    own = build_action(argparse.Namespace(**{**vars(args), "file": None}), require_exec=False)
+    entity["limits"] = {**entity.get("limits", {}), **own.get("limits", {})}
+    for key in ("parameters", "annotations"):
+        merged = {kv["key"]: kv["value"] for kv in entity.get(key, [])}
+        merged.update({kv["key"]: kv["value"] for kv in own.get(key, [])})
+        entity[key] = as_key_value_list(merged)
+    if own.get("delAnnotations"):
+        entity["annotations"] = [kv for kv in entity["annotations"] if kv["key"] not in own["delAnnotations"]]
+    return entity
+
+
 def build_action(args: argparse.Namespace, require_exec: bool) -> dict[str, Any]:
     """The PUT body for ``action create|update`` from the parsed flags (only what was given,
     so an update changes only what the user named)."""
     entity: dict[str, Any] = {}
-    exec_ = build_exec(args.file, args.kind, args.main, args.docker, args.sequence)
+    docker = args.docker
+    if getattr(args, "native", False):
+        if docker:
+            raise CliError("--native runs on the skeleton image; it cannot be combined with --docker.")
+        if not args.file:
+            raise CliError("--native needs a FILE: a script or a .zip with an executable named 'exec'.")
+        docker = NATIVE_IMAGE
+    exec_ = build_exec(args.file, args.kind, args.main, docker, args.sequence)
     if exec_ is not None:
         entity["exec"] = exec_
     elif require_exec:
@@ -206,7 +249,10 @@ def get(args: argparse.Namespace, ctx: Context) -> int:
     qname = parse_name(args.name)
     with failing(f"get action '{args.name}'"):
         action = ctx.client().get_action(qname)
-    if args.save or args.save_as:
+    if args.url:
+        output.ok(f"got action {args.name}")
+        output.emit(action_url(ctx.settings.base_url, action))
+    elif args.save or args.save_as:
         path = save_code(action, args.save_as or default_save_name(action))
         output.ok(f"saved action code to {path}")
     elif args.field:
@@ -219,6 +265,17 @@ def get(args: argparse.Namespace, ctx: Context) -> int:
     else:
         show(ctx, action, f"got action {args.name}")
     return 0
+
+
+def action_url(base_url: str, action: dict) -> str:
+    """The action's REST URL, or its web URL (``/api/v1/web/NS/PKG/NAME``, package ``default``)
+    when it is a web action, as ``wsk action get --url`` prints."""
+    namespace, _, package = str(action.get("namespace", "_")).partition("/")
+    web = {kv.get("key"): kv.get("value") for kv in action.get("annotations", [])}.get("web-export")
+    if web in (True, "true", "raw"):
+        return f"{base_url}/web/{namespace}/{package or 'default'}/{action['name']}"
+    path = f"{package}/{action['name']}" if package else action["name"]
+    return f"{base_url}/namespaces/{namespace}/actions/{path}"
 
 
 def default_save_name(action: dict) -> str:

@@ -176,6 +176,54 @@ def test_get_save_writes_code_and_refuses_to_overwrite(wsk, api, tmp_path, monke
     assert wsk("action", "get", "hello", "--save-as", "other.py").code == 0
 
 
+def test_get_url_prints_the_rest_or_web_url(wsk, api):
+    api.on("GET", f"{API}/actions/hello", ACTION)
+    run = wsk("action", "get", "hello", "--url")
+    assert run.code == 0
+    assert run.out == f"ok: got action hello\n{api.url}/api/v1/namespaces/guest/actions/hello\n"
+    packaged = dict(ACTION, namespace="guest/utils",
+                    annotations=[{"key": "web-export", "value": True}])
+    api.on("GET", f"{API}/actions/utils/hello", packaged)
+    assert wsk("action", "get", "utils/hello", "-r").out.splitlines()[1] == \
+        f"{api.url}/api/v1/web/guest/utils/hello"
+    api.on("GET", f"{API}/actions/web", dict(ACTION, name="web", annotations=[{"key": "web-export", "value": True}]))
+    assert wsk("action", "get", "web", "--url").out.splitlines()[1] == f"{api.url}/api/v1/web/guest/default/web"
+
+
+def test_create_copy_takes_the_source_action_and_lays_flags_over_it(wsk, api):
+    api.on("GET", f"{API}/actions/hello", ACTION)
+    api.on("PUT", f"{API}/actions/hello2", dict(ACTION, name="hello2"))
+    run = wsk("action", "create", "hello2", "hello", "--copy", "-m", "512", "-p", "name", "Copy",
+              "-a", "note", "copied")
+    assert (run.code, run.out) == (0, "ok: created action hello2\n")
+    req = api.last
+    assert (req.method, req.path) == ("PUT", f"{API}/actions/hello2")
+    assert req.body["exec"] == ACTION["exec"]
+    assert req.body["limits"] == dict(ACTION["limits"], memory=512)
+    assert req.body["parameters"] == [{"key": "name", "value": "Copy"}]
+    assert {"key": "exec", "value": "python:3.11"} in req.body["annotations"]
+    assert {"key": "note", "value": "copied"} in req.body["annotations"]
+    # Nothing to copy, or code flags that contradict the copy: a clear error, no request.
+    before = len(api.requests)
+    bad = wsk("action", "create", "hello3", "--copy")
+    assert bad.code != 0 and "--copy needs the name" in bad.err
+    assert "do not apply" in wsk("action", "create", "hello3", "hello", "--copy", "--kind", "python:3.11").err
+    assert len(api.requests) == before
+    missing = wsk("action", "create", "hello3", "nope", "--copy")
+    assert missing.code != 0 and "nope" in missing.err
+
+
+def test_create_native_runs_the_file_on_the_skeleton_image(wsk, api, tmp_path):
+    script = tmp_path / "exec"
+    script.write_text("#!/bin/sh\necho '{\"ok\": true}'\n")
+    api.on("PUT", f"{API}/actions/native", dict(ACTION, name="native"))
+    assert wsk("action", "create", "native", str(script), "--native").code == 0
+    assert api.last.body["exec"] == {"kind": "blackbox", "image": "tango/dockerskeleton", "binary": False,
+                                     "code": script.read_text()}
+    assert "cannot be combined" in wsk("action", "create", "n2", str(script), "--native", "--docker", "x/y").err
+    assert "needs a FILE" in wsk("action", "create", "n2", "--native").err
+
+
 def test_list_table_and_query(wsk, api):
     api.on("GET", f"{API}/actions", [dict(ACTION, name="zeta"), ACTION])
     run = wsk("action", "list", "-n", "-l", "5", "-s", "2")

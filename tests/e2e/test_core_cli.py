@@ -170,6 +170,20 @@ def test_docker_skeleton_blackbox_action(platform, tmp_path):
     zpath.write_bytes(buf.getvalue())
     platform.tango("action", "create", "bb", str(zpath), "--docker", "tango/dockerskeleton")
     assert json.loads(platform.tango("action", "invoke", "bb", "-r").stdout) == {"blackbox": True}
+    platform.tango("action", "create", "nat", str(zpath), "--native")  # wsk's shorthand for the same
+    assert json.loads(platform.tango("action", "invoke", "nat", "-r").stdout) == {"blackbox": True}
+
+
+def test_copy_an_action_and_print_its_url(platform, tmp_path):
+    platform.tango("action", "create", "orig", write(tmp_path, "o.py", "def main(a):\n    return {'n': a['n']}\n"),
+                   "-p", "n", "1", "-m", "300")
+    platform.tango("action", "create", "twin", "orig", "--copy", "-p", "n", "2")
+    twin = platform.tango_json("action", "get", "twin")
+    assert twin["limits"]["memory"] == 300 and twin["parameters"] == [{"key": "n", "value": 2}]
+    assert json.loads(platform.tango("action", "invoke", "twin", "-r").stdout) == {"n": 2}
+    assert json.loads(platform.tango("action", "invoke", "orig", "-r").stdout) == {"n": 1}
+    url = platform.tango("action", "get", "twin", "--url").stdout.splitlines()[1]
+    assert url.startswith(platform.apihost) and url.endswith(f"/api/v1/namespaces/{twin['namespace']}/actions/twin")
 
 
 def test_unicode_and_large_payload(platform, tmp_path):

@@ -363,6 +363,7 @@ class Engine:
                     self.model.prefill(ids, pos, embeds, self.cache, self.scratch, 0, ids.shape[1])
                 if stream is not None:
                     stream.synchronize()
+        self.cache.lengths[self.scratch] = 0  # the scratch slot only pads decode batches
 
     def close(self) -> None:
         for w in self.workers.values():
@@ -486,7 +487,7 @@ class Engine:
                 r.slot = self._free_slots.pop(0)
             self._ready.remove(r)
             self._in_prefill = r
-        elif job[3] > 0:
+        elif stage == DECODE and job[3] > 0:
             self._counts["paced_steps"] += 1
         self.workers[stage].submit(job)
 

@@ -82,6 +82,9 @@ def standalone(argv: list[str]) -> int:
                    help="runtime image of a kind, e.g. vlm=tango/action-vlm:cuda (repeatable)")
     p.add_argument("--gpu-kind", action="append", default=[], metavar="KIND",
                    help="containers of this kind get the host's GPUs, e.g. vlm (repeatable)")
+    p.add_argument("--container-network", choices=("host", "bridge"), default="host",
+                   help="bridge: each action container in its own network namespace, reachable only "
+                        "through 127.0.0.1 (default host)")
     p.add_argument("--max-action-memory", type=int, default=None, metavar="MB",
                    help="largest memory limit an action may have (default 512, as OpenWhisk)")
     p.add_argument("--no-build", action="store_true", help="do not build missing runtime images")
@@ -122,7 +125,10 @@ def standalone(argv: list[str]) -> int:
                "--container-ports", f"{12000 + 1000 * i}-{12999 + 1000 * i}",
                *(["--cpus", str(a.cpus)] if a.cpus else []),
                *[x for pair in a.runtime_image for x in ("--runtime-image", pair)],
-               *[x for kind in a.gpu_kind for x in ("--gpu-kind", kind)]]
+               *[x for kind in a.gpu_kind for x in ("--gpu-kind", kind)],
+               "--container-network", a.container_network,
+               # what actions call back (their __OW_API_HOST): this controller, wherever it listens
+               "--api-host", f"http://{'127.0.0.1' if a.host in ('0.0.0.0', '::', '') else a.host}:{a.port}"]
         procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True))
 
     def stop(*_):

@@ -20,7 +20,9 @@ def container_name(invoker_id: str, counter: int, *parts: str) -> str:
 
 @dataclass(frozen=True)
 class ContainerSpec:
-    """What to start: one action container listening on 127.0.0.1:`port` (host network)."""
+    """What to start: one action container whose runtime the invoker reaches on 127.0.0.1:`port`:
+    on the host network it listens there itself; on Docker's bridge (`network="bridge"`) it
+    listens on RUNTIME_PORT inside its own network namespace, published on 127.0.0.1:`port`."""
     name: str
     image: str
     port: int
@@ -30,6 +32,11 @@ class ContainerSpec:
     env: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     gpus: bool = False          # give the container every GPU of the host (NVIDIA container runtime)
+    network: str = "host"       # "host" or "bridge"
+
+
+RUNTIME_PORT = 8080  # the runtime's port inside a bridge-networked container (OpenWhisk's)
+NETWORKS = ("host", "bridge")
 
 
 @dataclass

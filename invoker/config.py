@@ -53,6 +53,7 @@ class InvokerConfig:
     log_idle_timeout: float = 2.0          # s without log output before giving up on sentinels
     start_timeout: float = 30.0            # s for a new container's proxy to listen
     gpu_kinds: tuple[str, ...] = ()        # kinds whose containers get the host's GPUs (e.g. vlm)
+    container_network: str = "host"        # "bridge": each container in its own network namespace
 
     @property
     def instance(self) -> str:

@@ -62,8 +62,14 @@ class ContainerProxy:
     def _wait_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         delay = 0.001
+        # A port published from a bridge-networked container accepts connections (Docker's proxy)
+        # before the runtime inside listens: there only an HTTP answer says it is up.
+        published = self.handle.extra.get("network") == "bridge"
         while True:
             try:
+                if published:
+                    _http_answer(self.handle.port)
+                    return
                 sock = socket.create_connection(("127.0.0.1", self.handle.port), timeout=1.0)
             except OSError:
                 if time.monotonic() > deadline:
@@ -161,3 +167,11 @@ class ContainerProxy:
             for conn in conns:
                 conn.close()
             self.backend.remove(self.handle)
+
+
+def _http_answer(port: int) -> None:
+    """One GET / on a fresh connection; OSError unless an HTTP status line comes back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: runtime\r\nConnection: close\r\n\r\n")
+        if not sock.recv(16).startswith(b"HTTP/"):
+            raise ConnectionResetError("no HTTP answer yet")

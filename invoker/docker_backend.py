@@ -17,8 +17,8 @@ import time
 import docker
 from docker.types import DeviceRequest, LogConfig, Ulimit
 
-from invoker.backend import (ContainerBackend, ContainerError, ContainerHandle, ContainerSpec,
-                             LogChunk, UsageSnapshot)
+from invoker.backend import (RUNTIME_PORT, ContainerBackend, ContainerError, ContainerHandle,
+                             ContainerSpec, LogChunk, UsageSnapshot)
 
 CFS_PERIOD_US = 100_000
 MB = 1024 * 1024
@@ -36,11 +36,16 @@ class DockerBackend(ContainerBackend):
     # ---- life cycle (engine API) ----------------------------------------------------------
 
     def host_config(self, spec: ContainerSpec) -> dict:
-        """Docker's HostConfig for `spec`: host network, hard memory and CPU limits, json-file
-        logs, and with `spec.gpus` every GPU of the host (`docker run --gpus all`)."""
+        """Docker's HostConfig for `spec`: host network, or the bridge with the runtime's port
+        published on 127.0.0.1 only (and `host.docker.internal` naming the host); hard memory and
+        CPU limits, json-file logs, and with `spec.gpus` every GPU of the host (`--gpus all`)."""
         gpus = [DeviceRequest(count=-1, capabilities=[["gpu"]])] if spec.gpus else None
+        network = {"network_mode": "host"}
+        if spec.network == "bridge":
+            network = {"network_mode": "bridge", "port_bindings": {RUNTIME_PORT: ("127.0.0.1", spec.port)},
+                       "extra_hosts": {"host.docker.internal": "host-gateway"}}
         return self.api.create_host_config(
-            network_mode="host", mem_limit=spec.memory * MB, memswap_limit=spec.memory * MB,
+            **network, mem_limit=spec.memory * MB, memswap_limit=spec.memory * MB,
             nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None, cpu_shares=spec.cpu_shares,
             pids_limit=1024, ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
             cap_drop=["NET_RAW", "NET_ADMIN"], log_config=LogConfig(type="json-file"),
@@ -51,7 +56,8 @@ class DockerBackend(ContainerBackend):
         labels = {"tango.invoker": self.invoker_id, **spec.labels}
         try:
             created = self.api.create_container(spec.image, name=spec.name, environment=spec.env,
-                                                labels=labels, host_config=host_config)
+                                                labels=labels, host_config=host_config,
+                                                ports=[RUNTIME_PORT] if spec.network == "bridge" else None)
             self.api.start(created["Id"])
         except docker.errors.ImageNotFound as e:
             raise ContainerError(f"image '{spec.image}' is not available on this host: {e}") from e
@@ -62,6 +68,7 @@ class DockerBackend(ContainerBackend):
         handle.extra["log_path"] = os.path.join(self.docker_root, "containers", cid,
                                                 f"{cid}-json.log")
         handle.extra["oom_kills"] = self._oom_kill_count(handle)
+        handle.extra["network"] = spec.network
         return handle
 
     def pause(self, handle: ContainerHandle) -> None:

@@ -14,6 +14,7 @@ import sys
 
 from waitress.server import create_server
 
+from invoker.backend import NETWORKS
 from invoker.config import InvokerConfig, parse_runtime_images
 from invoker.service import Invoker, create_app
 
@@ -39,6 +40,10 @@ def parse_config(argv: list[str] | None = None) -> InvokerConfig:
                    help="runtime image of a kind, e.g. vlm=tango/action-vlm:cuda (repeatable)")
     p.add_argument("--gpu-kind", action="append", default=[], metavar="KIND",
                    help="containers of this kind get the host's GPUs (docker --gpus all; repeatable)")
+    p.add_argument("--container-network", choices=NETWORKS, default=defaults.container_network,
+                   help="host: containers share the host's network (fastest start); bridge: each in its "
+                        "own network namespace, runtime published on 127.0.0.1 only, host services on "
+                        "loopback out of reach (default %(default)s)")
     a = p.parse_args(argv)
     try:
         images = parse_runtime_images(a.runtime_image)
@@ -54,7 +59,7 @@ def parse_config(argv: list[str] | None = None) -> InvokerConfig:
     return InvokerConfig(id=a.id, host=a.host, port=a.port, controller_url=a.controller,
                          token=a.token, user_memory=a.user_memory, cpus=a.cpus,
                          container_ports=(first, last), api_host=a.api_host, runtime_images=images,
-                         gpu_kinds=tuple(a.gpu_kind))
+                         gpu_kinds=tuple(a.gpu_kind), container_network=a.container_network)
 
 
 def build_server(config: InvokerConfig, backend=None):

@@ -30,7 +30,7 @@ from flask import Flask, Response, request
 from common.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from common.sizes import Size
 from invoker import activation as act
-from invoker.backend import ContainerBackend, ContainerError, ContainerSpec, container_name
+from invoker.backend import RUNTIME_PORT, ContainerBackend, ContainerError, ContainerSpec, container_name
 from invoker.config import InvokerConfig, UnsupportedKind
 from invoker.container import ConnectionBroken, ContainerProxy, RunTimeout
 from invoker.metrics import InvokerMetrics
@@ -60,6 +60,19 @@ def code_hash(exec_: dict, limits: dict) -> str:
         h.update(repr(part).encode())
     h.update((exec_.get("code") or "").encode())
     return h.hexdigest()
+
+
+def container_env(config: InvokerConfig, port: int) -> dict[str, str]:
+    """The runtime's listen address and the API host it gives actions. On the host network the
+    runtime listens on its own loopback port; on the bridge it listens on RUNTIME_PORT in its own
+    namespace, and a loopback API host is reached through `host.docker.internal` (the host's
+    gateway address: the controller must listen there, not only on 127.0.0.1)."""
+    if config.container_network != "bridge":
+        return {"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port), "__OW_API_HOST": config.api_host}
+    api = config.api_host
+    for loopback in ("//127.0.0.1", "//localhost"):
+        api = api.replace(loopback, "//host.docker.internal")
+    return {"__OW_PROXY_HOST": "0.0.0.0", "__OW_PROXY_PORT": str(RUNTIME_PORT), "__OW_API_HOST": api}
 
 
 def provides_api_key(annotations: list) -> bool:
@@ -272,9 +285,8 @@ class Invoker:
             name=container_name(self.config.instance, counter, *name_parts), image=image, port=port,
             memory=memory, cpu=cpu,
             cpu_shares=max(1024 * memory // self.config.user_memory, 2),
-            env={"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port),
-                 "__OW_API_HOST": self.config.api_host},
-            gpus=self.config.wants_gpus(image))
+            env=container_env(self.config, port),
+            gpus=self.config.wants_gpus(image), network=self.config.container_network)
         try:
             proxy = ContainerProxy.start(self.backend, spec, self.config.start_timeout)
         except BaseException:

@@ -58,10 +58,10 @@ class Platform:
         return requests.request(method, self.apihost + path, auth=(user, key), timeout=120, **kw)
 
 
-def start_platform(tmp: Path, invokers: int = 1) -> Platform:
+def start_platform(tmp: Path, invokers: int = 1, extra: list[str] | None = None) -> Platform:
     require(docker_available(), "a running Docker engine")
     platform_process.build_images()
-    p = Platform(platform_process.start(tmp, invokers), tmp / "wskprops")
+    p = Platform(platform_process.start(tmp, invokers, extra=extra), tmp / "wskprops")
     p.tango("property", "set", "--apihost", p.apihost, "--auth", GUEST_KEY)
     return p
 

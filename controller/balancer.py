@@ -115,13 +115,18 @@ class InvokerRegistry:
             if inv is not None:
                 inv.state = DOWN
 
-    def record_outcome(self, inv: InvokerState, system_error: bool) -> None:
-        """≥ 3 system errors among the last 10 activations → unhealthy (until a success)."""
+    def record_outcome(self, inv: InvokerState, system_error: bool, dispatched_at: float | None = None) -> None:
+        """≥ 3 system errors among the last 10 activations → unhealthy, until a success of an
+        activation dispatched after it became unhealthy (or probation in `check_health`).
+
+        A success dispatched earlier proves nothing: when an invoker dies, the calls in flight
+        break one by one, and one that had already finished may be recorded after the breaks."""
         with self._lock:
             inv.recent_errors = (inv.recent_errors + [system_error])[-10:]
             if inv.state == UP and sum(inv.recent_errors) >= 3:
                 inv.state, inv.unhealthy_since = UNHEALTHY, time.monotonic()
-            elif inv.state == UNHEALTHY and not system_error:
+            elif (inv.state == UNHEALTHY and not system_error
+                  and (dispatched_at is None or dispatched_at > inv.unhealthy_since)):
                 inv.state, inv.recent_errors = UP, []
 
     def reserve(self, action_key: str, memory: int) -> InvokerState | None:

@@ -228,6 +228,7 @@ class ActivationService:
                 "received": start, "cause": cause}
         self._in_flight[activation_id] = inv.id
         system_error = True
+        dispatched_at = time.monotonic()
         try:
             status, reply = inv.pool.json("POST", "/invoke", body,
                                           headers={"X-Tango-Internal": self.config.internal_token},
@@ -250,7 +251,7 @@ class ActivationService:
         finally:
             self._in_flight.pop(activation_id, None)
             self.registry.release(inv, memory)
-            self.registry.record_outcome(inv, system_error)
+            self.registry.record_outcome(inv, system_error, dispatched_at)
 
     # -- sequences -----------------------------------------------------------------------
     def _run_sequence(self, identity, namespace, seq, params, cause, activation_id) -> dict:

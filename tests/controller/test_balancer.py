@@ -75,3 +75,16 @@ def test_health_states_up_down_unhealthy_and_recovery():
     assert inv.state == UP
     reg.mark_down("invoker0")
     assert inv.state == DOWN
+
+
+def test_a_success_dispatched_before_the_errors_does_not_clear_unhealthy():
+    reg = InvokerRegistry(down_after_s=10)
+    inv = reg.register("invoker0", "http://127.0.0.1:3001", 512, 2.0)
+    before = time.monotonic()
+    for _ in range(3):                 # the invoker dies: its in-flight calls break
+        reg.record_outcome(inv, True, time.monotonic())
+    assert inv.state == UNHEALTHY
+    reg.record_outcome(inv, False, before)   # finished before the breaks, recorded after them
+    assert inv.state == UNHEALTHY
+    reg.record_outcome(inv, False, time.monotonic())  # dispatched while unhealthy and succeeded
+    assert inv.state == UP and inv.recent_errors == []

@@ -97,7 +97,7 @@ def sync_invokers(registry: InvokerRegistry, store: InvokerStore, seen: dict[str
         seen[row.id] = row.last_seen
         if registry.get(row.id) is None:
             registry.register(row.id, row.url, row.user_memory, row.cpus)
-        registry.heartbeat(row.id, row.status or {})
+        registry.heartbeat(row.id, row.status or {}, row.last_seen / 1000)
 
 
 def create_app(config: ControllerConfig, services: Services | None = None, start_jobs: bool = True) -> Flask:

@@ -31,6 +31,7 @@ class InvokerState:
     in_flight: int = 0
     recent_errors: list[bool] = field(default_factory=list)  # last 10 outcomes: True = system error
     unhealthy_since: float = 0.0
+    down_at: float = 0.0                                     # wall-clock s when last marked down
     status: dict = field(default_factory=dict)               # last heartbeat body
     pool: HttpPool | None = None
 
@@ -81,11 +82,17 @@ class InvokerRegistry:
             self._invokers[id] = inv
             return inv
 
-    def heartbeat(self, id: str, status: dict) -> bool:
+    def heartbeat(self, id: str, status: dict, sent: float | None = None) -> bool:
+        """A heartbeat the invoker sent at wall-clock `sent` (default now); False: unknown invoker.
+
+        One sent before the invoker was marked down is stale and changes nothing: a heartbeat in
+        flight (or stored, for `sync_invokers`) when the invoker died must not bring it back up."""
         with self._lock:
             inv = self._invokers.get(id)
             if inv is None:
                 return False
+            if inv.state == DOWN and sent is not None and sent <= inv.down_at:
+                return True
             inv.last_seen = time.monotonic()
             inv.status = status
             if inv.state == DOWN:
@@ -103,7 +110,7 @@ class InvokerRegistry:
         with self._lock:
             for inv in self._invokers.values():
                 if inv.state != DOWN and now - inv.last_seen > self.down_after_s:
-                    inv.state = DOWN
+                    inv.state, inv.down_at = DOWN, time.time()
                     went_down.append(inv)
                 elif inv.state == UNHEALTHY and now - inv.unhealthy_since > self.down_after_s:
                     inv.state, inv.recent_errors = UP, []
@@ -113,7 +120,7 @@ class InvokerRegistry:
         with self._lock:
             inv = self._invokers.get(id)
             if inv is not None:
-                inv.state = DOWN
+                inv.state, inv.down_at = DOWN, time.time()
 
     def record_outcome(self, inv: InvokerState, system_error: bool, dispatched_at: float | None = None) -> None:
         """≥ 3 system errors among the last 10 activations → unhealthy, until a success of an

@@ -206,7 +206,7 @@ class Invoker:
             pool = self.pool.summary()
         try:
             self._internal_post(f"/internal/invokers/{self.config.id}/heartbeat",
-                                {"pool": pool, "stats": self.stats.snapshot()})
+                                {"pool": pool, "stats": self.stats.snapshot(), "sent": time.time()})
         except requests.RequestException as e:
             log.warning("heartbeat to %s failed: %s", self.config.controller_url, e)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 
 from flask import Blueprint, jsonify, request
 
@@ -34,7 +35,12 @@ def register():
 @bp.post("/invokers/<invoker_id>/heartbeat")
 def heartbeat(invoker_id: str):
     svc, status = services(), json_body()
-    if not svc.registry.heartbeat(invoker_id, status):
+    now = time.time()
+    try:  # when the invoker sent it (its clock), never later than now
+        sent = min(float(status.get("sent", now)), now)
+    except (TypeError, ValueError):
+        sent = now
+    if not svc.registry.heartbeat(invoker_id, status, sent):
         return jsonify({"error": "unknown invoker: register first", "code": ""}), 404
-    svc.invoker_store.heartbeat(invoker_id, status)
+    svc.invoker_store.heartbeat(invoker_id, status, int(sent * 1000))
     return jsonify({"ok": True})

@@ -28,11 +28,11 @@ class InvokerStore:
             else:
                 row.url, row.user_memory, row.cpus, row.last_seen = url, user_memory, cpus, now_ms()
 
-    def heartbeat(self, id: str, status: dict) -> None:
+    def heartbeat(self, id: str, status: dict, sent_ms: int | None = None) -> None:
         with self.db.session() as s:
             row = s.get(InvokerRow, id)
             if row is not None:
-                row.last_seen, row.status = now_ms(), status
+                row.last_seen, row.status = sent_ms or now_ms(), status
 
     def all(self) -> list[InvokerRow]:
         with self.db.session() as s:

@@ -88,3 +88,13 @@ def test_a_success_dispatched_before_the_errors_does_not_clear_unhealthy():
     assert inv.state == UNHEALTHY
     reg.record_outcome(inv, False, time.monotonic())  # dispatched while unhealthy and succeeded
     assert inv.state == UP and inv.recent_errors == []
+
+
+def test_a_heartbeat_sent_before_the_invoker_was_marked_down_does_not_revive_it():
+    reg = InvokerRegistry(down_after_s=10)
+    inv = reg.register("invoker0", "http://127.0.0.1:3001", 512, 2.0)
+    sent_before = time.time()
+    reg.mark_down("invoker0")           # its connection was refused: the process is gone
+    assert reg.heartbeat("invoker0", {}, sent_before) is True
+    assert inv.state == DOWN            # in flight (or stored) when it died: stale
+    assert reg.heartbeat("invoker0", {}, time.time() + 0.001) and inv.state == UP  # a live one revives it

@@ -40,7 +40,7 @@ def test_killing_an_invoker_loses_no_activation(two_invokers, tmp_path):
     assert res["statuses"].get("whisk internal error", 0) >= 1 and res["statuses"].get("success", 0) >= 1
     # broken calls make it "unhealthy" at once (or "down" on a refused connection); without
     # heartbeats it is "down" within the controller's down_after_s (10 s)
-    assert res["invoker_states"]["invoker0"] in ("unhealthy", "down") and res["invoker_states"]["invoker1"] == "up"
+    assert res["invoker_states"]["invoker0"] in ("unhealthy", "down") and res["invoker_states"]["invoker1"] == "up", res
     deadline = time.time() + 30
     while p.api("GET", "/invokers").json()["invoker0"] != "down" and time.time() < deadline:
         time.sleep(0.5)

@@ -50,6 +50,16 @@ def test_savings_against_both_baselines_skip_running_runs():
     assert out["series"]["late"] == [(1, 1.0), (3, 3.0)] and out["baselines"] == ["early-max", "early-static"]
 
 
+def test_savings_of_equal_means_is_a_plain_zero():
+    # Same mean from different runs: the division can land an ulp above 1, and rounding that
+    # saving gave -0.0, which the page printed as "-0.0 % less".
+    runs = [{"policy": "late", "start": 1, "coreSeconds": 0.1}, {"policy": "late", "start": 2, "coreSeconds": 0.2},
+            {"policy": "early-static", "start": 3, "coreSeconds": 0.15},
+            {"policy": "early-static", "start": 4, "coreSeconds": 0.15}]
+    v = {r["policy"]: r for r in insights.savings(runs)["policies"]}["late"]["vs:early-static"]
+    assert v == 0 and str(v) == "0.0"
+
+
 def test_run_timeline_offsets_and_unrun_nodes():
     run = {"runId": "r", "start": 1000, "duration": 300, "slo": {"latencyMs": 500},
            "nodes": [{"id": "a", "status": "success", "start": 1000, "end": 1100, "size": {"cpu": 1, "memory": 256},

@@ -254,7 +254,8 @@ def test_walk_every_page_with_real_data(page, platform, deployed):
     table = page.inner_text("#savings-table")
     assert "late" in table and "early-max" in table
     late_row = page.locator("#savings-table tr", has_text="late").locator("td")
-    assert all(re.fullmatch(r"[\d.]+ % less|[\d.]+× as much", late_row.nth(i).inner_text()) for i in (3, 4))
+    cells = [late_row.nth(i).inner_text() for i in (3, 4)]
+    assert all(re.fullmatch(r"[\d.]+ % less|[\d.]+× as much", c) for c in cells), cells
     shot(page, "savings")
 
     # GPU runtimes: no VLM action in this namespace, so the page says so (the real runtime is

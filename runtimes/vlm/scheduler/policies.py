@@ -267,6 +267,8 @@ class Nova(_Pipelined):
             self.last.update(decode_gap_ms=self._gap, slack_gap_ms=slack, shared=True)
             if self._gap > 0:
                 return None, f"{why} for {co_runner}: unpartitioned, decode paced {self._gap:.1f} ms"
+        if isinstance(s, Paced):  # the bound leaves no idle time: plain sharing
+            s = None
         self.last["shared"] = s is None
         return s, f"{why} for {co_runner}: " + ("unpartitioned (shared)" if s is None else f"decode {s} SMs")
 

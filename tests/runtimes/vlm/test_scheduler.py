@@ -311,3 +311,15 @@ def test_calibrated_tables_seeded_from_a_runs_metrics_apply_what_it_learnt(table
     assert t.version() == 1 and t.corrections()["prefill|partition"]["applied"] == 2.0
     with pytest.raises(ValueError, match="unknown calibration kind"):
         CalibratedTables.seeded(tables, {"prefill|sideways": {"ratio": 1.0, "samples": 9}})
+
+
+def test_a_paced_choice_with_no_idle_time_left_is_plain_sharing(tables):
+    from runtimes.vlm.scheduler.tables import Paced
+    # The probe's tables: decode beside vision on plain streams is already ~5x its step alone, so
+    # pacing at a 2x bound leaves no gap to idle.
+    p = make_policy("nova", tables)
+    assert tables.interp("decode", None, 4, "vision") >= 2.0 * tables.interp("decode", 132, 4)
+    p._model = lambda rate: ((Paced(2.0), Paced(2.0)), (Paced(2.0), Paced(2.0)), None, 100.0)
+    plan = p.decide(SchedulerState(waiting=(req(0),), decoding=decoding(4), arrival_rate=5.0))
+    assert plan.vision == ("r0",) and plan.sm_split is None and plan.decode_gap_ms == 0
+    assert p.last["shared"] and "unpartitioned (shared)" in plan.reason

@@ -20,6 +20,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench import write_json  # noqa: E402
 from invoker.backend import ContainerSpec  # noqa: E402
 from invoker.config import PYTHON_IMAGE, InvokerConfig  # noqa: E402
 from invoker.container import ContainerProxy  # noqa: E402
@@ -89,9 +90,7 @@ def main(argv=None) -> int:
               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "median_ms": med, "ratio_bridge_over_host": {k: round(v["bridge"] / v["host"], 3) for k, v in med.items()},
               "n": {"cold": args.repeats, "warm": args.runs}}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result, indent=2)
     print("saved", args.out)
     return 0
 

@@ -30,8 +30,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench import write_json  # noqa: E402
 from bench.nova_workload import make_workload  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 TARGET = 0.233  # the issue's max-latency reduction against the best baseline
 
 
@@ -61,13 +63,18 @@ def lower_bound_ms(items, service: dict, step_ms: float) -> tuple[float, tuple[i
 
 
 def workload_items(w: dict, seed: int, cv: float):
+    """The requests of a result's workload `w`, as the benchmark generated them."""
     return make_workload(w["n"], w["rate_rps"], w["process"], cv=cv, seed=seed)
+
+
+def committed_tables(preset: str) -> str:
+    """Path of the stage tables of `preset` committed next to the results."""
+    return os.path.join(HERE, "results", "nova", f"tables_{preset}.json")
 
 
 def fastest_step_ms(tables_path: str | None, preset: str) -> float:
     if not (tables_path and os.path.exists(tables_path)):  # a path on the GPU machine: the committed copy
-        tables_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "nova",
-                                   f"tables_{preset}.json")
+        tables_path = committed_tables(preset)
     if os.path.exists(tables_path):
         with open(tables_path) as f:
             solo = json.load(f)["solo"]["decode"]
@@ -133,8 +140,7 @@ def main(argv=None):
         a = analyse(result, args.tables)
         report["results"][os.path.basename(path)] = a
         print_table(os.path.basename(path), a)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=1)
+    write_json(args.out, report)
     print("\nwrote", args.out)
 
 

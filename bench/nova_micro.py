@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 
+from bench import write_json  # noqa: E402
 from bench.nova_bench import card  # noqa: E402
 from bench.nova_workload import SCREENS, screenshot  # noqa: E402
 from runtimes.vlm.engine import DecodeRunner, _stream_ctx as stream_ctx  # noqa: E402
@@ -292,10 +293,8 @@ def main(argv=None):
     for name in args.parts.split(","):
         result[name] = parts[name]()
         print(name, json.dumps(result[name])[:2000], flush=True)
-    os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"micro_{args.preset}.json")
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1)
+    write_json(path, result)
     print("wrote", path)
 
 

@@ -20,7 +20,6 @@ and prefill:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import statistics
@@ -31,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
+from bench import write_json  # noqa: E402
 from bench.nova_bench import card  # noqa: E402
 from bench.nova_workload import screenshot  # noqa: E402
 from runtimes.vlm.engine import Engine, EngineConfig  # noqa: E402
@@ -138,10 +138,8 @@ def main(argv=None):
         print(f"{case:>20} {out[case]['vision_ms']:10.1f} {out[case]['prefill_ms']:11.1f}")
     k = out["kernels"]
     print(f"engine request: wall {k['wall_ms']} ms, GPU kernels {k['kernel_ms']} ms (busy {k['gpu_busy']:.0%})")
-    os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"overhead_{args.preset}.json")
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1)
+    write_json(path, out)
     print("wrote", path)
 
 

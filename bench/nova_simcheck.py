@@ -19,22 +19,20 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.nova_bound import seed_and_cv  # noqa: E402
-from bench.nova_workload import make_workload  # noqa: E402
+from bench import write_json  # noqa: E402
+from bench.nova_bound import committed_tables, seed_and_cv, workload_items  # noqa: E402
 from runtimes.vlm.scheduler import make_policy  # noqa: E402
 from runtimes.vlm.scheduler.calibrate import CalibratedTables  # noqa: E402
 from runtimes.vlm.scheduler.simulate import Arrival, simulate  # noqa: E402
 from runtimes.vlm.scheduler.tables import StageTables  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
 
 def arrivals(result: dict, workload: dict, seed: int, cv: float) -> list[Arrival]:
     """The run's requests as the simulator takes them (prompt = image tokens + instruction)."""
     service = result["service_ms"]
-    items = make_workload(workload["n"], workload["rate_rps"], workload["process"], cv=cv, seed=seed)
     return [Arrival(it.at_s * 1e3, service[it.screen]["patches"],
-                    service[it.screen]["prompt_tokens"] - 65 + it.prompt_len, it.output_len) for it in items]
+                    service[it.screen]["prompt_tokens"] - 65 + it.prompt_len, it.output_len)
+            for it in workload_items(workload, seed, cv)]
 
 
 def check(result: dict, tables: StageTables, corrections: dict) -> dict:
@@ -85,7 +83,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     with open(args.result) as f:
         result = json.load(f)
-    tables = StageTables.load(args.tables or os.path.join(HERE, "results", "nova", f"tables_{result['preset']}.json"))
+    tables = StageTables.load(args.tables or committed_tables(result["preset"]))
     nova = [r for r in result["runs"] if r["policy"] == "nova" and r["workload"] == args.workload]
     if not nova or "calibration" not in nova[0].get("engine", {}):
         raise SystemExit(f"{args.result} has no nova run of {args.workload} with its engine calibration")
@@ -102,10 +100,9 @@ def main(argv=None):
     print(f"\n{args.workload} on calibrated tables: multi-stream {swept['multi-stream'] / 1e3:.2f} s, "
           f"best fixed split {best} {swept[best] / 1e3:.2f} s, pf-limit {swept['pf-limit'] / 1e3:.2f} s")
     out = args.out or args.result.replace(".json", "_simcheck.json")
-    with open(out, "w") as f:
-        json.dump({"command": "python3 bench/nova_simcheck.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
-                   "source": os.path.basename(args.result), "corrections": corrections, "workloads": checked,
-                   f"sweep_{args.workload}": swept}, f, indent=1)
+    write_json(out, {"command": "python3 bench/nova_simcheck.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
+                     "source": os.path.basename(args.result), "corrections": corrections, "workloads": checked,
+                     f"sweep_{args.workload}": swept})
     print("wrote", out)
 
 

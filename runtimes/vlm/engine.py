@@ -524,7 +524,7 @@ class Engine:
         for r, e in zip(reqs, parts):
             r.image_embeds, r.ready_event = e, ev
         _sync(ev)  # stamps the stage's end for the scheduler; blocks only this worker
-        self._observe(VISION, sms, sum(r.patches for r in reqs), steps0, now)
+        self._report_compute(VISION, sms, sum(r.patches for r in reqs), steps0, now)
         return ev
 
     def _run_prefill(self, job):
@@ -544,7 +544,7 @@ class Engine:
         ev = _record(stream)
         r.ready_event = ev
         _sync(ev)
-        self._observe(PREFILL, sms, chunk.tokens, steps0, start)
+        self._report_compute(PREFILL, sms, chunk.tokens, steps0, start)
         return None if first is None else int(first[0])
 
     def _run_decode(self, job):
@@ -570,7 +570,7 @@ class Engine:
         self._report(DECODE, sms, len(slots), corunner, step_ms)
         return nxt, step_ms
 
-    def _observe(self, stage: str, sms: int | None, size: int, steps0: int, start: float) -> None:
+    def _report_compute(self, stage: str, sms: int | None, size: int, steps0: int, start: float) -> None:
         """Report a finished compute stage: beside decode if a step ended or ran meanwhile."""
         beside = DECODE if self._decode_steps != steps0 or self._decode_running else None
         self._report(stage, sms, size, beside, (time.perf_counter() - start) * 1e3)

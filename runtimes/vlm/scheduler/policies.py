@@ -261,7 +261,7 @@ class Nova(_Pipelined):
             batch = max(1, min(len(state.decoding), self.max_batch))
             step = decode_step_ms(self.tables, None, batch, co_runner)
             alone = self.tables.interp(DECODE, self.total_sms, batch)
-            bound = max(0.0, s.slowdown * alone - step) if isinstance(s, Paced) else 0.0
+            bound = s.gap_ms(self.tables, batch, co_runner) if isinstance(s, Paced) else 0.0
             slack = self._slack_gap(state, drain_ms, step, alone) if draining else 0.0
             self._gap = max(bound, slack)
             self.last.update(decode_gap_ms=self._gap, slack_gap_ms=slack, shared=True)

@@ -72,10 +72,20 @@ class Paced:
 
     slowdown: float
 
+    def period_ms(self, tables: "StageTables", batch: float) -> float:
+        """What a paced step, its idle gap included, takes: `slowdown` × the decode step alone."""
+        return self.slowdown * tables.interp(DECODE, tables.total_sms, batch)
+
+    def gap_ms(self, tables: "StageTables", batch: float, co_runner: str) -> float:
+        """The idle gap a paced decode step adds beside `co_runner` (0: the step on shared streams
+        is already as slow as the bound allows)."""
+        return max(0.0, self.period_ms(tables, batch) - tables.interp(DECODE, None, batch, co_runner))
+
     def duty(self, tables: "StageTables", co_runner: str, batch: float = NOMINAL_BATCH) -> float:
         """Fraction of the time a decode step runs beside `co_runner`."""
-        step = tables.interp(DECODE, None, batch, co_runner)
-        return min(1.0, step / (self.slowdown * tables.interp(DECODE, tables.total_sms, batch)))
+        # The step over the step plus its gap_ms; over the period itself, since (period - step) +
+        # step can miss the period by a rounding.
+        return min(1.0, tables.interp(DECODE, None, batch, co_runner) / self.period_ms(tables, batch))
 
 
 Split = int | None | Paced  # decode SMs on a partition; None: unpartitioned, plain streams; Paced
@@ -98,7 +108,7 @@ def decode_step_ms(tables: "StageTables", split: Split, batch: float, co_runner:
     step counts its idle gap)."""
     if isinstance(split, Paced):
         shared = tables.interp(DECODE, None, batch, co_runner)
-        return max(shared, split.slowdown * tables.interp(DECODE, tables.total_sms, batch)) if co_runner else shared
+        return max(shared, split.period_ms(tables, batch)) if co_runner else shared  # step + gap_ms
     return tables.interp(DECODE, split, batch, co_runner)
 
 

@@ -35,8 +35,8 @@ Choices, and why:
   option (whole workflow, live): ``slo = p99(large) + frac * (p99(small) - p99(large))``,
   rounded up to 100 ms; one result per ``--slo-frac`` (same profiles, calibration and request
   sequence; hints synthesized for each SLO). Live runs rather than profiles because the
-  profiles see a fan-out node as its slowest item (items assumed parallel) and each function
-  alone on the host, which on a 2-core invoker they are not.
+  profiles see each function alone on the host (parallel branches do not contend there; the
+  items of a fan-out node share the invoker's cores, `Profiles.slots`).
 - **Oracle.** Offline, from the profiles of the same inputs: per request, the cheapest
   per-node option assignment (core-ms = cpu x activation time summed over items) whose
   critical path of that input's profiled latencies meets the SLO (``cheapest_assignment``,

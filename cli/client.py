@@ -204,12 +204,14 @@ class Client:
                             {"hints": text}).body
 
     def start_profile(self, qname: QualifiedName, inputs: list, options: list[str] | None,
-                      repeats: int | None) -> dict:
+                      repeats: int | None, capacity_cores: float | None = None) -> dict:
         body: dict[str, Any] = {"inputs": inputs}
         if options:
             body["options"] = options
         if repeats is not None:
             body["repeats"] = repeats
+        if capacity_cores is not None:
+            body["capacityCores"] = capacity_cores
         return self.request("POST", self._entity_path("workflows", qname) + "/profile", None, body,
                             accept=(200, 202)).body
 

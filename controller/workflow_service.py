@@ -265,6 +265,11 @@ class WorkflowService:
         repeats = int(body.get("repeats", 3))
         if not 1 <= repeats <= 100:
             raise ApiError(400, "'repeats' must be between 1 and 100.")
+        capacity = body.get("capacityCores")
+        if capacity is None:   # what the healthy invokers hold: foreach items run that many cores at once
+            capacity = sum(inv.cpus for inv in self.activations.registry.all() if inv.state == "up") or None
+        elif isinstance(capacity, bool) or not isinstance(capacity, (int, float)) or capacity <= 0:
+            raise ApiError(400, "'capacityCores' must be a positive number of CPU cores.")
         job_id = uuid.uuid4().hex
         job = {"jobId": job_id, "workflow": name, "state": "running", "done": 0, "total": 0, "error": None,
                "started": now_ms(), "finished": None, "options": [o.to_json() for o in options]}
@@ -281,7 +286,7 @@ class WorkflowService:
 
         def work() -> None:
             try:
-                profiles = run_profile(wf, inputs, options, repeats, invoke, progress)
+                profiles = run_profile(wf, inputs, options, repeats, invoke, progress, capacity_cores=capacity)
                 with self.db.session() as s:
                     self._row(s, namespace, name).profiles = profiles.to_json()
                 job["state"] = "done"
@@ -307,6 +312,7 @@ class WorkflowService:
                                      "p99": percentile(prof.node_latencies(fn, opt), 99)}
                                for opt in prof.options}
             out["profiles"] = summary
+            out["capacityCores"] = prof.capacity_cores
             out["infeasible"] = [{k: f[k] for k in ("function", "option", "run", "error")} for f in prof.failures]
         return out
 

@@ -38,8 +38,12 @@ def _result(record: dict, node, option: str, run: int):
 
 def profile(workflow, inputs: list, options: list[Size], repeats: int,
             invoke: Callable, progress: Callable | None = None,
-            reference: Size | None = None, build_node_input: Callable | None = None) -> Profiles:
+            reference: Size | None = None, build_node_input: Callable | None = None,
+            capacity_cores: float | None = None) -> Profiles:
     """Profile `workflow` on `inputs` at every option (named `Size`s), `repeats` times each.
+
+    `capacity_cores` is the platform's CPU for these functions: how many foreach items can run at
+    once at each option (`Profiles.slots`); None leaves them unbounded.
 
     `reference` (default: the largest option) runs first and produces the outputs that feed
     downstream nodes; `progress(done, total)` is called after every activation (total grows
@@ -51,7 +55,7 @@ def profile(workflow, inputs: list, options: list[Size], repeats: int,
     build = build_node_input or engine_node_input
     reference = reference or max(options, key=lambda s: (s.cpu, s.memory))
     ordered = [reference] + [o for o in options if o != reference]
-    profiles = Profiles(workflow.name, {o.option: o for o in ordered})
+    profiles = Profiles(workflow.name, {o.option: o for o in ordered}, capacity_cores=capacity_cores)
     total = len(inputs) * len(workflow.nodes) * len(ordered) * repeats
     done = 0
     for run, run_input in enumerate(inputs):

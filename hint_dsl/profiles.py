@@ -12,11 +12,15 @@ as profiles grow, and map to readable thresholds (`input.bytes < 2MB`, `input.ro
 The synthesizer keeps a class split only where it changes the chosen option.
 
 Latencies come at two levels: per activation (`latencies`) and per node run (`node_latencies`).
-A foreach node runs its items in parallel, so one node run lasts as long as its slowest item
-and costs the sum of its items; the synthesizer and policies reason about node runs.
+A foreach node runs its items in parallel, but only as many at once as the platform's CPU holds:
+with `capacity_cores` C (the invokers' CPU capacity when the profile was taken) an option of c
+cores runs floor(C / c) items at a time, so a node run lasts the makespan of its items dealt in
+order to that many slots (the slowest item when they all fit) and costs the sum of its items.
+The profiler measures items one at a time; the synthesizer and policies reason about node runs.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -61,7 +65,7 @@ class Sample:
 @dataclass
 class NodeRun:
     """One run of a node (all its foreach items) at one option."""
-    latency_ms: float      # slowest item
+    latency_ms: float      # makespan of the items on the slots the option leaves (module doc)
     work_ms: float         # sum over items: what the run is billed for
     size_class: int
     run: int = 0           # which profiling input
@@ -75,6 +79,8 @@ class Profiles:
     # Activations that failed while profiling (e.g. out of memory at a small option): that
     # option is infeasible for the function at that input-size class, and for it as a whole.
     failures: list[dict] = field(default_factory=list)
+    # CPU cores the platform had for these functions (None: unbounded, every item at once).
+    capacity_cores: float | None = None
 
     def __post_init__(self):
         self._runs: dict | None = None
@@ -130,12 +136,19 @@ class Profiles:
         return {"workflow": self.workflow,
                 "options": {n: s.to_json() for n, s in self.options.items()},
                 "samples": [asdict(s) for s in self.samples],
-                "failures": list(self.failures)}
+                "failures": list(self.failures), "capacityCores": self.capacity_cores}
 
     @classmethod
     def from_json(cls, d: dict) -> "Profiles":
         return cls(d["workflow"], {n: Size.from_json(s) for n, s in d.get("options", {}).items()},
-                   [Sample(**s) for s in d.get("samples", [])], list(d.get("failures", [])))
+                   [Sample(**s) for s in d.get("samples", [])], list(d.get("failures", [])),
+                   d.get("capacityCores"))
+
+    def slots(self, option: str) -> int | None:
+        """How many items of a foreach node run at once at `option` (None: all of them)."""
+        if not self.capacity_cores:
+            return None
+        return max(1, int(self.capacity_cores / self.options[option].cpu + 1e-9))
 
     # -- queries -------------------------------------------------------------------------
     def functions(self) -> list[str]:
@@ -189,11 +202,26 @@ class Profiles:
                 groups.setdefault((s.function, s.option, s.run, s.repeat), []).append(s)
             index: dict[tuple, list[NodeRun]] = {}
             for (fn, opt, _, _), items in groups.items():
-                run = NodeRun(max(s.latency_ms for s in items), sum(s.latency_ms for s in items),
+                items.sort(key=lambda s: s.item or 0)
+                slots = self.slots(opt) if opt in self.options else None
+                run = NodeRun(makespan([s.latency_ms for s in items], slots), sum(s.latency_ms for s in items),
                               size_class(max(self.key_value(fn, s) for s in items)), items[0].run)
                 index.setdefault((fn, opt), []).append(run)
             self._runs = index
         return self._runs
+
+
+def makespan(latencies: list[float], slots: int | None) -> float:
+    """When the last of `latencies` ends if they start in order, each on the first of `slots`
+    parallel slots to come free (all at once when `slots` is None or not fewer than them)."""
+    if not latencies:
+        return 0.0
+    if slots is None or slots >= len(latencies):
+        return max(latencies)
+    free = [0.0] * slots
+    for latency in latencies:
+        heapq.heappush(free, heapq.heappop(free) + latency)
+    return max(free)
 
 
 def _explained(samples: list[Sample], key: str) -> float:

@@ -58,6 +58,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--inputs", required=True, metavar="FILE.jsonl", help="one JSON input per line")
     p.add_argument("--options", metavar="A,B,C", help="only these options (default: all)")
     p.add_argument("--repeats", type=non_negative_int, metavar="N", help="runs per input and option")
+    p.add_argument("--capacity-cores", type=float, metavar="C",
+                   help="CPU cores foreach items share when the workflow runs (default: the healthy invokers')")
     p.set_defaults(handler=profile)
 
     p = verbs.add_parser("synthesize", parents=[common], help="generate hints from the profiles")
@@ -165,7 +167,7 @@ def profile(args: argparse.Namespace, ctx: Context) -> int:
     options = [o.strip() for o in args.options.split(",") if o.strip()] if args.options else None
     client = ctx.client()
     with failing(f"start profiling workflow '{args.workflow}'"):
-        job = client.start_profile(qname, inputs, options, args.repeats)
+        job = client.start_profile(qname, inputs, options, args.repeats, args.capacity_cores)
     output.note(f"profiling workflow {args.workflow} (job {job.get('jobId', '?')}, {len(inputs)} input(s))")
     with failing(f"follow profiling of workflow '{args.workflow}'"):
         status = client.profile_status(qname)

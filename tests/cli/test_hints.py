@@ -106,10 +106,11 @@ def test_profile_posts_inputs_and_follows_progress(wsk, api, tmp_path, monkeypat
                        "profiles": {"resize": {"small": {"samples": 4, "p50": 800.0, "p99": 950.0},
                                                "large": {"samples": 4, "p50": 300.0, "p99": 410.0}}}}))
     run = wsk("hints", "profile", "thumbs", "--inputs", str(inputs), "--options", "small,large",
-              "--repeats", "2")
+              "--repeats", "2", "--capacity-cores", "4")
     assert run.code == 0
     post = next(r for r in api.requests if r.method == "POST")
-    assert post.body == {"inputs": [{"url": "a"}, {"url": "b"}], "options": ["small", "large"], "repeats": 2}
+    assert post.body == {"inputs": [{"url": "a"}, {"url": "b"}], "options": ["small", "large"], "repeats": 2,
+                         "capacityCores": 4.0}
     assert "4/8 runs" in run.err and run.err.rstrip().endswith("] 8/8 runs")
     table = run.out.splitlines()
     assert table[0].split() == ["Function", "Option", "Samples", "p50", "p99"]

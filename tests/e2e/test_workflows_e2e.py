@@ -15,7 +15,9 @@ import math
 import re
 
 import pytest
+import requests
 
+from controller.config import SYSTEM_KEY
 from workflows.packaging import WORKFLOWS_DIR
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -40,6 +42,11 @@ def deployed(platform, tmp_path_factory):
     for node in ("preprocess", "train_linear", "train_mlp", "evaluate"):
         assert re.search(rf"{node}\s+small\s+2\s", profiled.stdout), profiled.stdout
         assert re.search(rf"{node}\s+large\s+2\s", profiled.stdout), profiled.stdout
+    # The profile records the CPU the invokers hold (foreach items share it when the workflow runs).
+    user, _, key = SYSTEM_KEY.partition(":")
+    invokers = requests.get(platform.apihost + "/api/v1/admin/invokers", auth=(user, key), timeout=30).json()
+    status = platform.api("GET", f"/api/v1/namespaces/_/workflows/{WORKFLOW}/profile").json()
+    assert status["capacityCores"] == sum(i["cpus"] for i in invokers if i["state"] == "up") > 0
     hints = tmp / "ml.hints"
     synthesized = platform.tango("hints", "synthesize", WORKFLOW, "-o", str(hints))
     assert "before condensing" in synthesized.stderr

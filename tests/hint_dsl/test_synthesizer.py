@@ -6,7 +6,7 @@ import pytest
 import hint_dsl
 from common.sizes import Size
 from controller.adapter.state import NodeState
-from hint_dsl.profiles import Profiles, Sample
+from hint_dsl.profiles import Profiles, Sample, makespan
 from hint_dsl.synthesizer import synthesize
 
 SMALL, MEDIUM, LARGE = Size(0.5, 256, "small"), Size(1, 512, "medium"), Size(2, 1024, "large")
@@ -98,6 +98,38 @@ def test_foreach_node_lasts_its_slowest_item_and_costs_all_items():
     wf = workflow(400, node("f", foreach="src.items"))
     s = synthesize(wf, p, list(p.options.values()), margin=0.0)
     assert rules_of(s.text, "f") == ["when remaining < 300ms use large", "otherwise use small"]
+
+
+def test_makespan_deals_items_in_order_to_the_first_free_slot():
+    assert makespan([], 2) == 0.0
+    assert makespan([100, 300, 200], None) == 300        # unbounded: all at once
+    assert makespan([100, 300, 200], 3) == 300           # they all fit
+    assert makespan([100, 300, 200], 1) == 600           # one after another
+    # two slots: 100 and 300 start; 200 takes the slot freed at 100 -> ends at 300
+    assert makespan([100, 300, 200], 2) == 300
+    assert makespan([300, 100, 200, 50], 2) == 350       # 300 | 100, 200 (ends 300), 50 after 300
+
+
+def test_foreach_items_share_the_capacity_the_profile_was_taken_with():
+    # On 4 cores: small (1 core) runs 4 items at once, large (4 cores) one at a time.
+    p = Profiles("wf", {"small": Size(1, 256, "small"), "large": Size(4, 1024, "large")}, capacity_cores=4)
+    for opt, items in {"small": [100, 300, 200], "large": [60, 150, 90]}.items():
+        for r in range(2):
+            for i, ms in enumerate(items):
+                p.add(Sample("f", opt, ms, 500, r, 0, i))
+    assert p.slots("small") == 4 and p.slots("large") == 1
+    assert p.node_latencies("f", "small") == [300, 300]   # all three fit
+    assert p.node_latencies("f", "large") == [300, 300]   # 60 + 150 + 90 in a row
+    assert p.cost("f", "large")[0] == 1200                # billed the same either way
+    # Unbounded profiles thought large (150 ms) saved time; on 4 cores it saves none, so a
+    # 300 ms budget takes small at every level.
+    wf = workflow(400, node("f", foreach="src.items"))
+    s = synthesize(wf, p, list(p.options.values()), margin=0.0)
+    assert rules_of(s.text, "f") == ["otherwise use small"]
+    again = Profiles.from_json(p.to_json())
+    assert again.capacity_cores == 4 and again.node_latencies("f", "large") == [300, 300]
+    legacy = {k: v for k, v in p.to_json().items() if k != "capacityCores"}
+    assert Profiles.from_json(legacy).node_latencies("f", "large") == [150, 150]
 
 
 def test_size_class_split_is_kept_only_where_it_changes_the_choice():

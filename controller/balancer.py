@@ -144,6 +144,12 @@ class InvokerRegistry:
                 inv.in_flight += 1
             return inv
 
+    def has_room(self, memory: int) -> bool:
+        """Whether a healthy invoker has `memory` MB unreserved (an activation sent now would
+        start at once rather than wait in an invoker's buffer)."""
+        with self._lock:
+            return any(i.state == UP and i.free_memory >= memory for i in self._invokers.values())
+
     def release(self, inv: InvokerState, memory: int) -> None:
         with self._lock:
             inv.reserved_memory -= memory

@@ -132,10 +132,12 @@ class ActivationService:
         # As in OpenWhisk, the activation belongs to the namespace that invoked it: another
         # namespace's published package action runs for the caller and is listed under the caller.
         home = identity.namespace
-        if blocking and action["limits"]["timeout"] <= wait_ms and action["exec"]["kind"] != "sequence":
+        if (blocking and action["limits"]["timeout"] <= wait_ms and action["exec"]["kind"] != "sequence"
+                and self.registry.has_room(size.memory if size else action["limits"]["memory"])):
             # The invoker ends the activation within its timeout, so the caller's wait can only
-            # run out first if the activation queues at a full invoker: run it on this request's
-            # thread and save two thread hand-offs (a fifth of the controller's CPU per invoke).
+            # run out first if the activation queues at a full invoker (hence has_room): run it on
+            # this request's thread and save two thread hand-offs (a fifth of the controller's
+            # CPU per invoke).
             record = self._execute_released(identity, home, action, merged, size, cause, activation_id)
         else:
             try:

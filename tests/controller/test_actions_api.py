@@ -158,6 +158,36 @@ def test_blocking_wait_downgrades_to_202(platform, guest):
     assert got.json["result"] == {"done": True}
 
 
+def test_blocking_wait_runs_out_while_the_activation_waits_at_a_full_invoker(platform, guest):
+    # The action's timeout is within the caller's wait, but every invoker is full: the activation
+    # may sit in an invoker's buffer, so the wait still bounds the reply (202, then the result).
+    client, services, fake = platform
+    put(client, guest, "queued", {**CODE, "limits": {"timeout": 200}})
+    held = services.registry.reserve("another/action", 2048)   # the only invoker is full
+
+    def buffered(body):
+        time.sleep(0.6)
+        return 200, FakeInvoker.record(body, {"done": True})
+
+    fake.behaviour = buffered
+    try:
+        r = client.post("/api/v1/namespaces/_/actions/queued?blocking=true&timeout=300", json={}, headers=guest)
+        assert r.status_code == 202 and set(r.json) == {"activationId"}
+    finally:
+        services.registry.release(held, 2048)
+    aid = r.json["activationId"]
+    for _ in range(100):
+        got = client.get(f"/api/v1/namespaces/_/activations/{aid}/result", headers=guest)
+        if got.status_code == 200:
+            break
+        time.sleep(0.05)
+    assert got.json["result"] == {"done": True}
+    # With room again, the same call waits for its result.
+    fake.behaviour = lambda b: (200, FakeInvoker.record(b, {"done": True}))
+    r = client.post("/api/v1/namespaces/_/actions/queued?blocking=true&timeout=300", json={}, headers=guest)
+    assert r.status_code == 200 and r.json["response"]["result"] == {"done": True}
+
+
 def test_non_blocking_invoke_and_activation_listing(platform, guest):
     client, _, _ = platform
     put(client, guest, "a1")

@@ -8,7 +8,10 @@ the engine's real GPU benchmark (`bench/nova_*.py`) is the final word.
 Model: pipelined plans start work on idle stages, each lasting the table time for its SM share
 and whether another stage was running when it started; time-multiplexed plans (`pipelined`
 False) run their vision, prefill (fused with the decode batch for chunked prefill) and decode
-step one after another on the whole GPU. Prefill produces a request's first token; each decode
+step one after another on the whole GPU. A paced decode step (`Plan.decode_gap_ms`, plain
+streams) idles as the engine's decode worker does, up to the gap while a compute stage runs, and
+a compute stage beside paced decode is slowed only for the fraction of the time steps run
+(`paced_compute_ms`). Prefill produces a request's first token; each decode
 step one more. A request holds a KV slot from its first prefill token to its last output token.
 """
 from __future__ import annotations
@@ -89,6 +92,7 @@ class _Sim:
         self.trace: list[Interval] = []
         self.events: list[tuple] = []
         self.seq = 0
+        self.decode_gap = 0.0   # the gap of the decode step now running (0: not paced)
 
     # ---- state -------------------------------------------------------------------------------
     def state(self, now: float) -> SchedulerState:
@@ -145,6 +149,16 @@ class _Sim:
     def duration(self, stage: str, sms: int | None, size: float, corunner: str | None) -> float:
         return self.tables.interp(stage, sms, size, corunner)
 
+    def compute_duration(self, stage: str, sms: int | None, size: float, beside_decode: bool,
+                         gap_ms: float, batch: int) -> float:
+        """A vision or prefill stage; beside decode steps paced with `gap_ms` it is slowed only for
+        the share of the time a step runs."""
+        if not beside_decode:
+            return self.duration(stage, sms, size, None)
+        if gap_ms <= 0 or sms is not None:
+            return self.duration(stage, sms, size, DECODE)
+        return paced_compute_ms(self.tables, stage, size, gap_ms, batch)
+
     def record(self, stage, start, end, sms, rids) -> None:
         self.trace.append(Interval(stage, start, end, sms, tuple(rids)))
 
@@ -176,27 +190,36 @@ class _Sim:
         compute_next = VISION if plan.vision else PREFILL if plan.prefill else None
         decode_next = bool(plan.decode) and DECODE not in self.busy
         compute_on = compute_next or next((s for s in (VISION, PREFILL) if s in self.busy), None)
+        if decode_next:
+            self.decode_gap = plan.decode_gap_ms if split is None else 0.0
+        batch = len(plan.decode) if decode_next else len(self.busy[DECODE][1]) if DECODE in self.busy else 0
 
         def sms(stage):
             return None if split is None else split.get(stage, self.n)
 
+        beside = decode_next or DECODE in self.busy
         if plan.vision and VISION not in self.busy:
             r = self.by_rid(plan.vision[0])
-            co = DECODE if (decode_next or DECODE in self.busy) else None
-            self.launch(VISION, now, self.duration(VISION, sms(VISION), r.a.patches, co), r, sms(VISION), [r.rid])
+            t = self.compute_duration(VISION, sms(VISION), r.a.patches, beside, self.decode_gap, batch)
+            self.launch(VISION, now, t, r, sms(VISION), [r.rid])
         if plan.prefill and PREFILL not in self.busy:
             r = self.by_rid(plan.prefill.rid)
-            co = DECODE if (decode_next or DECODE in self.busy) else None
-            t = self.duration(PREFILL, sms(PREFILL), plan.prefill.tokens, co)
+            t = self.compute_duration(PREFILL, sms(PREFILL), plan.prefill.tokens, beside, self.decode_gap, batch)
             self.launch(PREFILL, now, t, (r, plan.prefill), sms(PREFILL), [r.rid])
         if decode_next:
+            wait = 0.0
+            if self.decode_gap > 0 and compute_on:   # idle up to the gap while compute runs
+                compute_end = max(self.busy[s][0] for s in (VISION, PREFILL) if s in self.busy)
+                wait = min(self.decode_gap, compute_end - now)
+                compute_on = compute_on if wait < compute_end - now else None
             t = self.duration(DECODE, sms(DECODE), len(plan.decode), compute_on)
-            self.launch(DECODE, now, t, plan.decode, sms(DECODE), self.rids(plan.decode))
+            self.launch(DECODE, now, t, plan.decode, sms(DECODE), self.rids(plan.decode), idle=wait)
 
-    def launch(self, stage, now, t, payload, sms, rids) -> None:
-        self.busy[stage] = (now + t, payload)
-        self.record(stage, now, now + t, sms, rids)
-        self.push(now + t, stage, payload)
+    def launch(self, stage, now, t, payload, sms, rids, idle: float = 0.0) -> None:
+        """`stage` busy from `now`, working for `t` ms after `idle` ms (a paced decode step)."""
+        self.busy[stage] = (now + idle + t, payload)
+        self.record(stage, now + idle, now + idle + t, sms, rids)
+        self.push(now + idle + t, stage, payload)
 
     def rids(self, slots) -> list[str]:
         return [r.rid for r in self.decoding if r.slot in slots]
@@ -242,6 +265,15 @@ class _Sim:
             self.decode_done(slots, end)
             now = end
         return now
+
+
+def paced_compute_ms(tables: StageTables, stage: str, size: float, gap_ms: float, batch: int) -> float:
+    """`stage` on plain streams beside decode steps of `batch` that idle `gap_ms` between them:
+    the shared slowdown applies for the steps' share of the time."""
+    solo = tables.interp(stage, None, size)
+    shared = tables.interp(stage, None, size, DECODE)
+    step = tables.interp(DECODE, None, max(batch, 1), stage)
+    return solo + (shared - solo) * step / (step + gap_ms)
 
 
 def simulate(policy, tables: StageTables, arrivals: list[Arrival], kv_slots: int | None = None) -> SimResult:

@@ -1,10 +1,11 @@
 """Every policy on the same bursty arrival sequence, in the discrete-event simulator."""
+import dataclasses
 import statistics
 
 import pytest
 
 from runtimes.vlm.scheduler import POLICY_NAMES, default_tables, make_policy
-from runtimes.vlm.scheduler.simulate import Arrival, bursty_arrivals, simulate
+from runtimes.vlm.scheduler.simulate import Arrival, bursty_arrivals, paced_compute_ms, simulate
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,41 @@ def test_text_only_requests_skip_vision(tables):
         r = simulate(make_policy(name, tables), tables, arrivals)
         vision_rids = {rid for i in r.trace if i.stage == "vision" for rid in i.rids}
         assert vision_rids == {"r1"}, name
+
+
+class Pacing(Recording):
+    """multi-stream with every decode step paced by `gap_ms` (as nova's paced plans are)."""
+
+    def __init__(self, policy, gap_ms):
+        super().__init__(policy)
+        self.gap_ms = gap_ms
+
+    def decide(self, state):
+        plan = self.policy.decide(state)
+        if plan.decode:
+            plan = dataclasses.replace(plan, decode_gap_ms=self.gap_ms)
+        self.plans.append(plan)
+        return plan
+
+
+def test_paced_decode_idles_beside_compute_and_slows_it_less(tables):
+    # r0 (text only) decodes for a while; r1's screenshot arrives meanwhile and is encoded.
+    arrivals = [Arrival(0.0, 0, 80, 60), Arrival(30.0, 5184, 1360, 5)]
+    runs = {gap: simulate(Pacing(make_policy("multi-stream", tables), gap), tables, arrivals) for gap in (0.0, 8.0)}
+    vision = {gap: next(i for i in r.trace if i.stage == "vision") for gap, r in runs.items()}
+    solo = tables.interp("vision", None, 5184)
+    shared = tables.interp("vision", None, 5184, "decode")
+    assert vision[0.0].end_ms - vision[0.0].start_ms == pytest.approx(shared)
+    paced = vision[8.0].end_ms - vision[8.0].start_ms
+    assert solo < paced < shared
+    assert paced == pytest.approx(paced_compute_ms(tables, "vision", 5184, 8.0, 1))
+    # A step that follows one ending while vision runs idles for the gap (or until vision ends);
+    # unpaced, steps run back to back.
+    for gap, r in runs.items():
+        v = vision[gap]
+        steps = sorted((i for i in r.trace if i.stage == "decode"), key=lambda i: i.start_ms)
+        during = [(a, b) for a, b in zip(steps, steps[1:]) if v.start_ms <= a.end_ms < v.end_ms]
+        assert during, gap
+        for a, b in during:
+            assert b.start_ms - a.end_ms == pytest.approx(min(gap, v.end_ms - a.end_ms)), gap
+    assert all(q.finish_ms is not None for r in runs.values() for q in r.requests)

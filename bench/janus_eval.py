@@ -39,8 +39,9 @@ Choices, and why:
   items of a fan-out node share the invoker's cores, `Profiles.slots`).
 - **Oracle.** Offline, from the profiles of the same inputs: per request, the cheapest
   per-node option assignment (core-ms = cpu x activation time summed over items) whose
-  critical path of that input's profiled latencies meets the SLO (``cheapest_assignment``,
-  the search ``OraclePolicy.plan`` uses). Its latency is the predicted critical path, its
+  makespan over that input's profiled latencies meets the SLO, parallel branches holding their
+  cores on the invokers' CPU as the invoker admits them (``cheapest_assignment`` with ``cores``
+  and ``capacity``; early-static plans the same way on profiled tails). Its latency is the predicted critical path, its
   attainment the share of feasible plans: a lower bound on cost, not a measured run.
 """
 from __future__ import annotations
@@ -258,15 +259,16 @@ def activation_facts(plat: Platform, doc: dict) -> list[dict]:
 
 def oracle(workflow, profiles: Profiles, options: dict, run_index: int, slo_ms: float) -> dict:
     """The cheapest plan meeting the SLO on this input's profiled latencies (module doc)."""
-    durations, core_ms, gb_ms = {}, {}, {}
+    durations, core_ms, gb_ms, cores = {}, {}, {}, {}
     for n in workflow.nodes:
-        durations[n.id], core_ms[n.id], gb_ms[n.id] = {}, {}, {}
+        durations[n.id], core_ms[n.id], gb_ms[n.id], cores[n.id] = {}, {}, {}, {}
         for opt, size in options.items():
             runs = [r for r in profiles.node_runs(n.id, opt) if r.run == run_index]
             durations[n.id][opt] = statistics.fmean(r.latency_ms for r in runs)
             work = statistics.fmean(r.work_ms for r in runs)
             core_ms[n.id][opt], gb_ms[n.id][opt] = size["cpu"] * work, size["memory"] / 1024 * work
-    plan = cheapest_assignment(workflow, durations, core_ms, slo_ms)
+            cores[n.id][opt] = profiles.held_cores(n.id, opt, run_index)
+    plan = cheapest_assignment(workflow, durations, core_ms, slo_ms, cores=cores, capacity=profiles.capacity_cores)
     return {"options": plan.options, "feasible": plan.feasible, "duration": plan.makespan_ms,
             "coreSeconds": plan.cost / 1000.0,
             "gbSeconds": sum(gb_ms[n][o] for n, o in plan.options.items()) / 1000.0}

@@ -69,6 +69,7 @@ class NodeRun:
     work_ms: float         # sum over items: what the run is billed for
     size_class: int
     run: int = 0           # which profiling input
+    items: int = 1         # activations in the run (a foreach node's items)
 
 
 @dataclass
@@ -144,6 +145,14 @@ class Profiles:
                    [Sample(**s) for s in d.get("samples", [])], list(d.get("failures", [])),
                    d.get("capacityCores"))
 
+    def held_cores(self, function: str, option: str, run: int | None = None) -> float:
+        """CPU a run of `function` at `option` holds while it runs: the option's cores for each
+        item running at once (in profiling input `run`, or the most items any run had)."""
+        runs = [r for r in self._node_run_index().get((function, option), []) if run is None or r.run == run]
+        items = max((r.items for r in runs), default=1)
+        slots = self.slots(option)
+        return self.options[option].cpu * (items if slots is None else min(items, slots))
+
     def slots(self, option: str) -> int | None:
         """How many items of a foreach node run at once at `option` (None: all of them)."""
         if not self.capacity_cores:
@@ -205,7 +214,7 @@ class Profiles:
                 items.sort(key=lambda s: s.item or 0)
                 slots = self.slots(opt) if opt in self.options else None
                 run = NodeRun(makespan([s.latency_ms for s in items], slots), sum(s.latency_ms for s in items),
-                              size_class(max(self.key_value(fn, s) for s in items)), items[0].run)
+                              size_class(max(self.key_value(fn, s) for s in items)), items[0].run, len(items))
                 index.setdefault((fn, opt), []).append(run)
             self._runs = index
         return self._runs

@@ -131,7 +131,9 @@ class EarlyStaticPolicy(_Base):
                  slo_ms: float, margin: float = 0.0):
         super().__init__(options)
         durations, costs = _tail_tables(workflow, profiles, options, percentile_, margin)
-        self.plan = cheapest_assignment(workflow, durations, costs, slo_ms)
+        cores = {n.id: {o.option: profiles.held_cores(n.id, o.option) for o in options} for n in workflow.nodes}
+        self.plan = cheapest_assignment(workflow, durations, costs, slo_ms, cores=cores,
+                                        capacity=profiles.capacity_cores)
         self.rule = "static plan: " + ", ".join(f"{n}={o}" for n, o in self.plan.options.items())
 
     def decide(self, state: NodeState) -> Decision:

@@ -88,6 +88,31 @@ def test_early_static_picks_cheapest_plan_meeting_slo(slo, plan, at_risk):
     assert p.decide(state("a", 10)).size == plan["a"]
 
 
+def test_early_static_plans_parallel_branches_within_the_profiled_cpu():
+    # b and c run in parallel: large (2 cores) 300 ms each, medium (1 core) 350 ms, small 600 ms.
+    wf = NS(name="wf", slo_ms=400, percentile=99,
+            nodes=[NS(id="b", action="guest/b", depends=[], foreach=None),
+                   NS(id="c", action="guest/c", depends=[], foreach=None)])
+
+    def prof(capacity):
+        p = Profiles("wf", {o.option: o for o in OPTIONS}, capacity_cores=capacity)
+        for fn in ("b", "c"):
+            for opt, ms in {"small": 600, "medium": 350, "large": 300}.items():
+                for r in range(5):
+                    p.add(Sample(fn, opt, ms, 1000, r, 0))
+        return p
+
+    # Unbounded CPU: medium for both (cost 700 < large's 1200); at 320 ms only large fits.
+    # On 2 cores, two large branches queue (600 ms): medium+medium (both fit, 350 ms) is the plan.
+    for capacity, slo, want in ((None, 400, MEDIUM), (2.0, 400, MEDIUM), (None, 320, LARGE)):
+        wf.slo_ms = slo
+        p = make_policy("early-static", wf, profiles=prof(capacity), options=OPTIONS, margin=0.0)
+        assert p.decide(state("b", slo)).size == want and not p.decide(state("b", slo)).at_risk
+    wf.slo_ms = 320
+    p = make_policy("early-static", wf, profiles=prof(2.0), options=OPTIONS, margin=0.0)
+    assert p.decide(state("b", 320)).at_risk    # nothing fits on 2 cores
+
+
 def test_stepwise_sub_slo_scales_with_remaining_budget():
     # theta* = cheapest: a small (400ms), b small (600ms): a's share 0.4, b's 1.0 of what is left
     p = make_policy("stepwise", chain(), profiles=profiles(), options=OPTIONS, margin=0.0)
@@ -195,6 +220,67 @@ def brute_force(workflow, durations, costs, deadline):
             cost = sum(costs[i][plan[i]] for i in ids)
             best = cost if best is None else min(best, cost)
     return best
+
+
+def test_parallel_branches_that_do_not_fit_the_cpu_together_run_one_after_the_other():
+    # a -> (b, c) -> d on 2 cores. b and c at "large" (2 cores) take 100 ms each, at "medium"
+    # (1 core) 150 ms. Without contention large+large is 100 ms for the pair; with it, 200 ms,
+    # and medium+medium (both fit: 150 ms) is faster and no dearer.
+    nodes = [NS(id="a", depends=[]), NS(id="b", depends=["a"]), NS(id="c", depends=["a"]),
+             NS(id="d", depends=["b", "c"])]
+    wf = NS(nodes=nodes)
+    durations = {n.id: {"medium": 150.0, "large": 100.0} for n in nodes}
+    durations["a"] = durations["d"] = {"medium": 10.0, "large": 10.0}
+    cores = {n.id: {"medium": 1.0, "large": 2.0} for n in nodes}
+    costs = {n: {o: cores[n][o] * durations[n][o] for o in durations[n]} for n in durations}
+    free = cheapest_assignment(wf, durations, costs, 150.0)
+    assert free.feasible and free.options["b"] == free.options["c"] == "large" and free.makespan_ms == 120
+    held = cheapest_assignment(wf, durations, costs, 150.0, cores=cores, capacity=2.0)
+    assert not held.feasible and held.makespan_ms == 220          # large+large, serialized
+    held = cheapest_assignment(wf, durations, costs, 180.0, cores=cores, capacity=2.0)
+    assert held.feasible and held.options["b"] == held.options["c"] == "medium" and held.makespan_ms == 170
+    # Mixed: one branch at large and one at medium need 3 cores: they queue as well.
+    mixed = {"a": "large", "b": "large", "c": "medium", "d": "large"}
+    assert reserved_makespan(wf, durations, mixed, cores, 2.0) == 10 + 100 + 150 + 10
+
+
+def reserved_makespan(workflow, durations, plan, cores, capacity):
+    """Reference: event by event, start every ready node (in order) whose cores are free."""
+    pending, running, finish, t = [n for n in workflow.nodes], [], {}, 0.0
+    while pending or running:
+        for n in list(pending):
+            ready = all(d in finish and finish[d] <= t for d in n.depends)
+            used = sum(c for _, c in running)
+            if ready and used + min(cores[n.id][plan[n.id]], capacity) <= capacity + 1e-9:
+                running.append((t + durations[n.id][plan[n.id]], min(cores[n.id][plan[n.id]], capacity)))
+                finish[n.id] = t + durations[n.id][plan[n.id]]
+                pending.remove(n)
+        t = min(e for e, _ in running)
+        running = [(e, c) for e, c in running if e > t]
+    return max(finish.values(), default=0.0)
+
+
+def test_assignment_with_cpu_contention_matches_brute_force_on_random_dags():
+    rng = random.Random(5)
+    for _ in range(60):
+        n = rng.randint(1, 5)
+        nodes = [NS(id=f"n{i}", depends=rng.sample([f"n{j}" for j in range(i)], k=min(i, rng.randint(0, 1))))
+                 for i in range(n)]
+        wf = NS(nodes=nodes)
+        cores = {x.id: {"a": 0.5, "b": 1.0, "c": 2.0} for x in nodes}
+        durations = {x.id: {o: rng.randint(10, 200) for o in "abc"} for x in nodes}
+        costs = {x.id: {o: cores[x.id][o] * durations[x.id][o] for o in "abc"} for x in nodes}
+        deadline = rng.randint(50, 600)
+        got = cheapest_assignment(wf, durations, costs, deadline, cores=cores, capacity=2.0)
+        best = None
+        for combo in itertools.product("abc", repeat=n):
+            plan = dict(zip((x.id for x in nodes), combo))
+            if reserved_makespan(wf, durations, plan, cores, 2.0) <= deadline:
+                cost = sum(costs[i][o] for i, o in plan.items())
+                best = cost if best is None else min(best, cost)
+        assert got.feasible == (best is not None)
+        if best is not None:
+            assert got.cost == pytest.approx(best) and got.makespan_ms <= deadline
 
 
 def test_assignment_search_matches_brute_force_on_random_dags():

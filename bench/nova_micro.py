@@ -7,7 +7,10 @@ green-context partitioner, streamed vision encoder):
   figure, `DATASHEET_HBM_BPS`, and the device-copy bandwidth measured here);
 - vision-encoder weight streaming: GPU bytes and encode latency, resident vs streamed (and the
   outputs compared bit for bit), on the whole GPU and on the vision partition;
-- green-context cost: creating a partition pair, and switching partitions between decode steps.
+- green-context cost: creating a partition pair, and switching partitions between decode steps;
+- `gemv`: each decode projection's shape at batch 1..8, cuBLAS (`F.linear`) against the Triton
+  GEMV of `runtimes/vlm/model/gemv.py` (time, bandwidth, agreement), and the whole decode step
+  (CUDA graph, batch 1 and the `--batch`) with the kernel on and off.
 
     python bench/nova_micro.py --preset qwen2-vl-7b --out bench/results/nova
 """
@@ -31,7 +34,7 @@ from bench import write_json  # noqa: E402
 from bench.nova_bench import card  # noqa: E402
 from bench.nova_workload import SCREENS, screenshot  # noqa: E402
 from runtimes.vlm.engine import DecodeRunner, _stream_ctx as stream_ctx  # noqa: E402
-from runtimes.vlm.model import KVCache  # noqa: E402
+from runtimes.vlm.model import KVCache, gemv  # noqa: E402
 from runtimes.vlm.offload import StreamedVisionEncoder  # noqa: E402
 from runtimes.vlm.partition import make_partitioner  # noqa: E402
 from runtimes.vlm.preprocess import preprocess_image  # noqa: E402
@@ -233,6 +236,52 @@ class Micro:
         b.synchronize()
         return a.elapsed_time(b) / n
 
+    # -------------------------------------------------------------- small-batch GEMV
+    def projection_shapes(self) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
+        text = self.model.text
+        a, m = text.layers[0].attn, text.layers[0].mlp
+        return {"qkv+bias": (a.wqkv.weight, a.wqkv.bias), "o": (a.wo.weight, None),
+                "gate_up": (m.w_gate_up.weight, None), "down": (m.w_down.weight, None),
+                "lm_head": (text.lm_head.weight, None)}
+
+    def gemv(self) -> dict:
+        """cuBLAS against the Triton GEMV on every decode projection, then the decode step with each."""
+        import triton.testing
+        if not (self.cuda and gemv.available()):
+            return {"skipped": "needs a GPU and Triton"}
+        bw = self.copy_bandwidth()
+        spec = datasheet_bps(torch.cuda.get_device_name(self.device))
+        shapes, gen = [], torch.Generator(device=self.device).manual_seed(0)
+        with torch.inference_mode():
+            for name, (w, bias) in self.projection_shapes().items():
+                for b in (1, 2, 4, 8):
+                    x = torch.randn(b, 1, w.shape[1], device=self.device, dtype=self.dtype, generator=gen)
+                    ref = torch.nn.functional.linear(x, w, bias)
+                    out = torch.ops.tango.gemv(x, w, bias)
+                    err = ((out.float() - ref.float()).abs().max() / ref.float().abs().max()).item()
+                    nbytes = w.numel() * w.element_size() + (bias.numel() * bias.element_size() if bias is not None else 0)
+                    t_blas = triton.testing.do_bench(lambda: torch.nn.functional.linear(x, w, bias), warmup=10, rep=100)
+                    t_gemv = triton.testing.do_bench(lambda: torch.ops.tango.gemv(x, w, bias), warmup=10, rep=100)
+                    row = {"proj": name, "n": w.shape[0], "k": w.shape[1], "batch": b, "mbytes": round(nbytes / 1e6, 1),
+                           "cublas_us": round(t_blas * 1e3, 2), "gemv_us": round(t_gemv * 1e3, 2),
+                           "cublas_of_copy_bw": round(nbytes / (t_blas * 1e-3) / bw, 3),
+                           "gemv_of_copy_bw": round(nbytes / (t_gemv * 1e-3) / bw, 3),
+                           "speedup": round(t_blas / t_gemv, 3), "max_rel_err": float(f"{err:.3g}")}
+                    shapes.append(row)
+                    print(json.dumps(row), flush=True)
+        steps = {}
+        for on in (True, False):  # a fresh runner per setting: captured graphs keep their kernels
+            gemv.enable(on)
+            runner = DecodeRunner(self.model, self.cache, self.args.batch, scratch_slot=self.args.batch)
+            runner.capture({None: self.plain})
+            steps["gemv" if on else "cublas"] = {f"b{b}_gpu_ms": round(self.graph_ms(runner, b), 4)
+                                                 for b in sorted({1, self.args.batch}) if (None, b) in runner.graphs}
+            del runner
+        gemv.enable(True)
+        print(json.dumps(steps), flush=True)
+        return {"copy_bandwidth_Bps": bw, "datasheet_Bps": spec, "compiled": bool(self.compiled),
+                "shapes": shapes, "decode_step": steps}
+
     # -------------------------------------------------------------- streaming
     def streaming(self) -> dict:
         vision = self.model.vision
@@ -291,13 +340,15 @@ def main(argv=None):
     p.add_argument("--parts", default="corun,roofline,streaming,switching")
     p.add_argument("--out", default="bench/results/nova")
     p.add_argument("--no-compile", action="store_true", help="decode without torch.compile")
+    p.add_argument("--no-gemv", action="store_true", help="decode projections on cuBLAS, not the Triton GEMV")
     args = p.parse_args(argv)
+    gemv.enable(not args.no_gemv)
     m = Micro(args)
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
               "preset": args.preset,
               "images": {s: int(pv.shape[0]) for s, (pv, _) in m.images.items()}}
     parts = {"corun": m.decode_vs_vision, "roofline": m.decode_roofline, "streaming": m.streaming,
-             "switching": m.switching, "kernels": m.kernels}
+             "switching": m.switching, "kernels": m.kernels, "gemv": m.gemv}
     for name in args.parts.split(","):
         result[name] = parts[name]()
         print(name, json.dumps(result[name])[:2000], flush=True)

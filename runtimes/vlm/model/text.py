@@ -14,6 +14,10 @@ which `TextModel.compile_decode()` hands to `torch.compile` (one compiled graph 
 the weights are arguments, not captured module state). The KV-cache writes, the gather of each
 slot's keys and SDPA stay eager between them. Prefill and the CPU path use the same functions
 uncompiled.
+
+The decode step's projections and the logits go through `gemv.linear`: for the few rows of a
+decode step on the GPU that is a Triton GEMV that reads each weight once at close to HBM
+bandwidth (see `gemv.py`); for anything else, `F.linear`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from runtimes.vlm.config import TextConfig
-from runtimes.vlm.model import rope
+from runtimes.vlm.model import gemv, rope
 from runtimes.vlm.model.kv_cache import KVCache
 
 
@@ -35,15 +39,15 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def swiglu(x: torch.Tensor, w_gate_up: torch.Tensor, w_down: torch.Tensor) -> torch.Tensor:
-    gate, up = F.linear(x, w_gate_up).chunk(2, dim=-1)
-    return F.linear(F.silu(gate) * up, w_down)
+    gate, up = gemv.linear(x, w_gate_up).chunk(2, dim=-1)
+    return gemv.linear(F.silu(gate) * up, w_down)
 
 
 def qkv_rope(h, wqkv, bqkv, cos, sin, heads: tuple[int, int, int]):
     """q [B, L, H, hd], k/v [B, L, KV, hd] from normed h [B, L, D]: one fused projection, M-RoPE on q, k."""
     nh, nkv, hd = heads
     b, n, _ = h.shape
-    q, k, v = F.linear(h, wqkv, bqkv).split([nh * hd, nkv * hd, nkv * hd], dim=-1)
+    q, k, v = gemv.linear(h, wqkv, bqkv).split([nh * hd, nkv * hd, nkv * hd], dim=-1)
     cos, sin = cos[:, :, None, :], sin[:, :, None, :]
     q = rope.apply_rotary(q.view(b, n, nh, hd), cos, sin)
     k = rope.apply_rotary(k.view(b, n, nkv, hd), cos, sin)
@@ -60,7 +64,7 @@ def attn_in(x, norm_w, eps: float, wqkv, bqkv, cos, sin, heads: tuple[int, int, 
 
 def attn_out_mlp(x, attn, wo, norm_w, eps: float, w_gate_up, w_down):
     """Decode, after attention: output projection and residual, then norm, SwiGLU and residual."""
-    x = x + F.linear(attn, wo)
+    x = x + gemv.linear(attn, wo)
     return x + swiglu(rms_norm(x, norm_w, eps), w_gate_up, w_down)
 
 
@@ -220,7 +224,7 @@ class TextModel(nn.Module):
         return rope.mrope_cos_sin(positions, self.inv_freq, self.cfg.mrope_section, dtype)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(self.norm(x))
+        return gemv.linear(self.norm(x), self.lm_head.weight)
 
     def prefill(self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache, slot: int,
                 start: int) -> torch.Tensor:

@@ -10,7 +10,8 @@ green-context partitioner, streamed vision encoder):
 - green-context cost: creating a partition pair, and switching partitions between decode steps;
 - `gemv`: each decode projection's shape at batch 1..8, cuBLAS (`F.linear`) against the Triton
   GEMV of `runtimes/vlm/model/gemv.py` (time, bandwidth, agreement), and the whole decode step
-  (CUDA graph, batch 1 and the `--batch`) with the kernel on and off.
+  (its logits, and its CUDA graph at batch 1 and `--batch`) with the Triton kernels (GEMV and
+  `decode_attn.py`) on and off.
 
     python bench/nova_micro.py --preset qwen2-vl-7b --out bench/results/nova
 """
@@ -269,6 +270,17 @@ class Micro:
                            "speedup": round(t_blas / t_gemv, 3), "max_rel_err": float(f"{err:.3g}")}
                     shapes.append(row)
                     print(json.dumps(row), flush=True)
+        logits = {}  # one eager step from the same cache state with each setting: they must agree
+        tokens = torch.arange(1, self.args.batch + 1, device=self.device)
+        slots = torch.arange(self.args.batch, device=self.device)
+        for on in (True, False):
+            gemv.enable(on)
+            self.cache.lengths[:self.args.batch] = torch.arange(self.args.batch, device=self.device) * 97 + 5
+            with torch.inference_mode():
+                logits[on] = self.model.decode(tokens, None, self.cache, slots).float()
+        agree = {"max_rel_err": float(f"{((logits[True] - logits[False]).abs().max() / logits[False].abs().max()).item():.3g}"),
+                 "argmax_equal": bool(torch.equal(logits[True].argmax(-1), logits[False].argmax(-1)))}
+        print(json.dumps(agree), flush=True)
         steps = {}
         for on in (True, False):  # a fresh runner per setting: captured graphs keep their kernels
             gemv.enable(on)
@@ -280,7 +292,7 @@ class Micro:
         gemv.enable(True)
         print(json.dumps(steps), flush=True)
         return {"copy_bandwidth_Bps": bw, "datasheet_Bps": spec, "compiled": bool(self.compiled),
-                "shapes": shapes, "decode_step": steps}
+                "shapes": shapes, "decode_logits_kernels_vs_cublas": agree, "decode_step": steps}
 
     # -------------------------------------------------------------- streaming
     def streaming(self) -> dict:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from runtimes.vlm.config import TextConfig
-from runtimes.vlm.model import gemv, rope
+from runtimes.vlm.model import decode_attn, gemv, rope
 from runtimes.vlm.model.kv_cache import KVCache
 
 
@@ -256,14 +256,18 @@ class TextModel(nn.Module):
         cos, sin = self.cos_sin(positions.reshape(3, b, 1), x.dtype)
         kv_len = cache.k.shape[3] if kv_len is None else kv_len
         write_at = index.clamp(max=kv_len - 1)  # scratch/padding slots must not write out of bounds
-        # Additive mask, built once per step (a boolean one is converted again in every layer's SDPA).
-        visible = (cache.key_index[None, :kv_len] <= write_at[:, None])[:, None, None, :]
-        mask = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill_(~visible, MASKED)
+        fused = decode_attn.uses_kernel(x, cache.k[0], self.cfg.num_heads // self.cfg.num_kv_heads)
+        if not fused:  # additive mask, built once per step (a boolean one is converted in every layer)
+            visible = (cache.key_index[None, :kv_len] <= write_at[:, None])[:, None, None, :]
+            mask = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill_(~visible, MASKED)
         for i, layer in enumerate(self.layers):
             a, mlp = layer.attn, layer.mlp
             q, k, v = self._attn_in(x, layer.input_layernorm.weight, self.cfg.rms_norm_eps, a.wqkv.weight,
                                     a.wqkv.bias, cos, sin, a.heads)
-            out = decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, mask, self._attend)
+            if fused:  # Triton: write and attend in place, reading each slot's rows up to its length
+                out = decode_attn.decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, kv_len)
+            else:
+                out = decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, mask, self._attend)
             x = self._attn_out_mlp(x, out, a.wo.weight, layer.post_attention_layernorm.weight, self.cfg.rms_norm_eps,
                                    mlp.w_gate_up.weight, mlp.w_down.weight)
         cache.lengths.index_copy_(0, slots, index + 1)

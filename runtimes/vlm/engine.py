@@ -272,6 +272,7 @@ class EngineConfig:
     max_len: int = 4096  # tokens per slot (image tokens + prompt + output)
     use_graphs: bool = True  # CUDA graphs for decode (ignored on CPU)
     compile: bool = True  # torch.compile the decode step's element-wise work (CUDA only; see model/text.py)
+    kernels: bool = True  # Triton decode kernels: small-batch GEMV, in-place attention (CUDA; model/gemv.py)
     stop_at_eos: bool = True  # False: always generate max_tokens (benchmarks with random weights)
     latency_window: int = 2000  # completed requests kept for /metrics percentiles
     compute_priority: bool = False  # vision/prefill plain streams at high CUDA priority (decode normal)
@@ -323,6 +324,8 @@ class Engine:
         """Create the partition pool and capture decode graphs (slow, once), then start workers."""
         splits = list(self.policy.splits()) if hasattr(self.policy, "splits") else []
         self.partitioner.setup(splits)
+        from runtimes.vlm.model import gemv
+        gemv.enable(self.config.kernels)  # process-wide: graphs captured below keep the choice
         if self.config.compile:
             self.model.text.compile_decode()  # compiles during the graph warm-up below
         if self.config.use_graphs and self.device.type == "cuda":

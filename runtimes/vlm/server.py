@@ -12,7 +12,7 @@ submits its request to the engine and waits, and the scheduler batches them.
     {"preset": "tiny" | "qwen2-vl-7b" | ... , "checkpoint": "/path/to/hf/dir",
      "policy": "nova", "policy_params": {...}, "tables": "/path/to/stage_tables.json",
      "offload": false, "max_batch": 8, "max_len": 4096, "device": "cpu" | "cuda",
-     "dtype": "float32" | "bfloat16", "graphs": true, "compile": true, "seed": 0}
+     "dtype": "float32" | "bfloat16", "graphs": true, "compile": true, "kernels": true, "seed": 0}
 
 `/run` `value`: `{"image": "<base64 PNG/JPEG>", "prompt": "...", "max_tokens": 64,
 "deadline_ms": 5000}` (deadline also from the activation's `deadline`, epoch ms) →
@@ -59,6 +59,7 @@ class RuntimeConfig:
     dtype: str = "float32"
     graphs: bool = True
     compile: bool = True  # torch.compile the decode step's element-wise work (CUDA only)
+    kernels: bool = True  # Triton decode kernels (GEMV, attention in place); CUDA only
     seed: int = 0
 
     @classmethod
@@ -117,7 +118,8 @@ def build_engine(cfg: RuntimeConfig):
     policy = make_policy(cfg.policy, tables, total if cfg.tables else None,
                          **{"max_batch": cfg.max_batch, **cfg.policy_params})
     engine = Engine(model, policy, partitioner, EngineConfig(max_batch=cfg.max_batch, max_len=cfg.max_len,
-                                                             use_graphs=cfg.graphs, compile=cfg.compile),
+                                                             use_graphs=cfg.graphs, compile=cfg.compile,
+                                                             kernels=cfg.kernels),
                     vision=vision)
     return engine.start(), tokenizer
 

@@ -186,3 +186,21 @@ def test_percentiles_nearest_rank():
     p = percentiles(list(range(1, 101)))
     assert (p["p50"], p["p99"], p["max"], p["count"]) == (50, 99, 100, 100)
     assert percentiles([]) == {"count": 0}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kernels", [False, True])
+def test_engine_config_turns_the_triton_decode_kernels_on_or_off(vlm, kernels):
+    """EngineConfig.kernels (the runtime's /init "kernels") decides, at start, whether decode
+    steps use the Triton GEMV and attention; the engine still serves either way."""
+    from runtimes.vlm.model import gemv
+    model, tok = vlm
+    policy = make_policy("multi-stream", default_tables(), max_batch=2)
+    gemv.enable(not kernels)
+    try:
+        with Engine(model, policy, config=EngineConfig(max_batch=2, max_len=512, kernels=kernels)) as engine:
+            assert gemv.enabled() is kernels
+            r = engine.submit(tok.encode("hi"), 3).wait(30)
+        assert r.error is None and len(r.output_ids) == 3
+    finally:
+        gemv.enable(True)

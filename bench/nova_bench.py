@@ -102,7 +102,7 @@ class Bench:
         policy = make_policy(name, self.tables, None, max_batch=a.max_batch, **params)
         partitioner = make_partitioner("green" if self.cuda else "noop")
         cfg = EngineConfig(max_batch=a.max_batch, max_len=a.max_len, use_graphs=not a.no_graphs,
-                           compile=not a.no_compile, kernels=not a.no_kernels, stop_at_eos=False, compute_priority=a.compute_priority)
+                           compile=not a.no_compile, kernels=a.kernels, stop_at_eos=False, compute_priority=a.compute_priority)
         return Engine(self.model, policy, partitioner, cfg, vision=vision).start()
 
     def serve(self, engine: Engine, items) -> dict:
@@ -336,8 +336,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-graphs", action="store_true")
     p.add_argument("--no-compile", action="store_true", help="decode without torch.compile")
-    p.add_argument("--no-kernels", action="store_true",
-                   help="decode projections and attention without the Triton kernels (cuBLAS, eager attention)")
+    p.add_argument("--kernels", action="store_true",
+                   help="decode projections and attention on the Triton kernels (model/gemv.py, decode_attn.py)")
     p.add_argument("--compute-priority", action="store_true",
                    help="vision and prefill plain streams at high CUDA stream priority, decode at normal")
     p.add_argument("--max-pixels", type=int, default=1280 * 28 * 28,

@@ -289,7 +289,7 @@ class Micro:
             steps["gemv" if on else "cublas"] = {f"b{b}_gpu_ms": round(self.graph_ms(runner, b), 4)
                                                  for b in sorted({1, self.args.batch}) if (None, b) in runner.graphs}
             del runner
-        gemv.enable(True)
+        gemv.enable(self.args.kernels)
         print(json.dumps(steps), flush=True)
         return {"copy_bandwidth_Bps": bw, "datasheet_Bps": spec, "compiled": bool(self.compiled),
                 "shapes": shapes, "decode_logits_kernels_vs_cublas": agree, "decode_step": steps}
@@ -352,9 +352,9 @@ def main(argv=None):
     p.add_argument("--parts", default="corun,roofline,streaming,switching")
     p.add_argument("--out", default="bench/results/nova")
     p.add_argument("--no-compile", action="store_true", help="decode without torch.compile")
-    p.add_argument("--no-gemv", action="store_true", help="decode projections on cuBLAS, not the Triton GEMV")
+    p.add_argument("--kernels", action="store_true", help="decode on the Triton kernels (GEMV, attention in place)")
     args = p.parse_args(argv)
-    gemv.enable(not args.no_gemv)
+    gemv.enable(args.kernels)
     m = Micro(args)
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
               "preset": args.preset,

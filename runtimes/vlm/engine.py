@@ -272,7 +272,7 @@ class EngineConfig:
     max_len: int = 4096  # tokens per slot (image tokens + prompt + output)
     use_graphs: bool = True  # CUDA graphs for decode (ignored on CPU)
     compile: bool = True  # torch.compile the decode step's element-wise work (CUDA only; see model/text.py)
-    kernels: bool = True  # Triton decode kernels: small-batch GEMV, in-place attention (CUDA; model/gemv.py)
+    kernels: bool = False  # opt-in Triton decode kernels: small-batch GEMV, in-place attention (CUDA; model/gemv.py)
     stop_at_eos: bool = True  # False: always generate max_tokens (benchmarks with random weights)
     latency_window: int = 2000  # completed requests kept for /metrics percentiles
     compute_priority: bool = False  # vision/prefill plain streams at high CUDA priority (decode normal)

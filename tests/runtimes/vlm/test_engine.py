@@ -203,4 +203,4 @@ def test_engine_config_turns_the_triton_decode_kernels_on_or_off(vlm, kernels):
             r = engine.submit(tok.encode("hi"), 3).wait(30)
         assert r.error is None and len(r.output_ids) == 3
     finally:
-        gemv.enable(True)
+        gemv.enable(False)

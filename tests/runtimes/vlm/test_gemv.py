@@ -26,7 +26,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 def test_only_a_few_half_precision_rows_on_a_kernel_device_take_the_kernel(monkeypatch):
     w = torch.randn(16, 32, dtype=torch.bfloat16)
+    assert not gemv.enabled()  # opt-in
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # the CPU counts as a kernel device here
+    gemv.enable(True)
     expect = gemv.triton is not None
     assert gemv.uses_kernel(torch.randn(8, 32, dtype=torch.bfloat16), w) is expect
     assert gemv.uses_kernel(torch.randn(2, 1, 32, dtype=torch.bfloat16), w) is expect
@@ -35,13 +37,13 @@ def test_only_a_few_half_precision_rows_on_a_kernel_device_take_the_kernel(monke
     assert not gemv.uses_kernel(torch.randn(1, 32), w.float())  # fp32
     assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.float16), w)  # mixed dtypes
     assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w.t().contiguous().t())  # strided rows
-    gemv.enable(False)
     try:
-        assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w)
+        monkeypatch.delenv("TRITON_INTERPRET")
+        assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w)  # CPU tensor, no interpreter
     finally:
-        gemv.enable(True)
-    monkeypatch.delenv("TRITON_INTERPRET")
-    assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w)  # CPU tensor, no interpreter
+        gemv.enable(False)
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w)  # turned off
 
 
 def test_linear_off_the_kernel_is_f_linear():
@@ -56,6 +58,7 @@ CHILD = textwrap.dedent("""
     from runtimes.vlm.model import KVCache, gemv
     from runtimes.vlm.weights import random_vlm
 
+    gemv.enable(True)
     out = {"products": []}
     gen = torch.Generator().manual_seed(0)
     for dtype in (torch.bfloat16, torch.float16):

@@ -15,9 +15,9 @@ the weights are arguments, not captured module state). The KV-cache writes, the 
 slot's keys and SDPA stay eager between them. Prefill and the CPU path use the same functions
 uncompiled.
 
-The decode step's projections and the logits go through `gemv.linear`: for the few rows of a
-decode step on the GPU that is a Triton GEMV that reads each weight once at close to HBM
-bandwidth (see `gemv.py`); for anything else, `F.linear`.
+The decode step's projections and the logits go through `gemv.linear`, and its attention through
+`decode_attn` when the opt-in Triton kernels are on (`gemv.enable`; see `gemv.py` for why they are
+off by default); otherwise `F.linear` and the eager attention above.
 """
 
 from __future__ import annotations

@@ -13,15 +13,14 @@ Here, per layer:
 2. `_attn_partial`: grid (B, KV, splits); each program owns SPLIT keys of one slot and KV head,
    reads them straight from the cache (no gather), does an online softmax for the query heads that
    share that KV head (their q rows padded to 16 for `tl.dot`; fp32 throughout: the work is tiny
-   beside the reads, and it is what Triton's interpreter computes too), and stores its max, sum and
-   weighted values. A program whose keys all lie past the slot's last row returns at once, so a step reads
-   what the slots hold, not kv_len rows each;
+   beside the reads, and it is what Triton's interpreter computes too), and stores its max, sum
+   and weighted values. A program whose keys all lie past the slot's last row returns at once, so
+   a step reads what the slots hold, not kv_len rows each;
 3. `_attn_combine`: grid (B, KV); merges the splits exactly (flash-decoding) into [B, 1, H * hd].
 
-`decode_attention` falls back to the eager path wherever `gemv.uses_kernel` would (CPU tensors
-without Triton's interpreter, no Triton, or the kernels turned off with `gemv.enable(False)`).
-Checked against `text.attend` through the interpreter (tests/runtimes/vlm/test_gemv.py) and on
-the GPU by `bench/nova_micro.py --parts gemv`.
+`text.TextModel.decode` uses them where `uses_kernel` says so (the kernels on, as for the GEMV:
+`gemv.kernels_for`) and the eager attention elsewhere. Checked against `text.attend` through the
+interpreter (tests/runtimes/vlm/test_gemv.py); on an H200 they were slower (docs/nova.md).
 """
 
 from __future__ import annotations
@@ -38,9 +37,7 @@ def uses_kernel(x: torch.Tensor, k_cache: torch.Tensor, rep: int) -> bool:
     """Whether a decode step on activations `x` over cache `k_cache` [slots, KV, rows, hd] with
     `rep` query heads per KV head runs these kernels (static per step, as a graph needs)."""
     hd = k_cache.shape[-1]
-    return (gemv.enabled() and gemv.triton is not None and (x.is_cuda or gemv.interpreting())
-            and x.dtype in (torch.bfloat16, torch.float16) and k_cache.dtype == x.dtype
-            and hd >= 16 and hd & (hd - 1) == 0 and rep <= 16 and k_cache.stride(-1) == 1)
+    return (gemv.kernels_for(x) and k_cache.dtype == x.dtype and hd >= 16 and hd & (hd - 1) == 0 and rep <= 16 and k_cache.stride(-1) == 1)
 
 
 if gemv.triton is not None:

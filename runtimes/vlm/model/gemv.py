@@ -13,10 +13,11 @@ capture (a tuning run cannot happen inside a capture).
 
 Off by default (`enable(True)`, the engine's `EngineConfig.kernels`, the runtime's `/init`
 `"kernels": true`): measured on an H200 (docs/nova.md, session 5) this kernel is 0.6-0.94x
-cuBLAS's speed at batch 1 and far slower at batch 8, and the attention kernels slower still. `linear` falls back to `F.linear` for everything else (CPU tensors,
-prefill's long sequences, dtypes other than bf16/fp16, no Triton, or the kernels off), so the CPU path and the tests of the
-model are unchanged. `bench/nova_gemv.py` measures both on the card; the kernel is checked against
-`F.linear` on the GPU there and, through Triton's interpreter, on the CPU in the tests.
+cuBLAS's speed at batch 1 and far slower at batch 8, and the attention kernels slower still.
+`linear` falls back to `F.linear` for everything else (CPU tensors, prefill's long sequences,
+dtypes other than bf16/fp16, no Triton, or the kernels off), so the CPU path and the tests of the
+model are unchanged. `bench/nova_micro.py --parts gemv` measures both on the card and checks the
+kernel against `F.linear` there; the tests check it through Triton's interpreter on the CPU.
 """
 
 from __future__ import annotations
@@ -60,11 +61,16 @@ def rows_of(x: torch.Tensor) -> int:
     return x.numel() // x.shape[-1] if x.shape[-1] else 0
 
 
+def kernels_for(x: torch.Tensor) -> bool:
+    """Whether the Triton decode kernels (this GEMV, `decode_attn`) may take activations `x`: on,
+    Triton present, a half-precision tensor on the GPU (or the CPU under the interpreter)."""
+    return _enabled and triton is not None and x.dtype in _DTYPES and (x.is_cuda or interpreting())
+
+
 def uses_kernel(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether `linear(x, weight)` goes to the Triton kernel (shape, dtype and device decide, so
     the choice is static for a CUDA graph or a compiled function)."""
-    return (_enabled and triton is not None and x.dtype in _DTYPES and weight.dtype == x.dtype
-            and (x.is_cuda or interpreting()) and 0 < rows_of(x) <= MAX_ROWS and weight.dim() == 2
+    return (kernels_for(x) and weight.dtype == x.dtype and 0 < rows_of(x) <= MAX_ROWS and weight.dim() == 2
             and weight.stride(-1) == 1 and x.shape[-1] == weight.shape[1])
 
 

@@ -60,6 +60,7 @@ class Micro:
         self.args, self.cuda = args, args.device.startswith("cuda")
         dtype = torch.bfloat16 if self.cuda else torch.float32
         self.model = load_vlm(args.preset, args.device, dtype, seed=0)[0]
+        self.model.text.kernels = args.kernels  # --kernels: decode on the Triton GEMV and attention
         cfg = self.model.config
         self.device, self.dtype = torch.device(args.device), dtype
         px = min(cfg.max_pixels, args.max_pixels)
@@ -274,7 +275,7 @@ class Micro:
         tokens = torch.arange(1, self.args.batch + 1, device=self.device)
         slots = torch.arange(self.args.batch, device=self.device)
         for on in (True, False):
-            gemv.enable(on)
+            self.model.text.kernels = on
             self.cache.lengths[:self.args.batch] = torch.arange(self.args.batch, device=self.device) * 97 + 5
             with torch.inference_mode():
                 logits[on] = self.model.decode(tokens, None, self.cache, slots).float()
@@ -283,13 +284,13 @@ class Micro:
         print(json.dumps(agree), flush=True)
         steps = {}
         for on in (True, False):  # a fresh runner per setting: captured graphs keep their kernels
-            gemv.enable(on)
+            self.model.text.kernels = on
             runner = DecodeRunner(self.model, self.cache, self.args.batch, scratch_slot=self.args.batch)
             runner.capture({None: self.plain})
             steps["gemv" if on else "cublas"] = {f"b{b}_gpu_ms": round(self.graph_ms(runner, b), 4)
                                                  for b in sorted({1, self.args.batch}) if (None, b) in runner.graphs}
             del runner
-        gemv.enable(self.args.kernels)
+        self.model.text.kernels = self.args.kernels
         print(json.dumps(steps), flush=True)
         return {"copy_bandwidth_Bps": bw, "datasheet_Bps": spec, "compiled": bool(self.compiled),
                 "shapes": shapes, "decode_logits_kernels_vs_cublas": agree, "decode_step": steps}
@@ -354,7 +355,6 @@ def main(argv=None):
     p.add_argument("--no-compile", action="store_true", help="decode without torch.compile")
     p.add_argument("--kernels", action="store_true", help="decode on the Triton kernels (GEMV, attention in place)")
     args = p.parse_args(argv)
-    gemv.enable(args.kernels)
     m = Micro(args)
     result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
               "preset": args.preset,

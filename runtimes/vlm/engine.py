@@ -324,8 +324,7 @@ class Engine:
         """Create the partition pool and capture decode graphs (slow, once), then start workers."""
         splits = list(self.policy.splits()) if hasattr(self.policy, "splits") else []
         self.partitioner.setup(splits)
-        from runtimes.vlm.model import gemv
-        gemv.enable(self.config.kernels)  # process-wide: graphs captured below keep the choice
+        self.model.text.kernels = self.config.kernels  # this model's decode: graphs captured below keep it
         if self.config.compile:
             self.model.text.compile_decode()  # compiles during the graph warm-up below
         if self.config.use_graphs and self.device.type == "cuda":

@@ -33,11 +33,12 @@ SPLIT = 128  # keys per program (a multiple of BLOCK_T)
 BLOCK_T = 64  # keys per inner step
 
 
-def uses_kernel(x: torch.Tensor, k_cache: torch.Tensor, rep: int) -> bool:
+def uses_kernel(x: torch.Tensor, k_cache: torch.Tensor, rep: int, on: bool = True) -> bool:
     """Whether a decode step on activations `x` over cache `k_cache` [slots, KV, rows, hd] with
-    `rep` query heads per KV head runs these kernels (static per step, as a graph needs)."""
+    `rep` query heads per KV head runs these kernels when asked to (`on`; static per step, as a
+    graph needs)."""
     hd = k_cache.shape[-1]
-    return (gemv.kernels_for(x) and k_cache.dtype == x.dtype and hd >= 16 and hd & (hd - 1) == 0 and rep <= 16 and k_cache.stride(-1) == 1)
+    return (gemv.kernels_for(x, on) and k_cache.dtype == x.dtype and hd >= 16 and hd & (hd - 1) == 0 and rep <= 16 and k_cache.stride(-1) == 1)
 
 
 if gemv.triton is not None:

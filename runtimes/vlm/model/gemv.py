@@ -11,8 +11,9 @@ the B input rows kept in cache, the B x BLOCK_N accumulators in fp32. The tile s
 autotuned per (N, K, B) on first use, which in the engine is the decode warm-up before graph
 capture (a tuning run cannot happen inside a capture).
 
-Off by default (`enable(True)`, the engine's `EngineConfig.kernels`, the runtime's `/init`
-`"kernels": true`): measured on an H200 (docs/nova.md, session 5) this kernel is 0.6-0.94x
+Off by default: a model turns them on for itself (`TextModel.kernels`, which the engine sets
+from `EngineConfig.kernels`, the runtime's `/init` `"kernels": true`), and each call says whether
+it may use them (`linear(..., kernels=True)`), so two models in one process can differ: measured on an H200 (docs/nova.md, session 5) this kernel is 0.6-0.94x
 cuBLAS's speed at batch 1 and far slower at batch 8, and the attention kernels slower still.
 `linear` falls back to `F.linear` for everything else (CPU tensors, prefill's long sequences,
 dtypes other than bf16/fp16, no Triton, or the kernels off), so the CPU path and the tests of the
@@ -35,19 +36,6 @@ except ImportError:  # pragma: no cover - depends on the install
 
 MAX_ROWS = 8  # products with more rows than this go to cuBLAS (a real GEMM by then)
 _DTYPES = (torch.bfloat16, torch.float16)
-_enabled = False  # opt-in (slower than cuBLAS on an H200): EngineConfig.kernels, /init "kernels"
-
-
-def enable(on: bool = True) -> None:
-    """Turn the Triton path on or off for later calls (already captured CUDA graphs keep theirs)."""
-    global _enabled
-    _enabled = bool(on)
-
-
-def enabled() -> bool:
-    return _enabled
-
-
 def available() -> bool:
     """Whether the kernel can run here: Triton importable, and a GPU or Triton's CPU interpreter."""
     return triton is not None and (torch.cuda.is_available() or interpreting())
@@ -61,22 +49,23 @@ def rows_of(x: torch.Tensor) -> int:
     return x.numel() // x.shape[-1] if x.shape[-1] else 0
 
 
-def kernels_for(x: torch.Tensor) -> bool:
-    """Whether the Triton decode kernels (this GEMV, `decode_attn`) may take activations `x`: on,
-    Triton present, a half-precision tensor on the GPU (or the CPU under the interpreter)."""
-    return _enabled and triton is not None and x.dtype in _DTYPES and (x.is_cuda or interpreting())
+def kernels_for(x: torch.Tensor, on: bool) -> bool:
+    """Whether the Triton decode kernels (this GEMV, `decode_attn`) may take activations `x`: asked
+    for (`on`), Triton present, a half-precision tensor on the GPU (or the CPU under the interpreter)."""
+    return on and triton is not None and x.dtype in _DTYPES and (x.is_cuda or interpreting())
 
 
-def uses_kernel(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether `linear(x, weight)` goes to the Triton kernel (shape, dtype and device decide, so
-    the choice is static for a CUDA graph or a compiled function)."""
-    return (kernels_for(x) and weight.dtype == x.dtype and 0 < rows_of(x) <= MAX_ROWS and weight.dim() == 2
+def uses_kernel(x: torch.Tensor, weight: torch.Tensor, on: bool = True) -> bool:
+    """Whether `linear(x, weight, kernels=on)` goes to the Triton kernel (the switch, shape, dtype
+    and device decide, so the choice is static for a CUDA graph or a compiled function)."""
+    return (kernels_for(x, on) and weight.dtype == x.dtype and 0 < rows_of(x) <= MAX_ROWS and weight.dim() == 2
             and weight.stride(-1) == 1 and x.shape[-1] == weight.shape[1])
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """`F.linear(x, weight, bias)`; a GEMV kernel for a few rows of bf16/fp16 on the GPU."""
-    if not uses_kernel(x, weight):
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+           kernels: bool = False) -> torch.Tensor:
+    """`F.linear(x, weight, bias)`; with `kernels`, a GEMV kernel for a few rows of bf16/fp16 on the GPU."""
+    if not uses_kernel(x, weight, kernels):
         return F.linear(x, weight, bias)
     return torch.ops.tango.gemv(x, weight, bias)
 

@@ -16,8 +16,9 @@ slot's keys and SDPA stay eager between them. Prefill and the CPU path use the s
 uncompiled.
 
 The decode step's projections and the logits go through `gemv.linear`, and its attention through
-`decode_attn` when the opt-in Triton kernels are on (`gemv.enable`; see `gemv.py` for why they are
-off by default); otherwise `F.linear` and the eager attention above.
+`decode_attn` when the opt-in Triton kernels are on for this model (`TextModel.kernels`, set by
+the engine from `EngineConfig.kernels`; see `gemv.py` for why they are off by default); otherwise
+`F.linear` and the eager attention above.
 """
 
 from __future__ import annotations
@@ -38,34 +39,34 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * xf.to(x.dtype)
 
 
-def swiglu(x: torch.Tensor, w_gate_up: torch.Tensor, w_down: torch.Tensor) -> torch.Tensor:
-    gate, up = gemv.linear(x, w_gate_up).chunk(2, dim=-1)
-    return gemv.linear(F.silu(gate) * up, w_down)
+def swiglu(x: torch.Tensor, w_gate_up: torch.Tensor, w_down: torch.Tensor, kernels: bool = False) -> torch.Tensor:
+    gate, up = gemv.linear(x, w_gate_up, kernels=kernels).chunk(2, dim=-1)
+    return gemv.linear(F.silu(gate) * up, w_down, kernels=kernels)
 
 
-def qkv_rope(h, wqkv, bqkv, cos, sin, heads: tuple[int, int, int]):
+def qkv_rope(h, wqkv, bqkv, cos, sin, heads: tuple[int, int, int], kernels: bool = False):
     """q [B, L, H, hd], k/v [B, L, KV, hd] from normed h [B, L, D]: one fused projection, M-RoPE on q, k."""
     nh, nkv, hd = heads
     b, n, _ = h.shape
-    q, k, v = gemv.linear(h, wqkv, bqkv).split([nh * hd, nkv * hd, nkv * hd], dim=-1)
+    q, k, v = gemv.linear(h, wqkv, bqkv, kernels=kernels).split([nh * hd, nkv * hd, nkv * hd], dim=-1)
     cos, sin = cos[:, :, None, :], sin[:, :, None, :]
     q = rope.apply_rotary(q.view(b, n, nh, hd), cos, sin)
     k = rope.apply_rotary(k.view(b, n, nkv, hd), cos, sin)
     return q, k, v.view(b, n, nkv, hd)
 
 
-def attn_in(x, norm_w, eps: float, wqkv, bqkv, cos, sin, heads: tuple[int, int, int]):
+def attn_in(x, norm_w, eps: float, wqkv, bqkv, cos, sin, heads: tuple[int, int, int], kernels: bool = False):
     """Decode, before attention: norm, QKV, M-RoPE. q [B, KV, H/KV, hd] (the query heads sharing a
     KV head folded into the query-length axis: no K/V repeat), k and v [B, KV, hd]."""
     nh, nkv, hd = heads
-    q, k, v = qkv_rope(rms_norm(x, norm_w, eps), wqkv, bqkv, cos, sin, heads)
+    q, k, v = qkv_rope(rms_norm(x, norm_w, eps), wqkv, bqkv, cos, sin, heads, kernels)
     return q.reshape(x.shape[0], nkv, nh // nkv, hd), k[:, 0], v[:, 0]
 
 
-def attn_out_mlp(x, attn, wo, norm_w, eps: float, w_gate_up, w_down):
+def attn_out_mlp(x, attn, wo, norm_w, eps: float, w_gate_up, w_down, kernels: bool = False):
     """Decode, after attention: output projection and residual, then norm, SwiGLU and residual."""
-    x = x + gemv.linear(attn, wo)
-    return x + swiglu(rms_norm(x, norm_w, eps), w_gate_up, w_down)
+    x = x + gemv.linear(attn, wo, kernels=kernels)
+    return x + swiglu(rms_norm(x, norm_w, eps), w_gate_up, w_down, kernels)
 
 
 class RMSNorm(nn.Module):
@@ -197,6 +198,7 @@ class TextModel(nn.Module):
         self.register_buffer("inv_freq", rope.inv_freq(cfg.head_dim, cfg.rope_theta), persistent=False)
         self._attn_in, self._attend, self._attn_out_mlp = attn_in, attend, attn_out_mlp  # compile_decode() swaps
         self.decode_compiled = False
+        self.kernels = False  # the opt-in Triton decode kernels (gemv, decode_attn) for this model
 
     def compile_decode(self, backend: str | None = None) -> bool:
         """Fuse the decode step's element-wise chains with `torch.compile` (on CUDA; returns False and
@@ -224,7 +226,7 @@ class TextModel(nn.Module):
         return rope.mrope_cos_sin(positions, self.inv_freq, self.cfg.mrope_section, dtype)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return gemv.linear(self.norm(x), self.lm_head.weight)
+        return gemv.linear(self.norm(x), self.lm_head.weight, kernels=self.kernels)
 
     def prefill(self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache, slot: int,
                 start: int) -> torch.Tensor:
@@ -256,19 +258,20 @@ class TextModel(nn.Module):
         cos, sin = self.cos_sin(positions.reshape(3, b, 1), x.dtype)
         kv_len = cache.k.shape[3] if kv_len is None else kv_len
         write_at = index.clamp(max=kv_len - 1)  # scratch/padding slots must not write out of bounds
-        fused = decode_attn.uses_kernel(x, cache.k[0], self.cfg.num_heads // self.cfg.num_kv_heads)
+        on = self.kernels
+        fused = decode_attn.uses_kernel(x, cache.k[0], self.cfg.num_heads // self.cfg.num_kv_heads, on)
         if not fused:  # additive mask, built once per step (a boolean one is converted in every layer)
             visible = (cache.key_index[None, :kv_len] <= write_at[:, None])[:, None, None, :]
             mask = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill_(~visible, MASKED)
         for i, layer in enumerate(self.layers):
             a, mlp = layer.attn, layer.mlp
             q, k, v = self._attn_in(x, layer.input_layernorm.weight, self.cfg.rms_norm_eps, a.wqkv.weight,
-                                    a.wqkv.bias, cos, sin, a.heads)
+                                    a.wqkv.bias, cos, sin, a.heads, on)
             if fused:  # Triton: write and attend in place, reading each slot's rows up to its length
                 out = decode_attn.decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, kv_len)
             else:
                 out = decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, mask, self._attend)
             x = self._attn_out_mlp(x, out, a.wo.weight, layer.post_attention_layernorm.weight, self.cfg.rms_norm_eps,
-                                   mlp.w_gate_up.weight, mlp.w_down.weight)
+                                   mlp.w_gate_up.weight, mlp.w_down.weight, on)
         cache.lengths.index_copy_(0, slots, index + 1)
         return self.logits(x[:, 0])

@@ -193,14 +193,13 @@ def test_percentiles_nearest_rank():
 def test_engine_config_turns_the_triton_decode_kernels_on_or_off(vlm, kernels):
     """EngineConfig.kernels (the runtime's /init "kernels") decides, at start, whether decode
     steps use the Triton GEMV and attention; the engine still serves either way."""
-    from runtimes.vlm.model import gemv
     model, tok = vlm
     policy = make_policy("multi-stream", default_tables(), max_batch=2)
-    gemv.enable(not kernels)
+    model.text.kernels = not kernels
     try:
         with Engine(model, policy, config=EngineConfig(max_batch=2, max_len=512, kernels=kernels)) as engine:
-            assert gemv.enabled() is kernels
+            assert model.text.kernels is kernels
             r = engine.submit(tok.encode("hi"), 3).wait(30)
         assert r.error is None and len(r.output_ids) == 3
     finally:
-        gemv.enable(False)
+        model.text.kernels = False

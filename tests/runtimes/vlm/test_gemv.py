@@ -26,9 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 def test_only_a_few_half_precision_rows_on_a_kernel_device_take_the_kernel(monkeypatch):
     w = torch.randn(16, 32, dtype=torch.bfloat16)
-    assert not gemv.enabled()  # opt-in
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # the CPU counts as a kernel device here
-    gemv.enable(True)
     expect = gemv.triton is not None
     assert gemv.uses_kernel(torch.randn(8, 32, dtype=torch.bfloat16), w) is expect
     assert gemv.uses_kernel(torch.randn(2, 1, 32, dtype=torch.bfloat16), w) is expect
@@ -37,18 +35,18 @@ def test_only_a_few_half_precision_rows_on_a_kernel_device_take_the_kernel(monke
     assert not gemv.uses_kernel(torch.randn(1, 32), w.float())  # fp32
     assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.float16), w)  # mixed dtypes
     assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w.t().contiguous().t())  # strided rows
-    try:
-        monkeypatch.delenv("TRITON_INTERPRET")
-        assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w)  # CPU tensor, no interpreter
-    finally:
-        gemv.enable(False)
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
-    assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w)  # turned off
+    assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w, on=False)  # not asked for
+    monkeypatch.delenv("TRITON_INTERPRET")
+    assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w)  # CPU tensor, no interpreter
 
 
-def test_linear_off_the_kernel_is_f_linear():
+def test_linear_off_the_kernel_is_f_linear(monkeypatch):
     x, w, b = torch.randn(3, 5, 24), torch.randn(7, 24), torch.randn(7)
     assert torch.equal(gemv.linear(x, w, b), F.linear(x, w, b))
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    x, w = x.to(torch.bfloat16)[:1, :1], w.to(torch.bfloat16)
+    assert gemv.uses_kernel(x, w) is (gemv.triton is not None)
+    assert torch.equal(gemv.linear(x, w), F.linear(x, w))  # kernels not asked for: F.linear itself
 
 
 CHILD = textwrap.dedent("""
@@ -58,7 +56,6 @@ CHILD = textwrap.dedent("""
     from runtimes.vlm.model import KVCache, gemv
     from runtimes.vlm.weights import random_vlm
 
-    gemv.enable(True)
     out = {"products": []}
     gen = torch.Generator().manual_seed(0)
     for dtype in (torch.bfloat16, torch.float16):
@@ -66,7 +63,7 @@ CHILD = textwrap.dedent("""
             x = torch.randn(b, 1, k, generator=gen).to(dtype)
             w = torch.randn(n, k, generator=gen).to(dtype)
             bb = torch.randn(n, generator=gen).to(dtype) if bias else None
-            got = gemv.linear(x, w, bb)
+            got = gemv.linear(x, w, bb, kernels=True)
             ref = F.linear(x.double(), w.double(), None if bb is None else bb.double())
             out["products"].append({"dtype": str(dtype), "b": b, "n": n, "k": k, "kernel": gemv.uses_kernel(x, w),
                                     "shape": list(got.shape), "dtype_out": str(got.dtype),
@@ -107,10 +104,17 @@ CHILD = textwrap.dedent("""
         with torch.no_grad():
             return model.decode(tokens, None, cache, slots).float()
 
+    model.text.kernels = True
     kernel = step(False)
-    gemv.enable(False)
-    blas = step(False)
-    gemv.enable(True)
+    other = random_vlm(cfg, seed=3).to(torch.bfloat16)  # a second model in the process, kernels off
+    assert other.text.kernels is False
+    cache = KVCache(cfg, max_slots=3, max_len=64, dtype=torch.bfloat16)
+    cache.lengths[:] = torch.tensor([4, 7, 2])
+    with torch.no_grad():
+        blas = other.decode(tokens, None, cache, slots).float()
+    model.text.kernels = False
+    out["decode_model_off_equal"] = bool(torch.equal(step(False), blas))  # the same weights, the same path
+    model.text.kernels = True
     torch._dynamo.reset()
     model.text.compile_decode(backend="aot_eager")
     traced = step(True)
@@ -154,7 +158,10 @@ def test_fused_decode_attention_writes_the_cache_and_matches_the_eager_attention
 
 
 def test_decode_step_on_the_kernel_matches_cublas_path_eager_and_compiled(interpreted):
+    """The switch is the model's: a second model in the process, with the kernels off, decodes on
+    F.linear and the eager attention (bit-equal to the first once it turns them off)."""
     d = interpreted["decode"]
-    assert d["kernel_vs_blas"] < 0.03, d  # bf16 logits through every layer, two summation orders
+    assert interpreted["decode_model_off_equal"]
+    assert 0 < d["kernel_vs_blas"] < 0.03, d  # bf16 logits through every layer, two summation orders
     assert d["traced_vs_kernel"] < 1e-6, d  # torch.compile calls the same op (custom op, fake shape)
     assert d["argmax_equal"]

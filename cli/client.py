@@ -16,6 +16,7 @@ from typing import Any, Iterable, TextIO
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 
 from cli.names import DEFAULT_NAMESPACE, QualifiedName
 
@@ -52,11 +53,14 @@ class Client:
     ``UUID:KEY``; ``trace`` (a text stream) receives every request and response (``-v``)."""
 
     def __init__(self, base_url: str, auth: str | None, insecure: bool = False,
-                 trace: TextIO | None = None):
+                 trace: TextIO | None = None, cert: str | tuple[str, str] | None = None):
         self.base_url = base_url.rstrip("/")
         self.trace = trace
         self.session = requests.Session()
         self.session.verify = not insecure
+        if insecure:  # asked for: no warning on every request (wsk prints none)
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self.session.cert = cert  # client TLS certificate: a PEM file or (certificate, key)
         self.session.headers["User-Agent"] = "tango-cli"
         if auth:
             user, _, password = auth.partition(":")
@@ -70,15 +74,27 @@ class Client:
         url = self.base_url + path
         params = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
         try:
+            # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the
+            # session's own setting, which would silently undo -i/--insecure
             resp = self.session.request(method, url, params=params,
-                                        json=body,
+                                        json=body, verify=self.session.verify,
                                         timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
         except requests.exceptions.SSLError as exc:
+            if _asks_for_client_cert(exc):
+                raise ApiError(None, f"Unable to connect to {self._root()}: the server asks for a client "
+                                     "certificate and did not accept "
+                                     + ("this one" if self.session.cert else "the connection without one")
+                                     + ". Give it with --cert FILE --key FILE (or 'tango property set "
+                                       "--cert FILE --key FILE').") from exc
             raise ApiError(None, f"Unable to connect to {self._root()} over TLS ({exc.__class__.__name__}). "
                                  "If the platform serves plain HTTP, set the API host with an http:// "
                                  "scheme (tango property set --apihost http://HOST:PORT); for a "
                                  "self-signed certificate use -i/--insecure.") from exc
         except requests.exceptions.ConnectionError as exc:
+            if self._root().startswith("https://") and _asks_for_client_cert(exc):
+                raise ApiError(None, f"Unable to connect to {self._root()}: the server closed the TLS "
+                                     "connection, which it does when it wants a client certificate it "
+                                     "did not get. Give one with --cert FILE --key FILE.") from exc
             raise ApiError(None, f"Unable to connect to {self._root()}: is the platform running? "
                                  "(tango standalone)") from exc
         except requests.exceptions.Timeout as exc:
@@ -228,6 +244,14 @@ def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _asks_for_client_cert(exc: Exception) -> bool:
+    """Whether a TLS failure is the server refusing the client's (missing) certificate: TLS 1.3
+    reports it as an alert, or the server resets the connection after the handshake."""
+    text = str(exc).lower()
+    return any(s in text for s in ("certificate required", "certificate_required", "bad certificate",
+                                   "unknown ca", "connection reset", "eof occurred"))
 
 
 def _parse_body(resp: requests.Response) -> Any:

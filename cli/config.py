@@ -5,10 +5,13 @@ Read by ``cli.main`` before any command that talks to the controller, written by
 ``~/.wskprops`` works unchanged:
 
 * file: ``~/.wskprops`` (or the path in ``WSK_CONFIG_FILE``), plain ``KEY=VALUE`` lines
-  with keys ``APIHOST``, ``AUTH``, ``APIVERSION`` (other keys such as ``CERT``/``KEY`` are
-  kept untouched when we rewrite the file);
-* environment: ``WHISK_APIHOST``, ``WHISK_AUTH``, ``WHISK_APIVERSION`` override the file;
-* command-line flags (``--apihost``, ``-u/--auth``, ``--apiversion``) override both.
+  with keys ``APIHOST``, ``AUTH``, ``APIVERSION``, and ``CERT``/``KEY`` (a client TLS
+  certificate and its private key, for an API host behind a proxy that asks for one); other
+  keys are kept untouched when we rewrite the file;
+* environment: ``WHISK_APIHOST``, ``WHISK_AUTH``, ``WHISK_APIVERSION`` override the file
+  (wsk has no variables for the certificate and key);
+* command-line flags (``--apihost``, ``-u/--auth``, ``--apiversion``, ``--cert``, ``--key``)
+  override both.
 
 An API host without a scheme gets ``https://`` prepended, exactly like wsk, including for
 ``localhost`` and ``127.0.0.1``: a plain-HTTP platform (``tango standalone``) must be
@@ -36,6 +39,8 @@ class Settings:
     auth: str | None
     apiversion: str = DEFAULT_APIVERSION
     insecure: bool = False
+    cert: str | None = None  # client TLS certificate (PEM file)
+    key: str | None = None   # its private key (PEM file), when not inside the certificate file
 
     @property
     def base_url(self) -> str | None:
@@ -99,20 +104,21 @@ def resolve(flags: Mapping[str, str | None], env: Mapping[str, str] | None = Non
             insecure: bool = False) -> Settings:
     """Settings from flags > environment > properties file > defaults.
 
-    ``flags`` maps property keys (``APIHOST``, ``AUTH``, ``APIVERSION``) to the command-line
-    value or None when the flag was not given.
+    ``flags`` maps property keys (``APIHOST``, ``AUTH``, ``APIVERSION``, ``CERT``, ``KEY``) to
+    the command-line value or None when the flag was not given.
     """
     env = os.environ if env is None else env
     props = read_props(props_path(env))
 
     def pick(key: str) -> str | None:
-        for source in (flags.get(key), env.get(ENV_OVERRIDES[key]), props.get(key)):
+        for source in (flags.get(key), env.get(ENV_OVERRIDES.get(key, "")), props.get(key)):
             if source:
                 return source
         return None
 
     return Settings(apihost=pick("APIHOST"), auth=pick("AUTH"),
-                    apiversion=pick("APIVERSION") or DEFAULT_APIVERSION, insecure=insecure)
+                    apiversion=pick("APIVERSION") or DEFAULT_APIVERSION, insecure=insecure,
+                    cert=pick("CERT"), key=pick("KEY"))
 
 
 def normalize_apihost(apihost: str) -> str:

@@ -36,7 +36,7 @@ SERVICE_COMMANDS = {
 # Global flags and their values when not given (the subparsers' copies default to SUPPRESS so
 # a flag given before the command is not reset by the subcommand's parser).
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
-GLOBAL_DEFAULTS = {"auth": None, "apihost": None, "apiversion": None, "insecure": False,
+GLOBAL_DEFAULTS = {"auth": None, "apihost": None, "apiversion": None, "cert": None, "key": None, "insecure": False,
                    "verbose": False, "debug": False, "json": False}
 
 
@@ -88,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, key):
             setattr(args, key, value)
     ctx = Context(settings=config.resolve({"APIHOST": args.apihost, "AUTH": args.auth,
-                                           "APIVERSION": args.apiversion}, insecure=args.insecure),
+                                           "APIVERSION": args.apiversion, "CERT": args.cert,
+                                           "KEY": args.key}, insecure=args.insecure),
                   json=args.json, verbose=args.verbose, debug=args.debug)
     return run_handler(args, ctx)
 

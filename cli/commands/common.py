@@ -36,11 +36,28 @@ def global_flags(connection: bool = True) -> argparse.ArgumentParser:
         g.add_argument("-u", "--auth", metavar="KEY", help="authorization key UUID:KEY")
         g.add_argument("--apihost", metavar="HOST", help="API host, e.g. http://127.0.0.1:3233")
         g.add_argument("--apiversion", metavar="VERSION", help="API version (default v1)")
+        g.add_argument("--cert", metavar="FILE", help="client TLS certificate (PEM)")
+        g.add_argument("--key", metavar="FILE", help="client TLS private key (PEM)")
     g.add_argument("-i", "--insecure", action="store_true", help="do not verify the TLS certificate")
     g.add_argument("-v", "--verbose", action="store_true", help="print HTTP requests and responses (stderr)")
     g.add_argument("-d", "--debug", action="store_true", help="print tracebacks of unexpected failures")
     g.add_argument("--json", action="store_true", help="print the server's JSON instead of text")
     return flags
+
+
+def client_cert(cert: str | None, key: str | None) -> str | tuple[str, str] | None:
+    """What the HTTP client presents as its TLS certificate: the certificate file, or the pair
+    (certificate, key); files that are not there are an error before anything is sent."""
+    if key and not cert:
+        raise CliError("A client key (--key) was given without its certificate: give --cert FILE too "
+                       "(or 'tango property set --cert FILE').")
+    for flag, path in (("--cert", cert), ("--key", key)):
+        if path and not Path(path).expanduser().is_file():
+            raise CliError(f"The client TLS file given by {flag} does not exist: {path}")
+    if not cert:
+        return None
+    cert = str(Path(cert).expanduser())
+    return (cert, str(Path(key).expanduser())) if key else cert
 
 
 @dataclass
@@ -64,6 +81,7 @@ class Context:
                                "with 'tango property set --auth UUID:KEY' or -u/--auth.")
             self._client = Client(self.settings.base_url, self.settings.auth,
                                   insecure=self.settings.insecure,
+                                  cert=client_cert(self.settings.cert, self.settings.key),
                                   trace=sys.stderr if self.verbose else None)
         return self._client
 

@@ -1,20 +1,23 @@
 """``tango property set|get|unset`` — read and write the wskprops file (``cli.config``).
 
-``set`` takes the global ``--apihost``/``-u --auth``/``--apiversion`` values, as wsk does;
-``get`` and ``unset`` take those names as switches. ``get --namespace`` and ``--apibuild`` ask
+``set`` takes the global ``--apihost``/``-u --auth``/``--apiversion``/``--cert``/``--key``
+values, as wsk does; ``get`` and ``unset`` take those names as switches. ``get --namespace`` and ``--apibuild`` ask
 the controller (``GET /namespaces``, ``GET /api/v1``).
 """
 from __future__ import annotations
 
 import argparse
 from importlib import metadata
+from pathlib import Path
 
 from cli import config, output
 from cli.commands.common import Context, failing, global_flags
 from cli.errors import CliError
 
 # property key -> (label printed by get/unset/set, wsk wording)
-LABELS = {"APIHOST": "whisk API host", "AUTH": "whisk auth", "APIVERSION": "whisk API version"}
+LABELS = {"APIHOST": "whisk API host", "AUTH": "whisk auth", "APIVERSION": "whisk API version",
+          "CERT": "client cert", "KEY": "client key"}
+SWITCHES = {"apihost": "APIHOST", "auth": "AUTH", "apiversion": "APIVERSION", "cert": "CERT", "key": "KEY"}
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -22,17 +25,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     verbs = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
 
     p = verbs.add_parser("set", parents=[common],
-                         help="set --apihost, --auth and/or --apiversion in the properties file")
+                         help="set --apihost, --auth, --apiversion, --cert and/or --key in the properties file")
     p.set_defaults(handler=set_props)
 
     display = global_flags(connection=False)
     p = verbs.add_parser("unset", parents=[display], help="remove properties")
-    for flag in ("apihost", "auth", "apiversion"):
+    for flag in SWITCHES:
         p.add_argument(f"--{flag}", dest=f"unset_{flag}", action="store_true", help=f"unset the {flag}")
     p.set_defaults(handler=unset_props)
 
     p = verbs.add_parser("get", parents=[display], help="show properties (all when no switch is given)")
     for flag, what in (("all", "all properties"), ("apihost", "the API host"), ("auth", "the auth key"),
+                       ("cert", "the client certificate"), ("key", "the client key"),
                        ("apiversion", "the API version"), ("namespace", "the namespace (asks the API)"),
                        ("cliversion", "the CLI version"), ("apibuild", "the API build (asks the API)")):
         p.add_argument(f"--{flag}", dest=f"show_{flag}", action="store_true", help=f"show {what}")
@@ -40,10 +44,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def set_props(args: argparse.Namespace, ctx: Context) -> int:
-    changes = {key: value for key, value in (("APIHOST", args.apihost), ("AUTH", args.auth),
-                                            ("APIVERSION", args.apiversion)) if value}
+    changes = {key: getattr(args, flag) for flag, key in SWITCHES.items() if getattr(args, flag)}
     if not changes:
-        raise CliError("Nothing to set: give --apihost HOST, --auth KEY and/or --apiversion VERSION.")
+        raise CliError("Nothing to set: give --apihost HOST, --auth KEY, --apiversion VERSION, --cert FILE "
+                       "and/or --key FILE.")
+    for key in ("CERT", "KEY"):  # stored as absolute paths, so the file works from any directory
+        if key in changes:
+            path = Path(changes[key]).expanduser()
+            if not path.is_file():
+                raise CliError(f"The {LABELS[key]} file does not exist: {changes[key]}")
+            changes[key] = str(path.resolve())
     config.update_props(config.props_path(), changes)
     for key, value in changes.items():
         if key == "AUTH":
@@ -54,10 +64,9 @@ def set_props(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def unset_props(args: argparse.Namespace, ctx: Context) -> int:
-    keys = [key for key, flag in (("APIHOST", args.unset_apihost), ("AUTH", args.unset_auth),
-                                  ("APIVERSION", args.unset_apiversion)) if flag]
+    keys = [key for flag, key in SWITCHES.items() if getattr(args, f"unset_{flag}")]
     if not keys:
-        raise CliError("Nothing to unset: give --apihost, --auth and/or --apiversion.")
+        raise CliError("Nothing to unset: give --apihost, --auth, --apiversion, --cert and/or --key.")
     config.update_props(config.props_path(), {key: None for key in keys})
     for key in keys:
         output.ok(f"{LABELS[key]} unset.")
@@ -65,11 +74,11 @@ def unset_props(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def get_props(args: argparse.Namespace, ctx: Context) -> int:
-    chosen = {name for name in ("apihost", "auth", "apiversion", "namespace", "cliversion", "apibuild")
-              if getattr(args, f"show_{name}")}
+    names = ("apihost", "auth", "cert", "key", "apiversion", "namespace", "cliversion", "apibuild")
+    chosen = {name for name in names if getattr(args, f"show_{name}")}
     show_all = args.show_all or not chosen
     if show_all:
-        chosen = {"apihost", "auth", "apiversion", "namespace", "cliversion", "apibuild"}
+        chosen = set(names)
     rows: list[tuple[str, str, object]] = []  # (json key, label, value)
     errors: list[CliError] = []
     settings = ctx.settings
@@ -79,6 +88,10 @@ def get_props(args: argparse.Namespace, ctx: Context) -> int:
         rows.append(("auth", "whisk auth", settings.auth or ""))
     if "namespace" in chosen:
         rows.append(("namespace", "whisk namespace", _remote(errors, lambda: _namespace(ctx))))
+    if "cert" in chosen:
+        rows.append(("cert", "client cert", settings.cert or ""))
+    if "key" in chosen:
+        rows.append(("key", "client key", settings.key or ""))
     if "apiversion" in chosen:
         rows.append(("apiversion", "whisk API version", settings.apiversion))
     if "cliversion" in chosen:

@@ -250,5 +250,9 @@ def format_size_report(report: dict) -> str:
             for name, f in (report.get("functions") or {}).items()]
     if rows:
         lines.append(output.table(["Function", "Rules", "Min feasible budget"], rows))
+    if feasible is False:
+        lines.append("note: by the profiles even the fastest options miss this SLO at this percentile; "
+                     "a run whose budget is gone takes the largest option and is marked at risk. Loosen "
+                     "the SLO (tango workflow update) or profile more inputs and repeats.")
     lines += [f"warning: {d}" for d in report.get("diagnostics") or []]
     return "\n".join(lines)

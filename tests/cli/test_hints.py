@@ -147,6 +147,17 @@ def test_synthesize_prints_hints_and_the_size_report(wsk, api):
     assert run.err.splitlines()[:2] == ["rules: 40 before condensing, 2 after (120 bytes)",
                                         "SLO 2500ms at p99: predicted tail 2300ms, feasible yes"]
     assert run.err.splitlines()[3].split() == ["resize", "2", "400ms"]
+    assert "fastest options" not in run.err  # feasible: no advice
+
+
+def test_synthesize_says_what_to_do_when_the_slo_is_out_of_reach(wsk, api):
+    infeasible = {"hints": HINTS, "report": {**SYNTHESIS["report"], "predicted_tail_ms": 3238.0,
+                                             "feasible_at_slo": False}}
+    api.on("POST", f"{API}/workflows/thumbs/synthesize", infeasible)
+    run = wsk("hints", "synthesize", "thumbs")
+    assert run.code == 0 and run.out == HINTS
+    assert "predicted tail 3238ms, feasible NO" in run.err
+    assert "even the fastest options miss this SLO" in run.err and "tango workflow update" in run.err
 
 
 def test_synthesize_to_a_file(wsk, api, tmp_path):

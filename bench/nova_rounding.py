@@ -34,7 +34,8 @@ from runtimes.vlm.weights import random_vlm  # noqa: E402
 
 def fp32_once(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
               kernels: bool = False) -> torch.Tensor:
-    """`F.linear` computed as fp32 products and sums in torch's fp32 order, rounded once."""
+    """`F.linear` computed as fp32 products and sums in torch's fp32 order, rounded once (the
+    signature of `gemv.linear`, which it stands in for; `kernels` is ignored)."""
     y = x.float() @ weight.float().t()
     if bias is not None:
         y = y + bias.float()

@@ -46,10 +46,16 @@ def arrivals(result: dict, workload: dict, seed: int, cv: float) -> list[Arrival
             for it in workload_items(workload, seed, cv)]
 
 
+def frozen(tables: StageTables, corrections: dict) -> CalibratedTables:
+    """The tables with a run's corrections applied, learning nothing more while simulated."""
+    t = CalibratedTables.seeded(tables, corrections)
+    t.learning = False
+    return t
+
+
 def check(result: dict, tables: StageTables, corrections: dict) -> dict:
     seed, cv = seed_and_cv(result.get("command") or result["commands"][0])
-    calibrated = CalibratedTables.seeded(tables, corrections)
-    calibrated.learning = False
+    calibrated = frozen(tables, corrections)
     policies = sorted({r["policy"] for r in result["runs"] if "/" not in r["policy"]})
     out = {}
     for w in result["workloads"]:
@@ -72,8 +78,7 @@ def sweep(result: dict, tables: StageTables, corrections: dict, workload: str) -
     """Max latency (ms) of every baseline and of nova-static at each split, on calibrated tables."""
     from runtimes.vlm.scheduler import candidate_splits
     seed, cv = seed_and_cv(result.get("command") or result["commands"][0])
-    calibrated = CalibratedTables.seeded(tables, corrections)
-    calibrated.learning = False
+    calibrated = frozen(tables, corrections)
     w = next(x for x in result["workloads"] if x["name"] == workload)
     arr = arrivals(result, w, seed, cv)
     batch = result.get("max_batch", 16)
@@ -103,12 +108,12 @@ class HeldDecode(MultiStream):
         return plan
 
 
-def overhead_corrections(tables: StageTables, overhead: dict, learnt: dict) -> dict:
+def overhead_corrections(tables: StageTables, overhead: dict, learnt: dict, prompt_tokens: int) -> dict:
     """Corrections that make the tables give `bench/nova_overhead.py`'s vision and prefill times in
-    the engine, alone and beside one decode (its `engine` and `engine_with_decode`); decode keeps
-    the corrections nova learnt."""
-    patches = overhead["patches"]
-    tokens = next(iter(overhead.get("prompt_tokens", {}).values()), None) or 1339
+    the engine, alone and beside one decode (its `engine` and `engine_with_decode`, measured on one
+    screenshot of `overhead["patches"]` patches and `prompt_tokens` prompt tokens); decode keeps the
+    corrections nova learnt."""
+    patches, tokens = overhead["patches"], prompt_tokens
     out = {k: v for k, v in learnt.items() if k.startswith(DECODE)}
     for stage, size in ((VISION, patches), (PREFILL, tokens)):
         out[f"{stage}|solo"] = {"ratio": overhead["engine"][f"{stage}_ms"] / tables.interp(stage, None, size),
@@ -125,8 +130,7 @@ def what_if_held_decode(result: dict, tables: StageTables, table_sets: dict) -> 
     batch = result.get("max_batch", 16)
     out = {}
     for label, corrections in table_sets.items():
-        t = CalibratedTables.seeded(tables, corrections)
-        t.learning = False
+        t = frozen(tables, corrections)
         rows = {}
         for w in result["workloads"]:
             arr = arrivals(result, w, seed, cv)
@@ -173,10 +177,13 @@ def main(argv=None):
         sets = {"calibrated": corrections}
         if args.overhead:
             with open(args.overhead) as f:
-                sets["overhead"] = overhead_corrections(tables, json.load(f), corrections)
+                overhead = json.load(f)
+            # the overhead study's screenshot is one of the benchmark's: its prompt length comes from there
+            screen = next(v for v in result["service_ms"].values() if v["patches"] == overhead["patches"])
+            sets["overhead"] = overhead_corrections(tables, overhead, corrections, screen["prompt_tokens"])
             doc["overhead_corrections"] = sets["overhead"]
         held = doc["what_if_held_decode"] = what_if_held_decode(result, tables, sets)
-        print(f"\nwhat if decode is held while compute runs and >= q requests queue (max latency, s):")
+        print("\nwhat if decode is held while compute runs and >= q requests queue (max latency, s):")
         for label, rows in held.items():
             for w, row in rows.items():
                 base = row["multi-stream"]

@@ -51,13 +51,18 @@ def client_cert(cert: str | None, key: str | None) -> str | tuple[str, str] | No
     if key and not cert:
         raise CliError("A client key (--key) was given without its certificate: give --cert FILE too "
                        "(or 'tango property set --cert FILE').")
-    for flag, path in (("--cert", cert), ("--key", key)):
-        if path and not Path(path).expanduser().is_file():
-            raise CliError(f"The client TLS file given by {flag} does not exist: {path}")
     if not cert:
         return None
-    cert = str(Path(cert).expanduser())
-    return (cert, str(Path(key).expanduser())) if key else cert
+    cert = tls_file(cert, "--cert")
+    return (cert, tls_file(key, "--key")) if key else cert
+
+
+def tls_file(path: str, flag: str) -> str:
+    """A client certificate or key file given by `flag`, as an absolute path; an error if missing."""
+    found = Path(path).expanduser()
+    if not found.is_file():
+        raise CliError(f"The client TLS file given by {flag} does not exist: {path}")
+    return str(found.resolve())
 
 
 @dataclass

@@ -1,17 +1,16 @@
 """``tango property set|get|unset`` — read and write the wskprops file (``cli.config``).
 
 ``set`` takes the global ``--apihost``/``-u --auth``/``--apiversion``/``--cert``/``--key``
-values, as wsk does; ``get`` and ``unset`` take those names as switches. ``get --namespace`` and ``--apibuild`` ask
-the controller (``GET /namespaces``, ``GET /api/v1``).
+values, as wsk does; ``get`` and ``unset`` take those names as switches. ``get --namespace``
+and ``--apibuild`` ask the controller (``GET /namespaces``, ``GET /api/v1``).
 """
 from __future__ import annotations
 
 import argparse
 from importlib import metadata
-from pathlib import Path
 
 from cli import config, output
-from cli.commands.common import Context, failing, global_flags
+from cli.commands.common import Context, failing, global_flags, tls_file
 from cli.errors import CliError
 
 # property key -> (label printed by get/unset/set, wsk wording)
@@ -48,12 +47,9 @@ def set_props(args: argparse.Namespace, ctx: Context) -> int:
     if not changes:
         raise CliError("Nothing to set: give --apihost HOST, --auth KEY, --apiversion VERSION, --cert FILE "
                        "and/or --key FILE.")
-    for key in ("CERT", "KEY"):  # stored as absolute paths, so the file works from any directory
+    for flag, key in (("cert", "CERT"), ("key", "KEY")):  # absolute paths: they work from any directory
         if key in changes:
-            path = Path(changes[key]).expanduser()
-            if not path.is_file():
-                raise CliError(f"The {LABELS[key]} file does not exist: {changes[key]}")
-            changes[key] = str(path.resolve())
+            changes[key] = tls_file(changes[key], f"--{flag}")
     config.update_props(config.props_path(), changes)
     for key, value in changes.items():
         if key == "AUTH":

@@ -11,10 +11,11 @@ the B input rows kept in cache, the B x BLOCK_N accumulators in fp32. The tile s
 autotuned per (N, K, B) on first use, which in the engine is the decode warm-up before graph
 capture (a tuning run cannot happen inside a capture).
 
-Off by default: a model turns them on for itself (`TextModel.kernels`, which the engine sets
-from `EngineConfig.kernels`, the runtime's `/init` `"kernels": true`), and each call says whether
-it may use them (`linear(..., kernels=True)`), so two models in one process can differ: measured on an H200 (docs/nova.md, session 5) this kernel is 0.6-0.94x
-cuBLAS's speed at batch 1 and far slower at batch 8, and the attention kernels slower still.
+Off by default, because measured on an H200 (docs/nova.md, session 5) this kernel is 0.6-0.94x
+cuBLAS's speed at batch 1 and far slower at batch 8, and the attention kernels slower still. A
+model turns them on for itself (`TextModel.kernels`, which the engine sets from
+`EngineConfig.kernels`, the runtime's `/init` `"kernels": true`) and each call says whether it may
+use them (`linear(..., kernels=True)`), so two models in one process can differ.
 `linear` falls back to `F.linear` for everything else (CPU tensors, prefill's long sequences,
 dtypes other than bf16/fp16, no Triton, or the kernels off), so the CPU path and the tests of the
 model are unchanged. `bench/nova_micro.py --parts gemv` measures both on the card and checks the
@@ -36,6 +37,8 @@ except ImportError:  # pragma: no cover - depends on the install
 
 MAX_ROWS = 8  # products with more rows than this go to cuBLAS (a real GEMM by then)
 _DTYPES = (torch.bfloat16, torch.float16)
+
+
 def available() -> bool:
     """Whether the kernel can run here: Triton importable, and a GPU or Triton's CPU interpreter."""
     return triton is not None and (torch.cuda.is_available() or interpreting())

@@ -1,4 +1,5 @@
 """Benchmarks: each script prints a table and saves its result JSON under `bench/results/`."""
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,7 @@ Prints a table and saves JSON (with the command line) to bench/results/adapter_d
 
     python3 bench/adapter_decision.py [--n 5000] [--seed 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,7 @@ import platform
 import random
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace as NS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,34 +34,56 @@ from hint_dsl.profiles import Profiles, Sample, percentile  # noqa: E402
 from hint_dsl.synthesizer import synthesize  # noqa: E402
 
 OUTPUT = os.path.join(REPO, "bench", "results", "adapter_decision.json")
-OPTIONS = [Size(0.25, 128, "xs"), Size(0.5, 256, "small"), Size(1, 512, "medium"),
-           Size(2, 1024, "large")]
+OPTIONS = [
+    Size(0.25, 128, "xs"),
+    Size(0.5, 256, "small"),
+    Size(1, 512, "medium"),
+    Size(2, 1024, "large"),
+]
 BASE_MS = {"fetch": 120, "resize": 420, "classify": 380, "watermark": 150, "store": 90}
-INPUT_BYTES = [256 * 1024, 1024 ** 2, 4 * 1024 ** 2]
+INPUT_BYTES = [256 * 1024, 1024**2, 4 * 1024**2]
 
 
 def image_workflow():
     def node(id, *deps):
         return NS(id=id, action=f"guest/{id}", depends=list(deps), foreach=None)
-    return NS(name="thumbnails", slo_ms=2500.0, percentile=99.0,
-              nodes=[node("fetch"), node("resize", "fetch"), node("classify", "resize"),
-                     node("watermark", "resize"), node("store", "classify", "watermark")])
+
+    return NS(
+        name="thumbnails",
+        slo_ms=2500.0,
+        percentile=99.0,
+        nodes=[
+            node("fetch"),
+            node("resize", "fetch"),
+            node("classify", "resize"),
+            node("watermark", "resize"),
+            node("store", "classify", "watermark"),
+        ],
+    )
 
 
 def latency_ms(rng: random.Random, function: str, nbytes: int, size: Size, sigma: float) -> float:
     """The latency model: base x sqrt(MB) x cpu^-0.8 (sublinear CPU scaling) x lognormal noise."""
-    return (BASE_MS[function] * (nbytes / 1024 ** 2) ** 0.5 * size.cpu ** -0.8
-            * rng.lognormvariate(0, sigma))
+    return (
+        BASE_MS[function]
+        * (nbytes / 1024**2) ** 0.5
+        * size.cpu**-0.8
+        * rng.lognormvariate(0, sigma)
+    )
 
 
-def synthetic_profiles(rng: random.Random, runs_per_size: int = 20, sigma: float = 0.12) -> Profiles:
+def synthetic_profiles(
+    rng: random.Random, runs_per_size: int = 20, sigma: float = 0.12
+) -> Profiles:
     p = Profiles("thumbnails", {o.option: o for o in OPTIONS})
     run = 0
     for nbytes in INPUT_BYTES:
         for _ in range(runs_per_size):
             for fn in BASE_MS:
                 for o in OPTIONS:
-                    p.add(Sample(fn, o.option, latency_ms(rng, fn, nbytes, o, sigma), nbytes, run, 0))
+                    p.add(
+                        Sample(fn, o.option, latency_ms(rng, fn, nbytes, o, sigma), nbytes, run, 0)
+                    )
             run += 1
     return p
 
@@ -71,17 +94,30 @@ def random_states(rng: random.Random, n: int, stats: dict) -> list[NodeState]:
     for _ in range(n):
         fn = rng.choice(fns)
         remaining = rng.uniform(-100, 2500)
-        states.append(NodeState(
-            workflow="thumbnails", function=fn, action=f"guest/{fn}", slo_ms=2500.0,
-            remaining_ms=remaining, elapsed_ms=2500.0 - remaining,
-            input_bytes=rng.choice(INPUT_BYTES), input={"width": float(rng.choice([640, 1920]))},
-            upstream={f: rng.uniform(50, 800) for f in fns[:fns.index(fn)]}, stats=stats))
+        states.append(
+            NodeState(
+                workflow="thumbnails",
+                function=fn,
+                action=f"guest/{fn}",
+                slo_ms=2500.0,
+                remaining_ms=remaining,
+                elapsed_ms=2500.0 - remaining,
+                input_bytes=rng.choice(INPUT_BYTES),
+                input={"width": float(rng.choice([640, 1920]))},
+                upstream={f: rng.uniform(50, 800) for f in fns[: fns.index(fn)]},
+                stats=stats,
+            )
+        )
     return states
 
 
 def summarize(us: list[float]) -> dict:
-    return {"n": len(us), "p50_us": round(percentile(us, 50), 3),
-            "p99_us": round(percentile(us, 99), 3), "mean_us": round(sum(us) / len(us), 3)}
+    return {
+        "n": len(us),
+        "p50_us": round(percentile(us, 50), 3),
+        "p99_us": round(percentile(us, 99), 3),
+        "mean_us": round(sum(us) / len(us), 3),
+    }
 
 
 def time_calls(fn, states) -> list[float]:
@@ -115,22 +151,31 @@ def main():
     for name in ("early-max", "fixed:medium", "early-static", "stepwise", "late", "oracle"):
         policy = make_policy(name, wf, hints=compiled, profiles=profiles, options=OPTIONS)
         if name == "oracle":
-            policy.plan({fn: {o.option: profiles.tail_ms(fn, o.option, 50) for o in OPTIONS}
-                         for fn in BASE_MS})
+            policy.plan(
+                {
+                    fn: {o.option: profiles.tail_ms(fn, o.option, 50) for o in OPTIONS}
+                    for fn in BASE_MS
+                }
+            )
         adapter = Adapter(policy)
         for s in warm:
             adapter.decide(s)
         rows[name] = summarize([adapter.decide(s).decision_us for s in states])
-    rows["baseline: parse + interpret per decision"] = summarize(time_calls(
-        lambda s: hint_dsl.interpret(hint_dsl.parse(text), s.function, s), states))
-    rows["baseline: interpret pre-parsed tree"] = summarize(time_calls(
-        lambda s: hint_dsl.interpret(tree, s.function, s), states))
-    rows["compiled hints only (no policy, no Decision)"] = summarize(time_calls(
-        lambda s: compiled.decide(s.function, s), states))
+    rows["baseline: parse + interpret per decision"] = summarize(
+        time_calls(lambda s: hint_dsl.interpret(hint_dsl.parse(text), s.function, s), states)
+    )
+    rows["baseline: interpret pre-parsed tree"] = summarize(
+        time_calls(lambda s: hint_dsl.interpret(tree, s.function, s), states)
+    )
+    rows["compiled hints only (no policy, no Decision)"] = summarize(
+        time_calls(lambda s: compiled.decide(s.function, s), states)
+    )
 
-    print(f"hints: {compiled.rule_count()} rules after condensation "
-          f"({synthesis.report['rules_before']} grid entries before), "
-          f"{synthesis.report['hint_bytes']} bytes; {args.n} decisions per row")
+    print(
+        f"hints: {compiled.rule_count()} rules after condensation "
+        f"({synthesis.report['rules_before']} grid entries before), "
+        f"{synthesis.report['hint_bytes']} bytes; {args.n} decisions per row"
+    )
     print(f"{'policy':48s} {'p50 us':>9s} {'p99 us':>9s} {'mean us':>9s}")
     for name, r in rows.items():
         print(f"{name:48s} {r['p50_us']:9.2f} {r['p99_us']:9.2f} {r['mean_us']:9.2f}")
@@ -138,15 +183,26 @@ def main():
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
         command = ["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:]
-        json.dump({"command": " ".join(command),
-                   "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   "python": platform.python_version(), "machine": platform.machine(),
-                   "processor": platform.processor() or None, "cpus": os.cpu_count(),
-                   "decisions": args.n,
-                   "hints": {"rules_after": compiled.rule_count(),
-                             "rules_before": synthesis.report["rules_before"],
-                             "bytes": synthesis.report["hint_bytes"], "text": text},
-                   "results": rows}, f, indent=2)
+        json.dump(
+            {
+                "command": " ".join(command),
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "processor": platform.processor() or None,
+                "cpus": os.cpu_count(),
+                "decisions": args.n,
+                "hints": {
+                    "rules_after": compiled.rule_count(),
+                    "rules_before": synthesis.report["rules_before"],
+                    "bytes": synthesis.report["hint_bytes"],
+                    "text": text,
+                },
+                "results": rows,
+            },
+            f,
+            indent=2,
+        )
     print(f"saved {os.path.relpath(args.output, REPO)}")
 
 

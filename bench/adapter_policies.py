@@ -14,6 +14,7 @@ at two levels of run-to-run variability (lognormal sigma 0.12 and 0.3).
 
     python3 bench/adapter_policies.py [--n 2000] [--seed 1] [--sigma 0.12 0.3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,28 +23,44 @@ import os
 import platform
 import random
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench.adapter_decision import (BASE_MS, INPUT_BYTES, OPTIONS, image_workflow,  # noqa: E402
-                                    latency_ms, synthetic_profiles)
+from bench.adapter_decision import (  # noqa: E402
+    BASE_MS,
+    INPUT_BYTES,
+    OPTIONS,
+    image_workflow,
+    latency_ms,
+    synthetic_profiles,
+)
 from controller.adapter import NodeState, make_policy  # noqa: E402
 from hint_dsl.profiles import percentile  # noqa: E402
 from hint_dsl.synthesizer import synthesize  # noqa: E402
 
 OUTPUT = os.path.join(REPO, "bench", "results", "adapter_policies.json")
-POLICY_NAMES = ("early-max", "early-static", "stepwise", "late", "late (no drift correction)",
-                "oracle")
+POLICY_NAMES = (
+    "early-max",
+    "early-static",
+    "stepwise",
+    "late",
+    "late (no drift correction)",
+    "oracle",
+)
 SCENARIOS = {"as-profiled": {}, "drift": {"classify": 1.35, "store": 1.35}}
 
 
 def draw_request(rng, slowdown, sigma):
     """One request: its input size and every function's actual latency at every option."""
     nbytes = rng.choice(INPUT_BYTES)
-    return nbytes, {fn: {o.option: latency_ms(rng, fn, nbytes, o, sigma) * slowdown.get(fn, 1.0)
-                         for o in OPTIONS} for fn in BASE_MS}
+    return nbytes, {
+        fn: {
+            o.option: latency_ms(rng, fn, nbytes, o, sigma) * slowdown.get(fn, 1.0) for o in OPTIONS
+        }
+        for fn in BASE_MS
+    }
 
 
 def simulate(wf, policy, requests, oracle=False):
@@ -53,11 +70,18 @@ def simulate(wf, policy, requests, oracle=False):
         if oracle:
             policy.plan(table)
         finish = {}
-        for node in wf.nodes:      # topological order; start = last predecessor's end
+        for node in wf.nodes:  # topological order; start = last predecessor's end
             start = max((finish[d] for d in node.depends), default=0.0)
-            state = NodeState(workflow=wf.name, function=node.id, action=node.action,
-                              slo_ms=wf.slo_ms, remaining_ms=wf.slo_ms - start, elapsed_ms=start,
-                              input_bytes=nbytes, upstream={d: finish[d] for d in node.depends})
+            state = NodeState(
+                workflow=wf.name,
+                function=node.id,
+                action=node.action,
+                slo_ms=wf.slo_ms,
+                remaining_ms=wf.slo_ms - start,
+                elapsed_ms=start,
+                input_bytes=nbytes,
+                upstream={d: finish[d] for d in node.depends},
+            )
             decision = policy.decide(state)
             option = decision.size.option
             duration = table[node.id][option]
@@ -69,16 +93,25 @@ def simulate(wf, policy, requests, oracle=False):
         spans.append(span)
         met += span <= wf.slo_ms
     n = len(requests)
-    return {"slo_attainment": met / n, "core_s_per_request": core_s / n,
-            "p99_latency_ms": percentile(spans, 99), "at_risk_decisions": at_risk}
+    return {
+        "slo_attainment": met / n,
+        "core_s_per_request": core_s / n,
+        "p99_latency_ms": percentile(spans, 99),
+        "at_risk_decisions": at_risk,
+    }
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=2000, help="requests per policy and scenario")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--sigma", type=float, nargs="+", default=[0.12, 0.3],
-                    help="run-to-run variability (lognormal sigma)")
+    ap.add_argument(
+        "--sigma",
+        type=float,
+        nargs="+",
+        default=[0.12, 0.3],
+        help="run-to-run variability (lognormal sigma)",
+    )
     ap.add_argument("--output", default=OUTPUT)
     args = ap.parse_args()
     wf = image_workflow()
@@ -98,8 +131,13 @@ def compare(wf, profiles, hints, requests) -> dict:
     rows = {}
     for name in POLICY_NAMES:
         base = name.split(" ")[0]
-        policy = make_policy(base, wf, hints=hints if base == "late" else None,
-                             profiles=None if "no drift" in name else profiles, options=OPTIONS)
+        policy = make_policy(
+            base,
+            wf,
+            hints=hints if base == "late" else None,
+            profiles=None if "no drift" in name else profiles,
+            options=OPTIONS,
+        )
         rows[name] = simulate(wf, policy, requests, oracle=base == "oracle")
     reference = rows["early-max"]["core_s_per_request"]
     for r in rows.values():
@@ -109,25 +147,38 @@ def compare(wf, profiles, hints, requests) -> dict:
 
 def print_table(wf, results, n):
     print(f"workflow {wf.name}: SLO {wf.slo_ms:.0f}ms p{wf.percentile:g}, {n} requests per row")
-    print(f"{'scenario':22s} {'policy':28s} {'SLO met':>8s} {'core-s/req':>10s} "
-          f"{'vs max':>7s} {'p99 ms':>8s}")
+    print(
+        f"{'scenario':22s} {'policy':28s} {'SLO met':>8s} {'core-s/req':>10s} "
+        f"{'vs max':>7s} {'p99 ms':>8s}"
+    )
     for scenario, rows in results.items():
         for name, r in rows.items():
-            print(f"{scenario:22s} {name:28s} {r['slo_attainment']:8.1%} "
-                  f"{r['core_s_per_request']:10.3f} {r['core_s_vs_early_max']:7.2f} "
-                  f"{r['p99_latency_ms']:8.0f}")
+            print(
+                f"{scenario:22s} {name:28s} {r['slo_attainment']:8.1%} "
+                f"{r['core_s_per_request']:10.3f} {r['core_s_vs_early_max']:7.2f} "
+                f"{r['p99_latency_ms']:8.0f}"
+            )
 
 
 def save(args, wf, results, hints):
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
         command = ["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:]
-        json.dump({"command": " ".join(command),
-                   "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   "python": platform.python_version(), "requests": args.n, "seed": args.seed,
-                   "slo_ms": wf.slo_ms, "percentile": wf.percentile,
-                   "hints": {f"sigma={k:g}": v for k, v in hints.items()},
-                   "results": results}, f, indent=2)
+        json.dump(
+            {
+                "command": " ".join(command),
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "python": platform.python_version(),
+                "requests": args.n,
+                "seed": args.seed,
+                "slo_ms": wf.slo_ms,
+                "percentile": wf.percentile,
+                "hints": {f"sigma={k:g}": v for k, v in hints.items()},
+                "results": results,
+            },
+            f,
+            indent=2,
+        )
     print(f"saved {os.path.relpath(args.output, REPO)}")
 
 

@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROXY = os.path.join(REPO, "runtimes", "python", "proxy.py")
@@ -35,8 +35,10 @@ DEFAULT_OUTPUT = os.path.join(REPO, "bench", "results", "direct_run.json")
 def http_request(path, body, host):
     """One complete HTTP/1.1 request as bytes, so it leaves in a single send."""
     payload = json.dumps(body).encode("utf-8")
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
     return head.encode("ascii") + payload
 
 
@@ -100,7 +102,8 @@ def init_action(host, port, code=NOOP):
     connection = RawConnection(host, port)
     try:
         status, body = connection.exchange(
-            http_request("/init", {"value": {"name": "noop", "main": "main", "code": code}}, host))
+            http_request("/init", {"value": {"name": "noop", "main": "main", "code": code}}, host)
+        )
     finally:
         connection.close()
     if status != 200:
@@ -128,9 +131,12 @@ def wait_for_port(port, timeout=20.0):
 def start_container(client, image, port):
     """The runtime on the host network, listening on 127.0.0.1:port only."""
     return client.containers.run(
-        image, detach=True, network_mode="host",
+        image,
+        detach=True,
+        network_mode="host",
         environment={"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)},
-        labels={"tango.bench": "direct_run"})
+        labels={"tango.bench": "direct_run"},
+    )
 
 
 def cold_start_ms(client, image):
@@ -166,8 +172,9 @@ def bench_container(client, image, n, warmup):
 def bench_local_process(n, warmup):
     port = free_port()
     env = {**os.environ, "__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-u", PROXY], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-u", PROXY], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         return measure_fresh_proxy(port, n, warmup)
     finally:
@@ -177,19 +184,22 @@ def bench_local_process(n, warmup):
 
 def summarize(latencies):
     ordered = sorted(latencies)
-    return {"n": len(ordered),
-            "median_ms": round(statistics.median(ordered), 4),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 4),
-            "mean_ms": round(statistics.fmean(ordered), 4),
-            "min_ms": round(ordered[0], 4),
-            "max_ms": round(ordered[-1], 4)}
+    return {
+        "n": len(ordered),
+        "median_ms": round(statistics.median(ordered), 4),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 4),
+        "mean_ms": round(statistics.fmean(ordered), 4),
+        "min_ms": round(ordered[0], 4),
+        "max_ms": round(ordered[-1], 4),
+    }
 
 
 def print_table(rows):
     print(f"{'case':<16}{'n':>6}{'median ms':>12}{'p99 ms':>10}{'mean ms':>10}")
     for name, s in rows.items():
-        print(f"{name:<16}{s['n']:>6}{s['median_ms']:>12.3f}{s['p99_ms']:>10.3f}"
-              f"{s['mean_ms']:>10.3f}")
+        print(
+            f"{name:<16}{s['n']:>6}{s['median_ms']:>12.3f}{s['p99_ms']:>10.3f}{s['mean_ms']:>10.3f}"
+        )
 
 
 def main(argv=None):
@@ -202,9 +212,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import docker  # only here, so measure_direct_run can be imported without the SDK
+
     client = docker.from_env()
-    rows = {"container": summarize(bench_container(client, args.image, args.n, args.warmup)),
-            "local process": summarize(bench_local_process(args.n, args.warmup))}
+    rows = {
+        "container": summarize(bench_container(client, args.image, args.n, args.warmup)),
+        "local process": summarize(bench_local_process(args.n, args.warmup)),
+    }
     if args.cold:
         cold = [cold_start_ms(client, args.image) for _ in range(args.cold)]
         rows["cold start"] = summarize(cold)
@@ -213,10 +226,17 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:
         command = ["python3", os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]
-        json.dump({"command": " ".join(command),
-                   "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                   "image": args.image, "results": rows}, f, indent=2)
+        json.dump(
+            {
+                "command": " ".join(command),
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+                "image": args.image,
+                "results": rows,
+            },
+            f,
+            indent=2,
+        )
         f.write("\n")
     print(f"saved {os.path.relpath(args.output)}")
 

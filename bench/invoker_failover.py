@@ -12,6 +12,7 @@ table and saves JSON with the command to ``bench/results/invoker_failover.json``
 
     python3 bench/invoker_failover.py [--n 100] [--sleep 3] [--timeout-ms 10000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,9 +46,12 @@ def slow_code(sleep_s: float) -> str:
 
 
 def deploy(pool: HttpPool, name: str, code: str, timeout_ms: int) -> None:
-    status, body = pool.json("PUT", f"/api/v1/namespaces/_/actions/{name}?overwrite=true",
-                             {"exec": {"kind": "python:3.11", "code": code}, "limits": {"timeout": timeout_ms}},
-                             headers=AUTH)
+    status, body = pool.json(
+        "PUT",
+        f"/api/v1/namespaces/_/actions/{name}?overwrite=true",
+        {"exec": {"kind": "python:3.11", "code": code}, "limits": {"timeout": timeout_ms}},
+        headers=AUTH,
+    )
     if status != 200:
         raise RuntimeError(f"deploy {name}: {status} {body}")
 
@@ -78,8 +82,11 @@ def remove_containers(platform: PlatformProcess, invoker_id: str) -> None:
     """A SIGKILLed invoker cannot remove its containers: remove them by its label (the invoker
     id scoped by the controller's port, see ``InvokerConfig.instance``)."""
     import docker
+
     client = docker.from_env()
-    for c in client.containers.list(all=True, filters={"label": f"tango.invoker={invoker_id}-{platform.port}"}):
+    for c in client.containers.list(
+        all=True, filters={"label": f"tango.invoker={invoker_id}-{platform.port}"}
+    ):
         try:
             c.remove(force=True)
         except docker.errors.NotFound:
@@ -112,8 +119,9 @@ def final_records(pool: HttpPool, name: str, ids: list[str], deadline: float) ->
     """Poll the store until every id has a final record or the deadline passes."""
     want, done = set(ids), {}
     while time.time() < deadline and len(done) < len(want):
-        status, docs = pool.json("GET", f"/api/v1/namespaces/_/activations?name={name}&docs=true&limit=200",
-                                 headers=AUTH)
+        status, docs = pool.json(
+            "GET", f"/api/v1/namespaces/_/activations?name={name}&docs=true&limit=200", headers=AUTH
+        )
         for d in docs if status == 200 else []:
             if d["activationId"] in want and d["response"]["status"] != "running":
                 done[d["activationId"]] = d
@@ -125,8 +133,14 @@ def annotation(record: dict, key: str):
     return next((a["value"] for a in record.get("annotations", []) if a["key"] == key), None)
 
 
-def failover(platform: PlatformProcess, name: str, n: int, timeout_ms: int, victim: str = "invoker0",
-             probe: str | None = None) -> dict:
+def failover(
+    platform: PlatformProcess,
+    name: str,
+    n: int,
+    timeout_ms: int,
+    victim: str = "invoker0",
+    probe: str | None = None,
+) -> dict:
     """Fire N activations of ``name`` (deployed, slow), kill ``victim`` once it runs some, and
     measure when each reached a final record; then invoke ``probe`` (default ``name``) 3 times."""
     pool = HttpPool("127.0.0.1", platform.port)
@@ -144,21 +158,47 @@ def failover(platform: PlatformProcess, name: str, n: int, timeout_ms: int, vict
         remove_containers(platform, victim)
     after_kill = [(r["end"] / 1000.0 - killed_at) for r in records.values()]
     statuses = Counter(r["response"]["status"] for r in records.values())
-    by_invoker = Counter(annotation(r, "invoker") or "(none: error record)" for r in records.values())
+    by_invoker = Counter(
+        annotation(r, "invoker") or "(none: error record)" for r in records.values()
+    )
     probes = []
     for _ in range(3):
-        status, rec = pool.json("POST", f"/api/v1/namespaces/_/actions/{probe or name}?blocking=true", {},
-                                headers=AUTH, timeout=timeout_ms / 1000.0 + 60)
-        probes.append({"status": status, "invoker": annotation(rec, "invoker") if isinstance(rec, dict) else None})
+        status, rec = pool.json(
+            "POST",
+            f"/api/v1/namespaces/_/actions/{probe or name}?blocking=true",
+            {},
+            headers=AUTH,
+            timeout=timeout_ms / 1000.0 + 60,
+        )
+        probes.append(
+            {
+                "status": status,
+                "invoker": annotation(rec, "invoker") if isinstance(rec, dict) else None,
+            }
+        )
     status, states = pool.json("GET", "/invokers")
-    return {"activations": n, "victim": victim, "survivor": survivor, "in_flight_at_kill": in_flight,
-            "kill_after_fire_s": round(killed_at - fired_at, 2), "final_records": len(records),
-            "lost": n - len(records), "statuses": dict(statuses), "records_by_invoker": dict(by_invoker),
-            "deadline_s": timeout_ms / 1000.0 + 30,
-            "last_final_after_kill_s": round(max(after_kill), 2) if after_kill else None,
-            "probes_after_kill": probes, "invoker_states": states,
-            "error_messages": sorted({r["response"]["result"].get("error", "") for r in records.values()
-                                      if r["statusCode"] == 3})}
+    return {
+        "activations": n,
+        "victim": victim,
+        "survivor": survivor,
+        "in_flight_at_kill": in_flight,
+        "kill_after_fire_s": round(killed_at - fired_at, 2),
+        "final_records": len(records),
+        "lost": n - len(records),
+        "statuses": dict(statuses),
+        "records_by_invoker": dict(by_invoker),
+        "deadline_s": timeout_ms / 1000.0 + 30,
+        "last_final_after_kill_s": round(max(after_kill), 2) if after_kill else None,
+        "probes_after_kill": probes,
+        "invoker_states": states,
+        "error_messages": sorted(
+            {
+                r["response"]["result"].get("error", "")
+                for r in records.values()
+                if r["statusCode"] == 3
+            }
+        ),
+    }
 
 
 def main(argv=None) -> None:
@@ -179,18 +219,33 @@ def main(argv=None) -> None:
     finally:
         proc.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nkill -9 of {res['victim']} with {res['activations']} activations in flight "
-          f"(in flight per invoker at the kill: {res['in_flight_at_kill']})")
-    print(f"{'final records':34}{res['final_records']:>8} / {res['activations']}  (lost {res['lost']})")
+    print(
+        f"\nkill -9 of {res['victim']} with {res['activations']} activations in flight "
+        f"(in flight per invoker at the kill: {res['in_flight_at_kill']})"
+    )
+    print(
+        f"{'final records':34}{res['final_records']:>8} / {res['activations']}  (lost {res['lost']})"
+    )
     for status, count in sorted(res["statuses"].items()):
         print(f"{'  ' + status:34}{count:>8}")
-    print(f"{'last final record after the kill':34}{res['last_final_after_kill_s']:>8} s  "
-          f"(deadline: timeout + 30 s = {res['deadline_s']} s)")
-    print(f"{'invokes after the kill ran on':34}{', '.join(str(p['invoker']) for p in res['probes_after_kill'])}")
+    print(
+        f"{'last final record after the kill':34}{res['last_final_after_kill_s']:>8} s  "
+        f"(deadline: timeout + 30 s = {res['deadline_s']} s)"
+    )
+    print(
+        f"{'invokes after the kill ran on':34}{', '.join(str(p['invoker']) for p in res['probes_after_kill'])}"
+    )
     print(f"{'GET /invokers':34}{res['invoker_states']}")
-    result = {"benchmark": "invoker_failover", "command": " ".join([sys.executable, *sys.argv]),
-              "date": datetime.now(timezone.utc).isoformat(), "host": host_platform.node(),
-              "cpus": os.cpu_count(), "sleep_s": a.sleep, "timeout_ms": a.timeout_ms, **res}
+    result = {
+        "benchmark": "invoker_failover",
+        "command": " ".join([sys.executable, *sys.argv]),
+        "date": datetime.now(UTC).isoformat(),
+        "host": host_platform.node(),
+        "cpus": os.cpu_count(),
+        "sleep_s": a.sleep,
+        "timeout_ms": a.timeout_ms,
+        **res,
+    }
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=2))
     print(f"saved {a.out}")

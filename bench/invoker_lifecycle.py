@@ -11,6 +11,7 @@ Measures, with real `tango/action-python-v3.11` containers through `DockerBacken
   resize        cgroup file write vs the SDK's `container.update`    (target median < 10 ms)
 Prints a table and saves bench/results/invoker_lifecycle.json with the command line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,17 +36,24 @@ from invoker.server import build_server  # noqa: E402
 
 BENCH_ID = "bench" + uuid.uuid4().hex[:6]
 CODE = "def main(args):\n    return {'echo': args}\n"
-INIT = json.dumps({"value": {"name": "echo", "main": "main", "code": CODE, "binary": False,
-                             "env": {}}}).encode()
+INIT = json.dumps(
+    {"value": {"name": "echo", "main": "main", "code": CODE, "binary": False, "env": {}}}
+).encode()
 RUN = json.dumps({"value": {"x": 1}, "activation_id": "0" * 32}).encode()
 PORTS = iter(range(13400, 13600))
 
 
 def spec(memory: int = 256) -> ContainerSpec:
     port = next(PORTS)
-    return ContainerSpec(name=f"tango_{BENCH_ID}_{port}", image=PYTHON_IMAGE, port=port,
-                         memory=memory, cpu=None, cpu_shares=128,
-                         env={"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)})
+    return ContainerSpec(
+        name=f"tango_{BENCH_ID}_{port}",
+        image=PYTHON_IMAGE,
+        port=port,
+        memory=memory,
+        cpu=None,
+        cpu_shares=128,
+        env={"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)},
+    )
 
 
 def ms_since(t0: float) -> float:
@@ -54,9 +62,12 @@ def ms_since(t0: float) -> float:
 
 def summary(samples: list[float]) -> dict:
     ordered = sorted(samples)
-    return {"n": len(ordered), "median_ms": round(statistics.median(ordered), 3),
-            "p95_ms": round(ordered[max(int(len(ordered) * 0.95) - 1, 0)], 3),
-            "min_ms": round(ordered[0], 3)}
+    return {
+        "n": len(ordered),
+        "median_ms": round(statistics.median(ordered), 3),
+        "p95_ms": round(ordered[max(int(len(ordered) * 0.95) - 1, 0)], 3),
+        "min_ms": round(ordered[0], 3),
+    }
 
 
 def bench_cold(backend: DockerBackend, repeats: int) -> list[float]:
@@ -73,7 +84,7 @@ def bench_cold(backend: DockerBackend, repeats: int) -> list[float]:
 
 def bench_prewarm(backend: DockerBackend, repeats: int) -> list[float]:
     cells = [ContainerProxy.start(backend, spec(), timeout=30) for _ in range(repeats)]
-    time.sleep(1.0)     # stem cells are idle before they are taken
+    time.sleep(1.0)  # stem cells are idle before they are taken
     samples = []
     for proxy in cells:
         t0 = time.perf_counter()
@@ -109,22 +120,36 @@ def bench_warm_and_resize(backend: DockerBackend, runs: int, repeats: int) -> di
 
 
 def bench_invoke_warm(runs: int) -> list[float]:
-    config = InvokerConfig(id=BENCH_ID + "s", port=0, prewarm=(), pause_grace=None,
-                           container_ports=(13600, 13699))
+    config = InvokerConfig(
+        id=BENCH_ID + "s", port=0, prewarm=(), pause_grace=None, container_ports=(13600, 13699)
+    )
     server, invoker = build_server(config)
     threading.Thread(target=server.run, daemon=True).start()
     conn = http.client.HTTPConnection("127.0.0.1", config.port)
     conn.connect()
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    action = {"namespace": "guest", "name": "echo", "path": "guest/echo", "version": "0.0.1",
-              "exec": {"kind": "python:3.11", "code": CODE, "binary": False, "main": "main"},
-              "limits": {"timeout": 10000, "memory": 256, "logs": 10, "concurrency": 1}}
+    action = {
+        "namespace": "guest",
+        "name": "echo",
+        "path": "guest/echo",
+        "version": "0.0.1",
+        "exec": {"kind": "python:3.11", "code": CODE, "binary": False, "main": "main"},
+        "limits": {"timeout": 10000, "memory": 256, "logs": 10, "concurrency": 1},
+    }
 
     def invoke() -> dict:
-        body = json.dumps({"activationId": uuid.uuid4().hex, "namespace": "guest",
-                           "action": action, "params": {"x": 1}, "size": None}).encode()
+        body = json.dumps(
+            {
+                "activationId": uuid.uuid4().hex,
+                "namespace": "guest",
+                "action": action,
+                "params": {"x": 1},
+                "size": None,
+            }
+        ).encode()
         conn.request("POST", "/invoke", body, {"Content-Type": "application/json"})
         return json.loads(conn.getresponse().read())
+
     try:
         for _ in range(20):
             invoke()
@@ -145,8 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=10, help="cold/prewarm/resize repetitions")
     p.add_argument("--runs", type=int, default=300, help="warm runs")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                 "results", "invoker_lifecycle.json"))
+    p.add_argument(
+        "--out",
+        default=os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "results", "invoker_lifecycle.json"
+        ),
+    )
     args = p.parse_args(argv)
     backend = DockerBackend(BENCH_ID)
     try:
@@ -173,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "results": {name: {**s, "target_ms": target} for name, (s, target) in rows.items()},
-        "invoker_overhead_median_ms": round(summary(invoke)["median_ms"]
-                                            - summary(warm["warm"])["median_ms"], 3),
+        "invoker_overhead_median_ms": round(
+            summary(invoke)["median_ms"] - summary(warm["warm"])["median_ms"], 3
+        ),
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:

@@ -12,6 +12,7 @@ Saves JSON (command, card, versions, per-run summaries) and a latency-vs-through
     python bench/nova_bench.py --plot bench/results/nova/bench_qwen2-vl-7b.json   # re-plot only
     python bench/nova_bench.py --preset tiny --device cpu --n 6 --loads 0.5 --out /tmp/nb  # smoke
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,21 +32,23 @@ import torch  # noqa: E402
 from bench.nova_workload import SCREENS, gap_cv, make_workload, prompt_ids, screenshot  # noqa: E402
 from runtimes.vlm.engine import Engine, EngineConfig, percentiles  # noqa: E402
 from runtimes.vlm.partition import make_partitioner  # noqa: E402
-from runtimes.vlm.weights import load_vlm  # noqa: E402
 from runtimes.vlm.preprocess import preprocess_image  # noqa: E402
 from runtimes.vlm.scheduler.policies import POLICY_NAMES, make_policy  # noqa: E402
 from runtimes.vlm.scheduler.tables import StageTables, default_tables  # noqa: E402
 from runtimes.vlm.server import stream_vision_weights  # noqa: E402
-
-
+from runtimes.vlm.weights import load_vlm  # noqa: E402
 
 
 def card(device: str) -> dict:
     info = {"torch": torch.__version__, "python": platform.python_version(), "device": device}
     if device.startswith("cuda"):
         p = torch.cuda.get_device_properties(0)
-        info.update(name=p.name, sms=p.multi_processor_count, memory_gib=round(p.total_memory / 2 ** 30, 1),
-                    cuda=torch.version.cuda)
+        info.update(
+            name=p.name,
+            sms=p.multi_processor_count,
+            memory_gib=round(p.total_memory / 2**30, 1),
+            cuda=torch.version.cuda,
+        )
     return info
 
 
@@ -62,7 +65,9 @@ class Bench:
         self.images = {}
         self.max_pixels = min(cfg.max_pixels, args.max_pixels)
         for screen in SCREENS:
-            pv, grid = preprocess_image(screenshot(screen), cfg.min_pixels, self.max_pixels, cfg.vision)
+            pv, grid = preprocess_image(
+                screenshot(screen), cfg.min_pixels, self.max_pixels, cfg.vision
+            )
             self.images[screen] = (pv.pin_memory() if self.cuda else pv, grid)
         self.capacity, self.service_ms = self.measure_capacity()
 
@@ -73,9 +78,15 @@ class Bench:
     def measure_capacity(self) -> tuple[float, dict]:
         """1 / E[vision + prefill] on the whole GPU, over the two screen kinds (ms per stage)."""
         from runtimes.vlm.model import KVCache
+
         m, out = self.model, {}
-        cache = KVCache(m.config, 1, self.args.max_len, next(m.text.parameters()).device,
-                        next(m.text.parameters()).dtype)
+        cache = KVCache(
+            m.config,
+            1,
+            self.args.max_len,
+            next(m.text.parameters()).device,
+            next(m.text.parameters()).dtype,
+        )
         with torch.inference_mode():
             for screen, (pv, grid) in self.images.items():
                 ids = [m.config.vision_start_id, m.config.vision_end_id] + [1] * 65
@@ -91,8 +102,12 @@ class Bench:
                     self.sync()
                     times.append(((t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3))
                 vis, pre = times[-1]
-                out[screen] = {"patches": int(pv.shape[0]), "prompt_tokens": int(inp.shape[1]),
-                               "vision_ms": round(vis, 3), "prefill_ms": round(pre, 3)}
+                out[screen] = {
+                    "patches": int(pv.shape[0]),
+                    "prompt_tokens": int(inp.shape[1]),
+                    "vision_ms": round(vis, 3),
+                    "prefill_ms": round(pre, 3),
+                }
         mean_s = statistics.mean(v["vision_ms"] + v["prefill_ms"] for v in out.values()) / 1e3
         return 1.0 / mean_s, out
 
@@ -101,8 +116,15 @@ class Bench:
         name, params = policy_variant(policy_name)
         policy = make_policy(name, self.tables, None, max_batch=a.max_batch, **params)
         partitioner = make_partitioner("green" if self.cuda else "noop")
-        cfg = EngineConfig(max_batch=a.max_batch, max_len=a.max_len, use_graphs=not a.no_graphs,
-                           compile=not a.no_compile, kernels=a.kernels, stop_at_eos=False, compute_priority=a.compute_priority)
+        cfg = EngineConfig(
+            max_batch=a.max_batch,
+            max_len=a.max_len,
+            use_graphs=not a.no_graphs,
+            compile=not a.no_compile,
+            kernels=a.kernels,
+            stop_at_eos=False,
+            compute_priority=a.compute_priority,
+        )
         return Engine(self.model, policy, partitioner, cfg, vision=vision).start()
 
     def serve(self, engine: Engine, items) -> dict:
@@ -114,7 +136,9 @@ class Bench:
             if delay > 0:
                 time.sleep(delay)
             pv, grid = self.images[it.screen]
-            reqs.append(engine.submit(prompt_ids(it, cfg), it.output_len, pv, grid, arrival=t0 + it.at_s))
+            reqs.append(
+                engine.submit(prompt_ids(it, cfg), it.output_len, pv, grid, arrival=t0 + it.at_s)
+            )
         deadline = time.perf_counter() + self.args.run_timeout
         for r in reqs:
             r.wait(max(1.0, deadline - time.perf_counter()))
@@ -136,7 +160,13 @@ def policy_variant(spec: str) -> tuple[str, dict]:
         if not sep:
             raise SystemExit(f"policy variant {spec!r}: {pair!r} is not key=value")
         low = value.lower()
-        params[key] = low == "true" if low in ("true", "false") else float(value) if "." in value else int(value)
+        params[key] = (
+            low == "true"
+            if low in ("true", "false")
+            else float(value)
+            if "." in value
+            else int(value)
+        )
     return name, params
 
 
@@ -147,24 +177,42 @@ def summarise(reqs, t0: float) -> dict:
     lat = percentiles([x["total_ms"] for x in t])
     ttft = percentiles([x["ttft_ms"] for x in t])
     tpot = percentiles([x["tpot_ms"] for x in t if x["tpot_ms"] is not None])
-    return {"requests": len(reqs), "latency_ms": lat, "ttft_ms": ttft, "tpot_ms": tpot,
-            "queue_ms": percentiles([x["queue_ms"] for x in t]),
-            "vision_ms": percentiles([x["vision_ms"] for x in t if x["vision_ms"] is not None]),
-            "prefill_ms": percentiles([x["prefill_ms"] for x in t if x["prefill_ms"] is not None]),
-            "throughput_rps": round(len(reqs) / (end - t0), 4), "tokens_per_s": round(tokens / (end - t0), 2),
-            "duration_s": round(end - t0, 3)}
+    return {
+        "requests": len(reqs),
+        "latency_ms": lat,
+        "ttft_ms": ttft,
+        "tpot_ms": tpot,
+        "queue_ms": percentiles([x["queue_ms"] for x in t]),
+        "vision_ms": percentiles([x["vision_ms"] for x in t if x["vision_ms"] is not None]),
+        "prefill_ms": percentiles([x["prefill_ms"] for x in t if x["prefill_ms"] is not None]),
+        "throughput_rps": round(len(reqs) / (end - t0), 4),
+        "tokens_per_s": round(tokens / (end - t0), 2),
+        "duration_s": round(end - t0, 3),
+    }
 
 
 def workloads(args, capacity: float):
     out = []
     for load in args.loads:
-        n = max(args.min_n, int(args.n * min(1.0, load / 0.5)))  # fewer at low load: keep runs short
+        n = max(
+            args.min_n, int(args.n * min(1.0, load / 0.5))
+        )  # fewer at low load: keep runs short
         items = make_workload(n, load * capacity, "poisson", seed=args.seed)
-        out.append({"name": f"poisson-{load:g}", "process": "poisson", "load": load, "items": items})
+        out.append(
+            {"name": f"poisson-{load:g}", "process": "poisson", "load": load, "items": items}
+        )
     if args.bursty_load:
-        items = make_workload(args.n, args.bursty_load * capacity, "bursty", cv=args.cv, seed=args.seed)
-        out.append({"name": f"bursty-{args.bursty_load:g}", "process": "bursty", "load": args.bursty_load,
-                    "items": items})
+        items = make_workload(
+            args.n, args.bursty_load * capacity, "bursty", cv=args.cv, seed=args.seed
+        )
+        out.append(
+            {
+                "name": f"bursty-{args.bursty_load:g}",
+                "process": "bursty",
+                "load": args.bursty_load,
+                "items": items,
+            }
+        )
     for w in out:
         w["cv"] = round(gap_cv(w["items"]), 3)
         w["rate_rps"] = round(w["load"] * capacity, 4)
@@ -180,30 +228,57 @@ def save(result: dict, path: str) -> None:
 
 def run(args, path: str) -> dict:
     b = Bench(args)
-    result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
-              "max_pixels": b.max_pixels, "preset": args.preset, "tables": args.tables or "default (derived from gpu-probe.md)",
-              "capacity_rps": round(b.capacity, 4), "load_1_rps": args.capacity or round(b.capacity, 4), "service_ms": b.service_ms, "max_batch": args.max_batch,
-              "workloads": [], "runs": []}
+    result = {
+        "command": "python " + " ".join(shlex.quote(x) for x in sys.argv),
+        "card": card(args.device),
+        "max_pixels": b.max_pixels,
+        "preset": args.preset,
+        "tables": args.tables or "default (derived from gpu-probe.md)",
+        "capacity_rps": round(b.capacity, 4),
+        "load_1_rps": args.capacity or round(b.capacity, 4),
+        "service_ms": b.service_ms,
+        "max_batch": args.max_batch,
+        "workloads": [],
+        "runs": [],
+    }
     wls = workloads(args, args.capacity or b.capacity)
-    result["workloads"] = [{k: v for k, v in w.items() if k != "items"} | {"n": len(w["items"])} for w in wls]
-    print(json.dumps({"capacity_rps": result["capacity_rps"], "service_ms": b.service_ms}), flush=True)
+    result["workloads"] = [
+        {k: v for k, v in w.items() if k != "items"} | {"n": len(w["items"])} for w in wls
+    ]
+    print(
+        json.dumps({"capacity_rps": result["capacity_rps"], "service_ms": b.service_ms}), flush=True
+    )
     for name in args.policies:
         engine = b.engine(name)
         try:
             b.warm_up(engine)
             for w in wls:
                 s = b.serve(engine, w["items"])
-                row = {"policy": name, "workload": w["name"], "process": w["process"], "load": w["load"],
-                       "offload": False, **s}
-                m = engine.metrics()  # what the policy learnt and did (nova: corrections, paced steps)
-                row["engine"] = {"counts": m["counts"], "decode_batch": m["decode_batch"], "decide_ms": m["decide_ms"],
-                                 **({"calibration": m["calibration"]} if "calibration" in m else {})}
+                row = {
+                    "policy": name,
+                    "workload": w["name"],
+                    "process": w["process"],
+                    "load": w["load"],
+                    "offload": False,
+                    **s,
+                }
+                m = (
+                    engine.metrics()
+                )  # what the policy learnt and did (nova: corrections, paced steps)
+                row["engine"] = {
+                    "counts": m["counts"],
+                    "decode_batch": m["decode_batch"],
+                    "decide_ms": m["decide_ms"],
+                    **({"calibration": m["calibration"]} if "calibration" in m else {}),
+                }
                 result["runs"].append(row)
                 print_row(row)
                 save(result, path)
             if name == "nova":
-                result["nova_partitions"] = {"switch_cost_ms": engine.partitioner.switch_cost_ms,
-                                             "create_ms": getattr(engine.partitioner, "create_ms", {})}
+                result["nova_partitions"] = {
+                    "switch_cost_ms": engine.partitioner.switch_cost_ms,
+                    "create_ms": getattr(engine.partitioner, "create_ms", {}),
+                }
         finally:
             engine.close()
             del engine
@@ -242,10 +317,13 @@ def offload_runs(b: Bench, w: dict) -> dict:
 
 def print_row(row: dict) -> None:
     lat, ttft, tpot = row["latency_ms"], row["ttft_ms"], row["tpot_ms"]
-    print(f"{row['policy']:>14} {row['workload']:>14}  max {lat['max']:9.1f}  p99 {lat['p99']:9.1f}  "
-          f"mean {lat['mean']:9.1f}  ttft {ttft['mean']:8.1f}  tpot {tpot.get('mean', 0):6.2f}  "
-          f"vis {row.get('vision_ms', {}).get('mean', 0):6.1f}  pre {row.get('prefill_ms', {}).get('mean', 0):6.1f}  "
-          f"thr {row['throughput_rps']:7.3f} rps", flush=True)
+    print(
+        f"{row['policy']:>14} {row['workload']:>14}  max {lat['max']:9.1f}  p99 {lat['p99']:9.1f}  "
+        f"mean {lat['mean']:9.1f}  ttft {ttft['mean']:8.1f}  tpot {tpot.get('mean', 0):6.2f}  "
+        f"vis {row.get('vision_ms', {}).get('mean', 0):6.1f}  pre {row.get('prefill_ms', {}).get('mean', 0):6.1f}  "
+        f"thr {row['throughput_rps']:7.3f} rps",
+        flush=True,
+    )
 
 
 def compare(result: dict) -> dict:
@@ -261,35 +339,51 @@ def compare(result: dict) -> dict:
             continue
         best = min(base, key=lambda r: r["latency_ms"]["max"])
         nova = rows["nova"]
-        out[w] = {"best_baseline": best["policy"],
-                  "max_latency_reduction": round(1 - nova["latency_ms"]["max"] / best["latency_ms"]["max"], 4),
-                  "throughput_ratio": round(nova["throughput_rps"] / best["throughput_rps"], 4),
-                  "best_throughput_baseline": max(base, key=lambda r: r["throughput_rps"])["policy"]}
+        out[w] = {
+            "best_baseline": best["policy"],
+            "max_latency_reduction": round(
+                1 - nova["latency_ms"]["max"] / best["latency_ms"]["max"], 4
+            ),
+            "throughput_ratio": round(nova["throughput_rps"] / best["throughput_rps"], 4),
+            "best_throughput_baseline": max(base, key=lambda r: r["throughput_rps"])["policy"],
+        }
     return out
 
 
 def plot(result: dict, path: str) -> None:
     """Latency (max and p99) vs throughput, one line per policy over the Poisson loads; bursty as stars."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     for ax, stat in zip(axes, ("max", "p99")):
         for i, policy in enumerate(sorted({r["policy"] for r in result["runs"]})):
-            rows = sorted((r for r in result["runs"] if r["policy"] == policy and r["process"] == "poisson"),
-                          key=lambda r: r["load"])
+            rows = sorted(
+                (r for r in result["runs"] if r["policy"] == policy and r["process"] == "poisson"),
+                key=lambda r: r["load"],
+            )
             color = f"C{i}"
-            ax.plot([r["throughput_rps"] for r in rows], [r["latency_ms"][stat] for r in rows], "o-",
-                    color=color, label=policy)
+            ax.plot(
+                [r["throughput_rps"] for r in rows],
+                [r["latency_ms"][stat] for r in rows],
+                "o-",
+                color=color,
+                label=policy,
+            )
             for r in result["runs"]:
                 if r["policy"] == policy and r["process"] == "bursty":
-                    ax.plot(r["throughput_rps"], r["latency_ms"][stat], "*", color=color, markersize=14)
+                    ax.plot(
+                        r["throughput_rps"], r["latency_ms"][stat], "*", color=color, markersize=14
+                    )
         ax.set_xlabel("throughput (requests/s)")
         ax.set_ylabel(f"{stat} end-to-end latency (ms)")
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
-        ax.set_title(f"{result['preset']} on {result['card'].get('name', result['card']['device'])}: {stat}")
+        ax.set_title(
+            f"{result['preset']} on {result['card'].get('name', result['card']['device'])}: {stat}"
+        )
     axes[0].legend(fontsize=8)
     fig.text(0.5, 0.005, "lines: Poisson loads; stars: bursty (cv>=3)", ha="center", fontsize=8)
     fig.tight_layout()
@@ -304,7 +398,9 @@ def merge(paths: list[str], out: str) -> str:
         for key in ("preset", "max_pixels", "max_batch"):
             if other.get(key) != first.get(key):
                 raise ValueError(f"cannot merge: '{key}' differs between {paths[0]} and the others")
-        if other["workloads"] != first["workloads"]:  # same seeds; rates follow each call's capacity
+        if (
+            other["workloads"] != first["workloads"]
+        ):  # same seeds; rates follow each call's capacity
             first.setdefault("workloads_by_call", [first["workloads"]]).append(other["workloads"])
         first["runs"] = first["runs"] + other["runs"]
         first.update({k: v for k, v in other.items() if k in ("offload", "nova_partitions")})
@@ -321,33 +417,62 @@ def parse_args(argv=None):
     floats = lambda s: [float(x) for x in s.split(",") if x]  # noqa: E731
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default="qwen2-vl-7b")
-    p.add_argument("--tables", default=None, help="stage tables JSON from runtimes.vlm.profile_stages")
+    p.add_argument(
+        "--tables", default=None, help="stage tables JSON from runtimes.vlm.profile_stages"
+    )
     p.add_argument("--device", default="cuda")
     p.add_argument("--policies", default=",".join(POLICY_NAMES))
-    p.add_argument("--loads", type=floats, default=[0.1, 0.5, 0.95], help="Poisson loads, fractions of capacity")
+    p.add_argument(
+        "--loads",
+        type=floats,
+        default=[0.1, 0.5, 0.95],
+        help="Poisson loads, fractions of capacity",
+    )
     p.add_argument("--bursty-load", type=float, default=0.7)
     p.add_argument("--cv", type=float, default=3.0)
-    p.add_argument("--capacity", type=float, default=None,
-                   help="requests/s that load 1.0 means (default: measured); pin it to repeat a sequence")
-    p.add_argument("--n", type=int, default=60, help="requests per workload (scaled down below load 0.5)")
+    p.add_argument(
+        "--capacity",
+        type=float,
+        default=None,
+        help="requests/s that load 1.0 means (default: measured); pin it to repeat a sequence",
+    )
+    p.add_argument(
+        "--n", type=int, default=60, help="requests per workload (scaled down below load 0.5)"
+    )
     p.add_argument("--min-n", type=int, default=12)
     p.add_argument("--max-batch", type=int, default=16)
     p.add_argument("--max-len", type=int, default=2048)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-graphs", action="store_true")
     p.add_argument("--no-compile", action="store_true", help="decode without torch.compile")
-    p.add_argument("--kernels", action="store_true",
-                   help="decode projections and attention on the Triton kernels (model/gemv.py, decode_attn.py)")
-    p.add_argument("--compute-priority", action="store_true",
-                   help="vision and prefill plain streams at high CUDA stream priority, decode at normal")
-    p.add_argument("--max-pixels", type=int, default=1280 * 28 * 28,
-                   help="screenshot pixel budget after resizing (Qwen2-VL's usual GUI-agent setting)")
-    p.add_argument("--offload", action="store_true", help="also compare streamed vs resident vision weights")
+    p.add_argument(
+        "--kernels",
+        action="store_true",
+        help="decode projections and attention on the Triton kernels (model/gemv.py, decode_attn.py)",
+    )
+    p.add_argument(
+        "--compute-priority",
+        action="store_true",
+        help="vision and prefill plain streams at high CUDA stream priority, decode at normal",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=1280 * 28 * 28,
+        help="screenshot pixel budget after resizing (Qwen2-VL's usual GUI-agent setting)",
+    )
+    p.add_argument(
+        "--offload", action="store_true", help="also compare streamed vs resident vision weights"
+    )
     p.add_argument("--run-timeout", type=float, default=240.0)
     p.add_argument("--out", default="bench/results/nova")
     p.add_argument("--plot", default=None, help="only re-plot this result JSON")
-    p.add_argument("--merge", nargs="+", default=None,
-                   help="join result JSONs of one preset and card (e.g. policies run in separate calls) into --out")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        help="join result JSONs of one preset and card (e.g. policies run in separate calls) into --out",
+    )
     args = p.parse_args(argv)
     args.policies = [x for x in args.policies.split(",") if x]
     return args

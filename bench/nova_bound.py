@@ -20,6 +20,7 @@ figure is out of reach on this workload and card whatever the policy.
 
     python3 bench/nova_bound.py bench/results/nova/bench_qwen2-vl-7b.json [more results...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,7 +74,9 @@ def committed_tables(preset: str) -> str:
 
 
 def fastest_step_ms(tables_path: str | None, preset: str) -> float:
-    if not (tables_path and os.path.exists(tables_path)):  # a path on the GPU machine: the committed copy
+    if not (
+        tables_path and os.path.exists(tables_path)
+    ):  # a path on the GPU machine: the committed copy
         tables_path = committed_tables(preset)
     if os.path.exists(tables_path):
         with open(tables_path) as f:
@@ -97,11 +100,20 @@ def analyse(result: dict, tables: str | None) -> dict:
     command = result.get("command") or result["commands"][0]
     seed, cv = seed_and_cv(command)
     step = fastest_step_ms(tables or result.get("tables"), result["preset"])
-    out = {"source_command": command, "seed": seed, "decode_step_ms": round(step, 3), "workloads": {}}
+    out = {
+        "source_command": command,
+        "seed": seed,
+        "decode_step_ms": round(step, 3),
+        "workloads": {},
+    }
     for w in result["workloads"]:
         items = workload_items(w, seed, cv)
         bound, (i, j) = lower_bound_ms(items, result["service_ms"], step)
-        rows = {r["policy"]: r["latency_ms"]["max"] for r in result["runs"] if r["workload"] == w["name"]}
+        rows = {
+            r["policy"]: r["latency_ms"]["max"]
+            for r in result["runs"]
+            if r["workload"] == w["name"]
+        }
         baselines = {p: m for p, m in rows.items() if p != "nova"}
         best = min(baselines.items(), key=lambda kv: kv[1]) if baselines else None
         entry = {"bound_ms": round(bound, 1), "window": [i, j], "max_ms": rows}
@@ -116,24 +128,33 @@ def analyse(result: dict, tables: str | None) -> dict:
 
 def print_table(name: str, a: dict) -> None:
     print(f"\n{name}  (decode step {a['decode_step_ms']} ms at batch 1; seed {a['seed']})")
-    print(f"{'workload':>14} {'bound s':>8} {'best baseline':>22} {'nova s':>7} {'room':>7}  target 23.3%")
+    print(
+        f"{'workload':>14} {'bound s':>8} {'best baseline':>22} {'nova s':>7} {'room':>7}  target 23.3%"
+    )
     for w, e in a["workloads"].items():
         if "best_baseline" not in e:
             continue
         nova = e["max_ms"].get("nova")
-        print(f"{w:>14} {e['bound_ms'] / 1e3:8.2f} {e['best_baseline']:>14} {e['best_baseline_max_ms'] / 1e3:7.2f} "
-              f"{(nova or 0) / 1e3:7.2f} {100 * e['largest_possible_reduction']:6.1f}%  "
-              f"{'not ruled out' if e['target_reachable'] else 'out of reach'}")
+        print(
+            f"{w:>14} {e['bound_ms'] / 1e3:8.2f} {e['best_baseline']:>14} {e['best_baseline_max_ms'] / 1e3:7.2f} "
+            f"{(nova or 0) / 1e3:7.2f} {100 * e['largest_possible_reduction']:6.1f}%  "
+            f"{'not ruled out' if e['target_reachable'] else 'out of reach'}"
+        )
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="+", help="bench/nova_bench.py result JSONs")
-    p.add_argument("--tables", default=None, help="stage tables (default: the one the result names)")
+    p.add_argument(
+        "--tables", default=None, help="stage tables (default: the one the result names)"
+    )
     p.add_argument("--out", default="bench/results/nova/bound.json")
     args = p.parse_args(argv)
-    report = {"command": "python3 bench/nova_bound.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
-              "results": {}}
+    report = {
+        "command": "python3 bench/nova_bound.py "
+        + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
+        "results": {},
+    }
     for path in args.results:
         with open(path) as f:
             result = json.load(f)

@@ -15,6 +15,7 @@ green-context partitioner, streamed vision encoder):
 
     python bench/nova_micro.py --preset qwen2-vl-7b --out bench/results/nova
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-
 from bench import write_json  # noqa: E402
 from bench.nova_bench import card  # noqa: E402
 from bench.nova_workload import SCREENS, screenshot  # noqa: E402
-from runtimes.vlm.engine import DecodeRunner, _stream_ctx as stream_ctx  # noqa: E402
+from runtimes.vlm.engine import DecodeRunner  # noqa: E402
+from runtimes.vlm.engine import _stream_ctx as stream_ctx
 from runtimes.vlm.model import KVCache, gemv  # noqa: E402
 from runtimes.vlm.offload import StreamedVisionEncoder  # noqa: E402
 from runtimes.vlm.partition import make_partitioner  # noqa: E402
@@ -64,7 +65,9 @@ class Micro:
         cfg = self.model.config
         self.device, self.dtype = torch.device(args.device), dtype
         px = min(cfg.max_pixels, args.max_pixels)
-        self.images = {s: preprocess_image(screenshot(s), cfg.min_pixels, px, cfg.vision) for s in SCREENS}
+        self.images = {
+            s: preprocess_image(screenshot(s), cfg.min_pixels, px, cfg.vision) for s in SCREENS
+        }
         self.part = make_partitioner("green" if self.cuda else "noop")
         t0 = time.perf_counter()
         self.part.setup(args.splits)
@@ -82,10 +85,16 @@ class Micro:
         self.runner.capture(streams, lambda s: self.part.capture_context("decode", s))
 
     def vision_stream(self, decode_sms):
-        return self.vision_plain if decode_sms is None else self.part.stream("vision", self.total - decode_sms)
+        return (
+            self.vision_plain
+            if decode_sms is None
+            else self.part.stream("vision", self.total - decode_sms)
+        )
 
     # -------------------------------------------------------------- decode steps
-    def decode_steps(self, batch: int, sms, n: int, stop: threading.Event | None = None) -> list[float]:
+    def decode_steps(
+        self, batch: int, sms, n: int, stop: threading.Event | None = None
+    ) -> list[float]:
         """Host ms per decode step (graph replay + sampled tokens to the host), as the engine sees it."""
         stream = self.plain if sms is None else self.part.stream("decode", sms)
         self.cache.lengths[:batch] = self.args.ctx
@@ -124,34 +133,54 @@ class Micro:
         th.join()
         steps = steps[1:-1] or steps  # drop the edges that may not overlap
         if not steps:  # the encode ended before one decode step began: nothing overlapped
-            return {"decode_step_ms": None, "steps": 0, "vision_ms": round(statistics.median(vis_ms), 3)}
-        return {"decode_step_ms": round(statistics.median(steps), 4), "steps": len(steps),
-                "vision_ms": round(statistics.median(vis_ms), 3)}
+            return {
+                "decode_step_ms": None,
+                "steps": 0,
+                "vision_ms": round(statistics.median(vis_ms), 3),
+            }
+        return {
+            "decode_step_ms": round(statistics.median(steps), 4),
+            "steps": len(steps),
+            "vision_ms": round(statistics.median(vis_ms), 3),
+        }
 
     def decode_vs_vision(self) -> dict:
         a, rows = self.args, []
         for sms in [None, *a.splits]:
             b = a.batch
             alone = statistics.median(self.decode_steps(b, sms, a.steps))
-            vis_alone = statistics.median(self.encode(self.model.vision, "phone", self.vision_stream(sms))
-                                          for _ in range(2))
+            vis_alone = statistics.median(
+                self.encode(self.model.vision, "phone", self.vision_stream(sms)) for _ in range(2)
+            )
             co = self.corun(b, sms, a.vision_reps)
-            rows.append({"decode_sms": sms or "shared (plain streams)", "vision_sms": self.total - sms if sms else "shared",
-                         "batch": b, "decode_alone_ms": round(alone, 4), "decode_corun_ms": co["decode_step_ms"],
-                         "decode_slowdown": round(co["decode_step_ms"] / alone - 1, 4) if co["steps"] else None,
-                         "vision_alone_ms": round(vis_alone, 3), "vision_corun_ms": co["vision_ms"],
-                         "overlapped_steps": co["steps"]})
+            rows.append(
+                {
+                    "decode_sms": sms or "shared (plain streams)",
+                    "vision_sms": self.total - sms if sms else "shared",
+                    "batch": b,
+                    "decode_alone_ms": round(alone, 4),
+                    "decode_corun_ms": co["decode_step_ms"],
+                    "decode_slowdown": round(co["decode_step_ms"] / alone - 1, 4)
+                    if co["steps"]
+                    else None,
+                    "vision_alone_ms": round(vis_alone, 3),
+                    "vision_corun_ms": co["vision_ms"],
+                    "overlapped_steps": co["steps"],
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
         full = statistics.median(self.decode_steps(a.batch, None, a.steps))
         for r in rows:
-            r["corun_vs_full_gpu_alone"] = round(r["decode_corun_ms"] / full - 1, 4) if r["overlapped_steps"] else None
+            r["corun_vs_full_gpu_alone"] = (
+                round(r["decode_corun_ms"] / full - 1, 4) if r["overlapped_steps"] else None
+            )
         return {"decode_full_gpu_alone_ms": round(full, 4), "rows": rows}
 
     # -------------------------------------------------------------- roofline
     def copy_bandwidth(self) -> float:
         if not self.cuda:
             return float("nan")
-        x = torch.empty(2 ** 30, dtype=torch.uint8, device=self.device)
+        x = torch.empty(2**30, dtype=torch.uint8, device=self.device)
         y = torch.empty_like(x)
         y.copy_(x)
         sync(True)
@@ -162,27 +191,41 @@ class Micro:
             sync(True)
             times.append(time.perf_counter() - t)
         del x, y
-        return 2 * 2 ** 30 / min(times)
+        return 2 * 2**30 / min(times)
 
     def decode_roofline(self) -> dict:
         text = self.model.text
-        embed = text.embed_tokens.weight  # decode reads one row of it, unless it is also the lm_head
-        weight_bytes = sum(p.numel() * p.element_size() for p in text.parameters() if p is not embed)
+        embed = (
+            text.embed_tokens.weight
+        )  # decode reads one row of it, unless it is also the lm_head
+        weight_bytes = sum(
+            p.numel() * p.element_size() for p in text.parameters() if p is not embed
+        )
         if text.lm_head.weight is embed:
             weight_bytes += embed.numel() * embed.element_size()
-        kv_bytes = self.args.ctx * self.model.config.text.kv_bytes_per_token * (self.dtype.itemsize / 2)
+        kv_bytes = (
+            self.args.ctx * self.model.config.text.kv_bytes_per_token * (self.dtype.itemsize / 2)
+        )
         step = statistics.median(self.decode_steps(1, None, self.args.steps))
         gpu = self.graph_ms(self.runner, 1)
         bw = self.copy_bandwidth()
         spec = datasheet_bps(torch.cuda.get_device_name(self.device)) if self.cuda else None
         floor_spec = spec and (weight_bytes + kv_bytes) / spec * 1e3
         floor_meas = (weight_bytes + kv_bytes) / bw * 1e3
-        out = {"weight_bytes": weight_bytes, "kv_bytes_read": int(kv_bytes), "ctx": self.args.ctx,
-               "compiled": bool(self.compiled), "decode_b1_step_ms": round(step, 4),
-               "decode_b1_gpu_ms": gpu and round(gpu, 4), "copy_bandwidth_Bps": bw,
-               "datasheet_Bps": spec, "read_time_at_datasheet_ms": floor_spec and round(floor_spec, 4),
-               "read_time_at_copy_bw_ms": round(floor_meas, 4),
-               "ratio_vs_datasheet": floor_spec and round(step / floor_spec, 3), "ratio_vs_copy_bw": round(step / floor_meas, 3)}
+        out = {
+            "weight_bytes": weight_bytes,
+            "kv_bytes_read": int(kv_bytes),
+            "ctx": self.args.ctx,
+            "compiled": bool(self.compiled),
+            "decode_b1_step_ms": round(step, 4),
+            "decode_b1_gpu_ms": gpu and round(gpu, 4),
+            "copy_bandwidth_Bps": bw,
+            "datasheet_Bps": spec,
+            "read_time_at_datasheet_ms": floor_spec and round(floor_spec, 4),
+            "read_time_at_copy_bw_ms": round(floor_meas, 4),
+            "ratio_vs_datasheet": floor_spec and round(step / floor_spec, 3),
+            "ratio_vs_copy_bw": round(step / floor_meas, 3),
+        }
         if self.compiled:  # the same step without torch.compile, for comparison
             text.eager_decode()
             eager = DecodeRunner(self.model, self.cache, 1, scratch_slot=self.args.batch)
@@ -195,18 +238,24 @@ class Micro:
                     eager.step([1], [0], None, self.plain)
                     times.append((time.perf_counter() - t) * 1e3)
             text.compile_decode()
-            out.update(eager_b1_step_ms=round(statistics.median(times), 4),
-                       eager_b1_gpu_ms=round(self.graph_ms(eager, 1), 4))
+            out.update(
+                eager_b1_step_ms=round(statistics.median(times), 4),
+                eager_b1_gpu_ms=round(self.graph_ms(eager, 1), 4),
+            )
         return out
 
     def kernels(self) -> dict:
         """Where a batch-1 decode step's GPU time goes: kernels of 3 eager steps (the same kernels
         its graph replays), by total time, with launch counts per step."""
         from torch.profiler import ProfilerActivity, profile
+
         if not self.cuda:
             return {}
         self.cache.lengths[:1] = self.args.ctx
-        tokens, slots = torch.ones(1, dtype=torch.long, device=self.device), torch.zeros(1, dtype=torch.long, device=self.device)
+        tokens, slots = (
+            torch.ones(1, dtype=torch.long, device=self.device),
+            torch.zeros(1, dtype=torch.long, device=self.device),
+        )
         with torch.inference_mode():
             for _ in range(2):
                 self.model.decode(tokens, None, self.cache, slots)
@@ -215,12 +264,18 @@ class Micro:
                 for _ in range(3):
                     self.model.decode(tokens, None, self.cache, slots)
                 sync(True)
-        rows = [(e.key, e.count / 3, e.self_device_time_total / 3 / 1e3) for e in prof.key_averages()
-                if e.self_device_time_total > 0]
+        rows = [
+            (e.key, e.count / 3, e.self_device_time_total / 3 / 1e3)
+            for e in prof.key_averages()
+            if e.self_device_time_total > 0
+        ]
         rows.sort(key=lambda r: -r[2])
         total = sum(r[2] for r in rows)
-        return {"gpu_ms_per_step": round(total, 4), "launches_per_step": round(sum(r[1] for r in rows), 1),
-                "top": [{"kernel": k[:120], "per_step": c, "ms": round(t, 4)} for k, c, t in rows[:25]]}
+        return {
+            "gpu_ms_per_step": round(total, 4),
+            "launches_per_step": round(sum(r[1] for r in rows), 1),
+            "top": [{"kernel": k[:120], "per_step": c, "ms": round(t, 4)} for k, c, t in rows[:25]],
+        }
 
     def graph_ms(self, runner, batch: int, n: int = 50) -> float | None:
         """GPU time of one decode step: `n` back-to-back replays of its graph, timed by CUDA events."""
@@ -242,13 +297,18 @@ class Micro:
     def projection_shapes(self) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
         text = self.model.text
         a, m = text.layers[0].attn, text.layers[0].mlp
-        return {"qkv+bias": (a.wqkv.weight, a.wqkv.bias), "o": (a.wo.weight, None),
-                "gate_up": (m.w_gate_up.weight, None), "down": (m.w_down.weight, None),
-                "lm_head": (text.lm_head.weight, None)}
+        return {
+            "qkv+bias": (a.wqkv.weight, a.wqkv.bias),
+            "o": (a.wo.weight, None),
+            "gate_up": (m.w_gate_up.weight, None),
+            "down": (m.w_down.weight, None),
+            "lm_head": (text.lm_head.weight, None),
+        }
 
     def gemv(self) -> dict:
         """cuBLAS against the Triton GEMV on every decode projection, then the decode step with each."""
         import triton.testing
+
         if not (self.cuda and gemv.available()):
             return {"skipped": "needs a GPU and Triton"}
         bw = self.copy_bandwidth()
@@ -257,18 +317,34 @@ class Micro:
         with torch.inference_mode():
             for name, (w, bias) in self.projection_shapes().items():
                 for b in (1, 2, 4, 8):
-                    x = torch.randn(b, 1, w.shape[1], device=self.device, dtype=self.dtype, generator=gen)
+                    x = torch.randn(
+                        b, 1, w.shape[1], device=self.device, dtype=self.dtype, generator=gen
+                    )
                     ref = torch.nn.functional.linear(x, w, bias)
                     out = torch.ops.tango.gemv(x, w, bias)
                     err = ((out.float() - ref.float()).abs().max() / ref.float().abs().max()).item()
-                    nbytes = w.numel() * w.element_size() + (bias.numel() * bias.element_size() if bias is not None else 0)
-                    t_blas = triton.testing.do_bench(lambda: torch.nn.functional.linear(x, w, bias), warmup=10, rep=100)
-                    t_gemv = triton.testing.do_bench(lambda: torch.ops.tango.gemv(x, w, bias), warmup=10, rep=100)
-                    row = {"proj": name, "n": w.shape[0], "k": w.shape[1], "batch": b, "mbytes": round(nbytes / 1e6, 1),
-                           "cublas_us": round(t_blas * 1e3, 2), "gemv_us": round(t_gemv * 1e3, 2),
-                           "cublas_of_copy_bw": round(nbytes / (t_blas * 1e-3) / bw, 3),
-                           "gemv_of_copy_bw": round(nbytes / (t_gemv * 1e-3) / bw, 3),
-                           "speedup": round(t_blas / t_gemv, 3), "max_rel_err": float(f"{err:.3g}")}
+                    nbytes = w.numel() * w.element_size() + (
+                        bias.numel() * bias.element_size() if bias is not None else 0
+                    )
+                    t_blas = triton.testing.do_bench(
+                        lambda: torch.nn.functional.linear(x, w, bias), warmup=10, rep=100
+                    )
+                    t_gemv = triton.testing.do_bench(
+                        lambda: torch.ops.tango.gemv(x, w, bias), warmup=10, rep=100
+                    )
+                    row = {
+                        "proj": name,
+                        "n": w.shape[0],
+                        "k": w.shape[1],
+                        "batch": b,
+                        "mbytes": round(nbytes / 1e6, 1),
+                        "cublas_us": round(t_blas * 1e3, 2),
+                        "gemv_us": round(t_gemv * 1e3, 2),
+                        "cublas_of_copy_bw": round(nbytes / (t_blas * 1e-3) / bw, 3),
+                        "gemv_of_copy_bw": round(nbytes / (t_gemv * 1e-3) / bw, 3),
+                        "speedup": round(t_blas / t_gemv, 3),
+                        "max_rel_err": float(f"{err:.3g}"),
+                    }
                     shapes.append(row)
                     print(json.dumps(row), flush=True)
         logits = {}  # one eager step from the same cache state with each setting: they must agree
@@ -276,48 +352,80 @@ class Micro:
         slots = torch.arange(self.args.batch, device=self.device)
         for on in (True, False):
             self.model.text.kernels = on
-            self.cache.lengths[:self.args.batch] = torch.arange(self.args.batch, device=self.device) * 97 + 5
+            self.cache.lengths[: self.args.batch] = (
+                torch.arange(self.args.batch, device=self.device) * 97 + 5
+            )
             with torch.inference_mode():
                 logits[on] = self.model.decode(tokens, None, self.cache, slots).float()
-        agree = {"max_rel_err": float(f"{((logits[True] - logits[False]).abs().max() / logits[False].abs().max()).item():.3g}"),
-                 "argmax_equal": bool(torch.equal(logits[True].argmax(-1), logits[False].argmax(-1)))}
+        agree = {
+            "max_rel_err": float(
+                f"{((logits[True] - logits[False]).abs().max() / logits[False].abs().max()).item():.3g}"
+            ),
+            "argmax_equal": bool(torch.equal(logits[True].argmax(-1), logits[False].argmax(-1))),
+        }
         print(json.dumps(agree), flush=True)
         steps = {}
         for on in (True, False):  # a fresh runner per setting: captured graphs keep their kernels
             self.model.text.kernels = on
-            runner = DecodeRunner(self.model, self.cache, self.args.batch, scratch_slot=self.args.batch)
+            runner = DecodeRunner(
+                self.model, self.cache, self.args.batch, scratch_slot=self.args.batch
+            )
             runner.capture({None: self.plain})
-            steps["gemv" if on else "cublas"] = {f"b{b}_gpu_ms": round(self.graph_ms(runner, b), 4)
-                                                 for b in sorted({1, self.args.batch}) if (None, b) in runner.graphs}
+            steps["gemv" if on else "cublas"] = {
+                f"b{b}_gpu_ms": round(self.graph_ms(runner, b), 4)
+                for b in sorted({1, self.args.batch})
+                if (None, b) in runner.graphs
+            }
             del runner
         self.model.text.kernels = self.args.kernels
         print(json.dumps(steps), flush=True)
-        return {"copy_bandwidth_Bps": bw, "datasheet_Bps": spec, "compiled": bool(self.compiled),
-                "shapes": shapes, "decode_logits_kernels_vs_cublas": agree, "decode_step": steps}
+        return {
+            "copy_bandwidth_Bps": bw,
+            "datasheet_Bps": spec,
+            "compiled": bool(self.compiled),
+            "shapes": shapes,
+            "decode_logits_kernels_vs_cublas": agree,
+            "decode_step": steps,
+        }
 
     # -------------------------------------------------------------- streaming
     def streaming(self) -> dict:
         vision = self.model.vision
         resident_bytes = sum(p.numel() * p.element_size() for p in vision.parameters())
         streamed = StreamedVisionEncoder(vision, slots=2, device=self.device)
-        out = {"resident_bytes": resident_bytes, "streamed_bytes": streamed.resident_bytes(),
-               "host_pinned_bytes": streamed.host_bytes(),
-               "memory_reduction": round(1 - streamed.resident_bytes() / resident_bytes, 4), "rows": []}
+        out = {
+            "resident_bytes": resident_bytes,
+            "streamed_bytes": streamed.resident_bytes(),
+            "host_pinned_bytes": streamed.host_bytes(),
+            "memory_reduction": round(1 - streamed.resident_bytes() / resident_bytes, 4),
+            "rows": [],
+        }
         for screen in SCREENS:
             pv, grid = self.images[screen]
             with torch.inference_mode():
-                same = torch.equal(vision(pv.to(self.device), grid.to(self.device)),
-                                   streamed(pv.to(self.device), grid.to(self.device)))
+                same = torch.equal(
+                    vision(pv.to(self.device), grid.to(self.device)),
+                    streamed(pv.to(self.device), grid.to(self.device)),
+                )
             for sms in [None, self.args.splits[len(self.args.splits) // 2]]:
                 st = self.vision_stream(sms)
                 for enc in (vision, streamed):
                     self.encode(enc, screen, st)
-                res = statistics.median(self.encode(vision, screen, st) for _ in range(self.args.reps))
-                stm = statistics.median(self.encode(streamed, screen, st) for _ in range(self.args.reps))
-                row = {"screen": screen, "patches": int(pv.shape[0]),
-                       "vision_sms": self.total - sms if sms else self.total,
-                       "resident_ms": round(res, 3), "streamed_ms": round(stm, 3),
-                       "overhead": round(stm / res - 1, 4), "bit_identical": bool(same)}
+                res = statistics.median(
+                    self.encode(vision, screen, st) for _ in range(self.args.reps)
+                )
+                stm = statistics.median(
+                    self.encode(streamed, screen, st) for _ in range(self.args.reps)
+                )
+                row = {
+                    "screen": screen,
+                    "patches": int(pv.shape[0]),
+                    "vision_sms": self.total - sms if sms else self.total,
+                    "resident_ms": round(res, 3),
+                    "streamed_ms": round(stm, 3),
+                    "overhead": round(stm / res - 1, 4),
+                    "bit_identical": bool(same),
+                }
                 out["rows"].append(row)
                 print(json.dumps(row), flush=True)
         return out
@@ -331,11 +439,14 @@ class Micro:
         for i in range(a.steps):
             alt += self.decode_steps(1, s1 if i % 2 else s2, 1)
         other = statistics.median(self.decode_steps(1, s2, a.steps))
-        return {"setup_ms_all_splits": round(self.setup_ms, 3), "splits": a.splits,
-                "create_ms_per_split": getattr(self.part, "create_ms", {}),
-                "partitioner_switch_cost_ms": self.part.switch_cost_ms,
-                "decode_b1_step_same_partition_ms": [round(same, 4), round(other, 4)],
-                "decode_b1_step_alternating_ms": round(statistics.median(alt), 4)}
+        return {
+            "setup_ms_all_splits": round(self.setup_ms, 3),
+            "splits": a.splits,
+            "create_ms_per_split": getattr(self.part, "create_ms", {}),
+            "partitioner_switch_cost_ms": self.part.switch_cost_ms,
+            "decode_b1_step_same_partition_ms": [round(same, 4), round(other, 4)],
+            "decode_b1_step_alternating_ms": round(statistics.median(alt), 4),
+        }
 
 
 def main(argv=None):
@@ -353,14 +464,27 @@ def main(argv=None):
     p.add_argument("--parts", default="corun,roofline,streaming,switching")
     p.add_argument("--out", default="bench/results/nova")
     p.add_argument("--no-compile", action="store_true", help="decode without torch.compile")
-    p.add_argument("--kernels", action="store_true", help="decode on the Triton kernels (GEMV, attention in place)")
+    p.add_argument(
+        "--kernels",
+        action="store_true",
+        help="decode on the Triton kernels (GEMV, attention in place)",
+    )
     args = p.parse_args(argv)
     m = Micro(args)
-    result = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
-              "preset": args.preset,
-              "images": {s: int(pv.shape[0]) for s, (pv, _) in m.images.items()}}
-    parts = {"corun": m.decode_vs_vision, "roofline": m.decode_roofline, "streaming": m.streaming,
-             "switching": m.switching, "kernels": m.kernels, "gemv": m.gemv}
+    result = {
+        "command": "python " + " ".join(shlex.quote(x) for x in sys.argv),
+        "card": card(args.device),
+        "preset": args.preset,
+        "images": {s: int(pv.shape[0]) for s, (pv, _) in m.images.items()},
+    }
+    parts = {
+        "corun": m.decode_vs_vision,
+        "roofline": m.decode_roofline,
+        "streaming": m.streaming,
+        "switching": m.switching,
+        "kernels": m.kernels,
+        "gemv": m.gemv,
+    }
     for name in args.parts.split(","):
         result[name] = parts[name]()
         print(name, json.dumps(result[name])[:2000], flush=True)

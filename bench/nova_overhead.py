@@ -17,6 +17,7 @@ and prefill:
 
     python bench/nova_overhead.py --preset qwen2-vl-7b --out bench/results/nova
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,6 +88,7 @@ def through_engine(engine, pv, grid, ids, reps: int, decode_beside: bool = False
 
 def kernels(engine, pv, grid, ids) -> dict:
     from torch.profiler import ProfilerActivity, profile
+
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
     with profile(activities=acts) as prof:
         r = engine.submit(ids, 1, pv, grid).wait(60)
@@ -94,8 +96,13 @@ def kernels(engine, pv, grid, ids) -> dict:
     t = r.timings()
     gpu_us = sum(e.self_device_time_total for e in prof.key_averages())
     wall = t["vision_ms"] + t["prefill_ms"]
-    return {"wall_ms": round(wall, 2), "kernel_ms": round(gpu_us / 1e3, 2),
-            "gpu_busy": round(gpu_us / 1e3 / wall, 3), "vision_ms": t["vision_ms"], "prefill_ms": t["prefill_ms"]}
+    return {
+        "wall_ms": round(wall, 2),
+        "kernel_ms": round(gpu_us / 1e3, 2),
+        "gpu_busy": round(gpu_us / 1e3 / wall, 3),
+        "vision_ms": t["vision_ms"],
+        "prefill_ms": t["prefill_ms"],
+    }
 
 
 def main(argv=None):
@@ -111,15 +118,26 @@ def main(argv=None):
     dtype = torch.bfloat16 if cuda else torch.float32
     model = load_vlm(args.preset, args.device, dtype, seed=0)[0]
     cfg = model.config
-    pv, grid = preprocess_image(screenshot("phone"), cfg.min_pixels, min(cfg.max_pixels, args.max_pixels), cfg.vision)
+    pv, grid = preprocess_image(
+        screenshot("phone"), cfg.min_pixels, min(cfg.max_pixels, args.max_pixels), cfg.vision
+    )
     pv = pv.to(args.device, dtype)
     ids = [cfg.vision_start_id, cfg.vision_end_id] + [1] * 65
-    out = {"command": "python " + " ".join(shlex.quote(x) for x in sys.argv), "card": card(args.device),
-           "preset": args.preset, "policy": args.policy, "patches": int(pv.shape[0])}
+    out = {
+        "command": "python " + " ".join(shlex.quote(x) for x in sys.argv),
+        "card": card(args.device),
+        "preset": args.preset,
+        "policy": args.policy,
+        "patches": int(pv.shape[0]),
+    }
     out["alone"] = alone(model, pv, grid, ids, args.reps + 1)
     policy = make_policy(args.policy, default_tables(), max_batch=16)
-    engine = Engine(model, policy, make_partitioner("green" if cuda else "noop"),
-                    EngineConfig(max_batch=16, max_len=2048, stop_at_eos=False)).start()
+    engine = Engine(
+        model,
+        policy,
+        make_partitioner("green" if cuda else "noop"),
+        EngineConfig(max_batch=16, max_len=2048, stop_at_eos=False),
+    ).start()
     try:
         through_engine(engine, pv, grid, ids, 2)  # warm-up
         out["engine"] = through_engine(engine, pv, grid, ids, args.reps)
@@ -129,7 +147,9 @@ def main(argv=None):
             out["engine_gil_0.5ms"] = through_engine(engine, pv, grid, ids, args.reps)
         finally:
             sys.setswitchinterval(old)
-        out["engine_with_decode"] = through_engine(engine, pv, grid, ids, max(2, args.reps // 2), decode_beside=True)
+        out["engine_with_decode"] = through_engine(
+            engine, pv, grid, ids, max(2, args.reps // 2), decode_beside=True
+        )
         out["kernels"] = kernels(engine, pv, grid, ids)
     finally:
         engine.close()
@@ -137,7 +157,9 @@ def main(argv=None):
     for case in ("alone", "engine", "engine_gil_0.5ms", "engine_with_decode"):
         print(f"{case:>20} {out[case]['vision_ms']:10.1f} {out[case]['prefill_ms']:11.1f}")
     k = out["kernels"]
-    print(f"engine request: wall {k['wall_ms']} ms, GPU kernels {k['kernel_ms']} ms (busy {k['gpu_busy']:.0%})")
+    print(
+        f"engine request: wall {k['wall_ms']} ms, GPU kernels {k['kernel_ms']} ms (busy {k['gpu_busy']:.0%})"
+    )
     path = os.path.join(args.out, f"overhead_{args.preset}.json")
     write_json(path, out)
     print("wrote", path)

@@ -13,6 +13,7 @@ It reports the largest logit difference as a fraction of the largest logit (the 
 
 The 7B preset needs ~16 GB of memory and a few minutes on two cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,9 @@ from runtimes.vlm.model import KVCache, text  # noqa: E402
 from runtimes.vlm.weights import random_vlm  # noqa: E402
 
 
-def fp32_once(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-              kernels: bool = False) -> torch.Tensor:
+def fp32_once(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, kernels: bool = False
+) -> torch.Tensor:
     """`F.linear` computed as fp32 products and sums in torch's fp32 order, rounded once (the
     signature of `gemv.linear`, which it stands in for; `kernels` is ignored)."""
     y = x.float() @ weight.float().t()
@@ -49,10 +51,14 @@ def decode_logits(model, cfg, batch: int, linear) -> torch.Tensor:
     cache.v.normal_(0, 1, generator=gen)
     cache.lengths[:batch] = torch.arange(batch) * 97 + 5
     original = text.gemv.linear
-    text.gemv.linear = linear or original  # text.py calls gemv.linear for every projection and the logits
+    text.gemv.linear = (
+        linear or original
+    )  # text.py calls gemv.linear for every projection and the logits
     try:
         with torch.inference_mode():
-            return model.text.decode(torch.arange(1, batch + 1), None, cache, torch.arange(batch)).float()
+            return model.text.decode(
+                torch.arange(1, batch + 1), None, cache, torch.arange(batch)
+            ).float()
     finally:
         text.gemv.linear = original
 
@@ -64,11 +70,16 @@ def measure(preset: str, batch: int) -> dict:
     blas = decode_logits(model, cfg, batch, None)  # gemv.linear with the kernels off: F.linear
     other = decode_logits(model, cfg, batch, fp32_once)
     scale = blas.abs().max().item()
-    return {"preset": preset, "layers": cfg.text.num_layers, "batch": batch,
-            "max_rel_err": float(f"{(other - blas).abs().max().item() / scale:.4g}"),
-            "argmax_equal": bool(torch.equal(other.argmax(-1), blas.argmax(-1))),
-            "rows_with_argmax_changed": int((other.argmax(-1) != blas.argmax(-1)).sum()),
-            "max_abs_logit": round(scale, 4), "seconds": round(time.time() - started, 1)}
+    return {
+        "preset": preset,
+        "layers": cfg.text.num_layers,
+        "batch": batch,
+        "max_rel_err": float(f"{(other - blas).abs().max().item() / scale:.4g}"),
+        "argmax_equal": bool(torch.equal(other.argmax(-1), blas.argmax(-1))),
+        "rows_with_argmax_changed": int((other.argmax(-1) != blas.argmax(-1)).sum()),
+        "max_abs_logit": round(scale, 4),
+        "seconds": round(time.time() - started, 1),
+    }
 
 
 def main(argv=None):
@@ -80,17 +91,30 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
-    print(f"{'preset':>12} {'layers':>6} {'batch':>5} {'max diff / max logit':>21} {'argmax equal':>13}")
+    print(
+        f"{'preset':>12} {'layers':>6} {'batch':>5} {'max diff / max logit':>21} {'argmax equal':>13}"
+    )
     for preset in args.presets.split(","):
         r = measure(preset, args.batch)
         rows.append(r)
-        print(f"{r['preset']:>12} {r['layers']:>6} {r['batch']:>5} {r['max_rel_err']:>21.4f} {str(r['argmax_equal']):>13}",
-              flush=True)
-    write_json(args.out, {"command": "python3 bench/nova_rounding.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
-                          "host": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                                   "torch": torch.__version__},
-                          "compared": "F.linear (bf16) against fp32 products rounded once to bf16, one decode step",
-                          "results": rows})
+        print(
+            f"{r['preset']:>12} {r['layers']:>6} {r['batch']:>5} {r['max_rel_err']:>21.4f} {str(r['argmax_equal']):>13}",
+            flush=True,
+        )
+    write_json(
+        args.out,
+        {
+            "command": "python3 bench/nova_rounding.py "
+            + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
+            "host": {
+                "cpu": platform.processor() or platform.machine(),
+                "threads": args.threads,
+                "torch": torch.__version__,
+            },
+            "compared": "F.linear (bf16) against fp32 products rounded once to bf16, one decode step",
+            "results": rows,
+        },
+    )
     print("wrote", args.out)
 
 

@@ -7,6 +7,7 @@ inter-arrival gaps have coefficient of variation >= 3 (gamma gaps with shape 1/c
 spells, then many requests almost at once). The same seed gives the same sequence, so every
 policy serves identical requests at identical times.
 """
+
 from __future__ import annotations
 
 import random
@@ -32,19 +33,23 @@ def poisson_gaps(n: int, rate: float, rng: random.Random) -> list[float]:
     return [rng.expovariate(rate) for _ in range(n)]
 
 
-def bursty_gaps(n: int, rate: float, cv: float, rng: random.Random, tries: int = 1000) -> list[float]:
+def bursty_gaps(
+    n: int, rate: float, cv: float, rng: random.Random, tries: int = 1000
+) -> list[float]:
     """Gamma gaps (shape 1/cv^2) rescaled to mean exactly 1/rate, whose *realised* coefficient of
     variation is at least `cv`: a short sample of a heavy-tailed process usually shows less
     variation than its law, so draws are repeated (seeded, so still reproducible) until it does."""
     if cv < 1:
         raise ValueError(f"bursty workloads need cv >= 1, got {cv}")
-    shape = 1.0 / cv ** 2
+    shape = 1.0 / cv**2
     for _ in range(tries):
         gaps = [rng.gammavariate(shape, 1.0 / shape) for _ in range(n - 1)]
         if _cv(gaps) >= cv:
             mean = sum(gaps) / len(gaps)
             return [0.0] + [g / (mean * rate) for g in gaps]
-    raise ValueError(f"no draw of {n} gamma gaps reached cv {cv} in {tries} tries; use more requests")
+    raise ValueError(
+        f"no draw of {n} gamma gaps reached cv {cv} in {tries} tries; use more requests"
+    )
 
 
 def _cv(gaps: list[float]) -> float:
@@ -52,8 +57,14 @@ def _cv(gaps: list[float]) -> float:
     return (sum((g - mean) ** 2 for g in gaps) / len(gaps)) ** 0.5 / mean
 
 
-def make_workload(n: int, rate: float, process: str = "poisson", cv: float = 3.0, seed: int = 0,
-                  phone_share: float = 0.5) -> list[WorkItem]:
+def make_workload(
+    n: int,
+    rate: float,
+    process: str = "poisson",
+    cv: float = 3.0,
+    seed: int = 0,
+    phone_share: float = 0.5,
+) -> list[WorkItem]:
     """`n` requests arriving at `rate` req/s on average by `process` ('poisson' or 'bursty')."""
     if rate <= 0:
         raise ValueError(f"arrival rate must be positive, got {rate}")
@@ -67,9 +78,15 @@ def make_workload(n: int, rate: float, process: str = "poisson", cv: float = 3.0
     items, t = [], 0.0
     for i, gap in enumerate(gaps):
         t += gap if i else 0.0  # the first request arrives at 0
-        items.append(WorkItem(at_s=t, screen="phone" if rng.random() < phone_share else "desktop",
-                              prompt_len=rng.randint(*PROMPT_TOKENS), output_len=rng.randint(*OUTPUT_TOKENS),
-                              seed=rng.randrange(2 ** 31)))
+        items.append(
+            WorkItem(
+                at_s=t,
+                screen="phone" if rng.random() < phone_share else "desktop",
+                prompt_len=rng.randint(*PROMPT_TOKENS),
+                output_len=rng.randint(*OUTPUT_TOKENS),
+                seed=rng.randrange(2**31),
+            )
+        )
     return items
 
 
@@ -82,7 +99,9 @@ def prompt_ids(item: WorkItem, config) -> list[int]:
     """Instruction token ids: the image placeholder pair, then random ordinary tokens."""
     rng = random.Random(item.seed)
     top = min(config.text.vocab_size, min(config.special_ids().values()))
-    return [config.vision_start_id, config.vision_end_id] + [rng.randrange(top) for _ in range(item.prompt_len)]
+    return [config.vision_start_id, config.vision_end_id] + [
+        rng.randrange(top) for _ in range(item.prompt_len)
+    ]
 
 
 def screenshot(screen: str, seed: int = 0):
@@ -95,5 +114,5 @@ def screenshot(screen: str, seed: int = 0):
     img = np.full((h, w, 3), 235, dtype=np.uint8)
     for _ in range(40):  # a few flat "widgets" so it compresses like a UI, not noise
         x, y = rng.integers(0, w - 100), rng.integers(0, h - 60)
-        img[y:y + rng.integers(20, 60), x:x + rng.integers(60, 300)] = rng.integers(0, 255, 3)
+        img[y : y + rng.integers(20, 60), x : x + rng.integers(60, 300)] = rng.integers(0, 255, 3)
     return Image.fromarray(img)

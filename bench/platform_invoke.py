@@ -12,6 +12,7 @@ Prints a table and saves JSON with the command to ``bench/results/platform_invok
 
     python3 bench/platform_invoke.py [--n 2000] [--seconds 15] [--connections 32] [--actions 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,14 +49,20 @@ def pct(values: list[float], p: float) -> float:
 
 
 def deploy(pool: HttpPool, name: str) -> None:
-    status, body = pool.json("PUT", f"/api/v1/namespaces/_/actions/{name}?overwrite=true",
-                             {"exec": {"kind": "python:3.11", "code": NOOP}}, headers=AUTH)
+    status, body = pool.json(
+        "PUT",
+        f"/api/v1/namespaces/_/actions/{name}?overwrite=true",
+        {"exec": {"kind": "python:3.11", "code": NOOP}},
+        headers=AUTH,
+    )
     if status != 200:
         raise RuntimeError(f"deploy {name}: {status} {body}")
 
 
 def invoke(pool: HttpPool, name: str) -> dict:
-    status, body = pool.json("POST", f"/api/v1/namespaces/_/actions/{name}?blocking=true", {}, headers=AUTH)
+    status, body = pool.json(
+        "POST", f"/api/v1/namespaces/_/actions/{name}?blocking=true", {}, headers=AUTH
+    )
     if status != 200:
         raise RuntimeError(f"invoke {name}: {status} {body}")
     return body
@@ -92,11 +99,13 @@ def overhead(pool: HttpPool, n: int) -> dict:
         dir_.append((t2 - t1) * 1000)
         diff.append(via[-1] - dir_[-1])
     direct.close()
-    return {"n": n,
-            "platform_ms": {"median": statistics.median(via), "p99": pct(via, 99)},
-            "direct_ms": {"median": statistics.median(dir_), "p99": pct(dir_, 99)},
-            "overhead_ms": {"median": statistics.median(diff), "p99": pct(diff, 99)},
-            "ratio_median": statistics.median(via) / statistics.median(dir_)}
+    return {
+        "n": n,
+        "platform_ms": {"median": statistics.median(via), "p99": pct(via, 99)},
+        "direct_ms": {"median": statistics.median(dir_), "p99": pct(dir_, 99)},
+        "overhead_ms": {"median": statistics.median(diff), "p99": pct(diff, 99)},
+        "ratio_median": statistics.median(via) / statistics.median(dir_),
+    }
 
 
 WRK_LUA = """
@@ -122,8 +131,24 @@ def throughput(apihost: str, pool: HttpPool, actions: int, seconds: int, connect
     if client == "wrk":
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(WRK_LUA % (", ".join(f'"{n}"' for n in names), AUTH["Authorization"]))
-        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-                              "-s", f.name, apihost], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                "2",
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--latency",
+                "-s",
+                f.name,
+                apihost,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         os.unlink(f.name)
         requests_done = int(next(l for l in out.splitlines() if "requests in" in l).split()[0])
         non2xx = next((int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l), 0)
@@ -136,10 +161,20 @@ def throughput(apihost: str, pool: HttpPool, actions: int, seconds: int, connect
     status, after = pool.json("GET", "/api/v1/namespaces/_/activations?count=true", headers=AUTH)
     stored = after["activations"] - before
     status, running = pool.json("GET", "/activation/count")
-    return {"client": client, "seconds": seconds, "connections": connections, "actions": actions,
-            "requests": requests_done, "ok": ok, "non_2xx": non2xx, "socket_errors": errors_line.strip(),
-            "invokes_per_s": ok / seconds, "stored_records": stored,
-            "still_running": running["activations"], "lost": max(0, ok - stored)}
+    return {
+        "client": client,
+        "seconds": seconds,
+        "connections": connections,
+        "actions": actions,
+        "requests": requests_done,
+        "ok": ok,
+        "non_2xx": non2xx,
+        "socket_errors": errors_line.strip(),
+        "invokes_per_s": ok / seconds,
+        "stored_records": stored,
+        "still_running": running["activations"],
+        "lost": max(0, ok - stored),
+    }
 
 
 def _python_load(pool, names, seconds, connections):
@@ -157,6 +192,7 @@ def _python_load(pool, names, seconds, connections):
             except RuntimeError:
                 with lock:
                     err += 1
+
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
     for t in threads:
         t.start()
@@ -184,19 +220,34 @@ def main(argv=None) -> None:
     finally:
         proc.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print("\nwarm blocking invoke of a no-op: platform vs direct /run to the same container (interleaved)")
+    print(
+        "\nwarm blocking invoke of a no-op: platform vs direct /run to the same container (interleaved)"
+    )
     print(f"{'':24}{'median ms':>12}{'p99 ms':>12}")
-    for label, key in (("through the platform", "platform_ms"), ("direct POST /run", "direct_ms"),
-                       ("overhead (difference)", "overhead_ms")):
+    for label, key in (
+        ("through the platform", "platform_ms"),
+        ("direct POST /run", "direct_ms"),
+        ("overhead (difference)", "overhead_ms"),
+    ):
         print(f"{label:24}{ov[key]['median']:>12.3f}{ov[key]['p99']:>12.3f}")
-    print(f"ratio platform/direct (median): {ov['ratio_median']:.2f}x   targets: overhead median < 5 ms, p99 < 20 ms")
-    print(f"\nsustained warm throughput ({tp['client']}, {tp['connections']} connections, {tp['actions']} actions, "
-          f"{tp['seconds']} s): {tp['invokes_per_s']:.0f} invokes/s (target >= 300); "
-          f"requests {tp['requests']}, non-2xx {tp['non_2xx']}, stored records {tp['stored_records']}, "
-          f"lost {tp['lost']}, still running {tp['still_running']}")
-    result = {"benchmark": "platform_invoke", "command": " ".join([sys.executable, *sys.argv]),
-              "date": datetime.now(timezone.utc).isoformat(), "host": host_platform.node(),
-              "cpus": os.cpu_count(), "overhead": ov, "throughput": tp}
+    print(
+        f"ratio platform/direct (median): {ov['ratio_median']:.2f}x   targets: overhead median < 5 ms, p99 < 20 ms"
+    )
+    print(
+        f"\nsustained warm throughput ({tp['client']}, {tp['connections']} connections, {tp['actions']} actions, "
+        f"{tp['seconds']} s): {tp['invokes_per_s']:.0f} invokes/s (target >= 300); "
+        f"requests {tp['requests']}, non-2xx {tp['non_2xx']}, stored records {tp['stored_records']}, "
+        f"lost {tp['lost']}, still running {tp['still_running']}"
+    )
+    result = {
+        "benchmark": "platform_invoke",
+        "command": " ".join([sys.executable, *sys.argv]),
+        "date": datetime.now(UTC).isoformat(),
+        "host": host_platform.node(),
+        "cpus": os.cpu_count(),
+        "overhead": ov,
+        "throughput": tp,
+    }
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=2))
     print(f"saved {a.out}")

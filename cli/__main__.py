@@ -1,4 +1,5 @@
 """``python -m cli``: the same as the ``tango`` command."""
+
 import sys
 
 from cli.main import main

@@ -18,12 +18,13 @@ An API host without a scheme gets ``https://`` prepended, exactly like wsk, incl
 configured as ``http://127.0.0.1:3233``. Guessing the scheme would make the same
 ``.wskprops`` mean different things to wsk and to tango.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 DEFAULT_APIVERSION = "v1"
 PROPS_FILE_ENV = "WSK_CONFIG_FILE"
@@ -40,7 +41,7 @@ class Settings:
     apiversion: str = DEFAULT_APIVERSION
     insecure: bool = False
     cert: str | None = None  # client TLS certificate (PEM file)
-    key: str | None = None   # its private key (PEM file), when not inside the certificate file
+    key: str | None = None  # its private key (PEM file), when not inside the certificate file
 
     @property
     def base_url(self) -> str | None:
@@ -100,8 +101,9 @@ def update_props(path: Path, changes: Mapping[str, str | None]) -> dict[str, str
     return props
 
 
-def resolve(flags: Mapping[str, str | None], env: Mapping[str, str] | None = None,
-            insecure: bool = False) -> Settings:
+def resolve(
+    flags: Mapping[str, str | None], env: Mapping[str, str] | None = None, insecure: bool = False
+) -> Settings:
     """Settings from flags > environment > properties file > defaults.
 
     ``flags`` maps property keys (``APIHOST``, ``AUTH``, ``APIVERSION``, ``CERT``, ``KEY``) to
@@ -116,9 +118,14 @@ def resolve(flags: Mapping[str, str | None], env: Mapping[str, str] | None = Non
                 return source
         return None
 
-    return Settings(apihost=pick("APIHOST"), auth=pick("AUTH"),
-                    apiversion=pick("APIVERSION") or DEFAULT_APIVERSION, insecure=insecure,
-                    cert=pick("CERT"), key=pick("KEY"))
+    return Settings(
+        apihost=pick("APIHOST"),
+        auth=pick("AUTH"),
+        apiversion=pick("APIVERSION") or DEFAULT_APIVERSION,
+        insecure=insecure,
+        cert=pick("CERT"),
+        key=pick("KEY"),
+    )
 
 
 def normalize_apihost(apihost: str) -> str:

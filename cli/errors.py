@@ -5,6 +5,7 @@ Exit codes follow wsk: 1 general, 2 usage, 3 network, and for an HTTP error resp
 status minus 256 (404 -> 148, 409 -> 153, 502 -> 246), 202 for a blocking call that did not
 finish in time.
 """
+
 from __future__ import annotations
 
 EXIT_GENERAL = 1

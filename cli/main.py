@@ -10,6 +10,7 @@ dependencies.
 Global flags (``-u/--auth``, ``--apihost``, ``--apiversion``, ``-i``, ``-v``, ``-d``, ``--json``)
 are accepted before or after the command, as in wsk.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,15 +19,25 @@ import importlib
 import os
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from cli import config
-from cli.commands import (action, activation, hints, namespace, package, property as property_cmd, rule,
-                          trigger, workflow)
+from cli.commands import action, activation, hints, namespace, package, rule, trigger, workflow
+from cli.commands import property as property_cmd
 from cli.commands.common import Context, global_flags
 from cli.errors import EXIT_GENERAL, EXIT_USAGE, CliError
 
-COMMAND_MODULES = (property_cmd, action, activation, namespace, package, trigger, rule, workflow, hints)
+COMMAND_MODULES = (
+    property_cmd,
+    action,
+    activation,
+    namespace,
+    package,
+    trigger,
+    rule,
+    workflow,
+    hints,
+)
 SERVICE_COMMANDS = {
     "standalone": "run controller, one invoker and the store in one process",
     "controller": "run the controller (REST API)",
@@ -36,8 +47,17 @@ SERVICE_COMMANDS = {
 # Global flags and their values when not given (the subparsers' copies default to SUPPRESS so
 # a flag given before the command is not reset by the subcommand's parser).
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
-GLOBAL_DEFAULTS = {"auth": None, "apihost": None, "apiversion": None, "cert": None, "key": None, "insecure": False,
-                   "verbose": False, "debug": False, "json": False}
+GLOBAL_DEFAULTS = {
+    "auth": None,
+    "apihost": None,
+    "apiversion": None,
+    "cert": None,
+    "key": None,
+    "insecure": False,
+    "verbose": False,
+    "debug": False,
+    "json": False,
+}
 
 
 class TangoParser(argparse.ArgumentParser):
@@ -55,15 +75,20 @@ def _suggestion(message: str, parser: argparse.ArgumentParser) -> str:
     if "invalid choice" not in message:
         return ""
     typed = message.split("'")[1] if message.count("'") >= 2 else ""
-    choices = [c for a in parser._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices]
+    choices = [
+        c for a in parser._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices
+    ]
     close = difflib.get_close_matches(typed, choices, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def build_parser() -> TangoParser:
     common = global_flags()
-    parser = TangoParser(prog="tango", parents=[common],
-                         description="Tango: an OpenWhisk-compatible serverless platform (wsk-style client).")
+    parser = TangoParser(
+        prog="tango",
+        parents=[common],
+        description="Tango: an OpenWhisk-compatible serverless platform (wsk-style client).",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=TangoParser)
     for module in COMMAND_MODULES:
         module.register(sub, common)
@@ -87,10 +112,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, value in GLOBAL_DEFAULTS.items():
         if not hasattr(args, key):
             setattr(args, key, value)
-    ctx = Context(settings=config.resolve({"APIHOST": args.apihost, "AUTH": args.auth,
-                                           "APIVERSION": args.apiversion, "CERT": args.cert,
-                                           "KEY": args.key}, insecure=args.insecure),
-                  json=args.json, verbose=args.verbose, debug=args.debug)
+    ctx = Context(
+        settings=config.resolve(
+            {
+                "APIHOST": args.apihost,
+                "AUTH": args.auth,
+                "APIVERSION": args.apiversion,
+                "CERT": args.cert,
+                "KEY": args.key,
+            },
+            insecure=args.insecure,
+        ),
+        json=args.json,
+        verbose=args.verbose,
+        debug=args.debug,
+    )
     return run_handler(args, ctx)
 
 
@@ -108,8 +144,10 @@ def run_handler(args: argparse.Namespace, ctx: Context) -> int:
     except Exception as exc:  # a bug in the CLI: say so briefly, full trace with -d
         if ctx.debug:
             traceback.print_exc()
-        print(f"error: the tango CLI failed unexpectedly: {exc!r} (run with -d for the traceback)",
-              file=sys.stderr)
+        print(
+            f"error: the tango CLI failed unexpectedly: {exc!r} (run with -d for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_GENERAL
 
 
@@ -118,8 +156,11 @@ def run_service(name: str, argv: list[str]) -> int:
     try:
         services = importlib.import_module("cli.services")
     except ImportError as exc:
-        print(f"error: 'tango {name}' needs the server parts of Tango, which failed to import: {exc}. "
-              "Install Tango with its dependencies (pip install -e .).", file=sys.stderr)
+        print(
+            f"error: 'tango {name}' needs the server parts of Tango, which failed to import: {exc}. "
+            "Install Tango with its dependencies (pip install -e .).",
+            file=sys.stderr,
+        )
         return EXIT_GENERAL
     result = getattr(services, name)(argv)
     return result if isinstance(result, int) else 0

@@ -4,6 +4,7 @@ REST API wants them (namespace path segment + ``[pkg/]name``).
 Used by the command modules to build request paths, the ``/ns/name`` names printed in
 ``ok: invoked /_/hello ...``, and the fully-qualified components of a sequence.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,13 +38,17 @@ def parse_name(text: str, default_namespace: str = DEFAULT_NAMESPACE) -> Qualifi
     if raw.startswith("/"):
         parts = raw[1:].split("/")
         if len(parts) < 2 or len(parts) > 3 or not all(parts):
-            raise CliError(f"'{text}' is not a valid qualified name: a name starting with '/' must "
-                           "be /namespace/name or /namespace/package/name.")
+            raise CliError(
+                f"'{text}' is not a valid qualified name: a name starting with '/' must "
+                "be /namespace/name or /namespace/package/name."
+            )
         return QualifiedName(parts[0], "/".join(parts[1:]))
     parts = raw.split("/")
     if not raw or len(parts) > 2 or not all(parts):
-        raise CliError(f"'{text}' is not a valid name: use name, package/name, /namespace/name or "
-                       "/namespace/package/name.")
+        raise CliError(
+            f"'{text}' is not a valid name: use name, package/name, /namespace/name or "
+            "/namespace/package/name."
+        )
     return QualifiedName(default_namespace, raw)
 
 

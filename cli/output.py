@@ -4,12 +4,14 @@ The ``format_*``/``table`` functions are pure (data in, text out) so the command
 tests share one rendering; ``emit``/``ok`` write to the current ``sys.stdout``. With the global
 ``--json`` flag the commands print the server's JSON instead of the human form.
 """
+
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 STATUS_NAMES = {0: "success", 1: "application error", 2: "developer error", 3: "internal error"}
 
@@ -75,11 +77,21 @@ def start_kind(record: dict) -> str:
 
 def format_activation_table(records: Iterable[dict]) -> str:
     """``tango activation list``: wsk's columns, Entity as ``ns/name:version``."""
-    rows = [(datetime_text(r.get("start")), r.get("activationId", ""), annotation(r, "kind", "unknown"),
-             start_kind(r), ms_text(r.get("duration")), status_text(r.get("statusCode")),
-             f"{r.get('namespace', '')}/{r.get('name', '')}:{r.get('version', '')}")
-            for r in records]
-    return table(["Datetime", "Activation ID", "Kind", "Start", "Duration", "Status", "Entity"], rows)
+    rows = [
+        (
+            datetime_text(r.get("start")),
+            r.get("activationId", ""),
+            annotation(r, "kind", "unknown"),
+            start_kind(r),
+            ms_text(r.get("duration")),
+            status_text(r.get("statusCode")),
+            f"{r.get('namespace', '')}/{r.get('name', '')}:{r.get('version', '')}",
+        )
+        for r in records
+    ]
+    return table(
+        ["Datetime", "Activation ID", "Kind", "Start", "Duration", "Status", "Entity"], rows
+    )
 
 
 def format_entity_list(collection: str, entities: Iterable[dict]) -> str:

@@ -4,6 +4,7 @@
 engine answers and the runtime images exist, opens the SQLite store, starts an invoker process
 beside an in-process controller, and prints the API host and key to use.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,12 +26,14 @@ def default_data_dir() -> str:
 # -- tango controller / tango invoker ---------------------------------------------------------
 def controller(argv: list[str]) -> int:
     from controller.server import main
+
     main(argv)
     return 0
 
 
 def invoker(argv: list[str]) -> int:
     from invoker.server import main
+
     main(argv)
     return 0
 
@@ -48,9 +51,12 @@ def _ensure_docker_and_images(build: bool) -> None:
     try:
         docker.from_env().ping()
     except Exception as exc:
-        raise SystemExit(f"error: cannot reach the Docker engine ({exc}).\n"
-                         "Start it first (as root: 'dockerd &', or run scripts/standalone.sh which does it).")
+        raise SystemExit(
+            f"error: cannot reach the Docker engine ({exc}).\n"
+            "Start it first (as root: 'dockerd &', or run scripts/standalone.sh which does it)."
+        )
     from controller.runtimes import KINDS
+
     client = docker.from_env()
     missing = []
     for spec in KINDS.values():
@@ -61,32 +67,73 @@ def _ensure_docker_and_images(build: bool) -> None:
     need = [m for m in missing if "vlm" not in m]
     if need and build:
         print(f"building runtime images ({', '.join(need)}) ...", flush=True)
-        subprocess.run(["bash", str(REPO_ROOT / "docker" / "build-images.sh"), "python"], check=True)
+        subprocess.run(
+            ["bash", str(REPO_ROOT / "docker" / "build-images.sh"), "python"], check=True
+        )
     elif need:
-        raise SystemExit(f"error: runtime images missing: {', '.join(need)} (run docker/build-images.sh)")
+        raise SystemExit(
+            f"error: runtime images missing: {', '.join(need)} (run docker/build-images.sh)"
+        )
 
 
 def standalone(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="tango standalone",
-                                description="Run controller + invoker + SQLite store + Docker on this machine.")
-    p.add_argument("--port", type=int, default=3233, help="API port (default 3233, like OpenWhisk standalone)")
+    p = argparse.ArgumentParser(
+        prog="tango standalone",
+        description="Run controller + invoker + SQLite store + Docker on this machine.",
+    )
+    p.add_argument(
+        "--port", type=int, default=3233, help="API port (default 3233, like OpenWhisk standalone)"
+    )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--data-dir", default=default_data_dir(), help="where the SQLite store lives (default ~/.tango)")
-    p.add_argument("--invoker-port", type=int, default=0, help="invoker API port (default: a free port)")
-    p.add_argument("--user-memory", type=int, default=int(os.environ.get("TANGO_USER_MEMORY", "2048")),
-                   help="memory (MB) the invoker may give to containers")
-    p.add_argument("--cpus", type=float, default=None,
-                   help="cores each invoker may bind to running activations (default: this machine's)")
+    p.add_argument(
+        "--data-dir",
+        default=default_data_dir(),
+        help="where the SQLite store lives (default ~/.tango)",
+    )
+    p.add_argument(
+        "--invoker-port", type=int, default=0, help="invoker API port (default: a free port)"
+    )
+    p.add_argument(
+        "--user-memory",
+        type=int,
+        default=int(os.environ.get("TANGO_USER_MEMORY", "2048")),
+        help="memory (MB) the invoker may give to containers",
+    )
+    p.add_argument(
+        "--cpus",
+        type=float,
+        default=None,
+        help="cores each invoker may bind to running activations (default: this machine's)",
+    )
     p.add_argument("--invokers", type=int, default=1, help="how many invoker processes to start")
-    p.add_argument("--runtime-image", action="append", default=[], metavar="KIND=IMAGE",
-                   help="runtime image of a kind, e.g. vlm=tango/action-vlm:cuda (repeatable)")
-    p.add_argument("--gpu-kind", action="append", default=[], metavar="KIND",
-                   help="containers of this kind get the host's GPUs, e.g. vlm (repeatable)")
-    p.add_argument("--container-network", choices=("host", "bridge"), default="host",
-                   help="bridge: each action container in its own network namespace, reachable only "
-                        "through 127.0.0.1 (default host)")
-    p.add_argument("--max-action-memory", type=int, default=None, metavar="MB",
-                   help="largest memory limit an action may have (default 512, as OpenWhisk)")
+    p.add_argument(
+        "--runtime-image",
+        action="append",
+        default=[],
+        metavar="KIND=IMAGE",
+        help="runtime image of a kind, e.g. vlm=tango/action-vlm:cuda (repeatable)",
+    )
+    p.add_argument(
+        "--gpu-kind",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="containers of this kind get the host's GPUs, e.g. vlm (repeatable)",
+    )
+    p.add_argument(
+        "--container-network",
+        choices=("host", "bridge"),
+        default="host",
+        help="bridge: each action container in its own network namespace, reachable only "
+        "through 127.0.0.1 (default host)",
+    )
+    p.add_argument(
+        "--max-action-memory",
+        type=int,
+        default=None,
+        metavar="MB",
+        help="largest memory limit an action may have (default 512, as OpenWhisk)",
+    )
     p.add_argument("--no-build", action="store_true", help="do not build missing runtime images")
     p.add_argument("--clean", action="store_true", help="start with an empty store")
     a = p.parse_args(argv)
@@ -118,17 +165,32 @@ def standalone(argv: list[str]) -> int:
     procs: list[subprocess.Popen] = []
     for i in range(a.invokers):
         port = a.invoker_port + i if a.invoker_port else _free_port()
-        cmd = [sys.executable, "-m", "invoker.server", "--id", f"invoker{i}", "--port", str(port),
-               "--controller", f"http://127.0.0.1:{a.port}", "--token", cfg.internal_token,
-               "--user-memory", str(a.user_memory),
-               # invokers on one host must not hand out the same container ports
-               "--container-ports", f"{12000 + 1000 * i}-{12999 + 1000 * i}",
-               *(["--cpus", str(a.cpus)] if a.cpus else []),
-               *[x for pair in a.runtime_image for x in ("--runtime-image", pair)],
-               *[x for kind in a.gpu_kind for x in ("--gpu-kind", kind)],
-               "--container-network", a.container_network,
-               # what actions call back (their __OW_API_HOST): this controller, wherever it listens
-               "--api-host", f"http://{'127.0.0.1' if a.host in ('0.0.0.0', '::', '') else a.host}:{a.port}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "invoker.server",
+            "--id",
+            f"invoker{i}",
+            "--port",
+            str(port),
+            "--controller",
+            f"http://127.0.0.1:{a.port}",
+            "--token",
+            cfg.internal_token,
+            "--user-memory",
+            str(a.user_memory),
+            # invokers on one host must not hand out the same container ports
+            "--container-ports",
+            f"{12000 + 1000 * i}-{12999 + 1000 * i}",
+            *(["--cpus", str(a.cpus)] if a.cpus else []),
+            *[x for pair in a.runtime_image for x in ("--runtime-image", pair)],
+            *[x for kind in a.gpu_kind for x in ("--gpu-kind", kind)],
+            "--container-network",
+            a.container_network,
+            # what actions call back (their __OW_API_HOST): this controller, wherever it listens
+            "--api-host",
+            f"http://{'127.0.0.1' if a.host in ('0.0.0.0', '::', '') else a.host}:{a.port}",
+        ]
         procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True))
 
     def stop(*_):
@@ -147,7 +209,10 @@ def standalone(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     host = f"http://{'localhost' if a.host in ('127.0.0.1', '0.0.0.0') else a.host}:{a.port}"
-    print(f"Tango standalone is starting: controller on {host}, {a.invokers} invoker(s), store {cfg.db_url}", flush=True)
+    print(
+        f"Tango standalone is starting: controller on {host}, {a.invokers} invoker(s), store {cfg.db_url}",
+        flush=True,
+    )
     print("Point the CLI (or wsk) at it with:", flush=True)
     print(f"  tango property set --apihost '{host}' --auth '{GUEST_KEY}'", flush=True)
     try:
@@ -159,19 +224,31 @@ def standalone(argv: list[str]) -> int:
 
 # -- tango admin (wskadmin) -------------------------------------------------------------------
 def admin(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="tango admin", description="Manage namespaces, keys and limits (like wskadmin).")
-    p.add_argument("--db-url", default=None, help="store URL (default: TANGO_DB_URL or the standalone store)")
+    p = argparse.ArgumentParser(
+        prog="tango admin", description="Manage namespaces, keys and limits (like wskadmin)."
+    )
+    p.add_argument(
+        "--db-url", default=None, help="store URL (default: TANGO_DB_URL or the standalone store)"
+    )
     p.add_argument("--data-dir", default=default_data_dir())
     sub = p.add_subparsers(dest="group", required=True)
-    user = sub.add_parser("user", help="namespaces and their keys").add_subparsers(dest="cmd", required=True)
+    user = sub.add_parser("user", help="namespaces and their keys").add_subparsers(
+        dest="cmd", required=True
+    )
     uc = user.add_parser("create", help="create a namespace and print its key")
     uc.add_argument("name")
-    uc.add_argument("-u", "--auth", default=None, help="use this UUID:KEY instead of a generated one")
-    uc.add_argument("--admin", action="store_true", help="the key may read and change every namespace")
+    uc.add_argument(
+        "-u", "--auth", default=None, help="use this UUID:KEY instead of a generated one"
+    )
+    uc.add_argument(
+        "--admin", action="store_true", help="the key may read and change every namespace"
+    )
     user.add_parser("list", help="list namespaces")
     ug = user.add_parser("get", help="print a namespace's key")
     ug.add_argument("name")
-    limits = sub.add_parser("limits", help="per-namespace throttles").add_subparsers(dest="cmd", required=True)
+    limits = sub.add_parser("limits", help="per-namespace throttles").add_subparsers(
+        dest="cmd", required=True
+    )
     ls = limits.add_parser("set", help="set throttles for a namespace")
     ls.add_argument("namespace")
     ls.add_argument("--invocationsPerMinute", type=int)
@@ -212,12 +289,17 @@ def admin(argv: list[str]) -> int:
                 print(f"error: namespace '{a.namespace}' does not exist", file=sys.stderr)
                 return 1
             if a.cmd == "set":
-                new = {"invocationsPerMinute": a.invocationsPerMinute,
-                       "concurrentInvocations": a.concurrentInvocations,
-                       "firesPerMinute": a.firesPerMinute, "allowedKinds": a.allowedKinds,
-                       "storeActivations": None if a.storeActivations is None else a.storeActivations == "true"}
+                new = {
+                    "invocationsPerMinute": a.invocationsPerMinute,
+                    "concurrentInvocations": a.concurrentInvocations,
+                    "firesPerMinute": a.firesPerMinute,
+                    "allowedKinds": a.allowedKinds,
+                    "storeActivations": None
+                    if a.storeActivations is None
+                    else a.storeActivations == "true",
+                }
                 merged = subjects.set_limits(a.namespace, new)
-                print(f"Limits successfully set for \"{a.namespace}\": {merged}")
+                print(f'Limits successfully set for "{a.namespace}": {merged}')
             else:
                 print(ident.limits or "No limits found, default system limits apply")
     finally:

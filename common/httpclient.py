@@ -5,6 +5,7 @@
 with a pool of persistent connections and Nagle disabled costs a tenth of that. Each
 request writes headers and body in one send, so no hop waits for a delayed ACK.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -27,8 +28,14 @@ class HttpPool:
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict | None = None, timeout: float | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict | None = None,
+        timeout: float | None = None,
+    ) -> tuple[int, bytes]:
         """Send one request; retries once, on a fresh connection, when a pooled one was stale."""
         for attempt in (0, 1):
             conn, pooled = self._take(fresh=attempt > 0)
@@ -42,8 +49,12 @@ class HttpPool:
                 conn.request(method, path, body=body, headers=hdrs)
                 resp = conn.getresponse()
                 data = resp.read()
-            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected,
-                    http.client.CannotSendRequest) as exc:
+            except (
+                ConnectionResetError,
+                BrokenPipeError,
+                http.client.RemoteDisconnected,
+                http.client.CannotSendRequest,
+            ) as exc:
                 conn.close()
                 if pooled and attempt == 0 and not isinstance(exc, TimeoutError):
                     # The server closed this idle connection, and likely its siblings (a restart,
@@ -61,8 +72,14 @@ class HttpPool:
             return resp.status, data
         raise ConnectionError("unreachable")
 
-    def json(self, method: str, path: str, payload=None, headers: dict | None = None,
-             timeout: float | None = None) -> tuple[int, object]:
+    def json(
+        self,
+        method: str,
+        path: str,
+        payload=None,
+        headers: dict | None = None,
+        timeout: float | None = None,
+    ) -> tuple[int, object]:
         body = None if payload is None else json.dumps(payload).encode()
         status, data = self.request(method, path, body, headers, timeout)
         try:

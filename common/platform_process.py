@@ -3,6 +3,7 @@
 Used by the end-to-end tests and the benchmarks, which must drive the real platform (a
 controller and invoker processes, SQLite, Docker) exactly as a user starts it.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,30 +51,71 @@ class PlatformProcess:
 def lift_throttles(p: PlatformProcess, namespace: str = "guest") -> None:
     """Raise a namespace's throttles for load tests (the standalone defaults would cap them)
     with ``tango admin limits set``; the controller sees it within its key-cache TTL."""
-    subprocess.run([sys.executable, "-m", "cli", "admin", "--data-dir", str(p.data_dir), "limits", "set",
-                    namespace, "--invocationsPerMinute", "1000000", "--concurrentInvocations", "100000"],
-                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "admin",
+            "--data-dir",
+            str(p.data_dir),
+            "limits",
+            "set",
+            namespace,
+            "--invocationsPerMinute",
+            "1000000",
+            "--concurrentInvocations",
+            "100000",
+        ],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     time.sleep(6)
 
 
 def build_images() -> None:
-    subprocess.run(["bash", str(REPO / "docker" / "build-images.sh"), "python"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["bash", str(REPO / "docker" / "build-images.sh"), "python"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
-def start(workdir: Path, invokers: int = 1, extra: list[str] | None = None,
-          env: dict | None = None, timeout: float = 90) -> PlatformProcess:
+def start(
+    workdir: Path,
+    invokers: int = 1,
+    extra: list[str] | None = None,
+    env: dict | None = None,
+    timeout: float = 90,
+) -> PlatformProcess:
     """``tango standalone`` on a free port with its store in ``workdir``; ready when every
     invoker reports healthy (``GET /invokers/ready``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = workdir / "standalone.log"
     log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "standalone", "--port", str(port),
-                             "--data-dir", str(workdir / "data"), "--no-build", "--invokers", str(invokers),
-                             *(extra or [])],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "standalone",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(workdir / "data"),
+            "--no-build",
+            "--invokers",
+            str(invokers),
+            *(extra or []),
+        ],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
     p = PlatformProcess(f"http://127.0.0.1:{port}", port, workdir / "data", log_path, proc)
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -81,7 +123,10 @@ def start(workdir: Path, invokers: int = 1, extra: list[str] | None = None,
             raise RuntimeError(f"tango standalone exited early:\n{p.log()}")
         try:
             r = requests.get(p.apihost + "/invokers/ready", timeout=1)
-            if r.status_code == 200 and len(requests.get(p.apihost + "/invokers", timeout=1).json()) == invokers:
+            if (
+                r.status_code == 200
+                and len(requests.get(p.apihost + "/invokers", timeout=1).json()) == invokers
+            ):
                 return p
         except requests.RequestException:
             pass

@@ -6,16 +6,33 @@ under a lock, ``render`` turns a list of them into the text a scraper reads. The
 own metric sets are ``controller.metrics.ControllerMetrics`` and
 ``invoker.metrics.InvokerMetrics``.
 """
+
 from __future__ import annotations
 
 import bisect
 import math
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 # Seconds; from sub-millisecond warm runs to the 5-minute action timeout.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                   10.0, 30.0, 60.0, 300.0)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+)
 
 Labels = tuple[str, ...]
 
@@ -53,6 +70,7 @@ class _Metric:
 
 class Counter(_Metric):
     """A monotonically increasing count per label set."""
+
     kind = "counter"
 
     def __init__(self, name: str, help: str, labels: Iterable[str] = ()):
@@ -70,18 +88,26 @@ class Counter(_Metric):
     def lines(self) -> list[str]:
         with self._lock:
             items = sorted(self._values.items())
-        return self.header() + [f"{self.name}{_label_text(self.labels, k)} {_number(v)}" for k, v in items]
+        return self.header() + [
+            f"{self.name}{_label_text(self.labels, k)} {_number(v)}" for k, v in items
+        ]
 
 
 class Histogram(_Metric):
     """Observations per label set in cumulative buckets (``_bucket``, ``_sum``, ``_count``)."""
+
     kind = "histogram"
 
-    def __init__(self, name: str, help: str, labels: Iterable[str] = (),
-                 buckets: Iterable[float] = LATENCY_BUCKETS):
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labels: Iterable[str] = (),
+        buckets: Iterable[float] = LATENCY_BUCKETS,
+    ):
         super().__init__(name, help, labels)
         self.buckets = tuple(sorted(buckets))
-        self._values: dict[Labels, list] = {}   # key → [counts per bucket (+Inf last), sum]
+        self._values: dict[Labels, list] = {}  # key → [counts per bucket (+Inf last), sum]
 
     def observe(self, value: float, **labels: str) -> None:
         key = self._key(labels)
@@ -112,16 +138,24 @@ class Histogram(_Metric):
 
 class Gauge(_Metric):
     """A value read at scrape time from ``collect() -> {label values: value}``."""
+
     kind = "gauge"
 
-    def __init__(self, name: str, help: str, labels: Iterable[str] = (),
-                 collect: Callable[[], dict[Labels, float]] | None = None):
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labels: Iterable[str] = (),
+        collect: Callable[[], dict[Labels, float]] | None = None,
+    ):
         super().__init__(name, help, labels)
         self.collect = collect or (lambda: {})
 
     def lines(self) -> list[str]:
         items = sorted(self.collect().items())
-        return self.header() + [f"{self.name}{_label_text(self.labels, k)} {_number(v)}" for k, v in items]
+        return self.header() + [
+            f"{self.name}{_label_text(self.labels, k)} {_number(v)}" for k, v in items
+        ]
 
 
 def render(metrics: Iterable[_Metric]) -> str:

@@ -1,4 +1,5 @@
 """The CPU/memory size bound to one activation; shared by controller, invoker and the adapter."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,8 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Size:
-    cpu: float          # cores
-    memory: int         # MB
+    cpu: float  # cores
+    memory: int  # MB
     option: str | None = None  # hint option name, when the size came from one
 
     def to_json(self) -> dict:
@@ -17,7 +18,7 @@ class Size:
         return d
 
     @classmethod
-    def from_json(cls, d: dict | None) -> "Size | None":
+    def from_json(cls, d: dict | None) -> Size | None:
         if not d:
             return None
         return cls(cpu=float(d["cpu"]), memory=int(d["memory"]), option=d.get("option"))

@@ -26,12 +26,13 @@ within ``poll_s`` (APScheduler only wakes itself for jobs added in its own proce
 Built by ``controller.app.build_services`` (``tick`` runs on the periodic scheduler, ``close`` at
 shutdown); ``controller.alarms.AlarmFeed`` asks to be told when this controller starts leading.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from apscheduler.schedulers.base import BaseScheduler
@@ -42,7 +43,9 @@ from sqlalchemy.pool import NullPool
 log = logging.getLogger("tango.alarms")
 
 # One advisory-lock key for "the alarm leader" (advisory locks are per database).
-ALARM_LOCK_KEY = int.from_bytes(hashlib.sha256(b"tango:alarm-leader").digest()[:8], "big", signed=True)
+ALARM_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"tango:alarm-leader").digest()[:8], "big", signed=True
+)
 
 
 class AlarmLeader:
@@ -58,7 +61,7 @@ class AlarmLeader:
         self._conn: Connection | None = None
         self._mutex = threading.Lock()
         self._on_lead: list[Callable[[], None]] = []
-        scheduler.start(paused=True)   # jobs can be managed from now on; firing waits for the lock
+        scheduler.start(paused=True)  # jobs can be managed from now on; firing waits for the lock
 
     def on_lead(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` each time this controller becomes the leader (before any fire)."""
@@ -67,7 +70,7 @@ class AlarmLeader:
     def tick(self) -> None:
         """Try to take (or check) the lock, and run or pause the scheduler to match."""
         with self._mutex:
-            if not self.scheduler.running:   # closed
+            if not self.scheduler.running:  # closed
                 return
             holds = self._holds_lock()
             if holds and not self.leading:
@@ -76,7 +79,7 @@ class AlarmLeader:
                 self.scheduler.resume()
                 log.info("this controller now fires the alarms")
             elif holds:
-                self.scheduler.wakeup()      # pick up jobs other controllers added
+                self.scheduler.wakeup()  # pick up jobs other controllers added
             elif self.leading:
                 self.scheduler.pause()
                 log.warning("this controller lost the alarm leadership; its alarms are paused")
@@ -89,23 +92,30 @@ class AlarmLeader:
             return True
         try:
             if self._conn is None:
-                self._engine = self._engine or sa.create_engine(self._url, poolclass=NullPool,
-                                                                isolation_level="AUTOCOMMIT")
+                self._engine = self._engine or sa.create_engine(
+                    self._url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
+                )
                 self._conn = self._engine.connect()
             if self.leading:
                 self._conn.execute(sa.text("SELECT 1"))
                 return True
-            return bool(self._conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
-                                           {"key": ALARM_LOCK_KEY}).scalar())
+            return bool(
+                self._conn.execute(
+                    sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": ALARM_LOCK_KEY}
+                ).scalar()
+            )
         except SQLAlchemyError as exc:
-            log.warning("alarm leadership: the lock connection failed (%s); retrying", exc.__class__.__name__)
+            log.warning(
+                "alarm leadership: the lock connection failed (%s); retrying",
+                exc.__class__.__name__,
+            )
             self._drop_connection()
             return False
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.close()   # no pool: closing ends the session and so releases the lock
+                self._conn.close()  # no pool: closing ends the session and so releases the lock
             except SQLAlchemyError:
                 pass
             self._conn = None

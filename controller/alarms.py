@@ -31,6 +31,7 @@ store only the controller holding the alarm leadership fires (``controller.alarm
 controller's alarm scheduler runs paused and can manage jobs; the leader's runs. SQLite: the one
 controller leads; ``tango controller --no-alarms`` never does.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,9 +39,9 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as tz
-from typing import Callable
+from datetime import UTC, datetime
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -56,8 +57,19 @@ log = logging.getLogger("tango.alarms")
 
 FEED_NAMESPACE = "whisk.system"
 FEEDS = ("alarms/alarm", "alarms/interval", "alarms/once")
-FEED_PARAMETERS = {"cron", "timezone", "minutes", "seconds", "date", "startDate", "stopDate",
-                   "trigger_payload", "deleteAfterFire", "maxTriggers", "fireOnce"}
+FEED_PARAMETERS = {
+    "cron",
+    "timezone",
+    "minutes",
+    "seconds",
+    "date",
+    "startDate",
+    "stopDate",
+    "trigger_payload",
+    "deleteAfterFire",
+    "maxTriggers",
+    "fireOnce",
+}
 JOBSTORE = "alarms"
 MISFIRE_GRACE_S = 60
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -67,17 +79,18 @@ WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class AlarmSpec:
     """One alarm's schedule and payload, as given to the feed."""
 
-    feed: str                       # alarm | interval | once
+    feed: str  # alarm | interval | once
     payload: dict = field(default_factory=dict)
     cron: str | None = None
     timezone: str | None = None
-    seconds: int | None = None      # interval length
-    date: datetime | None = None    # once
+    seconds: int | None = None  # interval length
+    date: datetime | None = None  # once
     start: datetime | None = None
     stop: datetime | None = None
 
 
 # ---- parsing (pure) -------------------------------------------------------------------------
+
 
 def feed_of(feed_name: str) -> str | None:
     """``alarm|interval|once`` for a feed annotation naming a built-in feed, else None."""
@@ -95,25 +108,36 @@ def parse_feed(feed_name: str, params: dict) -> tuple[AlarmSpec, dict]:
     kind = feed_of(feed_name)
     if kind is None:
         accepted = ", ".join(f"/{FEED_NAMESPACE}/{f}" for f in FEEDS)
-        raise ApiError(400, f"The feed '{feed_name}' is not provided by this platform (available: {accepted}).")
+        raise ApiError(
+            400, f"The feed '{feed_name}' is not provided by this platform (available: {accepted})."
+        )
     own = {k: v for k, v in params.items() if k not in FEED_PARAMETERS}
-    common = {"payload": _payload(params.get("trigger_payload")),
-              "start": _date(params, "startDate"), "stop": _date(params, "stopDate")}
+    common = {
+        "payload": _payload(params.get("trigger_payload")),
+        "start": _date(params, "startDate"),
+        "stop": _date(params, "stopDate"),
+    }
     if kind == "alarm":
         cron = params.get("cron")
         if not isinstance(cron, str) or len(cron.split()) not in (5, 6):
-            raise ApiError(400, "The alarm feed needs 'cron': a cron expression of 5 fields "
-                                "(minute hour day month weekday) or 6 (seconds first), e.g. \"*/5 * * * *\".")
+            raise ApiError(
+                400,
+                "The alarm feed needs 'cron': a cron expression of 5 fields "
+                '(minute hour day month weekday) or 6 (seconds first), e.g. "*/5 * * * *".',
+            )
         spec = AlarmSpec("alarm", cron=cron, timezone=params.get("timezone"), **common)
     elif kind == "interval":
         spec = AlarmSpec("interval", seconds=_interval_seconds(params), **common)
     else:
         date = _date(params, "date")
         if date is None:
-            raise ApiError(400, "The once feed needs 'date': when to fire (ISO 8601, e.g. "
-                                "\"2030-01-01T00:00:00Z\", or epoch milliseconds).")
+            raise ApiError(
+                400,
+                "The once feed needs 'date': when to fire (ISO 8601, e.g. "
+                '"2030-01-01T00:00:00Z", or epoch milliseconds).',
+            )
         spec = AlarmSpec("once", date=date, payload=common["payload"])
-    schedule_of(spec)   # surface a bad cron field or time zone now, as a 400
+    schedule_of(spec)  # surface a bad cron field or time zone now, as a 400
     return spec, own
 
 
@@ -124,8 +148,11 @@ def _interval_seconds(params: dict) -> int:
             if isinstance(value, str) and value.strip().isdigit():
                 value = int(value)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ApiError(400, f"The interval feed's '{key}' must be a whole number of at least 1, "
-                                    f"got {json.dumps(value)}.")
+                raise ApiError(
+                    400,
+                    f"The interval feed's '{key}' must be a whole number of at least 1, "
+                    f"got {json.dumps(value)}.",
+                )
             return value * scale
     raise ApiError(400, "The interval feed needs 'minutes' (or 'seconds'): how often to fire.")
 
@@ -137,7 +164,9 @@ def _payload(value) -> dict:
         try:
             value = json.loads(value)
         except ValueError:
-            raise ApiError(400, "'trigger_payload' must be a JSON object (or the JSON text of one).") from None
+            raise ApiError(
+                400, "'trigger_payload' must be a JSON object (or the JSON text of one)."
+            ) from None
     if not isinstance(value, dict):
         raise ApiError(400, "'trigger_payload' must be a JSON object (or the JSON text of one).")
     return value
@@ -149,12 +178,15 @@ def _date(params: dict, key: str) -> datetime | None:
         return None
     try:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000, tz.utc)
+            return datetime.fromtimestamp(value / 1000, UTC)
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
-        raise ApiError(400, f"'{key}' must be a date: ISO 8601 (e.g. \"2030-01-01T00:00:00Z\") or epoch "
-                            f"milliseconds, got {json.dumps(value)}.") from None
+        raise ApiError(
+            400,
+            f"'{key}' must be a date: ISO 8601 (e.g. \"2030-01-01T00:00:00Z\") or epoch "
+            f"milliseconds, got {json.dumps(value)}.",
+        ) from None
 
 
 def cron_weekdays(field_text: str) -> str:
@@ -168,15 +200,24 @@ def schedule_of(spec: AlarmSpec):
         if spec.feed == "once":
             return DateTrigger(run_date=spec.date)
         if spec.feed == "interval":
-            return IntervalTrigger(seconds=spec.seconds, start_date=spec.start, end_date=spec.stop,
-                                   timezone=tz.utc)
+            return IntervalTrigger(
+                seconds=spec.seconds, start_date=spec.start, end_date=spec.stop, timezone=UTC
+            )
         fields = spec.cron.split()
         if len(fields) == 5:
             fields = ["0", *fields]
         second, minute, hour, day, month, weekday = fields
-        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=cron_weekdays(weekday), start_date=spec.start, end_date=spec.stop,
-                           timezone=spec.timezone or tz.utc)
+        return CronTrigger(
+            second=second,
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=cron_weekdays(weekday),
+            start_date=spec.start,
+            end_date=spec.stop,
+            timezone=spec.timezone or UTC,
+        )
     except (ValueError, LookupError) as exc:
         raise ApiError(400, f"The alarm schedule is not valid: {exc}.") from None
 
@@ -189,7 +230,9 @@ _FIRE_CALLBACKS: dict[str, Callable[[str, str, dict], None]] = {}
 _CALLBACKS_LOCK = threading.Lock()
 
 
-def fire_alarm(store_key: str, namespace: str, trigger: str, payload: dict, config: dict | None = None) -> None:
+def fire_alarm(
+    store_key: str, namespace: str, trigger: str, payload: dict, config: dict | None = None
+) -> None:
     """The job APScheduler runs: fire the trigger through the feed that owns the store.
     ``config`` (the feed parameters as given) rides along only for the feed's READ."""
     callback = _FIRE_CALLBACKS.get(store_key)
@@ -207,15 +250,16 @@ class AlarmFeed:
     """Registers alarm jobs on the controller's alarm scheduler, in a job store on its database.
     The scheduler fires only while this controller leads (``controller.alarm_leader``)."""
 
-    def __init__(self, scheduler: BaseScheduler, engine: Engine,
-                 fire: Callable[[str, str, dict], None]):
+    def __init__(
+        self, scheduler: BaseScheduler, engine: Engine, fire: Callable[[str, str, dict], None]
+    ):
         self.scheduler = scheduler
         self.store_key = hashlib.sha256(str(engine.url).encode()).hexdigest()[:16]
         self._fire = fire
         self.claim()
         try:
             scheduler.add_jobstore(SQLAlchemyJobStore(engine=engine), JOBSTORE)
-        except ValueError:   # this scheduler already has the store (a second app on one Services)
+        except ValueError:  # this scheduler already has the store (a second app on one Services)
             pass
 
     def claim(self) -> None:
@@ -224,12 +268,23 @@ class AlarmFeed:
         with _CALLBACKS_LOCK:
             _FIRE_CALLBACKS[self.store_key] = self._fire
 
-    def register(self, namespace: str, trigger: str, spec: AlarmSpec, config: dict | None = None) -> None:
+    def register(
+        self, namespace: str, trigger: str, spec: AlarmSpec, config: dict | None = None
+    ) -> None:
         """Create or replace the trigger's job; ``config``: the feed parameters, for READ."""
-        self.scheduler.add_job(fire_alarm, schedule_of(spec), args=[self.store_key, namespace, trigger, spec.payload],
-                               kwargs={"config": config}, id=job_id(namespace, trigger), name=f"/{namespace}/{trigger}",
-                               jobstore=JOBSTORE, replace_existing=True, coalesce=True,
-                               misfire_grace_time=MISFIRE_GRACE_S, max_instances=1)
+        self.scheduler.add_job(
+            fire_alarm,
+            schedule_of(spec),
+            args=[self.store_key, namespace, trigger, spec.payload],
+            kwargs={"config": config},
+            id=job_id(namespace, trigger),
+            name=f"/{namespace}/{trigger}",
+            jobstore=JOBSTORE,
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_S,
+            max_instances=1,
+        )
 
     def unregister(self, namespace: str, trigger: str) -> bool:
         try:
@@ -245,9 +300,13 @@ class AlarmFeed:
             return None
         config = job.kwargs.get("config") or {"trigger_payload": job.args[3]}
         next_run = job.next_run_time
-        return {"config": {"name": trigger, "namespace": namespace, **config},
-                "status": {"active": next_run is not None,
-                           "nextFire": next_run.isoformat() if next_run else None}}
+        return {
+            "config": {"name": trigger, "namespace": namespace, **config},
+            "status": {
+                "active": next_run is not None,
+                "nextFire": next_run.isoformat() if next_run else None,
+            },
+        }
 
     def set_active(self, namespace: str, trigger: str, active: bool) -> bool:
         """Resume or pause the trigger's job (the feed's UNPAUSE / PAUSE); False without a job."""

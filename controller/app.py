@@ -5,12 +5,13 @@ use (``Services``), registers one blueprint per API resource and the OpenWhisk e
 and starts the periodic jobs (invoker health, reaping lost activations, the alarm leadership) on
 APScheduler.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, g, jsonify, request
@@ -33,7 +34,6 @@ from controller.workflow_service import WorkflowService
 log = logging.getLogger("tango.controller")
 
 
-
 @dataclass
 class Services:
     config: ControllerConfig
@@ -47,7 +47,7 @@ class Services:
     invoker: ActivationService
     workflows: WorkflowService
     scheduler: BackgroundScheduler
-    alarm_leader: AlarmLeader           # runs the alarm scheduler (controller.alarms) when leading
+    alarm_leader: AlarmLeader  # runs the alarm scheduler (controller.alarms) when leading
 
     def close(self) -> None:
         self.alarm_leader.close()
@@ -73,18 +73,56 @@ def build_services(config: ControllerConfig) -> Services:
     invoker = ActivationService(config, entities, activations, registry, throttle)
     workflows = WorkflowService(db, invoker, registry.stats)
     scheduler = BackgroundScheduler(daemon=True)
-    scheduler.add_job(registry.check_health, "interval", seconds=1, id="invoker-health",
-                      max_instances=1, coalesce=True)
-    scheduler.add_job(sync_invokers, "interval", seconds=1, id="invoker-sync", args=(registry, invoker_store, {}),
-                      max_instances=1, coalesce=True)
-    scheduler.add_job(invoker.reap_overdue, "interval", seconds=10, id="reap-lost-activations",
-                      max_instances=1, coalesce=True)
+    scheduler.add_job(
+        registry.check_health,
+        "interval",
+        seconds=1,
+        id="invoker-health",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        sync_invokers,
+        "interval",
+        seconds=1,
+        id="invoker-sync",
+        args=(registry, invoker_store, {}),
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        invoker.reap_overdue,
+        "interval",
+        seconds=10,
+        id="reap-lost-activations",
+        max_instances=1,
+        coalesce=True,
+    )
     alarm_leader = AlarmLeader(db.engine, BackgroundScheduler(daemon=True), enabled=config.alarms)
-    scheduler.add_job(alarm_leader.tick, "interval", seconds=config.alarm_leader_poll_s, id="alarm-leadership",
-                      max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc),
-                      misfire_grace_time=None)
-    return Services(config, db, subjects, entities, activations, registry, invoker_store, throttle, invoker, workflows,
-                    scheduler, alarm_leader)
+    scheduler.add_job(
+        alarm_leader.tick,
+        "interval",
+        seconds=config.alarm_leader_poll_s,
+        id="alarm-leadership",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+        misfire_grace_time=None,
+    )
+    return Services(
+        config,
+        db,
+        subjects,
+        entities,
+        activations,
+        registry,
+        invoker_store,
+        throttle,
+        invoker,
+        workflows,
+        scheduler,
+        alarm_leader,
+    )
 
 
 def sync_invokers(registry: InvokerRegistry, store: InvokerStore, seen: dict[str, int]) -> None:
@@ -92,7 +130,10 @@ def sync_invokers(registry: InvokerRegistry, store: InvokerStore, seen: dict[str
     a heartbeat stored since the last look counts as a heartbeat here."""
     now = time.time() * 1000
     for row in store.all():
-        if row.last_seen <= seen.get(row.id, 0) or now - row.last_seen > registry.down_after_s * 1000:
+        if (
+            row.last_seen <= seen.get(row.id, 0)
+            or now - row.last_seen > registry.down_after_s * 1000
+        ):
             continue
         seen[row.id] = row.last_seen
         if registry.get(row.id) is None:
@@ -100,10 +141,23 @@ def sync_invokers(registry: InvokerRegistry, store: InvokerStore, seen: dict[str
         registry.heartbeat(row.id, row.status or {}, row.last_seen / 1000)
 
 
-def create_app(config: ControllerConfig, services: Services | None = None, start_jobs: bool = True) -> Flask:
+def create_app(
+    config: ControllerConfig, services: Services | None = None, start_jobs: bool = True
+) -> Flask:
     from controller import console
-    from controller.api import (actions, activations, info, internal, metrics, namespaces, packages, rules,
-                                triggers, web, workflows)
+    from controller.api import (
+        actions,
+        activations,
+        info,
+        internal,
+        metrics,
+        namespaces,
+        packages,
+        rules,
+        triggers,
+        web,
+        workflows,
+    )
 
     app = Flask("tango-controller")
     app.json.sort_keys = False
@@ -121,11 +175,11 @@ def create_app(config: ControllerConfig, services: Services | None = None, start
     def _tid():
         g.tid = transaction_id()
         if request.method == "OPTIONS" and not request.path.startswith("/api/v1/web/"):
-            return "", 200, CORS_HEADERS   # web actions decide for themselves (web-custom-options)
+            return "", 200, CORS_HEADERS  # web actions decide for themselves (web-custom-options)
 
     @app.after_request
     def _cors(resp):
-        for key, value in CORS_HEADERS.items():   # a web action's own headers win
+        for key, value in CORS_HEADERS.items():  # a web action's own headers win
             resp.headers.setdefault(key, value)
         return resp
 
@@ -153,4 +207,3 @@ def create_app(config: ControllerConfig, services: Services | None = None, start
         return resp
 
     return app
-

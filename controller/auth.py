@@ -4,6 +4,7 @@ Keys are cached in memory (a key lookup is on every request); ``tango admin`` ch
 through ``Subjects`` and so refresh the cache of this process, other controllers notice within
 ``ttl`` seconds.
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,12 +49,24 @@ class Subjects:
         if key:
             uid, _, secret = key.partition(":")
         else:
-            uid, secret = str(uuidlib.uuid4()), secrets.token_urlsafe(48).replace("-", "a").replace("_", "b")[:64]
+            uid, secret = (
+                str(uuidlib.uuid4()),
+                secrets.token_urlsafe(48).replace("-", "a").replace("_", "b")[:64],
+            )
         with self.db.session() as s:
             if s.get(Subject, namespace) is not None:
                 raise ValueError(f"namespace '{namespace}' already exists")
-            s.add(Subject(namespace=namespace, uuid=uid, key=secret, admin=admin, blocked=False,
-                          limits=None, created=int(time.time() * 1000)))
+            s.add(
+                Subject(
+                    namespace=namespace,
+                    uuid=uid,
+                    key=secret,
+                    admin=admin,
+                    blocked=False,
+                    limits=None,
+                    created=int(time.time() * 1000),
+                )
+            )
         self._invalidate()
         return Identity(namespace, uid, secret, admin, None)
 
@@ -61,13 +74,24 @@ class Subjects:
         with self.db.session() as s:
             if s.get(Subject, namespace) is None:
                 uid, _, secret = key.partition(":")
-                s.add(Subject(namespace=namespace, uuid=uid, key=secret, admin=admin, blocked=False,
-                              limits=None, created=int(time.time() * 1000)))
+                s.add(
+                    Subject(
+                        namespace=namespace,
+                        uuid=uid,
+                        key=secret,
+                        admin=admin,
+                        blocked=False,
+                        limits=None,
+                        created=int(time.time() * 1000),
+                    )
+                )
 
     def list(self) -> list[Identity]:
         with self.db.session() as s:
-            return [Identity(r.namespace, r.uuid, r.key, r.admin, r.limits)
-                    for r in s.scalars(select(Subject).order_by(Subject.namespace))]
+            return [
+                Identity(r.namespace, r.uuid, r.key, r.admin, r.limits)
+                for r in s.scalars(select(Subject).order_by(Subject.namespace))
+            ]
 
     def get(self, namespace: str) -> Identity | None:
         with self.db.session() as s:
@@ -94,7 +118,9 @@ class Subjects:
         if not authorization or not authorization.startswith("Basic "):
             raise ApiError(401, UNAUTHORIZED, {"WWW-Authenticate": 'Basic realm="tango"'})
         try:
-            uid, _, secret = base64.b64decode(authorization[6:], validate=True).decode().partition(":")
+            uid, _, secret = (
+                base64.b64decode(authorization[6:], validate=True).decode().partition(":")
+            )
         except (binascii.Error, UnicodeDecodeError):
             raise ApiError(401, UNAUTHORIZED) from None
         ident = self._lookup(uid)
@@ -109,7 +135,11 @@ class Subjects:
             return hit[1]
         with self.db.session() as s:
             r = s.scalars(select(Subject).where(Subject.uuid == uid)).first()
-            ident = None if r is None or r.blocked else Identity(r.namespace, r.uuid, r.key, r.admin, r.limits)
+            ident = (
+                None
+                if r is None or r.blocked
+                else Identity(r.namespace, r.uuid, r.key, r.admin, r.limits)
+            )
         with self._lock:
             self._cache[uid] = (now, ident)
         return ident

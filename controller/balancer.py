@@ -5,6 +5,7 @@ the others by a step size coprime with their count, taking the first healthy one
 to spare; if all are full, the least loaded healthy one (it buffers). ``InvokerRegistry``
 holds the live view (registrations, heartbeats, in-flight reservations, health states).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,8 @@ class InvokerState:
     in_flight: int = 0
     recent_errors: list[bool] = field(default_factory=list)  # last 10 outcomes: True = system error
     unhealthy_since: float = 0.0
-    down_at: float = 0.0                                     # wall-clock s when last marked down
-    status: dict = field(default_factory=dict)               # last heartbeat body
+    down_at: float = 0.0  # wall-clock s when last marked down
+    status: dict = field(default_factory=dict)  # last heartbeat body
     pool: HttpPool | None = None
 
     @property
@@ -44,7 +45,9 @@ def _step_sizes(n: int) -> list[int]:
     return [s for s in range(1, n + 1) if math.gcd(s, n) == 1] or [1]
 
 
-def choose_invoker(invokers: list[InvokerState], action_key: str, memory: int) -> InvokerState | None:
+def choose_invoker(
+    invokers: list[InvokerState], action_key: str, memory: int
+) -> InvokerState | None:
     healthy = [i for i in invokers if i.state == UP]
     if not healthy:
         return None
@@ -77,8 +80,14 @@ class InvokerRegistry:
             if old is not None and old.pool is not None:
                 old.pool.close()
             u = urlparse(url)
-            inv = InvokerState(id=id, url=url, user_memory=user_memory, cpus=cpus, last_seen=time.monotonic(),
-                               pool=HttpPool(u.hostname or "127.0.0.1", u.port or 80))
+            inv = InvokerState(
+                id=id,
+                url=url,
+                user_memory=user_memory,
+                cpus=cpus,
+                last_seen=time.monotonic(),
+                pool=HttpPool(u.hostname or "127.0.0.1", u.port or 80),
+            )
             self._invokers[id] = inv
             return inv
 
@@ -122,7 +131,9 @@ class InvokerRegistry:
             if inv is not None:
                 inv.state, inv.down_at = DOWN, time.time()
 
-    def record_outcome(self, inv: InvokerState, system_error: bool, dispatched_at: float | None = None) -> None:
+    def record_outcome(
+        self, inv: InvokerState, system_error: bool, dispatched_at: float | None = None
+    ) -> None:
         """≥ 3 system errors among the last 10 activations → unhealthy, until a success of an
         activation dispatched after it became unhealthy (or probation in `check_health`).
 
@@ -132,8 +143,11 @@ class InvokerRegistry:
             inv.recent_errors = (inv.recent_errors + [system_error])[-10:]
             if inv.state == UP and sum(inv.recent_errors) >= 3:
                 inv.state, inv.unhealthy_since = UNHEALTHY, time.monotonic()
-            elif (inv.state == UNHEALTHY and not system_error
-                  and (dispatched_at is None or dispatched_at > inv.unhealthy_since)):
+            elif (
+                inv.state == UNHEALTHY
+                and not system_error
+                and (dispatched_at is None or dispatched_at > inv.unhealthy_since)
+            ):
                 inv.state, inv.recent_errors = UP, []
 
     def reserve(self, action_key: str, memory: int) -> InvokerState | None:
@@ -170,15 +184,27 @@ class InvokerRegistry:
             live = None
             if inv.state != DOWN and inv.pool is not None:
                 try:
-                    status, live = inv.pool.json("GET", "/status", headers={"X-Tango-Internal": token},
-                                                 timeout=timeout)
+                    status, live = inv.pool.json(
+                        "GET", "/status", headers={"X-Tango-Internal": token}, timeout=timeout
+                    )
                     live = live if status == 200 and isinstance(live, dict) else None
                 except (OSError, ValueError):
                     live = None
-            out.append({"id": inv.id, "url": inv.url, "state": inv.state, "userMemory": inv.user_memory,
-                        "cpus": inv.cpus, "reservedMemory": inv.reserved_memory, "inFlight": inv.in_flight,
-                        "pool": inv.status.get("pool"), "reachable": live is not None,
-                        "containers": (live or {}).get("containers", []), "buffer": (live or {}).get("buffer")})
+            out.append(
+                {
+                    "id": inv.id,
+                    "url": inv.url,
+                    "state": inv.state,
+                    "userMemory": inv.user_memory,
+                    "cpus": inv.cpus,
+                    "reservedMemory": inv.reserved_memory,
+                    "inFlight": inv.in_flight,
+                    "pool": inv.status.get("pool"),
+                    "reachable": live is not None,
+                    "containers": (live or {}).get("containers", []),
+                    "buffer": (live or {}).get("buffer"),
+                }
+            )
         return out
 
     def stats(self) -> list[dict]:

@@ -1,5 +1,6 @@
 """The controller's configuration as one typed object (built by ``tango controller`` /
 ``tango standalone`` from flags and ``TANGO_*`` environment variables)."""
+
 from __future__ import annotations
 
 import os
@@ -15,6 +16,7 @@ SYSTEM_KEY = "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPk
 @dataclass
 class SystemLimits:
     """Open-source OpenWhisk defaults (reference §1.7); namespaces may override the throttles."""
+
     min_memory: int = 128
     max_memory: int = 512
     std_memory: int = 256
@@ -38,8 +40,10 @@ class SystemLimits:
 
     def __post_init__(self) -> None:
         if self.max_memory < self.min_memory:
-            raise ValueError(f"the largest action memory ({self.max_memory} MB) must be at least "
-                             f"the smallest ({self.min_memory} MB)")
+            raise ValueError(
+                f"the largest action memory ({self.max_memory} MB) must be at least "
+                f"the smallest ({self.min_memory} MB)"
+            )
 
 
 @dataclass
@@ -47,13 +51,15 @@ class ControllerConfig:
     host: str = "127.0.0.1"
     port: int = 3233
     db_url: str = "sqlite:///var/tango.db"
-    internal_token: str = field(default_factory=lambda: os.environ.get("TANGO_INTERNAL_TOKEN") or secrets.token_hex(16))
-    api_host: str = ""                     # what actions see as __OW_API_HOST
-    bootstrap_dev_keys: bool = True        # create guest and whisk.system with the well-known keys
-    invoker_down_after_s: float = 10.0     # no heartbeat for this long → "down"
-    threads: int = 64                      # WSGI worker threads
-    alarms: bool = True                    # may fire alarms when it holds the leadership (controller.alarm_leader)
-    alarm_leader_poll_s: float = 2.0       # how often followers retry the alarm leadership lock
+    internal_token: str = field(
+        default_factory=lambda: os.environ.get("TANGO_INTERNAL_TOKEN") or secrets.token_hex(16)
+    )
+    api_host: str = ""  # what actions see as __OW_API_HOST
+    bootstrap_dev_keys: bool = True  # create guest and whisk.system with the well-known keys
+    invoker_down_after_s: float = 10.0  # no heartbeat for this long → "down"
+    threads: int = 64  # WSGI worker threads
+    alarms: bool = True  # may fire alarms when it holds the leadership (controller.alarm_leader)
+    alarm_leader_poll_s: float = 2.0  # how often followers retry the alarm leadership lock
     limits: SystemLimits = field(default_factory=SystemLimits)
     data_dir: str = "var"
 

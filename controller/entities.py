@@ -3,6 +3,7 @@ shapes returned by GET and list, and fully-qualified names.
 
 Called by the actions blueprint (and by packages/sequences); pure functions over dicts.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,11 @@ NAME_RE = re.compile(r"\A([\w]|[\w][\w@ .-]*[\w@.-]+)\Z")
 
 def check_name(name: str, what: str = "name") -> str:
     if not name or len(name) > 256 or not NAME_RE.match(name):
-        raise ApiError(400, f"The {what} '{name}' is not valid: use letters, digits, '_', '@', '.', '-' "
-                            "and spaces, starting with a letter, digit or '_'.")
+        raise ApiError(
+            400,
+            f"The {what} '{name}' is not valid: use letters, digits, '_', '@', '.', '-' "
+            "and spaces, starting with a letter, digit or '_'.",
+        )
     return name
 
 
@@ -40,9 +44,10 @@ def key_values(value, field: str) -> list[dict]:
     """Validate an OpenWhisk ``[{key, value}]`` list."""
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(kv, dict) and isinstance(kv.get("key"), str)
-                                              for kv in value):
-        raise malformed(f"'{field}' must be a list of {{\"key\": string, \"value\": any}} objects")
+    if not isinstance(value, list) or not all(
+        isinstance(kv, dict) and isinstance(kv.get("key"), str) for kv in value
+    ):
+        raise malformed(f'\'{field}\' must be a list of {{"key": string, "value": any}} objects')
     return [{"key": kv["key"], "value": kv.get("value")} for kv in value]
 
 
@@ -56,10 +61,13 @@ def key_values_or_old(body: dict, field: str, old: dict | None) -> list[dict]:
 
 def entity_header(namespace: str, name: str, body: dict, old: dict | None) -> dict:
     """The fields every entity document starts with; the version is bumped on each update."""
-    return {"namespace": namespace, "name": name,
-            "version": bump_version(old["version"]) if old else "0.0.1",
-            "publish": bool(body.get("publish", (old or {}).get("publish", False))),
-            "annotations": key_values_or_old(body, "annotations", old)}
+    return {
+        "namespace": namespace,
+        "name": name,
+        "version": bump_version(old["version"]) if old else "0.0.1",
+        "publish": bool(body.get("publish", (old or {}).get("publish", False))),
+        "annotations": key_values_or_old(body, "annotations", old),
+    }
 
 
 def kv_get(items: list[dict], key: str, default=None):
@@ -80,16 +88,25 @@ def kv_dict(items: list[dict]) -> dict:
 
 
 def validate_limits(given: dict | None, limits: SystemLimits, old: dict | None = None) -> dict:
-    base = dict(old or {"timeout": limits.std_timeout, "memory": limits.std_memory,
-                        "logs": limits.std_logs, "concurrency": limits.std_concurrency})
+    base = dict(
+        old
+        or {
+            "timeout": limits.std_timeout,
+            "memory": limits.std_memory,
+            "logs": limits.std_logs,
+            "concurrency": limits.std_concurrency,
+        }
+    )
     if given is None:
         return base
     if not isinstance(given, dict):
         raise malformed("'limits' must be an object")
-    checks = [("timeout", limits.min_timeout, limits.max_timeout, "duration", "milliseconds"),
-              ("memory", limits.min_memory, limits.max_memory, "memory", "MB"),
-              ("logs", limits.min_logs, limits.max_logs, "log size", "MB"),
-              ("concurrency", limits.min_concurrency, limits.max_concurrency, "concurrency", "")]
+    checks = [
+        ("timeout", limits.min_timeout, limits.max_timeout, "duration", "milliseconds"),
+        ("memory", limits.min_memory, limits.max_memory, "memory", "MB"),
+        ("logs", limits.min_logs, limits.max_logs, "log size", "MB"),
+        ("concurrency", limits.min_concurrency, limits.max_concurrency, "concurrency", ""),
+    ]
     for key, lo, hi, label, unit in checks:
         if key not in given or given[key] is None:
             continue
@@ -98,9 +115,13 @@ def validate_limits(given: dict | None, limits: SystemLimits, old: dict | None =
             raise malformed(f"'limits.{key}' must be an integer")
         suffix = f" {unit}" if unit else ""
         if v < lo:
-            raise malformed(f"requirement failed: {label} {v}{suffix} below allowed threshold of {lo}{suffix}")
+            raise malformed(
+                f"requirement failed: {label} {v}{suffix} below allowed threshold of {lo}{suffix}"
+            )
         if v > hi:
-            raise malformed(f"requirement failed: {label} {v}{suffix} exceeds allowed threshold of {hi}{suffix}")
+            raise malformed(
+                f"requirement failed: {label} {v}{suffix} exceeds allowed threshold of {hi}{suffix}"
+            )
         base[key] = v
     return base
 
@@ -108,19 +129,27 @@ def validate_limits(given: dict | None, limits: SystemLimits, old: dict | None =
 def validate_exec(exec_: dict | None, limits: SystemLimits, old: dict | None) -> dict:
     if exec_ is None:
         if old is None:
-            raise malformed("'exec' is required: {\"kind\": ..., \"code\": ...}")
+            raise malformed('\'exec\' is required: {"kind": ..., "code": ...}')
         return old
     if not isinstance(exec_, dict) or not isinstance(exec_.get("kind"), str):
-        raise malformed("'exec.kind' is required (e.g. \"python:3.11\", \"blackbox\", \"sequence\")")
+        raise malformed('\'exec.kind\' is required (e.g. "python:3.11", "blackbox", "sequence")')
     kind = normalise_kind(exec_["kind"])
     if kind is None:
-        raise ApiError(400, f"kind '{exec_['kind']}' not in Set(python:3.11, python:3, python:default, vlm, blackbox, sequence)")
+        raise ApiError(
+            400,
+            f"kind '{exec_['kind']}' not in Set(python:3.11, python:3, python:default, vlm, blackbox, sequence)",
+        )
     if kind == "sequence":
         comps = exec_.get("components")
         if not isinstance(comps, list) or not comps or not all(isinstance(c, str) for c in comps):
-            raise malformed("'exec.components' must be a non-empty list of fully qualified action names")
+            raise malformed(
+                "'exec.components' must be a non-empty list of fully qualified action names"
+            )
         if len(comps) > limits.sequence_max_length:
-            raise ApiError(400, f"Too many actions in the sequence (count: {len(comps)}, allowed: {limits.sequence_max_length}).")
+            raise ApiError(
+                400,
+                f"Too many actions in the sequence (count: {len(comps)}, allowed: {limits.sequence_max_length}).",
+            )
         return {"kind": "sequence", "components": comps, "binary": False}
     code = exec_.get("code")
     binary = bool(exec_.get("binary", False))
@@ -142,13 +171,18 @@ def validate_exec(exec_: dict | None, limits: SystemLimits, old: dict | None) ->
         except binascii.Error:
             raise malformed("'exec.code' must be base64 when 'exec.binary' is true") from None
     if len(out.get("code") or "") > limits.max_code:
-        raise ApiError(413, f"The request content was malformed:\ncode size exceeds allowed threshold of {limits.max_code} bytes")
+        raise ApiError(
+            413,
+            f"The request content was malformed:\ncode size exceeds allowed threshold of {limits.max_code} bytes",
+        )
     if exec_.get("main"):
         out["main"] = str(exec_["main"])
     return out
 
 
-def build_action(namespace: str, path: str, body: dict, limits: SystemLimits, old: dict | None) -> dict:
+def build_action(
+    namespace: str, path: str, body: dict, limits: SystemLimits, old: dict | None
+) -> dict:
     """The stored action document for a PUT (create or overwrite)."""
     if not isinstance(body, dict):
         raise malformed("the body must be a JSON object")
@@ -156,7 +190,10 @@ def build_action(namespace: str, path: str, body: dict, limits: SystemLimits, ol
     exec_ = validate_exec(body.get("exec"), limits, old.get("exec") if old else None)
     params = key_values_or_old(body, "parameters", old)
     if len(json.dumps(params)) > limits.max_parameters:
-        raise ApiError(413, f"The request content was malformed:\nparameters exceed allowed threshold of {limits.max_parameters} bytes")
+        raise ApiError(
+            413,
+            f"The request content was malformed:\nparameters exceed allowed threshold of {limits.max_parameters} bytes",
+        )
     annotations = key_values_or_old(body, "annotations", old)
     for key in body.get("delAnnotations") or []:
         annotations = [kv for kv in annotations if kv["key"] != key]
@@ -178,7 +215,11 @@ def build_action(namespace: str, path: str, body: dict, limits: SystemLimits, ol
 
 def brief(doc: dict) -> dict:
     """The list shape of an entity."""
-    out = {k: doc[k] for k in ("namespace", "name", "version", "publish", "annotations", "limits", "updated") if k in doc}
+    out = {
+        k: doc[k]
+        for k in ("namespace", "name", "version", "publish", "annotations", "limits", "updated")
+        if k in doc
+    }
     if "exec" in doc:
         out["exec"] = {"binary": doc["exec"].get("binary", False)}
     return out
@@ -199,7 +240,10 @@ def split_fqn(name: str, default_namespace: str) -> tuple[str, str]:
     if name.startswith("/"):
         parts = name.strip("/").split("/")
         if len(parts) < 2 or len(parts) > 3:
-            raise ApiError(400, f"The name '{name}' is not a valid fully qualified name (/namespace[/package]/name).")
+            raise ApiError(
+                400,
+                f"The name '{name}' is not a valid fully qualified name (/namespace[/package]/name).",
+            )
         ns = default_namespace if parts[0] == "_" else parts[0]
         return ns, "/".join(parts[1:])
     parts = name.split("/")

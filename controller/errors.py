@@ -1,4 +1,5 @@
 """OpenWhisk-shaped errors: every controller error is ``{"error": message, "code": tid}``."""
+
 from __future__ import annotations
 
 import uuid

@@ -16,6 +16,7 @@ the reason otherwise. The lifecycle acts on the trigger's job in ``controller.al
 Called by the triggers blueprint's ``register`` (``controller.api.triggers``). ``parse_event``
 and ``catalog`` are pure.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,13 +31,22 @@ from controller.store.entities import EntityStore
 
 LIFECYCLE_EVENTS = ("CREATE", "READ", "UPDATE", "DELETE", "PAUSE", "UNPAUSE")
 PROTOCOL_PARAMETERS = {"lifecycleEvent", "triggerName", "authKey"}
-PACKAGE = FEEDS[0].split("/")[0]   # "alarms"
+PACKAGE = FEEDS[0].split("/")[0]  # "alarms"
 DESCRIPTIONS = {
-    "alarm": ("Fire trigger when alarm occurs",
-              [("cron", True), ("timezone", False), ("trigger_payload", False), ("startDate", False),
-               ("stopDate", False)]),
-    "interval": ("Fire trigger at specified interval",
-                 [("minutes", True), ("trigger_payload", False), ("startDate", False), ("stopDate", False)]),
+    "alarm": (
+        "Fire trigger when alarm occurs",
+        [
+            ("cron", True),
+            ("timezone", False),
+            ("trigger_payload", False),
+            ("startDate", False),
+            ("stopDate", False),
+        ],
+    ),
+    "interval": (
+        "Fire trigger at specified interval",
+        [("minutes", True), ("trigger_payload", False), ("startDate", False), ("stopDate", False)],
+    ),
     "once": ("Fire trigger once when alarm occurs", [("date", True), ("trigger_payload", False)]),
 }
 
@@ -45,29 +55,38 @@ DESCRIPTIONS = {
 class FeedEvent:
     """One invocation of a feed action: what to do to which trigger, with which parameters."""
 
-    event: str          # one of LIFECYCLE_EVENTS
-    namespace: str      # the trigger's namespace, as written (``_`` not yet resolved)
+    event: str  # one of LIFECYCLE_EVENTS
+    namespace: str  # the trigger's namespace, as written (``_`` not yet resolved)
     trigger: str
     auth_key: str
-    params: dict        # the feed's own parameters (cron, trigger_payload, ...)
+    params: dict  # the feed's own parameters (cron, trigger_payload, ...)
 
 
 # ---- pure -----------------------------------------------------------------------------------
+
 
 def parse_event(params: dict) -> FeedEvent:
     """The feed invocation's parameters; errors name the parameter and what is accepted."""
     event = str(params.get("lifecycleEvent") or "").upper()
     if event not in LIFECYCLE_EVENTS:
-        raise ApiError(400, f"The feed needs 'lifecycleEvent': one of {', '.join(LIFECYCLE_EVENTS)}, "
-                            f"got {params.get('lifecycleEvent')!r}.")
+        raise ApiError(
+            400,
+            f"The feed needs 'lifecycleEvent': one of {', '.join(LIFECYCLE_EVENTS)}, "
+            f"got {params.get('lifecycleEvent')!r}.",
+        )
     name = params.get("triggerName")
     if not isinstance(name, str) or not name.strip("/"):
-        raise ApiError(400, "The feed needs 'triggerName': the trigger's fully qualified name, e.g. \"/_/mytrigger\".")
+        raise ApiError(
+            400,
+            "The feed needs 'triggerName': the trigger's fully qualified name, e.g. \"/_/mytrigger\".",
+        )
     namespace, trigger = split_fqn(name if name.startswith("/") else f"/_/{name}", "_")
     check_name(trigger, "trigger name")
     auth_key = params.get("authKey")
     if not isinstance(auth_key, str) or ":" not in auth_key:
-        raise ApiError(400, "The feed needs 'authKey': the API key (uuid:key) of the trigger's namespace.")
+        raise ApiError(
+            400, "The feed needs 'authKey': the API key (uuid:key) of the trigger's namespace."
+        )
     own = {k: v for k, v in params.items() if k not in PROTOCOL_PARAMETERS}
     return FeedEvent(event, namespace, trigger, auth_key, own)
 
@@ -75,27 +94,56 @@ def parse_event(params: dict) -> FeedEvent:
 def catalog() -> list[tuple[str, str, dict]]:
     """``(collection, path, document)`` of the package ``/whisk.system/alarms`` and its feeds."""
     updated = now_ms()
-    package = {"namespace": FEED_NAMESPACE, "name": PACKAGE, "version": "0.0.1", "publish": True,
-               "annotations": [{"key": "description", "value": "Alarms and periodic utility"}],
-               "parameters": [], "binding": {}, "updated": updated}
+    package = {
+        "namespace": FEED_NAMESPACE,
+        "name": PACKAGE,
+        "version": "0.0.1",
+        "publish": True,
+        "annotations": [{"key": "description", "value": "Alarms and periodic utility"}],
+        "parameters": [],
+        "binding": {},
+        "updated": updated,
+    }
     docs = [("packages", PACKAGE, package)]
     for feed in FEEDS:
         name = feed.split("/")[1]
         description, parameters = DESCRIPTIONS[name]
-        docs.append(("actions", feed, {
-            "namespace": f"{FEED_NAMESPACE}/{PACKAGE}", "name": name, "version": "0.0.1", "publish": True,
-            "exec": {"kind": "builtin:feed", "binary": False,
-                     "code": "# answered by the Tango controller (controller/feeds.py)"},
-            "annotations": [{"key": "feed", "value": True}, {"key": "description", "value": description},
-                            {"key": "parameters",
-                             "value": [{"name": p, "required": required} for p, required in parameters]},
-                            {"key": "exec", "value": "builtin:feed"}],
-            "parameters": [], "limits": {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1},
-            "updated": updated}))
+        docs.append(
+            (
+                "actions",
+                feed,
+                {
+                    "namespace": f"{FEED_NAMESPACE}/{PACKAGE}",
+                    "name": name,
+                    "version": "0.0.1",
+                    "publish": True,
+                    "exec": {
+                        "kind": "builtin:feed",
+                        "binary": False,
+                        "code": "# answered by the Tango controller (controller/feeds.py)",
+                    },
+                    "annotations": [
+                        {"key": "feed", "value": True},
+                        {"key": "description", "value": description},
+                        {
+                            "key": "parameters",
+                            "value": [
+                                {"name": p, "required": required} for p, required in parameters
+                            ],
+                        },
+                        {"key": "exec", "value": "builtin:feed"},
+                    ],
+                    "parameters": [],
+                    "limits": {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1},
+                    "updated": updated,
+                },
+            )
+        )
     return docs
 
 
 # ---- executor -------------------------------------------------------------------------------
+
 
 class FeedActions:
     """Answers invocations of the alarm feed actions against the controller's ``AlarmFeed``."""
@@ -111,14 +159,17 @@ class FeedActions:
             stored = self.entities.find(FEED_NAMESPACE, collection, path)
             if stored is None or _shape(stored) != _shape(doc):
                 try:
-                    self.entities.put(FEED_NAMESPACE, collection, path, True, lambda _old, doc=doc: doc)
-                except ApiError as err:   # another controller installed it at the same moment
+                    self.entities.put(
+                        FEED_NAMESPACE, collection, path, True, lambda _old, doc=doc: doc
+                    )
+                except ApiError as err:  # another controller installed it at the same moment
                     if err.status != 409:
                         raise
             if collection == "actions":
                 feed = path.split("/")[1]
                 invoker.system_actions[f"{FEED_NAMESPACE}/{path}"] = (
-                    lambda _caller, params, feed=feed: self.run(feed, params))
+                    lambda _caller, params, feed=feed: self.run(feed, params)
+                )
 
     def run(self, feed: str, params: dict) -> dict:
         """One lifecycle event of the ``feed`` (alarm | interval | once) action; the result."""
@@ -127,12 +178,18 @@ class FeedActions:
         trigger, fqn = request.trigger, f"/{namespace}/{request.trigger}"
         if request.event in ("CREATE", "UPDATE"):
             if self.entities.find(namespace, "triggers", trigger) is None:
-                raise ApiError(404, f"The trigger '{fqn}' does not exist; create it before its feed.")
+                raise ApiError(
+                    404, f"The trigger '{fqn}' does not exist; create it before its feed."
+                )
             config = {k: v for k, v in request.params.items() if k in FEED_PARAMETERS}
             if request.event == "UPDATE":
                 current = self._require(namespace, trigger, fqn)
-                config = {**{k: v for k, v in current["config"].items() if k not in ("name", "namespace")},
-                          **config}
+                config = {
+                    **{
+                        k: v for k, v in current["config"].items() if k not in ("name", "namespace")
+                    },
+                    **config,
+                }
             spec, _ = parse_feed(f"/{FEED_NAMESPACE}/{PACKAGE}/{feed}", config)
             self.alarms.register(namespace, trigger, spec, config)
         elif request.event == "DELETE":
@@ -142,19 +199,28 @@ class FeedActions:
         elif request.event in ("PAUSE", "UNPAUSE"):
             if not self.alarms.set_active(namespace, trigger, request.event == "UNPAUSE"):
                 raise ApiError(404, f"The trigger '{fqn}' has no alarm to {request.event.lower()}.")
-        return {"lifecycleEvent": request.event, "triggerName": fqn, **self._require(namespace, trigger, fqn)}
+        return {
+            "lifecycleEvent": request.event,
+            "triggerName": fqn,
+            **self._require(namespace, trigger, fqn),
+        }
 
     def _authorise(self, request: FeedEvent) -> str:
         """The trigger's namespace, once ``authKey`` proves its owner (or an admin) is asking."""
         try:
-            owner = self.subjects.authenticate("Basic " + base64.b64encode(request.auth_key.encode()).decode())
+            owner = self.subjects.authenticate(
+                "Basic " + base64.b64encode(request.auth_key.encode()).decode()
+            )
         except ApiError:
             raise ApiError(401, "The feed's 'authKey' is not a valid API key.") from None
         try:
             return resolve_namespace(owner, request.namespace)
         except ApiError:
-            raise ApiError(403, f"The feed's 'authKey' does not own the namespace '{request.namespace}' "
-                                f"of the trigger '{request.trigger}'.") from None
+            raise ApiError(
+                403,
+                f"The feed's 'authKey' does not own the namespace '{request.namespace}' "
+                f"of the trigger '{request.trigger}'.",
+            ) from None
 
     def _require(self, namespace: str, trigger: str, fqn: str) -> dict:
         described = self.alarms.describe(namespace, trigger)

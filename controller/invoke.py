@@ -7,16 +7,18 @@ dies mid-activation, a bad reply — the activation ends in a stored record. *Sy
 (``system_actions``: the built-in alarm feeds of ``controller.feeds``) are answered by the
 controller itself, without an invoker.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
 import logging
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from common.sizes import Size
 from controller.auth import Identity
+from controller.balancer import InvokerRegistry
 from controller.config import ControllerConfig
 from controller.entities import kv_dict, kv_get, split_fqn
 from controller.errors import ApiError, malformed
@@ -24,12 +26,16 @@ from controller.metrics import ControllerMetrics
 from controller.packages import locate_action
 from controller.store.activations import ActivationStore
 from controller.store.entities import EntityStore
-from controller.balancer import InvokerRegistry
 from controller.throttle import Throttle
 
 log = logging.getLogger("tango.controller")
 
-STATUS_TEXT = {0: "success", 1: "application error", 2: "action developer error", 3: "whisk internal error"}
+STATUS_TEXT = {
+    0: "success",
+    1: "application error",
+    2: "action developer error",
+    3: "whisk internal error",
+}
 HTTP_FOR_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}
 
 # A system action: (caller, parameters) → result; an ApiError is its application error.
@@ -44,15 +50,28 @@ def new_activation_id() -> str:
     return uuid.uuid4().hex
 
 
-def base_record(namespace: str, action: dict, subject: str, activation_id: str, start: int,
-                cause: str | None) -> dict:
-    rec = {"namespace": namespace, "name": action["name"], "version": action.get("version", "0.0.1"),
-           "subject": subject, "activationId": activation_id, "start": start, "end": 0, "duration": 0,
-           "statusCode": 0, "response": {"status": "running", "statusCode": 0, "success": False, "result": {}},
-           "logs": [], "annotations": [{"key": "path", "value": entity_path(action)},
-                                       {"key": "kind", "value": action["exec"]["kind"]},
-                                       {"key": "limits", "value": action.get("limits", {})}],
-           "publish": False}
+def base_record(
+    namespace: str, action: dict, subject: str, activation_id: str, start: int, cause: str | None
+) -> dict:
+    rec = {
+        "namespace": namespace,
+        "name": action["name"],
+        "version": action.get("version", "0.0.1"),
+        "subject": subject,
+        "activationId": activation_id,
+        "start": start,
+        "end": 0,
+        "duration": 0,
+        "statusCode": 0,
+        "response": {"status": "running", "statusCode": 0, "success": False, "result": {}},
+        "logs": [],
+        "annotations": [
+            {"key": "path", "value": entity_path(action)},
+            {"key": "kind", "value": action["exec"]["kind"]},
+            {"key": "limits", "value": action.get("limits", {})},
+        ],
+        "publish": False,
+    }
     if cause:
         rec["cause"] = cause
     return rec
@@ -66,24 +85,42 @@ def finish_with_error(rec: dict, message: str, status_code: int = 3) -> dict:
     """Turn a (running) record into a final error record."""
     out = dict(rec)
     end = now_ms()
-    out.update(end=end, duration=max(0, end - rec.get("start", end)), statusCode=status_code,
-               response={"status": STATUS_TEXT[status_code], "statusCode": status_code, "success": False,
-                         "result": {"error": message}})
+    out.update(
+        end=end,
+        duration=max(0, end - rec.get("start", end)),
+        statusCode=status_code,
+        response={
+            "status": STATUS_TEXT[status_code],
+            "statusCode": status_code,
+            "success": False,
+            "result": {"error": message},
+        },
+    )
     return out
 
 
 class ActivationService:
-    def __init__(self, config: ControllerConfig, entities: EntityStore, activations: ActivationStore,
-                 registry: InvokerRegistry, throttle: Throttle):
+    def __init__(
+        self,
+        config: ControllerConfig,
+        entities: EntityStore,
+        activations: ActivationStore,
+        registry: InvokerRegistry,
+        throttle: Throttle,
+    ):
         self.config = config
         self.entities = entities
         self.activations = activations
         self.registry = registry
         self.throttle = throttle
-        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="activation")
-        self._in_flight: dict[str, str] = {}   # activation id → invoker id
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=256, thread_name_prefix="activation"
+        )
+        self._in_flight: dict[str, str] = {}  # activation id → invoker id
         self.metrics = ControllerMetrics()
-        self.system_actions: dict[str, SystemAction] = {}   # "ns/pkg/name" of the stored action → handler
+        self.system_actions: dict[
+            str, SystemAction
+        ] = {}  # "ns/pkg/name" of the stored action → handler
 
     def in_flight_count(self) -> int:
         """Activations dispatched to an invoker and not yet answered."""
@@ -98,15 +135,30 @@ class ActivationService:
         return action, {**inherited, **kv_dict(action.get("parameters", []))}
 
     # -- REST invoke ---------------------------------------------------------------------
-    def invoke(self, identity: Identity, namespace: str, path: str, params: dict, blocking: bool,
-               result_only: bool, wait_ms: int | None, size: Size | None = None,
-               cause: str | None = None) -> tuple[int, object, dict]:
+    def invoke(
+        self,
+        identity: Identity,
+        namespace: str,
+        path: str,
+        params: dict,
+        blocking: bool,
+        result_only: bool,
+        wait_ms: int | None,
+        size: Size | None = None,
+        cause: str | None = None,
+    ) -> tuple[int, object, dict]:
         if not isinstance(params, dict):
             raise malformed("the invoke body must be a JSON object of parameters")
         action, defaults = self.resolve_action(namespace, path)
-        final = {kv["key"] for kv in action.get("parameters", [])} if kv_get(action.get("annotations", []), "final") else set()
+        final = (
+            {kv["key"] for kv in action.get("parameters", [])}
+            if kv_get(action.get("annotations", []), "final")
+            else set()
+        )
         if final & params.keys():
-            raise ApiError(400, "Request defines parameters that are not allowed (e.g., reserved properties).")
+            raise ApiError(
+                400, "Request defines parameters that are not allowed (e.g., reserved properties)."
+            )
         merged = {**defaults, **params}
         system_action = self.system_actions.get(entity_path(action))
         if system_action is not None:
@@ -119,30 +171,48 @@ class ActivationService:
             raise ApiError(503, "No invokers available.")
         limits = identity.limits or {}
         try:
-            self.throttle.acquire(identity.namespace,
-                                  int(limits.get("invocationsPerMinute", self.config.limits.invocations_per_minute)),
-                                  int(limits.get("concurrentInvocations", self.config.limits.concurrent_invocations)))
+            self.throttle.acquire(
+                identity.namespace,
+                int(limits.get("invocationsPerMinute", self.config.limits.invocations_per_minute)),
+                int(limits.get("concurrentInvocations", self.config.limits.concurrent_invocations)),
+            )
         except ApiError as err:
             self.metrics.throttled(identity.namespace, err.message)
             raise
         activation_id = new_activation_id()
         headers = {"x-openwhisk-activation-id": activation_id}
-        wait_ms = min(wait_ms if wait_ms is not None else self.config.limits.max_blocking_wait_ms,
-                      self.config.limits.max_blocking_wait_ms)
+        wait_ms = min(
+            wait_ms if wait_ms is not None else self.config.limits.max_blocking_wait_ms,
+            self.config.limits.max_blocking_wait_ms,
+        )
         # As in OpenWhisk, the activation belongs to the namespace that invoked it: another
         # namespace's published package action runs for the caller and is listed under the caller.
         home = identity.namespace
-        if (blocking and action["limits"]["timeout"] <= wait_ms and action["exec"]["kind"] != "sequence"
-                and self.registry.has_room(size.memory if size else action["limits"]["memory"])):
+        if (
+            blocking
+            and action["limits"]["timeout"] <= wait_ms
+            and action["exec"]["kind"] != "sequence"
+            and self.registry.has_room(size.memory if size else action["limits"]["memory"])
+        ):
             # The invoker ends the activation within its timeout, so the caller's wait can only
             # run out first if the activation queues at a full invoker (hence has_room): run it on
             # this request's thread and save two thread hand-offs (a fifth of the controller's
             # CPU per invoke).
-            record = self._execute_released(identity, home, action, merged, size, cause, activation_id)
+            record = self._execute_released(
+                identity, home, action, merged, size, cause, activation_id
+            )
         else:
             try:
-                future = self.executor.submit(self._execute_released, identity, home, action, merged, size,
-                                              cause, activation_id)
+                future = self.executor.submit(
+                    self._execute_released,
+                    identity,
+                    home,
+                    action,
+                    merged,
+                    size,
+                    cause,
+                    activation_id,
+                )
             except BaseException:
                 self.throttle.release(identity.namespace)
                 raise
@@ -161,33 +231,60 @@ class ActivationService:
             return status, record["response"]["result"], headers
         return status, record, headers
 
-    def _run_system_action(self, handler: SystemAction, identity: Identity, action: dict, params: dict,
-                           cause: str | None) -> dict:
+    def _run_system_action(
+        self,
+        handler: SystemAction,
+        identity: Identity,
+        action: dict,
+        params: dict,
+        cause: str | None,
+    ) -> dict:
         """Run a built-in action in this process; its record is stored in the caller's namespace
         (as OpenWhisk stores an activation of a shared package's action)."""
         start = now_ms()
-        rec = base_record(identity.namespace, action, identity.namespace, new_activation_id(), start, cause)
+        rec = base_record(
+            identity.namespace, action, identity.namespace, new_activation_id(), start, cause
+        )
         try:
             result, status_code = handler(identity, params), 0
         except ApiError as err:
             result, status_code = {"error": err.message}, 1 if err.status < 500 else 3
         end = now_ms()
-        record = {**rec, "end": end, "duration": end - start, "statusCode": status_code,
-                  "response": {"status": STATUS_TEXT[status_code], "statusCode": status_code,
-                               "success": status_code == 0, "result": result},
-                  "annotations": [*rec["annotations"], {"key": "waitTime", "value": 0}]}
+        record = {
+            **rec,
+            "end": end,
+            "duration": end - start,
+            "statusCode": status_code,
+            "response": {
+                "status": STATUS_TEXT[status_code],
+                "statusCode": status_code,
+                "success": status_code == 0,
+                "result": result,
+            },
+            "annotations": [*rec["annotations"], {"key": "waitTime", "value": 0}],
+        }
         self.activations.complete(record, identity.namespace, entity_path(action).split("/", 1)[1])
         return record
 
-    def _execute_released(self, identity, namespace, action, params, size, cause, activation_id) -> dict:
+    def _execute_released(
+        self, identity, namespace, action, params, size, cause, activation_id
+    ) -> dict:
         try:
             return self.execute(identity, namespace, action, params, size, cause, activation_id)
         finally:
             self.throttle.release(identity.namespace)
 
     # -- one activation, to completion ---------------------------------------------------
-    def execute(self, identity: Identity, namespace: str, action: dict, params: dict,
-                size: Size | None = None, cause: str | None = None, activation_id: str | None = None) -> dict:
+    def execute(
+        self,
+        identity: Identity,
+        namespace: str,
+        action: dict,
+        params: dict,
+        size: Size | None = None,
+        cause: str | None = None,
+        activation_id: str | None = None,
+    ) -> dict:
         """Run one action activation (or a whole sequence) and store its final record."""
         activation_id = activation_id or new_activation_id()
         if action["exec"]["kind"] == "sequence":
@@ -197,20 +294,28 @@ class ActivationService:
         rec = base_record(namespace, action, identity.namespace, activation_id, start, cause)
         timeout = action["limits"]["timeout"]
         try:
-            self.activations.accept(namespace, name_path, activation_id, start, start + timeout + 120_000, rec, cause)
+            self.activations.accept(
+                namespace, name_path, activation_id, start, start + timeout + 120_000, rec, cause
+            )
         except Exception:
             log.exception("could not store the accepted activation %s", activation_id)
         t0 = time.perf_counter()
         try:
-            record = self._dispatch(identity, namespace, action, params, size, cause, activation_id, start)
-        except Exception as exc:   # never lose an activation: anything unexpected is a whisk error
+            record = self._dispatch(
+                identity, namespace, action, params, size, cause, activation_id, start
+            )
+        except Exception as exc:  # never lose an activation: anything unexpected is a whisk error
             log.exception("activation %s failed in the controller", activation_id)
             record = finish_with_error(rec, f"The activation failed in the controller: {exc}")
         self.activations.complete(record, namespace, name_path)
-        self.metrics.activation_finished(namespace, identity.namespace, record, time.perf_counter() - t0)
+        self.metrics.activation_finished(
+            namespace, identity.namespace, record, time.perf_counter() - t0
+        )
         return record
 
-    def _dispatch(self, identity, namespace, action, params, size, cause, activation_id, start) -> dict:
+    def _dispatch(
+        self, identity, namespace, action, params, size, cause, activation_id, start
+    ) -> dict:
         rec = base_record(namespace, action, identity.namespace, activation_id, start, cause)
         memory = size.memory if size else action["limits"]["memory"]
         inv = self.registry.reserve(f"{namespace}/{entity_path(action)}", memory)
@@ -218,38 +323,67 @@ class ActivationService:
             return finish_with_error(rec, "No invokers available.")
         if size is not None and (size.memory > inv.user_memory or size.cpu > inv.cpus):
             self.registry.release(inv, memory)
-            return finish_with_error(rec, f"The requested size ({size.cpu} cpu, {size.memory} MB) exceeds the "
-                                          f"invoker's capacity ({inv.cpus} cpu, {inv.user_memory} MB).", 1)
+            return finish_with_error(
+                rec,
+                f"The requested size ({size.cpu} cpu, {size.memory} MB) exceeds the "
+                f"invoker's capacity ({inv.cpus} cpu, {inv.user_memory} MB).",
+                1,
+            )
         provide_key = kv_get(action.get("annotations", []), "provide-api-key", True)
-        body = {"activationId": activation_id, "transid": uuid.uuid4().hex, "namespace": namespace,
-                "subject": identity.namespace, "apiKey": identity.api_key if provide_key else None,
-                "action": {"namespace": action["namespace"], "name": action["name"], "path": entity_path(action),
-                           "version": action.get("version"), "exec": action["exec"], "limits": action["limits"],
-                           "annotations": action.get("annotations", [])},
-                "params": params, "initParams": {}, "size": size.to_json() if size else None,
-                "received": start, "cause": cause}
+        body = {
+            "activationId": activation_id,
+            "transid": uuid.uuid4().hex,
+            "namespace": namespace,
+            "subject": identity.namespace,
+            "apiKey": identity.api_key if provide_key else None,
+            "action": {
+                "namespace": action["namespace"],
+                "name": action["name"],
+                "path": entity_path(action),
+                "version": action.get("version"),
+                "exec": action["exec"],
+                "limits": action["limits"],
+                "annotations": action.get("annotations", []),
+            },
+            "params": params,
+            "initParams": {},
+            "size": size.to_json() if size else None,
+            "received": start,
+            "cause": cause,
+        }
         self._in_flight[activation_id] = inv.id
         system_error = True
         dispatched_at = time.monotonic()
         try:
-            status, reply = inv.pool.json("POST", "/invoke", body,
-                                          headers={"X-Tango-Internal": self.config.internal_token},
-                                          timeout=action["limits"]["timeout"] / 1000.0 + 120.0)
+            status, reply = inv.pool.json(
+                "POST",
+                "/invoke",
+                body,
+                headers={"X-Tango-Internal": self.config.internal_token},
+                timeout=action["limits"]["timeout"] / 1000.0 + 120.0,
+            )
             if status == 200 and isinstance(reply, dict) and "activationId" in reply:
                 system_error = reply.get("statusCode") == 3
                 if cause and "cause" not in reply:
                     reply["cause"] = cause
                 return reply
             msg = reply.get("error") if isinstance(reply, dict) else str(reply)[:200]
-            return finish_with_error(rec, f"The invoker {inv.id} could not run the activation: {msg}")
+            return finish_with_error(
+                rec, f"The invoker {inv.id} could not run the activation: {msg}"
+            )
         except ConnectionRefusedError:
             # Its process is gone (a live invoker always listens): send no more work there until
             # it registers or heartbeats again.
             self.registry.mark_down(inv.id)
-            return finish_with_error(rec, f"The invoker {inv.id} is unreachable; the activation was aborted.")
+            return finish_with_error(
+                rec, f"The invoker {inv.id} is unreachable; the activation was aborted."
+            )
         except (OSError, ValueError) as exc:
-            return finish_with_error(rec, f"The invoker {inv.id} failed while running the activation "
-                                          f"({type(exc).__name__}); the activation was aborted.")
+            return finish_with_error(
+                rec,
+                f"The invoker {inv.id} failed while running the activation "
+                f"({type(exc).__name__}); the activation was aborted.",
+            )
         finally:
             self._in_flight.pop(activation_id, None)
             self.registry.release(inv, memory)
@@ -260,8 +394,15 @@ class ActivationService:
         start = now_ms()
         name_path = entity_path(seq).split("/", 1)[1]
         rec = base_record(namespace, seq, identity.namespace, activation_id, start, cause)
-        self.activations.accept(namespace, name_path, activation_id, start,
-                                start + 50 * self.config.limits.max_timeout, rec, cause)
+        self.activations.accept(
+            namespace,
+            name_path,
+            activation_id,
+            start,
+            start + 50 * self.config.limits.max_timeout,
+            rec,
+            cause,
+        )
         ids, duration, memory, result = [], 0, 0, params
         last = None
         for component in seq["exec"]["components"]:
@@ -280,16 +421,30 @@ class ActivationService:
                 break
             result = child["response"]["result"]
         end = now_ms()
-        annotations = [{"key": "path", "value": entity_path(seq)}, {"key": "kind", "value": "sequence"},
-                       {"key": "limits", "value": {**seq.get("limits", {}), "memory": memory}},
-                       {"key": "waitTime", "value": 0}]
+        annotations = [
+            {"key": "path", "value": entity_path(seq)},
+            {"key": "kind", "value": "sequence"},
+            {"key": "limits", "value": {**seq.get("limits", {}), "memory": memory}},
+            {"key": "waitTime", "value": 0},
+        ]
         if cause is None:
             annotations.append({"key": "topmost", "value": True})
         else:
             annotations.append({"key": "causedBy", "value": "sequence"})
-        response = last["response"] if last else {"status": "success", "statusCode": 0, "success": True, "result": params}
-        record = {**rec, "end": end, "duration": duration, "statusCode": response["statusCode"],
-                  "response": response, "logs": ids, "annotations": annotations}
+        response = (
+            last["response"]
+            if last
+            else {"status": "success", "statusCode": 0, "success": True, "result": params}
+        )
+        record = {
+            **rec,
+            "end": end,
+            "duration": duration,
+            "statusCode": response["statusCode"],
+            "response": response,
+            "logs": ids,
+            "annotations": annotations,
+        }
         self.activations.complete(record, namespace, name_path)
         return record
 
@@ -299,8 +454,11 @@ class ActivationService:
         overdue = [a for a in self.activations.overdue(now_ms()) if a[0] not in self._in_flight]
         return self.activations.fail_running(
             [a[0] for a in overdue],
-            lambda doc: finish_with_error(doc, "The activation was lost: its controller or invoker stopped "
-                                               "before it finished."))
+            lambda doc: finish_with_error(
+                doc,
+                "The activation was lost: its controller or invoker stopped before it finished.",
+            ),
+        )
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -314,8 +472,9 @@ def parse_size(cpu: str | None, memory: str | None) -> Size | None:
         c = float(cpu) if cpu is not None else 1.0
         m = int(memory) if memory is not None else 256
     except ValueError:
-        raise ApiError(400, "The size query parameters must be numbers: cpu (cores, e.g. 1.5) and memory (MB).") from None
+        raise ApiError(
+            400, "The size query parameters must be numbers: cpu (cores, e.g. 1.5) and memory (MB)."
+        ) from None
     if c <= 0 or m < 64:
         raise ApiError(400, "The size must have cpu > 0 and memory >= 64 MB.")
     return Size(cpu=c, memory=m)
-

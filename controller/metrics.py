@@ -7,9 +7,10 @@ user-facing series carry OpenWhisk's user-events names (``openwhisk_action_*``, 
 §3.5) so existing dashboards work; the platform's own series are ``tango_controller_*``.
 The metric types are in common/prometheus.py.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from common.prometheus import STATUS_LABEL, Counter, Gauge, Histogram, render
 
@@ -28,27 +29,52 @@ class ControllerMetrics:
 
     def __init__(self):
         user = ("namespace", "initiator", "action")
-        self.activations = Counter("openwhisk_action_activations_total", "Activations that finished.", user)
-        self.status = Counter("openwhisk_action_status", "Finished activations by response status.",
-                              (*user, "status"))
-        self.cold_starts = Counter("openwhisk_action_coldStarts_total",
-                                   "Activations that had to initialize a container (initTime present).", user)
-        self.starts = Counter("tango_controller_starts_total",
-                              "Activations by how their container was obtained (startKind annotation).",
-                              ("namespace", "action", "start_kind"))
-        self.duration = Histogram("openwhisk_action_duration_seconds", "Activation duration (end - start).", user)
-        self.wait_time = Histogram("openwhisk_action_waitTime_seconds",
-                                   "Time from the controller's receipt to a ready container.", user)
-        self.init_time = Histogram("openwhisk_action_initTime_seconds", "Container /init time of cold starts.", user)
-        self.invoke_latency = Histogram("tango_controller_invoke_latency_seconds",
-                                        "Controller-observed time from dispatch to the invoker's record.",
-                                        ("namespace", "action"))
-        self.limit_concurrent = Counter("openwhisk_action_limit_concurrent_total",
-                                        "Requests refused: too many concurrent invocations.", ("namespace",))
-        self.limit_timed = Counter("openwhisk_action_limit_timed_total",
-                                   "Requests refused: too many invocations in the last minute.", ("namespace",))
+        self.activations = Counter(
+            "openwhisk_action_activations_total", "Activations that finished.", user
+        )
+        self.status = Counter(
+            "openwhisk_action_status", "Finished activations by response status.", (*user, "status")
+        )
+        self.cold_starts = Counter(
+            "openwhisk_action_coldStarts_total",
+            "Activations that had to initialize a container (initTime present).",
+            user,
+        )
+        self.starts = Counter(
+            "tango_controller_starts_total",
+            "Activations by how their container was obtained (startKind annotation).",
+            ("namespace", "action", "start_kind"),
+        )
+        self.duration = Histogram(
+            "openwhisk_action_duration_seconds", "Activation duration (end - start).", user
+        )
+        self.wait_time = Histogram(
+            "openwhisk_action_waitTime_seconds",
+            "Time from the controller's receipt to a ready container.",
+            user,
+        )
+        self.init_time = Histogram(
+            "openwhisk_action_initTime_seconds", "Container /init time of cold starts.", user
+        )
+        self.invoke_latency = Histogram(
+            "tango_controller_invoke_latency_seconds",
+            "Controller-observed time from dispatch to the invoker's record.",
+            ("namespace", "action"),
+        )
+        self.limit_concurrent = Counter(
+            "openwhisk_action_limit_concurrent_total",
+            "Requests refused: too many concurrent invocations.",
+            ("namespace",),
+        )
+        self.limit_timed = Counter(
+            "openwhisk_action_limit_timed_total",
+            "Requests refused: too many invocations in the last minute.",
+            ("namespace",),
+        )
 
-    def activation_finished(self, namespace: str, initiator: str, record: dict, dispatch_s: float) -> None:
+    def activation_finished(
+        self, namespace: str, initiator: str, record: dict, dispatch_s: float
+    ) -> None:
         """Called once per finished (non-sequence) activation with its final record."""
         action = annotation(record, "path") or f"{namespace}/{record.get('name', '')}"
         user = {"namespace": namespace, "initiator": initiator, "action": action}
@@ -79,11 +105,32 @@ class ControllerMetrics:
         counts = {("up",): 0, ("down",): 0, ("unhealthy",): 0}
         for state in invoker_states:
             counts[(state,)] = counts.get((state,), 0) + 1
-        gauges = [Gauge("tango_controller_invokers", "Registered invokers by health state.", ("state",),
-                        lambda: counts),
-                  Gauge("tango_controller_activations_in_flight",
-                        "Activations dispatched to an invoker and not yet answered.", (),
-                        lambda: {(): in_flight})]
-        return render([self.activations, self.status, self.cold_starts, self.starts, self.duration,
-                       self.wait_time, self.init_time, self.invoke_latency, self.limit_concurrent,
-                       self.limit_timed, *gauges])
+        gauges = [
+            Gauge(
+                "tango_controller_invokers",
+                "Registered invokers by health state.",
+                ("state",),
+                lambda: counts,
+            ),
+            Gauge(
+                "tango_controller_activations_in_flight",
+                "Activations dispatched to an invoker and not yet answered.",
+                (),
+                lambda: {(): in_flight},
+            ),
+        ]
+        return render(
+            [
+                self.activations,
+                self.status,
+                self.cold_starts,
+                self.starts,
+                self.duration,
+                self.wait_time,
+                self.init_time,
+                self.invoke_latency,
+                self.limit_concurrent,
+                self.limit_timed,
+                *gauges,
+            ]
+        )

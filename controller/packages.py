@@ -10,6 +10,7 @@ action may only be created in an existing, non-binding package) and
 ``controller.invoke.ActivationService.resolve_action`` (``locate_action``). The builders are
 pure; ``resolve_package``/``locate_action`` read the entity store and nothing else.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,10 +31,10 @@ NOT_ON_BINDING = "Operation not permitted on package binding."
 class ResolvedPackage:
     """Where a package's actions really live, and the parameters they inherit from it."""
 
-    namespace: str      # namespace of the package that holds the actions
-    name: str           # that package's name
-    params: dict        # package parameters with the binding's on top
-    doc: dict           # the package (or binding) document as stored
+    namespace: str  # namespace of the package that holds the actions
+    name: str  # that package's name
+    params: dict  # package parameters with the binding's on top
+    doc: dict  # the package (or binding) document as stored
 
 
 def parse_binding(value, caller_namespace: str) -> dict:
@@ -41,7 +42,9 @@ def parse_binding(value, caller_namespace: str) -> dict:
     if value in (None, {}):
         return {}
     if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
-        raise malformed("'binding' must be {\"namespace\": string, \"name\": string} naming the bound package")
+        raise malformed(
+            '\'binding\' must be {"namespace": string, "name": string} naming the bound package'
+        )
     namespace = value.get("namespace") or "_"
     if not isinstance(namespace, str):
         raise malformed("'binding.namespace' must be a string")
@@ -49,8 +52,9 @@ def parse_binding(value, caller_namespace: str) -> dict:
     return {"namespace": caller_namespace if namespace == "_" else namespace, "name": value["name"]}
 
 
-def build_package(namespace: str, name: str, body: dict, limits: SystemLimits, old: dict | None,
-                  binding: dict) -> dict:
+def build_package(
+    namespace: str, name: str, body: dict, limits: SystemLimits, old: dict | None, binding: dict
+) -> dict:
     """The stored package document for a PUT (create or overwrite); ``binding`` is the parsed
     ``binding`` of the body (already checked against the store), {} for a plain package."""
     if not isinstance(body, dict):
@@ -61,8 +65,11 @@ def build_package(namespace: str, name: str, body: dict, limits: SystemLimits, o
         binding = binding or old.get("binding") or {}
     params = key_values_or_old(body, "parameters", old)
     if len(json.dumps(params)) > limits.max_parameters:
-        raise ApiError(413, f"The request content was malformed:\nparameters exceed allowed threshold of "
-                            f"{limits.max_parameters} bytes")
+        raise ApiError(
+            413,
+            f"The request content was malformed:\nparameters exceed allowed threshold of "
+            f"{limits.max_parameters} bytes",
+        )
     return {
         **entity_header(namespace, name, body, old),
         "parameters": params,
@@ -75,8 +82,10 @@ def package_view(doc: dict, actions: list[dict], params: list[dict] | None = Non
     """GET of a package: the document plus its actions (``{name, version, annotations}``) and
     feeds (actions annotated ``feed``); for a binding, the bound package's contents and its
     parameters merged under the binding's."""
-    contents = [{"name": a["name"], "version": a["version"], "annotations": a.get("annotations", [])}
-                for a in actions]
+    contents = [
+        {"name": a["name"], "version": a["version"], "annotations": a.get("annotations", [])}
+        for a in actions
+    ]
     feeds = [c for c in contents if any(kv.get("key") == "feed" for kv in c["annotations"])]
     out = {**doc, "actions": [c for c in contents if c not in feeds], "feeds": feeds}
     if params is not None:
@@ -96,7 +105,9 @@ def check_bindable(target: dict | None, caller_namespace: str) -> None:
     if target.get("binding"):
         raise ApiError(400, BINDING_OF_BINDING)
     if target["namespace"] != caller_namespace and not target.get("publish"):
-        raise ApiError(403, "The supplied authentication is not authorized to access this resource.")
+        raise ApiError(
+            403, "The supplied authentication is not authorized to access this resource."
+        )
 
 
 def resolve_package(entities: EntityStore, namespace: str, name: str) -> ResolvedPackage:
@@ -134,5 +145,8 @@ def require_plain_package(entities: EntityStore, namespace: str, package: str) -
 
 
 def package_not_empty(count: int) -> ApiError:
-    return ApiError(409, f"Package not empty (contains {count} {'entity' if count == 1 else 'entities'}). "
-                         "Set force param or delete package contents.")
+    return ApiError(
+        409,
+        f"Package not empty (contains {count} {'entity' if count == 1 else 'entities'}). "
+        "Set force param or delete package contents.",
+    )

@@ -1,9 +1,14 @@
 """The runtime manifest: which action kinds exist and which image runs each (the invoker keeps
 the kind → image map; the controller only validates and normalises kinds)."""
+
 from __future__ import annotations
 
 KINDS = {
-    "python:3.11": {"image": "tango/action-python-v3.11:latest", "default": True, "family": "python"},
+    "python:3.11": {
+        "image": "tango/action-python-v3.11:latest",
+        "default": True,
+        "family": "python",
+    },
     "vlm": {"image": "tango/action-vlm:cpu", "default": False, "family": "vlm"},
 }
 ALIASES = {"python:3": "python:3.11", "python:default": "python:3.11", "python": "python:3.11"}
@@ -23,6 +28,12 @@ def manifest() -> dict:
     families: dict[str, list] = {}
     for name, spec in KINDS.items():
         families.setdefault(spec["family"], []).append(
-            {"kind": name, "image": spec["image"], "default": spec["default"], "deprecated": False,
-             "attached": {"attachmentName": "codefile", "attachmentType": "text/plain"}})
+            {
+                "kind": name,
+                "image": spec["image"],
+                "default": spec["default"],
+                "deprecated": False,
+                "attached": {"attachmentName": "codefile", "attachmentType": "text/plain"},
+            }
+        )
     return families

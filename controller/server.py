@@ -1,5 +1,6 @@
 """``tango controller``: serve the controller's REST API with waitress (a production, threaded
 WSGI server that sets TCP_NODELAY on its sockets)."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,24 +19,50 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
     p.add_argument("--host", default=os.environ.get("TANGO_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("TANGO_PORT", "3233")))
     p.add_argument("--data-dir", default=os.environ.get("TANGO_DATA_DIR", "var"))
-    p.add_argument("--db-url", default=None, help="SQLAlchemy URL (default: TANGO_DB_URL or SQLite in --data-dir)")
-    p.add_argument("--token", default=os.environ.get("TANGO_INTERNAL_TOKEN"),
-                   help="shared secret that invokers present (X-Tango-Internal)")
+    p.add_argument(
+        "--db-url",
+        default=None,
+        help="SQLAlchemy URL (default: TANGO_DB_URL or SQLite in --data-dir)",
+    )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("TANGO_INTERNAL_TOKEN"),
+        help="shared secret that invokers present (X-Tango-Internal)",
+    )
     p.add_argument("--threads", type=int, default=64)
-    p.add_argument("--no-dev-keys", action="store_true", help="do not create guest / whisk.system with the well-known keys")
-    p.add_argument("--no-alarms", action="store_true",
-                   help="never fire alarms here (another controller of the store does; see controller.alarm_leader)")
-    p.add_argument("--max-action-memory", type=int, default=SystemLimits.max_memory, metavar="MB",
-                   help="largest memory limit an action may have (OpenWhisk's whisk.memory.max; "
-                        "default %(default)s; a GPU model runtime needs several GB)")
+    p.add_argument(
+        "--no-dev-keys",
+        action="store_true",
+        help="do not create guest / whisk.system with the well-known keys",
+    )
+    p.add_argument(
+        "--no-alarms",
+        action="store_true",
+        help="never fire alarms here (another controller of the store does; see controller.alarm_leader)",
+    )
+    p.add_argument(
+        "--max-action-memory",
+        type=int,
+        default=SystemLimits.max_memory,
+        metavar="MB",
+        help="largest memory limit an action may have (OpenWhisk's whisk.memory.max; "
+        "default %(default)s; a GPU model runtime needs several GB)",
+    )
     a = p.parse_args(argv)
     try:
         limits = SystemLimits(max_memory=a.max_action_memory)
     except ValueError as e:
         p.error(f"--max-action-memory: {e}")
-    cfg = ControllerConfig(host=a.host, port=a.port, db_url=a.db_url or default_url(a.data_dir),
-                           threads=a.threads, bootstrap_dev_keys=not a.no_dev_keys, data_dir=a.data_dir,
-                           alarms=not a.no_alarms, limits=limits)
+    cfg = ControllerConfig(
+        host=a.host,
+        port=a.port,
+        db_url=a.db_url or default_url(a.data_dir),
+        threads=a.threads,
+        bootstrap_dev_keys=not a.no_dev_keys,
+        data_dir=a.data_dir,
+        alarms=not a.no_alarms,
+        limits=limits,
+    )
     if a.token:
         cfg.internal_token = a.token
     return cfg
@@ -43,15 +70,26 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
 
 def serve(config: ControllerConfig, app=None) -> None:
     app = app or create_app(config)
-    waitress.serve(app, host=config.host, port=config.port, threads=config.threads,
-                   connection_limit=2000, channel_timeout=300, ident="tango", _quiet=True)
+    waitress.serve(
+        app,
+        host=config.host,
+        port=config.port,
+        threads=config.threads,
+        connection_limit=2000,
+        channel_timeout=300,
+        ident="tango",
+        _quiet=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)   # one line per job run otherwise
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run otherwise
     config = parse_args(argv)
-    print(f"tango controller on http://{config.host}:{config.port} (store: {config.db_url.split('://')[0]})", flush=True)
+    print(
+        f"tango controller on http://{config.host}:{config.port} (store: {config.db_url.split('://')[0]})",
+        flush=True,
+    )
     serve(config)
 
 

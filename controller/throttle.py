@@ -1,6 +1,7 @@
 """Per-namespace throttles: invocations per minute and concurrent invocations, with OpenWhisk's
 429 messages. Counters are per controller process (OpenWhisk divides limits among
 controllers the same way)."""
+
 from __future__ import annotations
 
 import collections
@@ -23,10 +24,16 @@ class Throttle:
             while q and now - q[0] > 60.0:
                 q.popleft()
             if len(q) >= per_minute:
-                raise ApiError(429, f"Too many requests in the last minute (count: {len(q)}, allowed: {per_minute}).")
+                raise ApiError(
+                    429,
+                    f"Too many requests in the last minute (count: {len(q)}, allowed: {per_minute}).",
+                )
             if self._concurrent[namespace] >= concurrent:
-                raise ApiError(429, f"Too many concurrent requests in flight (count: {self._concurrent[namespace]}, "
-                                    f"allowed: {concurrent}).")
+                raise ApiError(
+                    429,
+                    f"Too many concurrent requests in flight (count: {self._concurrent[namespace]}, "
+                    f"allowed: {concurrent}).",
+                )
             q.append(now)
             self._concurrent[namespace] += 1
 

@@ -11,6 +11,7 @@ The document builders and the rule-log/record shapes are pure functions; ``Trigg
 the thin executor used by the triggers and rules blueprints and by the alarm feed
 (``controller.alarms``).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,14 @@ from dataclasses import dataclass
 
 from controller.auth import Identity
 from controller.config import ControllerConfig
-from controller.entities import check_name, entity_header, key_values_or_old, kv_dict, now_ms, split_fqn
+from controller.entities import (
+    check_name,
+    entity_header,
+    key_values_or_old,
+    kv_dict,
+    now_ms,
+    split_fqn,
+)
 from controller.errors import ApiError, malformed
 from controller.invoke import ActivationService, new_activation_id
 from controller.store.activations import ActivationStore
@@ -30,6 +38,7 @@ RULE_STATUSES = (ACTIVE, INACTIVE)
 
 
 # ---- documents ------------------------------------------------------------------------------
+
 
 def build_trigger(namespace: str, name: str, body: dict, old: dict | None) -> dict:
     """The stored trigger document for a PUT; an update keeps the trigger's rules."""
@@ -72,7 +81,9 @@ def parse_ref(value, namespace: str, field: str) -> EntityRef:
         raise malformed(f"'{field}' must be a name such as \"/_/{field}Name\"")
     ns, path = split_fqn(value.strip(), namespace)
     if ns != namespace:
-        raise ApiError(400, f"The rule's {field} '{value}' must be in the rule's namespace '{namespace}'.")
+        raise ApiError(
+            400, f"The rule's {field} '{value}' must be in the rule's namespace '{namespace}'."
+        )
     for part in path.split("/"):
         check_name(part, f"{field} name")
     if field == "trigger" and "/" in path:
@@ -86,8 +97,9 @@ def ref_of(path_name: dict) -> EntityRef:
     return EntityRef(ns, f"{package}/{path_name['name']}" if package else path_name["name"])
 
 
-def build_rule(namespace: str, name: str, body: dict, old: dict | None, trigger: EntityRef,
-               action: EntityRef) -> dict:
+def build_rule(
+    namespace: str, name: str, body: dict, old: dict | None, trigger: EntityRef, action: EntityRef
+) -> dict:
     """The stored rule document (its status lives in the trigger's ``rules`` map)."""
     old = old or {}
     return {
@@ -112,7 +124,7 @@ def rule_view(rule: dict, trigger: dict | None) -> dict:
 def parse_status(body) -> str:
     status = body.get("status") if isinstance(body, dict) else None
     if status not in RULE_STATUSES:
-        raise malformed(f"'status' must be \"active\" or \"inactive\", got {json.dumps(status)}")
+        raise malformed(f'\'status\' must be "active" or "inactive", got {json.dumps(status)}')
     return status
 
 
@@ -127,53 +139,92 @@ def without_rule(trigger: dict, key: str) -> dict:
 
 
 def active_rules(trigger: dict) -> list[tuple[str, EntityRef]]:
-    return [(key, ref_of(entry["action"])) for key, entry in trigger.get("rules", {}).items()
-            if entry.get("status") == ACTIVE]
+    return [
+        (key, ref_of(entry["action"]))
+        for key, entry in trigger.get("rules", {}).items()
+        if entry.get("status") == ACTIVE
+    ]
 
 
 # ---- a fire's record ------------------------------------------------------------------------
 
-def rule_log(key: str, action: EntityRef, activation_id: str | None = None,
-             error: ApiError | None = None) -> str:
+
+def rule_log(
+    key: str, action: EntityRef, activation_id: str | None = None, error: ApiError | None = None
+) -> str:
     """One line of a trigger activation's logs (OpenWhisk's shape)."""
-    entry: dict = {"statusCode": 0, "success": True, "activationId": activation_id,
-                   "rule": key, "action": action.qualified}
+    entry: dict = {
+        "statusCode": 0,
+        "success": True,
+        "activationId": activation_id,
+        "rule": key,
+        "action": action.qualified,
+    }
     if error is not None:
-        entry = {"statusCode": 1 if error.status < 500 else 3, "success": False,
-                 "rule": key, "action": action.qualified, "error": error.message}
+        entry = {
+            "statusCode": 1 if error.status < 500 else 3,
+            "success": False,
+            "rule": key,
+            "action": action.qualified,
+            "error": error.message,
+        }
     return json.dumps(entry, separators=(",", ":"))
 
 
-def trigger_record(namespace: str, trigger: dict, subject: str, activation_id: str, start: int,
-                   result: dict, logs: list[str]) -> dict:
+def trigger_record(
+    namespace: str,
+    trigger: dict,
+    subject: str,
+    activation_id: str,
+    start: int,
+    result: dict,
+    logs: list[str],
+) -> dict:
     end = now_ms()
-    return {"namespace": namespace, "name": trigger["name"], "version": trigger["version"],
-            "subject": subject, "activationId": activation_id, "start": start, "end": end,
-            "duration": end - start, "statusCode": 0,
-            "response": {"status": "success", "statusCode": 0, "success": True, "result": result},
-            "logs": logs, "annotations": [{"key": "path", "value": f"{namespace}/{trigger['name']}"}],
-            "publish": False}
+    return {
+        "namespace": namespace,
+        "name": trigger["name"],
+        "version": trigger["version"],
+        "subject": subject,
+        "activationId": activation_id,
+        "start": start,
+        "end": end,
+        "duration": end - start,
+        "statusCode": 0,
+        "response": {"status": "success", "statusCode": 0, "success": True, "result": result},
+        "logs": logs,
+        "annotations": [{"key": "path", "value": f"{namespace}/{trigger['name']}"}],
+        "publish": False,
+    }
 
 
 # ---- executor -------------------------------------------------------------------------------
 
+
 class TriggerService:
     """Fires triggers and keeps triggers' ``rules`` maps in step with rule changes."""
 
-    def __init__(self, config: ControllerConfig, entities: EntityStore, activations: ActivationStore,
-                 invoker: ActivationService):
+    def __init__(
+        self,
+        config: ControllerConfig,
+        entities: EntityStore,
+        activations: ActivationStore,
+        invoker: ActivationService,
+    ):
         self.config = config
         self.entities = entities
         self.activations = activations
         self.invoker = invoker
-        self.fires = Throttle()   # firesPerMinute only; fires are not concurrent work
+        self.fires = Throttle()  # firesPerMinute only; fires are not concurrent work
 
     def fire(self, identity: Identity, namespace: str, name: str, payload: dict) -> str | None:
         """Fire; the trigger activation's id, or None when no rule is active (no record)."""
         if not isinstance(payload, dict):
             raise malformed("the fire body must be a JSON object (the trigger payload)")
         trigger = self.entities.get(namespace, "triggers", name)
-        per_minute = int((identity.limits or {}).get("firesPerMinute", self.config.limits.fires_per_minute))
+        per_minute = int(
+            (identity.limits or {}).get("firesPerMinute", self.config.limits.fires_per_minute)
+        )
         self.fires.acquire(namespace, per_minute, concurrent=2**31)
         self.fires.release(namespace)
         rules = active_rules(trigger)
@@ -181,16 +232,29 @@ class TriggerService:
             return None
         start, activation_id = now_ms(), new_activation_id()
         params = {**kv_dict(trigger.get("parameters", [])), **payload}
-        logs = [self._activate(identity, key, action, params, activation_id) for key, action in rules]
-        record = trigger_record(namespace, trigger, identity.namespace, activation_id, start, params, logs)
+        logs = [
+            self._activate(identity, key, action, params, activation_id) for key, action in rules
+        ]
+        record = trigger_record(
+            namespace, trigger, identity.namespace, activation_id, start, params, logs
+        )
         self.activations.complete(record, namespace, name)
         return activation_id
 
-    def _activate(self, identity: Identity, key: str, action: EntityRef, params: dict, cause: str) -> str:
+    def _activate(
+        self, identity: Identity, key: str, action: EntityRef, params: dict, cause: str
+    ) -> str:
         try:
-            _status, body, _headers = self.invoker.invoke(identity, action.namespace, action.path, params,
-                                                          blocking=False, result_only=False, wait_ms=None,
-                                                          cause=cause)
+            _status, body, _headers = self.invoker.invoke(
+                identity,
+                action.namespace,
+                action.path,
+                params,
+                blocking=False,
+                result_only=False,
+                wait_ms=None,
+                cause=cause,
+            )
         except ApiError as err:
             return rule_log(key, action, error=err)
         return rule_log(key, action, body["activationId"])
@@ -208,4 +272,5 @@ class TriggerService:
             if old is None:
                 raise ApiError(404, f"The trigger '/{namespace}/{trigger}' does not exist.")
             return change(old)
+
         self.entities.put(namespace, "triggers", trigger, True, build)

@@ -16,58 +16,68 @@ Everything the engine talks to is a plain callable, so it is unit-tested with fa
 A run is never lost: every failure (a failed activation, a dispatch error, an adapter error,
 a bad foreach field, a bug here) ends in a failed `WorkflowRunRecord`.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from common.sizes import Size
 from controller.adapter.state import NodeState
-from workflows.definition import (Node, Workflow, build_node_input, input_bytes,
-                                  numeric_fields)
+from workflows.definition import Node, Workflow, build_node_input, input_bytes, numeric_fields
 
-__all__ = ["WorkflowEngine", "WorkflowRunRecord", "NodeRun", "ActivationRun",
-           "build_node_input"]
+__all__ = ["WorkflowEngine", "WorkflowRunRecord", "NodeRun", "ActivationRun", "build_node_input"]
 
 Dispatch = Callable[[str, dict, "Size | None", "str | None"], dict]
 
 
 # ---------------------------------------------------------------------------- records
 
+
 @dataclass
 class ActivationRun:
     """One activation of a node (a foreach node has one per item)."""
+
     index: int
     activation_id: str | None = None
     start_ms: float = 0.0
     end_ms: float = 0.0
-    duration_ms: float = 0.0        # the action's own run time (activation record `duration`)
+    duration_ms: float = 0.0  # the action's own run time (activation record `duration`)
     wait_ms: float | None = None
     init_ms: float | None = None
-    size: Size | None = None        # size actually applied (annotation), else the size chosen
-    remaining_ms: float = 0.0       # SLO budget left when the size was chosen
+    size: Size | None = None  # size actually applied (annotation), else the size chosen
+    remaining_ms: float = 0.0  # SLO budget left when the size was chosen
     elapsed_ms: float = 0.0
     rule: str | None = None
     at_risk: bool = False
     decision_us: float | None = None
     success: bool = False
-    skipped: bool = False           # never dispatched: the run was already stopping
+    skipped: bool = False  # never dispatched: the run was already stopping
     error: str | None = None
     result: Any = None
 
     def to_json(self) -> dict:
         return {
-            "index": self.index, "activationId": self.activation_id,
-            "start": round(self.start_ms), "end": round(self.end_ms),
-            "duration": self.duration_ms, "waitTime": self.wait_ms, "initTime": self.init_ms,
+            "index": self.index,
+            "activationId": self.activation_id,
+            "start": round(self.start_ms),
+            "end": round(self.end_ms),
+            "duration": self.duration_ms,
+            "waitTime": self.wait_ms,
+            "initTime": self.init_ms,
             "size": self.size.to_json() if self.size else None,
-            "remainingMs": round(self.remaining_ms, 3), "elapsedMs": round(self.elapsed_ms, 3),
-            "rule": self.rule, "atRisk": self.at_risk, "decisionUs": self.decision_us,
-            "success": self.success, "error": self.error,
+            "remainingMs": round(self.remaining_ms, 3),
+            "elapsedMs": round(self.elapsed_ms, 3),
+            "rule": self.rule,
+            "atRisk": self.at_risk,
+            "decisionUs": self.decision_us,
+            "success": self.success,
+            "error": self.error,
         }
 
 
@@ -75,9 +85,9 @@ class ActivationRun:
 class NodeRun:
     id: str
     action: str
-    status: str = "skipped"          # skipped | running | success | failed
-    start_ms: float | None = None    # when the node became ready and was dispatched
-    end_ms: float | None = None      # when its last activation finished
+    status: str = "skipped"  # skipped | running | success | failed
+    start_ms: float | None = None  # when the node became ready and was dispatched
+    end_ms: float | None = None  # when its last activation finished
     foreach: bool = False
     activations: list[ActivationRun] = field(default_factory=list)
     error: str | None = None
@@ -91,10 +101,13 @@ class NodeRun:
     def to_json(self) -> dict:
         first = self.activations[0] if self.activations else None
         return {
-            "id": self.id, "action": self.action, "status": self.status,
+            "id": self.id,
+            "action": self.action,
+            "status": self.status,
             "start": round(self.start_ms) if self.start_ms is not None else None,
             "end": round(self.end_ms) if self.end_ms is not None else None,
-            "duration": round(self.duration_ms, 3), "foreach": self.foreach,
+            "duration": round(self.duration_ms, 3),
+            "foreach": self.foreach,
             "activationIds": [a.activation_id for a in self.activations],
             # the first activation's decision, for one-activation nodes; all are listed below
             "size": first.size.to_json() if first and first.size else None,
@@ -117,7 +130,7 @@ class WorkflowRunRecord:
     start_ms: float
     end_ms: float = 0.0
     input_bytes: int = 0
-    status: str = "running"          # running | success | failed
+    status: str = "running"  # running | success | failed
     failed_node: str | None = None
     error: str | None = None
     nodes: list[NodeRun] = field(default_factory=list)
@@ -152,20 +165,29 @@ class WorkflowRunRecord:
     def to_json(self) -> dict:
         """The REST shape of `GET /api/v1/namespaces/{ns}/workflow-runs/{id}`."""
         return {
-            "runId": self.run_id, "workflow": self.workflow, "namespace": self.namespace,
-            "policy": self.policy, "start": round(self.start_ms), "end": round(self.end_ms),
-            "duration": round(self.duration_ms, 3), "inputBytes": self.input_bytes,
-            "status": self.status, "statusText": self.status_text,
-            "failedNode": self.failed_node, "error": self.error,
+            "runId": self.run_id,
+            "workflow": self.workflow,
+            "namespace": self.namespace,
+            "policy": self.policy,
+            "start": round(self.start_ms),
+            "end": round(self.end_ms),
+            "duration": round(self.duration_ms, 3),
+            "inputBytes": self.input_bytes,
+            "status": self.status,
+            "statusText": self.status_text,
+            "failedNode": self.failed_node,
+            "error": self.error,
             "slo": {"latencyMs": self.slo_ms, "percentile": self.percentile},
             "metSlo": self.met_slo,
-            "coreSeconds": round(self.core_seconds, 6), "gbSeconds": round(self.gb_seconds, 6),
+            "coreSeconds": round(self.core_seconds, 6),
+            "gbSeconds": round(self.gb_seconds, 6),
             "nodes": [n.to_json() for n in self.nodes],
             "result": self.result,
         }
 
 
 # ---------------------------------------------------------------------------- engine
+
 
 class _Run:
     """Mutable state of one run, shared by the scheduling loop and the activation threads."""
@@ -174,8 +196,9 @@ class _Run:
         self.workflow = workflow
         self.input = run_input
         self.record = record
-        self.node_runs = {n.id: NodeRun(n.id, n.action, foreach=n.foreach is not None)
-                          for n in workflow.nodes}
+        self.node_runs = {
+            n.id: NodeRun(n.id, n.action, foreach=n.foreach is not None) for n in workflow.nodes
+        }
         record.nodes = list(self.node_runs.values())
         self.outputs: dict[str, Any] = {}
         self.waiting = {n.id: set(n.depends) for n in workflow.nodes}
@@ -199,23 +222,39 @@ class _Run:
 class WorkflowEngine:
     """Executes workflow requests; one instance serves all runs of a controller."""
 
-    def __init__(self, dispatch: Dispatch, adapter: Any = None, *, max_parallel: int = 32,
-                 stats: Callable[[], dict] | None = None):
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        adapter: Any = None,
+        *,
+        max_parallel: int = 32,
+        stats: Callable[[], dict] | None = None,
+    ):
         self.dispatch = dispatch
         self.adapter = adapter
         self.max_parallel = max_parallel
         self.stats = stats or dict
 
-    def run(self, workflow: Workflow, run_input: dict | None = None, *,
-            run_id: str | None = None, policy: str | None = None,
-            namespace: str | None = None) -> WorkflowRunRecord:
+    def run(
+        self,
+        workflow: Workflow,
+        run_input: dict | None = None,
+        *,
+        run_id: str | None = None,
+        policy: str | None = None,
+        namespace: str | None = None,
+    ) -> WorkflowRunRecord:
         """Run one request to completion (blocking) and return its record; never raises."""
         run_input = dict(run_input or {})
         record = WorkflowRunRecord(
-            run_id=run_id or uuid.uuid4().hex, workflow=workflow.name,
+            run_id=run_id or uuid.uuid4().hex,
+            workflow=workflow.name,
             policy=policy or getattr(self.adapter, "policy", None),
-            slo_ms=workflow.slo_ms, percentile=workflow.percentile,
-            start_ms=time.time() * 1000.0, namespace=namespace)
+            slo_ms=workflow.slo_ms,
+            percentile=workflow.percentile,
+            start_ms=time.time() * 1000.0,
+            namespace=namespace,
+        )
         run = _Run(workflow, run_input, record)
         try:
             record.input_bytes = input_bytes(run_input)
@@ -233,15 +272,17 @@ class WorkflowEngine:
         else:
             record.status = "success"
             sinks = workflow.sinks
-            record.result = (run.outputs[sinks[0]] if len(sinks) == 1
-                             else {s: run.outputs[s] for s in sinks})
+            record.result = (
+                run.outputs[sinks[0]] if len(sinks) == 1 else {s: run.outputs[s] for s in sinks}
+            )
         return record
 
     # -- scheduling loop (caller's thread) -------------------------------------------
 
     def _execute(self, run: _Run) -> None:
-        with ThreadPoolExecutor(max_workers=self.max_parallel,
-                                thread_name_prefix=f"wf-{run.record.run_id[:8]}") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.max_parallel, thread_name_prefix=f"wf-{run.record.run_id[:8]}"
+        ) as pool:
             inflight: dict[Future, tuple[str, int]] = {}
             self._start_ready(run, pool, inflight)
             while inflight:
@@ -252,8 +293,9 @@ class WorkflowEngine:
                 if not run.stopping.is_set():
                     self._start_ready(run, pool, inflight)
 
-    def _start_ready(self, run: _Run, pool: ThreadPoolExecutor,
-                     inflight: dict[Future, tuple[str, int]]) -> None:
+    def _start_ready(
+        self, run: _Run, pool: ThreadPoolExecutor, inflight: dict[Future, tuple[str, int]]
+    ) -> None:
         """Dispatch every node whose predecessors are done (repeats: empty foreach completes at once)."""
         progressed = True
         while progressed and not run.stopping.is_set():
@@ -264,8 +306,13 @@ class WorkflowEngine:
                     self._start_node(run, node, pool, inflight)
                     progressed = True
 
-    def _start_node(self, run: _Run, node: Node, pool: ThreadPoolExecutor,
-                    inflight: dict[Future, tuple[str, int]]) -> None:
+    def _start_node(
+        self,
+        run: _Run,
+        node: Node,
+        pool: ThreadPoolExecutor,
+        inflight: dict[Future, tuple[str, int]],
+    ) -> None:
         nr = run.node_runs[node.id]
         nr.status, nr.start_ms = "running", run.now_ms()
         try:
@@ -291,8 +338,9 @@ class WorkflowEngine:
             nr.activations.remove(act)
         elif not act.success:
             nr.status, nr.error = "failed", act.error
-            run.fail(node_id, f"activation {act.activation_id or '(none)'} of {nr.action}: "
-                              f"{act.error}")
+            run.fail(
+                node_id, f"activation {act.activation_id or '(none)'} of {nr.action}: {act.error}"
+            )
         run.outstanding[node_id] -= 1
         if run.outstanding[node_id] == 0:
             nr.end_ms = run.now_ms()
@@ -313,8 +361,9 @@ class WorkflowEngine:
 
     # -- one activation (pool thread) ------------------------------------------------
 
-    def _activate(self, run: _Run, node: Node, params: dict, act: ActivationRun,
-                  upstream: dict[str, float]) -> ActivationRun:
+    def _activate(
+        self, run: _Run, node: Node, params: dict, act: ActivationRun, upstream: dict[str, float]
+    ) -> ActivationRun:
         if run.stopping.is_set():
             act.skipped = True
             return act
@@ -333,20 +382,28 @@ class WorkflowEngine:
             act.end_ms = act.end_ms or run.now_ms()
             act.success, act.error = False, f"{type(e).__name__}: {e}"
         if not act.success:
-            run.stopping.set()     # at once, so queued items of this run are not dispatched
+            run.stopping.set()  # at once, so queued items of this run are not dispatched
         return act
 
-    def _decide(self, run: _Run, node: Node, params: dict, act: ActivationRun,
-                upstream: dict[str, float]) -> Any:
+    def _decide(
+        self, run: _Run, node: Node, params: dict, act: ActivationRun, upstream: dict[str, float]
+    ) -> Any:
         act.elapsed_ms = run.elapsed_ms()
         act.remaining_ms = run.workflow.slo_ms - act.elapsed_ms
         if self.adapter is None:
             return None
         state = NodeState(
-            workflow=run.workflow.name, function=node.id, action=node.action,
-            slo_ms=run.workflow.slo_ms, remaining_ms=act.remaining_ms,
-            elapsed_ms=act.elapsed_ms, input_bytes=input_bytes(params),
-            input=numeric_fields(params), upstream=dict(upstream), stats=self.stats())
+            workflow=run.workflow.name,
+            function=node.id,
+            action=node.action,
+            slo_ms=run.workflow.slo_ms,
+            remaining_ms=act.remaining_ms,
+            elapsed_ms=act.elapsed_ms,
+            input_bytes=input_bytes(params),
+            input=numeric_fields(params),
+            upstream=dict(upstream),
+            stats=self.stats(),
+        )
         decision = self.adapter.decide(state)
         act.rule, act.at_risk = decision.rule, bool(decision.at_risk)
         act.decision_us = decision.decision_us

@@ -5,6 +5,7 @@ the hint language, the adapter's policies and the activation path together.
 Each run is stored as ``running`` before it starts and completed with the engine's record,
 so an accepted run always ends in a stored record.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -24,11 +25,15 @@ from controller.invoke import ActivationService
 from controller.store.db import Database
 from controller.store.models import WorkflowRow, WorkflowRun
 from controller.workflow_engine import WorkflowEngine
-from hint_dsl import check as check_hints, compile as compile_hints, parse as parse_hints
-from hint_dsl.profiler import ProfilingError, profile as run_profile
+from hint_dsl import check as check_hints
+from hint_dsl import compile as compile_hints
+from hint_dsl import parse as parse_hints
+from hint_dsl.profiler import ProfilingError
+from hint_dsl.profiler import profile as run_profile
 from hint_dsl.profiles import Profiles, percentile
 from hint_dsl.synthesizer import synthesize
-from workflows.definition import Workflow, WorkflowError, load as load_workflow
+from workflows.definition import Workflow, WorkflowError
+from workflows.definition import load as load_workflow
 
 POLICIES = ("late", "early-max", "early-static", "stepwise", "oracle")
 # Used when a workflow has no hint file yet (profiling needs options before hints exist).
@@ -44,9 +49,13 @@ class WorkflowService:
         self.db = db
         self.activations = activations
         self.live_stats = live_stats or (lambda: [])
-        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="workflow")
-        self._policies: dict[tuple, object] = {}     # (ns, wf, version, hints_updated, policy) → adapter
-        self._jobs: dict[str, dict] = {}             # profiling jobs by id
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=64, thread_name_prefix="workflow"
+        )
+        self._policies: dict[
+            tuple, object
+        ] = {}  # (ns, wf, version, hints_updated, policy) → adapter
+        self._jobs: dict[str, dict] = {}  # profiling jobs by id
         self._lock = threading.Lock()
 
     # -- definitions ---------------------------------------------------------------------
@@ -59,12 +68,15 @@ class WorkflowService:
     def parse(self, namespace: str, text: str, name: str | None = None) -> Workflow:
         def exists(path: str) -> bool:
             return self.activations.entities.find(namespace, "actions", path) is not None
+
         try:
             wf = load_workflow(text, action_exists=exists)
         except WorkflowError as exc:
             raise ApiError(400, f"The workflow definition is not valid: {exc}") from None
         if name is not None and wf.name != name:
-            raise ApiError(400, f"The workflow definition is named '{wf.name}' but was sent to '{name}'.")
+            raise ApiError(
+                400, f"The workflow definition is named '{wf.name}' but was sent to '{name}'."
+            )
         return wf
 
     def put(self, namespace: str, name: str, body: dict, overwrite: bool) -> dict:
@@ -74,15 +86,23 @@ class WorkflowService:
             if isinstance(body, dict) and "nodes" in body:
                 text = json.dumps(body)
             else:
-                raise ApiError(400, "The body must be {\"definition\": \"<workflow YAML>\"} or the definition as JSON.")
+                raise ApiError(
+                    400,
+                    'The body must be {"definition": "<workflow YAML>"} or the definition as JSON.',
+                )
         wf = self.parse(namespace, text, name)
         with self.db.session() as s:
             row = s.get(WorkflowRow, (namespace, name))
             if row is not None and not overwrite:
                 raise ApiError(409, EXISTS)
             if row is None:
-                row = WorkflowRow(namespace=namespace, name=name, version="0.0.1", definition=text,
-                                  updated=now_ms())
+                row = WorkflowRow(
+                    namespace=namespace,
+                    name=name,
+                    version="0.0.1",
+                    definition=text,
+                    updated=now_ms(),
+                )
                 s.add(row)
             else:
                 row.version, row.definition, row.updated = bump_version(row.version), text, now_ms()
@@ -90,9 +110,16 @@ class WorkflowService:
 
     def _doc(self, row: WorkflowRow, wf: Workflow | None = None) -> dict:
         wf = wf or load_workflow(row.definition)
-        return {"namespace": row.namespace, "name": row.name, "version": row.version, "updated": row.updated,
-                "definition": row.definition, "workflow": wf.to_json(), "hasHints": bool(row.hints),
-                "hasProfiles": bool(row.profiles)}
+        return {
+            "namespace": row.namespace,
+            "name": row.name,
+            "version": row.version,
+            "updated": row.updated,
+            "definition": row.definition,
+            "workflow": wf.to_json(),
+            "hasHints": bool(row.hints),
+            "hasProfiles": bool(row.profiles),
+        }
 
     def get(self, namespace: str, name: str) -> dict:
         with self.db.session() as s:
@@ -100,10 +127,23 @@ class WorkflowService:
 
     def list(self, namespace: str, limit: int, skip: int) -> list[dict]:
         with self.db.session() as s:
-            rows = s.scalars(select(WorkflowRow).where(WorkflowRow.namespace == namespace)
-                             .order_by(WorkflowRow.name).offset(skip).limit(limit))
-            return [{"namespace": r.namespace, "name": r.name, "version": r.version, "updated": r.updated,
-                     "hasHints": bool(r.hints)} for r in rows]
+            rows = s.scalars(
+                select(WorkflowRow)
+                .where(WorkflowRow.namespace == namespace)
+                .order_by(WorkflowRow.name)
+                .offset(skip)
+                .limit(limit)
+            )
+            return [
+                {
+                    "namespace": r.namespace,
+                    "name": r.name,
+                    "version": r.version,
+                    "updated": r.updated,
+                    "hasHints": bool(r.hints),
+                }
+                for r in rows
+            ]
 
     def delete(self, namespace: str, name: str) -> dict:
         with self.db.session() as s:
@@ -122,22 +162,31 @@ class WorkflowService:
         with self.db.session() as s:
             row = self._row(s, namespace, name)
             if not row.hints:
-                raise ApiError(404, f"The workflow '{name}' has no hints yet (tango hints set {name} FILE).")
+                raise ApiError(
+                    404, f"The workflow '{name}' has no hints yet (tango hints set {name} FILE)."
+                )
             return {"hints": row.hints, "updated": row.hints_updated}
 
     def set_hints(self, namespace: str, name: str, text: str) -> dict:
         if not isinstance(text, str):
-            raise ApiError(400, "The body must be {\"hints\": \"<hint text>\"}.")
+            raise ApiError(400, 'The body must be {"hints": "<hint text>"}.')
         wf, _ = self.workflow(namespace, name)
         diags = check_hints(text, wf.node_ids, filename=f"{name}.hints")
         errors = [d for d in diags if d.severity == "error"]
         if errors:
-            raise ApiError(400, "The hints are not valid:\n" + "\n".join(str(d) for d in errors),
-                           {"X-Tango-Diagnostics": json.dumps([d.to_json() for d in errors])})
+            raise ApiError(
+                400,
+                "The hints are not valid:\n" + "\n".join(str(d) for d in errors),
+                {"X-Tango-Diagnostics": json.dumps([d.to_json() for d in errors])},
+            )
         with self.db.session() as s:
             row = self._row(s, namespace, name)
             row.hints, row.hints_updated = text, now_ms()
-            return {"hints": text, "updated": row.hints_updated, "warnings": [d.to_json() for d in diags]}
+            return {
+                "hints": text,
+                "updated": row.hints_updated,
+                "warnings": [d.to_json() for d in diags],
+            }
 
     def options(self, row: WorkflowRow) -> list[Size]:
         if row.hints:
@@ -157,32 +206,70 @@ class WorkflowService:
                 try:
                     adapter = Adapter(make_policy(policy, wf, hints, profiles, self.options(row)))
                 except (ValueError, KeyError) as exc:
-                    raise ApiError(400, f"The policy '{policy}' cannot run this workflow: {exc}") from None
+                    raise ApiError(
+                        400, f"The policy '{policy}' cannot run this workflow: {exc}"
+                    ) from None
                 if not policy.startswith("plan:"):  # a plan is one request's: not worth keeping
                     self._policies[key] = adapter
             return adapter
 
-    def run(self, identity: Identity, namespace: str, name: str, params: dict, policy: str,
-            blocking: bool, wait_s: float) -> tuple[int, dict]:
+    def run(
+        self,
+        identity: Identity,
+        namespace: str,
+        name: str,
+        params: dict,
+        policy: str,
+        blocking: bool,
+        wait_s: float,
+    ) -> tuple[int, dict]:
         if not isinstance(params, dict):
             raise ApiError(400, "The workflow input must be a JSON object.")
         if policy not in POLICIES and not policy.startswith(("fixed:", "plan:")):
-            raise ApiError(400, f"Unknown policy '{policy}': use one of {', '.join(POLICIES)}, fixed:<option> "
-                                "or plan:<function>=<option>,...")
+            raise ApiError(
+                400,
+                f"Unknown policy '{policy}': use one of {', '.join(POLICIES)}, fixed:<option> "
+                "or plan:<function>=<option>,...",
+            )
         wf, row = self.workflow(namespace, name)
         if policy == "late" and not row.hints:
-            raise ApiError(400, f"The workflow '{name}' has no hints: set them (tango hints set) or pick another policy.")
+            raise ApiError(
+                400,
+                f"The workflow '{name}' has no hints: set them (tango hints set) or pick another policy.",
+            )
         adapter = self._adapter(namespace, wf, row, policy)
         # A per-request plan is recorded (and reported) as policy "plan"; the plan itself is kept.
-        label, plan = ("plan", policy.split(":", 1)[1]) if policy.startswith("plan:") else (policy, None)
+        label, plan = (
+            ("plan", policy.split(":", 1)[1]) if policy.startswith("plan:") else (policy, None)
+        )
         run_id = uuid.uuid4().hex
         start = now_ms()
         with self.db.session() as s:
-            s.add(WorkflowRun(run_id=run_id, namespace=namespace, workflow=name, policy=label, start=start,
-                              end=0, state="running", met_slo=None, core_seconds=0.0, gb_seconds=0.0,
-                              doc={"runId": run_id, "workflow": name, "policy": label, "status": "running",
-                                   "start": start, **({"plan": plan} if plan else {})}))
-        future = self.executor.submit(self._run, identity, namespace, wf, params, label, adapter, run_id, plan)
+            s.add(
+                WorkflowRun(
+                    run_id=run_id,
+                    namespace=namespace,
+                    workflow=name,
+                    policy=label,
+                    start=start,
+                    end=0,
+                    state="running",
+                    met_slo=None,
+                    core_seconds=0.0,
+                    gb_seconds=0.0,
+                    doc={
+                        "runId": run_id,
+                        "workflow": name,
+                        "policy": label,
+                        "status": "running",
+                        "start": start,
+                        **({"plan": plan} if plan else {}),
+                    },
+                )
+            )
+        future = self.executor.submit(
+            self._run, identity, namespace, wf, params, label, adapter, run_id, plan
+        )
         if not blocking:
             return 202, {"runId": run_id}
         try:
@@ -191,9 +278,13 @@ class WorkflowService:
             return 202, {"runId": run_id}
 
     def _run(self, identity, namespace, wf, params, policy, adapter, run_id, plan=None) -> dict:
-        def dispatch(action_path: str, node_params: dict, size: Size | None, cause: str | None) -> dict:
+        def dispatch(
+            action_path: str, node_params: dict, size: Size | None, cause: str | None
+        ) -> dict:
             action, defaults = self.activations.resolve_action(namespace, action_path)
-            return self.activations.execute(identity, namespace, action, {**defaults, **node_params}, size, cause)
+            return self.activations.execute(
+                identity, namespace, action, {**defaults, **node_params}, size, cause
+            )
 
         adapter.update_stats(self.live_stats())
         engine = WorkflowEngine(dispatch, adapter, stats=adapter.stats_view)
@@ -218,17 +309,34 @@ class WorkflowService:
             q = q.where(WorkflowRun.workflow == name)
         with self.db.session() as s:
             rows = s.scalars(q.order_by(WorkflowRun.start.desc()).offset(skip).limit(limit))
-            return [{"runId": r.run_id, "workflow": r.workflow, "policy": r.policy, "start": r.start,
-                     "end": r.end, "duration": (r.end - r.start) if r.end else None, "status": r.state,
-                     "metSlo": r.met_slo, "coreSeconds": r.core_seconds, "gbSeconds": r.gb_seconds}
-                    for r in rows]
+            return [
+                {
+                    "runId": r.run_id,
+                    "workflow": r.workflow,
+                    "policy": r.policy,
+                    "start": r.start,
+                    "end": r.end,
+                    "duration": (r.end - r.start) if r.end else None,
+                    "status": r.state,
+                    "metSlo": r.met_slo,
+                    "coreSeconds": r.core_seconds,
+                    "gbSeconds": r.gb_seconds,
+                }
+                for r in rows
+            ]
 
     def report(self, namespace: str, name: str) -> dict:
         wf, _ = self.workflow(namespace, name)
         with self.db.session() as s:
-            rows = list(s.scalars(select(WorkflowRun).where(WorkflowRun.namespace == namespace,
-                                                            WorkflowRun.workflow == name,
-                                                            WorkflowRun.state != "running")))
+            rows = list(
+                s.scalars(
+                    select(WorkflowRun).where(
+                        WorkflowRun.namespace == namespace,
+                        WorkflowRun.workflow == name,
+                        WorkflowRun.state != "running",
+                    )
+                )
+            )
         by_policy: dict[str, list[WorkflowRun]] = {}
         for r in rows:
             by_policy.setdefault(r.policy, []).append(r)
@@ -237,62 +345,101 @@ class WorkflowService:
             lat = [float(r.end - r.start) for r in runs]
             ok = [r for r in runs if r.state == "success"]
             policies[policy] = {
-                "runs": len(runs), "succeeded": len(ok),
+                "runs": len(runs),
+                "succeeded": len(ok),
                 "sloAttainment": sum(1 for r in runs if r.met_slo) / len(runs),
-                "latency": {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
-                            "mean": statistics.fmean(lat)},
+                "latency": {
+                    "p50": percentile(lat, 50),
+                    "p95": percentile(lat, 95),
+                    "p99": percentile(lat, 99),
+                    "mean": statistics.fmean(lat),
+                },
                 "coreSecondsPerRun": statistics.fmean(r.core_seconds for r in runs),
                 "gbSecondsPerRun": statistics.fmean(r.gb_seconds for r in runs),
-                "atRiskRuns": sum(1 for r in runs if any(n.get("atRisk") for n in r.doc.get("nodes", []))),
+                "atRiskRuns": sum(
+                    1 for r in runs if any(n.get("atRisk") for n in r.doc.get("nodes", []))
+                ),
             }
-        return {"workflow": name, "slo": {"latency": wf.slo_ms, "percentile": wf.percentile}, "policies": policies}
+        return {
+            "workflow": name,
+            "slo": {"latency": wf.slo_ms, "percentile": wf.percentile},
+            "policies": policies,
+        }
 
     # -- profiling and synthesis ---------------------------------------------------------
     def start_profile(self, identity: Identity, namespace: str, name: str, body: dict) -> str:
         wf, row = self.workflow(namespace, name)
         inputs = body.get("inputs")
-        if not isinstance(inputs, list) or not inputs or not all(isinstance(i, dict) for i in inputs):
-            raise ApiError(400, "'inputs' must be a non-empty list of input objects (one per line of the .jsonl file).")
+        if (
+            not isinstance(inputs, list)
+            or not inputs
+            or not all(isinstance(i, dict) for i in inputs)
+        ):
+            raise ApiError(
+                400,
+                "'inputs' must be a non-empty list of input objects (one per line of the .jsonl file).",
+            )
         options = self.options(row)
         wanted = body.get("options")
         if wanted:
             known = {o.option: o for o in options}
             unknown = [w for w in wanted if w not in known]
             if unknown:
-                raise ApiError(400, f"Unknown option(s) {', '.join(unknown)}; this workflow's options are "
-                                    f"{', '.join(known)}.")
+                raise ApiError(
+                    400,
+                    f"Unknown option(s) {', '.join(unknown)}; this workflow's options are "
+                    f"{', '.join(known)}.",
+                )
             options = [known[w] for w in wanted]
         repeats = int(body.get("repeats", 3))
         if not 1 <= repeats <= 100:
             raise ApiError(400, "'repeats' must be between 1 and 100.")
         capacity = body.get("capacityCores")
-        if capacity is None:   # what the healthy invokers hold: foreach items run that many cores at once
-            capacity = sum(inv.cpus for inv in self.activations.registry.all() if inv.state == "up") or None
+        if (
+            capacity is None
+        ):  # what the healthy invokers hold: foreach items run that many cores at once
+            capacity = (
+                sum(inv.cpus for inv in self.activations.registry.all() if inv.state == "up")
+                or None
+            )
         elif isinstance(capacity, bool) or not isinstance(capacity, (int, float)) or capacity <= 0:
             raise ApiError(400, "'capacityCores' must be a positive number of CPU cores.")
         job_id = uuid.uuid4().hex
-        job = {"jobId": job_id, "workflow": name, "state": "running", "done": 0, "total": 0, "error": None,
-               "started": now_ms(), "finished": None, "options": [o.to_json() for o in options]}
+        job = {
+            "jobId": job_id,
+            "workflow": name,
+            "state": "running",
+            "done": 0,
+            "total": 0,
+            "error": None,
+            "started": now_ms(),
+            "finished": None,
+            "options": [o.to_json() for o in options],
+        }
         with self._lock:
             self._jobs[job_id] = job
             self._jobs[f"latest:{namespace}/{name}"] = job
 
         def invoke(action_path: str, params: dict, size: Size) -> dict:
             action, defaults = self.activations.resolve_action(namespace, action_path)
-            return self.activations.execute(identity, namespace, action, {**defaults, **params}, size)
+            return self.activations.execute(
+                identity, namespace, action, {**defaults, **params}, size
+            )
 
         def progress(done: int, total: int) -> None:
             job["done"], job["total"] = done, total
 
         def work() -> None:
             try:
-                profiles = run_profile(wf, inputs, options, repeats, invoke, progress, capacity_cores=capacity)
+                profiles = run_profile(
+                    wf, inputs, options, repeats, invoke, progress, capacity_cores=capacity
+                )
                 with self.db.session() as s:
                     self._row(s, namespace, name).profiles = profiles.to_json()
                 job["state"] = "done"
             except (ProfilingError, ApiError, ValueError) as exc:
                 job["state"], job["error"] = "failed", str(getattr(exc, "message", exc))
-            except Exception as exc:   # a job must always end in a state the user can read
+            except Exception as exc:  # a job must always end in a state the user can read
                 job["state"], job["error"] = "failed", f"{type(exc).__name__}: {exc}"
             job["finished"] = now_ms()
 
@@ -307,22 +454,30 @@ class WorkflowService:
             prof = Profiles.from_json(row.profiles)
             summary = {}
             for fn in prof.functions():
-                summary[fn] = {opt: {"samples": len(prof.latencies(fn, opt)),
-                                     "p50": percentile(prof.node_latencies(fn, opt), 50),
-                                     "p99": percentile(prof.node_latencies(fn, opt), 99)}
-                               for opt in prof.options}
+                summary[fn] = {
+                    opt: {
+                        "samples": len(prof.latencies(fn, opt)),
+                        "p50": percentile(prof.node_latencies(fn, opt), 50),
+                        "p99": percentile(prof.node_latencies(fn, opt), 99),
+                    }
+                    for opt in prof.options
+                }
             out["profiles"] = summary
             out["capacityCores"] = prof.capacity_cores
-            out["infeasible"] = [{k: f[k] for k in ("function", "option", "run", "error")} for f in prof.failures]
+            out["infeasible"] = [
+                {k: f[k] for k in ("function", "option", "run", "error")} for f in prof.failures
+            ]
         return out
 
     def synthesize(self, namespace: str, name: str, percentile_p: float | None) -> dict:
         wf, row = self.workflow(namespace, name)
         if not row.profiles:
-            raise ApiError(409, f"The workflow '{name}' has no profiles yet: run tango hints profile {name} first.")
+            raise ApiError(
+                409,
+                f"The workflow '{name}' has no profiles yet: run tango hints profile {name} first.",
+            )
         result = synthesize(wf, Profiles.from_json(row.profiles), self.options(row), percentile_p)
         return {"hints": result.text, "report": result.report}
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
-

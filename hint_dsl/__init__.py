@@ -11,6 +11,7 @@ package generate hints from measured latencies.
     compile(hintfile, workflow_functions) -> CompiledHints
     format(hintfile) -> str                    canonical text; parse(format(h)) == h
 """
+
 from __future__ import annotations
 
 from . import ast
@@ -21,8 +22,19 @@ from .errors import Diagnostic, HintError
 from .parser import parse, parse_collecting
 from .printer import format
 
-__all__ = ["parse", "check", "compile", "format", "interpret", "HintFile", "HintError",
-           "Diagnostic", "CompiledHints", "CompiledRule", "ast"]
+__all__ = [
+    "parse",
+    "check",
+    "compile",
+    "format",
+    "interpret",
+    "HintFile",
+    "HintError",
+    "Diagnostic",
+    "CompiledHints",
+    "CompiledRule",
+    "ast",
+]
 
 
 def check(text: str, workflow_functions=None, filename: str = "<hints>") -> list[Diagnostic]:

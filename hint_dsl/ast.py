@@ -4,6 +4,7 @@ pretty printer and synthesizer.
 Positions (`line`, `column`, 1-based) are excluded from equality so that a tree re-parsed from
 `hint_dsl.format(tree)` compares equal to the original.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from common.sizes import Size
 # Units accepted after a number. Bytes are binary (1KB = 1024B) so that `memory 1GB` is the
 # same 1024 MB that the invoker binds.
 TIME_UNITS = {"ms": 1.0, "s": 1000.0}
-BYTE_UNITS = {"b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3}
+BYTE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 STAT_METRICS = ("p50", "p95", "p99", "mean")
 
 TIME, BYTES, NUMBER = "time", "bytes", "number"
@@ -27,8 +28,9 @@ def _pos():
 @dataclass
 class Quantity:
     """A number with an optional unit, e.g. `900ms`, `4MB`, `0.5`."""
+
     number: float
-    unit: str | None = None          # as written ("MB", "ms"); None for a plain number
+    unit: str | None = None  # as written ("MB", "ms"); None for a plain number
     line: int = _pos()
     column: int = _pos()
 
@@ -57,6 +59,7 @@ class Quantity:
 @dataclass
 class Variable:
     """A runtime variable: ("remaining",), ("input", "bytes"), ("upstream", fn, "duration"), ..."""
+
     path: tuple[str, ...]
     line: int = _pos()
     column: int = _pos()
@@ -71,7 +74,7 @@ class Variable:
         head = self.path[0]
         if head == "input":
             return BYTES if self.path == ("input", "bytes") else NUMBER
-        return TIME    # remaining, elapsed, upstream.<fn>.duration, stats.<fn>.<metric>
+        return TIME  # remaining, elapsed, upstream.<fn>.duration, stats.<fn>.<metric>
 
     @property
     def function(self) -> str | None:
@@ -88,7 +91,7 @@ Operand = Union[Variable, Quantity]
 @dataclass
 class Compare:
     left: Operand
-    op: str                           # < <= > >= == !=
+    op: str  # < <= > >= == !=
     right: Operand
     line: int = _pos()
     column: int = _pos()
@@ -96,15 +99,15 @@ class Compare:
 
 @dataclass
 class Not:
-    operand: "Condition"
+    operand: Condition
     line: int = _pos()
     column: int = _pos()
 
 
 @dataclass
 class BoolOp:
-    op: str                           # "and" | "or"
-    operands: list["Condition"]
+    op: str  # "and" | "or"
+    operands: list[Condition]
     line: int = _pos()
     column: int = _pos()
 
@@ -115,6 +118,7 @@ Condition = Union[Compare, Not, BoolOp]
 @dataclass
 class Rule:
     """`when <condition> use <option>`, or `otherwise use <option>` when condition is None."""
+
     condition: Condition | None
     option: str
     line: int = _pos()
@@ -142,8 +146,11 @@ class OptionDecl:
 
     @property
     def size(self) -> Size:
-        return Size(cpu=float(self.cpu.number), memory=int(round(self.memory.canonical / 1024 ** 2)),
-                    option=self.name)
+        return Size(
+            cpu=float(self.cpu.number),
+            memory=int(round(self.memory.canonical / 1024**2)),
+            option=self.name,
+        )
 
 
 @dataclass

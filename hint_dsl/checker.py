@@ -8,14 +8,18 @@ earlier single-variable rules, found by interval reasoning) and conditions that 
 A function without `otherwise` is a *warning*, not an error: the adapter always has a fallback
 (the largest option, flagged at-risk), but the author should say what they want.
 """
+
 from __future__ import annotations
 
 from . import ast, intervals
 from .errors import Diagnostic
 from .printer import format_operand, format_quantity
 
-UNITS_ACCEPTED = {ast.TIME: "a time (ms, s)", ast.BYTES: "a size (B, KB, MB, GB)",
-                  ast.NUMBER: "a plain number"}
+UNITS_ACCEPTED = {
+    ast.TIME: "a time (ms, s)",
+    ast.BYTES: "a size (B, KB, MB, GB)",
+    ast.NUMBER: "a plain number",
+}
 
 
 class Checker:
@@ -37,8 +41,11 @@ class Checker:
         seen: dict[str, int] = {}
         for fn in self.hints.functions:
             if fn.name in seen:
-                self.error(fn.line, fn.name_column,
-                           f"duplicate function '{fn.name}' (first defined on line {seen[fn.name]})")
+                self.error(
+                    fn.line,
+                    fn.name_column,
+                    f"duplicate function '{fn.name}' (first defined on line {seen[fn.name]})",
+                )
             seen.setdefault(fn.name, fn.line)
             self.check_function_name(fn.name, fn.line, fn.name_column)
             self.check_rules(fn)
@@ -47,43 +54,70 @@ class Checker:
     def check_header(self, extra_headers):
         h = self.hints.header
         if h is None:
-            self.error(1, 1, "expected a 'workflow NAME slo TIME [pNN]' line, e.g. "
-                             "'workflow thumbnails slo 2500ms p99'")
+            self.error(
+                1,
+                1,
+                "expected a 'workflow NAME slo TIME [pNN]' line, e.g. "
+                "'workflow thumbnails slo 2500ms p99'",
+            )
             return
         for extra in extra_headers:
-            self.error(extra.line, extra.column,
-                       f"duplicate 'workflow' line (first on line {h.line}); a hint file "
-                       "belongs to one workflow")
+            self.error(
+                extra.line,
+                extra.column,
+                f"duplicate 'workflow' line (first on line {h.line}); a hint file "
+                "belongs to one workflow",
+            )
         if h.slo.dimension != ast.TIME:
-            self.error(h.slo.line, h.slo.column,
-                       f"the SLO must be a time (ms, s), got '{format_quantity(h.slo)}'")
+            self.error(
+                h.slo.line,
+                h.slo.column,
+                f"the SLO must be a time (ms, s), got '{format_quantity(h.slo)}'",
+            )
         elif h.slo.number <= 0:
             self.error(h.slo.line, h.slo.column, "the SLO must be greater than 0")
         if not 0 < h.percentile <= 100:
-            self.error(h.line, h.column, f"the SLO percentile must be in (0, 100], got p{h.percentile:g}")
+            self.error(
+                h.line, h.column, f"the SLO percentile must be in (0, 100], got p{h.percentile:g}"
+            )
 
     def check_options(self):
         seen: dict[str, int] = {}
         for o in self.hints.options:
             if o.name in seen:
-                self.error(o.line, o.name_column,
-                           f"duplicate option '{o.name}' (first defined on line {seen[o.name]})")
+                self.error(
+                    o.line,
+                    o.name_column,
+                    f"duplicate option '{o.name}' (first defined on line {seen[o.name]})",
+                )
             seen.setdefault(o.name, o.line)
             if o.cpu.unit is not None:
-                self.error(o.cpu.line, o.cpu.column,
-                           f"cpu is a plain number of cores (e.g. 0.5), got '{format_quantity(o.cpu)}'")
+                self.error(
+                    o.cpu.line,
+                    o.cpu.column,
+                    f"cpu is a plain number of cores (e.g. 0.5), got '{format_quantity(o.cpu)}'",
+                )
             elif o.cpu.number <= 0:
-                self.error(o.cpu.line, o.cpu.column,
-                           f"cpu must be greater than 0 cores, got {format_quantity(o.cpu)}")
+                self.error(
+                    o.cpu.line,
+                    o.cpu.column,
+                    f"cpu must be greater than 0 cores, got {format_quantity(o.cpu)}",
+                )
             if o.memory.dimension != ast.BYTES:
-                self.error(o.memory.line, o.memory.column,
-                           f"memory needs a size unit (B, KB, MB, GB), e.g. "
-                           f"'{format_quantity(o.memory)}MB', got '{format_quantity(o.memory)}'"
-                           if o.memory.unit is None else
-                           f"memory needs a size unit (B, KB, MB, GB), got '{format_quantity(o.memory)}'")
-            elif o.memory.canonical < 1024 ** 2:
-                self.error(o.memory.line, o.memory.column,
-                           f"memory must be at least 1MB, got {format_quantity(o.memory)}")
+                self.error(
+                    o.memory.line,
+                    o.memory.column,
+                    f"memory needs a size unit (B, KB, MB, GB), e.g. "
+                    f"'{format_quantity(o.memory)}MB', got '{format_quantity(o.memory)}'"
+                    if o.memory.unit is None
+                    else f"memory needs a size unit (B, KB, MB, GB), got '{format_quantity(o.memory)}'",
+                )
+            elif o.memory.canonical < 1024**2:
+                self.error(
+                    o.memory.line,
+                    o.memory.column,
+                    f"memory must be at least 1MB, got {format_quantity(o.memory)}",
+                )
 
     def check_function_name(self, name: str, line: int, column: int):
         if self.functions is not None and name not in self.functions:
@@ -97,12 +131,18 @@ class Checker:
         otherwise_line = None
         for rule in fn.rules:
             if rule.option not in options:
-                self.error(rule.line, rule.option_column,
-                           f"unknown option '{rule.option}' (declared options: "
-                           f"{', '.join(options) or 'none'})")
+                self.error(
+                    rule.line,
+                    rule.option_column,
+                    f"unknown option '{rule.option}' (declared options: "
+                    f"{', '.join(options) or 'none'})",
+                )
             if otherwise_line is not None:
-                self.error(rule.line, rule.column,
-                           f"unreachable rule: it comes after 'otherwise' on line {otherwise_line}")
+                self.error(
+                    rule.line,
+                    rule.column,
+                    f"unreachable rule: it comes after 'otherwise' on line {otherwise_line}",
+                )
                 continue
             if rule.condition is None:
                 otherwise_line = rule.line
@@ -111,25 +151,37 @@ class Checker:
                 continue
             self.check_reachable(rule, covered)
         if not fn.rules:
-            self.warning(fn.line, fn.column, f"function '{fn.name}' has no rules; the adapter "
-                                             "will use the largest option")
+            self.warning(
+                fn.line,
+                fn.column,
+                f"function '{fn.name}' has no rules; the adapter will use the largest option",
+            )
         elif otherwise_line is None:
-            self.warning(fn.line, fn.column,
-                         f"function '{fn.name}' has no 'otherwise' rule; when no rule matches the "
-                         "adapter uses the largest option and flags the request at-risk")
+            self.warning(
+                fn.line,
+                fn.column,
+                f"function '{fn.name}' has no 'otherwise' rule; when no rule matches the "
+                "adapter uses the largest option and flags the request at-risk",
+            )
 
     def check_reachable(self, rule: ast.Rule, covered: dict):
         own = conjunct_sets(rule.condition)
         for var, values in own.items():
             if intervals.is_empty(values):
-                self.error(rule.line, rule.column,
-                           f"condition can never be true: no value of '{'.'.join(var)}' satisfies it")
+                self.error(
+                    rule.line,
+                    rule.column,
+                    f"condition can never be true: no value of '{'.'.join(var)}' satisfies it",
+                )
                 return
             if var in covered and intervals.is_subset(values, covered[var][0]):
                 lines = ", ".join(str(n) for n in covered[var][1])
-                self.error(rule.line, rule.column,
-                           f"unreachable rule: every value of '{'.'.join(var)}' it accepts is "
-                           f"already taken by the rule(s) on line {lines}")
+                self.error(
+                    rule.line,
+                    rule.column,
+                    f"unreachable rule: every value of '{'.'.join(var)}' it accepts is "
+                    f"already taken by the rule(s) on line {lines}",
+                )
                 return
         single = single_variable_set(rule.condition)
         if single is not None:
@@ -148,9 +200,13 @@ class Checker:
             return False
         left, right = c.left, c.right
         if isinstance(left, ast.Quantity) and isinstance(right, ast.Quantity):
-            self.error(c.line, c.column, "comparison of two constants; one side must be a variable "
-                                         "(remaining, elapsed, input.<field>, upstream.<fn>.duration, "
-                                         "stats.<fn>.<stat>)")
+            self.error(
+                c.line,
+                c.column,
+                "comparison of two constants; one side must be a variable "
+                "(remaining, elapsed, input.<field>, upstream.<fn>.duration, "
+                "stats.<fn>.<stat>)",
+            )
             return False
         if left.dimension != right.dimension:
             var, other = (left, right) if isinstance(left, ast.Variable) else (right, left)
@@ -161,8 +217,12 @@ class Checker:
     def check_operand(self, o: ast.Operand) -> bool:
         if isinstance(o, ast.Quantity):
             if o.dimension is None:
-                self.error(o.line, o.column, f"unknown unit '{o.unit}' in '{format_quantity(o)}' "
-                                             "(time: ms, s; size: B, KB, MB, GB)")
+                self.error(
+                    o.line,
+                    o.column,
+                    f"unknown unit '{o.unit}' in '{format_quantity(o)}' "
+                    "(time: ms, s; size: B, KB, MB, GB)",
+                )
                 return False
             return True
         if o.function is not None:

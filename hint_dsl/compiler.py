@@ -13,6 +13,7 @@ run, no live statistics yet) makes its comparison false.
 `interpret` evaluates the syntax tree directly; it is the reference the compiled form is tested
 against and the baseline of bench/adapter_decision.py.
 """
+
 from __future__ import annotations
 
 import operator
@@ -25,17 +26,23 @@ from .checker import check
 from .errors import HintError
 from .printer import format_rule
 
-OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-       "==": operator.eq, "!=": operator.ne}
+OPS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 @dataclass(frozen=True)
 class CompiledRule:
     function: str
-    index: int            # position within the function's rules, 0-based
+    index: int  # position within the function's rules, 0-based
     option: str
     size: Size
-    text: str             # "when remaining < 900ms use large"
+    text: str  # "when remaining < 900ms use large"
     line: int
 
     @property
@@ -48,8 +55,8 @@ class CompiledHints:
     workflow: str
     slo_ms: float
     percentile: float
-    options: dict[str, Size]          # declaration order
-    deciders: dict[str, object]       # function -> decide(state) -> CompiledRule | None
+    options: dict[str, Size]  # declaration order
+    deciders: dict[str, object]  # function -> decide(state) -> CompiledRule | None
     rules: dict[str, list[CompiledRule]]
 
     def decide(self, function: str, state) -> CompiledRule | None:
@@ -86,6 +93,7 @@ def _reader(var: ast.Variable):
         stats = s.stats
         by_metric = None if stats is None else stats.get(fn)
         return None if by_metric is None else by_metric.get(metric)
+
     return stat
 
 
@@ -93,7 +101,7 @@ def _compile_compare(c: ast.Compare):
     op = OPS[c.op]
     left, right = c.left, c.right
     if isinstance(left, ast.Variable) and isinstance(right, ast.Quantity):
-        if left.path == ("remaining",):       # the hot case: no reader call
+        if left.path == ("remaining",):  # the hot case: no reader call
             k = right.canonical
             return lambda s: op(s.remaining_ms, k)
         read, k = _reader(left), right.canonical
@@ -101,6 +109,7 @@ def _compile_compare(c: ast.Compare):
         def var_const(s):
             v = read(s)
             return v is not None and op(v, k)
+
         return var_const
     if isinstance(left, ast.Quantity) and isinstance(right, ast.Variable):
         read, k = _reader(right), left.canonical
@@ -108,6 +117,7 @@ def _compile_compare(c: ast.Compare):
         def const_var(s):
             v = read(s)
             return v is not None and op(k, v)
+
         return const_var
     read_l, read_r = _reader(left), _reader(right)
 
@@ -117,6 +127,7 @@ def _compile_compare(c: ast.Compare):
             return False
         b = read_r(s)
         return b is not None and op(a, b)
+
     return var_var
 
 
@@ -139,8 +150,10 @@ def compile_condition(c: ast.Condition):
 
 def _chain(preds_and_rules):
     """decide(state): the first rule whose predicate holds (None predicate = otherwise)."""
+
     def no_match(s):
         return None
+
     decide = no_match
     for pred, rule in reversed(preds_and_rules):
         if pred is None:
@@ -159,8 +172,10 @@ def compile_hints(hints: ast.HintFile, workflow_functions=None) -> CompiledHints
     options = {o.name: o.size for o in hints.options}
     deciders, rules = {}, {}
     for fn in hints.functions:
-        compiled = [CompiledRule(fn.name, i, r.option, options[r.option], format_rule(r), r.line)
-                    for i, r in enumerate(fn.rules)]
+        compiled = [
+            CompiledRule(fn.name, i, r.option, options[r.option], format_rule(r), r.line)
+            for i, r in enumerate(fn.rules)
+        ]
         preds = [None if r.condition is None else compile_condition(r.condition) for r in fn.rules]
         deciders[fn.name] = _chain(list(zip(preds, compiled)))
         rules[fn.name] = compiled

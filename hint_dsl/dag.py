@@ -1,5 +1,6 @@
 """Small graph helpers over a workflow's nodes (duck-typed: `.nodes` in topological order, each
 with `.id` and `.depends`). Used by the synthesizer and by the adapter's policies."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ A single-variable condition such as `remaining >= 200ms and remaining < 900ms` i
 values for which it holds; a later rule is unreachable when its set lies inside the union of the
 sets of earlier rules on the same variable.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,9 +24,13 @@ class Interval:
     def empty(self) -> bool:
         return self.lo > self.hi or (self.lo == self.hi and not (self.lo_closed and self.hi_closed))
 
-    def contains(self, other: "Interval") -> bool:
-        lo_ok = self.lo < other.lo or (self.lo == other.lo and (self.lo_closed or not other.lo_closed))
-        hi_ok = self.hi > other.hi or (self.hi == other.hi and (self.hi_closed or not other.hi_closed))
+    def contains(self, other: Interval) -> bool:
+        lo_ok = self.lo < other.lo or (
+            self.lo == other.lo and (self.lo_closed or not other.lo_closed)
+        )
+        hi_ok = self.hi > other.hi or (
+            self.hi == other.hi and (self.hi_closed or not other.hi_closed)
+        )
         return lo_ok and hi_ok
 
 

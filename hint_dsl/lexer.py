@@ -3,6 +3,7 @@
 Line oriented: every line ends with a NEWLINE token (the parser ignores those inside
 parentheses, so long conditions can be wrapped). `#` starts a comment.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +11,15 @@ from dataclasses import dataclass
 from .errors import Diagnostic
 
 IDENT, NUMBER, OP, LPAREN, RPAREN, DOT, NEWLINE, EOF = (
-    "ident", "number", "op", "(", ")", ".", "newline", "eof")
+    "ident",
+    "number",
+    "op",
+    "(",
+    ")",
+    ".",
+    "newline",
+    "eof",
+)
 COMPARISONS = ("<=", ">=", "==", "!=", "<", ">")
 
 
@@ -20,7 +29,7 @@ class Token:
     text: str
     line: int
     column: int
-    unit: str | None = None     # NUMBER only: letters written right after the digits
+    unit: str | None = None  # NUMBER only: letters written right after the digits
 
     def describe(self) -> str:
         if self.kind == NEWLINE:
@@ -60,9 +69,10 @@ def tokenize(text: str, filename: str = "<hints>") -> tuple[list[Token], list[Di
                     k += 1
                 number = line[i:j]
                 if number.count(".") > 1:
-                    errors.append(Diagnostic(lineno, col, f"malformed number '{number}'",
-                                             filename=filename))
-                    number = number[:number.index(".", number.index(".") + 1)]
+                    errors.append(
+                        Diagnostic(lineno, col, f"malformed number '{number}'", filename=filename)
+                    )
+                    number = number[: number.index(".", number.index(".") + 1)]
                 tokens.append(Token(NUMBER, line[i:k], lineno, col, line[j:k] or None))
                 i = k
             elif _is_ident_start(c):
@@ -80,8 +90,9 @@ def tokenize(text: str, filename: str = "<hints>") -> tuple[list[Token], list[Di
                 i += 1
             else:
                 hint = " (use '==' to compare)" if c == "=" else ""
-                errors.append(Diagnostic(lineno, col, f"unexpected character '{c}'{hint}",
-                                         filename=filename))
+                errors.append(
+                    Diagnostic(lineno, col, f"unexpected character '{c}'{hint}", filename=filename)
+                )
                 i += 1
         tokens.append(Token(NEWLINE, "", lineno, len(line) + 1))
     last = len(text.splitlines()) or 1

@@ -18,14 +18,27 @@ Grammar (one statement per line; line breaks inside parentheses are ignored):
                | 'input' '.' FIELD { '.' FIELD }
                | 'upstream' '.' FN '.' 'duration' | 'stats' '.' FN '.' ('p50'|'p95'|'p99'|'mean')
 """
+
 from __future__ import annotations
 
 from . import ast
 from .errors import Diagnostic, HintError
 from .lexer import DOT, EOF, IDENT, LPAREN, NEWLINE, NUMBER, OP, RPAREN, Token, tokenize
 
-KEYWORDS = {"workflow", "slo", "option", "cpu", "memory", "function", "when", "otherwise", "use",
-            "and", "or", "not"}
+KEYWORDS = {
+    "workflow",
+    "slo",
+    "option",
+    "cpu",
+    "memory",
+    "function",
+    "when",
+    "otherwise",
+    "use",
+    "and",
+    "or",
+    "not",
+}
 STATEMENTS = "'workflow', 'option', 'function', 'when' or 'otherwise'"
 
 
@@ -40,7 +53,7 @@ class Parser:
         self.tokens, lex_errors = tokenize(text, filename)
         self.errors: list[Diagnostic] = list(lex_errors)
         self.pos = 0
-        self.depth = 0          # open parentheses: line breaks inside them are ignored
+        self.depth = 0  # open parentheses: line breaks inside them are ignored
         self.header: ast.WorkflowHeader | None = None
         self.extra_headers: list[ast.WorkflowHeader] = []
         self.options: list[ast.OptionDecl] = []
@@ -100,8 +113,9 @@ class Parser:
             try:
                 self.statement()
             except _SyntaxError as e:
-                self.errors.append(Diagnostic(e.token.line, e.token.column, e.message,
-                                              filename=self.filename))
+                self.errors.append(
+                    Diagnostic(e.token.line, e.token.column, e.message, filename=self.filename)
+                )
                 self.depth = 0
                 self.skip_line()
         return ast.HintFile(self.header, self.options, self.functions, self.filename)
@@ -112,8 +126,13 @@ class Parser:
 
     def statement(self):
         word = self.tok.text if self.tok.kind == IDENT else None
-        handler = {"workflow": self.workflow, "option": self.option, "function": self.function,
-                   "when": self.rule, "otherwise": self.rule}.get(word)
+        handler = {
+            "workflow": self.workflow,
+            "option": self.option,
+            "function": self.function,
+            "when": self.rule,
+            "otherwise": self.rule,
+        }.get(word)
         if handler is None:
             self.fail(f"a statement ({STATEMENTS})")
         handler()
@@ -126,7 +145,7 @@ class Parser:
         percentile = 99.0
         if self.tok.kind == IDENT and self.tok.text[:1] == "p" and _is_number(self.tok.text[1:]):
             digits = self.advance().text[1:]
-            t = self.tok          # p99.9 lexes as 'p99' then '.9'
+            t = self.tok  # p99.9 lexes as 'p99' then '.9'
             if t.kind == NUMBER and t.text.startswith(".") and t.unit is None:
                 digits += self.advance().text
             percentile = float(digits)
@@ -147,21 +166,26 @@ class Parser:
         self.expect_word("memory", "after the cpu count")
         memory = self.expect_number("a memory size after 'memory' (e.g. 256MB or 1GB)")
         self.end_of_statement("the memory size")
-        self.options.append(ast.OptionDecl(name.text, cpu, memory, start.line, start.column,
-                                           name.column))
+        self.options.append(
+            ast.OptionDecl(name.text, cpu, memory, start.line, start.column, name.column)
+        )
 
     def function(self):
         start = self.advance()
         name = self.expect_name("a function name after 'function'")
         self.end_of_statement(f"the function name '{name.text}'")
-        self.functions.append(ast.FunctionHints(name.text, [], start.line, start.column,
-                                                name.column))
+        self.functions.append(
+            ast.FunctionHints(name.text, [], start.line, start.column, name.column)
+        )
 
     def rule(self):
         start = self.advance()
         if not self.functions:
-            raise _SyntaxError(start, f"'{start.text}' rule outside a function block: "
-                                      "add a 'function NAME' line above it")
+            raise _SyntaxError(
+                start,
+                f"'{start.text}' rule outside a function block: "
+                "add a 'function NAME' line above it",
+            )
         condition = None
         if start.text == "when":
             condition = self.condition()
@@ -171,7 +195,8 @@ class Parser:
         option = self.expect_name("an option name after 'use'")
         self.end_of_statement(f"the option name '{option.text}'")
         self.functions[-1].rules.append(
-            ast.Rule(condition, option.text, start.line, start.column, option.column))
+            ast.Rule(condition, option.text, start.line, start.column, option.column)
+        )
 
     # -- conditions ----------------------------------------------------------------------
     def condition(self) -> ast.Condition:
@@ -216,14 +241,16 @@ class Parser:
         if t.kind == NUMBER:
             return self.quantity(self.advance())
         if t.kind != IDENT or t.text not in ("remaining", "elapsed", "input", "upstream", "stats"):
-            self.fail("a variable (remaining, elapsed, input.<field>, upstream.<fn>.duration, "
-                      "stats.<fn>.p50|p95|p99|mean) or a number")
+            self.fail(
+                "a variable (remaining, elapsed, input.<field>, upstream.<fn>.duration, "
+                "stats.<fn>.p50|p95|p99|mean) or a number"
+            )
         self.advance()
         if t.text in ("remaining", "elapsed"):
             return ast.Variable((t.text,), t.line, t.column)
         if t.text == "input":
             fields = [self.dotted("an input field after 'input.' (e.g. input.bytes)")]
-            while self.tok.kind == DOT:      # nested numeric fields: input.item.frames
+            while self.tok.kind == DOT:  # nested numeric fields: input.item.frames
                 fields.append(self.dotted(f"a field name after 'input.{'.'.join(fields)}.'"))
             return ast.Variable(("input", *fields), t.line, t.column)
         fn = self.dotted(f"a function name after '{t.text}.'")
@@ -234,8 +261,10 @@ class Parser:
         else:
             metric = self.dotted(f"a statistic (p50, p95, p99, mean) after 'stats.{fn}.'")
             if metric not in ast.STAT_METRICS:
-                self.fail(f"a statistic (p50, p95, p99, mean) after 'stats.{fn}.'",
-                          self.tokens[self.pos - 1])
+                self.fail(
+                    f"a statistic (p50, p95, p99, mean) after 'stats.{fn}.'",
+                    self.tokens[self.pos - 1],
+                )
         return ast.Variable((t.text, fn, metric), t.line, t.column)
 
     def dotted(self, what: str) -> str:
@@ -259,6 +288,7 @@ def _operand_text(o: ast.Operand) -> str:
     if isinstance(o, ast.Variable):
         return str(o)
     from .printer import format_quantity
+
     return format_quantity(o)
 
 

@@ -3,6 +3,7 @@
 Used by the synthesizer to emit hints and by the console to show them; `parse(format(h)) == h`.
 Rules of a function are aligned on `use` so the options read as a column.
 """
+
 from __future__ import annotations
 
 from . import ast
@@ -45,14 +46,18 @@ def format(hints: ast.HintFile) -> str:  # noqa: A001 - public name mirrors hint
     lines: list[str] = []
     if hints.header is not None:
         h = hints.header
-        lines += [f"workflow {h.name} slo {format_quantity(h.slo)} p{format_number(h.percentile)}",
-                  ""]
+        lines += [
+            f"workflow {h.name} slo {format_quantity(h.slo)} p{format_number(h.percentile)}",
+            "",
+        ]
     if hints.options:
         width = max(len(o.name) for o in hints.options)
         cpu_width = max(len(format_quantity(o.cpu)) for o in hints.options)
         for o in hints.options:
-            lines.append(f"option {o.name.ljust(width)} cpu {format_quantity(o.cpu).ljust(cpu_width)}"
-                         f" memory {format_quantity(o.memory)}")
+            lines.append(
+                f"option {o.name.ljust(width)} cpu {format_quantity(o.cpu).ljust(cpu_width)}"
+                f" memory {format_quantity(o.memory)}"
+            )
         lines.append("")
     for fn in hints.functions:
         lines.append(f"function {fn.name}")

@@ -13,9 +13,10 @@ other option. Node inputs are built by the workflow engine's own `build_node_inp
 exactly what the engine will send. Foreach nodes are profiled per item; each item's
 `input.bytes` is the JSON size of that item's params, as the adapter will see it.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from common.sizes import Size
 from workflows.definition import build_node_input as engine_node_input
@@ -31,15 +32,24 @@ class ProfilingError(RuntimeError):
 def _result(record: dict, node, option: str, run: int):
     response = record.get("response") or {}
     if not response.get("success", response.get("status") == "success"):
-        raise ProfilingError(f"node '{node.id}' (action {node.action}) failed at option '{option}' "
-                             f"on profiling input #{run}: {response.get('result')}")
+        raise ProfilingError(
+            f"node '{node.id}' (action {node.action}) failed at option '{option}' "
+            f"on profiling input #{run}: {response.get('result')}"
+        )
     return response.get("result")
 
 
-def profile(workflow, inputs: list, options: list[Size], repeats: int,
-            invoke: Callable, progress: Callable | None = None,
-            reference: Size | None = None, build_node_input: Callable | None = None,
-            capacity_cores: float | None = None) -> Profiles:
+def profile(
+    workflow,
+    inputs: list,
+    options: list[Size],
+    repeats: int,
+    invoke: Callable,
+    progress: Callable | None = None,
+    reference: Size | None = None,
+    build_node_input: Callable | None = None,
+    capacity_cores: float | None = None,
+) -> Profiles:
     """Profile `workflow` on `inputs` at every option (named `Size`s), `repeats` times each.
 
     `capacity_cores` is the platform's CPU for these functions: how many foreach items can run at
@@ -55,7 +65,9 @@ def profile(workflow, inputs: list, options: list[Size], repeats: int,
     build = build_node_input or engine_node_input
     reference = reference or max(options, key=lambda s: (s.cpu, s.memory))
     ordered = [reference] + [o for o in options if o != reference]
-    profiles = Profiles(workflow.name, {o.option: o for o in ordered}, capacity_cores=capacity_cores)
+    profiles = Profiles(
+        workflow.name, {o.option: o for o in ordered}, capacity_cores=capacity_cores
+    )
     total = len(inputs) * len(workflow.nodes) * len(ordered) * repeats
     done = 0
     for run, run_input in enumerate(inputs):
@@ -72,17 +84,32 @@ def profile(workflow, inputs: list, options: list[Size], repeats: int,
                         try:
                             result = _result(record, node, size.option, run)
                         except ProfilingError as exc:
-                            if size is reference:   # downstream nodes need its output: give up
+                            if size is reference:  # downstream nodes need its output: give up
                                 raise
-                            profiles.add_failure(node.id, size.option, input_bytes(item), run, str(exc),
-                                                 numeric_fields(item))
+                            profiles.add_failure(
+                                node.id,
+                                size.option,
+                                input_bytes(item),
+                                run,
+                                str(exc),
+                                numeric_fields(item),
+                            )
                             done += repeats - repeat
-                            break                   # infeasible here: no more repeats at this option
+                            break  # infeasible here: no more repeats at this option
                         if size is reference and repeat == 0:
                             results.append(result)
-                        profiles.add(Sample(node.id, size.option, float(record["duration"]),
-                                            input_bytes(item), run, repeat,
-                                            item_index if node.foreach else None, numeric_fields(item)))
+                        profiles.add(
+                            Sample(
+                                node.id,
+                                size.option,
+                                float(record["duration"]),
+                                input_bytes(item),
+                                run,
+                                repeat,
+                                item_index if node.foreach else None,
+                                numeric_fields(item),
+                            )
+                        )
                         done += 1
                         if progress:
                             progress(done, total)

@@ -18,6 +18,7 @@ cores runs floor(C / c) items at a time, so a node run lasts the makespan of its
 order to that many slots (the slowest item when they all fit) and costs the sum of its items.
 The profiler measures items one at a time; the synthesizer and policies reason about node runs.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -36,7 +37,7 @@ def size_class(input_bytes: int | float | None) -> int:
 
 def class_bounds(k: int) -> tuple[int, int]:
     """[low, high) bytes of size class k."""
-    return (0 if k == 0 else 2 ** k), 2 ** (k + 1)
+    return (0 if k == 0 else 2**k), 2 ** (k + 1)
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -52,24 +53,25 @@ def percentile(values: list[float], p: float) -> float | None:
 
 @dataclass
 class Sample:
-    function: str          # workflow node id
+    function: str  # workflow node id
     option: str
     latency_ms: float
     input_bytes: int = 0
-    run: int = 0           # index of the profiling input
+    run: int = 0  # index of the profiling input
     repeat: int = 0
     item: int | None = None  # foreach item index
-    features: dict = field(default_factory=dict)   # numeric input fields, as hints see them
+    features: dict = field(default_factory=dict)  # numeric input fields, as hints see them
 
 
 @dataclass
 class NodeRun:
     """One run of a node (all its foreach items) at one option."""
-    latency_ms: float      # makespan of the items on the slots the option leaves (module doc)
-    work_ms: float         # sum over items: what the run is billed for
+
+    latency_ms: float  # makespan of the items on the slots the option leaves (module doc)
+    work_ms: float  # sum over items: what the run is billed for
     size_class: int
-    run: int = 0           # which profiling input
-    items: int = 1         # activations in the run (a foreach node's items)
+    run: int = 0  # which profiling input
+    items: int = 1  # activations in the run (a foreach node's items)
 
 
 @dataclass
@@ -99,7 +101,9 @@ class Profiles:
         samples = [s for s in self.samples if s.function == function]
         if not samples:
             return "bytes"
-        option = max(set(s.option for s in samples), key=lambda o: sum(1 for s in samples if s.option == o))
+        option = max(
+            set(s.option for s in samples), key=lambda o: sum(1 for s in samples if s.option == o)
+        )
         at = [s for s in samples if s.option == option]
         fields = set.intersection(*(set(s.features) for s in at)) if at else set()
         scores = {key: _explained(at, key) for key in ["bytes", *sorted(fields)]}
@@ -110,7 +114,11 @@ class Profiles:
         """The size-key value of a sample or failure record of `function`."""
         key = self.size_key(function)
         if isinstance(item, dict):
-            return item.get("input_bytes", 0) if key == "bytes" else (item.get("features") or {}).get(key, 0)
+            return (
+                item.get("input_bytes", 0)
+                if key == "bytes"
+                else (item.get("features") or {}).get(key, 0)
+            )
         return item.input_bytes if key == "bytes" else item.features.get(key, 0)
 
     def class_of(self, function: str, item) -> int:
@@ -122,33 +130,62 @@ class Profiles:
         self._keys = {}
 
     # -- JSON ----------------------------------------------------------------------------
-    def add_failure(self, function: str, option: str, input_bytes: int, run: int, error: str,
-                    features: dict | None = None) -> None:
-        self.failures.append({"function": function, "option": option, "input_bytes": input_bytes,
-                              "features": features or {}, "run": run, "error": error})
+    def add_failure(
+        self,
+        function: str,
+        option: str,
+        input_bytes: int,
+        run: int,
+        error: str,
+        features: dict | None = None,
+    ) -> None:
+        self.failures.append(
+            {
+                "function": function,
+                "option": option,
+                "input_bytes": input_bytes,
+                "features": features or {},
+                "run": run,
+                "error": error,
+            }
+        )
         self._runs = None
 
     def failed(self, function: str, option: str, size_class_: int | None = None) -> bool:
-        return any(f["function"] == function and f["option"] == option
-                   and (size_class_ is None or self.class_of(function, f) == size_class_)
-                   for f in self.failures)
+        return any(
+            f["function"] == function
+            and f["option"] == option
+            and (size_class_ is None or self.class_of(function, f) == size_class_)
+            for f in self.failures
+        )
 
     def to_json(self) -> dict:
-        return {"workflow": self.workflow,
-                "options": {n: s.to_json() for n, s in self.options.items()},
-                "samples": [asdict(s) for s in self.samples],
-                "failures": list(self.failures), "capacityCores": self.capacity_cores}
+        return {
+            "workflow": self.workflow,
+            "options": {n: s.to_json() for n, s in self.options.items()},
+            "samples": [asdict(s) for s in self.samples],
+            "failures": list(self.failures),
+            "capacityCores": self.capacity_cores,
+        }
 
     @classmethod
-    def from_json(cls, d: dict) -> "Profiles":
-        return cls(d["workflow"], {n: Size.from_json(s) for n, s in d.get("options", {}).items()},
-                   [Sample(**s) for s in d.get("samples", [])], list(d.get("failures", [])),
-                   d.get("capacityCores"))
+    def from_json(cls, d: dict) -> Profiles:
+        return cls(
+            d["workflow"],
+            {n: Size.from_json(s) for n, s in d.get("options", {}).items()},
+            [Sample(**s) for s in d.get("samples", [])],
+            list(d.get("failures", [])),
+            d.get("capacityCores"),
+        )
 
     def held_cores(self, function: str, option: str, run: int | None = None) -> float:
         """CPU a run of `function` at `option` holds while it runs: the option's cores for each
         item running at once (in profiling input `run`, or the most items any run had)."""
-        runs = [r for r in self._node_run_index().get((function, option), []) if run is None or r.run == run]
+        runs = [
+            r
+            for r in self._node_run_index().get((function, option), [])
+            if run is None or r.run == run
+        ]
         items = max((r.items for r in runs), default=1)
         slots = self.slots(option)
         return self.options[option].cpu * (items if slots is None else min(items, slots))
@@ -165,8 +202,13 @@ class Profiles:
 
     def latencies(self, function: str, option: str, size_class: int | None = None) -> list[float]:
         """Per-activation latencies (foreach items separately)."""
-        return [s.latency_ms for s in self.samples if s.function == function and s.option == option
-                and (size_class is None or self.class_of(function, s) == size_class)]
+        return [
+            s.latency_ms
+            for s in self.samples
+            if s.function == function
+            and s.option == option
+            and (size_class is None or self.class_of(function, s) == size_class)
+        ]
 
     def node_runs(self, function: str, option: str, size_class: int | None = None) -> list[NodeRun]:
         """Runs of `function` at `option` (in one size class); none where the option failed, so
@@ -176,26 +218,46 @@ class Profiles:
         runs = self._node_run_index().get((function, option), [])
         return [r for r in runs if size_class is None or r.size_class == size_class]
 
-    def node_latencies(self, function: str, option: str, size_class: int | None = None) -> list[float]:
+    def node_latencies(
+        self, function: str, option: str, size_class: int | None = None
+    ) -> list[float]:
         return [r.latency_ms for r in self.node_runs(function, option, size_class)]
 
     def size_classes(self, function: str) -> list[int]:
-        return sorted({r.size_class for (f, _), runs in self._node_run_index().items()
-                       if f == function for r in runs})
+        return sorted(
+            {
+                r.size_class
+                for (f, _), runs in self._node_run_index().items()
+                if f == function
+                for r in runs
+            }
+        )
 
     def run_classes(self, function: str) -> dict[int, int]:
         """Profiling input index -> size class of this node's input in that run. Links the
         classes of a node to those of its successors (a large upload gives a large resize)."""
-        return {r.run: r.size_class for (f, _), runs in self._node_run_index().items()
-                if f == function for r in runs}
+        return {
+            r.run: r.size_class
+            for (f, _), runs in self._node_run_index().items()
+            if f == function
+            for r in runs
+        }
 
-    def tail_ms(self, function: str, option: str, p: float, margin: float = 0.0,
-                size_class: int | None = None) -> float | None:
+    def tail_ms(
+        self,
+        function: str,
+        option: str,
+        p: float,
+        margin: float = 0.0,
+        size_class: int | None = None,
+    ) -> float | None:
         """Node latency at percentile p, inflated by a safety margin (0.1 = +10 %)."""
         value = percentile(self.node_latencies(function, option, size_class), p)
         return None if value is None else value * (1.0 + margin)
 
-    def cost(self, function: str, option: str, size_class: int | None = None) -> tuple[float, float]:
+    def cost(
+        self, function: str, option: str, size_class: int | None = None
+    ) -> tuple[float, float]:
         """Mean (core-ms, MB-ms) of one node run at `option`: cpu first, memory to break ties."""
         runs = self.node_runs(function, option, size_class)
         if not runs:
@@ -213,8 +275,13 @@ class Profiles:
             for (fn, opt, _, _), items in groups.items():
                 items.sort(key=lambda s: s.item or 0)
                 slots = self.slots(opt) if opt in self.options else None
-                run = NodeRun(makespan([s.latency_ms for s in items], slots), sum(s.latency_ms for s in items),
-                              size_class(max(self.key_value(fn, s) for s in items)), items[0].run, len(items))
+                run = NodeRun(
+                    makespan([s.latency_ms for s in items], slots),
+                    sum(s.latency_ms for s in items),
+                    size_class(max(self.key_value(fn, s) for s in items)),
+                    items[0].run,
+                    len(items),
+                )
                 index.setdefault((fn, opt), []).append(run)
             self._runs = index
         return self._runs

@@ -24,6 +24,7 @@ Method (our reconstruction of Janus, see reference/janus-paper-notes.md §R):
    option); size classes whose tables are identical merge, and a split on `input.bytes` is kept
    only where tables differ.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,11 @@ from dataclasses import dataclass
 
 from common.sizes import Size
 
-from . import ast, dag
-from . import check  # text-level check (hint_dsl.check)
+from . import (
+    ast,
+    check,  # text-level check (hint_dsl.check)
+    dag,
+)
 from .printer import format
 from .profiles import Profiles, class_bounds
 
@@ -46,8 +50,8 @@ class Synthesis:
 @dataclass
 class _Choice:
     option: str
-    time_ms: float        # this node's tail + downstream time from its end
-    cost: float           # this node's mean cost + the downstream nodes' cost at their budgets
+    time_ms: float  # this node's tail + downstream time from its end
+    cost: float  # this node's mean cost + the downstream nodes' cost at their budgets
     feasible: bool
 
 
@@ -91,8 +95,9 @@ def _evaluate(budget, own, tail, name, kids) -> _Choice:
     return _Choice(name, total, own + sum(t.cost(c, i) for t, c, i in at), total <= budget)
 
 
-def _choose(budget, candidates, kids, previous: _Choice | None, tails: dict,
-            min_saving: float) -> _Choice:
+def _choose(
+    budget, candidates, kids, previous: _Choice | None, tails: dict, min_saving: float
+) -> _Choice:
     """The option for one budget level; `candidates` = [(own cost, tail, name)].
 
     Cheapest feasible for the rest of the workflow, else the fastest. Two rules keep the table
@@ -118,26 +123,35 @@ def _child_classes(profiles, parent: str, parent_class, child: str, table: _Tabl
         return every
     parent_runs = profiles.run_classes(parent)
     child_runs = profiles.run_classes(child)
-    linked = {child_runs[r] for r, k in parent_runs.items() if k == parent_class and r in child_runs}
+    linked = {
+        child_runs[r] for r, k in parent_runs.items() if k == parent_class and r in child_runs
+    }
     return [k for k in every if k in linked] or every
 
 
 def _own_cost(profiles, function, option, k) -> float:
     core_ms, mb_ms = profiles.cost(function, option, k)
-    return core_ms + mb_ms * 1e-9      # memory only breaks ties
+    return core_ms + mb_ms * 1e-9  # memory only breaks ties
 
 
-def _node_table(node, kids, tables, profiles, options, p, margin, levels, grid_ms,
-                min_saving) -> _Table:
+def _node_table(
+    node, kids, tables, profiles, options, p, margin, levels, grid_ms, min_saving
+) -> _Table:
     table = _Table(levels, grid_ms)
     classes = profiles.size_classes(node.id) or [None]
     if len(classes) == 1:
         classes = [None]
     largest = max(options, key=lambda s: (s.cpu, s.memory)).option
     for k in classes:
-        candidates = [(_own_cost(profiles, node.id, o.option, k),
-                       profiles.tail_ms(node.id, o.option, p, margin, k), o.option)
-                      for o in options if profiles.node_latencies(node.id, o.option, k)]
+        candidates = [
+            (
+                _own_cost(profiles, node.id, o.option, k),
+                profiles.tail_ms(node.id, o.option, p, margin, k),
+                o.option,
+            )
+            for o in options
+            if profiles.node_latencies(node.id, o.option, k)
+        ]
         # Never profiled: always the largest option, taking no time we know of.
         candidates = candidates or [(0.0, 0.0, largest)]
         tails = {name: tail for _, tail, name in candidates}
@@ -194,9 +208,16 @@ def _condense(table: _Table, key: str = "bytes") -> list[ast.Rule]:
     return rules
 
 
-def synthesize(workflow, profiles: Profiles, options: list[Size], percentile: float | None = None,
-               slo_ms: float | None = None, grid_ms: float = 50.0, margin: float = 0.1,
-               min_saving: float = 0.03) -> Synthesis:
+def synthesize(
+    workflow,
+    profiles: Profiles,
+    options: list[Size],
+    percentile: float | None = None,
+    slo_ms: float | None = None,
+    grid_ms: float = 50.0,
+    margin: float = 0.1,
+    min_saving: float = 0.03,
+) -> Synthesis:
     """Hint text for `workflow` from `profiles`; see the module docstring for the method."""
     p = percentile if percentile is not None else getattr(workflow, "percentile", 99) or 99
     slo = slo_ms if slo_ms is not None else workflow.slo_ms
@@ -206,17 +227,25 @@ def synthesize(workflow, profiles: Profiles, options: list[Size], percentile: fl
     kids = dag.children(workflow)
     tables: dict[str, _Table] = {}
     for node in reversed(workflow.nodes):
-        tables[node.id] = _node_table(node, kids[node.id], tables, profiles, options, p, margin,
-                                      levels, grid_ms, min_saving)
-    functions = [ast.FunctionHints(n.id, _condense(tables[n.id], profiles.size_key(n.id))) for n in workflow.nodes]
+        tables[node.id] = _node_table(
+            node, kids[node.id], tables, profiles, options, p, margin, levels, grid_ms, min_saving
+        )
+    functions = [
+        ast.FunctionHints(n.id, _condense(tables[n.id], profiles.size_key(n.id)))
+        for n in workflow.nodes
+    ]
     hint = ast.HintFile(
         ast.WorkflowHeader(workflow.name, ast.Quantity(slo, "ms"), float(p)),
-        [ast.OptionDecl(o.option, ast.Quantity(o.cpu), ast.Quantity(o.memory, "MB"))
-         for o in options],   # all of them: the adapter's fallback is the largest
-        functions)
+        [
+            ast.OptionDecl(o.option, ast.Quantity(o.cpu), ast.Quantity(o.memory, "MB"))
+            for o in options
+        ],  # all of them: the adapter's fallback is the largest
+        functions,
+    )
     text = format(hint)
-    return Synthesis(text, _report(workflow, tables, functions, levels, slo, p, grid_ms, margin,
-                                   text))
+    return Synthesis(
+        text, _report(workflow, tables, functions, levels, slo, p, grid_ms, margin, text)
+    )
 
 
 def _report(workflow, tables, functions, levels, slo, p, grid_ms, margin, text) -> dict:
@@ -224,23 +253,36 @@ def _report(workflow, tables, functions, levels, slo, p, grid_ms, margin, text) 
     per_function = {}
     for n in workflow.nodes:
         t = tables[n.id]
-        feasible = [levels[i] for i in range(len(levels))
-                    if all(t.choices[k][i].feasible for k in t.choices)]
+        feasible = [
+            levels[i]
+            for i in range(len(levels))
+            if all(t.choices[k][i].feasible for k in t.choices)
+        ]
         per_function[n.id] = {
-            "classes": {str(k): [[levels[i], c.option, round(c.time_ms, 3), c.feasible]
-                                 for i, c in enumerate(t.choices[k])] for k in t.choices},
+            "classes": {
+                str(k): [
+                    [levels[i], c.option, round(c.time_ms, 3), c.feasible]
+                    for i, c in enumerate(t.choices[k])
+                ]
+                for k in t.choices
+            },
             "min_feasible_budget_ms": feasible[0] if feasible else None,
             "rules": len(next(f.rules for f in functions if f.name == n.id)),
         }
     return {
-        "slo_ms": slo, "percentile": p, "grid_ms": grid_ms, "margin": margin,
+        "slo_ms": slo,
+        "percentile": p,
+        "grid_ms": grid_ms,
+        "margin": margin,
         "rules_before": sum(len(levels) * len(tables[n.id].choices) for n in workflow.nodes),
         "rules_after": sum(len(f.rules) for f in functions),
         "hint_bytes": len(text.encode()),
-        "predicted_tail_ms": max((tables[r].time(list(tables[r].choices), -1) for r in roots),
-                                 default=0.0),
-        "feasible_at_slo": all(tables[r].choices[k][-1].feasible for r in roots
-                               for k in tables[r].choices),
+        "predicted_tail_ms": max(
+            (tables[r].time(list(tables[r].choices), -1) for r in roots), default=0.0
+        ),
+        "feasible_at_slo": all(
+            tables[r].choices[k][-1].feasible for r in roots for k in tables[r].choices
+        ),
         "functions": per_function,
         "diagnostics": [str(d) for d in check(text, [n.id for n in workflow.nodes])],
     }

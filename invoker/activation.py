@@ -5,6 +5,7 @@ body from `/init` or `/run`, a timeout, an OOM kill) into the response classific
 OpenWhisk's `ActivationResponse.processRunResponseContent`, and to assemble the complete
 activation record the controller stores (`docs/contracts.md`, `POST /invoke`).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,13 +31,16 @@ def invalid_response(body: str) -> str:
 
 
 def truncated_response(length: int, limit: int = MAX_RESULT_BYTES) -> str:
-    return (f"The action produced a response that exceeded the allowed length: "
-            f"{length} > {limit} bytes.")
+    return (
+        f"The action produced a response that exceeded the allowed length: "
+        f"{length} > {limit} bytes."
+    )
 
 
 @dataclass(frozen=True)
 class Outcome:
     """Classified result of one activation: status code (0..3) and the stored result."""
+
     status_code: int
     result: dict | list | None
 
@@ -45,8 +49,12 @@ class Outcome:
         return self.status_code == SUCCESS
 
     def response(self) -> dict:
-        return {"status": STATUS_NAMES[self.status_code], "statusCode": self.status_code,
-                "success": self.success, "result": self.result}
+        return {
+            "status": STATUS_NAMES[self.status_code],
+            "statusCode": self.status_code,
+            "success": self.success,
+            "result": self.result,
+        }
 
 
 def error(status_code: int, message) -> Outcome:
@@ -64,7 +72,11 @@ def classify_run(http_status: int, body: bytes) -> Outcome:
         return error(DEVELOPER_ERROR, invalid_response(text))
     if isinstance(value, dict):
         if http_status == 200:
-            return error(APPLICATION_ERROR, value["error"]) if "error" in value else Outcome(SUCCESS, value)
+            return (
+                error(APPLICATION_ERROR, value["error"])
+                if "error" in value
+                else Outcome(SUCCESS, value)
+            )
         return error(DEVELOPER_ERROR, value.get("error", value))
     if isinstance(value, list) and http_status == 200:
         return Outcome(SUCCESS, value)
@@ -84,8 +96,9 @@ def classify_init(http_status: int, body: bytes) -> Outcome | None:
     return error(DEVELOPER_ERROR, ABNORMAL_INIT)
 
 
-def build_record(msg: dict, outcome: Outcome, *, start: int, end: int, logs: list[str],
-                 annotations: dict) -> dict:
+def build_record(
+    msg: dict, outcome: Outcome, *, start: int, end: int, logs: list[str], annotations: dict
+) -> dict:
     """The complete activation record for the `POST /invoke` message `msg`."""
     action = msg["action"]
     record = {

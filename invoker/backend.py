@@ -4,6 +4,7 @@
 `invoker.docker_backend.DockerBackend` implements them with the docker SDK and direct cgroup
 v1 file access. Everything here is engine-neutral data plus the abstract interface.
 """
+
 from __future__ import annotations
 
 import abc
@@ -23,16 +24,17 @@ class ContainerSpec:
     """What to start: one action container whose runtime the invoker reaches on 127.0.0.1:`port`:
     on the host network it listens there itself; on Docker's bridge (`network="bridge"`) it
     listens on RUNTIME_PORT inside its own network namespace, published on 127.0.0.1:`port`."""
+
     name: str
     image: str
     port: int
-    memory: int                 # MB, hard limit (swap = memory: no swap)
-    cpu: float | None           # cores as a hard CFS quota; None = no quota (shares only)
+    memory: int  # MB, hard limit (swap = memory: no swap)
+    cpu: float | None  # cores as a hard CFS quota; None = no quota (shares only)
     cpu_shares: int = 1024
     env: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
-    gpus: bool = False          # give the container every GPU of the host (NVIDIA container runtime)
-    network: str = "host"       # "host" or "bridge"
+    gpus: bool = False  # give the container every GPU of the host (NVIDIA container runtime)
+    network: str = "host"  # "host" or "bridge"
 
 
 RUNTIME_PORT = 8080  # the runtime's port inside a bridge-networked container (OpenWhisk's)
@@ -42,6 +44,7 @@ NETWORKS = ("host", "bridge")
 @dataclass
 class ContainerHandle:
     """A started container as the backend knows it; `extra` is backend-private state."""
+
     id: str
     name: str
     port: int
@@ -53,6 +56,7 @@ class ContainerHandle:
 @dataclass(frozen=True)
 class UsageSnapshot:
     """Cumulative CPU time (ns) and peak memory since the last reset (bytes)."""
+
     cpu_ns: int
     max_memory: int
 
@@ -60,8 +64,9 @@ class UsageSnapshot:
 @dataclass(frozen=True)
 class LogChunk:
     """Raw log bytes read from the container's log since an offset."""
+
     data: bytes
-    offset: int                 # where the next read starts
+    offset: int  # where the next read starts
 
 
 class ContainerError(RuntimeError):

@@ -1,4 +1,5 @@
 """The invoker's configuration: one typed object built by `invoker.server.main` or by tests."""
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,9 @@ def parse_runtime_images(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         kind, sep, image = pair.partition("=")
         if not sep or not kind.strip() or not image.strip():
-            raise ValueError(f"runtime image must look like KIND=IMAGE (e.g. vlm=tango/action-vlm:cuda), got '{pair}'")
+            raise ValueError(
+                f"runtime image must look like KIND=IMAGE (e.g. vlm=tango/action-vlm:cuda), got '{pair}'"
+            )
         images[kind.strip()] = image.strip()
     return images
 
@@ -37,23 +40,23 @@ class InvokerConfig:
     id: str = "invoker0"
     host: str = "127.0.0.1"
     port: int = 3240
-    controller_url: str | None = None      # None: run stand-alone, no registration/heartbeats
-    token: str | None = None               # X-Tango-Internal; None: accept any request
-    user_memory: int = 2048                # MB for all action containers together
+    controller_url: str | None = None  # None: run stand-alone, no registration/heartbeats
+    token: str | None = None  # X-Tango-Internal; None: accept any request
+    user_memory: int = 2048  # MB for all action containers together
     cpus: float = field(default_factory=lambda: float(os.cpu_count() or 1))
-    container_ports: tuple[int, int] = (12000, 12999)    # [first, last] for action proxies
-    pause_grace: float | None = 2.0        # s idle before `docker pause`; None = never
-    idle_timeout: float = 600.0            # s idle before a container is removed
+    container_ports: tuple[int, int] = (12000, 12999)  # [first, last] for action proxies
+    pause_grace: float | None = 2.0  # s idle before `docker pause`; None = never
+    idle_timeout: float = 600.0  # s idle before a container is removed
     prewarm: tuple[PrewarmSpec, ...] = (PrewarmSpec("python:3.11", 256, 1),)
     runtime_images: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_RUNTIME_IMAGES))
     api_host: str = "http://127.0.0.1:3233"  # __OW_API_HOST inside containers
-    threads: int = 64                      # waitress worker threads = concurrent activations
+    threads: int = 64  # waitress worker threads = concurrent activations
     heartbeat_interval: float = 1.0
-    stats_window: int = 200                # latencies kept per (action, option)
-    log_idle_timeout: float = 2.0          # s without log output before giving up on sentinels
-    start_timeout: float = 30.0            # s for a new container's proxy to listen
-    gpu_kinds: tuple[str, ...] = ()        # kinds whose containers get the host's GPUs (e.g. vlm)
-    container_network: str = "host"        # "bridge": each container in its own network namespace
+    stats_window: int = 200  # latencies kept per (action, option)
+    log_idle_timeout: float = 2.0  # s without log output before giving up on sentinels
+    start_timeout: float = 30.0  # s for a new container's proxy to listen
+    gpu_kinds: tuple[str, ...] = ()  # kinds whose containers get the host's GPUs (e.g. vlm)
+    container_network: str = "host"  # "bridge": each container in its own network namespace
 
     @property
     def instance(self) -> str:
@@ -64,10 +67,14 @@ class InvokerConfig:
         return f"{self.id}-{port}" if port else self.id
 
     def pool_config(self) -> PoolConfig:
-        return PoolConfig(user_memory=self.user_memory, cpus=self.cpus,
-                          pause_grace=self.pause_grace, idle_timeout=self.idle_timeout,
-                          prewarm=self.prewarm,
-                          no_pause_kinds=frozenset(self.canonical_kind(k) for k in self.gpu_kinds))
+        return PoolConfig(
+            user_memory=self.user_memory,
+            cpus=self.cpus,
+            pause_grace=self.pause_grace,
+            idle_timeout=self.idle_timeout,
+            prewarm=self.prewarm,
+            no_pause_kinds=frozenset(self.canonical_kind(k) for k in self.gpu_kinds),
+        )
 
     def image_for(self, kind: str, exec_: dict) -> str:
         """Runtime image of an action: the kind's image, or `exec.image` for blackbox."""
@@ -79,8 +86,9 @@ class InvokerConfig:
             return self.runtime_images[kind]
         except KeyError:
             kinds = ", ".join(sorted([*self.runtime_images, "blackbox"]))
-            raise UnsupportedKind(f"kind '{kind}' is not supported by invoker {self.id}; "
-                                  f"accepted kinds: {kinds}") from None
+            raise UnsupportedKind(
+                f"kind '{kind}' is not supported by invoker {self.id}; accepted kinds: {kinds}"
+            ) from None
 
     def wants_gpus(self, image: str) -> bool:
         """Whether containers of `image` get the host's GPUs: it is the image of a GPU kind."""

@@ -8,13 +8,14 @@ protocol on 127.0.0.1:<port> (host networking). HTTP uses keep-alive `http.clien
 connections with TCP_NODELAY: one per container, more only while `concurrency > 1`
 activations overlap.
 """
+
 from __future__ import annotations
 
 import http.client
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from invoker import logs
 from invoker.backend import ContainerBackend, ContainerError, ContainerHandle, ContainerSpec
@@ -39,7 +40,7 @@ class _Connection(http.client.HTTPConnection):
 class ContainerProxy:
     def __init__(self, backend: ContainerBackend, handle: ContainerHandle):
         self.backend, self.handle = backend, handle
-        self.lock = threading.Lock()          # serializes pause / resume / destroy
+        self.lock = threading.Lock()  # serializes pause / resume / destroy
         self.paused = False
         self.initialized = False
         self.log_offset = 0
@@ -48,8 +49,9 @@ class ContainerProxy:
         self._usage_start = None
 
     @classmethod
-    def start(cls, backend: ContainerBackend, spec: ContainerSpec,
-              timeout: float) -> "ContainerProxy":
+    def start(
+        cls, backend: ContainerBackend, spec: ContainerSpec, timeout: float
+    ) -> ContainerProxy:
         """Create and start the container, and return once its runtime accepts connections."""
         proxy = cls(backend, backend.create(spec))
         try:
@@ -75,13 +77,14 @@ class ContainerProxy:
                 if time.monotonic() > deadline:
                     raise ContainerError(
                         f"container {self.handle.name} did not listen on 127.0.0.1:"
-                        f"{self.handle.port} within {timeout:.0f} s") from None
+                        f"{self.handle.port} within {timeout:.0f} s"
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 1.5, 0.02)
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Connection("127.0.0.1", self.handle.port)
-            conn.sock = sock                  # keep the probe connection for /init
+            conn.sock = sock  # keep the probe connection for /init
             self._idle.append(conn)
             return
 
@@ -97,7 +100,7 @@ class ContainerProxy:
             conn.request("POST", path, body, {"Content-Type": "application/json"})
             reply = conn.getresponse()
             data = reply.read()
-        except socket.timeout:
+        except TimeoutError:
             conn.close()
             raise RunTimeout(path) from None
         except (OSError, http.client.HTTPException) as e:
@@ -138,8 +141,10 @@ class ContainerProxy:
         def read(offset: int) -> tuple[bytes, int]:
             chunk = self.backend.read_logs(self.handle, offset)
             return chunk.data, chunk.offset
-        lines, self.log_offset = logs.collect(read, self.log_offset, int(limit_mb * 1024 * 1024),
-                                              idle_timeout)
+
+        lines, self.log_offset = logs.collect(
+            read, self.log_offset, int(limit_mb * 1024 * 1024), idle_timeout
+        )
         return lines
 
     def oom_killed(self) -> bool:

@@ -9,24 +9,37 @@ directly: the container's cgroup v1 directories (`cpu`, `cpuacct`, `memory` unde
 When the cgroup files are absent (cgroup v2, systemd driver), resizing falls back to the SDK's
 `container.update` and usage reads as zero.
 """
+
 from __future__ import annotations
 
 import os
 import time
 
-import docker
 from docker.types import DeviceRequest, LogConfig, Ulimit
 
-from invoker.backend import (RUNTIME_PORT, ContainerBackend, ContainerError, ContainerHandle,
-                             ContainerSpec, LogChunk, UsageSnapshot)
+import docker
+from invoker.backend import (
+    RUNTIME_PORT,
+    ContainerBackend,
+    ContainerError,
+    ContainerHandle,
+    ContainerSpec,
+    LogChunk,
+    UsageSnapshot,
+)
 
 CFS_PERIOD_US = 100_000
 MB = 1024 * 1024
 
 
 class DockerBackend(ContainerBackend):
-    def __init__(self, invoker_id: str, cgroup_root: str = "/sys/fs/cgroup",
-                 cgroup_parent: str = "docker", client: docker.DockerClient | None = None):
+    def __init__(
+        self,
+        invoker_id: str,
+        cgroup_root: str = "/sys/fs/cgroup",
+        cgroup_parent: str = "docker",
+        client: docker.DockerClient | None = None,
+    ):
         self.invoker_id = invoker_id
         self.client = client or docker.from_env(timeout=60)
         self.api = self.client.api
@@ -42,22 +55,36 @@ class DockerBackend(ContainerBackend):
         gpus = [DeviceRequest(count=-1, capabilities=[["gpu"]])] if spec.gpus else None
         network = {"network_mode": "host"}
         if spec.network == "bridge":
-            network = {"network_mode": "bridge", "port_bindings": {RUNTIME_PORT: ("127.0.0.1", spec.port)},
-                       "extra_hosts": {"host.docker.internal": "host-gateway"}}
+            network = {
+                "network_mode": "bridge",
+                "port_bindings": {RUNTIME_PORT: ("127.0.0.1", spec.port)},
+                "extra_hosts": {"host.docker.internal": "host-gateway"},
+            }
         return self.api.create_host_config(
-            **network, mem_limit=spec.memory * MB, memswap_limit=spec.memory * MB,
-            nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None, cpu_shares=spec.cpu_shares,
-            pids_limit=1024, ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
-            cap_drop=["NET_RAW", "NET_ADMIN"], log_config=LogConfig(type="json-file"),
-            device_requests=gpus)
+            **network,
+            mem_limit=spec.memory * MB,
+            memswap_limit=spec.memory * MB,
+            nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None,
+            cpu_shares=spec.cpu_shares,
+            pids_limit=1024,
+            ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
+            cap_drop=["NET_RAW", "NET_ADMIN"],
+            log_config=LogConfig(type="json-file"),
+            device_requests=gpus,
+        )
 
     def create(self, spec: ContainerSpec) -> ContainerHandle:
         host_config = self.host_config(spec)
         labels = {"tango.invoker": self.invoker_id, **spec.labels}
         try:
-            created = self.api.create_container(spec.image, name=spec.name, environment=spec.env,
-                                                labels=labels, host_config=host_config,
-                                                ports=[RUNTIME_PORT] if spec.network == "bridge" else None)
+            created = self.api.create_container(
+                spec.image,
+                name=spec.name,
+                environment=spec.env,
+                labels=labels,
+                host_config=host_config,
+                ports=[RUNTIME_PORT] if spec.network == "bridge" else None,
+            )
             self.api.start(created["Id"])
         except docker.errors.ImageNotFound as e:
             raise ContainerError(f"image '{spec.image}' is not available on this host: {e}") from e
@@ -65,8 +92,9 @@ class DockerBackend(ContainerBackend):
             raise ContainerError(f"could not start container {spec.name}: {e}") from e
         cid = created["Id"]
         handle = ContainerHandle(cid, spec.name, spec.port, spec.memory, spec.cpu)
-        handle.extra["log_path"] = os.path.join(self.docker_root, "containers", cid,
-                                                f"{cid}-json.log")
+        handle.extra["log_path"] = os.path.join(
+            self.docker_root, "containers", cid, f"{cid}-json.log"
+        )
         handle.extra["oom_kills"] = self._oom_kill_count(handle)
         handle.extra["network"] = spec.network
         return handle
@@ -88,7 +116,9 @@ class DockerBackend(ContainerBackend):
 
     def remove_leftovers(self) -> list[str]:
         names = []
-        for c in self.api.containers(all=True, filters={"label": f"tango.invoker={self.invoker_id}"}):
+        for c in self.api.containers(
+            all=True, filters={"label": f"tango.invoker={self.invoker_id}"}
+        ):
             try:
                 self.api.remove_container(c["Id"], force=True)
             except docker.errors.NotFound:
@@ -131,12 +161,17 @@ class DockerBackend(ContainerBackend):
     def resize_sdk(self, handle: ContainerHandle, cpu: float | None, memory: int) -> None:
         """Resize through the engine API (`docker update`); the fallback and bench baseline."""
         try:
-            self.api.update_container(handle.id, cpu_period=CFS_PERIOD_US,
-                                      cpu_quota=-1 if cpu is None else int(cpu * CFS_PERIOD_US),
-                                      mem_limit=memory * MB, memswap_limit=memory * MB)
+            self.api.update_container(
+                handle.id,
+                cpu_period=CFS_PERIOD_US,
+                cpu_quota=-1 if cpu is None else int(cpu * CFS_PERIOD_US),
+                mem_limit=memory * MB,
+                memswap_limit=memory * MB,
+            )
         except docker.errors.APIError as e:
-            raise ContainerError(f"could not resize {handle.name} to cpu {cpu} "
-                                 f"memory {memory} MB: {e}") from e
+            raise ContainerError(
+                f"could not resize {handle.name} to cpu {cpu} memory {memory} MB: {e}"
+            ) from e
         handle.cpu, handle.memory = cpu, memory
 
     # ---- usage, logs, OOM (files) ---------------------------------------------------------
@@ -149,8 +184,10 @@ class DockerBackend(ContainerBackend):
 
     def usage(self, handle: ContainerHandle) -> UsageSnapshot:
         try:
-            return UsageSnapshot(_read_int(self._cg("cpuacct", handle, "cpuacct.usage")),
-                                 _read_int(self._cg("memory", handle, "memory.max_usage_in_bytes")))
+            return UsageSnapshot(
+                _read_int(self._cg("cpuacct", handle, "cpuacct.usage")),
+                _read_int(self._cg("memory", handle, "memory.max_usage_in_bytes")),
+            )
         except OSError:
             return UsageSnapshot(0, 0)
 
@@ -211,4 +248,3 @@ def _read_int(path: str) -> int:
         return int(os.read(fd, 64))
     finally:
         os.close(fd)
-

@@ -7,20 +7,23 @@ stayed idle for `idle_timeout`), strip them, format each line as
 `<RFC3339 timestamp, nanoseconds> <stream>: <text>` and enforce the action's logs limit with
 OpenWhisk's own messages. `LogCollector` is pure: it only consumes the bytes it is fed.
 """
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 MISSING_SENTINEL = "There was an issue while collecting your logs. Data might be missing."
 
 
 def truncated_message(limit_bytes: int) -> str:
-    return (f"Logs were truncated because the total bytes size exceeds the limit of "
-            f"{limit_bytes} bytes.")
+    return (
+        f"Logs were truncated because the total bytes size exceeds the limit of "
+        f"{limit_bytes} bytes."
+    )
 
 
 def format_time(docker_time: str) -> str:
@@ -34,9 +37,10 @@ def format_time(docker_time: str) -> str:
 @dataclass
 class LogCollector:
     """Accumulates one activation's log lines from raw json-file bytes."""
+
     limit_bytes: int
     lines: list[str] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)     # streams whose sentinel arrived
+    seen: set[str] = field(default_factory=set)  # streams whose sentinel arrived
     size: int = 0
     truncated: bool = False
 
@@ -60,7 +64,7 @@ class LogCollector:
             self.seen.add(stream)
             return
         if stream in self.seen or self.truncated:
-            return      # after its sentinel a stream belongs to the next activation
+            return  # after its sentinel a stream belongs to the next activation
         line = f"{format_time(when)} {stream}: {text}"
         size = len(line.encode())
         if self.size + size > self.limit_bytes:
@@ -78,8 +82,12 @@ class LogCollector:
         return lines
 
 
-def collect(read: Callable[[int], tuple[bytes, int]], offset: int, limit_bytes: int,
-            idle_timeout: float = 2.0) -> tuple[list[str], int]:
+def collect(
+    read: Callable[[int], tuple[bytes, int]],
+    offset: int,
+    limit_bytes: int,
+    idle_timeout: float = 2.0,
+) -> tuple[list[str], int]:
     """Read via `read(offset) -> (data, next_offset)` until both sentinels or idle timeout.
 
     Returns the formatted lines and the offset where the next activation's logs start.

@@ -7,9 +7,10 @@ pool state and the run buffer are read from the pool at scrape time. The metric 
 text format are the controller's (controller/metrics.py), so both services expose the same
 shapes.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from common.prometheus import STATUS_LABEL, Counter, Gauge, Histogram, render
 
@@ -19,17 +20,35 @@ RESIZE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 class InvokerMetrics:
     def __init__(self, invoker_id: str):
         self.invoker_id = invoker_id
-        self.activations = Counter("tango_invoker_activations_total", "Activations this invoker finished.",
-                                   ("action", "status"))
-        self.starts = Counter("tango_invoker_starts_total",
-                              "Activations by how their container was obtained.", ("start_kind",))
-        self.resize = Histogram("tango_invoker_resize_seconds",
-                                "Time to bind an activation's size to its container.", (), RESIZE_BUCKETS)
-        self.init = Histogram("tango_invoker_init_seconds", "Container /init time (cold and prewarmed starts).")
+        self.activations = Counter(
+            "tango_invoker_activations_total",
+            "Activations this invoker finished.",
+            ("action", "status"),
+        )
+        self.starts = Counter(
+            "tango_invoker_starts_total",
+            "Activations by how their container was obtained.",
+            ("start_kind",),
+        )
+        self.resize = Histogram(
+            "tango_invoker_resize_seconds",
+            "Time to bind an activation's size to its container.",
+            (),
+            RESIZE_BUCKETS,
+        )
+        self.init = Histogram(
+            "tango_invoker_init_seconds", "Container /init time (cold and prewarmed starts)."
+        )
         self.run = Histogram("tango_invoker_run_seconds", "Container /run time.", ("action",))
 
-    def activation_finished(self, action: str, status_code: int, start_kind: str, resize_ms: float,
-                            init_ms: float | None) -> None:
+    def activation_finished(
+        self,
+        action: str,
+        status_code: int,
+        start_kind: str,
+        resize_ms: float,
+        init_ms: float | None,
+    ) -> None:
         self.activations.inc(action=action, status=STATUS_LABEL.get(status_code, "internal_error"))
         self.starts.inc(start_kind=start_kind)
         self.resize.observe(resize_ms / 1000.0)
@@ -42,10 +61,24 @@ class InvokerMetrics:
     def render(self, pool_summary: Callable[[], dict]) -> str:
         """The exposition; ``pool_summary`` is ``ContainerPool.summary`` taken under the pool lock."""
         summary = pool_summary()
-        gauges = [Gauge("tango_invoker_containers", "Containers by pool state.", ("state",),
-                        lambda: {(s,): n for s, n in summary.get("states", {}).items()}),
-                  Gauge("tango_invoker_buffered_activations", "Activations waiting for a container.", (),
-                        lambda: {(): summary.get("buffer", 0)}),
-                  Gauge("tango_invoker_free_memory_megabytes", "User memory not held by containers.", (),
-                        lambda: {(): summary.get("freeMemory", 0)})]
+        gauges = [
+            Gauge(
+                "tango_invoker_containers",
+                "Containers by pool state.",
+                ("state",),
+                lambda: {(s,): n for s, n in summary.get("states", {}).items()},
+            ),
+            Gauge(
+                "tango_invoker_buffered_activations",
+                "Activations waiting for a container.",
+                (),
+                lambda: {(): summary.get("buffer", 0)},
+            ),
+            Gauge(
+                "tango_invoker_free_memory_megabytes",
+                "User memory not held by containers.",
+                (),
+                lambda: {(): summary.get("freeMemory", 0)},
+            ),
+        ]
         return render([self.activations, self.starts, self.resize, self.init, self.run, *gauges])

@@ -16,15 +16,22 @@ Placement order for one run request, after OpenWhisk's classic ContainerPool:
 Capacity is counted in memory (MB) and CPU (cores) reserved by every live container at its
 current size; a warm container being resized for the next activation reserves the difference.
 """
+
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 # Container states.
 STARTING, PREWARM, WARM, BUSY, PAUSED, REMOVING = (
-    "starting", "prewarm", "warm", "busy", "paused", "removing")
+    "starting",
+    "prewarm",
+    "warm",
+    "busy",
+    "paused",
+    "removing",
+)
 
 # How an activation got its container (the `startKind` annotation).
 WARM_START, PREWARMED_START, COLD_START, RECREATED_START = "warm", "prewarmed", "cold", "recreated"
@@ -36,8 +43,9 @@ class ActionKey:
 
     Updating an action bumps its version and code hash, so old containers are never reused.
     """
-    namespace: str      # invoking namespace
-    path: str           # fully qualified action path, e.g. "guest/hello"
+
+    namespace: str  # invoking namespace
+    path: str  # fully qualified action path, e.g. "guest/hello"
     version: str
     code_hash: str
 
@@ -45,23 +53,25 @@ class ActionKey:
 @dataclass(eq=False)
 class RunRequest:
     """What the pool needs to know about one activation; compared by identity (a ticket)."""
+
     key: ActionKey
     kind: str
-    memory: int             # MB to bind for this activation
-    cpu: float              # cores to reserve for this activation
-    action_memory: int      # the action's own memory limit (matches prewarm stem cells)
+    memory: int  # MB to bind for this activation
+    cpu: float  # cores to reserve for this activation
+    action_memory: int  # the action's own memory limit (matches prewarm stem cells)
     concurrency: int = 1
 
 
 @dataclass
 class PoolContainer:
     """The pool's view of one container (the backend's handle lives in the executor)."""
+
     cid: int
     kind: str
     memory: int
     cpu: float
     state: str
-    key: ActionKey | None = None    # None for a stem cell
+    key: ActionKey | None = None  # None for a stem cell
     last_used: float = 0.0
     active: int = 0
     concurrency: int = 1
@@ -74,6 +84,7 @@ class PoolContainer:
 @dataclass(frozen=True)
 class Placement:
     """Run `request` on container `cid`; first remove `evict`, create it when `create`."""
+
     request: RunRequest
     cid: int
     start_kind: str
@@ -88,6 +99,7 @@ class Placement:
 @dataclass(frozen=True)
 class Buffered:
     """No capacity now: the request waits in the FIFO buffer at `position` (0 = head)."""
+
     request: RunRequest
     position: int
 
@@ -95,6 +107,7 @@ class Buffered:
 @dataclass(frozen=True)
 class Rejected:
     """The request can never fit this invoker (bigger than its total capacity)."""
+
     request: RunRequest
     reason: str
 
@@ -102,6 +115,7 @@ class Rejected:
 @dataclass(frozen=True)
 class PrewarmStart:
     """Start a stem cell `cid` of `kind` at `memory` MB / `cpu` cores (no code yet)."""
+
     cid: int
     kind: str
     memory: int
@@ -111,6 +125,7 @@ class PrewarmStart:
 @dataclass(frozen=True)
 class ReapPlan:
     """Idle containers to pause (past the pause grace) and to remove (past the idle timeout)."""
+
     pause: tuple[int, ...] = ()
     remove: tuple[int, ...] = ()
 
@@ -118,6 +133,7 @@ class ReapPlan:
 @dataclass(frozen=True)
 class PrewarmSpec:
     """Keep `count` stem cells of `kind` at `memory` MB."""
+
     kind: str
     memory: int = 256
     count: int = 1
@@ -125,10 +141,10 @@ class PrewarmSpec:
 
 @dataclass(frozen=True)
 class PoolConfig:
-    user_memory: int = 2048         # MB shared by all containers
-    cpus: float = 2.0               # cores shared by all containers
+    user_memory: int = 2048  # MB shared by all containers
+    cpus: float = 2.0  # cores shared by all containers
     pause_grace: float | None = 2.0  # s idle before pausing; None = never pause
-    idle_timeout: float = 600.0     # s idle before removing
+    idle_timeout: float = 600.0  # s idle before removing
     prewarm: tuple[PrewarmSpec, ...] = (PrewarmSpec("python:3.11", 256, 1),)
     # A warm hit may pass the buffer's head until the head has waited this long (s); after
     # that the buffer is strictly FIFO so that a large action is not starved.
@@ -148,7 +164,7 @@ class ContainerPool:
     containers: dict[int, PoolContainer] = field(default_factory=dict)
     buffer: deque[RunRequest] = field(default_factory=deque)
     _next_cid: int = 0
-    _buffered_at: dict[int, float] = field(default_factory=dict)   # id(request) → when buffered
+    _buffered_at: dict[int, float] = field(default_factory=dict)  # id(request) → when buffered
 
     # ---- capacity -------------------------------------------------------------------------
 
@@ -162,15 +178,19 @@ class ContainerPool:
         """Cores not bound to running work. An idle container's quota is only a ceiling — it
         uses no CPU — so it reserves none; counting it made large sizes evict their own warm
         containers. Memory, which an idle container really holds, is counted for all."""
-        return round(self.config.cpus - sum(c.cpu for c in self._live() if c.active or c.state == STARTING), 6)
+        return round(
+            self.config.cpus - sum(c.cpu for c in self._live() if c.active or c.state == STARTING),
+            6,
+        )
 
-    def _make_room(self, memory: int, cpu: float, exclude: int | None = None,
-                   protect: bool = False) -> list[int] | None:
+    def _make_room(
+        self, memory: int, cpu: float, exclude: int | None = None, protect: bool = False
+    ) -> list[int] | None:
         """Containers to evict (LRU idle warm/paused first, then stem cells) so that `memory`
         MB more fit, provided `cpu` cores are free; [] if they fit already, None if not now."""
         need_mem, need_cpu = memory - self.free_memory(), cpu - self.free_cpu()
         if need_cpu > 1e-9:
-            return None            # only running work holds CPU: wait for it, evicting frees none
+            return None  # only running work holds CPU: wait for it, evicting frees none
         if need_mem <= 0:
             return []
         # Containers whose action has buffered requests are about to be reused warm: keep them.
@@ -191,9 +211,13 @@ class ContainerPool:
         """Place a new request, or buffer it behind earlier buffered ones (FIFO). A warm hit
         never waits behind the buffer: it takes no capacity anyone else is waiting for."""
         if request.memory > self.config.user_memory or request.cpu > self.config.cpus + 1e-9:
-            return Rejected(request, (
-                f"size cpu {request.cpu} memory {request.memory} MB exceeds this invoker's "
-                f"capacity of cpu {self.config.cpus} memory {self.config.user_memory} MB"))
+            return Rejected(
+                request,
+                (
+                    f"size cpu {request.cpu} memory {request.memory} MB exceeds this invoker's "
+                    f"capacity of cpu {self.config.cpus} memory {self.config.user_memory} MB"
+                ),
+            )
         if not self.buffer:
             placement = self._place(request, now)
         else:
@@ -255,7 +279,7 @@ class ContainerPool:
         if evict is None:
             return None
         if evict and patient and self._has_live(r.key):
-            return None    # a container of its own action frees soon: wait for it, evict nothing
+            return None  # a container of its own action frees soon: wait for it, evict nothing
         self._evict(evict)
         c = self._new_container(r.kind, r.memory, r.cpu, STARTING)
         self._assign(c, r, now)
@@ -267,7 +291,9 @@ class ContainerPool:
     def _place_warm(self, r: RunRequest, now: float) -> Placement | None:
         """A warm placement that evicts nothing, or None."""
         for c in self._warm_candidates(r):
-            placement = self._claim(c, r, now, WARM_START, resume=c.state == PAUSED, allow_evict=False)
+            placement = self._claim(
+                c, r, now, WARM_START, resume=c.state == PAUSED, allow_evict=False
+            )
             if placement:
                 return placement
         return None
@@ -278,16 +304,24 @@ class ContainerPool:
                 return False
             # A container already running others keeps its size: all share one cgroup.
             return c.active == 0 or (c.memory, c.cpu) == (r.memory, r.cpu)
+
         found = [c for c in self.containers.values() if usable(c)]
         found.sort(key=lambda c: (c.state == PAUSED, -c.last_used))
         return found
 
-    def _claim(self, c: PoolContainer, r: RunRequest, now: float, start_kind: str,
-               resume: bool = False, allow_evict: bool = True) -> Placement | None:
+    def _claim(
+        self,
+        c: PoolContainer,
+        r: RunRequest,
+        now: float,
+        start_kind: str,
+        resume: bool = False,
+        allow_evict: bool = True,
+    ) -> Placement | None:
         if c.active:
             evict: list[int] | None = []
         else:
-            evict = self._make_room(r.memory - c.memory, r.cpu, exclude=c.cid)   # idle: holds no CPU
+            evict = self._make_room(r.memory - c.memory, r.cpu, exclude=c.cid)  # idle: holds no CPU
         if evict is None or (evict and not allow_evict):
             return None
         self._evict(evict)
@@ -349,8 +383,12 @@ class ContainerPool:
             if idle_for >= self.config.idle_timeout:
                 c.state = REMOVING
                 remove.append(c.cid)
-            elif (c.state == WARM and self.config.pause_grace is not None
-                  and idle_for >= self.config.pause_grace and c.kind not in self.config.no_pause_kinds):
+            elif (
+                c.state == WARM
+                and self.config.pause_grace is not None
+                and idle_for >= self.config.pause_grace
+                and c.kind not in self.config.no_pause_kinds
+            ):
                 c.state = PAUSED
                 pause.append(c.cid)
         return ReapPlan(tuple(pause), tuple(remove))
@@ -362,8 +400,11 @@ class ContainerPool:
         if self.buffer:
             return starts
         for spec in self.config.prewarm:
-            have = sum(1 for c in self._live() if c.key is None and c.kind == spec.kind
-                       and c.memory == spec.memory)
+            have = sum(
+                1
+                for c in self._live()
+                if c.key is None and c.kind == spec.kind and c.memory == spec.memory
+            )
             cpu = self.config.default_cpu(spec.memory)
             for _ in range(spec.count - have):
                 if self.free_memory() < spec.memory or self.free_cpu() < cpu - 1e-9:
@@ -378,6 +419,10 @@ class ContainerPool:
         counts: dict[str, int] = {}
         for c in self.containers.values():
             counts[c.state] = counts.get(c.state, 0) + 1
-        return {"containers": len(self.containers), "states": counts,
-                "freeMemory": self.free_memory(), "freeCpu": self.free_cpu(),
-                "buffer": len(self.buffer)}
+        return {
+            "containers": len(self.containers),
+            "states": counts,
+            "freeMemory": self.free_memory(),
+            "freeCpu": self.free_cpu(),
+            "buffer": len(self.buffer),
+        }

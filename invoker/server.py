@@ -5,6 +5,7 @@ registration, heartbeats, stem cells) and serves `create_app` with waitress, who
 threads bound the number of concurrent activations. SIGTERM and Ctrl-C stop it gracefully:
 scheduler stopped, containers removed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,26 +25,59 @@ def parse_config(argv: list[str] | None = None) -> InvokerConfig:
     p = argparse.ArgumentParser(prog="tango-invoker", description="Run a Tango invoker.")
     p.add_argument("--id", default=defaults.id, help="invoker id (default %(default)s)")
     p.add_argument("--host", default=defaults.host, help="listen address (default %(default)s)")
-    p.add_argument("--port", type=int, default=defaults.port, help="listen port (default %(default)s)")
-    p.add_argument("--controller", default=None,
-                   help="controller base URL to register with; omit to run stand-alone")
+    p.add_argument(
+        "--port", type=int, default=defaults.port, help="listen port (default %(default)s)"
+    )
+    p.add_argument(
+        "--controller",
+        default=None,
+        help="controller base URL to register with; omit to run stand-alone",
+    )
     p.add_argument("--token", default=None, help="shared internal token (X-Tango-Internal)")
-    p.add_argument("--user-memory", type=int, default=defaults.user_memory,
-                   help="MB for all action containers (default %(default)s)")
-    p.add_argument("--cpus", type=float, default=defaults.cpus,
-                   help="cores for all action containers (default: all, %(default)s)")
-    p.add_argument("--container-ports", default="%d-%d" % defaults.container_ports,
-                   help="loopback port range for action runtimes (default %(default)s)")
-    p.add_argument("--api-host", default=defaults.api_host,
-                   help="__OW_API_HOST given to actions (default %(default)s)")
-    p.add_argument("--runtime-image", action="append", default=[], metavar="KIND=IMAGE",
-                   help="runtime image of a kind, e.g. vlm=tango/action-vlm:cuda (repeatable)")
-    p.add_argument("--gpu-kind", action="append", default=[], metavar="KIND",
-                   help="containers of this kind get the host's GPUs (docker --gpus all; repeatable)")
-    p.add_argument("--container-network", choices=NETWORKS, default=defaults.container_network,
-                   help="host: containers share the host's network (fastest start); bridge: each in its "
-                        "own network namespace, runtime published on 127.0.0.1 only, host services on "
-                        "loopback out of reach (default %(default)s)")
+    p.add_argument(
+        "--user-memory",
+        type=int,
+        default=defaults.user_memory,
+        help="MB for all action containers (default %(default)s)",
+    )
+    p.add_argument(
+        "--cpus",
+        type=float,
+        default=defaults.cpus,
+        help="cores for all action containers (default: all, %(default)s)",
+    )
+    p.add_argument(
+        "--container-ports",
+        default="%d-%d" % defaults.container_ports,
+        help="loopback port range for action runtimes (default %(default)s)",
+    )
+    p.add_argument(
+        "--api-host",
+        default=defaults.api_host,
+        help="__OW_API_HOST given to actions (default %(default)s)",
+    )
+    p.add_argument(
+        "--runtime-image",
+        action="append",
+        default=[],
+        metavar="KIND=IMAGE",
+        help="runtime image of a kind, e.g. vlm=tango/action-vlm:cuda (repeatable)",
+    )
+    p.add_argument(
+        "--gpu-kind",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="containers of this kind get the host's GPUs (docker --gpus all; repeatable)",
+    )
+    p.add_argument(
+        "--container-network",
+        choices=NETWORKS,
+        default=defaults.container_network,
+        help="host: containers share the host's network (fastest start); bridge: each in its "
+        "own network namespace, runtime published on 127.0.0.1 only, host services on "
+        "loopback out of reach (default %(default)s)",
+    )
     a = p.parse_args(argv)
     try:
         images = parse_runtime_images(a.runtime_image)
@@ -51,15 +85,27 @@ def parse_config(argv: list[str] | None = None) -> InvokerConfig:
         p.error(str(e))
     unknown = [k for k in a.gpu_kind if k not in images]
     if unknown:
-        p.error(f"--gpu-kind {', '.join(unknown)}: not a runtime kind (kinds: {', '.join(sorted(images))})")
+        p.error(
+            f"--gpu-kind {', '.join(unknown)}: not a runtime kind (kinds: {', '.join(sorted(images))})"
+        )
     try:
         first, last = (int(x) for x in a.container_ports.split("-"))
     except ValueError:
         p.error(f"--container-ports must look like 12000-12999, got '{a.container_ports}'")
-    return InvokerConfig(id=a.id, host=a.host, port=a.port, controller_url=a.controller,
-                         token=a.token, user_memory=a.user_memory, cpus=a.cpus,
-                         container_ports=(first, last), api_host=a.api_host, runtime_images=images,
-                         gpu_kinds=tuple(a.gpu_kind), container_network=a.container_network)
+    return InvokerConfig(
+        id=a.id,
+        host=a.host,
+        port=a.port,
+        controller_url=a.controller,
+        token=a.token,
+        user_memory=a.user_memory,
+        cpus=a.cpus,
+        container_ports=(first, last),
+        api_host=a.api_host,
+        runtime_images=images,
+        gpu_kinds=tuple(a.gpu_kind),
+        container_network=a.container_network,
+    )
 
 
 def build_server(config: InvokerConfig, backend=None):
@@ -67,8 +113,13 @@ def build_server(config: InvokerConfig, backend=None):
     port is `server.effective_port`). The caller runs `server.run()` and later stops both."""
     app = create_app(config, backend)
     invoker: Invoker = app.extensions["invoker"]
-    server = create_server(app, host=config.host, port=config.port, threads=config.threads,
-                           connection_limit=max(config.threads * 2, 100))
+    server = create_server(
+        app,
+        host=config.host,
+        port=config.port,
+        threads=config.threads,
+        connection_limit=max(config.threads * 2, 100),
+    )
     config.port = server.effective_port
     invoker.start()
     return server, invoker
@@ -76,12 +127,13 @@ def build_server(config: InvokerConfig, backend=None):
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)   # one line per job run otherwise
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run otherwise
     config = parse_config(argv)
     server, invoker = build_server(config)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    logging.getLogger("tango.invoker").info("invoker %s listening on %s:%s", config.id,
-                                            config.host, config.port)
+    logging.getLogger("tango.invoker").info(
+        "invoker %s listening on %s:%s", config.id, config.host, config.port
+    )
     try:
         server.run()
     except (KeyboardInterrupt, SystemExit):

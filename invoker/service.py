@@ -11,6 +11,7 @@ keeping stem cells) runs on an APScheduler `BackgroundScheduler`.
 The warm path makes no Docker API call: placement is a dict walk under one lock, resizing is
 a cgroup file write only when the size changes, usage and logs are file reads.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -30,12 +31,25 @@ from flask import Flask, Response, request
 from common.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from common.sizes import Size
 from invoker import activation as act
-from invoker.backend import RUNTIME_PORT, ContainerBackend, ContainerError, ContainerSpec, container_name
+from invoker.backend import (
+    RUNTIME_PORT,
+    ContainerBackend,
+    ContainerError,
+    ContainerSpec,
+    container_name,
+)
 from invoker.config import InvokerConfig, UnsupportedKind
 from invoker.container import ConnectionBroken, ContainerProxy, RunTimeout
 from invoker.metrics import InvokerMetrics
-from invoker.pool import (ActionKey, ContainerPool, PAUSED, Placement, PrewarmStart, Rejected,
-                          RunRequest)
+from invoker.pool import (
+    PAUSED,
+    ActionKey,
+    ContainerPool,
+    Placement,
+    PrewarmStart,
+    Rejected,
+    RunRequest,
+)
 from invoker.stats import LatencyStats, StatsKey
 
 log = logging.getLogger("tango.invoker")
@@ -55,8 +69,15 @@ def now_ms() -> int:
 def code_hash(exec_: dict, limits: dict) -> str:
     """Structural identity of an action definition (code, entry point, image, limits)."""
     h = hashlib.blake2b(digest_size=16)
-    for part in (exec_.get("kind"), exec_.get("main"), exec_.get("image"), exec_.get("binary"),
-                 limits.get("memory"), limits.get("timeout"), limits.get("concurrency")):
+    for part in (
+        exec_.get("kind"),
+        exec_.get("main"),
+        exec_.get("image"),
+        exec_.get("binary"),
+        limits.get("memory"),
+        limits.get("timeout"),
+        limits.get("concurrency"),
+    ):
         h.update(repr(part).encode())
     h.update((exec_.get("code") or "").encode())
     return h.hexdigest()
@@ -68,11 +89,19 @@ def container_env(config: InvokerConfig, port: int) -> dict[str, str]:
     namespace, and a loopback API host is reached through `host.docker.internal` (the host's
     gateway address: the controller must listen there, not only on 127.0.0.1)."""
     if config.container_network != "bridge":
-        return {"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port), "__OW_API_HOST": config.api_host}
+        return {
+            "__OW_PROXY_HOST": "127.0.0.1",
+            "__OW_PROXY_PORT": str(port),
+            "__OW_API_HOST": config.api_host,
+        }
     api = config.api_host
     for loopback in ("//127.0.0.1", "//localhost"):
         api = api.replace(loopback, "//host.docker.internal")
-    return {"__OW_PROXY_HOST": "0.0.0.0", "__OW_PROXY_PORT": str(RUNTIME_PORT), "__OW_API_HOST": api}
+    return {
+        "__OW_PROXY_HOST": "0.0.0.0",
+        "__OW_PROXY_PORT": str(RUNTIME_PORT),
+        "__OW_API_HOST": api,
+    }
 
 
 def provides_api_key(annotations: list) -> bool:
@@ -96,7 +125,7 @@ class PortAllocator:
 
     def __init__(self, first: int, last: int):
         self._free = list(range(last, first - 1, -1))
-        self._held: dict[int, int] = {}      # port → fd of its lock file
+        self._held: dict[int, int] = {}  # port → fd of its lock file
         self._lock = threading.Lock()
         os.makedirs(self.LOCK_DIR, exist_ok=True)
 
@@ -104,7 +133,9 @@ class PortAllocator:
         with self._lock:
             for _ in range(len(self._free)):
                 port = self._free.pop()
-                fd = os.open(os.path.join(self.LOCK_DIR, f"{port}.lock"), os.O_CREAT | os.O_RDWR, 0o644)
+                fd = os.open(
+                    os.path.join(self.LOCK_DIR, f"{port}.lock"), os.O_CREAT | os.O_RDWR, 0o644
+                )
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
@@ -139,6 +170,7 @@ class Invoker:
     def __init__(self, config: InvokerConfig, backend: ContainerBackend | None = None):
         if backend is None:
             from invoker.docker_backend import DockerBackend
+
             backend = DockerBackend(config.instance)
         self.config, self.backend = config, backend
         self.pool = ContainerPool(config.pool_config())
@@ -163,13 +195,19 @@ class Invoker:
         if removed:
             log.info("removed %d leftover containers: %s", len(removed), ", ".join(removed))
         self._scheduler = BackgroundScheduler(daemon=True)
-        self._scheduler.add_job(self.maintain, "interval", seconds=0.5, max_instances=1,
-                                coalesce=True, id="maintain")
+        self._scheduler.add_job(
+            self.maintain, "interval", seconds=0.5, max_instances=1, coalesce=True, id="maintain"
+        )
         if self.config.controller_url:
             self.register()
-            self._scheduler.add_job(self.heartbeat, "interval",
-                                    seconds=self.config.heartbeat_interval, max_instances=1,
-                                    coalesce=True, id="heartbeat")
+            self._scheduler.add_job(
+                self.heartbeat,
+                "interval",
+                seconds=self.config.heartbeat_interval,
+                max_instances=1,
+                coalesce=True,
+                id="heartbeat",
+            )
         self._scheduler.start()
         self.maintain()
 
@@ -181,7 +219,7 @@ class Invoker:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
-        with self._maintain_lock:        # a stem cell being started is removed too
+        with self._maintain_lock:  # a stem cell being started is removed too
             for cid in list(self.proxies):
                 self._remove(cid)
 
@@ -194,19 +232,30 @@ class Invoker:
 
     def register(self) -> None:
         try:
-            self._internal_post("/internal/invokers", {
-                "id": self.config.id, "url": f"http://{self.config.host}:{self.config.port}",
-                "userMemory": self.config.user_memory, "cpus": self.config.cpus})
+            self._internal_post(
+                "/internal/invokers",
+                {
+                    "id": self.config.id,
+                    "url": f"http://{self.config.host}:{self.config.port}",
+                    "userMemory": self.config.user_memory,
+                    "cpus": self.config.cpus,
+                },
+            )
         except requests.RequestException as e:
-            log.warning("registration at %s failed (heartbeats will retry): %s",
-                        self.config.controller_url, e)
+            log.warning(
+                "registration at %s failed (heartbeats will retry): %s",
+                self.config.controller_url,
+                e,
+            )
 
     def heartbeat(self) -> None:
         with self.cond:
             pool = self.pool.summary()
         try:
-            self._internal_post(f"/internal/invokers/{self.config.id}/heartbeat",
-                                {"pool": pool, "stats": self.stats.snapshot(), "sent": time.time()})
+            self._internal_post(
+                f"/internal/invokers/{self.config.id}/heartbeat",
+                {"pool": pool, "stats": self.stats.snapshot(), "sent": time.time()},
+            )
         except requests.RequestException as e:
             log.warning("heartbeat to %s failed: %s", self.config.controller_url, e)
 
@@ -214,15 +263,26 @@ class Invoker:
         mono, wall = time.monotonic(), time.time()
         with self.cond:
             containers = [
-                {"name": self.proxies[c.cid].handle.name if c.cid in self.proxies else None,
-                 "port": self.proxies[c.cid].handle.port if c.cid in self.proxies else None,
-                 "kind": c.kind,
-                 "action": c.key.path if c.key else None, "state": c.state, "cpu": c.cpu,
-                 "memory": c.memory, "lastUsed": int((wall - (mono - c.last_used)) * 1000)}
-                for c in self.pool.containers.values()]
+                {
+                    "name": self.proxies[c.cid].handle.name if c.cid in self.proxies else None,
+                    "port": self.proxies[c.cid].handle.port if c.cid in self.proxies else None,
+                    "kind": c.kind,
+                    "action": c.key.path if c.key else None,
+                    "state": c.state,
+                    "cpu": c.cpu,
+                    "memory": c.memory,
+                    "lastUsed": int((wall - (mono - c.last_used)) * 1000),
+                }
+                for c in self.pool.containers.values()
+            ]
             buffered = len(self.pool.buffer)
-        return {"id": self.config.id, "userMemory": self.config.user_memory,
-                "cpus": self.config.cpus, "containers": containers, "buffer": buffered}
+        return {
+            "id": self.config.id,
+            "userMemory": self.config.user_memory,
+            "cpus": self.config.cpus,
+            "containers": containers,
+            "buffer": buffered,
+        }
 
     # ---- periodic maintenance -------------------------------------------------------------
 
@@ -235,8 +295,11 @@ class Invoker:
                 if self.stopping:
                     return
                 plan = self.pool.reap(time.monotonic())
-                starts = [] if time.monotonic() < self._prewarm_blocked_until \
+                starts = (
+                    []
+                    if time.monotonic() < self._prewarm_blocked_until
                     else self.pool.prewarm_plan()
+                )
             for cid in plan.pause:
                 self._pause(cid)
             for cid in plan.remove:
@@ -255,9 +318,10 @@ class Invoker:
             with self.cond:
                 c = self.pool.containers.get(cid)
                 return c is not None and c.state == PAUSED
+
         try:
             proxy.pause(still_wanted)
-        except Exception as e:            # a container that cannot pause is not trusted
+        except Exception as e:  # a container that cannot pause is not trusted
             log.warning("pausing %s failed, removing it: %s", proxy.handle.name, e)
             with self.cond:
                 self.pool.discard(cid)
@@ -268,25 +332,35 @@ class Invoker:
             image = self.config.image_for(start.kind, {})
             self._start_container(start.cid, image, start.memory, None, ("prewarm", start.kind))
         except Exception as e:
-            log.warning("stem cell %s could not start (retrying in %.0f s): %s",
-                        start.kind, PREWARM_RETRY_S, e)
+            log.warning(
+                "stem cell %s could not start (retrying in %.0f s): %s",
+                start.kind,
+                PREWARM_RETRY_S,
+                e,
+            )
             self._prewarm_blocked_until = time.monotonic() + PREWARM_RETRY_S
             self._forget(start.cid)
 
     # ---- containers -----------------------------------------------------------------------
 
-    def _start_container(self, cid: int, image: str, memory: int, cpu: float | None,
-                         name_parts: tuple[str, ...]) -> ContainerProxy:
+    def _start_container(
+        self, cid: int, image: str, memory: int, cpu: float | None, name_parts: tuple[str, ...]
+    ) -> ContainerProxy:
         with self.cond:
             self._counter += 1
             counter = self._counter
         port = self.ports.allocate()
         spec = ContainerSpec(
-            name=container_name(self.config.instance, counter, *name_parts), image=image, port=port,
-            memory=memory, cpu=cpu,
+            name=container_name(self.config.instance, counter, *name_parts),
+            image=image,
+            port=port,
+            memory=memory,
+            cpu=cpu,
             cpu_shares=max(1024 * memory // self.config.user_memory, 2),
             env=container_env(self.config, port),
-            gpus=self.config.wants_gpus(image), network=self.config.container_network)
+            gpus=self.config.wants_gpus(image),
+            network=self.config.container_network,
+        )
         try:
             proxy = ContainerProxy.start(self.backend, spec, self.config.start_timeout)
         except BaseException:
@@ -295,7 +369,7 @@ class Invoker:
         with self.cond:
             self.proxies[cid] = proxy
             self.pool.started(cid)
-            self._drain_locked()     # a started stem cell stops holding CPU: room for waiters
+            self._drain_locked()  # a started stem cell stops holding CPU: room for waiters
         return proxy
 
     def _remove(self, cid: int) -> None:
@@ -358,29 +432,58 @@ class Invoker:
         kind = exec_.get("kind", "")
         size = Size.from_json(msg.get("size"))
         memory = size.memory if size else int(limits["memory"])
-        notes = {"path": action.get("path") or f"{action['namespace']}/{action['name']}",
-                 "kind": kind, "limits": limits}
+        notes = {
+            "path": action.get("path") or f"{action['namespace']}/{action['name']}",
+            "kind": kind,
+            "limits": limits,
+        }
         try:
             image = self.config.image_for(kind, exec_)
             req = RunRequest(
-                ActionKey(msg.get("namespace") or action["namespace"], notes["path"],
-                          action.get("version", "0.0.1"), code_hash(exec_, limits)),
-                self.config.canonical_kind(kind), memory,
+                ActionKey(
+                    msg.get("namespace") or action["namespace"],
+                    notes["path"],
+                    action.get("version", "0.0.1"),
+                    code_hash(exec_, limits),
+                ),
+                self.config.canonical_kind(kind),
+                memory,
                 size.cpu if size else self.pool.config.default_cpu(memory),
-                int(limits["memory"]), max(int(limits["concurrency"]), 1))
+                int(limits["memory"]),
+                max(int(limits["concurrency"]), 1),
+            )
             placement = self._acquire(req)
         except UnsupportedKind as e:
             t = now_ms()
             outcome = act.error(act.DEVELOPER_ERROR, str(e))
-            return act.build_record(msg, outcome, start=t, end=t, logs=[], annotations={
-                **notes, "waitTime": t - msg.get("received", t), "timeout": False,
-                "invoker": self.config.id})
+            return act.build_record(
+                msg,
+                outcome,
+                start=t,
+                end=t,
+                logs=[],
+                annotations={
+                    **notes,
+                    "waitTime": t - msg.get("received", t),
+                    "timeout": False,
+                    "invoker": self.config.id,
+                },
+            )
         applied = Size(req.cpu, memory, size.option if size else None)
-        return self._execute(msg, placement, image, size.cpu if size else None, applied,
-                             limits, notes)
+        return self._execute(
+            msg, placement, image, size.cpu if size else None, applied, limits, notes
+        )
 
-    def _execute(self, msg: dict, placement: Placement, image: str, cpu_limit: float | None,
-                 applied: Size, limits: dict, notes: dict) -> dict:
+    def _execute(
+        self,
+        msg: dict,
+        placement: Placement,
+        image: str,
+        cpu_limit: float | None,
+        applied: Size,
+        limits: dict,
+        notes: dict,
+    ) -> dict:
         cid, action = placement.cid, msg["action"]
         timeout_s = limits["timeout"] / 1000.0
         proxy, init_ms, resize_ms, usage, timed_out = None, None, 0.0, None, False
@@ -389,8 +492,9 @@ class Invoker:
             for evicted in placement.evict:
                 self._remove(evicted)
             if placement.create:
-                proxy = self._start_container(cid, image, applied.memory, cpu_limit,
-                                              (notes["path"].replace("/", "_"),))
+                proxy = self._start_container(
+                    cid, image, applied.memory, cpu_limit, (notes["path"].replace("/", "_"),)
+                )
             else:
                 proxy = self.proxies[cid]
                 if placement.resume:
@@ -403,15 +507,17 @@ class Invoker:
                 try:
                     outcome = act.classify_init(*proxy.init(self._init_body(msg), timeout_s))
                 except RunTimeout:
-                    outcome, timed_out = act.error(act.DEVELOPER_ERROR, act.timed_out(
-                        limits["timeout"], init=True)), True
+                    outcome, timed_out = (
+                        act.error(act.DEVELOPER_ERROR, act.timed_out(limits["timeout"], init=True)),
+                        True,
+                    )
                 except ConnectionBroken:
                     outcome = act.error(act.DEVELOPER_ERROR, act.ABNORMAL_INIT)
                 init_ms = int((time.perf_counter() - t0) * 1000)
             if outcome is None:
                 outcome, usage, timed_out = self._run(proxy, msg, timeout_s, limits, applied)
             end = now_ms()
-        except Exception as e:        # engine, cgroup or bug: never leak the reservation
+        except Exception as e:  # engine, cgroup or bug: never leak the reservation
             outcome = self._start_failure(action, image, e)
         end = end or now_ms()
         start = start or end
@@ -423,20 +529,32 @@ class Invoker:
             self._forget(cid)
         else:
             self._release(cid, reusable)
-        self.metrics.activation_finished(notes["path"], outcome.status_code, placement.start_kind, resize_ms,
-                                         init_ms)
-        annotations = {**notes, "waitTime": max(start - msg.get("received", start), 0),
-                       "timeout": timed_out}
+        self.metrics.activation_finished(
+            notes["path"], outcome.status_code, placement.start_kind, resize_ms, init_ms
+        )
+        annotations = {
+            **notes,
+            "waitTime": max(start - msg.get("received", start), 0),
+            "timeout": timed_out,
+        }
         if init_ms is not None:
             annotations["initTime"] = init_ms
-        annotations.update({"size": applied.to_json(), "resizeTime": round(resize_ms, 3),
-                            "usage": usage or {"cpuTime": 0.0, "maxMemory": 0},
-                            "startKind": placement.start_kind, "invoker": self.config.id})
-        return act.build_record(msg, outcome, start=start, end=end, logs=logs,
-                                annotations=annotations)
+        annotations.update(
+            {
+                "size": applied.to_json(),
+                "resizeTime": round(resize_ms, 3),
+                "usage": usage or {"cpuTime": 0.0, "maxMemory": 0},
+                "startKind": placement.start_kind,
+                "invoker": self.config.id,
+            }
+        )
+        return act.build_record(
+            msg, outcome, start=start, end=end, logs=logs, annotations=annotations
+        )
 
-    def _run(self, proxy: ContainerProxy, msg: dict, timeout_s: float, limits: dict,
-             applied: Size) -> tuple[act.Outcome, dict, bool]:
+    def _run(
+        self, proxy: ContainerProxy, msg: dict, timeout_s: float, limits: dict, applied: Size
+    ) -> tuple[act.Outcome, dict, bool]:
         body = self._run_body(msg, limits)
         proxy.begin_usage()
         t0 = time.perf_counter()
@@ -444,8 +562,10 @@ class Invoker:
         try:
             outcome = act.classify_run(*proxy.run(body, timeout_s))
         except RunTimeout:
-            outcome, timed_out = act.error(act.DEVELOPER_ERROR,
-                                           act.timed_out(limits["timeout"])), True
+            outcome, timed_out = (
+                act.error(act.DEVELOPER_ERROR, act.timed_out(limits["timeout"])),
+                True,
+            )
         except ConnectionBroken:
             outcome = act.error(act.DEVELOPER_ERROR, act.ABNORMAL_RUN)
         latency_ms = (time.perf_counter() - t0) * 1000
@@ -454,8 +574,12 @@ class Invoker:
         if outcome.status_code == act.DEVELOPER_ERROR and not timed_out and proxy.oom_killed():
             outcome = act.error(act.DEVELOPER_ERROR, act.MEMORY_EXHAUSTED)
         if outcome.status_code in (act.SUCCESS, act.APPLICATION_ERROR):
-            self.stats.record(StatsKey(msg["action"].get("path", ""), applied.option,
-                                       applied.cpu, applied.memory), latency_ms)
+            self.stats.record(
+                StatsKey(
+                    msg["action"].get("path", ""), applied.option, applied.cpu, applied.memory
+                ),
+                latency_ms,
+            )
         return outcome, usage, timed_out
 
     @staticmethod
@@ -470,11 +594,14 @@ class Invoker:
     def _context(self, msg: dict, limits: dict) -> dict:
         """The activation context (`__OW_*` without the prefix, lower case)."""
         action = msg["action"]
-        ctx = {"namespace": msg.get("namespace") or action["namespace"],
-               "action_name": "/" + (action.get("path") or action["name"]),
-               "action_version": action.get("version", "0.0.1"),
-               "activation_id": msg["activationId"], "transaction_id": msg.get("transid") or "",
-               "deadline": str(now_ms() + int(limits["timeout"]))}
+        ctx = {
+            "namespace": msg.get("namespace") or action["namespace"],
+            "action_name": "/" + (action.get("path") or action["name"]),
+            "action_version": action.get("version", "0.0.1"),
+            "activation_id": msg["activationId"],
+            "transaction_id": msg.get("transid") or "",
+            "deadline": str(now_ms() + int(limits["timeout"])),
+        }
         if msg.get("apiKey") and provides_api_key(action.get("annotations")):
             ctx["api_key"] = msg["apiKey"]
         return ctx
@@ -486,16 +613,24 @@ class Invoker:
         env = {f"__OW_{k.upper()}": v for k, v in self._context(msg, limits).items()}
         for k, v in (msg.get("initParams") or {}).items():
             env[k] = v if isinstance(v, str) else json.dumps(v)
-        return json.dumps({"value": {"name": action["name"], "main": exec_.get("main") or "main",
-                                     "code": exec_.get("code") or "",
-                                     "binary": bool(exec_.get("binary")), "env": env}}).encode()
+        return json.dumps(
+            {
+                "value": {
+                    "name": action["name"],
+                    "main": exec_.get("main") or "main",
+                    "code": exec_.get("code") or "",
+                    "binary": bool(exec_.get("binary")),
+                    "env": env,
+                }
+            }
+        ).encode()
 
     def _run_body(self, msg: dict, limits: dict) -> bytes:
-        return json.dumps({"value": msg.get("params") or {},
-                           **self._context(msg, limits)}).encode()
+        return json.dumps({"value": msg.get("params") or {}, **self._context(msg, limits)}).encode()
 
 
 # ---- HTTP ---------------------------------------------------------------------------------
+
 
 def create_app(config: InvokerConfig, backend: ContainerBackend | None = None) -> Flask:
     """The invoker's HTTP API; the `Invoker` is at `app.extensions["invoker"]` (not started)."""
@@ -508,11 +643,16 @@ def create_app(config: InvokerConfig, backend: ContainerBackend | None = None) -
 
     @app.before_request
     def check_token():
-        if request.path == "/metrics":       # scraped by Prometheus, which has no token
+        if request.path == "/metrics":  # scraped by Prometheus, which has no token
             return None
         if config.token and request.headers.get("X-Tango-Internal") != config.token:
-            return answer({"error": "missing or wrong X-Tango-Internal header",
-                           "code": request.headers.get("X-Request-Id", "")}, 401)
+            return answer(
+                {
+                    "error": "missing or wrong X-Tango-Internal header",
+                    "code": request.headers.get("X-Request-Id", ""),
+                },
+                401,
+            )
         return None
 
     @app.get("/ping")
@@ -528,19 +668,30 @@ def create_app(config: InvokerConfig, backend: ContainerBackend | None = None) -
         def summary() -> dict:
             with invoker.cond:
                 return invoker.pool.summary()
+
         return Response(invoker.metrics.render(summary), content_type=METRICS_CONTENT_TYPE)
 
     @app.post("/invoke")
     def invoke():
         msg = request.get_json(force=True, silent=True)
-        if not isinstance(msg, dict) or not isinstance(msg.get("action"), dict) \
-                or "activationId" not in msg:
-            return answer({"error": "POST /invoke needs a JSON object with 'activationId' and "
-                                    "'action' (see docs/contracts.md)", "code": ""}, 400)
+        if (
+            not isinstance(msg, dict)
+            or not isinstance(msg.get("action"), dict)
+            or "activationId" not in msg
+        ):
+            return answer(
+                {
+                    "error": "POST /invoke needs a JSON object with 'activationId' and "
+                    "'action' (see docs/contracts.md)",
+                    "code": "",
+                },
+                400,
+            )
         try:
             return answer(invoker.invoke(msg))
         except Stopping:
-            return answer({"error": f"invoker {config.id} is stopping",
-                           "code": msg.get("transid") or ""}, 503)
+            return answer(
+                {"error": f"invoker {config.id} is stopping", "code": msg.get("transid") or ""}, 503
+            )
 
     return app

@@ -4,6 +4,7 @@ The invoker service records each completed `/run`; the Janus adapter on the cont
 compares these live figures with the profiled ones to correct for drift. A rolling window
 per key keeps the numbers current and the memory bounded.
 """
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StatsKey:
-    action: str             # "guest/resize"
-    option: str | None      # hint option name, when the size came from one
+    action: str  # "guest/resize"
+    option: str | None  # hint option name, when the size came from one
     cpu: float
     memory: int
 
@@ -36,11 +37,20 @@ class LatencyStats:
         """`[{"action", "option", "cpu", "memory", "count", "mean", "p50", "p95"}]`."""
         with self._lock:
             items = [(key, sorted(samples)) for key, samples in self._samples.items()]
-        return [{"action": key.action, "option": key.option, "cpu": key.cpu,
-                 "memory": key.memory, "count": len(values),
-                 "mean": round(sum(values) / len(values), 3),
-                 "p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3)}
-                for key, values in items if values]
+        return [
+            {
+                "action": key.action,
+                "option": key.option,
+                "cpu": key.cpu,
+                "memory": key.memory,
+                "count": len(values),
+                "mean": round(sum(values) / len(values), 3),
+                "p50": round(percentile(values, 50), 3),
+                "p95": round(percentile(values, 95), 3),
+            }
+            for key, values in items
+            if values
+        ]
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

@@ -1,5 +1,6 @@
 """Alembic environment: migrations run against the URL the controller was configured with
 (``sqlalchemy.url`` set by ``controller.store.db.migrate``) or ``TANGO_DB_URL``."""
+
 import os
 
 from alembic import context
@@ -20,8 +21,11 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = engine_from_config(config.get_section(config.config_ini_section, {}),
-                                prefix="sqlalchemy.", poolclass=pool.NullPool)
+    engine = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=None, render_as_batch=True)
         with context.begin_transaction():

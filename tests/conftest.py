@@ -1,5 +1,6 @@
 """Fixtures shared by every suite: the rule that CI never skips Docker or PostgreSQL tests,
 and store URLs for SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -22,6 +23,7 @@ def require(available: bool, what: str) -> None:
 def docker_available() -> bool:
     try:
         import docker
+
         docker.from_env().ping()
         return True
     except Exception:
@@ -32,6 +34,7 @@ def docker_available() -> bool:
 def docker_client():
     require(docker_available(), "a running Docker engine")
     import docker
+
     return docker.from_env()
 
 
@@ -48,6 +51,7 @@ def db_url(request, tmp_path):
     base = _pg_url()
     require(base is not None, "PostgreSQL (TANGO_TEST_PG_URL)")
     import sqlalchemy as sa
+
     name = f"tango_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:

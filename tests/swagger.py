@@ -1,4 +1,5 @@
 """Validate response bodies against OpenWhisk's own API spec (shared/reference/openwhisk-apiv1swagger.json)."""
+
 from __future__ import annotations
 
 import json

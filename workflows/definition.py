@@ -7,18 +7,20 @@ hint profiler call `build_node_input` so that a node sees exactly the same param
 it is profiled or served. The format and the input rules are documented in
 `workflows/README.md`.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
-RUN_INPUT_KEY = "_input"      # where a fan-in node finds the run's own input
-ITEM_KEY = "item"             # where a foreach activation finds its element
-INDEX_KEY = "index"           # ... and that element's position in the list
+RUN_INPUT_KEY = "_input"  # where a fan-in node finds the run's own input
+ITEM_KEY = "item"  # where a foreach activation finds its element
+INDEX_KEY = "index"  # ... and that element's position in the list
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$")
 _NODE_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -50,7 +52,7 @@ class Node:
     id: str
     action: str
     depends: list[str] = field(default_factory=list)
-    foreach: str | None = None      # "<predecessor id>.<field>[.<field>...]"
+    foreach: str | None = None  # "<predecessor id>.<field>[.<field>...]"
     description: str | None = None
 
     @property
@@ -83,7 +85,7 @@ class Workflow:
     name: str
     slo_ms: float
     percentile: float
-    nodes: list[Node]                # topological order, ties broken by definition order
+    nodes: list[Node]  # topological order, ties broken by definition order
     description: str | None = None
 
     def node(self, node_id: str) -> Node:
@@ -150,15 +152,20 @@ def parse_duration(value: Any, path: str) -> float:
     """'2500ms' | '2.5s' | '1m' -> milliseconds (> 0)."""
     m = _DURATION_RE.match(value) if isinstance(value, str) else None
     if not m or float(m.group(1)) <= 0:
-        raise WorkflowError(path, f"must be a positive duration with a unit (ms, s or m), "
-                                  f"e.g. 2500ms or 2.5s; got {value!r}")
+        raise WorkflowError(
+            path,
+            f"must be a positive duration with a unit (ms, s or m), "
+            f"e.g. 2500ms or 2.5s; got {value!r}",
+        )
     return float(m.group(1)) * _UNIT_MS[m.group(2)]
 
 
 # ---------------------------------------------------------------------------- loading
 
-def load(text: str, filename: str | None = None,
-         action_exists: Callable[[str], bool] | None = None) -> Workflow:
+
+def load(
+    text: str, filename: str | None = None, action_exists: Callable[[str], bool] | None = None
+) -> Workflow:
     """Parse and validate a workflow definition (YAML, or JSON which is YAML too)."""
     try:
         data = yaml.safe_load(text)
@@ -170,8 +177,9 @@ def load(text: str, filename: str | None = None,
     return from_dict(data, filename=filename, action_exists=action_exists)
 
 
-def from_dict(data: Any, filename: str | None = None,
-              action_exists: Callable[[str], bool] | None = None) -> Workflow:
+def from_dict(
+    data: Any, filename: str | None = None, action_exists: Callable[[str], bool] | None = None
+) -> Workflow:
     """Validate an already-parsed definition (e.g. the JSON body of a REST PUT)."""
     try:
         return _validate(data, action_exists)
@@ -183,29 +191,40 @@ def from_dict(data: Any, filename: str | None = None,
 
 def _validate(data: Any, action_exists: Callable[[str], bool] | None) -> Workflow:
     if not isinstance(data, dict):
-        raise WorkflowError("", "a workflow definition must be a mapping with keys "
-                                + ", ".join(_TOP_KEYS))
+        raise WorkflowError(
+            "", "a workflow definition must be a mapping with keys " + ", ".join(_TOP_KEYS)
+        )
     _check_keys(data, _TOP_KEYS, "")
     name = data.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise WorkflowError("name", "required; letters, digits, '_', '.', '-' "
-                                    f"(starting with a letter or digit); got {name!r}")
+        raise WorkflowError(
+            "name",
+            "required; letters, digits, '_', '.', '-' "
+            f"(starting with a letter or digit); got {name!r}",
+        )
     slo_ms, percentile = _validate_slo(data.get("slo"))
     raw_nodes = data.get("nodes")
     if not isinstance(raw_nodes, list) or not raw_nodes:
-        raise WorkflowError("nodes", "required; a non-empty list of nodes "
-                                     "({id, action, after?, foreach?})")
+        raise WorkflowError(
+            "nodes", "required; a non-empty list of nodes ({id, action, after?, foreach?})"
+        )
     nodes = [_validate_node(raw, f"nodes[{i}]") for i, raw in enumerate(raw_nodes)]
     _check_references(nodes)
     ordered = _topological_order(nodes)
     if action_exists is not None:
         for i, n in enumerate(nodes):
             if not action_exists(n.action):
-                raise WorkflowError(f"nodes[{i}].action",
-                                    f"action {n.action!r} does not exist in this namespace; "
-                                    "deploy it first")
-    return Workflow(name=name, slo_ms=slo_ms, percentile=percentile, nodes=ordered,
-                    description=_optional_str(data, "description", ""))
+                raise WorkflowError(
+                    f"nodes[{i}].action",
+                    f"action {n.action!r} does not exist in this namespace; deploy it first",
+                )
+    return Workflow(
+        name=name,
+        slo_ms=slo_ms,
+        percentile=percentile,
+        nodes=ordered,
+        description=_optional_str(data, "description", ""),
+    )
 
 
 def _check_keys(d: dict, allowed: Iterable[str], path: str) -> None:
@@ -227,8 +246,9 @@ def _validate_slo(slo: Any) -> tuple[float, float]:
         raise WorkflowError("slo", "required; a mapping like {latency: 2500ms, percentile: 99}")
     _check_keys(slo, _SLO_KEYS, "slo")
     if "latency" not in slo:
-        raise WorkflowError("slo.latency", "required; a positive duration with a unit, "
-                                           "e.g. 2500ms or 2.5s")
+        raise WorkflowError(
+            "slo.latency", "required; a positive duration with a unit, e.g. 2500ms or 2.5s"
+        )
     slo_ms = parse_duration(slo["latency"], "slo.latency")
     p = slo.get("percentile", DEFAULT_PERCENTILE)
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 100:
@@ -242,12 +262,16 @@ def _validate_node(raw: Any, path: str) -> Node:
     _check_keys(raw, _NODE_KEYS, path)
     node_id = raw.get("id")
     if not isinstance(node_id, str) or not _NODE_ID_RE.match(node_id):
-        raise WorkflowError(f"{path}.id", "required; a letter followed by letters, digits or '_' "
-                                          f"(at most 64); got {node_id!r}")
+        raise WorkflowError(
+            f"{path}.id",
+            f"required; a letter followed by letters, digits or '_' (at most 64); got {node_id!r}",
+        )
     action = raw.get("action")
     if not isinstance(action, str) or not _ACTION_RE.match(action):
-        raise WorkflowError(f"{path}.action", "required; an action path 'action' or "
-                                              f"'package/action'; got {action!r}")
+        raise WorkflowError(
+            f"{path}.action",
+            f"required; an action path 'action' or 'package/action'; got {action!r}",
+        )
     after = raw.get("after", [])
     if isinstance(after, str):
         after = [after]
@@ -255,31 +279,43 @@ def _validate_node(raw: Any, path: str) -> Node:
         raise WorkflowError(f"{path}.after", "must be a list of node ids")
     foreach = raw.get("foreach")
     if foreach is not None and (not isinstance(foreach, str) or not _FOREACH_RE.match(foreach)):
-        raise WorkflowError(f"{path}.foreach", "must be '<predecessor id>.<list field>', "
-                                               f"e.g. decode.tiles; got {foreach!r}")
-    return Node(id=node_id, action=action, depends=list(after), foreach=foreach,
-                description=_optional_str(raw, "description", path))
+        raise WorkflowError(
+            f"{path}.foreach",
+            f"must be '<predecessor id>.<list field>', e.g. decode.tiles; got {foreach!r}",
+        )
+    return Node(
+        id=node_id,
+        action=action,
+        depends=list(after),
+        foreach=foreach,
+        description=_optional_str(raw, "description", path),
+    )
 
 
 def _check_references(nodes: list[Node]) -> None:
     seen: dict[str, int] = {}
     for i, n in enumerate(nodes):
         if n.id in seen:
-            raise WorkflowError(f"nodes[{i}].id", f"duplicate node id {n.id!r} "
-                                                  f"(first used at nodes[{seen[n.id]}])")
+            raise WorkflowError(
+                f"nodes[{i}].id", f"duplicate node id {n.id!r} (first used at nodes[{seen[n.id]}])"
+            )
         seen[n.id] = i
     for i, n in enumerate(nodes):
         for j, dep in enumerate(n.depends):
             if dep not in seen:
-                raise WorkflowError(f"nodes[{i}].after[{j}]",
-                                    f"unknown node {dep!r}; known nodes: {', '.join(seen)}")
+                raise WorkflowError(
+                    f"nodes[{i}].after[{j}]",
+                    f"unknown node {dep!r}; known nodes: {', '.join(seen)}",
+                )
             if dep in n.depends[:j]:
                 raise WorkflowError(f"nodes[{i}].after[{j}]", f"{dep!r} is listed twice")
         if n.foreach_source and n.foreach_source[0] not in n.depends:
-            raise WorkflowError(f"nodes[{i}].foreach",
-                                f"{n.foreach_source[0]!r} is not a predecessor of {n.id!r}; "
-                                f"foreach must name a node in its 'after' list "
-                                f"({', '.join(n.depends) or 'none'})")
+            raise WorkflowError(
+                f"nodes[{i}].foreach",
+                f"{n.foreach_source[0]!r} is not a predecessor of {n.id!r}; "
+                f"foreach must name a node in its 'after' list "
+                f"({', '.join(n.depends) or 'none'})",
+            )
 
 
 def _topological_order(nodes: list[Node]) -> list[Node]:
@@ -293,9 +329,10 @@ def _topological_order(nodes: list[Node]) -> list[Node]:
             cycle = _find_cycle({k: nodes[index[k]].depends for k in remaining})
             first = cycle[0]
             dep_pos = nodes[index[first]].depends.index(cycle[1])
-            raise WorkflowError(f"nodes[{index[first]}].after[{dep_pos}]",
-                                "cycle: " + " -> ".join(reversed(cycle))
-                                + "; a workflow must be acyclic")
+            raise WorkflowError(
+                f"nodes[{index[first]}].after[{dep_pos}]",
+                "cycle: " + " -> ".join(reversed(cycle)) + "; a workflow must be acyclic",
+            )
         n = ready[0]
         ordered.append(n)
         del remaining[n.id]
@@ -311,15 +348,17 @@ def _find_cycle(depends: dict[str, list[str]]) -> list[str]:
         while True:
             node = next(d for d in depends[node] if d in depends)
             if node in path:
-                return path[path.index(node):] + [node]
+                return path[path.index(node) :] + [node]
             path.append(node)
     raise AssertionError("no cycle among the remaining nodes")
 
 
 # ---------------------------------------------------------------------------- node input
 
-def build_node_input(workflow: Workflow, node: Node | str, run_input: dict,
-                     outputs_by_node: dict[str, Any]) -> dict | list[dict]:
+
+def build_node_input(
+    workflow: Workflow, node: Node | str, run_input: dict, outputs_by_node: dict[str, Any]
+) -> dict | list[dict]:
     """The parameters a node's activation(s) receive; a list (one per item) for foreach.
 
     - no predecessors: the run input;
@@ -339,8 +378,9 @@ def build_node_input(workflow: Workflow, node: Node | str, run_input: dict,
     if node.foreach is None:
         return shared
     source, field_path = node.foreach_source
-    items = _pop_field(shared, source if node_has_fan_in(node, outputs_by_node) else None,
-                       field_path, node)
+    items = _pop_field(
+        shared, source if node_has_fan_in(node, outputs_by_node) else None, field_path, node
+    )
     return [{**shared, ITEM_KEY: item, INDEX_KEY: i} for i, item in enumerate(items)]
 
 

@@ -4,17 +4,20 @@ Run time of every shipped function grows with its input (pixels, frames, rows), 
 input sizes are heavy-tailed; these samplers give a few large inputs among many small ones,
 always the same for the same seed.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 
-def lognormal(rng: np.random.Generator, median: float, sigma: float, low: float, high: float) -> float:
+def lognormal(
+    rng: np.random.Generator, median: float, sigma: float, low: float, high: float
+) -> float:
     return float(np.clip(median * np.exp(sigma * rng.standard_normal()), low, high))
 
 
@@ -27,8 +30,12 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 
-def cli(here: str, generate: Callable[[np.random.Generator, int], list[dict]],
-        count: int = 40, seed: int = 2025) -> None:
+def cli(
+    here: str,
+    generate: Callable[[np.random.Generator, int], list[dict]],
+    count: int = 40,
+    seed: int = 2025,
+) -> None:
     """`python gen_inputs.py [--count N] [--seed S] [--out FILE]` for one workflow folder."""
     parser = argparse.ArgumentParser(description="write this workflow's inputs.jsonl")
     parser.add_argument("--count", type=int, default=count)

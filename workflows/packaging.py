@@ -11,6 +11,7 @@ Every action is a zip action (`binary: true`): the function file becomes `__main
 the `actionlib` package (plus any `shared` files of the workflow) sits beside it; the Python
 runtime puts the action's folder first on `sys.path`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,7 +28,7 @@ from workflows.definition import Workflow, load
 
 WORKFLOWS_DIR = Path(__file__).resolve().parent
 ACTIONLIB_DIR = WORKFLOWS_DIR / "actionlib"
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)      # fixed, so identical code gives an identical zip
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so identical code gives an identical zip
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,8 @@ class ActionSpec:
     package: str
     name: str
     file: Path
-    memory: int                # MB, the action's limit (the adapter may bind another size)
-    timeout: int               # ms
+    memory: int  # MB, the action's limit (the adapter may bind another size)
+    timeout: int  # ms
     kind: str = "python:3.11"
     shared: tuple[Path, ...] = ()
 
@@ -57,8 +58,12 @@ class ActionSpec:
 
     def exec_json(self) -> dict:
         """The OpenWhisk `exec` of this action."""
-        return {"kind": self.kind, "code": base64.b64encode(self.zip_bytes()).decode("ascii"),
-                "binary": True, "main": "main"}
+        return {
+            "kind": self.kind,
+            "code": base64.b64encode(self.zip_bytes()).decode("ascii"),
+            "binary": True,
+            "main": "main",
+        }
 
     def limits(self) -> dict:
         return {"memory": self.memory, "timeout": self.timeout}
@@ -68,7 +73,7 @@ class ActionSpec:
 class Bundle:
     name: str
     directory: Path
-    definition: str            # workflow.yaml text, as PUT to the controller
+    definition: str  # workflow.yaml text, as PUT to the controller
     workflow: Workflow
     package: str
     actions: list[ActionSpec]
@@ -92,20 +97,36 @@ def load_bundle(name_or_dir: str | Path) -> Bundle:
     if not directory.is_dir():
         directory = WORKFLOWS_DIR / str(name_or_dir)
     if not (directory / "deploy.json").is_file():
-        raise FileNotFoundError(f"{directory}: no deploy.json; shipped workflows: "
-                                + ", ".join(shipped()))
+        raise FileNotFoundError(
+            f"{directory}: no deploy.json; shipped workflows: " + ", ".join(shipped())
+        )
     manifest = json.loads((directory / "deploy.json").read_text())
     definition = (directory / "workflow.yaml").read_text()
     shared = tuple(directory / f for f in manifest.get("shared", []))
-    actions = [ActionSpec(package=manifest["package"], name=name, file=directory / a["file"],
-                          memory=int(a.get("memory", 256)), timeout=int(a.get("timeout", 60000)),
-                          kind=manifest.get("kind", "python:3.11"), shared=shared)
-               for name, a in manifest["actions"].items()]
+    actions = [
+        ActionSpec(
+            package=manifest["package"],
+            name=name,
+            file=directory / a["file"],
+            memory=int(a.get("memory", 256)),
+            timeout=int(a.get("timeout", 60000)),
+            kind=manifest.get("kind", "python:3.11"),
+            shared=shared,
+        )
+        for name, a in manifest["actions"].items()
+    ]
     known = {a.path for a in actions}
-    workflow = load(definition, filename=str(directory / "workflow.yaml"),
-                    action_exists=known.__contains__)
-    return Bundle(name=workflow.name, directory=directory, definition=definition,
-                  workflow=workflow, package=manifest["package"], actions=actions)
+    workflow = load(
+        definition, filename=str(directory / "workflow.yaml"), action_exists=known.__contains__
+    )
+    return Bundle(
+        name=workflow.name,
+        directory=directory,
+        definition=definition,
+        workflow=workflow,
+        package=manifest["package"],
+        actions=actions,
+    )
 
 
 def load_function(spec: ActionSpec) -> ModuleType:

@@ -5,6 +5,7 @@ annotations incl. the web-action ones of §1.6) and talks to ``/namespaces/{ns}/
 through ``cli.client.Client``. Tango adds ``invoke --size-cpu/--size-memory`` (the
 ``?cpu=&memory=`` invoke query of docs/contracts.md) to bind one activation's size.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,10 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from cli import output
-from cli.commands.common import (Context, add_annotation_flags, add_get_list_delete, add_param_flags,
-                                 annotations_of, as_key_value_list, delete_entity, done, failing,
-                                 list_collection, non_negative_int, params_of, read_text, report_invocation,
-                                 show)
+from cli.commands.common import (
+    Context,
+    add_annotation_flags,
+    add_get_list_delete,
+    add_param_flags,
+    annotations_of,
+    as_key_value_list,
+    delete_entity,
+    done,
+    failing,
+    list_collection,
+    non_negative_int,
+    params_of,
+    read_text,
+    report_invocation,
+    show,
+)
 from cli.errors import CliError
 from cli.names import fully_qualified, parse_name
 
@@ -35,53 +49,112 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     for verb in ("create", "update"):
         p = verbs.add_parser(verb, parents=[common], help=f"{verb} an action")
         p.add_argument("name", metavar="NAME")
-        p.add_argument("file", metavar="FILE", nargs="?",
-                       help="code file (.py) or .zip (needs --kind); with --copy, the action to copy")
-        p.add_argument("--kind", help="runtime kind, e.g. python:3.11 (default: from the file extension)")
+        p.add_argument(
+            "file",
+            metavar="FILE",
+            nargs="?",
+            help="code file (.py) or .zip (needs --kind); with --copy, the action to copy",
+        )
+        p.add_argument(
+            "--kind", help="runtime kind, e.g. python:3.11 (default: from the file extension)"
+        )
         p.add_argument("--main", help="name of the function to call (default: main)")
-        p.add_argument("--docker", metavar="IMAGE", help="run the action in this image (kind blackbox)")
-        p.add_argument("--native", action="store_true",
-                       help=f"run FILE (a script, or a .zip with an executable 'exec') on {NATIVE_IMAGE}")
+        p.add_argument(
+            "--docker", metavar="IMAGE", help="run the action in this image (kind blackbox)"
+        )
+        p.add_argument(
+            "--native",
+            action="store_true",
+            help=f"run FILE (a script, or a .zip with an executable 'exec') on {NATIVE_IMAGE}",
+        )
         p.add_argument("--sequence", metavar="A,B,C", help="make a sequence of these actions")
-        p.add_argument("--copy", action="store_true",
-                       help="copy the action named by FILE: its code, limits, parameters and annotations "
-                            "(flags given override them)")
-        p.add_argument("-t", "--timeout", type=non_negative_int, metavar="MS", help="timeout limit in ms")
-        p.add_argument("-m", "--memory", type=non_negative_int, metavar="MB", help="memory limit in MB")
-        p.add_argument("-l", "--logsize", type=non_negative_int, metavar="MB", help="log size limit in MB")
-        p.add_argument("-c", "--concurrency", type=non_negative_int, metavar="N",
-                       help="activations one container may run at once")
+        p.add_argument(
+            "--copy",
+            action="store_true",
+            help="copy the action named by FILE: its code, limits, parameters and annotations "
+            "(flags given override them)",
+        )
+        p.add_argument(
+            "-t", "--timeout", type=non_negative_int, metavar="MS", help="timeout limit in ms"
+        )
+        p.add_argument(
+            "-m", "--memory", type=non_negative_int, metavar="MB", help="memory limit in MB"
+        )
+        p.add_argument(
+            "-l", "--logsize", type=non_negative_int, metavar="MB", help="log size limit in MB"
+        )
+        p.add_argument(
+            "-c",
+            "--concurrency",
+            type=non_negative_int,
+            metavar="N",
+            help="activations one container may run at once",
+        )
         add_param_flags(p)
         add_annotation_flags(p)
-        p.add_argument("--web", metavar="true|false|raw",
-                       help="make it a web action (raw: the action gets the raw HTTP request)")
-        p.add_argument("--web-secure", metavar="SECRET",
-                       help="require X-Require-Whisk-Auth: SECRET (true: generate one, false: remove)")
+        p.add_argument(
+            "--web",
+            metavar="true|false|raw",
+            help="make it a web action (raw: the action gets the raw HTTP request)",
+        )
+        p.add_argument(
+            "--web-secure",
+            metavar="SECRET",
+            help="require X-Require-Whisk-Auth: SECRET (true: generate one, false: remove)",
+        )
         if verb == "update":
-            p.add_argument("--del-annotation", action="append", default=[], metavar="KEY",
-                           help="remove this annotation")
+            p.add_argument(
+                "--del-annotation",
+                action="append",
+                default=[],
+                metavar="KEY",
+                help="remove this annotation",
+            )
         p.set_defaults(handler=create if verb == "create" else update)
 
-    get_p, _, _ = add_get_list_delete(verbs, common, "an action", "actions", get, list_actions, delete,
-                                      list_scope=("scope", "NAMESPACE|PACKAGE"))
-    get_p.add_argument("field", metavar="FIELD", nargs="?", help="print only this field of the action")
-    get_p.add_argument("--save", action="store_true", help="save the code to NAME.<ext> in this folder")
+    get_p, _, _ = add_get_list_delete(
+        verbs,
+        common,
+        "an action",
+        "actions",
+        get,
+        list_actions,
+        delete,
+        list_scope=("scope", "NAMESPACE|PACKAGE"),
+    )
+    get_p.add_argument(
+        "field", metavar="FIELD", nargs="?", help="print only this field of the action"
+    )
+    get_p.add_argument(
+        "--save", action="store_true", help="save the code to NAME.<ext> in this folder"
+    )
     get_p.add_argument("--save-as", metavar="FILE", help="save the code to FILE")
-    get_p.add_argument("-r", "--url", action="store_true",
-                       help="print the action's URL (its web URL for a web action)")
+    get_p.add_argument(
+        "-r",
+        "--url",
+        action="store_true",
+        help="print the action's URL (its web URL for a web action)",
+    )
 
     p = verbs.add_parser("invoke", parents=[common], help="invoke an action")
     p.add_argument("name", metavar="NAME")
     add_param_flags(p)
     p.add_argument("-b", "--blocking", action="store_true", help="wait for the result")
     p.add_argument("-r", "--result", action="store_true", help="print only the result (implies -b)")
-    p.add_argument("--size-cpu", type=float, metavar="CORES", help="bind this many cores for this activation")
-    p.add_argument("--size-memory", type=non_negative_int, metavar="MB",
-                   help="bind this much memory for this activation")
+    p.add_argument(
+        "--size-cpu", type=float, metavar="CORES", help="bind this many cores for this activation"
+    )
+    p.add_argument(
+        "--size-memory",
+        type=non_negative_int,
+        metavar="MB",
+        help="bind this much memory for this activation",
+    )
     p.set_defaults(handler=invoke)
 
 
 # ---- create / update ------------------------------------------------------------------------
+
 
 def create(args: argparse.Namespace, ctx: Context) -> int:
     return _put(args, ctx, overwrite=False)
@@ -100,7 +173,9 @@ def _put(args: argparse.Namespace, ctx: Context, overwrite: bool) -> int:
         else:
             entity = build_action(args, require_exec=not overwrite)
     except CliError as err:
-        raise CliError(f"Unable to {verb} action '{args.name}': {err.message}", err.exit_code) from err
+        raise CliError(
+            f"Unable to {verb} action '{args.name}': {err.message}", err.exit_code
+        ) from err
     with failing(f"{verb} action '{args.name}'"):
         saved = ctx.client().put_action(qname, entity, overwrite=overwrite)
     done(ctx, saved, f"{verb}d action {args.name}")
@@ -113,11 +188,15 @@ def _copied(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
     if not args.file:
         raise CliError("--copy needs the name of the action to copy in place of FILE.")
     if args.kind or args.main or args.docker or args.sequence or args.native:
-        raise CliError("--copy takes the code of the copied action; --kind, --main, --docker, --native "
-                       "and --sequence do not apply.")
+        raise CliError(
+            "--copy takes the code of the copied action; --kind, --main, --docker, --native "
+            "and --sequence do not apply."
+        )
     with failing(f"get action '{args.file}'"):
         source = ctx.client().get_action(parse_name(args.file))
-    entity = {key: source[key] for key in ("exec", "limits", "parameters", "annotations") if key in source}
+    entity = {
+        key: source[key] for key in ("exec", "limits", "parameters", "annotations") if key in source
+    }
     own = build_action(argparse.Namespace(**{**vars(args), "file": None}), require_exec=False)
     entity["limits"] = {**entity.get("limits", {}), **own.get("limits", {})}
     for key in ("parameters", "annotations"):
@@ -125,7 +204,9 @@ def _copied(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
         merged.update({kv["key"]: kv["value"] for kv in own.get(key, [])})
         entity[key] = as_key_value_list(merged)
     if own.get("delAnnotations"):
-        entity["annotations"] = [kv for kv in entity["annotations"] if kv["key"] not in own["delAnnotations"]]
+        entity["annotations"] = [
+            kv for kv in entity["annotations"] if kv["key"] not in own["delAnnotations"]
+        ]
     return entity
 
 
@@ -136,19 +217,32 @@ def build_action(args: argparse.Namespace, require_exec: bool) -> dict[str, Any]
     docker = args.docker
     if getattr(args, "native", False):
         if docker:
-            raise CliError("--native runs on the skeleton image; it cannot be combined with --docker.")
+            raise CliError(
+                "--native runs on the skeleton image; it cannot be combined with --docker."
+            )
         if not args.file:
-            raise CliError("--native needs a FILE: a script or a .zip with an executable named 'exec'.")
+            raise CliError(
+                "--native needs a FILE: a script or a .zip with an executable named 'exec'."
+            )
         docker = NATIVE_IMAGE
     exec_ = build_exec(args.file, args.kind, args.main, docker, args.sequence)
     if exec_ is not None:
         entity["exec"] = exec_
     elif require_exec:
-        raise CliError("An action name and code artifact are required: give a FILE, --docker IMAGE "
-                       "or --sequence A,B.")
-    limits = {key: value for key, value in (("timeout", args.timeout), ("memory", args.memory),
-                                            ("logs", args.logsize), ("concurrency", args.concurrency))
-              if value is not None}
+        raise CliError(
+            "An action name and code artifact are required: give a FILE, --docker IMAGE "
+            "or --sequence A,B."
+        )
+    limits = {
+        key: value
+        for key, value in (
+            ("timeout", args.timeout),
+            ("memory", args.memory),
+            ("logs", args.logsize),
+            ("concurrency", args.concurrency),
+        )
+        if value is not None
+    }
     if limits:
         entity["limits"] = limits
     params = params_of(args)
@@ -165,12 +259,15 @@ def build_action(args: argparse.Namespace, require_exec: bool) -> dict[str, Any]
     return entity
 
 
-def build_exec(file: str | None, kind: str | None, main: str | None, docker: str | None,
-               sequence: str | None) -> dict[str, Any] | None:
+def build_exec(
+    file: str | None, kind: str | None, main: str | None, docker: str | None, sequence: str | None
+) -> dict[str, Any] | None:
     """OpenWhisk's ``exec`` object, or None when the command changes no code."""
     if sequence is not None:
         if file or docker or kind:
-            raise CliError("--sequence takes no FILE, --docker or --kind: a sequence only lists actions.")
+            raise CliError(
+                "--sequence takes no FILE, --docker or --kind: a sequence only lists actions."
+            )
         components = [c for c in (part.strip() for part in sequence.split(",")) if c]
         if not components:
             raise CliError("--sequence needs at least one action name, e.g. --sequence a,b,c.")
@@ -181,8 +278,10 @@ def build_exec(file: str | None, kind: str | None, main: str | None, docker: str
             exec_.update(_code_of(file))
     elif file:
         if _is_zip(file) and not kind:
-            raise CliError(f"creating an action from a .zip artifact requires --kind (e.g. --kind "
-                           f"python:3.11): {file}")
+            raise CliError(
+                f"creating an action from a .zip artifact requires --kind (e.g. --kind "
+                f"python:3.11): {file}"
+            )
         exec_ = {"kind": kind or _kind_of(file), **_code_of(file)}
     elif kind or main:
         raise CliError("--kind and --main need a code FILE.")
@@ -198,8 +297,10 @@ def _kind_of(file: str) -> str:
     if suffix in KIND_BY_EXTENSION:
         return KIND_BY_EXTENSION[suffix]
     accepted = ", ".join(sorted(KIND_BY_EXTENSION))
-    raise CliError(f"Cannot determine the kind of action from '{file}' (known extensions: {accepted}); "
-                   "use --kind to specify it.")
+    raise CliError(
+        f"Cannot determine the kind of action from '{file}' (known extensions: {accepted}); "
+        "use --kind to specify it."
+    )
 
 
 def _code_of(file: str) -> dict[str, Any]:
@@ -228,8 +329,10 @@ def web_annotations(web: str | None, web_secure: str | None) -> tuple[dict[str, 
     if web is not None:
         mode = WEB_VALUES.get(web.lower())
         if mode is None:
-            raise CliError(f"Invalid argument '{web}' for --web flag. Valid input consist of 'yes', "
-                           "'true', 'raw', 'false', or 'no'.")
+            raise CliError(
+                f"Invalid argument '{web}' for --web flag. Valid input consist of 'yes', "
+                "'true', 'raw', 'false', or 'no'."
+            )
         annotations = {"web-export": bool(mode), "raw-http": mode == "raw", "final": bool(mode)}
     if web_secure is not None:
         if web is not None and not annotations["web-export"]:
@@ -238,12 +341,14 @@ def web_annotations(web: str | None, web_secure: str | None) -> tuple[dict[str, 
         if secure == "false":
             removed.append("require-whisk-auth")
         else:
-            annotations["require-whisk-auth"] = (secrets.randbelow(10**15) + 1 if secure == "true"
-                                                 else web_secure)
+            annotations["require-whisk-auth"] = (
+                secrets.randbelow(10**15) + 1 if secure == "true" else web_secure
+            )
     return annotations, removed
 
 
 # ---- get / list / delete --------------------------------------------------------------------
+
 
 def get(args: argparse.Namespace, ctx: Context) -> int:
     qname = parse_name(args.name)
@@ -291,10 +396,14 @@ def save_code(action: dict, file: str) -> Path:
     exec_ = action.get("exec") or {}
     code = exec_.get("code")
     if code is None:
-        raise CliError(f"action '{action.get('name')}' has no code to save (kind {exec_.get('kind')}).")
+        raise CliError(
+            f"action '{action.get('name')}' has no code to save (kind {exec_.get('kind')})."
+        )
     path = Path(file).resolve()
     if path.exists():
-        raise CliError(f"The file '{file}' already exists. Delete it or use --save-as with another name.")
+        raise CliError(
+            f"The file '{file}' already exists. Delete it or use --save-as with another name."
+        )
     if exec_.get("binary"):
         path.write_bytes(base64.b64decode(code))
     else:
@@ -326,15 +435,23 @@ def delete(args: argparse.Namespace, ctx: Context) -> int:
 
 # ---- invoke ---------------------------------------------------------------------------------
 
+
 def invoke(args: argparse.Namespace, ctx: Context) -> int:
     qname = parse_name(args.name)
     blocking = args.blocking or args.result
     with failing(f"invoke action '{args.name}'"):
-        response = ctx.client().invoke_action(qname, params_of(args), blocking=blocking,
-                                              result=args.result, cpu=args.size_cpu,
-                                              memory=args.size_memory)
+        response = ctx.client().invoke_action(
+            qname,
+            params_of(args),
+            blocking=blocking,
+            result=args.result,
+            cpu=args.size_cpu,
+            memory=args.size_memory,
+        )
     body = response.body
     activation_id = response.headers.get("x-openwhisk-activation-id") or (
-        body.get("activationId") if isinstance(body, dict) else None)
-    return report_invocation(ctx, str(qname), f"id {activation_id}", response.status, body,
-                             blocking, args.result)
+        body.get("activationId") if isinstance(body, dict) else None
+    )
+    return report_invocation(
+        ctx, str(qname), f"id {activation_id}", response.status, body, blocking, args.result
+    )

@@ -3,6 +3,7 @@
 Registered by ``cli.main``; reads ``/namespaces/{ns}/activations`` through ``cli.client``.
 ``--last`` everywhere means the newest activation of the namespace (``?limit=1``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,11 +29,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("name", metavar="ACTION", nargs="?", help="only activations of this action")
     add_paging_flags(p, "activations")
     p.add_argument("-f", "--full", action="store_true", help="show results and logs, not a table")
-    p.add_argument("--since", type=non_negative_int, metavar="EPOCH_MS", help="started at or after this time")
-    p.add_argument("--upto", type=non_negative_int, metavar="EPOCH_MS", help="started at or before this time")
+    p.add_argument(
+        "--since", type=non_negative_int, metavar="EPOCH_MS", help="started at or after this time"
+    )
+    p.add_argument(
+        "--upto", type=non_negative_int, metavar="EPOCH_MS", help="started at or before this time"
+    )
     p.set_defaults(handler=list_activations)
 
-    p = verbs.add_parser("get", parents=[common], help="get an activation: get (ID | --last) [FIELD]")
+    p = verbs.add_parser(
+        "get", parents=[common], help="get an activation: get (ID | --last) [FIELD]"
+    )
     _add_id_arguments(p, with_field=True)
     p.add_argument("-s", "--summary", action="store_true", help="status line and result only")
     p.add_argument("-g", "--logs", action="store_true", help="the logs only")
@@ -40,7 +47,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = verbs.add_parser("logs", parents=[common], help="print an activation's logs")
     _add_id_arguments(p, with_field=False)
-    p.add_argument("-r", "--strip", action="store_true", help="drop each line's timestamp and stream")
+    p.add_argument(
+        "-r", "--strip", action="store_true", help="drop each line's timestamp and stream"
+    )
     p.set_defaults(handler=logs)
 
     p = verbs.add_parser("result", parents=[common], help="print an activation's result")
@@ -49,11 +58,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = verbs.add_parser("poll", parents=[common], help="print new activations' logs as they come")
     p.add_argument("target", metavar="/NAMESPACE|ACTION", nargs="?")
-    p.add_argument("-e", "--exit", type=non_negative_int, default=0, metavar="SECONDS",
-                   help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument(
+        "-e",
+        "--exit",
+        type=non_negative_int,
+        default=0,
+        metavar="SECONDS",
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
     for unit in LOOKBACK_UNITS:
-        p.add_argument(f"--since-{unit}", type=non_negative_int, default=0, metavar="N",
-                       help=f"also show activations from the last N {unit}")
+        p.add_argument(
+            f"--since-{unit}",
+            type=non_negative_int,
+            default=0,
+            metavar="N",
+            help=f"also show activations from the last N {unit}",
+        )
     p.set_defaults(handler=poll)
 
 
@@ -84,12 +104,19 @@ def last_activation_id(ctx: Context) -> str:
 
 # ---- handlers -------------------------------------------------------------------------------
 
+
 def list_activations(args: argparse.Namespace, ctx: Context) -> int:
     qname = parse_name(args.name) if args.name else None
     with failing("obtain the list of activations"):
         records = ctx.client().list_activations(
-            qname.namespace if qname else None, qname.entity if qname else None, limit=args.limit,
-            skip=args.skip or None, since=args.since, upto=args.upto, docs=args.full)
+            qname.namespace if qname else None,
+            qname.entity if qname else None,
+            limit=args.limit,
+            skip=args.skip or None,
+            since=args.since,
+            upto=args.upto,
+            docs=args.full,
+        )
     if ctx.json:
         output.emit(output.pretty(records))
     elif args.full:
@@ -149,9 +176,12 @@ def result(args: argparse.Namespace, ctx: Context) -> int:
 
 # ---- poll -----------------------------------------------------------------------------------
 
+
 def poll(args: argparse.Namespace, ctx: Context) -> int:
     namespace, name = poll_scope(args.target)
-    lookback_s = sum(getattr(args, f"since_{unit}") * seconds for unit, seconds in LOOKBACK_UNITS.items())
+    lookback_s = sum(
+        getattr(args, f"since_{unit}") * seconds for unit, seconds in LOOKBACK_UNITS.items()
+    )
     since = int(time.time() * 1000) - lookback_s * 1000
     deadline = time.monotonic() + args.exit if args.exit else None
     seen: dict[str, int] = {}  # activation id -> start, for records at the `since` boundary
@@ -159,7 +189,9 @@ def poll(args: argparse.Namespace, ctx: Context) -> int:
     try:
         while True:
             with failing("poll for activations"):
-                records = ctx.client().list_activations(namespace, name, limit=200, since=since, docs=True)
+                records = ctx.client().list_activations(
+                    namespace, name, limit=200, since=since, docs=True
+                )
             for record in sorted(records, key=lambda r: r.get("start", 0)):
                 if record["activationId"] not in seen:
                     seen[record["activationId"]] = record.get("start", 0)

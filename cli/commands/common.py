@@ -5,15 +5,17 @@ and ``-a``/``-A`` annotation parsing, and the verbs every entity collection has 
 
 Called by the modules in ``cli.commands``; ``cli.main`` builds the ``Context``.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 from cli import output
@@ -38,9 +40,15 @@ def global_flags(connection: bool = True) -> argparse.ArgumentParser:
         g.add_argument("--apiversion", metavar="VERSION", help="API version (default v1)")
         g.add_argument("--cert", metavar="FILE", help="client TLS certificate (PEM)")
         g.add_argument("--key", metavar="FILE", help="client TLS private key (PEM)")
-    g.add_argument("-i", "--insecure", action="store_true", help="do not verify the TLS certificate")
-    g.add_argument("-v", "--verbose", action="store_true", help="print HTTP requests and responses (stderr)")
-    g.add_argument("-d", "--debug", action="store_true", help="print tracebacks of unexpected failures")
+    g.add_argument(
+        "-i", "--insecure", action="store_true", help="do not verify the TLS certificate"
+    )
+    g.add_argument(
+        "-v", "--verbose", action="store_true", help="print HTTP requests and responses (stderr)"
+    )
+    g.add_argument(
+        "-d", "--debug", action="store_true", help="print tracebacks of unexpected failures"
+    )
     g.add_argument("--json", action="store_true", help="print the server's JSON instead of text")
     return flags
 
@@ -49,8 +57,10 @@ def client_cert(cert: str | None, key: str | None) -> str | tuple[str, str] | No
     """What the HTTP client presents as its TLS certificate: the certificate file, or the pair
     (certificate, key); files that are not there are an error before anything is sent."""
     if key and not cert:
-        raise CliError("A client key (--key) was given without its certificate: give --cert FILE too "
-                       "(or 'tango property set --cert FILE').")
+        raise CliError(
+            "A client key (--key) was given without its certificate: give --cert FILE too "
+            "(or 'tango property set --cert FILE')."
+        )
     if not cert:
         return None
     cert = tls_file(cert, "--cert")
@@ -79,15 +89,22 @@ class Context:
     def client(self) -> Client:
         if self._client is None:
             if not self.settings.base_url:
-                raise CliError("The API host is not valid: An API host must be provided. Set one with "
-                               "'tango property set --apihost http://HOST:PORT' or --apihost.")
+                raise CliError(
+                    "The API host is not valid: An API host must be provided. Set one with "
+                    "'tango property set --apihost http://HOST:PORT' or --apihost."
+                )
             if not self.settings.auth:
-                raise CliError("Authorization key is not configured (--auth is required). Set one "
-                               "with 'tango property set --auth UUID:KEY' or -u/--auth.")
-            self._client = Client(self.settings.base_url, self.settings.auth,
-                                  insecure=self.settings.insecure,
-                                  cert=client_cert(self.settings.cert, self.settings.key),
-                                  trace=sys.stderr if self.verbose else None)
+                raise CliError(
+                    "Authorization key is not configured (--auth is required). Set one "
+                    "with 'tango property set --auth UUID:KEY' or -u/--auth."
+                )
+            self._client = Client(
+                self.settings.base_url,
+                self.settings.auth,
+                insecure=self.settings.insecure,
+                cert=client_cert(self.settings.cert, self.settings.key),
+                trace=sys.stderr if self.verbose else None,
+            )
         return self._client
 
 
@@ -107,8 +124,9 @@ def show(ctx: Context, entity: Any, message: str) -> None:
     output.emit(output.pretty(entity))
 
 
-def report_invocation(ctx: Context, what: str, id_text: str, status: int, body: Any,
-                      blocking: bool, result_only: bool) -> int:
+def report_invocation(
+    ctx: Context, what: str, id_text: str, status: int, body: Any, blocking: bool, result_only: bool
+) -> int:
     """Print an invoke answer (action or workflow) the way wsk does; return the exit code.
 
     202 without blocking is the normal asynchronous answer; 202 on a blocking call means the
@@ -143,18 +161,35 @@ def failing(what: str) -> Iterator[None]:
 
 # ---- parameters and annotations -------------------------------------------------------------
 
+
 def add_param_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                        default=[], help="parameter; VALUE is parsed as JSON when valid, else a string")
-    parser.add_argument("-P", "--param-file", metavar="FILE",
-                        help="JSON file with an object of parameters")
+    parser.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        default=[],
+        help="parameter; VALUE is parsed as JSON when valid, else a string",
+    )
+    parser.add_argument(
+        "-P", "--param-file", metavar="FILE", help="JSON file with an object of parameters"
+    )
 
 
 def add_annotation_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-a", "--annotation", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                        default=[], help="annotation; VALUE is parsed as JSON when valid, else a string")
-    parser.add_argument("-A", "--annotation-file", metavar="FILE",
-                        help="JSON file with an object of annotations")
+    parser.add_argument(
+        "-a",
+        "--annotation",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        default=[],
+        help="annotation; VALUE is parsed as JSON when valid, else a string",
+    )
+    parser.add_argument(
+        "-A", "--annotation-file", metavar="FILE", help="JSON file with an object of annotations"
+    )
 
 
 def parse_value(text: str) -> Any:
@@ -197,11 +232,15 @@ def read_json_object(path: str, flag: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise CliError(f"{flag} {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                       f"{exc.msg}); expected a JSON object such as {{\"name\": \"World\"}}.") from exc
+        raise CliError(
+            f"{flag} {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f'{exc.msg}); expected a JSON object such as {{"name": "World"}}.'
+        ) from exc
     if not isinstance(value, dict):
-        raise CliError(f"{flag} {path}: expected a JSON object such as {{\"name\": \"World\"}}, "
-                       f"got a JSON {type(value).__name__}.")
+        raise CliError(
+            f'{flag} {path}: expected a JSON object such as {{"name": "World"}}, '
+            f"got a JSON {type(value).__name__}."
+        )
     return value
 
 
@@ -214,9 +253,16 @@ def read_text(path: str, what: str) -> str:
 
 def add_paging_flags(parser: argparse.ArgumentParser, what: str) -> None:
     """wsk's ``-l/--limit`` (default 30; the server caps it at 200) and ``-s/--skip``."""
-    parser.add_argument("-l", "--limit", type=non_negative_int, default=30,
-                        help=f"list at most this many {what} (default 30, max 200)")
-    parser.add_argument("-s", "--skip", type=non_negative_int, default=0, help=f"skip this many {what}")
+    parser.add_argument(
+        "-l",
+        "--limit",
+        type=non_negative_int,
+        default=30,
+        help=f"list at most this many {what} (default 30, max 200)",
+    )
+    parser.add_argument(
+        "-s", "--skip", type=non_negative_int, default=0, help=f"skip this many {what}"
+    )
 
 
 def non_negative_int(text: str) -> int:
@@ -232,10 +278,18 @@ def non_negative_int(text: str) -> int:
 
 # ---- the verbs every entity collection has --------------------------------------------------
 
-def add_get_list_delete(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser, what: str,
-                        collection: str, get: Callable, list_: Callable, delete: Callable,
-                        list_scope: tuple[str, str] = ("namespace", "NAMESPACE"), list_help: str | None = None,
-                        ) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+
+def add_get_list_delete(
+    verbs: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    what: str,
+    collection: str,
+    get: Callable,
+    list_: Callable,
+    delete: Callable,
+    list_scope: tuple[str, str] = ("namespace", "NAMESPACE"),
+    list_help: str | None = None,
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
     """Register ``get NAME [-s]``, ``list [NAMESPACE] [-l N] [-s N] [-n]`` and ``delete NAME``
     for one collection (``what`` is "a package", "an action"; ``list_scope`` is the dest and
     metavar of list's optional argument); the three parsers come back so a command can add its
@@ -266,15 +320,28 @@ def top_level_name(text: str, kind: str, why: str) -> QualifiedName:
     return qname
 
 
-def entity_request(ctx: Context, method: str, collection: str, qname: QualifiedName,
-                   query: dict | None = None, body: Any = None, accept: Iterable[int] = (200,)) -> Response:
+def entity_request(
+    ctx: Context,
+    method: str,
+    collection: str,
+    qname: QualifiedName,
+    query: dict | None = None,
+    body: Any = None,
+    accept: Iterable[int] = (200,),
+) -> Response:
     """One request on ``/namespaces/{ns}/{collection}/{name}``."""
     path = f"/namespaces/{quote(qname.namespace, safe='')}/{collection}/{quote(qname.entity, safe='/')}"
     return ctx.client().request(method, path, query, body, accept=accept)
 
 
-def put_entity(args: argparse.Namespace, ctx: Context, collection: str, name_parser: NameParser,
-               build_body: Callable[[argparse.Namespace], dict], overwrite: bool) -> int:
+def put_entity(
+    args: argparse.Namespace,
+    ctx: Context,
+    collection: str,
+    name_parser: NameParser,
+    build_body: Callable[[argparse.Namespace], dict],
+    overwrite: bool,
+) -> int:
     """``create`` (``overwrite=False``) or ``update``: PUT the body built from the flags and
     print ``ok: created|updated <kind> NAME``."""
     verb = "update" if overwrite else "create"
@@ -282,13 +349,20 @@ def put_entity(args: argparse.Namespace, ctx: Context, collection: str, name_par
     qname = name_parser(args.name)
     body = build_body(args)
     with failing(f"{verb} {kind} '{args.name}'"):
-        saved = entity_request(ctx, "PUT", collection, qname, {"overwrite": True} if overwrite else None, body).body
+        saved = entity_request(
+            ctx, "PUT", collection, qname, {"overwrite": True} if overwrite else None, body
+        ).body
     done(ctx, saved, f"{verb}d {kind} {args.name}")
     return 0
 
 
-def get_entity(args: argparse.Namespace, ctx: Context, collection: str, name_parser: NameParser,
-               summarize: Callable[[dict], str]) -> int:
+def get_entity(
+    args: argparse.Namespace,
+    ctx: Context,
+    collection: str,
+    name_parser: NameParser,
+    summarize: Callable[[dict], str],
+) -> int:
     """``get NAME [-s]``: the entity's JSON, or its ``summarize``d text with ``-s``."""
     kind = collection.removesuffix("s")
     with failing(f"get {kind} '{args.name}'"):
@@ -300,8 +374,13 @@ def get_entity(args: argparse.Namespace, ctx: Context, collection: str, name_par
     return 0
 
 
-def delete_entity(args: argparse.Namespace, ctx: Context, collection: str, name_parser: NameParser,
-                  query: dict | None = None) -> int:
+def delete_entity(
+    args: argparse.Namespace,
+    ctx: Context,
+    collection: str,
+    name_parser: NameParser,
+    query: dict | None = None,
+) -> int:
     """``delete NAME``: ``ok: deleted <kind> NAME``, or the server's JSON."""
     kind = collection.removesuffix("s")
     with failing(f"delete {kind} '{args.name}'"):
@@ -310,19 +389,35 @@ def delete_entity(args: argparse.Namespace, ctx: Context, collection: str, name_
     return 0
 
 
-def list_collection(args: argparse.Namespace, ctx: Context, collection: str, namespace: str | None = None,
-                    package: str | None = None, render: Callable[[list[dict]], str] | None = None) -> int:
+def list_collection(
+    args: argparse.Namespace,
+    ctx: Context,
+    collection: str,
+    namespace: str | None = None,
+    package: str | None = None,
+    render: Callable[[list[dict]], str] | None = None,
+) -> int:
     """``list [NAMESPACE]``: one page of ``collection`` (``namespace`` as typed, ``/guest`` or
     ``guest``; none is the caller's own), printed by ``print_entity_list``."""
     with failing(f"obtain the list of {collection}"):
-        entities = ctx.client().list_entities(collection, namespace.strip("/") if namespace else None, package,
-                                              limit=args.limit, skip=args.skip or None)
+        entities = ctx.client().list_entities(
+            collection,
+            namespace.strip("/") if namespace else None,
+            package,
+            limit=args.limit,
+            skip=args.skip or None,
+        )
     print_entity_list(args, ctx, collection, entities, render)
     return 0
 
 
-def print_entity_list(args: argparse.Namespace, ctx: Context, collection: str, entities: list[dict],
-                      render: Callable[[list[dict]], str] | None = None) -> None:
+def print_entity_list(
+    args: argparse.Namespace,
+    ctx: Context,
+    collection: str,
+    entities: list[dict],
+    render: Callable[[list[dict]], str] | None = None,
+) -> None:
     """Sorted by name with ``-n``; the JSON with ``--json``, else ``render`` (default: wsk's
     ``/ns/name  private|shared  kind`` block)."""
     if args.name_sort:

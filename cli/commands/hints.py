@@ -14,6 +14,7 @@ docs/contracts.md, whose answers are read as ``controller/workflow_service.py`` 
   "predicted_tail_ms", "feasible_at_slo", "slo_ms", "percentile", "functions": {id: {"rules",
   "min_feasible_budget_ms"}}, "diagnostics": [text]}}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = verbs.add_parser("check", parents=[common], help="check a hint file locally")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--workflow", metavar="WFFILE", help="also check function names against this workflow")
+    p.add_argument(
+        "--workflow", metavar="WFFILE", help="also check function names against this workflow"
+    )
     p.set_defaults(handler=check)
 
     p = verbs.add_parser("set", parents=[common], help="upload hints for a workflow")
@@ -57,9 +60,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("workflow", metavar="WORKFLOW")
     p.add_argument("--inputs", required=True, metavar="FILE.jsonl", help="one JSON input per line")
     p.add_argument("--options", metavar="A,B,C", help="only these options (default: all)")
-    p.add_argument("--repeats", type=non_negative_int, metavar="N", help="runs per input and option")
-    p.add_argument("--capacity-cores", type=float, metavar="C",
-                   help="CPU cores foreach items share when the workflow runs (default: the healthy invokers')")
+    p.add_argument(
+        "--repeats", type=non_negative_int, metavar="N", help="runs per input and option"
+    )
+    p.add_argument(
+        "--capacity-cores",
+        type=float,
+        metavar="C",
+        help="CPU cores foreach items share when the workflow runs (default: the healthy invokers')",
+    )
     p.set_defaults(handler=profile)
 
     p = verbs.add_parser("synthesize", parents=[common], help="generate hints from the profiles")
@@ -71,13 +80,25 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 # ---- check (local) --------------------------------------------------------------------------
 
+
 def check(args: argparse.Namespace, ctx: Context) -> int:
     text = read_text(args.file, "hint file")
     functions = workflow_functions(args.workflow) if args.workflow else None
     diagnostics = _hint_dsl().check(text, workflow_functions=functions)
     if ctx.json:
-        output.emit(output.pretty([{"line": d.line, "column": d.column, "severity": _severity(d),
-                                    "message": d.message} for d in diagnostics]))
+        output.emit(
+            output.pretty(
+                [
+                    {
+                        "line": d.line,
+                        "column": d.column,
+                        "severity": _severity(d),
+                        "message": d.message,
+                    }
+                    for d in diagnostics
+                ]
+            )
+        )
     else:
         for d in diagnostics:
             output.emit(diagnostic_line(args.file, d.line, d.column, d.message, _severity(d)))
@@ -86,11 +107,16 @@ def check(args: argparse.Namespace, ctx: Context) -> int:
         output.note(f"{args.file}: {errors} error(s), {len(diagnostics) - errors} warning(s)")
         return 1
     if not ctx.json:
-        output.ok(f"{args.file} has no errors" + (f" ({len(diagnostics)} warning(s))" if diagnostics else ""))
+        output.ok(
+            f"{args.file} has no errors"
+            + (f" ({len(diagnostics)} warning(s))" if diagnostics else "")
+        )
     return 0
 
 
-def diagnostic_line(file: str, line: Any, column: Any, message: str, severity: str = "error") -> str:
+def diagnostic_line(
+    file: str, line: Any, column: Any, message: str, severity: str = "error"
+) -> str:
     """``FILE:line:col: message`` (``warning: `` before warnings), as hint_dsl prints them."""
     return f"{file}:{line}:{column}: {'' if severity == 'error' else 'warning: '}{message}"
 
@@ -103,10 +129,14 @@ def _hint_dsl():
     try:
         import hint_dsl
     except ImportError as exc:
-        raise CliError(f"'tango hints check' needs the hint_dsl package, which failed to import: {exc}") from exc
+        raise CliError(
+            f"'tango hints check' needs the hint_dsl package, which failed to import: {exc}"
+        ) from exc
     if not hasattr(hint_dsl, "check"):
-        raise CliError("'tango hints check' needs hint_dsl.check(text, workflow_functions), which this "
-                       "installation of hint_dsl does not provide.")
+        raise CliError(
+            "'tango hints check' needs hint_dsl.check(text, workflow_functions), which this "
+            "installation of hint_dsl does not provide."
+        )
     return hint_dsl
 
 
@@ -116,7 +146,9 @@ def workflow_functions(path: str) -> list[str]:
     try:
         from workflows.definition import load
     except ImportError as exc:
-        raise CliError(f"--workflow needs the workflows package, which failed to import: {exc}") from exc
+        raise CliError(
+            f"--workflow needs the workflows package, which failed to import: {exc}"
+        ) from exc
     try:
         workflow = load(text)
     except Exception as exc:  # WorkflowError(path, message), or a YAML error
@@ -125,6 +157,7 @@ def workflow_functions(path: str) -> list[str]:
 
 
 # ---- set / get ------------------------------------------------------------------------------
+
 
 def set_hints(args: argparse.Namespace, ctx: Context) -> int:
     text = read_text(args.file, "hint file")
@@ -144,12 +177,17 @@ def located(err: ApiError, file: str) -> ApiError:
         diagnostics = json.loads(err.headers.get(DIAGNOSTICS_HEADER, ""))
     except ValueError:
         return err
-    lines = [diagnostic_line(file, d.get("line"), d.get("column"), d.get("message"),
-                             d.get("severity", "error")) for d in diagnostics]
+    lines = [
+        diagnostic_line(
+            file, d.get("line"), d.get("column"), d.get("message"), d.get("severity", "error")
+        )
+        for d in diagnostics
+    ]
     if not lines:
         return err
-    return ApiError(err.status, "The hints are not valid:\n" + "\n".join(lines), err.code, err.body,
-                    err.headers)
+    return ApiError(
+        err.status, "The hints are not valid:\n" + "\n".join(lines), err.code, err.body, err.headers
+    )
 
 
 def get_hints(args: argparse.Namespace, ctx: Context) -> int:
@@ -161,6 +199,7 @@ def get_hints(args: argparse.Namespace, ctx: Context) -> int:
 
 # ---- profile --------------------------------------------------------------------------------
 
+
 def profile(args: argparse.Namespace, ctx: Context) -> int:
     qname = parse_name(args.workflow)
     inputs = read_jsonl(args.inputs)
@@ -168,7 +207,9 @@ def profile(args: argparse.Namespace, ctx: Context) -> int:
     client = ctx.client()
     with failing(f"start profiling workflow '{args.workflow}'"):
         job = client.start_profile(qname, inputs, options, args.repeats, args.capacity_cores)
-    output.note(f"profiling workflow {args.workflow} (job {job.get('jobId', '?')}, {len(inputs)} input(s))")
+    output.note(
+        f"profiling workflow {args.workflow} (job {job.get('jobId', '?')}, {len(inputs)} input(s))"
+    )
     with failing(f"follow profiling of workflow '{args.workflow}'"):
         status = client.profile_status(qname)
         while (status.get("job") or {}).get("state") not in FINISHED_STATES:
@@ -179,8 +220,12 @@ def profile(args: argparse.Namespace, ctx: Context) -> int:
     _progress(job)
     print(file=sys.stderr)
     if not FINISHED_STATES[job["state"]]:
-        raise CliError(f"profiling workflow '{args.workflow}' failed: {job.get('error') or 'no reason given'}")
-    output.emit(output.pretty(status) if ctx.json else format_profiles(status.get("profiles") or {}))
+        raise CliError(
+            f"profiling workflow '{args.workflow}' failed: {job.get('error') or 'no reason given'}"
+        )
+    output.emit(
+        output.pretty(status) if ctx.json else format_profiles(status.get("profiles") or {})
+    )
     return 0
 
 
@@ -193,8 +238,10 @@ def read_jsonl(path: str) -> list[Any]:
         try:
             values.append(json.loads(line))
         except ValueError as exc:
-            raise CliError(f"{path}:{number}: not valid JSON ({exc.msg}); --inputs expects one JSON "
-                           "input object per line.") from exc
+            raise CliError(
+                f"{path}:{number}: not valid JSON ({exc.msg}); --inputs expects one JSON "
+                "input object per line."
+            ) from exc
     if not values:
         raise CliError(f"{path}: no inputs; --inputs expects one JSON input object per line.")
     return values
@@ -214,13 +261,22 @@ def _progress(job: dict) -> None:
 
 def format_profiles(profiles: dict[str, dict[str, dict]]) -> str:
     """Latency per function and option: ``{function: {option: {samples, p50, p99}}}``."""
-    rows = [(function, option, stats.get("samples", "-"), output.ms_text(stats.get("p50")),
-             output.ms_text(stats.get("p99")))
-            for function, by_option in profiles.items() for option, stats in by_option.items()]
+    rows = [
+        (
+            function,
+            option,
+            stats.get("samples", "-"),
+            output.ms_text(stats.get("p50")),
+            output.ms_text(stats.get("p99")),
+        )
+        for function, by_option in profiles.items()
+        for option, stats in by_option.items()
+    ]
     return output.table(["Function", "Option", "Samples", "p50", "p99"], rows)
 
 
 # ---- synthesize -----------------------------------------------------------------------------
+
 
 def synthesize(args: argparse.Namespace, ctx: Context) -> int:
     with failing(f"synthesize hints for workflow '{args.workflow}'"):
@@ -242,17 +298,23 @@ def format_size_report(report: dict) -> str:
     percentile = report.get("percentile")
     at = "-" if percentile is None else f"{percentile:g}"
     verdict = "-" if feasible is None else ("yes" if feasible else "NO")
-    lines = [f"rules: {report.get('rules_before', '-')} before condensing, {report.get('rules_after', '-')} "
-             f"after ({report.get('hint_bytes', '-')} bytes)",
-             f"SLO {output.ms_text(report.get('slo_ms'))} at p{at}: predicted tail "
-             f"{output.ms_text(report.get('predicted_tail_ms'))}, feasible {verdict}"]
-    rows = [(name, f.get("rules", "-"), output.ms_text(f.get("min_feasible_budget_ms")))
-            for name, f in (report.get("functions") or {}).items()]
+    lines = [
+        f"rules: {report.get('rules_before', '-')} before condensing, {report.get('rules_after', '-')} "
+        f"after ({report.get('hint_bytes', '-')} bytes)",
+        f"SLO {output.ms_text(report.get('slo_ms'))} at p{at}: predicted tail "
+        f"{output.ms_text(report.get('predicted_tail_ms'))}, feasible {verdict}",
+    ]
+    rows = [
+        (name, f.get("rules", "-"), output.ms_text(f.get("min_feasible_budget_ms")))
+        for name, f in (report.get("functions") or {}).items()
+    ]
     if rows:
         lines.append(output.table(["Function", "Rules", "Min feasible budget"], rows))
     if feasible is False:
-        lines.append("note: by the profiles even the fastest options miss this SLO at this percentile; "
-                     "a run whose budget is gone takes the largest option and is marked at risk. Loosen "
-                     "the SLO (tango workflow update) or profile more inputs and repeats.")
+        lines.append(
+            "note: by the profiles even the fastest options miss this SLO at this percentile; "
+            "a run whose budget is gone takes the largest option and is marked at risk. Loosen "
+            "the SLO (tango workflow update) or profile more inputs and repeats."
+        )
     lines += [f"warning: {d}" for d in report.get("diagnostics") or []]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 Registered by ``cli.main``. ``namespace get`` and ``list`` print every collection of a namespace
 under ``Entities in namespace: <ns>`` (wsk's layout), plus Tango's workflows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,13 +44,17 @@ def list_entities(args: argparse.Namespace, ctx: Context) -> int:
     with failing(f"obtain the list of entities for namespace '{namespace}'"):
         if namespace == DEFAULT_NAMESPACE:
             namespace = (client.namespaces() or [DEFAULT_NAMESPACE])[0]
-        entities = {collection: _list_or_empty(ctx, collection, namespace) for collection in COLLECTIONS}
+        entities = {
+            collection: _list_or_empty(ctx, collection, namespace) for collection in COLLECTIONS
+        }
     if ctx.json:
         output.emit(output.pretty(entities))
         return 0
     output.emit(f"Entities in namespace: {namespace}")
     for collection, items in entities.items():
-        output.emit(output.format_entity_list(collection, sorted(items, key=lambda e: e.get("name", ""))))
+        output.emit(
+            output.format_entity_list(collection, sorted(items, key=lambda e: e.get("name", "")))
+        )
     return 0
 
 

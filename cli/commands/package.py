@@ -5,16 +5,30 @@ Registered by ``cli.main``; builds package entities (parameters, annotations, ``
 verbs every collection has alike come from ``cli.commands.common``. Tango adds ``delete --force``
 (the API's ``?force=true``: delete the package's actions too).
 """
+
 from __future__ import annotations
 
 import argparse
 from typing import Any
 from urllib.parse import quote
 
-from cli.commands.common import (Context, add_annotation_flags, add_get_list_delete, add_param_flags,
-                                 annotations_of, delete_entity, done, entity_request,
-                                 failing, get_entity, key_value_fields, params_of, print_entity_list,
-                                 put_entity, top_level_name)
+from cli.commands.common import (
+    Context,
+    add_annotation_flags,
+    add_get_list_delete,
+    add_param_flags,
+    annotations_of,
+    delete_entity,
+    done,
+    entity_request,
+    failing,
+    get_entity,
+    key_value_fields,
+    params_of,
+    print_entity_list,
+    put_entity,
+    top_level_name,
+)
 from cli.errors import CliError
 from cli.names import QualifiedName
 
@@ -29,19 +43,35 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         p.add_argument("name", metavar="NAME")
         add_param_flags(p)
         add_annotation_flags(p)
-        p.add_argument("--shared", metavar="yes|no", help="publish the package so other namespaces can bind it")
+        p.add_argument(
+            "--shared", metavar="yes|no", help="publish the package so other namespaces can bind it"
+        )
         p.set_defaults(handler=create if verb == "create" else update)
 
-    p = verbs.add_parser("bind", parents=[common], help="bind parameters to a package: bind PACKAGE BINDING")
-    p.add_argument("package", metavar="PACKAGE", help="the package to bind, e.g. /whisk.system/utils")
+    p = verbs.add_parser(
+        "bind", parents=[common], help="bind parameters to a package: bind PACKAGE BINDING"
+    )
+    p.add_argument(
+        "package", metavar="PACKAGE", help="the package to bind, e.g. /whisk.system/utils"
+    )
     p.add_argument("name", metavar="BINDING", help="name of the new binding")
     add_param_flags(p)
     add_annotation_flags(p)
     p.set_defaults(handler=bind)
 
-    _, _, delete_p = add_get_list_delete(verbs, common, "a package", "packages", get, list_packages, delete,
-                                         list_help="list this namespace's shared packages")
-    delete_p.add_argument("--force", action="store_true", help="also delete the actions in the package")
+    _, _, delete_p = add_get_list_delete(
+        verbs,
+        common,
+        "a package",
+        "packages",
+        get,
+        list_packages,
+        delete,
+        list_help="list this namespace's shared packages",
+    )
+    delete_p.add_argument(
+        "--force", action="store_true", help="also delete the actions in the package"
+    )
 
 
 def package_name(text: str) -> QualifiedName:
@@ -70,7 +100,10 @@ def update(args: argparse.Namespace, ctx: Context) -> int:
 def bind(args: argparse.Namespace, ctx: Context) -> int:
     target = package_name(args.package)
     qname = package_name(args.name)
-    body = {**build_package(args), "binding": {"namespace": target.namespace, "name": target.entity}}
+    body = {
+        **build_package(args),
+        "binding": {"namespace": target.namespace, "name": target.entity},
+    }
     with failing(f"bind package '{args.package}' as '{args.name}'"):
         saved = entity_request(ctx, "PUT", "packages", qname, None, body).body
     done(ctx, saved, f"created binding {args.name}")
@@ -95,7 +128,11 @@ def format_package_summary(package: dict) -> str:
 def list_packages(args: argparse.Namespace, ctx: Context) -> int:
     namespace = args.namespace.strip("/") if args.namespace else None
     with failing("obtain the list of packages"):
-        query = {"limit": args.limit, "skip": args.skip or None, "public": True if namespace else None}
+        query = {
+            "limit": args.limit,
+            "skip": args.skip or None,
+            "public": True if namespace else None,
+        }
         path = f"/namespaces/{quote(namespace or '_', safe='')}/packages"
         packages = ctx.client().request("GET", path, query).body
     print_entity_list(args, ctx, "packages", packages)
@@ -103,4 +140,6 @@ def list_packages(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def delete(args: argparse.Namespace, ctx: Context) -> int:
-    return delete_entity(args, ctx, "packages", package_name, {"force": True} if args.force else None)
+    return delete_entity(
+        args, ctx, "packages", package_name, {"force": True} if args.force else None
+    )

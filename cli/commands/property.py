@@ -4,6 +4,7 @@
 values, as wsk does; ``get`` and ``unset`` take those names as switches. ``get --namespace``
 and ``--apibuild`` ask the controller (``GET /namespaces``, ``GET /api/v1``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,30 +15,57 @@ from cli.commands.common import Context, failing, global_flags, tls_file
 from cli.errors import CliError
 
 # property key -> (label printed by get/unset/set, wsk wording)
-LABELS = {"APIHOST": "whisk API host", "AUTH": "whisk auth", "APIVERSION": "whisk API version",
-          "CERT": "client cert", "KEY": "client key"}
-SWITCHES = {"apihost": "APIHOST", "auth": "AUTH", "apiversion": "APIVERSION", "cert": "CERT", "key": "KEY"}
+LABELS = {
+    "APIHOST": "whisk API host",
+    "AUTH": "whisk auth",
+    "APIVERSION": "whisk API version",
+    "CERT": "client cert",
+    "KEY": "client key",
+}
+SWITCHES = {
+    "apihost": "APIHOST",
+    "auth": "AUTH",
+    "apiversion": "APIVERSION",
+    "cert": "CERT",
+    "key": "KEY",
+}
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    group = sub.add_parser("property", parents=[common], help="work with CLI properties (~/.wskprops)")
+    group = sub.add_parser(
+        "property", parents=[common], help="work with CLI properties (~/.wskprops)"
+    )
     verbs = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
 
-    p = verbs.add_parser("set", parents=[common],
-                         help="set --apihost, --auth, --apiversion, --cert and/or --key in the properties file")
+    p = verbs.add_parser(
+        "set",
+        parents=[common],
+        help="set --apihost, --auth, --apiversion, --cert and/or --key in the properties file",
+    )
     p.set_defaults(handler=set_props)
 
     display = global_flags(connection=False)
     p = verbs.add_parser("unset", parents=[display], help="remove properties")
     for flag in SWITCHES:
-        p.add_argument(f"--{flag}", dest=f"unset_{flag}", action="store_true", help=f"unset the {flag}")
+        p.add_argument(
+            f"--{flag}", dest=f"unset_{flag}", action="store_true", help=f"unset the {flag}"
+        )
     p.set_defaults(handler=unset_props)
 
-    p = verbs.add_parser("get", parents=[display], help="show properties (all when no switch is given)")
-    for flag, what in (("all", "all properties"), ("apihost", "the API host"), ("auth", "the auth key"),
-                       ("cert", "the client certificate"), ("key", "the client key"),
-                       ("apiversion", "the API version"), ("namespace", "the namespace (asks the API)"),
-                       ("cliversion", "the CLI version"), ("apibuild", "the API build (asks the API)")):
+    p = verbs.add_parser(
+        "get", parents=[display], help="show properties (all when no switch is given)"
+    )
+    for flag, what in (
+        ("all", "all properties"),
+        ("apihost", "the API host"),
+        ("auth", "the auth key"),
+        ("cert", "the client certificate"),
+        ("key", "the client key"),
+        ("apiversion", "the API version"),
+        ("namespace", "the namespace (asks the API)"),
+        ("cliversion", "the CLI version"),
+        ("apibuild", "the API build (asks the API)"),
+    ):
         p.add_argument(f"--{flag}", dest=f"show_{flag}", action="store_true", help=f"show {what}")
     p.set_defaults(handler=get_props)
 
@@ -45,9 +73,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def set_props(args: argparse.Namespace, ctx: Context) -> int:
     changes = {key: getattr(args, flag) for flag, key in SWITCHES.items() if getattr(args, flag)}
     if not changes:
-        raise CliError("Nothing to set: give --apihost HOST, --auth KEY, --apiversion VERSION, --cert FILE "
-                       "and/or --key FILE.")
-    for flag, key in (("cert", "CERT"), ("key", "KEY")):  # absolute paths: they work from any directory
+        raise CliError(
+            "Nothing to set: give --apihost HOST, --auth KEY, --apiversion VERSION, --cert FILE "
+            "and/or --key FILE."
+        )
+    for flag, key in (
+        ("cert", "CERT"),
+        ("key", "KEY"),
+    ):  # absolute paths: they work from any directory
         if key in changes:
             changes[key] = tls_file(changes[key], f"--{flag}")
     config.update_props(config.props_path(), changes)
@@ -62,7 +95,9 @@ def set_props(args: argparse.Namespace, ctx: Context) -> int:
 def unset_props(args: argparse.Namespace, ctx: Context) -> int:
     keys = [key for flag, key in SWITCHES.items() if getattr(args, f"unset_{flag}")]
     if not keys:
-        raise CliError("Nothing to unset: give --apihost, --auth, --apiversion, --cert and/or --key.")
+        raise CliError(
+            "Nothing to unset: give --apihost, --auth, --apiversion, --cert and/or --key."
+        )
     config.update_props(config.props_path(), {key: None for key in keys})
     for key in keys:
         output.ok(f"{LABELS[key]} unset.")

@@ -4,12 +4,23 @@ Registered by ``cli.main``; talks to ``/namespaces/{ns}/rules``. A rule links a 
 action (``rule create NAME TRIGGER ACTION``, both sent fully qualified as ``/_/name``); enable and
 disable post ``{"status": "active"|"inactive"}``.
 """
+
 from __future__ import annotations
 
 import argparse
 
-from cli.commands.common import (Context, add_get_list_delete, delete_entity, done, entity_request, failing,
-                                 get_entity, list_collection, put_entity, top_level_name)
+from cli.commands.common import (
+    Context,
+    add_get_list_delete,
+    delete_entity,
+    done,
+    entity_request,
+    failing,
+    get_entity,
+    list_collection,
+    put_entity,
+    top_level_name,
+)
 from cli.names import QualifiedName, parse_name
 
 
@@ -17,20 +28,27 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     group = sub.add_parser("rule", parents=[common], help="work with rules")
     verbs = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
     for verb in ("create", "update"):
-        p = verbs.add_parser(verb, parents=[common], help=f"{verb} a rule: {verb} NAME TRIGGER ACTION")
+        p = verbs.add_parser(
+            verb, parents=[common], help=f"{verb} a rule: {verb} NAME TRIGGER ACTION"
+        )
         p.add_argument("name", metavar="NAME")
         p.add_argument("trigger", metavar="TRIGGER")
         p.add_argument("action", metavar="ACTION")
         p.set_defaults(handler=create if verb == "create" else update)
 
-    for verb, handler, text in (("enable", enable, "activate a rule"), ("disable", disable, "deactivate a rule"),
-                                ("status", status, "print whether a rule is active"),):
+    for verb, handler, text in (
+        ("enable", enable, "activate a rule"),
+        ("disable", disable, "deactivate a rule"),
+        ("status", status, "print whether a rule is active"),
+    ):
         p = verbs.add_parser(verb, parents=[common], help=text)
         p.add_argument("name", metavar="NAME")
         p.set_defaults(handler=handler)
 
     _, _, delete_p = add_get_list_delete(verbs, common, "a rule", "rules", get, list_rules, delete)
-    delete_p.add_argument("--disable", action="store_true", help="disable the rule before deleting it")
+    delete_p.add_argument(
+        "--disable", action="store_true", help="disable the rule before deleting it"
+    )
 
 
 def rule_name(text: str) -> QualifiedName:
@@ -53,8 +71,15 @@ def update(args: argparse.Namespace, ctx: Context) -> int:
 def _set_status(ctx: Context, name: str, active: bool) -> None:
     verb = "enable" if active else "disable"
     with failing(f"{verb} rule '{name}'"):
-        entity_request(ctx, "POST", "rules", rule_name(name), None,
-                       {"status": "active" if active else "inactive"}, accept=(200, 202))
+        entity_request(
+            ctx,
+            "POST",
+            "rules",
+            rule_name(name),
+            None,
+            {"status": "active" if active else "inactive"},
+            accept=(200, 202),
+        )
 
 
 def enable(args: argparse.Namespace, ctx: Context) -> int:
@@ -87,8 +112,10 @@ def _path_name(ref: dict | None) -> str:
 
 def format_rule_summary(rule: dict) -> str:
     fqn = f"/{rule.get('namespace', '')}/{rule.get('name', '')}"
-    return (f"rule {fqn} ({rule.get('status')})\n"
-            f"   (trigger: {_path_name(rule.get('trigger'))}, action: {_path_name(rule.get('action'))})")
+    return (
+        f"rule {fqn} ({rule.get('status')})\n"
+        f"   (trigger: {_path_name(rule.get('trigger'))}, action: {_path_name(rule.get('action'))})"
+    )
 
 
 def format_rule_list(rules: list[dict]) -> str:
@@ -96,7 +123,9 @@ def format_rule_list(rules: list[dict]) -> str:
     lines = ["rules"]
     for r in rules:
         fqn = f"/{r.get('namespace', '')}/{r.get('name', '')}"
-        lines.append(f"{fqn:<70} {'shared' if r.get('publish') else 'private'} {r.get('status', '')}".rstrip())
+        lines.append(
+            f"{fqn:<70} {'shared' if r.get('publish') else 'private'} {r.get('status', '')}".rstrip()
+        )
     return "\n".join(lines)
 
 

@@ -7,14 +7,28 @@ on delete). The real ``wsk`` takes two steps — PUT the trigger, then invoke th
 ``/whisk.system/alarms/*`` with ``lifecycleEvent`` — which the controller also serves
 (``controller/feeds.py``).
 """
+
 from __future__ import annotations
 
 import argparse
 
 from cli import output
-from cli.commands.common import (Context, add_annotation_flags, add_get_list_delete, add_param_flags,
-                                 annotations_of, delete_entity, entity_request, failing, get_entity,
-                                 key_value_fields, list_collection, params_of, put_entity, top_level_name)
+from cli.commands.common import (
+    Context,
+    add_annotation_flags,
+    add_get_list_delete,
+    add_param_flags,
+    annotations_of,
+    delete_entity,
+    entity_request,
+    failing,
+    get_entity,
+    key_value_fields,
+    list_collection,
+    params_of,
+    put_entity,
+    top_level_name,
+)
 from cli.names import QualifiedName, parse_name
 
 
@@ -25,8 +39,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         p = verbs.add_parser(verb, parents=[common], help=f"{verb} a trigger")
         p.add_argument("name", metavar="NAME")
         if verb == "create":
-            p.add_argument("-f", "--feed", metavar="ACTION",
-                           help="feed that fires the trigger, e.g. /whisk.system/alarms/interval")
+            p.add_argument(
+                "-f",
+                "--feed",
+                metavar="ACTION",
+                help="feed that fires the trigger, e.g. /whisk.system/alarms/interval",
+            )
         add_param_flags(p)
         add_annotation_flags(p)
         p.set_defaults(handler=create if verb == "create" else update)
@@ -69,7 +87,9 @@ def format_trigger_summary(trigger: dict) -> str:
     lines = [f"trigger {fqn}", f"   (parameters: {params})"]
     for rule, entry in (trigger.get("rules") or {}).items():
         action = entry.get("action") or {}
-        lines.append(f" rule /{rule} -> /{action.get('path', '')}/{action.get('name', '')} ({entry.get('status')})")
+        lines.append(
+            f" rule /{rule} -> /{action.get('path', '')}/{action.get('name', '')} ({entry.get('status')})"
+        )
     return "\n".join(lines)
 
 
@@ -84,7 +104,9 @@ def delete(args: argparse.Namespace, ctx: Context) -> int:
 def fire(args: argparse.Namespace, ctx: Context) -> int:
     qname = trigger_name(args.name)
     with failing(f"fire trigger '{args.name}'"):
-        response = entity_request(ctx, "POST", "triggers", qname, None, params_of(args), accept=(202, 204))
+        response = entity_request(
+            ctx, "POST", "triggers", qname, None, params_of(args), accept=(202, 204)
+        )
     if ctx.json:
         output.emit(output.pretty(response.body or {}))
     elif response.status == 204:

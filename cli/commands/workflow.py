@@ -12,20 +12,31 @@ Runs and reports are read in the shapes ``controller/workflow_engine.py`` and
   "sloAttainment" (0..1), "latency" {p50, p95, p99, mean}, "coreSecondsPerRun",
   "gbSecondsPerRun"}}}``.
 """
+
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
 from cli import output
-from cli.commands.common import (Context, add_paging_flags, add_param_flags, done, failing, params_of,
-                                 read_text, report_invocation)
 from cli.commands import workflow_deploy
+from cli.commands.common import (
+    Context,
+    add_paging_flags,
+    add_param_flags,
+    done,
+    failing,
+    params_of,
+    read_text,
+    report_invocation,
+)
 from cli.names import parse_name
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    group = sub.add_parser("workflow", parents=[common], help="work with workflows (DAGs with an SLO)")
+    group = sub.add_parser(
+        "workflow", parents=[common], help="work with workflows (DAGs with an SLO)"
+    )
     verbs = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
     for verb in ("create", "update"):
         p = verbs.add_parser(verb, parents=[common], help=f"{verb} a workflow from a YAML file")
@@ -62,7 +73,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("run_id", metavar="RUNID")
     p.set_defaults(handler=run_get)
 
-    p = verbs.add_parser("report", parents=[common], help="SLO attainment, latency and cost per policy")
+    p = verbs.add_parser(
+        "report", parents=[common], help="SLO attainment, latency and cost per policy"
+    )
     p.add_argument("name", metavar="NAME")
     p.set_defaults(handler=report)
 
@@ -97,8 +110,12 @@ def get(args: argparse.Namespace, ctx: Context) -> int:
 
 def list_workflows(args: argparse.Namespace, ctx: Context) -> int:
     with failing("obtain the list of workflows"):
-        workflows = ctx.client().list_entities("workflows", limit=args.limit, skip=args.skip or None)
-    output.emit(output.pretty(workflows) if ctx.json else output.format_entity_list("workflows", workflows))
+        workflows = ctx.client().list_entities(
+            "workflows", limit=args.limit, skip=args.skip or None
+        )
+    output.emit(
+        output.pretty(workflows) if ctx.json else output.format_entity_list("workflows", workflows)
+    )
     return 0
 
 
@@ -112,17 +129,33 @@ def delete(args: argparse.Namespace, ctx: Context) -> int:
 def invoke(args: argparse.Namespace, ctx: Context) -> int:
     blocking = args.blocking or args.result
     with failing(f"invoke workflow '{args.name}'"):
-        response = ctx.client().invoke_workflow(parse_name(args.name), params_of(args), blocking=blocking,
-                                                result=args.result, policy=args.policy)
+        response = ctx.client().invoke_workflow(
+            parse_name(args.name),
+            params_of(args),
+            blocking=blocking,
+            result=args.result,
+            policy=args.policy,
+        )
     body = response.body
-    run_id = response.headers.get("x-tango-run-id") or (body.get("runId") if isinstance(body, dict) else None)
-    return report_invocation(ctx, f"workflow {args.name}", f"run id {run_id}", response.status, body,
-                             blocking, args.result)
+    run_id = response.headers.get("x-tango-run-id") or (
+        body.get("runId") if isinstance(body, dict) else None
+    )
+    return report_invocation(
+        ctx,
+        f"workflow {args.name}",
+        f"run id {run_id}",
+        response.status,
+        body,
+        blocking,
+        args.result,
+    )
 
 
 def runs(args: argparse.Namespace, ctx: Context) -> int:
     with failing(f"obtain the runs of workflow '{args.name}'"):
-        records = ctx.client().list_runs(parse_name(args.name), limit=args.limit, skip=args.skip or None)
+        records = ctx.client().list_runs(
+            parse_name(args.name), limit=args.limit, skip=args.skip or None
+        )
     output.emit(output.pretty(records) if ctx.json else format_runs(records))
     return 0
 
@@ -143,6 +176,7 @@ def report(args: argparse.Namespace, ctx: Context) -> int:
 
 # ---- rendering (pure) -----------------------------------------------------------------------
 
+
 def _num(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -161,30 +195,53 @@ def _slo(slo: dict | None) -> str:
 
 
 def format_runs(records: list[dict]) -> str:
-    rows = [(r.get("runId", ""), output.datetime_text(r.get("start")), output.ms_text(r.get("duration")),
-             r.get("policy") or "-", _met(r.get("metSlo")), _num(r.get("coreSeconds"), 3))
-            for r in records]
+    rows = [
+        (
+            r.get("runId", ""),
+            output.datetime_text(r.get("start")),
+            output.ms_text(r.get("duration")),
+            r.get("policy") or "-",
+            _met(r.get("metSlo")),
+            _num(r.get("coreSeconds"), 3),
+        )
+        for r in records
+    ]
     return output.table(["Run ID", "Start", "Duration", "Policy", "Met SLO", "Core-s"], rows)
 
 
 def format_run(run: dict) -> str:
     """A run's summary line, then one row per node: the size the adapter chose and why."""
-    head = (f"run {run.get('runId', '')} of workflow {run.get('workflow', '-')}: "
-            f"{run.get('statusText') or run.get('status') or '-'}, policy {run.get('policy') or '-'}, "
-            f"SLO {_slo(run.get('slo'))}, duration {output.ms_text(run.get('duration'))}, "
-            f"met SLO {_met(run.get('metSlo'))}, core-seconds {_num(run.get('coreSeconds'), 3)}, "
-            f"GB-seconds {_num(run.get('gbSeconds'), 3)}")
+    head = (
+        f"run {run.get('runId', '')} of workflow {run.get('workflow', '-')}: "
+        f"{run.get('statusText') or run.get('status') or '-'}, policy {run.get('policy') or '-'}, "
+        f"SLO {_slo(run.get('slo'))}, duration {output.ms_text(run.get('duration'))}, "
+        f"met SLO {_met(run.get('metSlo'))}, core-seconds {_num(run.get('coreSeconds'), 3)}, "
+        f"GB-seconds {_num(run.get('gbSeconds'), 3)}"
+    )
     rows = []
     for node in run.get("nodes") or []:
         size = node.get("size") or {}
         activations = node.get("activationIds") or []
-        activation = activations[0] if len(activations) == 1 else (f"{len(activations)} activations"
-                                                                  if activations else "-")
-        rows.append((node.get("id", ""), node.get("status", "-"), activation, size.get("option") or "-",
-                     size.get("cpu", "-"), f"{size['memory']}MB" if "memory" in size else "-",
-                     output.ms_text(node.get("remainingMs")), output.ms_text(node.get("duration"))))
-    nodes = output.table(["Node", "Status", "Activation", "Option", "CPU", "Memory", "Remaining",
-                          "Duration"], rows)
+        activation = (
+            activations[0]
+            if len(activations) == 1
+            else (f"{len(activations)} activations" if activations else "-")
+        )
+        rows.append(
+            (
+                node.get("id", ""),
+                node.get("status", "-"),
+                activation,
+                size.get("option") or "-",
+                size.get("cpu", "-"),
+                f"{size['memory']}MB" if "memory" in size else "-",
+                output.ms_text(node.get("remainingMs")),
+                output.ms_text(node.get("duration")),
+            )
+        )
+    nodes = output.table(
+        ["Node", "Status", "Activation", "Option", "CPU", "Memory", "Remaining", "Duration"], rows
+    )
     return f"{head}\n{nodes}"
 
 
@@ -194,10 +251,20 @@ def format_report(body: dict) -> str:
     for policy, p in (body.get("policies") or {}).items():
         latency = p.get("latency") or {}
         attainment = p.get("sloAttainment")
-        rows.append((policy, p.get("runs", "-"), "-" if attainment is None else f"{100 * attainment:.1f}%",
-                     output.ms_text(latency.get("p50")), output.ms_text(latency.get("p95")),
-                     output.ms_text(latency.get("p99")), _num(p.get("coreSecondsPerRun"), 3),
-                     _num(p.get("gbSecondsPerRun"), 3)))
+        rows.append(
+            (
+                policy,
+                p.get("runs", "-"),
+                "-" if attainment is None else f"{100 * attainment:.1f}%",
+                output.ms_text(latency.get("p50")),
+                output.ms_text(latency.get("p95")),
+                output.ms_text(latency.get("p99")),
+                _num(p.get("coreSecondsPerRun"), 3),
+                _num(p.get("gbSecondsPerRun"), 3),
+            )
+        )
     head = f"workflow {body.get('workflow', '-')}, SLO {_slo(body.get('slo'))}"
-    table = output.table(["Policy", "Runs", "SLO met", "p50", "p95", "p99", "Core-s/run", "GB-s/run"], rows)
+    table = output.table(
+        ["Policy", "Runs", "SLO met", "p50", "p95", "p99", "Core-s/run", "GB-s/run"], rows
+    )
     return f"{head}\n{table}"

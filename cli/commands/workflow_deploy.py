@@ -13,6 +13,7 @@ it locally, so a bad definition fails before anything is sent. Then, in the call
 
 It ends by printing the profiling command for the bundle's ``inputs.jsonl``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,34 +25,46 @@ from cli.commands.common import Context, failing
 from cli.errors import CliError
 from cli.names import QualifiedName
 
-NO_RESOURCE = (404, 405)   # the controller has no packages resource (yet)
+NO_RESOURCE = (404, 405)  # the controller has no packages resource (yet)
 
 
 def register(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = verbs.add_parser("deploy", parents=[common],
-                         help="deploy a workflow bundle: its package, actions and definition")
-    p.add_argument("bundle", metavar="DIR|NAME",
-                   help="bundle folder (workflow.yaml + deploy.json + functions) or a shipped workflow's name")
+    p = verbs.add_parser(
+        "deploy",
+        parents=[common],
+        help="deploy a workflow bundle: its package, actions and definition",
+    )
+    p.add_argument(
+        "bundle",
+        metavar="DIR|NAME",
+        help="bundle folder (workflow.yaml + deploy.json + functions) or a shipped workflow's name",
+    )
     p.set_defaults(handler=deploy)
 
 
 def load(bundle: str):
     """The bundle at folder ``bundle`` or shipped under that name; errors say what is accepted."""
     try:
-        from workflows.packaging import load_bundle
         from workflows.definition import WorkflowError
+        from workflows.packaging import load_bundle
     except ImportError as exc:
-        raise CliError(f"'tango workflow deploy' needs the workflows package, which failed to import: {exc}") from exc
+        raise CliError(
+            f"'tango workflow deploy' needs the workflows package, which failed to import: {exc}"
+        ) from exc
     try:
         return load_bundle(bundle)
     except FileNotFoundError as exc:
         raise CliError(f"cannot deploy '{bundle}': {exc}") from exc
     except WorkflowError as exc:
-        raise CliError(f"cannot deploy '{bundle}': the workflow definition is not valid: {exc}") from exc
-    except (ValueError, KeyError) as exc:   # deploy.json: bad JSON or a missing key
-        raise CliError(f"cannot deploy '{bundle}': {Path(bundle) / 'deploy.json'} is not valid "
-                       f"({type(exc).__name__}: {exc}); expected {{\"package\", \"actions\": "
-                       "{name: {\"file\", \"memory\", \"timeout\"}}}") from exc
+        raise CliError(
+            f"cannot deploy '{bundle}': the workflow definition is not valid: {exc}"
+        ) from exc
+    except (ValueError, KeyError) as exc:  # deploy.json: bad JSON or a missing key
+        raise CliError(
+            f"cannot deploy '{bundle}': {Path(bundle) / 'deploy.json'} is not valid "
+            f'({type(exc).__name__}: {exc}); expected {{"package", "actions": '
+            '{name: {"file", "memory", "timeout"}}}'
+        ) from exc
 
 
 def deploy(args: argparse.Namespace, ctx: Context) -> int:
@@ -61,16 +74,24 @@ def deploy(args: argparse.Namespace, ctx: Context) -> int:
         made_package = _put_package(client, bundle.package)
     for spec in bundle.actions:
         with failing(f"create action '{spec.path}'"):
-            client.put_action(QualifiedName("_", spec.path),
-                              {"exec": spec.exec_json(), "limits": spec.limits()}, overwrite=True)
+            client.put_action(
+                QualifiedName("_", spec.path),
+                {"exec": spec.exec_json(), "limits": spec.limits()},
+                overwrite=True,
+            )
     with failing(f"create workflow '{bundle.name}'"):
-        saved = client.put_workflow(QualifiedName("_", bundle.name), bundle.definition, overwrite=True)
+        saved = client.put_workflow(
+            QualifiedName("_", bundle.name), bundle.definition, overwrite=True
+        )
     if ctx.json:
         output.emit(output.pretty(saved))
         return 0
     package_note = f"package {bundle.package}, " if made_package else ""
-    output.ok(f"deployed workflow {bundle.name} ({package_note}{len(bundle.actions)} actions: "
-              + ", ".join(a.path for a in bundle.actions) + ")")
+    output.ok(
+        f"deployed workflow {bundle.name} ({package_note}{len(bundle.actions)} actions: "
+        + ", ".join(a.path for a in bundle.actions)
+        + ")"
+    )
     inputs = bundle.directory / "inputs.jsonl"
     if inputs.is_file():
         output.note(f"profile it with: tango hints profile {bundle.name} --inputs {inputs}")

@@ -4,7 +4,8 @@ The workflow engine builds a `NodeState` per activation and calls `Adapter.decid
 adapter asks its policy (late-bound hints, or a baseline) and times the decision. Everything here
 is pure: no HTTP, Docker or store access.
 """
-from .adapter import Adapter, make_policy, POLICIES
+
+from .adapter import POLICIES, Adapter, make_policy
 from .decision import Decision
 from .state import NodeState
 

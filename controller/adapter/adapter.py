@@ -6,14 +6,15 @@ The controller creates one Adapter per (workflow, policy) and wires:
   `stats.<fn>.p95` from the adapter's live statistics;
 - invoker heartbeats' `stats` entries to `adapter.update_stats(entries)`.
 """
+
 from __future__ import annotations
 
 import math
 import threading
 import time
 
-from common.sizes import Size
 import hint_dsl
+from common.sizes import Size
 from hint_dsl.compiler import CompiledHints
 from hint_dsl.profiles import Profiles
 
@@ -21,8 +22,15 @@ from . import policies
 from .decision import Decision
 from .state import NodeState
 
-POLICIES = ("early-max", "early-static", "stepwise", "late", "oracle", "fixed:<option>",
-            "plan:<function>=<option>,...")
+POLICIES = (
+    "early-max",
+    "early-static",
+    "stepwise",
+    "late",
+    "oracle",
+    "fixed:<option>",
+    "plan:<function>=<option>,...",
+)
 
 
 class LatencyHistogram:
@@ -63,8 +71,13 @@ class LatencyHistogram:
         return self.max_us
 
     def summary(self) -> dict:
-        return {"count": self.total, "p50_us": self.percentile(50), "p99_us": self.percentile(99),
-                "mean_us": self.sum_us / self.total if self.total else 0.0, "max_us": self.max_us}
+        return {
+            "count": self.total,
+            "p50_us": self.percentile(50),
+            "p99_us": self.percentile(99),
+            "mean_us": self.sum_us / self.total if self.total else 0.0,
+            "max_us": self.max_us,
+        }
 
 
 class Adapter:
@@ -105,8 +118,14 @@ def _compiled(hints, workflow) -> CompiledHints | None:
     return hint_dsl.compile(hints, [n.id for n in workflow.nodes] if workflow is not None else None)
 
 
-def make_policy(name: str, workflow, hints=None, profiles: Profiles | None = None,
-                options: list[Size] | None = None, margin: float = 0.1):
+def make_policy(
+    name: str,
+    workflow,
+    hints=None,
+    profiles: Profiles | None = None,
+    options: list[Size] | None = None,
+    margin: float = 0.1,
+):
     """Build policy `name` (see POLICIES) for `workflow`.
 
     hints: hint text, `HintFile` or `CompiledHints` (required for `late`; its options are the
@@ -117,8 +136,10 @@ def make_policy(name: str, workflow, hints=None, profiles: Profiles | None = Non
     compiled = _compiled(hints, workflow)
     options = list(options or (compiled.options.values() if compiled else []))
     if not options:
-        raise ValueError(f"policy '{name}' needs size options: pass options=[Size(...)] or hints "
-                         "with 'option' lines")
+        raise ValueError(
+            f"policy '{name}' needs size options: pass options=[Size(...)] or hints "
+            "with 'option' lines"
+        )
     slo_ms = compiled.slo_ms if compiled else workflow.slo_ms
     p = compiled.percentile if compiled else workflow.percentile
 
@@ -134,8 +155,9 @@ def make_policy(name: str, workflow, hints=None, profiles: Profiles | None = Non
     if name == "early-max":
         return policies.EarlyMaxPolicy(options)
     if name == "early-static":
-        return policies.EarlyStaticPolicy(workflow, need("profiles", profiles), options, p,
-                                          slo_ms, margin)
+        return policies.EarlyStaticPolicy(
+            workflow, need("profiles", profiles), options, p, slo_ms, margin
+        )
     if name == "stepwise":
         return policies.StepwisePolicy(workflow, need("profiles", profiles), options, p, margin)
     if name == "late":

@@ -12,6 +12,7 @@ predecessors end, at the first time they are free (the invoker admits activation
 reservation), so two parallel branches at 2 cores each on 2 cores run one after the other. The
 contention-free critical path stays the pruning bound (contention only delays).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 @dataclass
 class Assignment:
-    options: dict[str, str]        # node id -> option name
+    options: dict[str, str]  # node id -> option name
     cost: float
     makespan_ms: float
     feasible: bool
@@ -33,10 +34,11 @@ def _makespan(nodes, durations, chosen: dict[str, str], fastest: dict[str, float
     return max(finish.values(), default=0.0)
 
 
-def _reserved_makespan(nodes, durations, chosen: dict[str, str], cores: dict[str, dict[str, float]],
-                       capacity: float) -> float:
+def _reserved_makespan(
+    nodes, durations, chosen: dict[str, str], cores: dict[str, dict[str, float]], capacity: float
+) -> float:
     """Makespan when each node holds its cores for its run (module doc); nodes in topological order."""
-    placed: list[tuple[float, float, float]] = []   # (start, end, cores)
+    placed: list[tuple[float, float, float]] = []  # (start, end, cores)
     finish: dict[str, float] = {}
     for n in nodes:
         option = chosen[n.id]
@@ -45,7 +47,9 @@ def _reserved_makespan(nodes, durations, chosen: dict[str, str], cores: dict[str
         start = ready
         for t in sorted({ready, *(e for _, e, _ in placed if e > ready)}):
             points = [t, *(s0 for s0, _, _ in placed if t < s0 < t + d)]
-            if all(sum(k for s0, e, k in placed if s0 <= x < e) + c <= capacity + 1e-9 for x in points):
+            if all(
+                sum(k for s0, e, k in placed if s0 <= x < e) + c <= capacity + 1e-9 for x in points
+            ):
                 start = t
                 break
         placed.append((start, start + d, c))
@@ -53,18 +57,26 @@ def _reserved_makespan(nodes, durations, chosen: dict[str, str], cores: dict[str
     return max(finish.values(), default=0.0)
 
 
-def cheapest_assignment(workflow, durations: dict[str, dict[str, float]],
-                        costs: dict[str, dict[str, float]], deadline_ms: float,
-                        max_expansions: int = 200_000, cores: dict[str, dict[str, float]] | None = None,
-                        capacity: float | None = None) -> Assignment:
+def cheapest_assignment(
+    workflow,
+    durations: dict[str, dict[str, float]],
+    costs: dict[str, dict[str, float]],
+    deadline_ms: float,
+    max_expansions: int = 200_000,
+    cores: dict[str, dict[str, float]] | None = None,
+    capacity: float | None = None,
+) -> Assignment:
     """durations/costs (and cores): node id -> option -> value (every node, the same options)."""
     nodes = list(workflow.nodes)
-    fastest_opt = {n.id: min(durations[n.id], key=lambda o: (durations[n.id][o], costs[n.id][o]))
-                   for n in nodes}
+    fastest_opt = {
+        n.id: min(durations[n.id], key=lambda o: (durations[n.id][o], costs[n.id][o]))
+        for n in nodes
+    }
     fastest = {n: durations[n][o] for n, o in fastest_opt.items()}
     cheapest = {n.id: min(costs[n.id].values()) for n in nodes}
-    by_cost = {n.id: sorted(costs[n.id], key=lambda o: (costs[n.id][o], durations[n.id][o]))
-               for n in nodes}
+    by_cost = {
+        n.id: sorted(costs[n.id], key=lambda o: (costs[n.id][o], durations[n.id][o])) for n in nodes
+    }
 
     def span(plan: dict[str, str]) -> float:
         if cores is not None and capacity:
@@ -72,10 +84,14 @@ def cheapest_assignment(workflow, durations: dict[str, dict[str, float]],
         return _makespan(nodes, durations, plan, fastest)
 
     fast_span = span(fastest_opt)
-    fallback = Assignment(dict(fastest_opt), sum(costs[n][o] for n, o in fastest_opt.items()), fast_span,
-                          fast_span <= deadline_ms)
+    fallback = Assignment(
+        dict(fastest_opt),
+        sum(costs[n][o] for n, o in fastest_opt.items()),
+        fast_span,
+        fast_span <= deadline_ms,
+    )
     if _makespan(nodes, durations, fastest_opt, fastest) > deadline_ms:
-        return fallback                  # not even without contention: no plan meets it
+        return fallback  # not even without contention: no plan meets it
     best = fallback if fallback.feasible else None
     rest_min = [sum(cheapest[n.id] for n in nodes[i:]) for i in range(len(nodes) + 1)]
     chosen: dict[str, str] = {}
@@ -95,7 +111,7 @@ def cheapest_assignment(workflow, durations: dict[str, dict[str, float]],
                 return
             c = cost + costs[node.id][option]
             if best is not None and c + rest_min[i + 1] >= best.cost:
-                break                    # options are sorted by cost: the rest are dearer
+                break  # options are sorted by cost: the rest are dearer
             chosen[node.id] = option
             if _makespan(nodes, durations, chosen, fastest) <= deadline_ms:
                 search(i + 1, c)

@@ -2,6 +2,7 @@
 invokers' heartbeats. The late policy compares them with the profiles to correct drift; their
 per-function view is what hint rules read as `stats.<fn>.p95`.
 """
+
 from __future__ import annotations
 
 import threading
@@ -50,7 +51,11 @@ class LiveStats:
     def _refresh_view(self, function: str):
         xs = [x for (f, _), ring in self._samples.items() if f == function for x in ring]
         view = dict(self.view)
-        view[function] = {"p50": percentile(xs, 50), "p95": percentile(xs, 95),
-                          "p99": percentile(xs, 99), "mean": sum(xs) / len(xs),
-                          "count": float(len(xs))}
+        view[function] = {
+            "p50": percentile(xs, 50),
+            "p95": percentile(xs, 95),
+            "p99": percentile(xs, 99),
+            "mean": sum(xs) / len(xs),
+            "count": float(len(xs)),
+        }
         self.view = view

@@ -16,6 +16,7 @@ duration_ms)`. Built by `controller.adapter.make_policy`; used through `Adapter`
 - `plan:<f>=<option>,...`  each named function at its option: a per-request plan made
                   elsewhere, e.g. the oracle's plan for this request, run live on the platform.
 """
+
 from __future__ import annotations
 
 import copy
@@ -55,7 +56,7 @@ def _tail_tables(workflow, profiles: Profiles, options: list[Size], p: float, ma
             tail = profiles.tail_ms(n.id, o.option, p, margin)
             durations[n.id][o.option] = math.inf if tail is None else tail
             costs[n.id][o.option] = profiles.cost(n.id, o.option)[0]
-        if all(math.isinf(t) for t in durations[n.id].values()):   # unprofiled: largest
+        if all(math.isinf(t) for t in durations[n.id].values()):  # unprofiled: largest
             durations[n.id] = {o.option: 0.0 for o in options}
             costs[n.id] = {o.option: (0.0 if o == largest(options) else 1.0) for o in options}
     return durations, costs
@@ -82,10 +83,13 @@ class FixedPolicy(_Base):
         self.name = f"fixed:{option}"
         super().__init__(options)
         if option not in self.options:
-            raise ValueError(f"unknown option '{option}' for policy fixed:<option> "
-                             f"(options: {', '.join(self.options)})")
-        self._decision = Decision(self.options[option], f"fixed option {option}", False, 0.0,
-                                  self.name)
+            raise ValueError(
+                f"unknown option '{option}' for policy fixed:<option> "
+                f"(options: {', '.join(self.options)})"
+            )
+        self._decision = Decision(
+            self.options[option], f"fixed option {option}", False, 0.0, self.name
+        )
 
     def decide(self, state: NodeState) -> Decision:
         d = self._decision
@@ -102,10 +106,14 @@ class PlanPolicy(_Base):
         for item in filter(None, (x.strip() for x in spec.split(","))):
             function, sep, option = item.partition("=")
             if not sep or not function.strip():
-                raise ValueError(f"policy plan:<function>=<option>,... has a malformed entry '{item}'")
+                raise ValueError(
+                    f"policy plan:<function>=<option>,... has a malformed entry '{item}'"
+                )
             if option.strip() not in self.options:
-                raise ValueError(f"unknown option '{option.strip()}' for function '{function.strip()}' in "
-                                 f"policy plan:... (options: {', '.join(self.options)})")
+                raise ValueError(
+                    f"unknown option '{option.strip()}' for function '{function.strip()}' in "
+                    f"policy plan:... (options: {', '.join(self.options)})"
+                )
             self.plan[function.strip()] = option.strip()
         if not self.plan:
             raise ValueError("policy plan:<function>=<option>,... names no function")
@@ -127,13 +135,24 @@ class EarlyMaxPolicy(_Base):
 class EarlyStaticPolicy(_Base):
     name = "early-static"
 
-    def __init__(self, workflow, profiles: Profiles, options: list[Size], percentile_: float,
-                 slo_ms: float, margin: float = 0.0):
+    def __init__(
+        self,
+        workflow,
+        profiles: Profiles,
+        options: list[Size],
+        percentile_: float,
+        slo_ms: float,
+        margin: float = 0.0,
+    ):
         super().__init__(options)
         durations, costs = _tail_tables(workflow, profiles, options, percentile_, margin)
-        cores = {n.id: {o.option: profiles.held_cores(n.id, o.option) for o in options} for n in workflow.nodes}
-        self.plan = cheapest_assignment(workflow, durations, costs, slo_ms, cores=cores,
-                                        capacity=profiles.capacity_cores)
+        cores = {
+            n.id: {o.option: profiles.held_cores(n.id, o.option) for o in options}
+            for n in workflow.nodes
+        }
+        self.plan = cheapest_assignment(
+            workflow, durations, costs, slo_ms, cores=cores, capacity=profiles.capacity_cores
+        )
         self.rule = "static plan: " + ", ".join(f"{n}={o}" for n, o in self.plan.options.items())
 
     def decide(self, state: NodeState) -> Decision:
@@ -146,8 +165,14 @@ class EarlyStaticPolicy(_Base):
 class StepwisePolicy(_Base):
     name = "stepwise"
 
-    def __init__(self, workflow, profiles: Profiles, options: list[Size], percentile_: float,
-                 margin: float = 0.0):
+    def __init__(
+        self,
+        workflow,
+        profiles: Profiles,
+        options: list[Size],
+        percentile_: float,
+        margin: float = 0.0,
+    ):
         super().__init__(options)
         durations, costs = _tail_tables(workflow, profiles, options, percentile_, margin)
         # theta*: each step's most cost-effective option; its tail sets the step's share.
@@ -156,8 +181,9 @@ class StepwisePolicy(_Base):
         path_from = dag.longest_from(workflow, weight)
         self.share = {n: (weight[n] / path_from[n] if path_from[n] > 0 else 1.0) for n in costs}
         # Per step, options cheapest first with their tails.
-        self.ladder = {n: sorted(((costs[n][o], durations[n][o], o) for o in costs[n]))
-                       for n in costs}
+        self.ladder = {
+            n: sorted((costs[n][o], durations[n][o], o) for o in costs[n]) for n in costs
+        }
 
     def decide(self, state: NodeState) -> Decision:
         ladder = self.ladder.get(state.function)
@@ -166,13 +192,19 @@ class StepwisePolicy(_Base):
         sub_slo = self.share[state.function] * state.remaining_ms
         for _, tail, option in ladder:
             if tail <= sub_slo:
-                return Decision(self.options[option], f"sub-SLO {sub_slo:.0f}ms >= tail {tail:.0f}ms",
-                                False, 0.0, self.name)
+                return Decision(
+                    self.options[option],
+                    f"sub-SLO {sub_slo:.0f}ms >= tail {tail:.0f}ms",
+                    False,
+                    0.0,
+                    self.name,
+                )
         return self.fallback(f"no option fits the sub-SLO {sub_slo:.0f}ms")
 
 
 class OraclePolicy(_Base):
     """Call `plan(durations)` with a request's actual {node: {option: ms}} before its run."""
+
     name = "oracle"
 
     def __init__(self, workflow, options: list[Size], slo_ms: float):
@@ -181,8 +213,9 @@ class OraclePolicy(_Base):
         self.current = None
 
     def plan(self, durations: dict[str, dict[str, float]]):
-        costs = {n: {o: self.options[o].cpu * d for o, d in per.items()}
-                 for n, per in durations.items()}
+        costs = {
+            n: {o: self.options[o].cpu * d for o, d in per.items()} for n, per in durations.items()
+        }
         self.current = cheapest_assignment(self.workflow, durations, costs, self.slo_ms)
         return self.current
 
@@ -190,8 +223,13 @@ class OraclePolicy(_Base):
         if self.current is None or state.function not in self.current.options:
             return self.fallback("oracle has no plan for this request")
         option = self.current.options[state.function]
-        return Decision(self.options[option], f"oracle plan: {option}", not self.current.feasible,
-                        0.0, self.name)
+        return Decision(
+            self.options[option],
+            f"oracle plan: {option}",
+            not self.current.feasible,
+            0.0,
+            self.name,
+        )
 
 
 class LatePolicy(_Base):
@@ -204,10 +242,18 @@ class LatePolicy(_Base):
     it (ignored within `tolerance`), so a slower-than-profiled platform picks larger options. Faster-than-profiled never inflates the budget (factor >= 1) — that would trade SLO
     safety for savings the hints did not plan for.
     """
+
     name = "late"
 
-    def __init__(self, workflow, hints: CompiledHints, profiles: Profiles | None = None,
-                 tolerance: float = 0.1, min_samples: int = 5, p95_min: int = 20):
+    def __init__(
+        self,
+        workflow,
+        hints: CompiledHints,
+        profiles: Profiles | None = None,
+        tolerance: float = 0.1,
+        min_samples: int = 5,
+        p95_min: int = 20,
+    ):
         super().__init__(list(hints.options.values()))
         self.hints, self.profiles = hints, profiles
         self.tolerance, self.min_samples, self.p95_min = tolerance, min_samples, p95_min
@@ -216,8 +262,8 @@ class LatePolicy(_Base):
         self.functions_of_action: dict[str, list[str]] = {}
         for n in getattr(workflow, "nodes", []):
             self.functions_of_action.setdefault(n.action, []).append(n.id)
-        self.drift: dict[str, float] = {}          # function -> own slowdown factor
-        self.budget_scale: dict[str, float] = {}   # function -> divide remaining by this
+        self.drift: dict[str, float] = {}  # function -> own slowdown factor
+        self.budget_scale: dict[str, float] = {}  # function -> divide remaining by this
 
     # -- live statistics -----------------------------------------------------------------
     def observe(self, function: str, option: str | None, duration_ms: float) -> None:
@@ -260,12 +306,14 @@ class LatePolicy(_Base):
     def decide(self, state: NodeState) -> Decision:
         scale = self.budget_scale.get(state.function, 1.0)
         view = state
-        if scale != 1.0:     # a copy: states are shared with the engine's threads
+        if scale != 1.0:  # a copy: states are shared with the engine's threads
             view = copy.copy(state)
             view.remaining_ms = state.remaining_ms / scale
         if view.remaining_ms <= 0:
-            return self.fallback(f"SLO budget exhausted ({view.remaining_ms:.0f}ms left"
-                                 f"{_drift_note(scale)}): largest option")
+            return self.fallback(
+                f"SLO budget exhausted ({view.remaining_ms:.0f}ms left"
+                f"{_drift_note(scale)}): largest option"
+            )
         rule = self.hints.decide(state.function, view)
         if rule is None:
             return self.fallback(f"no hint rule of '{state.function}' matched: largest option")

@@ -1,6 +1,7 @@
 """``/api/v1/namespaces/{ns}/actions[/{pkg}]/{name}``: list, get, create/update, delete, invoke.
 As in OpenWhisk, any namespace may get and invoke the actions of another namespace's published
 package (e.g. the alarm feeds ``/whisk.system/alarms/*``, ``controller.feeds``)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
@@ -39,7 +40,7 @@ def _readable_namespace(ns: str, pkg: str | None) -> str:
 def list_actions(ns: str, pkg: str | None = None):
     ns = namespace_of(ns)
     limit, skip = paging()
-    if pkg:   # through a binding, the bound package's actions
+    if pkg:  # through a binding, the bound package's actions
         resolved = resolve_package(services().entities, ns, check_name(pkg, "package name"))
         ns, pkg = resolved.namespace, resolved.name
     docs = services().entities.list(ns, "actions", pkg or "", limit, skip)
@@ -51,7 +52,7 @@ def list_actions(ns: str, pkg: str | None = None):
 def get_action(ns: str, name: str, pkg: str | None = None):
     ns = _readable_namespace(ns, pkg)
     doc, params = services().invoker.resolve_action(ns, _path(name, pkg))
-    if pkg:   # as OpenWhisk shows it: with the package's (and binding's) parameters inherited
+    if pkg:  # as OpenWhisk shows it: with the package's (and binding's) parameters inherited
         doc = {**doc, "parameters": [{"key": k, "value": v} for k, v in params.items()]}
     return jsonify(doc if flag("code", True) else without_code(doc))
 
@@ -65,8 +66,13 @@ def put_action(ns: str, name: str, pkg: str | None = None):
     body = json_body(max_bytes=svc.config.limits.max_code + 2 * svc.config.limits.max_parameters)
     if pkg is not None:
         require_plain_package(svc.entities, ns, pkg)
-    doc = svc.entities.put(ns, "actions", path, flag("overwrite"),
-                           lambda old: build_action(ns, path, body, svc.config.limits, old))
+    doc = svc.entities.put(
+        ns,
+        "actions",
+        path,
+        flag("overwrite"),
+        lambda old: build_action(ns, path, body, svc.config.limits, old),
+    )
     return jsonify(doc)
 
 
@@ -85,9 +91,15 @@ def invoke_action(ns: str, name: str, pkg: str | None = None):
     params = json_body(max_bytes=svc.config.limits.max_payload)
     result = flag("result")
     status, body, headers = svc.invoker.invoke(
-        identity(), ns, _path(name, pkg), params, blocking=flag("blocking") or result, result_only=result,
+        identity(),
+        ns,
+        _path(name, pkg),
+        params,
+        blocking=flag("blocking") or result,
+        result_only=result,
         wait_ms=int_arg("timeout", None, lo=0),
-        size=parse_size(request.args.get("cpu"), request.args.get("memory")))
+        size=parse_size(request.args.get("cpu"), request.args.get("memory")),
+    )
     resp = jsonify(body)
     resp.status_code = status
     resp.headers.update(headers)

@@ -1,4 +1,5 @@
 """``/api/v1/namespaces/{ns}/activations``: list (summaries, docs, count), get, logs, result."""
+
 from __future__ import annotations
 
 import re
@@ -30,7 +31,10 @@ def list_activations(ns: str):
 
 def _get(ns: str, activation_id: str) -> dict:
     if not ID_RE.match(activation_id):
-        raise ApiError(400, f"The activation id '{activation_id}' is not valid: it must be 32 lowercase hex characters.")
+        raise ApiError(
+            400,
+            f"The activation id '{activation_id}' is not valid: it must be 32 lowercase hex characters.",
+        )
     doc = services().activations.get(namespace_of(ns), activation_id)
     if doc is None or doc.get("response", {}).get("status") == "running":
         raise ApiError(404, NOT_FOUND)

@@ -1,5 +1,6 @@
 """Helpers shared by the API blueprints: the caller's identity, the platform services, request
 bodies and list paging, all raising OpenWhisk-shaped errors."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,11 @@ def namespace_of(ns: str) -> str:
 def json_body(default=None, max_bytes: int | None = None):
     data = request.get_data(cache=False)
     if max_bytes is not None and len(data) > max_bytes:
-        raise ApiError(413, f"The request content was malformed:\nrequest entity size {len(data)} bytes exceeds "
-                            f"allowed threshold of {max_bytes} bytes")
+        raise ApiError(
+            413,
+            f"The request content was malformed:\nrequest entity size {len(data)} bytes exceeds "
+            f"allowed threshold of {max_bytes} bytes",
+        )
     if not data.strip():
         return {} if default is None else default
     try:
@@ -52,14 +56,18 @@ def flag(name: str, default: bool = False) -> bool:
     return v.lower() in ("true", "1", "yes", "")
 
 
-def int_arg(name: str, default: int | None = None, lo: int | None = None, hi: int | None = None) -> int | None:
+def int_arg(
+    name: str, default: int | None = None, lo: int | None = None, hi: int | None = None
+) -> int | None:
     v = request.args.get(name)
     if v is None or v == "":
         return default
     try:
         n = int(v)
     except ValueError:
-        raise ApiError(400, f"The query parameter '{name}' must be an integer, got '{v}'.") from None
+        raise ApiError(
+            400, f"The query parameter '{name}' must be an integer, got '{v}'."
+        ) from None
     if lo is not None and n < lo:
         raise ApiError(400, f"The query parameter '{name}' must be at least {lo}.")
     if hi is not None and n > hi:

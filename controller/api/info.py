@@ -1,4 +1,5 @@
 """Discovery and operator endpoints: ``GET /``, ``GET /api/v1``, ``/ping``, ``/invokers``."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -14,25 +15,46 @@ BUILD = "2026-11-27T00:00:00Z"
 @bp.get("/")
 def root():
     lim = services().config.limits
-    return jsonify({
-        "description": "OpenWhisk", "support": {"github": "tango", "slack": ""}, "api_paths": ["/api/v1"],
-        "limits": {"actions_per_minute": lim.invocations_per_minute, "triggers_per_minute": lim.fires_per_minute,
-                   "concurrent_actions": lim.concurrent_invocations, "sequence_length": lim.sequence_max_length,
-                   "min_action_duration": lim.min_timeout, "max_action_duration": lim.max_timeout,
-                   "min_action_memory": lim.min_memory * 1048576, "max_action_memory": lim.max_memory * 1048576,
-                   "min_action_logs": lim.min_logs * 1048576, "max_action_logs": lim.max_logs * 1048576,
-                   "default_min_action_duration": lim.min_timeout, "default_max_action_duration": lim.max_timeout,
-                   "default_min_action_memory": lim.min_memory * 1048576,
-                   "default_max_action_memory": lim.max_memory * 1048576,
-                   "default_min_action_logs": lim.min_logs * 1048576,
-                   "default_max_action_logs": lim.max_logs * 1048576},
-        "runtimes": manifest()})
+    return jsonify(
+        {
+            "description": "OpenWhisk",
+            "support": {"github": "tango", "slack": ""},
+            "api_paths": ["/api/v1"],
+            "limits": {
+                "actions_per_minute": lim.invocations_per_minute,
+                "triggers_per_minute": lim.fires_per_minute,
+                "concurrent_actions": lim.concurrent_invocations,
+                "sequence_length": lim.sequence_max_length,
+                "min_action_duration": lim.min_timeout,
+                "max_action_duration": lim.max_timeout,
+                "min_action_memory": lim.min_memory * 1048576,
+                "max_action_memory": lim.max_memory * 1048576,
+                "min_action_logs": lim.min_logs * 1048576,
+                "max_action_logs": lim.max_logs * 1048576,
+                "default_min_action_duration": lim.min_timeout,
+                "default_max_action_duration": lim.max_timeout,
+                "default_min_action_memory": lim.min_memory * 1048576,
+                "default_max_action_memory": lim.max_memory * 1048576,
+                "default_min_action_logs": lim.min_logs * 1048576,
+                "default_max_action_logs": lim.max_logs * 1048576,
+            },
+            "runtimes": manifest(),
+        }
+    )
 
 
 @bp.get("/api/v1")
 def api_v1():
-    return jsonify({"description": "OpenWhisk API", "api_version": "1.0.0", "api_version_path": "v1",
-                    "build": BUILD, "buildno": "tango-0.1.0", "swagger_paths": {"ui": "/docs", "api-docs": "/api-docs"}})
+    return jsonify(
+        {
+            "description": "OpenWhisk API",
+            "api_version": "1.0.0",
+            "api_version_path": "v1",
+            "build": BUILD,
+            "buildno": "tango-0.1.0",
+            "swagger_paths": {"ui": "/docs", "api-docs": "/api-docs"},
+        }
+    )
 
 
 @bp.get("/ping")
@@ -55,7 +77,11 @@ def ready():
     invs = services().registry.all()
     up = sum(1 for inv in invs if inv.state == "up")
     body = {"healthy": f"{up}/{len(invs)}"}
-    return (jsonify(body), 200) if invs and up == len(invs) else (jsonify({"unhealthy": f"{len(invs) - up}/{len(invs)}"}), 500)
+    return (
+        (jsonify(body), 200)
+        if invs and up == len(invs)
+        else (jsonify({"unhealthy": f"{len(invs) - up}/{len(invs)}"}), 500)
+    )
 
 
 @bp.get("/activation/count")

@@ -1,4 +1,5 @@
 """Invoker registration and heartbeats (``/internal``), guarded by the internal token."""
+
 from __future__ import annotations
 
 import hmac

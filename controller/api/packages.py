@@ -1,6 +1,7 @@
 """``/api/v1/namespaces/{ns}/packages[/{name}]``: list (``?public=true``), get (with the
 package's actions and feeds), create/update (``?overwrite=true``, bindings), delete
 (``?force=true`` removes the contained actions). Registered by ``controller.app``."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
@@ -8,8 +9,15 @@ from flask import Blueprint, Flask, jsonify
 from controller.api.common import flag, identity, json_body, namespace_of, paging, services
 from controller.entities import check_name
 from controller.errors import FORBIDDEN, ApiError
-from controller.packages import (build_package, check_bindable, package_brief, package_not_empty,
-                                 package_view, parse_binding, resolve_package)
+from controller.packages import (
+    build_package,
+    check_bindable,
+    package_brief,
+    package_not_empty,
+    package_view,
+    parse_binding,
+    resolve_package,
+)
 
 bp = Blueprint("packages", __name__, url_prefix="/api/v1/namespaces/<ns>/packages")
 
@@ -25,11 +33,16 @@ def list_packages(ns: str):
         # Anyone may list what a namespace has published (that is what publishing is for).
         caller = identity()
         ns = caller.namespace if ns == "_" else ns
-        docs = [d for d in services().entities.list(ns, "packages", None, 0, 0)
-                if d.get("publish") or ns == caller.namespace]
-        return jsonify([package_brief(d) for d in docs[skip:skip + limit]])
+        docs = [
+            d
+            for d in services().entities.list(ns, "packages", None, 0, 0)
+            if d.get("publish") or ns == caller.namespace
+        ]
+        return jsonify([package_brief(d) for d in docs[skip : skip + limit]])
     ns = namespace_of(ns)
-    return jsonify([package_brief(d) for d in services().entities.list(ns, "packages", None, limit, skip)])
+    return jsonify(
+        [package_brief(d) for d in services().entities.list(ns, "packages", None, limit, skip)]
+    )
 
 
 @bp.get("/<name>")
@@ -40,7 +53,7 @@ def get_package(ns: str, name: str):
     entities = services().entities
     resolved = resolve_package(entities, ns, check_name(name, "package name"))
     if not own and not resolved.doc.get("publish"):
-        raise ApiError(403, FORBIDDEN)   # another namespace's private package
+        raise ApiError(403, FORBIDDEN)  # another namespace's private package
     actions = entities.list(resolved.namespace, "actions", resolved.name, 0, 0)
     merged = None
     if resolved.doc.get("binding"):
@@ -57,8 +70,13 @@ def put_package(ns: str, name: str):
     binding = parse_binding(body.get("binding") if isinstance(body, dict) else None, ns)
     if binding:
         check_bindable(svc.entities.find(binding["namespace"], "packages", binding["name"]), ns)
-    doc = svc.entities.put(ns, "packages", name, flag("overwrite"),
-                           lambda old: build_package(ns, name, body, svc.config.limits, old, binding))
+    doc = svc.entities.put(
+        ns,
+        "packages",
+        name,
+        flag("overwrite"),
+        lambda old: build_package(ns, name, body, svc.config.limits, old, binding),
+    )
     return jsonify(doc)
 
 

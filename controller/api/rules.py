@@ -2,6 +2,7 @@
 (``{"trigger": "/_/t", "action": "/_/a"}``; both must exist), enable/disable (``POST`` with
 ``{"status": "active"|"inactive"}``), delete. Every change is mirrored in the trigger's
 ``rules`` map through ``controller.triggers.TriggerService``. Registered by ``controller.app``."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify
@@ -9,8 +10,18 @@ from flask import Blueprint, Flask, current_app, jsonify
 from controller.api.common import flag, json_body, namespace_of, paging, services
 from controller.entities import check_name
 from controller.errors import ApiError, malformed
-from controller.triggers import (ACTIVE, INACTIVE, EntityRef, TriggerService, build_rule, parse_ref,
-                                 parse_status, ref_of, rule_key, rule_view)
+from controller.triggers import (
+    ACTIVE,
+    INACTIVE,
+    EntityRef,
+    TriggerService,
+    build_rule,
+    parse_ref,
+    parse_status,
+    ref_of,
+    rule_key,
+    rule_view,
+)
 
 bp = Blueprint("rules", __name__, url_prefix="/api/v1/namespaces/<ns>/rules")
 
@@ -37,7 +48,9 @@ def list_rules(ns: str):
 
 @bp.get("/<name>")
 def get_rule(ns: str, name: str):
-    return jsonify(_view(services().entities.get(namespace_of(ns), "rules", check_name(name, "rule name"))))
+    return jsonify(
+        _view(services().entities.get(namespace_of(ns), "rules", check_name(name, "rule name")))
+    )
 
 
 @bp.put("/<name>")
@@ -47,13 +60,13 @@ def put_rule(ns: str, name: str):
     check_name(name, "rule name")
     body = json_body()
     if not isinstance(body, dict):
-        raise malformed("the body must be a JSON object: {\"trigger\": \"/_/t\", \"action\": \"/_/a\"}")
+        raise malformed('the body must be a JSON object: {"trigger": "/_/t", "action": "/_/a"}')
     old = svc.entities.find(ns, "rules", name)
     trigger = _ref(body, "trigger", ns, old)
     action = _ref(body, "action", ns, old)
     status = body.get("status") or (_status_of(old) if old else ACTIVE)
     if status not in (ACTIVE, INACTIVE):
-        raise malformed(f"'status' must be \"active\" or \"inactive\", got \"{status}\"")
+        raise malformed(f'\'status\' must be "active" or "inactive", got "{status}"')
     if svc.entities.find(ns, "triggers", trigger.path) is None:
         raise ApiError(404, f"The trigger '/{trigger.qualified}' of rule '{name}' does not exist.")
     try:
@@ -61,9 +74,16 @@ def put_rule(ns: str, name: str):
     except ApiError as err:
         if err.status != 404:
             raise
-        raise ApiError(404, f"The action '/{action.qualified}' of rule '{name}' does not exist.") from None
-    doc = svc.entities.put(ns, "rules", name, flag("overwrite"),
-                           lambda prev: build_rule(ns, name, body, prev, trigger, action))
+        raise ApiError(
+            404, f"The action '/{action.qualified}' of rule '{name}' does not exist."
+        ) from None
+    doc = svc.entities.put(
+        ns,
+        "rules",
+        name,
+        flag("overwrite"),
+        lambda prev: build_rule(ns, name, body, prev, trigger, action),
+    )
     key = rule_key(ns, name)
     if old is not None and ref_of(old["trigger"]) != trigger:
         _triggers().unlink(ns, ref_of(old["trigger"]).path, key)
@@ -86,7 +106,9 @@ def set_status(ns: str, name: str):
     ns = namespace_of(ns)
     rule = services().entities.get(ns, "rules", check_name(name, "rule name"))
     status = parse_status(json_body())
-    _triggers().link(ns, ref_of(rule["trigger"]).path, rule_key(ns, name), ref_of(rule["action"]), status)
+    _triggers().link(
+        ns, ref_of(rule["trigger"]).path, rule_key(ns, name), ref_of(rule["action"]), status
+    )
     return "", 200
 
 

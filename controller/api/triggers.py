@@ -9,6 +9,7 @@ is only stored, and the feed action's CREATE follows (wsk's protocol, ``controll
 leadership) and the feed actions, kept in ``app.extensions["tango.triggers"]`` and
 ``["tango.alarms"]`` for this blueprint and the rules blueprint.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,7 +39,9 @@ def register(app: Flask) -> None:
             return
         try:
             triggers.fire(owner, namespace, trigger, payload)
-        except ApiError as err:   # trigger deleted meanwhile, throttled, ...: the next fire tries again
+        except (
+            ApiError
+        ) as err:  # trigger deleted meanwhile, throttled, ...: the next fire tries again
             log.warning("alarm for /%s/%s did not fire: %s", namespace, trigger, err.message)
 
     alarms = AlarmFeed(svc.alarm_leader.scheduler, svc.db.engine, fire_from_alarm)
@@ -65,7 +68,9 @@ def list_triggers(ns: str):
 
 @bp.get("/<name>")
 def get_trigger(ns: str, name: str):
-    return jsonify(services().entities.get(namespace_of(ns), "triggers", check_name(name, "trigger name")))
+    return jsonify(
+        services().entities.get(namespace_of(ns), "triggers", check_name(name, "trigger name"))
+    )
 
 
 @bp.put("/<name>")
@@ -74,13 +79,19 @@ def put_trigger(ns: str, name: str):
     svc = services()
     check_name(name, "trigger name")
     body = json_body(max_bytes=3 * svc.config.limits.max_parameters)
-    feed = kv_get(key_values(body.get("annotations"), "annotations"), "feed") if isinstance(body, dict) else None
+    feed = (
+        kv_get(key_values(body.get("annotations"), "annotations"), "feed")
+        if isinstance(body, dict)
+        else None
+    )
     params = kv_dict(key_values(body.get("parameters"), "parameters")) if feed else {}
     alarm = None
     if FEED_PARAMETERS & params.keys():
         alarm, own = parse_feed(str(feed), params)
         body = {**body, "parameters": [{"key": k, "value": v} for k, v in own.items()]}
-    doc = svc.entities.put(ns, "triggers", name, flag("overwrite"), lambda old: build_trigger(ns, name, body, old))
+    doc = svc.entities.put(
+        ns, "triggers", name, flag("overwrite"), lambda old: build_trigger(ns, name, body, old)
+    )
     if alarm is not None:
         config = {k: v for k, v in params.items() if k in FEED_PARAMETERS}
         alarm_feed().register(ns, name, alarm, config)
@@ -99,7 +110,9 @@ def delete_trigger(ns: str, name: str):
 def fire_trigger(ns: str, name: str):
     ns = namespace_of(ns)
     payload = json_body(max_bytes=services().config.limits.max_payload)
-    activation_id = trigger_service().fire(identity(), ns, check_name(name, "trigger name"), payload)
+    activation_id = trigger_service().fire(
+        identity(), ns, check_name(name, "trigger name"), payload
+    )
     if activation_id is None:
         return "", 204
     resp = jsonify({"activationId": activation_id})

@@ -12,6 +12,7 @@ The decisions are plain functions over data (``split_extension``, ``action_argum
 runs the action through ``ActivationService.invoke`` and writes the answer. Registered by
 ``controller.app._register_optional_blueprints``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -49,6 +50,7 @@ def invalid_media(media_type: str) -> str:
 
 # ---- request → action arguments ---------------------------------------------------------
 
+
 def split_extension(name: str) -> tuple[str, str]:
     """``hello.json`` → (``hello``, ``.json``); a name without a known extension is ``.http``
     (entity names may contain dots, so an unknown suffix stays part of the name)."""
@@ -68,19 +70,24 @@ def is_json_family(mt: str) -> bool:
 
 def is_textual(mt: str) -> bool:
     """Content types OpenWhisk carries as text; all others travel base64-encoded."""
-    return (mt.startswith("text/") or is_json_family(mt) or mt.endswith("+xml")
-            or mt in ("application/xml", "application/javascript", "application/x-www-form-urlencoded"))
+    return (
+        mt.startswith("text/")
+        or is_json_family(mt)
+        or mt.endswith("+xml")
+        or mt in ("application/xml", "application/javascript", "application/x-www-form-urlencoded")
+    )
 
 
 @dataclass
 class WebRequest:
     """What the action sees of an HTTP request (headers with lower-case names)."""
+
     method: str
     headers: dict[str, str]
-    path: str                      # the part after the action name ("" or "/a/b")
+    path: str  # the part after the action name ("" or "/a/b")
     query_string: str
     body: bytes = b""
-    user: str | None = None        # the caller's namespace when it sent a valid key
+    user: str | None = None  # the caller's namespace when it sent a valid key
 
     @property
     def content_type(self) -> str:
@@ -116,12 +123,19 @@ def action_arguments(req: WebRequest, raw: bool, final_params: set[str]) -> dict
     Non-raw requests may not set reserved ``__ow_*`` names or the action's final parameters
     (400 as in OpenWhisk); raw actions get the query string and body unparsed.
     """
-    context = {"__ow_method": req.method.lower(), "__ow_headers": dict(req.headers), "__ow_path": req.path}
+    context = {
+        "__ow_method": req.method.lower(),
+        "__ow_headers": dict(req.headers),
+        "__ow_path": req.path,
+    }
     if req.user is not None:
         context["__ow_user"] = req.user
     if raw:
-        return {**context, "__ow_query": req.query_string,
-                "__ow_body": _opaque_body(req) if req.body else ""}
+        return {
+            **context,
+            "__ow_query": req.query_string,
+            "__ow_body": _opaque_body(req) if req.body else "",
+        }
     query = dict(parse_qsl(req.query_string, keep_blank_values=True))
     body = _parsed_body(req)
     body_params = body if isinstance(body, dict) else ({} if body is None else {"__ow_body": body})
@@ -145,6 +159,7 @@ def authorized(annotations: list, headers: dict[str, str], user: str | None) -> 
 
 
 # ---- action result → HTTP response ------------------------------------------------------
+
 
 @dataclass
 class WebResponse:
@@ -189,9 +204,17 @@ def web_response(result, extension: str) -> WebResponse:
         if isinstance(result, dict) and "body" not in result and "text" not in result:
             raise WebError(404, PROPERTY_NOT_FOUND)
         value = _field(result, "text")
-        text = value if isinstance(value, str) else (
-            json.dumps(value).lower() if isinstance(value, bool) or value is None else
-            _pretty(value).decode() if isinstance(value, (dict, list)) else str(value))
+        text = (
+            value
+            if isinstance(value, str)
+            else (
+                json.dumps(value).lower()
+                if isinstance(value, bool) or value is None
+                else _pretty(value).decode()
+                if isinstance(value, (dict, list))
+                else str(value)
+            )
+        )
         return WebResponse(200, text.encode(), "text/plain; charset=UTF-8")
     return http_response(result)
 
@@ -209,7 +232,11 @@ def _header_values(name: str, value) -> list[tuple[str, str]]:
 def _status_code(value) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"\d{3}", str(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, str))
+        or not re.fullmatch(r"\d{3}", str(value))
+    ):
         raise ValueError("invalid status code")
     code = int(value)
     if not 100 <= code <= 599:
@@ -243,8 +270,12 @@ def http_response(result) -> WebResponse:
         if not is_json_family(mt):
             raise WebError(400, CONTENT_TYPE_MISMATCH)
         data = json.dumps(body).encode() if mt == "application/json" else _pretty(body)
-        return WebResponse(code or 200, data, "application/json" if mt == "application/json" else
-                           f"{mt}; charset=UTF-8", others)
+        return WebResponse(
+            code or 200,
+            data,
+            "application/json" if mt == "application/json" else f"{mt}; charset=UTF-8",
+            others,
+        )
     content_type = declared or "text/html; charset=UTF-8"
     if is_textual(media_type(content_type)):
         return WebResponse(code or 200, body.encode(), content_type, others)
@@ -261,8 +292,11 @@ def response_for(record: dict, extension: str) -> WebResponse:
     response = record["response"]
     if response["statusCode"] == 0:
         projected = response.get("result")
-    elif response["statusCode"] == 1 and isinstance(response.get("result"), dict) \
-            and "error" in response["result"]:
+    elif (
+        response["statusCode"] == 1
+        and isinstance(response.get("result"), dict)
+        and "error" in response["result"]
+    ):
         projected = response["result"]["error"]
     else:
         raise WebError(400, ERROR_PROCESSING)
@@ -270,6 +304,7 @@ def response_for(record: dict, extension: str) -> WebResponse:
 
 
 # ---- the route --------------------------------------------------------------------------
+
 
 def _caller() -> str | None:
     """The namespace of a valid key sent with the request, if any (keys are optional here)."""
@@ -284,8 +319,11 @@ def _caller() -> str | None:
 def _request_body(max_bytes: int) -> bytes:
     data = request.get_data(cache=False)
     if len(data) > max_bytes:
-        raise ApiError(413, f"The request content was malformed:\nrequest entity size {len(data)} bytes exceeds "
-                            f"allowed threshold of {max_bytes} bytes")
+        raise ApiError(
+            413,
+            f"The request content was malformed:\nrequest entity size {len(data)} bytes exceeds "
+            f"allowed threshold of {max_bytes} bytes",
+        )
     return data
 
 
@@ -303,16 +341,26 @@ def web_action(ns: str, pkg: str, rest: str):
     if kv_get(annotations, "web-export") is not True:
         raise ApiError(404, NOT_FOUND)
     if request.method == "OPTIONS" and kv_get(annotations, "web-custom-options") is not True:
-        return Response(status=200, headers=CORS_HEADERS)   # OpenWhisk answers preflights itself
-    req = WebRequest(method=request.method, headers={k.lower(): v for k, v in request.headers.items()},
-                     path=f"/{extra}" if extra else "", query_string=request.query_string.decode("latin-1"),
-                     body=_request_body(svc.config.limits.max_payload), user=_caller())
+        return Response(status=200, headers=CORS_HEADERS)  # OpenWhisk answers preflights itself
+    req = WebRequest(
+        method=request.method,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        path=f"/{extra}" if extra else "",
+        query_string=request.query_string.decode("latin-1"),
+        body=_request_body(svc.config.limits.max_payload),
+        user=_caller(),
+    )
     if not authorized(annotations, req.headers, req.user):
         raise ApiError(401, UNAUTHORIZED)
-    final = {kv["key"] for kv in action.get("parameters", [])} if kv_get(annotations, "final") else set()
+    final = (
+        {kv["key"] for kv in action.get("parameters", [])}
+        if kv_get(annotations, "final")
+        else set()
+    )
     args = action_arguments(req, kv_get(annotations, "raw-http") is True, final)
-    status, record, headers = svc.invoker.invoke(owner, ns, path, args, blocking=True, result_only=False,
-                                                 wait_ms=None)
+    status, record, headers = svc.invoker.invoke(
+        owner, ns, path, args, blocking=True, result_only=False, wait_ms=None
+    )
     if status == 202:
         raise ApiError(202, RESPONSE_NOT_READY, headers)
     try:

@@ -1,5 +1,6 @@
 """Workflows (Tango extension): ``/api/v1/namespaces/{ns}/workflows[/{name}]`` with runs,
 hints, profiling and synthesis, and ``/workflow-runs``."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
@@ -41,8 +42,15 @@ def run_workflow(ns: str, name: str):
     params = json_body(max_bytes=services().config.limits.max_payload)
     wait = int_arg("timeout", services().config.limits.max_blocking_wait_ms, lo=0) / 1000.0
     result_only = flag("result")
-    status, body = _wf().run(identity(), ns, name, params, request.args.get("policy", "late"),
-                             flag("blocking") or result_only, wait)
+    status, body = _wf().run(
+        identity(),
+        ns,
+        name,
+        params,
+        request.args.get("policy", "late"),
+        flag("blocking") or result_only,
+        wait,
+    )
     if status == 200:
         status = 200 if body.get("status") == "success" else 502
         if result_only:
@@ -73,7 +81,7 @@ def get_hints(ns: str, name: str):
 def put_hints(ns: str, name: str):
     body = json_body()
     if not isinstance(body, dict) or "hints" not in body:
-        raise ApiError(400, "The body must be {\"hints\": \"<hint text>\"}.")
+        raise ApiError(400, 'The body must be {"hints": "<hint text>"}.')
     return jsonify(_wf().set_hints(namespace_of(ns), name, body["hints"]))
 
 

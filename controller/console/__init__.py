@@ -7,6 +7,7 @@ set, else from ``TANGO_CONSOLE_SECRET`` (set it to the same value on every contr
 multi-controller deployment), else generated at controller start — then a restart logs
 everyone out.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,11 @@ def register(app: Flask) -> None:
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("TANGO_CONSOLE_SECRET") or secrets.token_hex(32)
-    app.config.update(SESSION_COOKIE_NAME="tango_console", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_PATH="/console")
+    app.config.update(
+        SESSION_COOKIE_NAME="tango_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/console",
+    )
     app.extensions["tango_console"] = VlmMetrics()
     app.register_blueprint(bp)

@@ -6,6 +6,7 @@ Pure functions over the JSON shapes of the store and the invokers (activation re
 records, ``/status`` bodies, the VLM runtime's ``/metrics``); ``controller.console.views`` calls
 them and renders the result. Nothing here does I/O, so it is tested without a platform.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -39,6 +40,7 @@ def start_kind(record: dict) -> str | None:
 
 # -- activations -----------------------------------------------------------------------------
 
+
 def activation_stats(records: list[dict], now_ms: int, window_s: float) -> dict:
     """Rates over the last ``window_s`` seconds of activation records (newest first or not)."""
     since = now_ms - window_s * 1000
@@ -50,17 +52,25 @@ def activation_stats(records: list[dict], now_ms: int, window_s: float) -> dict:
     waits = [annotation(r, "waitTime") for r in done if annotation(r, "waitTime") is not None]
     by_status = Counter(STATUS_NAMES.get(r.get("statusCode", 0), "unknown") for r in done)
     return {
-        "windowSeconds": window_s, "count": len(recent), "completed": len(done),
-        "running": len(recent) - len(done), "perSecond": round(len(recent) / window_s, 3),
-        "errors": errors, "errorRate": round(errors / len(done), 4) if done else 0.0,
-        "byStatus": dict(by_status), "cold": kinds.get("cold", 0), "prewarmed": kinds.get("prewarmed", 0),
+        "windowSeconds": window_s,
+        "count": len(recent),
+        "completed": len(done),
+        "running": len(recent) - len(done),
+        "perSecond": round(len(recent) / window_s, 3),
+        "errors": errors,
+        "errorRate": round(errors / len(done), 4) if done else 0.0,
+        "byStatus": dict(by_status),
+        "cold": kinds.get("cold", 0),
+        "prewarmed": kinds.get("prewarmed", 0),
         "warm": kinds.get("warm", 0),
         "meanInitMs": round(statistics.fmean(inits), 1) if inits else None,
         "meanWaitMs": round(statistics.fmean(waits), 1) if waits else None,
     }
 
 
-def rate_series(records: list[dict], now_ms: int, window_s: float, bucket_s: float) -> dict[str, list]:
+def rate_series(
+    records: list[dict], now_ms: int, window_s: float, bucket_s: float
+) -> dict[str, list]:
     """Activations and errors per second in ``bucket_s`` buckets over the last ``window_s``
     seconds, as (bucket end in epoch ms, rate) points for a chart."""
     n = max(1, int(window_s // bucket_s))
@@ -72,8 +82,10 @@ def rate_series(records: list[dict], now_ms: int, window_s: float, bucket_s: flo
             counts[i] += 1
             errors[i] += 1 if r.get("end") and r.get("statusCode", 0) != 0 else 0
     ends = [start + (i + 1) * bucket_s * 1000 for i in range(n)]
-    return {"activations/s": [(t, c / bucket_s) for t, c in zip(ends, counts)],
-            "errors/s": [(t, e / bucket_s) for t, e in zip(ends, errors)]}
+    return {
+        "activations/s": [(t, c / bucket_s) for t, c in zip(ends, counts)],
+        "errors/s": [(t, e / bucket_s) for t, e in zip(ends, errors)],
+    }
 
 
 def activation_row(record: dict) -> dict:
@@ -83,21 +95,34 @@ def activation_row(record: dict) -> dict:
     duration = record.get("duration") or 0
     cpu_used = None
     if usage and usage.get("cpuTime") is not None and duration:
-        cpu_used = round(usage["cpuTime"] / duration, 3)       # cores busy on average
+        cpu_used = round(usage["cpuTime"] / duration, 3)  # cores busy on average
     response = record.get("response") or {}
     return {
-        "id": record.get("activationId"), "namespace": record.get("namespace"),
-        "name": record.get("name"), "path": annotation(record, "path") or record.get("name"),
-        "kind": annotation(record, "kind"), "start": record.get("start"), "end": record.get("end"),
-        "duration": duration, "statusCode": record.get("statusCode", 0),
+        "id": record.get("activationId"),
+        "namespace": record.get("namespace"),
+        "name": record.get("name"),
+        "path": annotation(record, "path") or record.get("name"),
+        "kind": annotation(record, "kind"),
+        "start": record.get("start"),
+        "end": record.get("end"),
+        "duration": duration,
+        "statusCode": record.get("statusCode", 0),
         "status": response.get("status") or ("running" if not record.get("end") else "unknown"),
-        "success": response.get("success", False), "result": response.get("result"),
-        "waitTime": annotation(record, "waitTime"), "initTime": annotation(record, "initTime"),
+        "success": response.get("success", False),
+        "result": response.get("result"),
+        "waitTime": annotation(record, "waitTime"),
+        "initTime": annotation(record, "initTime"),
         "startKind": annotation(record, "startKind") or start_kind(record),
-        "resizeTime": annotation(record, "resizeTime"), "invoker": annotation(record, "invoker"),
-        "size": size, "usage": usage, "cpuUsed": cpu_used,
-        "maxMemoryMb": round(usage["maxMemory"] / 1048576, 1) if usage and usage.get("maxMemory") else None,
-        "logs": record.get("logs") or [], "cause": record.get("cause"),
+        "resizeTime": annotation(record, "resizeTime"),
+        "invoker": annotation(record, "invoker"),
+        "size": size,
+        "usage": usage,
+        "cpuUsed": cpu_used,
+        "maxMemoryMb": round(usage["maxMemory"] / 1048576, 1)
+        if usage and usage.get("maxMemory")
+        else None,
+        "logs": record.get("logs") or [],
+        "cause": record.get("cause"),
     }
 
 
@@ -121,9 +146,12 @@ def filter_activations(rows: list[dict], text: str = "", status: str = "") -> li
 
 def filter_actions(actions: list[dict], text: str = "", kind: str = "") -> list[dict]:
     text = text.strip().lower()
-    return [a for a in actions
-            if (not text or text in action_path(a).lower())
-            and (not kind or (a.get("exec") or {}).get("kind") == kind)]
+    return [
+        a
+        for a in actions
+        if (not text or text in action_path(a).lower())
+        and (not kind or (a.get("exec") or {}).get("kind") == kind)
+    ]
 
 
 def action_path(action: dict) -> str:
@@ -135,13 +163,16 @@ def action_path(action: dict) -> str:
 
 # -- invokers and containers -----------------------------------------------------------------
 
+
 def containers_by_state(invokers: list[dict]) -> list[dict]:
     """Per container state: how many, and the CPU and memory they hold together."""
     acc: dict[str, dict] = {}
     for inv in invokers:
         for c in inv.get("containers") or []:
-            a = acc.setdefault(c.get("state") or "unknown", {"state": c.get("state") or "unknown",
-                                                            "count": 0, "cpu": 0.0, "memory": 0})
+            a = acc.setdefault(
+                c.get("state") or "unknown",
+                {"state": c.get("state") or "unknown", "count": 0, "cpu": 0.0, "memory": 0},
+            )
             a["count"] += 1
             a["cpu"] = round(a["cpu"] + (c.get("cpu") or 0), 3)
             a["memory"] += c.get("memory") or 0
@@ -153,12 +184,19 @@ def visible_invokers(invokers: list[dict], namespace: str, admin: bool) -> list[
     if admin:
         return invokers
     prefix = f"{namespace}/"
-    return [{**inv, "containers": [c for c in inv.get("containers") or []
-                                   if (c.get("action") or "").startswith(prefix)]}
-            for inv in invokers]
+    return [
+        {
+            **inv,
+            "containers": [
+                c for c in inv.get("containers") or [] if (c.get("action") or "").startswith(prefix)
+            ],
+        }
+        for inv in invokers
+    ]
 
 
 # -- workflow runs ---------------------------------------------------------------------------
+
 
 def run_timeline(run: dict) -> dict:
     """Each node's start/end relative to the run's start, with the size chosen and the budget
@@ -167,16 +205,39 @@ def run_timeline(run: dict) -> dict:
     rows = []
     for n in run.get("nodes") or []:
         if n.get("start") is None:
-            rows.append({"id": n["id"], "status": n.get("status"), "offset": None, "length": None,
-                         "size": None, "remainingMs": None, "activationIds": []})
+            rows.append(
+                {
+                    "id": n["id"],
+                    "status": n.get("status"),
+                    "offset": None,
+                    "length": None,
+                    "size": None,
+                    "remainingMs": None,
+                    "activationIds": [],
+                }
+            )
             continue
         end = n.get("end") if n.get("end") is not None else n["start"]
-        rows.append({"id": n["id"], "status": n.get("status"), "offset": n["start"] - t0,
-                     "length": max(0, end - n["start"]), "size": n.get("size"),
-                     "remainingMs": n.get("remainingMs"), "rule": n.get("rule"), "atRisk": n.get("atRisk"),
-                     "activationIds": [a for a in n.get("activationIds") or [] if a]})
+        rows.append(
+            {
+                "id": n["id"],
+                "status": n.get("status"),
+                "offset": n["start"] - t0,
+                "length": max(0, end - n["start"]),
+                "size": n.get("size"),
+                "remainingMs": n.get("remainingMs"),
+                "rule": n.get("rule"),
+                "atRisk": n.get("atRisk"),
+                "activationIds": [a for a in n.get("activationIds") or [] if a],
+            }
+        )
     slo = (run.get("slo") or {}).get("latencyMs")
-    return {"runId": run.get("runId"), "duration": run.get("duration") or 0, "sloMs": slo, "rows": rows}
+    return {
+        "runId": run.get("runId"),
+        "duration": run.get("duration") or 0,
+        "sloMs": slo,
+        "rows": rows,
+    }
 
 
 def slo_summary(report: dict) -> list[dict]:
@@ -184,10 +245,19 @@ def slo_summary(report: dict) -> list[dict]:
     target = (report.get("slo") or {}).get("percentile") or 99
     out = []
     for policy, p in (report.get("policies") or {}).items():
-        out.append({"policy": policy, "runs": p["runs"], "succeeded": p["succeeded"],
-                    "attainment": p["sloAttainment"], "meetsTarget": p["sloAttainment"] * 100 >= target,
-                    "p50": p["latency"]["p50"], "p99": p["latency"]["p99"],
-                    "coreSecondsPerRun": p["coreSecondsPerRun"], "atRiskRuns": p.get("atRiskRuns", 0)})
+        out.append(
+            {
+                "policy": policy,
+                "runs": p["runs"],
+                "succeeded": p["succeeded"],
+                "attainment": p["sloAttainment"],
+                "meetsTarget": p["sloAttainment"] * 100 >= target,
+                "p50": p["latency"]["p50"],
+                "p99": p["latency"]["p99"],
+                "coreSecondsPerRun": p["coreSecondsPerRun"],
+                "atRiskRuns": p.get("atRiskRuns", 0),
+            }
+        )
     return out
 
 
@@ -205,13 +275,19 @@ def savings(runs: list[dict]) -> dict:
         row = {"policy": policy, "runs": len(series[policy]), "meanCoreSeconds": round(mean, 4)}
         for base in BASELINE_POLICIES:
             if base in means and base != policy and means[base] > 0:
-                row[f"vs:{base}"] = round(1 - mean / means[base], 4) + 0.0  # + 0.0: never "-0.0 % less"
+                row[f"vs:{base}"] = (
+                    round(1 - mean / means[base], 4) + 0.0
+                )  # + 0.0: never "-0.0 % less"
         rows.append(row)
-    return {"series": series, "policies": rows,
-            "baselines": [b for b in BASELINE_POLICIES if b in means]}
+    return {
+        "series": series,
+        "policies": rows,
+        "baselines": [b for b in BASELINE_POLICIES if b in means],
+    }
 
 
 # -- hints -----------------------------------------------------------------------------------
+
 
 def lines_with_diagnostics(text: str, diagnostics: list[dict]) -> list[dict]:
     """The hint text line by line, each with the diagnostics that point at it (a diagnostic
@@ -228,8 +304,9 @@ def hint_diff(active: str, synthesized: str) -> list[dict]:
     """Unified diff of the active hints against synthesized ones, as (kind, text) lines:
     kind is ``add``, ``del``, ``hunk`` or ``same``."""
     out = []
-    diff = difflib.unified_diff(active.splitlines(), synthesized.splitlines(), "active", "synthesized",
-                                lineterm="", n=3)
+    diff = difflib.unified_diff(
+        active.splitlines(), synthesized.splitlines(), "active", "synthesized", lineterm="", n=3
+    )
     for line in diff:
         if line.startswith(("---", "+++")):
             continue
@@ -251,7 +328,9 @@ def parse_jsonl(text: str) -> tuple[list[dict], list[str]]:
             errors.append(f"line {n}: not valid JSON ({exc})")
             continue
         if not isinstance(value, dict):
-            errors.append(f"line {n}: must be a JSON object like {{\"megapixels\": 2}}, got {type(value).__name__}")
+            errors.append(
+                f'line {n}: must be a JSON object like {{"megapixels": 2}}, got {type(value).__name__}'
+            )
             continue
         inputs.append(value)
     if not inputs and not errors:
@@ -292,12 +371,20 @@ def current_split(metrics: dict) -> list[dict]:
     """The runtime's split right now, one row per stage: SMs and share (what the page's
     "current split" table shows)."""
     sms = (metrics.get("partition") or {}).get("sm_split") or {}
-    return [{"stage": stage, "sms": sms.get(stage, 0), "share": share}
-            for stage, share in partition_shares(metrics).items()]
+    return [
+        {"stage": stage, "sms": sms.get(stage, 0), "share": share}
+        for stage, share in partition_shares(metrics).items()
+    ]
 
 
-LATENCY_LABELS = {"queue_ms": "queue wait", "vision_ms": "vision encode", "prefill_ms": "LLM prefill",
-                  "ttft_ms": "time to first token", "tpot_ms": "time per output token", "total_ms": "total"}
+LATENCY_LABELS = {
+    "queue_ms": "queue wait",
+    "vision_ms": "vision encode",
+    "prefill_ms": "LLM prefill",
+    "ttft_ms": "time to first token",
+    "tpot_ms": "time per output token",
+    "total_ms": "total",
+}
 
 
 def latency_rows(runtimes: list[dict]) -> list[dict]:
@@ -310,10 +397,26 @@ def latency_rows(runtimes: list[dict]) -> list[dict]:
         m = rt.get("metrics") or {}
         for metric, pct in (m.get("latency_ms") or {}).items():
             if pct.get("count"):
-                rows.append({"policy": m.get("policy") or "unknown", "container": rt.get("container"),
-                             "metric": metric, "label": LATENCY_LABELS.get(metric, metric), "count": pct["count"],
-                             "mean": pct.get("mean"), "p50": pct.get("p50"), "p90": pct.get("p90"),
-                             "p99": pct.get("p99")})
+                rows.append(
+                    {
+                        "policy": m.get("policy") or "unknown",
+                        "container": rt.get("container"),
+                        "metric": metric,
+                        "label": LATENCY_LABELS.get(metric, metric),
+                        "count": pct["count"],
+                        "mean": pct.get("mean"),
+                        "p50": pct.get("p50"),
+                        "p90": pct.get("p90"),
+                        "p99": pct.get("p99"),
+                    }
+                )
     rank = {m: i for i, m in enumerate(order)}
-    return sorted(rows, key=lambda r: (r["policy"], r["container"] or "", rank.get(r["metric"], len(order)),
-                                       r["metric"]))
+    return sorted(
+        rows,
+        key=lambda r: (
+            r["policy"],
+            r["container"] or "",
+            rank.get(r["metric"], len(order)),
+            r["metric"],
+        ),
+    )

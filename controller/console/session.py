@@ -5,6 +5,7 @@ secret itself); every request re-reads the subject, so a changed key or a blocke
 ends the session. Admin keys may look at any namespace (``session["ns"]``); other keys are
 pinned to their own. POST forms carry a per-session CSRF token. Used by the console views.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,14 +40,23 @@ def log_in(key: str) -> Identity:
     key = key.strip()
     uuid, sep, secret = key.partition(":")
     if not sep or not uuid or not secret:
-        raise LoginError("The key must look like UUID:KEY (as in ~/.wskprops AUTH or `tango property get --auth`).")
+        raise LoginError(
+            "The key must look like UUID:KEY (as in ~/.wskprops AUTH or `tango property get --auth`)."
+        )
     try:
         ident = _authenticate(uuid, secret)
     except ApiError:
-        raise LoginError("This key is not valid: no namespace has it, or its namespace is blocked.") from None
+        raise LoginError(
+            "This key is not valid: no namespace has it, or its namespace is blocked."
+        ) from None
     session.clear()
-    session.update(namespace=ident.namespace, uuid=ident.uuid, digest=_digest(secret),
-                   csrf=secrets.token_urlsafe(24), ns=ident.namespace)
+    session.update(
+        namespace=ident.namespace,
+        uuid=ident.uuid,
+        digest=_digest(secret),
+        csrf=secrets.token_urlsafe(24),
+        ns=ident.namespace,
+    )
     session.permanent = False
     return ident
 
@@ -67,7 +77,7 @@ def current_identity() -> Identity | None:
         session.clear()
         return None
     try:
-        ident = _authenticate(ident.uuid, ident.key)        # refuses blocked namespaces
+        ident = _authenticate(ident.uuid, ident.key)  # refuses blocked namespaces
     except ApiError:
         session.clear()
         return None
@@ -88,7 +98,9 @@ def current_namespace() -> str:
 def choose_namespace(ns: str) -> None:
     ident = current_identity()
     if ident is None or not ident.admin:
-        raise ApiError(403, "Only an admin key can switch namespaces; this key sees its own namespace only.")
+        raise ApiError(
+            403, "Only an admin key can switch namespaces; this key sees its own namespace only."
+        )
     if services().subjects.get(ns) is None:
         raise ApiError(404, f"There is no namespace '{ns}'.")
     session["ns"] = ns
@@ -104,4 +116,7 @@ def check_csrf() -> None:
     """POSTs must echo the session's token (form field or ``X-CSRF-Token`` header)."""
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
     if not hmac.compare_digest(sent, session.get(CSRF_FIELD, "")):
-        raise ApiError(400, "The form has expired or did not come from this console; reload the page and try again.")
+        raise ApiError(
+            400,
+            "The form has expired or did not come from this console; reload the page and try again.",
+        )

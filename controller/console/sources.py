@@ -5,6 +5,7 @@ of the latter so partition shares can be drawn over time.
 Thin executors (HTTP with short timeouts, failures become ``None``/error text); the console
 views call them and hand the results to ``controller.console.insights``.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,8 +18,8 @@ from controller.console import insights
 
 STATUS_TIMEOUT_S = 2.0
 METRICS_TIMEOUT_S = 1.5
-HISTORY_POINTS = 300          # per runtime; at one poll every 2 s about ten minutes
-FORGET_AFTER_S = 3600         # a container silent this long is dropped from memory
+HISTORY_POINTS = 300  # per runtime; at one poll every 2 s about ten minutes
+FORGET_AFTER_S = 3600  # a container silent this long is dropped from memory
 
 
 def invoker_pools(svc) -> list[dict]:
@@ -46,7 +47,7 @@ class VlmMetrics:
 
     def __init__(self, history: int = HISTORY_POINTS, forget_after_s: float = FORGET_AFTER_S):
         self._history: dict[str, deque] = {}
-        self._last: dict[str, tuple[float, dict]] = {}       # container -> (epoch ms, metrics)
+        self._last: dict[str, tuple[float, dict]] = {}  # container -> (epoch ms, metrics)
         self._size, self._forget_ms = history, forget_after_s * 1000
         self._lock = threading.Lock()
 
@@ -62,14 +63,28 @@ class VlmMetrics:
 
     def _entry(self, invoker: str, c: dict) -> dict:
         name = c.get("name") or f"{invoker}:{c.get('action')}"
-        entry = {"container": name, "invoker": invoker, "action": c.get("action"), "state": c.get("state"),
-                 "cpu": c.get("cpu"), "memory": c.get("memory"), "port": c.get("port"),
-                 "metrics": None, "error": None, "stale": False, "asOf": None}
+        entry = {
+            "container": name,
+            "invoker": invoker,
+            "action": c.get("action"),
+            "state": c.get("state"),
+            "cpu": c.get("cpu"),
+            "memory": c.get("memory"),
+            "port": c.get("port"),
+            "metrics": None,
+            "error": None,
+            "stale": False,
+            "asOf": None,
+        }
         url = metrics_url(c)
         if c.get("state") == "paused":
-            entry["error"] = "the invoker paused this idle container; it answers again on its next activation"
+            entry["error"] = (
+                "the invoker paused this idle container; it answers again on its next activation"
+            )
         elif url is None:
-            entry["error"] = "the invoker does not report this container's port, so its /metrics cannot be reached"
+            entry["error"] = (
+                "the invoker does not report this container's port, so its /metrics cannot be reached"
+            )
         else:
             entry["metrics"], entry["error"] = self._fetch(url)
         if entry["metrics"]:
@@ -92,7 +107,11 @@ class VlmMetrics:
 
     def _remember(self, name: str, m: dict) -> float:
         now = time.time() * 1000
-        point = {"t": now, "shares": insights.partition_shares(m), "queues": dict(m.get("queues") or {})}
+        point = {
+            "t": now,
+            "shares": insights.partition_shares(m),
+            "queues": dict(m.get("queues") or {}),
+        }
         with self._lock:
             self._last[name] = (now, m)
             if m.get("initialized", True):

@@ -8,6 +8,7 @@ section looks. Store and invoker access go through the controller's services and
 ``controller.console.sources``; numbers come from ``controller.console.insights``; drawings from
 ``controller.console.charts``.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,22 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from werkzeug.exceptions import HTTPException
 
 from controller.api.common import services
-from controller.console import charts, insights, session as auth
+from controller.console import charts, insights
+from controller.console import session as auth
 from controller.console.sources import invoker_pools
 from controller.errors import ApiError
 from hint_dsl import check as check_hints
 
 log = logging.getLogger("tango.console")
 
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+bp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 OVERVIEW_WINDOW_S = 60
 RATE_BUCKET_S = 5
@@ -44,6 +52,7 @@ def is_api() -> bool:
 
 
 # -- request guards and errors -----------------------------------------------------------------
+
 
 @bp.before_request
 def _require_login():
@@ -63,9 +72,17 @@ def _template_globals():
     if not request.blueprint == "console":
         return {}
     ident = g.get("identity")
-    return {"identity": ident, "namespace": auth.current_namespace() if ident else None,
-            "csrf_token": auth.csrf_token, "fmt_time": fmt_time, "fmt_ms": fmt_ms, "fmt_size": fmt_size,
-            "namespaces": [s.namespace for s in services().subjects.list()] if ident and ident.admin else []}
+    return {
+        "identity": ident,
+        "namespace": auth.current_namespace() if ident else None,
+        "csrf_token": auth.csrf_token,
+        "fmt_time": fmt_time,
+        "fmt_ms": fmt_ms,
+        "fmt_size": fmt_size,
+        "namespaces": [s.namespace for s in services().subjects.list()]
+        if ident and ident.admin
+        else [],
+    }
 
 
 @bp.errorhandler(ApiError)
@@ -81,8 +98,11 @@ def _http_error(err: HTTPException):
 @bp.errorhandler(Exception)
 def _unexpected(err: Exception):
     log.exception("console error on %s %s", request.method, request.path)
-    return _error(500, f"Something went wrong while building this page ({type(err).__name__}). "
-                       f"The controller log has the details (transaction {g.get('tid', '')}).")
+    return _error(
+        500,
+        f"Something went wrong while building this page ({type(err).__name__}). "
+        f"The controller log has the details (transaction {g.get('tid', '')}).",
+    )
 
 
 def _error(status: int, message: str):
@@ -97,6 +117,7 @@ def not_found(rest: str):
 
 
 # -- formatting helpers for templates ------------------------------------------------------------
+
 
 def fmt_time(ms) -> str:
     if not ms:
@@ -120,9 +141,14 @@ def fmt_size(size) -> str:
 def fragments(context: dict, parts: dict[str, str]):
     """The JSON a live section polls: ``context["data"]`` and each part re-rendered for the
     element id it replaces."""
-    return jsonify({"data": context.get("data"),
-                    "fragments": {el: render_template(f"console/parts/{p}.html", **context)
-                                  for el, p in parts.items()}})
+    return jsonify(
+        {
+            "data": context.get("data"),
+            "fragments": {
+                el: render_template(f"console/parts/{p}.html", **context) for el, p in parts.items()
+            },
+        }
+    )
 
 
 def live(template: str, context: dict, parts: dict[str, str]):
@@ -134,6 +160,7 @@ def live(template: str, context: dict, parts: dict[str, str]):
 
 # -- login -------------------------------------------------------------------------------------
 
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
@@ -141,7 +168,9 @@ def login():
         try:
             auth.log_in(request.form.get("key", ""))
             target = request.args.get("next") or ""
-            return redirect(target if target.startswith("/console") else url_for("console.overview"))
+            return redirect(
+                target if target.startswith("/console") else url_for("console.overview")
+            )
         except auth.LoginError as exc:
             error = str(exc)
     return render_template("console/login.html", error=error), (401 if error else 200)
@@ -162,15 +191,23 @@ def namespace():
 
 # -- overview ----------------------------------------------------------------------------------
 
+
 def overview_context() -> dict:
     svc, ident, ns = services(), g.identity, auth.current_namespace()
     invokers = insights.visible_invokers(invoker_pools(svc), ns, ident.admin)
     now = now_ms()
     records = svc.activations.list(ns, limit=2000, since=now - OVERVIEW_WINDOW_S * 1000)
     stats = insights.activation_stats(records, now, OVERVIEW_WINDOW_S)
-    rate = charts.line_chart_svg(insights.rate_series(records, now, OVERVIEW_WINDOW_S, RATE_BUCKET_S),
-                                 "per second", height=180)
-    data = {"invokers": invokers, "containers": insights.containers_by_state(invokers), "activations": stats}
+    rate = charts.line_chart_svg(
+        insights.rate_series(records, now, OVERVIEW_WINDOW_S, RATE_BUCKET_S),
+        "per second",
+        height=180,
+    )
+    data = {
+        "invokers": invokers,
+        "containers": insights.containers_by_state(invokers),
+        "activations": stats,
+    }
     return {"data": data, **data, "stats": stats, "rate_svg": rate}
 
 
@@ -181,6 +218,7 @@ def overview():
 
 
 # -- actions and activations ----------------------------------------------------------------
+
 
 def _actions(ns: str) -> list[dict]:
     return services().entities.list(ns, "actions", package=None, limit=0)
@@ -193,17 +231,32 @@ def actions():
     all_actions = _actions(ns)
     shown = insights.filter_actions(all_actions, q, kind)
     kinds = sorted({(a.get("exec") or {}).get("kind", "") for a in all_actions})
-    return render_template("console/actions.html", actions=shown, total=len(all_actions), q=q, kind=kind,
-                           kinds=kinds, path_of=insights.action_path)
+    return render_template(
+        "console/actions.html",
+        actions=shown,
+        total=len(all_actions),
+        q=q,
+        kind=kind,
+        kinds=kinds,
+        path_of=insights.action_path,
+    )
 
 
 @bp.get("/actions/<path:name>")
 def action(name: str):
     ns = auth.current_namespace()
     doc = services().entities.get(ns, "actions", name)
-    recent = [insights.activation_row(r) for r in services().activations.list(ns, name=name, limit=10)]
-    return render_template("console/action.html", action=doc, path=name, recent=recent,
-                           params=request.args.get("params", "{}"), error=None)
+    recent = [
+        insights.activation_row(r) for r in services().activations.list(ns, name=name, limit=10)
+    ]
+    return render_template(
+        "console/action.html",
+        action=doc,
+        path=name,
+        recent=recent,
+        params=request.args.get("params", "{}"),
+        error=None,
+    )
 
 
 @bp.post("/actions/<path:name>/invoke")
@@ -213,24 +266,46 @@ def invoke(name: str):
     try:
         params = json.loads(text)
         if not isinstance(params, dict):
-            raise ValueError(f"expected a JSON object like {{\"name\": \"World\"}}, got {type(params).__name__}")
+            raise ValueError(
+                f'expected a JSON object like {{"name": "World"}}, got {type(params).__name__}'
+            )
     except ValueError as exc:
         doc = svc.entities.get(ns, "actions", name)
-        return render_template("console/action.html", action=doc, path=name, recent=[], params=text,
-                               error=f"The parameters are not a JSON object: {exc}"), 400
-    _, _, headers = svc.invoker.invoke(g.identity, ns, name, params, blocking=True, result_only=False,
-                                       wait_ms=None)
-    return redirect(url_for("console.activation", activation_id=headers["x-openwhisk-activation-id"]))
+        return render_template(
+            "console/action.html",
+            action=doc,
+            path=name,
+            recent=[],
+            params=text,
+            error=f"The parameters are not a JSON object: {exc}",
+        ), 400
+    _, _, headers = svc.invoker.invoke(
+        g.identity, ns, name, params, blocking=True, result_only=False, wait_ms=None
+    )
+    return redirect(
+        url_for("console.activation", activation_id=headers["x-openwhisk-activation-id"])
+    )
 
 
 def activations_context() -> dict:
     ns = auth.current_namespace()
-    q, status, name = request.args.get("q", ""), request.args.get("status", ""), request.args.get("name", "")
+    q, status, name = (
+        request.args.get("q", ""),
+        request.args.get("status", ""),
+        request.args.get("name", ""),
+    )
     records = services().activations.list(ns, name=name or None, limit=500)
     rows = insights.filter_activations([insights.activation_row(r) for r in records], q, status)
     data = {"activations": rows[:ACTIVATION_PAGE], "matching": len(rows)}
-    return {"data": data, "rows": rows[:ACTIVATION_PAGE], "matching": len(rows), "q": q, "status": status,
-            "name": name, "poll_query": request.query_string.decode()}
+    return {
+        "data": data,
+        "rows": rows[:ACTIVATION_PAGE],
+        "matching": len(rows),
+        "q": q,
+        "status": status,
+        "name": name,
+        "poll_query": request.query_string.decode(),
+    }
 
 
 @bp.get("/activations")
@@ -243,18 +318,25 @@ def activations():
 def activation(activation_id: str):
     doc = services().activations.get(auth.current_namespace(), activation_id)
     if doc is None:
-        raise ApiError(404, f"No activation {activation_id} in namespace {auth.current_namespace()} "
-                            "(it may belong to another namespace or have been removed).")
-    return render_template("console/activation.html", a=insights.activation_row(doc),
-                           record=json.dumps(doc, indent=2))
+        raise ApiError(
+            404,
+            f"No activation {activation_id} in namespace {auth.current_namespace()} "
+            "(it may belong to another namespace or have been removed).",
+        )
+    return render_template(
+        "console/activation.html", a=insights.activation_row(doc), record=json.dumps(doc, indent=2)
+    )
 
 
 # -- workflows -------------------------------------------------------------------------------
 
+
 @bp.get("/workflows")
 def workflows():
     ns = auth.current_namespace()
-    return render_template("console/workflows.html", workflows=services().workflows.list(ns, 200, 0))
+    return render_template(
+        "console/workflows.html", workflows=services().workflows.list(ns, 200, 0)
+    )
 
 
 def _workflow_doc(ns: str, name: str) -> dict:
@@ -262,7 +344,9 @@ def _workflow_doc(ns: str, name: str) -> dict:
         return services().workflows.get(ns, name)
     except ApiError as exc:
         if exc.status == 404:
-            raise ApiError(404, f"No workflow '{name}' in namespace {ns}; the Workflows page lists them.") from None
+            raise ApiError(
+                404, f"No workflow '{name}' in namespace {ns}; the Workflows page lists them."
+            ) from None
         raise
 
 
@@ -280,10 +364,21 @@ def workflow_context(name: str) -> dict:
         timelines.append({"run": r, "svg": charts.timeline_svg(tl), "timeline": tl})
     slo = insights.slo_summary(wfs.report(ns, name))
     latest = runs[0] if runs else None
-    status = {n["id"]: n["status"] for n in (wfs.get_run(ns, latest["runId"]).get("nodes") or [])} if latest else None
+    status = (
+        {n["id"]: n["status"] for n in (wfs.get_run(ns, latest["runId"]).get("nodes") or [])}
+        if latest
+        else None
+    )
     data = {"runs": runs, "slo": slo}
-    return {"data": data, "wf": doc, "dag": charts.dag_svg(doc["workflow"]), "runs": runs, "timelines": timelines,
-            "slo": slo, "latest_dag": charts.dag_svg(doc["workflow"], status) if status else None}
+    return {
+        "data": data,
+        "wf": doc,
+        "dag": charts.dag_svg(doc["workflow"]),
+        "runs": runs,
+        "timelines": timelines,
+        "slo": slo,
+        "latest_dag": charts.dag_svg(doc["workflow"], status) if status else None,
+    }
 
 
 @bp.get("/workflows/<name>")
@@ -299,8 +394,9 @@ def run_workflow(name: str):
         params = json.loads(request.form.get("input", "").strip() or "{}")
     except ValueError as exc:
         raise ApiError(400, f"The workflow input is not valid JSON: {exc}") from None
-    services().workflows.run(g.identity, ns, name, params, request.form.get("policy", "late"),
-                             blocking=False, wait_s=0)
+    services().workflows.run(
+        g.identity, ns, name, params, request.form.get("policy", "late"), blocking=False, wait_s=0
+    )
     return redirect(url_for("console.workflow", name=name))
 
 
@@ -310,11 +406,18 @@ def run(name: str, run_id: str):
     doc = _workflow_doc(ns, name)
     r = wfs.get_run(ns, run_id)
     tl = insights.run_timeline(r)
-    return render_template("console/run.html", wf=doc, r=r, timeline=tl, svg=charts.timeline_svg(tl),
-                           dag=charts.dag_svg(doc["workflow"], {n["id"]: n["status"] for n in r.get("nodes") or []}))
+    return render_template(
+        "console/run.html",
+        wf=doc,
+        r=r,
+        timeline=tl,
+        svg=charts.timeline_svg(tl),
+        dag=charts.dag_svg(doc["workflow"], {n["id"]: n["status"] for n in r.get("nodes") or []}),
+    )
 
 
 # -- hints -----------------------------------------------------------------------------------
+
 
 def _active_hints(ns: str, name: str) -> str | None:
     try:
@@ -330,8 +433,14 @@ def _diagnose(ns: str, name: str, text: str) -> list[dict]:
     return [d.to_json() for d in check_hints(text, wf.node_ids, filename=f"{name}.hints")]
 
 
-def hints_page(name: str, text: str | None = None, diagnostics: list[dict] | None = None,
-               message: str | None = None, status: int = 200, synthesized: dict | None = None):
+def hints_page(
+    name: str,
+    text: str | None = None,
+    diagnostics: list[dict] | None = None,
+    message: str | None = None,
+    status: int = 200,
+    synthesized: dict | None = None,
+):
     ns = auth.current_namespace()
     doc = _workflow_doc(ns, name)
     active = _active_hints(ns, name)
@@ -339,11 +448,19 @@ def hints_page(name: str, text: str | None = None, diagnostics: list[dict] | Non
     if diagnostics is None:
         diagnostics = _diagnose(ns, name, text) if text.strip() else []
     return render_template(
-        "console/hints.html", wf=doc, text=text, active=active, message=message, message_error=status >= 400,
-        lines=insights.lines_with_diagnostics(text, diagnostics), diagnostics=diagnostics,
-        errors=[d for d in diagnostics if d["severity"] == "error"], synthesized=synthesized,
+        "console/hints.html",
+        wf=doc,
+        text=text,
+        active=active,
+        message=message,
+        message_error=status >= 400,
+        lines=insights.lines_with_diagnostics(text, diagnostics),
+        diagnostics=diagnostics,
+        errors=[d for d in diagnostics if d["severity"] == "error"],
+        synthesized=synthesized,
         diff=insights.hint_diff(active or "", synthesized["hints"]) if synthesized else None,
-        profile=services().workflows.profile_status(ns, name)), status
+        profile=services().workflows.profile_status(ns, name),
+    ), status
 
 
 @bp.get("/workflows/<name>/hints")
@@ -368,7 +485,7 @@ def api_check_hints(name: str):
     body = request.get_json(silent=True) or {}
     text = body.get("hints")
     if not isinstance(text, str):
-        raise ApiError(400, "Send {\"hints\": \"<hint text>\"}.")
+        raise ApiError(400, 'Send {"hints": "<hint text>"}.')
     return jsonify({"diagnostics": _diagnose(auth.current_namespace(), name, text)})
 
 
@@ -381,7 +498,9 @@ def synthesize(name: str):
     except ValueError:
         raise ApiError(400, f"The percentile must be a number such as 99, got '{pct}'.") from None
     result = services().workflows.synthesize(ns, name, percentile)
-    return hints_page(name, synthesized=result, message="Synthesized hints below; compare, then adopt or discard.")
+    return hints_page(
+        name, synthesized=result, message="Synthesized hints below; compare, then adopt or discard."
+    )
 
 
 @bp.post("/workflows/<name>/profile")
@@ -397,7 +516,9 @@ def profile(name: str):
     try:
         body["repeats"] = int(body["repeats"])
     except ValueError:
-        return hints_page(name, message="Profiling not started: repeats must be a whole number.", status=400)
+        return hints_page(
+            name, message="Profiling not started: repeats must be a whole number.", status=400
+        )
     services().workflows.start_profile(g.identity, ns, name, body)
     return redirect(url_for("console.hints", name=name) + "#profiling")
 
@@ -410,21 +531,39 @@ def api_profile(name: str):
 
 # -- savings ---------------------------------------------------------------------------------
 
+
 def savings_context() -> dict:
     ns, wfs = auth.current_namespace(), services().workflows
     names = [w["name"] for w in wfs.list(ns, 200, 0)]
     name = request.args.get("workflow") or (names[0] if names else "")
     if name and name not in names:
-        raise ApiError(404, f"No workflow '{name}' in namespace {ns}; known: {', '.join(names) or 'none'}.")
-    result = insights.savings(wfs.list_runs(ns, name, 500, 0)) if name else {"series": {}, "policies": [],
-                                                                                "baselines": []}
+        raise ApiError(
+            404, f"No workflow '{name}' in namespace {ns}; known: {', '.join(names) or 'none'}."
+        )
+    result = (
+        insights.savings(wfs.list_runs(ns, name, 500, 0))
+        if name
+        else {"series": {}, "policies": [], "baselines": []}
+    )
     colours = charts.colours_for(result["series"])
-    line = charts.line_chart_svg(result["series"], "core-seconds per run", dashed=insights.BASELINE_POLICIES,
-                                 colours=colours)
-    bars = charts.bar_chart_svg([(p["policy"], p["meanCoreSeconds"]) for p in result["policies"]], "core-s",
-                                colours=colours)
-    return {"data": {"workflow": name, "policies": result["policies"], "baselines": result["baselines"]},
-            "names": names, "name": name, "result": result, "line": line, "bars": bars}
+    line = charts.line_chart_svg(
+        result["series"], "core-seconds per run", dashed=insights.BASELINE_POLICIES, colours=colours
+    )
+    bars = charts.bar_chart_svg(
+        [(p["policy"], p["meanCoreSeconds"]) for p in result["policies"]], "core-s", colours=colours
+    )
+    return {
+        "data": {
+            "workflow": name,
+            "policies": result["policies"],
+            "baselines": result["baselines"],
+        },
+        "names": names,
+        "name": name,
+        "result": result,
+        "line": line,
+        "bars": bars,
+    }
 
 
 @bp.get("/savings")
@@ -435,12 +574,14 @@ def savings():
 
 # -- GPU runtimes ----------------------------------------------------------------------------
 
+
 def gpu_context() -> dict:
     svc, ident, ns = services(), g.identity, auth.current_namespace()
     vlm = [a for a in _actions(ns) if (a.get("exec") or {}).get("kind") == insights.VLM_KIND]
     paths = {f"{ns}/{insights.action_path(a)}" for a in vlm}
     runtimes = current_app.extensions["tango_console"].collect(
-        paths, insights.visible_invokers(invoker_pools(svc), ns, ident.admin))
+        paths, insights.visible_invokers(invoker_pools(svc), ns, ident.admin)
+    )
     for rt in runtimes:
         series: dict[str, list] = {}
         for p in rt["history"]:
@@ -448,10 +589,16 @@ def gpu_context() -> dict:
                 series.setdefault(stage, []).append((p["t"], share * 100))
         rt["shares_svg"] = charts.line_chart_svg(series, "SM share %", y_max=100, height=300)
         rt["split"] = insights.current_split(rt["metrics"]) if rt["metrics"] else []
-    data = {"actions": [insights.action_path(a) for a in vlm],
-            "runtimes": [{k: v for k, v in rt.items() if k != "shares_svg"} for rt in runtimes]}
-    return {"data": data, "vlm_actions": data["actions"], "runtimes": runtimes,
-            "latency": insights.latency_rows(runtimes)}
+    data = {
+        "actions": [insights.action_path(a) for a in vlm],
+        "runtimes": [{k: v for k, v in rt.items() if k != "shares_svg"} for rt in runtimes],
+    }
+    return {
+        "data": data,
+        "vlm_actions": data["actions"],
+        "runtimes": runtimes,
+        "latency": insights.latency_rows(runtimes),
+    }
 
 
 @bp.get("/gpu")

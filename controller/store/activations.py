@@ -8,6 +8,7 @@ transactions to a share of one, and an activation that finishes before its ``run
 written is stored once. Reads flush the queue first, so they always see every write made
 before them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,39 +23,87 @@ from controller.store.models import Activation
 
 log = logging.getLogger("tango.controller")
 
-SUMMARY_KEYS = ("namespace", "name", "version", "publish", "annotations", "activationId",
-                "start", "end", "duration", "statusCode", "cause")
+SUMMARY_KEYS = (
+    "namespace",
+    "name",
+    "version",
+    "publish",
+    "annotations",
+    "activationId",
+    "start",
+    "end",
+    "duration",
+    "statusCode",
+    "cause",
+)
 
 
 class ActivationStore:
     def __init__(self, db: Database):
         self.db = db
-        self._queue: dict[str, dict] = {}       # activation id → row values (latest wins)
-        self._queued_seq = 0                     # writes queued so far
-        self._committed_seq = 0                  # writes committed so far
+        self._queue: dict[str, dict] = {}  # activation id → row values (latest wins)
+        self._queued_seq = 0  # writes queued so far
+        self._committed_seq = 0  # writes committed so far
         self._cv = threading.Condition()
         self._closed = False
         upsert = sqlite.insert if db.is_sqlite else postgresql.insert
         stmt = upsert(Activation.__table__)
         self._upsert = stmt.on_conflict_do_update(
             index_elements=["activation_id"],
-            set_={c: stmt.excluded[c] for c in ("start", "end", "status_code", "state", "deadline", "cause", "doc")})
-        self._writer = threading.Thread(target=self._write_loop, name="activation-writer", daemon=True)
+            set_={
+                c: stmt.excluded[c]
+                for c in ("start", "end", "status_code", "state", "deadline", "cause", "doc")
+            },
+        )
+        self._writer = threading.Thread(
+            target=self._write_loop, name="activation-writer", daemon=True
+        )
         self._writer.start()
 
     # -- writes (queued) -----------------------------------------------------------------
-    def accept(self, namespace: str, name: str, activation_id: str, start: int, deadline: int,
-               doc: dict, cause: str | None = None) -> None:
-        self._enqueue({"activation_id": activation_id, "namespace": namespace, "name": name, "start": start,
-                       "end": 0, "status_code": 0, "state": "running", "deadline": deadline, "cause": cause,
-                       "doc": doc}, replace_done=False)
+    def accept(
+        self,
+        namespace: str,
+        name: str,
+        activation_id: str,
+        start: int,
+        deadline: int,
+        doc: dict,
+        cause: str | None = None,
+    ) -> None:
+        self._enqueue(
+            {
+                "activation_id": activation_id,
+                "namespace": namespace,
+                "name": name,
+                "start": start,
+                "end": 0,
+                "status_code": 0,
+                "state": "running",
+                "deadline": deadline,
+                "cause": cause,
+                "doc": doc,
+            },
+            replace_done=False,
+        )
 
     def complete(self, record: dict, namespace: str, name: str) -> None:
         """Store the final record (insert, or replace the running one)."""
-        self._enqueue({"activation_id": record["activationId"], "namespace": namespace, "name": name,
-                       "start": record.get("start", 0), "end": record.get("end", 0),
-                       "status_code": record.get("statusCode", 0), "state": "done", "deadline": 0,
-                       "cause": record.get("cause"), "doc": record}, replace_done=True)
+        self._enqueue(
+            {
+                "activation_id": record["activationId"],
+                "namespace": namespace,
+                "name": name,
+                "start": record.get("start", 0),
+                "end": record.get("end", 0),
+                "status_code": record.get("statusCode", 0),
+                "state": "done",
+                "deadline": 0,
+                "cause": record.get("cause"),
+                "doc": record,
+            },
+            replace_done=True,
+        )
 
     def _enqueue(self, row: dict, replace_done: bool) -> None:
         with self._cv:
@@ -76,7 +125,7 @@ class ActivationStore:
             try:
                 with self.db.session() as s:
                     s.execute(self._upsert, batch)
-            except Exception:   # keep the rows (newer ones win) and retry shortly
+            except Exception:  # keep the rows (newer ones win) and retry shortly
                 log.exception("could not store %d activation records; retrying", len(batch))
                 with self._cv:
                     for row in batch:
@@ -111,16 +160,28 @@ class ActivationStore:
                 return None
             return r.doc
 
-    def list(self, namespace: str, name: str | None = None, limit: int = 30, skip: int = 0,
-             since: int | None = None, upto: int | None = None) -> list[dict]:
+    def list(
+        self,
+        namespace: str,
+        name: str | None = None,
+        limit: int = 30,
+        skip: int = 0,
+        since: int | None = None,
+        upto: int | None = None,
+    ) -> list[dict]:
         self.flush()
         q = self._filter(select(Activation), namespace, name, since, upto)
         q = q.order_by(Activation.start.desc()).offset(skip).limit(limit)
         with self.db.session() as s:
             return [r.doc for r in s.scalars(q)]
 
-    def count(self, namespace: str, name: str | None = None, since: int | None = None,
-              upto: int | None = None) -> int:
+    def count(
+        self,
+        namespace: str,
+        name: str | None = None,
+        since: int | None = None,
+        upto: int | None = None,
+    ) -> int:
         self.flush()
         q = self._filter(select(func.count()).select_from(Activation), namespace, name, since, upto)
         with self.db.session() as s:
@@ -141,14 +202,24 @@ class ActivationStore:
         """Running activations whose deadline has passed: (id, namespace, name, doc)."""
         self.flush()
         with self.db.session() as s:
-            rows = s.scalars(select(Activation).where(Activation.state == "running",
-                                                      Activation.deadline < now_ms).limit(limit))
+            rows = s.scalars(
+                select(Activation)
+                .where(Activation.state == "running", Activation.deadline < now_ms)
+                .limit(limit)
+            )
             return [(r.activation_id, r.namespace, r.name, r.doc) for r in rows]
 
     def running_count(self) -> int:
         self.flush()
         with self.db.session() as s:
-            return s.scalar(select(func.count()).select_from(Activation).where(Activation.state == "running")) or 0
+            return (
+                s.scalar(
+                    select(func.count())
+                    .select_from(Activation)
+                    .where(Activation.state == "running")
+                )
+                or 0
+            )
 
     def fail_running(self, activation_ids: list[str], record_for) -> int:
         """Replace still-running records by ``record_for(doc)`` (their controller died)."""
@@ -158,7 +229,12 @@ class ActivationStore:
                 row = s.get(Activation, aid)
                 if row is not None and row.state == "running":
                     rec = record_for(row.doc)
-                    row.doc, row.state, row.end, row.status_code = rec, "done", rec["end"], rec["statusCode"]
+                    row.doc, row.state, row.end, row.status_code = (
+                        rec,
+                        "done",
+                        rec["end"],
+                        rec["statusCode"],
+                    )
                     n += 1
         return n
 

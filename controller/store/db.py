@@ -3,13 +3,14 @@
 ``Database(url)`` opens SQLite (WAL, one file, the default) or PostgreSQL (several controllers)
 and ``migrate()`` brings the schema to the newest Alembic revision; nothing else creates tables.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -23,7 +24,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")   # durable across process crashes, fast commits
+    cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes, fast commits
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
@@ -38,8 +39,11 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 10},
-                pool_size=16, max_overflow=32)
+                url,
+                connect_args={"check_same_thread": False, "timeout": 10},
+                pool_size=16,
+                max_overflow=32,
+            )
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_size=16, max_overflow=32, pool_pre_ping=True)

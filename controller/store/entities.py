@@ -1,9 +1,10 @@
 """Entity repository: get, put (create / overwrite), delete and list of actions, packages,
 triggers and rules, with OpenWhisk's conflict rules. Used by the API blueprints."""
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +30,9 @@ class EntityStore:
         now = time.monotonic()
         if hit is None or now - hit[0] > self.ttl:
             with self.db.session() as s:
-                row = s.scalars(select(Entity).where(Entity.namespace == namespace, Entity.path == path)).first()
+                row = s.scalars(
+                    select(Entity).where(Entity.namespace == namespace, Entity.path == path)
+                ).first()
                 if row is None:
                     self._cache.pop(key, None)
                     raise ApiError(404, NOT_FOUND)
@@ -50,8 +53,14 @@ class EntityStore:
                 return None
             raise
 
-    def put(self, namespace: str, collection: str, path: str, overwrite: bool,
-            build: Callable[[dict | None], dict]) -> dict:
+    def put(
+        self,
+        namespace: str,
+        collection: str,
+        path: str,
+        overwrite: bool,
+        build: Callable[[dict | None], dict],
+    ) -> dict:
         """Create or (with ``overwrite``) replace; ``build(old_doc)`` makes the new document."""
         try:
             return self._put(namespace, collection, path, overwrite, build)
@@ -62,21 +71,38 @@ class EntityStore:
         package, _, name = path.rpartition("/")
         for _attempt in range(3):
             with self.db.session() as s:
-                row = s.scalars(select(Entity).where(Entity.namespace == namespace, Entity.path == path)
-                                .with_for_update()).first()
+                row = s.scalars(
+                    select(Entity)
+                    .where(Entity.namespace == namespace, Entity.path == path)
+                    .with_for_update()
+                ).first()
                 if row is not None and row.collection != collection:
                     raise ApiError(409, CONFLICT_COLLECTION)
                 if row is not None and not overwrite:
                     raise ApiError(409, EXISTS)
                 doc = build(row.doc if row is not None else None)
                 if row is None:
-                    s.add(Entity(namespace=namespace, collection=collection, package=package, name=name,
-                                 path=path, version=doc.get("version", "0.0.1"), doc=doc, updated=doc["updated"]))
+                    s.add(
+                        Entity(
+                            namespace=namespace,
+                            collection=collection,
+                            package=package,
+                            name=name,
+                            path=path,
+                            version=doc.get("version", "0.0.1"),
+                            doc=doc,
+                            updated=doc["updated"],
+                        )
+                    )
                 else:
-                    row.doc, row.version, row.updated = doc, doc.get("version", row.version), doc["updated"]
+                    row.doc, row.version, row.updated = (
+                        doc,
+                        doc.get("version", row.version),
+                        doc["updated"],
+                    )
                 try:
                     s.flush()
-                except IntegrityError:   # created concurrently: re-read and apply the rules again
+                except IntegrityError:  # created concurrently: re-read and apply the rules again
                     s.rollback()
                     continue
                 return doc
@@ -84,7 +110,9 @@ class EntityStore:
 
     def delete(self, namespace: str, collection: str, path: str) -> dict:
         with self.db.session() as s:
-            row = s.scalars(select(Entity).where(Entity.namespace == namespace, Entity.path == path)).first()
+            row = s.scalars(
+                select(Entity).where(Entity.namespace == namespace, Entity.path == path)
+            ).first()
             if row is None:
                 raise ApiError(404, NOT_FOUND)
             if row.collection != collection:
@@ -94,8 +122,14 @@ class EntityStore:
         self._invalidate(namespace, path)
         return doc
 
-    def list(self, namespace: str, collection: str, package: str | None = "", limit: int = 30,
-             skip: int = 0) -> list[dict]:
+    def list(
+        self,
+        namespace: str,
+        collection: str,
+        package: str | None = "",
+        limit: int = 30,
+        skip: int = 0,
+    ) -> list[dict]:
         q = select(Entity).where(Entity.namespace == namespace, Entity.collection == collection)
         if package is not None:
             q = q.where(Entity.package == package)
@@ -106,8 +140,11 @@ class EntityStore:
             return [r.doc for r in s.scalars(q)]
 
     def count(self, namespace: str, collection: str, package: str | None = "") -> int:
-        q = select(func.count()).select_from(Entity).where(Entity.namespace == namespace,
-                                                           Entity.collection == collection)
+        q = (
+            select(func.count())
+            .select_from(Entity)
+            .where(Entity.namespace == namespace, Entity.collection == collection)
+        )
         if package is not None:
             q = q.where(Entity.package == package)
         with self.db.session() as s:

@@ -1,6 +1,7 @@
 """Invoker registrations and heartbeats in the store, so that every controller sharing one
 database (PostgreSQL, several controllers) sees every invoker, whichever controller the invoker
 reports to."""
+
 from __future__ import annotations
 
 import time
@@ -23,8 +24,17 @@ class InvokerStore:
         with self.db.session() as s:
             row = s.get(InvokerRow, id)
             if row is None:
-                s.add(InvokerRow(id=id, url=url, user_memory=user_memory, cpus=cpus, registered=now_ms(),
-                                 last_seen=now_ms(), status=None))
+                s.add(
+                    InvokerRow(
+                        id=id,
+                        url=url,
+                        user_memory=user_memory,
+                        cpus=cpus,
+                        registered=now_ms(),
+                        last_seen=now_ms(),
+                        status=None,
+                    )
+                )
             else:
                 row.url, row.user_memory, row.cpus, row.last_seen = url, user_memory, cpus, now_ms()
 

@@ -5,9 +5,20 @@ classes describe it for queries. Entity documents (actions, packages, triggers, 
 activation records are kept as JSON in the exact OpenWhisk shape, with the columns needed for
 lookups and listing pulled out beside them.
 """
+
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -33,8 +44,10 @@ class Entity(Base):
     unique across collections inside a namespace, as in OpenWhisk."""
 
     __tablename__ = "entities"
-    __table_args__ = (UniqueConstraint("namespace", "path", name="uq_entities_namespace_path"),
-                      Index("ix_entities_collection", "namespace", "collection", "package"))
+    __table_args__ = (
+        UniqueConstraint("namespace", "path", name="uq_entities_namespace_path"),
+        Index("ix_entities_collection", "namespace", "collection", "package"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     namespace: Mapped[str] = mapped_column(String(256))
     collection: Mapped[str] = mapped_column(String(16))  # actions | packages | triggers | rules
@@ -51,9 +64,11 @@ class Activation(Base):
     replaces ``doc``; the reaper turns records stuck in ``running`` into whisk errors."""
 
     __tablename__ = "activations"
-    __table_args__ = (Index("ix_activations_ns_start", "namespace", "start"),
-                      Index("ix_activations_ns_name_start", "namespace", "name", "start"),
-                      Index("ix_activations_state", "state"))
+    __table_args__ = (
+        Index("ix_activations_ns_start", "namespace", "start"),
+        Index("ix_activations_ns_name_start", "namespace", "name", "start"),
+        Index("ix_activations_state", "state"),
+    )
     activation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     namespace: Mapped[str] = mapped_column(String(256))
     name: Mapped[str] = mapped_column(String(513))

@@ -4,8 +4,9 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-27
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0001"
 down_revision = None
@@ -89,15 +90,19 @@ def upgrade() -> None:
         sa.Column("gb_seconds", sa.Float, nullable=False, server_default="0"),
         sa.Column("doc", sa.JSON, nullable=False),
     )
-    op.create_index("ix_workflow_runs_ns_wf_start", "workflow_runs", ["namespace", "workflow", "start"])
+    op.create_index(
+        "ix_workflow_runs_ns_wf_start", "workflow_runs", ["namespace", "workflow", "start"]
+    )
 
 
 def downgrade() -> None:
-    for index, table in [("ix_workflow_runs_ns_wf_start", "workflow_runs"),
-                         ("ix_activations_state", "activations"),
-                         ("ix_activations_ns_name_start", "activations"),
-                         ("ix_activations_ns_start", "activations"),
-                         ("ix_entities_collection", "entities")]:
+    for index, table in [
+        ("ix_workflow_runs_ns_wf_start", "workflow_runs"),
+        ("ix_activations_state", "activations"),
+        ("ix_activations_ns_name_start", "activations"),
+        ("ix_activations_ns_start", "activations"),
+        ("ix_entities_collection", "entities"),
+    ]:
         op.drop_index(index, table_name=table)
     for table in ["workflow_runs", "workflows", "invokers", "activations", "entities", "subjects"]:
         op.drop_table(table)

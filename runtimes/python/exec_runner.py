@@ -17,8 +17,12 @@ EXEC = os.path.join(os.getcwd(), "exec")
 
 def main(args):
     # stdin is the proxy's request pipe: the executable must never read from it.
-    done = subprocess.run([EXEC, json.dumps(args)], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = subprocess.run(
+        [EXEC, json.dumps(args)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     sys.stderr.write(done.stderr.decode("utf-8", "replace"))
     lines = done.stdout.decode("utf-8", "replace").splitlines()
     for line in lines[:-1]:
@@ -34,6 +38,9 @@ def parse_result(last_line, returncode):
         result = None
     if isinstance(result, dict):
         return result
-    print(f"exec exited with code {returncode} and its last stdout line is not a JSON object: "
-          f"{last_line[:200]!r}", file=sys.stderr)
+    print(
+        f"exec exited with code {returncode} and its last stdout line is not a JSON object: "
+        f"{last_line[:200]!r}",
+        file=sys.stderr,
+    )
     return None

@@ -37,8 +37,10 @@ def load_main(action_file, main_name):
     spec.loader.exec_module(module)
     entry = getattr(module, main_name, None)
     if not callable(entry):
-        raise LookupError(f"the action has no function named '{main_name}' "
-                          f"(set --main to the name of the function to call)")
+        raise LookupError(
+            f"the action has no function named '{main_name}' "
+            f"(set --main to the name of the function to call)"
+        )
     return entry
 
 

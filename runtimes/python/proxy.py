@@ -64,6 +64,7 @@ class InitError(Exception):
 # Pure deciders: request bodies and child output in, (status, body) out.
 # ---------------------------------------------------------------------------------------------
 
+
 def parse_init(body, code_optional=False):
     """Validate an /init body and return ``(code, main, binary, env)``.
 
@@ -114,6 +115,7 @@ def error_body(message):
 # Executors: the action's files on disk and the child process.
 # ---------------------------------------------------------------------------------------------
 
+
 def write_action(code, binary, action_dir):
     """Put the action's source under ``action_dir``; return the path of the file to load."""
     return unpack(code, binary, action_dir, ZIP_ENTRY if binary else TEXT_ENTRY)
@@ -161,7 +163,11 @@ class ActionChild:
         result_read, result_write = os.pipe()
         self.process = subprocess.Popen(
             [sys.executable, "-u", LAUNCHER, action_file, main, str(result_write)],
-            stdin=subprocess.PIPE, pass_fds=(result_write,), cwd=action_dir, env=env)
+            stdin=subprocess.PIPE,
+            pass_fds=(result_write,),
+            cwd=action_dir,
+            env=env,
+        )
         os.close(result_write)
         self.results = os.fdopen(result_read, "rb")
 
@@ -264,6 +270,7 @@ def log_init_error(message):
 # HTTP layer.
 # ---------------------------------------------------------------------------------------------
 
+
 class ProxyHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive handler for /init and /run."""
 
@@ -316,8 +323,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def respond(self, status, body):
         """Status line, headers and body in one write: no Nagle/delayed-ACK stall."""
-        head = (f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n")
+        head = (
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        )
         if self.close_connection:
             head += "Connection: close\r\n"
         self.wfile.write(head.encode("ascii") + b"\r\n" + body)

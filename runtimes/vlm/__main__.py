@@ -3,6 +3,7 @@
 The container entry point of the `tango/action-vlm` images (docker/vlm/); the model is chosen
 later by `/init` (see `runtimes.vlm.server`).
 """
+
 from runtimes.vlm.server import serve
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ concurrently; non-pipelined plans (time-multiplexed baselines) run their vision,
 decode work one after another, each still on its own stage worker, before the policy is asked
 again.
 """
+
 from __future__ import annotations
 
 import collections
@@ -36,14 +37,22 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
 from runtimes.vlm.model import KVCache
-from runtimes.vlm.scheduler.plan import (DECODE, PREFILL, STAGES, VISION, DecodeView, Plan, RequestView,
-                                         SchedulerState)
+from runtimes.vlm.scheduler.plan import (
+    DECODE,
+    PREFILL,
+    STAGES,
+    VISION,
+    DecodeView,
+    Plan,
+    RequestView,
+    SchedulerState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +75,9 @@ class Request:
     input_ids: torch.Tensor | None = None
     position_ids: torch.Tensor | None = None
     image_embeds: torch.Tensor | None = None
-    ready_event: object | None = None  # CUDA event after this request's last GPU stage (None on CPU)
+    ready_event: object | None = (
+        None  # CUDA event after this request's last GPU stage (None on CPU)
+    )
     slot: int | None = None
     prefilled: int = 0
     output_ids: list[int] = field(default_factory=list)
@@ -83,7 +94,7 @@ class Request:
     def prompt_tokens(self) -> int:
         return int(self.input_ids.shape[1])
 
-    def wait(self, timeout: float | None = None) -> "Request":
+    def wait(self, timeout: float | None = None) -> Request:
         if not self.done.wait(timeout):
             raise TimeoutError(f"request {self.rid} did not finish within {timeout} s")
         return self
@@ -95,19 +106,27 @@ class Request:
         def span(a, b):
             return round((m[b] - m[a]) * 1e3, 3) if a in m and b in m else None
 
-        out = {"queue_ms": round((m.get("vision_start", m.get("prefill_start", t0)) - t0) * 1e3, 3),
-               "vision_ms": span("vision_start", "vision_end"),
-               "prefill_ms": span("prefill_start", "prefill_end"),
-               "ttft_ms": round((m["prefill_end"] - t0) * 1e3, 3) if "prefill_end" in m else None,
-               "decode_ms": [round(x, 3) for x in self.step_ms],
-               "tpot_ms": round(sum(self.step_ms) / len(self.step_ms), 3) if self.step_ms else None,
-               "total_ms": round((m["end"] - t0) * 1e3, 3) if "end" in m else None}
+        out = {
+            "queue_ms": round((m.get("vision_start", m.get("prefill_start", t0)) - t0) * 1e3, 3),
+            "vision_ms": span("vision_start", "vision_end"),
+            "prefill_ms": span("prefill_start", "prefill_end"),
+            "ttft_ms": round((m["prefill_end"] - t0) * 1e3, 3) if "prefill_end" in m else None,
+            "decode_ms": [round(x, 3) for x in self.step_ms],
+            "tpot_ms": round(sum(self.step_ms) / len(self.step_ms), 3) if self.step_ms else None,
+            "total_ms": round((m["end"] - t0) * 1e3, 3) if "end" in m else None,
+        }
         return out
 
 
 def _view(r: Request, t0: float) -> RequestView:
-    return RequestView(rid=r.rid, arrival_ms=(r.arrival - t0) * 1e3, patches=r.patches,
-                       prompt_tokens=r.prompt_tokens, max_new_tokens=r.max_tokens, prefilled=r.prefilled)
+    return RequestView(
+        rid=r.rid,
+        arrival_ms=(r.arrival - t0) * 1e3,
+        patches=r.patches,
+        prompt_tokens=r.prompt_tokens,
+        max_new_tokens=r.max_tokens,
+        prefilled=r.prefilled,
+    )
 
 
 # ---------------------------------------------------------------------------------------- devices
@@ -157,10 +176,14 @@ class DecodeRunner:
         dev = cache.lengths.device
         self.cuda = dev.type == "cuda"
         self.tokens = {b: torch.zeros(b, dtype=torch.long, device=dev) for b in self.buckets}
-        self.slots = {b: torch.full((b,), scratch_slot, dtype=torch.long, device=dev) for b in self.buckets}
+        self.slots = {
+            b: torch.full((b,), scratch_slot, dtype=torch.long, device=dev) for b in self.buckets
+        }
         self.out = {b: torch.zeros(b, dtype=torch.long, device=dev) for b in self.buckets}
         pin = self.cuda
-        self.host_in = {b: torch.zeros(2, b, dtype=torch.long, pin_memory=pin) for b in self.buckets}
+        self.host_in = {
+            b: torch.zeros(2, b, dtype=torch.long, pin_memory=pin) for b in self.buckets
+        }
         self.host_out = {b: torch.zeros(b, dtype=torch.long, pin_memory=pin) for b in self.buckets}
         self.graphs: dict[tuple[int | None, int], torch.cuda.CUDAGraph] = {}
 
@@ -192,7 +215,9 @@ class DecodeRunner:
         for sms, stream in streams.items():
             for b in self.buckets:
                 self.slots[b].fill_(self.scratch)
-                with torch.cuda.stream(stream):  # warm-up (lazy inits, cuBLAS handles) on that stream
+                with torch.cuda.stream(
+                    stream
+                ):  # warm-up (lazy inits, cuBLAS handles) on that stream
                     self._forward(b)
                 stream.synchronize()
                 g = torch.cuda.CUDAGraph()
@@ -200,7 +225,9 @@ class DecodeRunner:
                     self._forward(b)
                 self.graphs[(sms, b)] = g
 
-    def step(self, tokens: list[int], slots: list[int], sms: int | None, stream) -> tuple[list[int], object]:
+    def step(
+        self, tokens: list[int], slots: list[int], sms: int | None, stream
+    ) -> tuple[list[int], object]:
         """Queue one step on `stream`; return (next tokens, event) once they reached the host."""
         n, b = len(tokens), self.bucket(len(tokens))
         host = self.host_in[b]
@@ -271,18 +298,24 @@ class EngineConfig:
     max_batch: int = 8  # decode slots (continuous batch size limit)
     max_len: int = 4096  # tokens per slot (image tokens + prompt + output)
     use_graphs: bool = True  # CUDA graphs for decode (ignored on CPU)
-    compile: bool = True  # torch.compile the decode step's element-wise work (CUDA only; see model/text.py)
+    compile: bool = (
+        True  # torch.compile the decode step's element-wise work (CUDA only; see model/text.py)
+    )
     kernels: bool = False  # opt-in Triton decode kernels: small-batch GEMV, in-place attention (CUDA; model/gemv.py)
     stop_at_eos: bool = True  # False: always generate max_tokens (benchmarks with random weights)
     latency_window: int = 2000  # completed requests kept for /metrics percentiles
-    compute_priority: bool = False  # vision/prefill plain streams at high CUDA priority (decode normal)
+    compute_priority: bool = (
+        False  # vision/prefill plain streams at high CUDA priority (decode normal)
+    )
 
 
 # ---------------------------------------------------------------------------------------- engine
 class Engine:
     """Runs requests through vision → prefill → decode as the policy's Plans say."""
 
-    def __init__(self, model, policy, partitioner=None, config: EngineConfig = EngineConfig(), vision=None):
+    def __init__(
+        self, model, policy, partitioner=None, config: EngineConfig = EngineConfig(), vision=None
+    ):
         """`vision` replaces `model.vision` (e.g. an `offload.StreamedVisionEncoder`)."""
         self.model, self.policy, self.config = model, policy, config
         self.vision = vision if vision is not None else model.vision
@@ -290,13 +323,24 @@ class Engine:
         self.device, self.dtype = p.device, p.dtype
         if partitioner is None:
             from runtimes.vlm.partition import NoopPartitioner
+
             partitioner = NoopPartitioner()
         self.partitioner = partitioner
         self.scratch = config.max_batch
-        self.cache = KVCache(model.config, config.max_batch + 1, config.max_len, self.device, self.dtype)
+        self.cache = KVCache(
+            model.config, config.max_batch + 1, config.max_len, self.device, self.dtype
+        )
         self.decoder = DecodeRunner(model, self.cache, config.max_batch, self.scratch)
-        self._plain = {s: (torch.cuda.Stream(self.device, priority=-1 if config.compute_priority and s != DECODE else 0)
-                           if self.device.type == "cuda" else None) for s in STAGES}
+        self._plain = {
+            s: (
+                torch.cuda.Stream(
+                    self.device, priority=-1 if config.compute_priority and s != DECODE else 0
+                )
+                if self.device.type == "cuda"
+                else None
+            )
+            for s in STAGES
+        }
         self._lock = threading.RLock()
         self._t0 = time.perf_counter()
         self._waiting: collections.deque[Request] = collections.deque()
@@ -307,28 +351,36 @@ class Engine:
         self._free_slots = list(range(config.max_batch))
         self._prefills_since_decode = 0
         self._decode_steps, self._decode_running = 0, False  # co-run detection for observations
-        self._serial: collections.deque = collections.deque()  # remaining steps of a non-pipelined plan
+        self._serial: collections.deque = (
+            collections.deque()
+        )  # remaining steps of a non-pipelined plan
         self._rate = _RateEstimator()
         self.last_plan: Plan = Plan()
         self._done: collections.deque[Request] = collections.deque(maxlen=config.latency_window)
         self._batch_hist: collections.Counter = collections.Counter()
         self._decide_ms: collections.deque[float] = collections.deque(maxlen=config.latency_window)
         self._counts = collections.Counter()
-        self.workers = {VISION: StageWorker(VISION, self._run_vision, self._on_done),
-                        PREFILL: StageWorker(PREFILL, self._run_prefill, self._on_done),
-                        DECODE: StageWorker(DECODE, self._run_decode, self._on_done)}
+        self.workers = {
+            VISION: StageWorker(VISION, self._run_vision, self._on_done),
+            PREFILL: StageWorker(PREFILL, self._run_prefill, self._on_done),
+            DECODE: StageWorker(DECODE, self._run_decode, self._on_done),
+        }
         self._started = False
 
     # ------------------------------------------------------------------ life cycle
-    def start(self) -> "Engine":
+    def start(self) -> Engine:
         """Create the partition pool and capture decode graphs (slow, once), then start workers."""
         splits = list(self.policy.splits()) if hasattr(self.policy, "splits") else []
         self.partitioner.setup(splits)
-        self.model.text.kernels = self.config.kernels  # this model's decode: graphs captured below keep it
+        self.model.text.kernels = (
+            self.config.kernels
+        )  # this model's decode: graphs captured below keep it
         if self.config.compile:
             self.model.text.compile_decode()  # compiles during the graph warm-up below
         if self.config.use_graphs and self.device.type == "cuda":
-            shares = {self._graph_key(sms): self._stream(DECODE, {DECODE: sms}) for sms in [None, *splits]}
+            shares = {
+                self._graph_key(sms): self._stream(DECODE, {DECODE: sms}) for sms in [None, *splits]
+            }
             self.decoder.capture(shares, lambda sms: self.partitioner.capture_context(DECODE, sms))
         self._warm_compute_streams(splits)
         for w in self.workers.values():
@@ -347,13 +399,17 @@ class Engine:
         cfg = self.model.config
         merge = cfg.vision.spatial_merge_size
         prompt = [cfg.vision_start_id, cfg.vision_end_id] + [0] * 64
-        side = 72  # 72 x 72 patches: a screenshot at Qwen2-VL's GUI pixel budget (~1300 image tokens)
+        side = (
+            72  # 72 x 72 patches: a screenshot at Qwen2-VL's GUI pixel budget (~1300 image tokens)
+        )
         while side > merge and (side // merge) ** 2 + len(prompt) > self.config.max_len:
             side -= merge
         if (side // merge) ** 2 + len(prompt) > self.config.max_len:
             return  # KV slots too short for any image request: nothing worth warming
         grid = torch.tensor([[1, side, side]])
-        pixels = torch.randn(side * side, cfg.vision.patch_dim, dtype=self.dtype, device=self.device)
+        pixels = torch.randn(
+            side * side, cfg.vision.patch_dim, dtype=self.dtype, device=self.device
+        )
         ids, pos = self.model.build_inputs(prompt, sum(self.model.image_tokens(grid)), grid)
         total = getattr(self.partitioner, "total_sms", None)
         streams = [self._plain[VISION], self._plain[PREFILL]]
@@ -384,23 +440,36 @@ class Engine:
         self.close()
 
     # ------------------------------------------------------------------ requests
-    def submit(self, prompt_ids: list[int], max_tokens: int, pixel_values: torch.Tensor | None = None,
-               grid_thw: torch.Tensor | None = None, deadline: float | None = None,
-               arrival: float | None = None) -> Request:
+    def submit(
+        self,
+        prompt_ids: list[int],
+        max_tokens: int,
+        pixel_values: torch.Tensor | None = None,
+        grid_thw: torch.Tensor | None = None,
+        deadline: float | None = None,
+        arrival: float | None = None,
+    ) -> Request:
         """Queue one request (thread-safe); `Request.wait()` returns it finished."""
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
-        r = Request(prompt_ids=list(prompt_ids), max_tokens=int(max_tokens), pixel_values=pixel_values,
-                    grid_thw=grid_thw, deadline=deadline)
+        r = Request(
+            prompt_ids=list(prompt_ids),
+            max_tokens=int(max_tokens),
+            pixel_values=pixel_values,
+            grid_thw=grid_thw,
+            deadline=deadline,
+        )
         if arrival is not None:
             r.arrival = arrival
         n_embeds = sum(self.model.image_tokens(grid_thw)) if grid_thw is not None else 0
         r.input_ids, r.position_ids = self.model.build_inputs(r.prompt_ids, n_embeds, grid_thw)
         need = r.prompt_tokens + r.max_tokens
         if need > self.config.max_len:
-            raise ValueError(f"request needs {need} tokens (prompt with image tokens {r.prompt_tokens} + "
-                             f"max_tokens {r.max_tokens}) but a KV slot holds {self.config.max_len}; "
-                             "send a smaller image, a shorter prompt or fewer max_tokens")
+            raise ValueError(
+                f"request needs {need} tokens (prompt with image tokens {r.prompt_tokens} + "
+                f"max_tokens {r.max_tokens}) but a KV slot holds {self.config.max_len}; "
+                "send a smaller image, a shorter prompt or fewer max_tokens"
+            )
         with self._lock:
             self._rate.observe(r.arrival)
             (self._waiting if r.patches else self._ready).append(r)
@@ -420,20 +489,34 @@ class Engine:
             ready=tuple(_view(r, t0) for r in self._ready),
             in_vision=_view(self._in_vision[0], t0) if self._in_vision else None,
             in_prefill=_view(self._in_prefill, t0) if self._in_prefill else None,
-            decoding=tuple(DecodeView(rid=r.rid, slot=s, remaining_tokens=r.max_tokens - len(r.output_ids),
-                                      arrival_ms=(r.arrival - t0) * 1e3) for s, r in sorted(self._decoding.items())),
+            decoding=tuple(
+                DecodeView(
+                    rid=r.rid,
+                    slot=s,
+                    remaining_tokens=r.max_tokens - len(r.output_ids),
+                    arrival_ms=(r.arrival - t0) * 1e3,
+                )
+                for s, r in sorted(self._decoding.items())
+            ),
             arrival_rate=self._rate.rate,
             free_slots=len(self._free_slots),
-            prefills_since_decode=self._prefills_since_decode)
+            prefills_since_decode=self._prefills_since_decode,
+        )
 
     def _reschedule(self) -> None:
         """Ask the policy and start what it says on idle workers (called with the lock held)."""
-        if self._serial or any(w.busy for w in self.workers.values()) and not self.last_plan.pipelined:
+        if (
+            self._serial
+            or any(w.busy for w in self.workers.values())
+            and not self.last_plan.pipelined
+        ):
             return
         self._expire_deadlines()
         t = time.perf_counter()
         plan = self.policy.decide(self._state())
-        self._decide_ms.append((time.perf_counter() - t) * 1e3)  # under the lock: every worker waits
+        self._decide_ms.append(
+            (time.perf_counter() - t) * 1e3
+        )  # under the lock: every worker waits
         self.last_plan = plan
         steps = self._steps(plan)
         if plan.pipelined:
@@ -458,8 +541,17 @@ class Engine:
                 out.append((PREFILL, (r, plan.prefill, self._share(split, PREFILL))))
         slots = [s for s in plan.decode if s in self._decoding]
         if slots:
-            out.append((DECODE, (slots, self._share(split, DECODE), [self._decoding[s] for s in slots],
-                                 plan.decode_gap_ms)))
+            out.append(
+                (
+                    DECODE,
+                    (
+                        slots,
+                        self._share(split, DECODE),
+                        [self._decoding[s] for s in slots],
+                        plan.decode_gap_ms,
+                    ),
+                )
+            )
         return out
 
     @staticmethod
@@ -504,9 +596,14 @@ class Engine:
     def _expire_deadlines(self) -> None:
         now = time.perf_counter()
         for q in (self._waiting, self._ready):
-            for r in [r for r in q if r.deadline is not None and now > r.deadline and r.prefilled == 0]:
+            for r in [
+                r for r in q if r.deadline is not None and now > r.deadline and r.prefilled == 0
+            ]:
                 q.remove(r)
-                self._fail(r, f"deadline passed {1e3 * (now - r.deadline):.0f} ms before the request could start")
+                self._fail(
+                    r,
+                    f"deadline passed {1e3 * (now - r.deadline):.0f} ms before the request could start",
+                )
 
     # ------------------------------------------------------------------ stage work (worker threads)
     def _run_vision(self, job) -> object | None:
@@ -540,8 +637,9 @@ class Engine:
             _wait(stream, r.ready_event)
             if r.image_embeds is not None and stream is not None:
                 r.image_embeds.record_stream(stream)
-            logits = self.model.prefill(r.input_ids, r.position_ids, r.image_embeds, self.cache, r.slot,
-                                        chunk.start, end)
+            logits = self.model.prefill(
+                r.input_ids, r.position_ids, r.image_embeds, self.cache, r.slot, chunk.start, end
+            )
             first = torch.argmax(logits, dim=-1) if chunk.final else None
         ev = _record(stream)
         r.ready_event = ev
@@ -564,7 +662,9 @@ class Engine:
         self._decode_running = True
         try:
             with torch.inference_mode():
-                nxt, _ = self.decoder.step([r.output_ids[-1] for r in reqs], slots, graph_key, stream)
+                nxt, _ = self.decoder.step(
+                    [r.output_ids[-1] for r in reqs], slots, graph_key, stream
+                )
         finally:
             self._decode_running = False
             self._decode_steps += 1
@@ -572,12 +672,16 @@ class Engine:
         self._report(DECODE, sms, len(slots), corunner, step_ms)
         return nxt, step_ms
 
-    def _report_compute(self, stage: str, sms: int | None, size: int, steps0: int, start: float) -> None:
+    def _report_compute(
+        self, stage: str, sms: int | None, size: int, steps0: int, start: float
+    ) -> None:
         """Report a finished compute stage: beside decode if a step ended or ran meanwhile."""
         beside = DECODE if self._decode_steps != steps0 or self._decode_running else None
         self._report(stage, sms, size, beside, (time.perf_counter() - start) * 1e3)
 
-    def _report(self, stage: str, sms: int | None, size: int, corunner: str | None, ms: float) -> None:
+    def _report(
+        self, stage: str, sms: int | None, size: int, corunner: str | None, ms: float
+    ) -> None:
         """Hand a measured stage time to the policy (nova corrects its tables with it)."""
         observe = getattr(self.policy, "observe", None)
         if observe is not None and size > 0:
@@ -660,8 +764,9 @@ class Engine:
                 self._complete(r, now)
 
     def _finished(self, r: Request) -> bool:
-        return len(r.output_ids) >= r.max_tokens or (self.config.stop_at_eos
-                                                     and r.output_ids[-1] == self.model.config.eos_id)
+        return len(r.output_ids) >= r.max_tokens or (
+            self.config.stop_at_eos and r.output_ids[-1] == self.model.config.eos_id
+        )
 
     def _release(self, r: Request) -> None:
         # No cache.reset: a prefill from token 0 sets the slot's length and rope delta on its own
@@ -691,15 +796,24 @@ class Engine:
             plan = self.last_plan
             out = {
                 "policy": getattr(self.policy, "name", type(self.policy).__name__),
-                "queues": {"waiting": len(self._waiting), "ready": len(self._ready),
-                           "in_vision": len(self._in_vision), "in_prefill": int(self._in_prefill is not None),
-                           "decoding": len(self._decoding)},
-                "partition": {"sm_split": dict(plan.sm_split) if plan.sm_split is not None else None,
-                              "total_sms": getattr(self.partitioner, "total_sms", None),
-                              "pipelined": plan.pipelined, "decode_gap_ms": plan.decode_gap_ms,
-                              "reason": plan.reason},
-                "decode_batch": {"histogram": {str(k): v for k, v in sorted(self._batch_hist.items())},
-                                 "max": max(self._batch_hist, default=0)},
+                "queues": {
+                    "waiting": len(self._waiting),
+                    "ready": len(self._ready),
+                    "in_vision": len(self._in_vision),
+                    "in_prefill": int(self._in_prefill is not None),
+                    "decoding": len(self._decoding),
+                },
+                "partition": {
+                    "sm_split": dict(plan.sm_split) if plan.sm_split is not None else None,
+                    "total_sms": getattr(self.partitioner, "total_sms", None),
+                    "pipelined": plan.pipelined,
+                    "decode_gap_ms": plan.decode_gap_ms,
+                    "reason": plan.reason,
+                },
+                "decode_batch": {
+                    "histogram": {str(k): v for k, v in sorted(self._batch_hist.items())},
+                    "max": max(self._batch_hist, default=0),
+                },
                 "arrival_rate": self._rate.rate,
                 "counts": dict(self._counts),
                 "decide_ms": percentiles(list(self._decide_ms)),
@@ -708,8 +822,10 @@ class Engine:
             if corrections is not None:  # nova: observed / profiled stage times it now applies
                 out["calibration"] = corrections()
         timings = [r.timings() for r in done]
-        out["latency_ms"] = {k: percentiles([t[k] for t in timings if t[k] is not None])
-                             for k in ("queue_ms", "vision_ms", "prefill_ms", "ttft_ms", "tpot_ms", "total_ms")}
+        out["latency_ms"] = {
+            k: percentiles([t[k] for t in timings if t[k] is not None])
+            for k in ("queue_ms", "vision_ms", "prefill_ms", "ttft_ms", "tpot_ms", "total_ms")
+        }
         return out
 
 
@@ -722,5 +838,11 @@ def percentiles(xs: list[float]) -> dict:
     def pct(p):
         return s[min(len(s) - 1, max(0, math.ceil(p / 100 * len(s)) - 1))]
 
-    return {"count": len(s), "mean": round(sum(s) / len(s), 3), "p50": pct(50), "p90": pct(90),
-            "p99": pct(99), "max": s[-1]}
+    return {
+        "count": len(s),
+        "mean": round(sum(s) / len(s), 3),
+        "p50": pct(50),
+        "p90": pct(90),
+        "p99": pct(99),
+        "max": s[-1],
+    }

@@ -22,7 +22,13 @@ import torch
 from torch import nn
 
 from runtimes.vlm.config import VisionConfig
-from runtimes.vlm.model.vision import PatchEmbed, PatchMerger, VisionBlock, VisionEncoder, prepare_attention
+from runtimes.vlm.model.vision import (
+    PatchEmbed,
+    PatchMerger,
+    VisionBlock,
+    VisionEncoder,
+    prepare_attention,
+)
 
 _ALIGN_BYTES = 256  # every tensor in a flat buffer starts 256-byte aligned, like a fresh allocation
 
@@ -35,7 +41,7 @@ class FlatLayout:
     numel: int
 
     @classmethod
-    def of(cls, module: nn.Module, elem_size: int) -> "FlatLayout":
+    def of(cls, module: nn.Module, elem_size: int) -> FlatLayout:
         align, offset, entries = max(1, _ALIGN_BYTES // elem_size), 0, []
         for name, p in module.named_parameters():
             entries.append((name, p.shape, offset))
@@ -45,14 +51,20 @@ class FlatLayout:
     def pack(self, module: nn.Module, flat: torch.Tensor) -> None:
         params = dict(module.named_parameters())
         for name, shape, offset in self.entries:
-            flat[offset:offset + shape.numel()].view(shape).copy_(params[name].detach())
+            flat[offset : offset + shape.numel()].view(shape).copy_(params[name].detach())
 
     def bind(self, module: nn.Module, flat: torch.Tensor) -> nn.Module:
         """Make `module`'s parameters views into `flat` (no copy)."""
         for name, shape, offset in self.entries:
             owner_name, _, leaf = name.rpartition(".")
             owner = module.get_submodule(owner_name) if owner_name else module
-            setattr(owner, leaf, nn.Parameter(flat[offset:offset + shape.numel()].view(shape), requires_grad=False))
+            setattr(
+                owner,
+                leaf,
+                nn.Parameter(
+                    flat[offset : offset + shape.numel()].view(shape), requires_grad=False
+                ),
+            )
         return module
 
 
@@ -63,7 +75,9 @@ def _meta(factory, cfg: VisionConfig) -> nn.Module:
 
 def _layouts(cfg: VisionConfig, dtype: torch.dtype) -> tuple[FlatLayout, FlatLayout]:
     elem = torch.empty((), dtype=dtype).element_size()
-    return FlatLayout.of(_meta(VisionBlock, cfg), elem), FlatLayout.of(_meta(PatchMerger, cfg), elem)
+    return FlatLayout.of(_meta(VisionBlock, cfg), elem), FlatLayout.of(
+        _meta(PatchMerger, cfg), elem
+    )
 
 
 def resident_weight_bytes(cfg: VisionConfig, dtype=torch.bfloat16) -> int:
@@ -86,7 +100,9 @@ class StreamedVisionEncoder:
 
     def __init__(self, encoder: VisionEncoder, slots: int = 2, device=None):
         if not 2 <= slots <= encoder.cfg.depth:
-            raise ValueError(f"slots must be between 2 and the encoder depth {encoder.cfg.depth}, got {slots}")
+            raise ValueError(
+                f"slots must be between 2 and the encoder depth {encoder.cfg.depth}, got {slots}"
+            )
         cfg, weight = encoder.cfg, encoder.patch_embed.proj.weight
         self.cfg, self.slots, self.dtype = cfg, slots, weight.dtype
         self.device = torch.device(device) if device is not None else weight.device
@@ -99,8 +115,12 @@ class StreamedVisionEncoder:
         # Device side: the arena; K slot blocks and the merger are views into it.
         arena_numel = max(slots * self.block_layout.numel, self.merger_layout.numel)
         self.arena = torch.empty(arena_numel, dtype=self.dtype, device=self.device)
-        self.slot_blocks = [self.block_layout.bind(_meta(VisionBlock, cfg), self._slot(k)) for k in range(slots)]
-        self.merger = self.merger_layout.bind(_meta(PatchMerger, cfg), self.arena[:self.merger_layout.numel])
+        self.slot_blocks = [
+            self.block_layout.bind(_meta(VisionBlock, cfg), self._slot(k)) for k in range(slots)
+        ]
+        self.merger = self.merger_layout.bind(
+            _meta(PatchMerger, cfg), self.arena[: self.merger_layout.numel]
+        )
         self._prefetched = 0  # blocks 0.. already copied (or in flight) for the next forward
         if self._cuda:
             self.copy_stream = torch.cuda.Stream(self.device)
@@ -115,11 +135,13 @@ class StreamedVisionEncoder:
 
     def _slot(self, k: int) -> torch.Tensor:
         n = self.block_layout.numel
-        return self.arena[k * n:(k + 1) * n]
+        return self.arena[k * n : (k + 1) * n]
 
     def resident_bytes(self) -> int:
         """GPU bytes held for vision weights (arena + patch embedding)."""
-        return (self.arena.numel() + sum(p.numel() for p in self.patch_embed.parameters())) * self.arena.element_size()
+        return (
+            self.arena.numel() + sum(p.numel() for p in self.patch_embed.parameters())
+        ) * self.arena.element_size()
 
     def host_bytes(self) -> int:
         return sum(h.numel() for h in self.host) * self.arena.element_size()
@@ -128,24 +150,30 @@ class StreamedVisionEncoder:
     def _issue(self, stage: int) -> None:
         """Start copying stage `stage` (a block index, or depth = the merger) into its place."""
         depth = self.cfg.depth
-        target = self._slot(stage % self.slots) if stage < depth else self.arena[:self.merger_layout.numel]
+        target = (
+            self._slot(stage % self.slots)
+            if stage < depth
+            else self.arena[: self.merger_layout.numel]
+        )
         if not self._cuda:
             target.copy_(self.host[stage])
             return
         with torch.cuda.stream(self.copy_stream):
-            for k in ([stage % self.slots] if stage < depth else range(self.slots)):
+            for k in [stage % self.slots] if stage < depth else range(self.slots):
                 self.copy_stream.wait_event(self._free[k])  # compute-done before overwrite
             target.copy_(self.host[stage], non_blocking=True)
             self._ready[stage].record(self.copy_stream)
 
     def _await(self, stage: int) -> None:
         if self._cuda:
-            torch.cuda.current_stream(self.device).wait_event(self._ready[stage])  # copy-done before use
+            torch.cuda.current_stream(self.device).wait_event(
+                self._ready[stage]
+            )  # copy-done before use
 
     def _release(self, stage: int) -> None:
         if self._cuda:
             compute = torch.cuda.current_stream(self.device)
-            for k in ([stage % self.slots] if stage < self.cfg.depth else range(self.slots)):
+            for k in [stage % self.slots] if stage < self.cfg.depth else range(self.slots):
                 self._free[k].record(compute)
 
     @torch.no_grad()

@@ -14,6 +14,7 @@ fewer groups than asked for, so the group count is checked; torch's `GreenContex
 always takes the same first SMs, so it is not used. CUDA graphs must be captured on the stream
 (partition) they will respect: use `capture_context(stage, sms)` around capture.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,15 +35,21 @@ class PartitionSpec:
     compute_sms: int
 
 
-def align_splits(requested: list[int], total_sms: int, granularity: int = H100_GRANULARITY,
-                 min_partition: int | None = None) -> list[PartitionSpec]:
+def align_splits(
+    requested: list[int],
+    total_sms: int,
+    granularity: int = H100_GRANULARITY,
+    min_partition: int | None = None,
+) -> list[PartitionSpec]:
     """Requested decode SM counts → the partitions the driver will make (rounded up to `granularity`).
 
     Raises ValueError for a split that leaves either side below the minimum partition size.
     Duplicates after rounding are merged; order follows the request.
     """
     if total_sms <= 0 or granularity <= 0:
-        raise ValueError(f"total_sms and granularity must be positive, got {total_sms} and {granularity}")
+        raise ValueError(
+            f"total_sms and granularity must be positive, got {total_sms} and {granularity}"
+        )
     floor = min_partition or granularity
     specs: dict[int, PartitionSpec] = {}
     for s in requested:
@@ -52,9 +59,11 @@ def align_splits(requested: list[int], total_sms: int, granularity: int = H100_G
         rest = total_sms - aligned
         if aligned < floor or rest < floor:
             largest = (total_sms - floor) // granularity * granularity
-            raise ValueError(f"cannot split {s} decode SMs off a {total_sms}-SM GPU: rounded to {aligned}, "
-                             f"it leaves {rest} SMs for vision/prefill; accepted: {floor}..{largest} "
-                             f"in steps of {granularity}")
+            raise ValueError(
+                f"cannot split {s} decode SMs off a {total_sms}-SM GPU: rounded to {aligned}, "
+                f"it leaves {rest} SMs for vision/prefill; accepted: {floor}..{largest} "
+                f"in steps of {granularity}"
+            )
         specs.setdefault(aligned, PartitionSpec(aligned, rest))
     return list(specs.values())
 
@@ -91,7 +100,9 @@ class GreenContextPartitioner:
         self.granularity = H100_GRANULARITY
         self.create_ms: dict[int, float] = {}
         self.switch_cost_ms: float | None = None
-        self._streams: dict[tuple[str, int], object] = {}  # ("decode"|"compute", sms) -> torch stream
+        self._streams: dict[
+            tuple[str, int], object
+        ] = {}  # ("decode"|"compute", sms) -> torch stream
         self._contexts: dict[tuple[str, int], object] = {}
         self._handles: list[tuple] = []  # (green ctx, CUstream) to destroy
 
@@ -100,8 +111,10 @@ class GreenContextPartitioner:
         try:
             from cuda.bindings import driver  # lazy: CPU machines import this module without CUDA
         except ImportError as e:
-            raise RuntimeError("GreenContextPartitioner needs the cuda-bindings package "
-                               "(pip install cuda-bindings matching the driver); use NoopPartitioner on CPU") from e
+            raise RuntimeError(
+                "GreenContextPartitioner needs the cuda-bindings package "
+                "(pip install cuda-bindings matching the driver); use NoopPartitioner on CPU"
+            ) from e
         return driver
 
     def _chk(self, result):
@@ -112,10 +125,15 @@ class GreenContextPartitioner:
 
     def _green_stream(self, res, dev):
         import torch
+
         drv = self._driver()
         desc = self._chk(drv.cuDevResourceGenerateDesc([res], 1))
-        gctx = self._chk(drv.cuGreenCtxCreate(desc, dev, drv.CUgreenCtxCreate_flags.CU_GREEN_CTX_DEFAULT_STREAM))
-        cs = self._chk(drv.cuGreenCtxStreamCreate(gctx, drv.CUstream_flags.CU_STREAM_NON_BLOCKING, 0))
+        gctx = self._chk(
+            drv.cuGreenCtxCreate(desc, dev, drv.CUgreenCtxCreate_flags.CU_GREEN_CTX_DEFAULT_STREAM)
+        )
+        cs = self._chk(
+            drv.cuGreenCtxStreamCreate(gctx, drv.CUstream_flags.CU_STREAM_NON_BLOCKING, 0)
+        )
         self._handles.append((gctx, cs))
         return gctx, torch.cuda.ExternalStream(int(cs), device=f"cuda:{self.device_index}")
 
@@ -123,23 +141,35 @@ class GreenContextPartitioner:
     def setup(self, splits: list[int]) -> None:
         """Create a green-context pair (decode group + compute remainder) for every split."""
         import torch
+
         drv = self._driver()
         torch.empty(1, device=f"cuda:{self.device_index}")  # the primary context must exist first
         dev = self._chk(drv.cuDeviceGet(self.device_index))
-        full = self._chk(drv.cuDeviceGetDevResource(dev, drv.CUdevResourceType.CU_DEV_RESOURCE_TYPE_SM))
+        full = self._chk(
+            drv.cuDeviceGetDevResource(dev, drv.CUdevResourceType.CU_DEV_RESOURCE_TYPE_SM)
+        )
         self.total_sms = int(full.sm.smCount)
-        reported = max(int(getattr(full.sm, "smCoscheduledAlignment", 0) or 0),
-                       int(getattr(full.sm, "minSmPartitionSize", 0) or 0))
+        reported = max(
+            int(getattr(full.sm, "smCoscheduledAlignment", 0) or 0),
+            int(getattr(full.sm, "minSmPartitionSize", 0) or 0),
+        )
         self.granularity = reported or H100_GRANULARITY
         for spec in align_splits(splits, self.total_sms, self.granularity):
             t0 = time.perf_counter()
-            groups, nb, rest = self._chk(drv.cuDevSmResourceSplitByCount(1, full, 0, spec.decode_sms))
+            groups, nb, rest = self._chk(
+                drv.cuDevSmResourceSplitByCount(1, full, 0, spec.decode_sms)
+            )
             got = (int(groups[0].sm.smCount) if nb else 0, int(rest.sm.smCount))
             if nb != 1 or got != (spec.decode_sms, spec.compute_sms):
-                raise RuntimeError(f"green-context split for {spec.decode_sms} decode SMs returned {nb} group(s) "
-                                   f"with {got[0]} SMs and {got[1]} remaining; expected 1 group of "
-                                   f"{spec.decode_sms} and {spec.compute_sms} remaining")
-            for side, res, sms in ((DECODE, groups[0], spec.decode_sms), ("compute", rest, spec.compute_sms)):
+                raise RuntimeError(
+                    f"green-context split for {spec.decode_sms} decode SMs returned {nb} group(s) "
+                    f"with {got[0]} SMs and {got[1]} remaining; expected 1 group of "
+                    f"{spec.decode_sms} and {spec.compute_sms} remaining"
+                )
+            for side, res, sms in (
+                (DECODE, groups[0], spec.decode_sms),
+                ("compute", rest, spec.compute_sms),
+            ):
                 gctx, stream = self._green_stream(res, dev)
                 self._streams[(side, sms)], self._contexts[(side, sms)] = stream, gctx
             self.create_ms[spec.decode_sms] = (time.perf_counter() - t0) * 1e3
@@ -152,7 +182,9 @@ class GreenContextPartitioner:
         key = (side, sms)
         if key not in self._streams:
             have = sorted(s for k, s in self._streams if k == side)
-            raise ValueError(f"no {side} partition of {sms} SMs; set up: {have} (pass the split to setup())")
+            raise ValueError(
+                f"no {side} partition of {sms} SMs; set up: {have} (pass the split to setup())"
+            )
         return key
 
     def stream(self, stage: str, sms: int | None):
@@ -179,6 +211,7 @@ class GreenContextPartitioner:
         """Host ms to hand work from one partition's stream to another's (event + wait + launch),
         minus the same on one stream: what re-partitioning costs once the pool exists."""
         import torch
+
         if len(self._streams) < 2:
             return 0.0
         streams = list(self._streams.values())[:2]

@@ -22,8 +22,13 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 _DEFAULT_VISION = VisionConfig(depth=0, embed_dim=0, num_heads=1, intermediate_size=0, out_hidden=0)
 
 
-def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56,
-                 max_pixels: int = 14 * 14 * 4 * 1280) -> tuple[int, int]:
+def smart_resize(
+    height: int,
+    width: int,
+    factor: int = 28,
+    min_pixels: int = 56 * 56,
+    max_pixels: int = 14 * 14 * 4 * 1280,
+) -> tuple[int, int]:
     """(height, width), multiples of `factor`, pixel count within [min_pixels, max_pixels]."""
     if max(height, width) / min(height, width) > 200:
         raise ValueError(f"image {width}x{height}: aspect ratio must be below 200")
@@ -34,7 +39,10 @@ def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56
         w_bar = max(factor, math.floor(width / beta / factor) * factor)
     elif h_bar * w_bar < min_pixels:
         beta = math.sqrt(min_pixels / (height * width))
-        h_bar, w_bar = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
+        h_bar, w_bar = (
+            math.ceil(height * beta / factor) * factor,
+            math.ceil(width * beta / factor) * factor,
+        )
     return h_bar, w_bar
 
 
@@ -49,8 +57,12 @@ def patchify(frames: np.ndarray, cfg: VisionConfig) -> tuple[torch.Tensor, torch
     return pixel_values, torch.tensor([[gt, gh, gw]], dtype=torch.long)
 
 
-def preprocess_image(image: Image.Image, min_pixels: int = 56 * 56, max_pixels: int = 14 * 14 * 4 * 1280,
-                     cfg: VisionConfig = _DEFAULT_VISION) -> tuple[torch.Tensor, torch.Tensor]:
+def preprocess_image(
+    image: Image.Image,
+    min_pixels: int = 56 * 56,
+    max_pixels: int = 14 * 14 * 4 * 1280,
+    cfg: VisionConfig = _DEFAULT_VISION,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(pixel_values [N, C*T*P*P] float32, grid_thw [1, 3]) for one still image."""
     factor = cfg.patch_size * cfg.spatial_merge_size
     height, width = smart_resize(image.height, image.width, factor, min_pixels, max_pixels)

@@ -19,6 +19,7 @@ submits its request to the engine and waits, and the scheduler batches them.
 `{"text", "token_ids", "timings": {...}}`. `GET /metrics` → engine metrics JSON.
 Started by `python -m runtimes.vlm` (see `__main__.py`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -63,7 +64,7 @@ class RuntimeConfig:
     seed: int = 0
 
     @classmethod
-    def from_init(cls, value: dict) -> "RuntimeConfig":
+    def from_init(cls, value: dict) -> RuntimeConfig:
         """Collect the config from an /init `value`; unknown keys are an error, with the accepted ones."""
         raw: dict = {}
         env = value.get("env") or {}
@@ -107,20 +108,37 @@ def build_engine(cfg: RuntimeConfig):
 
     dtype = getattr(torch, cfg.dtype, None)
     if not isinstance(dtype, torch.dtype):
-        raise InputError(f"/init dtype {cfg.dtype!r} is not a torch dtype; use float32, bfloat16 or float16")
+        raise InputError(
+            f"/init dtype {cfg.dtype!r} is not a torch dtype; use float32, bfloat16 or float16"
+        )
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"/init device {cfg.device!r} asked for but no CUDA device is visible; use 'cpu'")
+        raise InputError(
+            f"/init device {cfg.device!r} asked for but no CUDA device is visible; use 'cpu'"
+        )
     model, tokenizer = load_vlm(cfg.checkpoint or cfg.preset, cfg.device, dtype, cfg.seed)
     vision = stream_vision_weights(model) if cfg.offload else None
     partitioner = make_partitioner("green" if cfg.device.startswith("cuda") else "noop")
     tables = StageTables.load(cfg.tables) if cfg.tables else default_tables()
     total = getattr(partitioner, "total_sms", None)
-    policy = make_policy(cfg.policy, tables, total if cfg.tables else None,
-                         **{"max_batch": cfg.max_batch, **cfg.policy_params})
-    engine = Engine(model, policy, partitioner, EngineConfig(max_batch=cfg.max_batch, max_len=cfg.max_len,
-                                                             use_graphs=cfg.graphs, compile=cfg.compile,
-                                                             kernels=cfg.kernels),
-                    vision=vision)
+    policy = make_policy(
+        cfg.policy,
+        tables,
+        total if cfg.tables else None,
+        **{"max_batch": cfg.max_batch, **cfg.policy_params},
+    )
+    engine = Engine(
+        model,
+        policy,
+        partitioner,
+        EngineConfig(
+            max_batch=cfg.max_batch,
+            max_len=cfg.max_len,
+            use_graphs=cfg.graphs,
+            compile=cfg.compile,
+            kernels=cfg.kernels,
+        ),
+        vision=vision,
+    )
     return engine.start(), tokenizer
 
 
@@ -149,12 +167,16 @@ def decode_image(data):
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InputError(f"'image' is not valid base64 ({exc}); send the PNG/JPEG bytes base64-encoded") from None
+        raise InputError(
+            f"'image' is not valid base64 ({exc}); send the PNG/JPEG bytes base64-encoded"
+        ) from None
     try:
         img = Image.open(io.BytesIO(raw))
         img.load()
     except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"'image' decodes to {len(raw)} bytes that are not a PNG or JPEG image: {exc}") from None
+        raise InputError(
+            f"'image' decodes to {len(raw)} bytes that are not a PNG or JPEG image: {exc}"
+        ) from None
     if img.format not in ("PNG", "JPEG"):
         raise InputError(f"'image' is a {img.format} image; accepted formats: PNG, JPEG")
     return img
@@ -194,8 +216,11 @@ class VLMRuntime:
             req.wait()
             if req.error:
                 return 200, error_body(req.error)
-            out = {"text": self.tokenizer.decode(req.output_ids), "token_ids": req.output_ids,
-                   "timings": req.timings()}
+            out = {
+                "text": self.tokenizer.decode(req.output_ids),
+                "token_ids": req.output_ids,
+                "timings": req.timings(),
+            }
             return 200, json.dumps(out).encode()
         finally:
             write_sentinels()
@@ -205,8 +230,10 @@ class VLMRuntime:
 
         value = body.get("value")
         if not isinstance(value, dict):
-            raise InputError("/run body must have a 'value' object with 'image', 'prompt' and optional "
-                             "'max_tokens', 'deadline_ms'")
+            raise InputError(
+                "/run body must have a 'value' object with 'image', 'prompt' and optional "
+                "'max_tokens', 'deadline_ms'"
+            )
         prompt = value.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise InputError("'prompt' is missing or empty: send the instruction text as a string")
@@ -216,15 +243,17 @@ class VLMRuntime:
         pixel_values = grid = None
         if value.get("image") is not None:
             mc = self.engine.model.config
-            pixel_values, grid = preprocess_image(decode_image(value["image"]), mc.min_pixels, mc.max_pixels,
-                                                  mc.vision)
+            pixel_values, grid = preprocess_image(
+                decode_image(value["image"]), mc.min_pixels, mc.max_pixels, mc.vision
+            )
         prompt_ids = self.tokenizer.chat_prompt(prompt)
         if pixel_values is None:  # text only: drop the chat template's empty image placeholder
             mc = self.engine.model.config
             prompt_ids = [t for t in prompt_ids if t not in (mc.vision_start_id, mc.vision_end_id)]
         try:
-            return self.engine.submit(prompt_ids, max_tokens, pixel_values, grid,
-                                      deadline=_deadline(value, body))
+            return self.engine.submit(
+                prompt_ids, max_tokens, pixel_values, grid, deadline=_deadline(value, body)
+            )
         except ValueError as exc:
             raise InputError(str(exc)) from None
 

@@ -12,9 +12,14 @@ import os
 
 from runtimes.vlm.config import VLMConfig
 
-SPECIAL_NAMES = {"bos_id": "<|endoftext|>", "im_start_id": "<|im_start|>", "im_end_id": "<|im_end|>",
-                 "vision_start_id": "<|vision_start|>", "vision_end_id": "<|vision_end|>",
-                 "image_pad_id": "<|image_pad|>"}
+SPECIAL_NAMES = {
+    "bos_id": "<|endoftext|>",
+    "im_start_id": "<|im_start|>",
+    "im_end_id": "<|im_end|>",
+    "vision_start_id": "<|vision_start|>",
+    "vision_end_id": "<|vision_end|>",
+    "image_pad_id": "<|image_pad|>",
+}
 
 
 class _ChatFormat:
@@ -27,9 +32,16 @@ class _ChatFormat:
 
     def chat_prompt(self, instruction: str) -> list[int]:
         s = self.special
-        return ([s["im_start_id"]] + self.encode("user\n") + [s["vision_start_id"], s["vision_end_id"]]
-                + self.encode(instruction) + [s["im_end_id"]] + self.encode("\n")
-                + [s["im_start_id"]] + self.encode("assistant\n"))
+        return (
+            [s["im_start_id"]]
+            + self.encode("user\n")
+            + [s["vision_start_id"], s["vision_end_id"]]
+            + self.encode(instruction)
+            + [s["im_end_id"]]
+            + self.encode("\n")
+            + [s["im_start_id"]]
+            + self.encode("assistant\n")
+        )
 
 
 class ByteTokenizer(_ChatFormat):
@@ -40,7 +52,9 @@ class ByteTokenizer(_ChatFormat):
         self.special = config.special_ids()
         self.eos_id = config.eos_id
         if min(self.special.values()) < 256:
-            raise ValueError(f"{config.name}: special token ids must be >= 256 for the byte-level tokenizer")
+            raise ValueError(
+                f"{config.name}: special token ids must be >= 256 for the byte-level tokenizer"
+            )
         self._names = {i: SPECIAL_NAMES[k] for k, i in self.special.items() if k in SPECIAL_NAMES}
 
     def encode(self, text: str) -> list[int]:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 
 from runtimes.vlm.config import VLMConfig, from_hf_config, get_preset
-from runtimes.vlm.model import VLM
-from runtimes.vlm.model import rope
+from runtimes.vlm.model import VLM, rope
 from runtimes.vlm.tokenizer import load_tokenizer
 
 # native parameter name -> HF names (canonical: visual.*, language_model.*, lm_head.*). Several HF
@@ -36,19 +35,37 @@ _RULES: list[tuple[str, list[str]]] = [
     (r"text\.embed_tokens\.weight", ["language_model.embed_tokens.weight"]),
     (r"text\.norm\.weight", ["language_model.norm.weight"]),
     (r"text\.lm_head\.weight", ["lm_head.weight"]),
-    (r"text\.layers\.(\d+)\.attn\.wqkv\.(weight|bias)",
-     [rf"language_model.layers.\1.self_attn.{p}_proj.\2" for p in "qkv"]),
-    (r"text\.layers\.(\d+)\.attn\.wo\.weight", [r"language_model.layers.\1.self_attn.o_proj.weight"]),
-    (r"text\.layers\.(\d+)\.mlp\.w_gate_up\.weight",
-     [r"language_model.layers.\1.mlp.gate_proj.weight", r"language_model.layers.\1.mlp.up_proj.weight"]),
-    (r"text\.layers\.(\d+)\.mlp\.w_down\.weight", [r"language_model.layers.\1.mlp.down_proj.weight"]),
-    (r"text\.layers\.(\d+)\.(input_layernorm|post_attention_layernorm)\.weight", [r"language_model.layers.\1.\2.weight"]),
+    (
+        r"text\.layers\.(\d+)\.attn\.wqkv\.(weight|bias)",
+        [rf"language_model.layers.\1.self_attn.{p}_proj.\2" for p in "qkv"],
+    ),
+    (
+        r"text\.layers\.(\d+)\.attn\.wo\.weight",
+        [r"language_model.layers.\1.self_attn.o_proj.weight"],
+    ),
+    (
+        r"text\.layers\.(\d+)\.mlp\.w_gate_up\.weight",
+        [
+            r"language_model.layers.\1.mlp.gate_proj.weight",
+            r"language_model.layers.\1.mlp.up_proj.weight",
+        ],
+    ),
+    (
+        r"text\.layers\.(\d+)\.mlp\.w_down\.weight",
+        [r"language_model.layers.\1.mlp.down_proj.weight"],
+    ),
+    (
+        r"text\.layers\.(\d+)\.(input_layernorm|post_attention_layernorm)\.weight",
+        [r"language_model.layers.\1.\2.weight"],
+    ),
 ]
 
 # Where each canonical prefix lives in transformers 5 and in transformers 4 checkpoints.
-_PREFIXES = {"visual.": ("model.visual.", "visual."),
-             "language_model.": ("model.language_model.", "model."),
-             "lm_head.": ("lm_head.",)}
+_PREFIXES = {
+    "visual.": ("model.visual.", "visual."),
+    "language_model.": ("model.language_model.", "model."),
+    "lm_head.": ("lm_head.",),
+}
 
 
 def hf_sources(native_name: str) -> list[str]:
@@ -64,13 +81,16 @@ def _resolve(canonical: str, keys: set[str]) -> str | None:
     for short, options in _PREFIXES.items():
         if canonical.startswith(short):
             for prefix in options:
-                if prefix + canonical[len(short):] in keys:
-                    return prefix + canonical[len(short):]
+                if prefix + canonical[len(short) :] in keys:
+                    return prefix + canonical[len(short) :]
     return None
 
 
-def hf_to_native(get: Callable[[str], torch.Tensor] | Mapping[str, torch.Tensor], keys: set[str] | None,
-                 model: VLM) -> dict[str, torch.Tensor]:
+def hf_to_native(
+    get: Callable[[str], torch.Tensor] | Mapping[str, torch.Tensor],
+    keys: set[str] | None,
+    model: VLM,
+) -> dict[str, torch.Tensor]:
     """State dict for `model` from HF tensors (`get(name)`, or a mapping such as an HF state_dict).
 
     Raises KeyError naming the missing HF tensors. Tied output embeddings may be absent."""
@@ -84,12 +104,21 @@ def hf_to_native(get: Callable[[str], torch.Tensor] | Mapping[str, torch.Tensor]
             continue
         sources = [(_resolve(c, keys), c) for c in hf_sources(name)]
         if name == "text.lm_head.weight" and tied and sources[0][0] is None:
-            sources = [(_resolve("language_model.embed_tokens.weight", keys), "language_model.embed_tokens.weight")]
+            sources = [
+                (
+                    _resolve("language_model.embed_tokens.weight", keys),
+                    "language_model.embed_tokens.weight",
+                )
+            ]
         absent = [c for k, c in sources if k is None]
         if absent:
             missing.extend(absent)
             continue
-        tensor = torch.cat([get(k) for k, _ in sources], dim=0) if len(sources) > 1 else get(sources[0][0])
+        tensor = (
+            torch.cat([get(k) for k, _ in sources], dim=0)
+            if len(sources) > 1
+            else get(sources[0][0])
+        )
         out[name] = tensor.reshape(param.shape)  # Conv3d patch kernel -> Linear
     if missing:
         raise KeyError(f"checkpoint lacks {len(missing)} tensors, e.g. {missing[:3]}")
@@ -97,6 +126,7 @@ def hf_to_native(get: Callable[[str], torch.Tensor] | Mapping[str, torch.Tensor]
 
 
 # ---------------------------------------------------------------- building
+
 
 def _finish(model: VLM, device) -> VLM:
     """Recreate fp32 non-persistent buffers on the device and restore weight tying."""
@@ -164,12 +194,16 @@ def load_checkpoint(path: str, device="cpu", dtype=torch.float32) -> VLM:
     """A `VLM` from a Hugging Face Qwen2-VL checkpoint directory."""
     config_file = os.path.join(path, "config.json")
     if not os.path.exists(config_file):
-        raise FileNotFoundError(f"{path}: no config.json (expected a Hugging Face Qwen2-VL checkpoint directory)")
+        raise FileNotFoundError(
+            f"{path}: no config.json (expected a Hugging Face Qwen2-VL checkpoint directory)"
+        )
     with open(config_file) as f:
         config = from_hf_config(json.load(f), name=os.path.basename(os.path.normpath(path)))
     model = meta_vlm(config).to(dtype)
     get, keys = _checkpoint_reader(path)
-    converted = {k: v.to(device=device, dtype=dtype) for k, v in hf_to_native(get, keys, model).items()}
+    converted = {
+        k: v.to(device=device, dtype=dtype) for k, v in hf_to_native(get, keys, model).items()
+    }
     model.load_state_dict(converted, assign=True)
     return _finish(model, device)
 

@@ -1,5 +1,6 @@
 """The workflow engine driving the late adapter (fake dispatch): sizes follow the hints and the
 live remaining budget, observations reach the adapter, decisions land in the run record."""
+
 import time
 
 from common.sizes import Size
@@ -37,9 +38,12 @@ def test_engine_sizes_each_node_with_the_late_adapter():
         # upstream.<fn>.duration is the node's wall time as the engine saw it: sleeping
         # guarantees it is at least this long.
         time.sleep(duration / 1000.0)
-        return {"activationId": "0" * 32, "duration": duration,
-                "response": {"success": True, "status": "success", "result": dict(params)},
-                "annotations": [{"key": "size", "value": size.to_json()}]}
+        return {
+            "activationId": "0" * 32,
+            "duration": duration,
+            "response": {"success": True, "status": "success", "result": dict(params)},
+            "annotations": [{"key": "size", "value": size.to_json()}],
+        }
 
     engine = WorkflowEngine(dispatch, adapter, stats=adapter.stats_view)
     record = engine.run(wf, {"n": 3})

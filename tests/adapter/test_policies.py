@@ -1,5 +1,6 @@
 """Each sizing policy on constructed states, with profiles whose right answers are worked out
 by hand (chain a -> b; cost = cpu x latency)."""
+
 import itertools
 import random
 from types import SimpleNamespace as NS
@@ -14,8 +15,10 @@ from hint_dsl.profiles import Profiles, Sample
 SMALL, MEDIUM, LARGE = Size(0.5, 256, "small"), Size(1, 512, "medium"), Size(2, 1024, "large")
 OPTIONS = [SMALL, MEDIUM, LARGE]
 # costs: a small 200 / medium 250 / large 400; b small 300 / medium 350 / large 600
-CHAIN = {"a": {"small": 400, "medium": 250, "large": 200},
-         "b": {"small": 600, "medium": 350, "large": 300}}
+CHAIN = {
+    "a": {"small": 400, "medium": 250, "large": 200},
+    "b": {"small": 600, "medium": 350, "large": 300},
+}
 HINTS = """workflow wf slo 1000ms p99
 option small  cpu 0.5 memory 256MB
 option medium cpu 1   memory 512MB
@@ -32,9 +35,15 @@ function b
 
 
 def chain(slo_ms=1000):
-    return NS(name="wf", slo_ms=slo_ms, percentile=99,
-              nodes=[NS(id="a", action="guest/a", depends=[], foreach=None),
-                     NS(id="b", action="guest/b", depends=["a"], foreach=None)])
+    return NS(
+        name="wf",
+        slo_ms=slo_ms,
+        percentile=99,
+        nodes=[
+            NS(id="a", action="guest/a", depends=[], foreach=None),
+            NS(id="b", action="guest/b", depends=["a"], foreach=None),
+        ],
+    )
 
 
 def profiles():
@@ -47,8 +56,14 @@ def profiles():
 
 
 def state(function, remaining):
-    return NodeState(workflow="wf", function=function, action=f"guest/{function}",
-                     slo_ms=1000.0, remaining_ms=float(remaining), elapsed_ms=1000.0 - remaining)
+    return NodeState(
+        workflow="wf",
+        function=function,
+        action=f"guest/{function}",
+        slo_ms=1000.0,
+        remaining_ms=float(remaining),
+        elapsed_ms=1000.0 - remaining,
+    )
 
 
 def test_early_max_and_fixed():
@@ -73,14 +88,20 @@ def test_plan_policy_runs_a_given_option_per_function():
         make_policy("plan:a", chain(), options=OPTIONS)
 
 
-@pytest.mark.parametrize("slo, plan, at_risk", [
-    (1000, {"a": SMALL, "b": SMALL}, False),     # 400 + 600 fits, cost 500: the cheapest
-    (800, {"a": SMALL, "b": MEDIUM}, False),     # 750ms, cost 550 (medium+medium 600, large+small 700)
-    (400, {"a": LARGE, "b": LARGE}, True),       # nothing fits: fastest plan, flagged
-])
+@pytest.mark.parametrize(
+    "slo, plan, at_risk",
+    [
+        (1000, {"a": SMALL, "b": SMALL}, False),  # 400 + 600 fits, cost 500: the cheapest
+        (
+            800,
+            {"a": SMALL, "b": MEDIUM},
+            False,
+        ),  # 750ms, cost 550 (medium+medium 600, large+small 700)
+        (400, {"a": LARGE, "b": LARGE}, True),  # nothing fits: fastest plan, flagged
+    ],
+)
 def test_early_static_picks_cheapest_plan_meeting_slo(slo, plan, at_risk):
-    p = make_policy("early-static", chain(slo), profiles=profiles(), options=OPTIONS,
-                    margin=0.0)
+    p = make_policy("early-static", chain(slo), profiles=profiles(), options=OPTIONS, margin=0.0)
     for fn, size in plan.items():
         d = p.decide(state(fn, 1000))
         assert d.size == size and d.at_risk is at_risk
@@ -90,9 +111,15 @@ def test_early_static_picks_cheapest_plan_meeting_slo(slo, plan, at_risk):
 
 def test_early_static_plans_parallel_branches_within_the_profiled_cpu():
     # b and c run in parallel: large (2 cores) 300 ms each, medium (1 core) 350 ms, small 600 ms.
-    wf = NS(name="wf", slo_ms=400, percentile=99,
-            nodes=[NS(id="b", action="guest/b", depends=[], foreach=None),
-                   NS(id="c", action="guest/c", depends=[], foreach=None)])
+    wf = NS(
+        name="wf",
+        slo_ms=400,
+        percentile=99,
+        nodes=[
+            NS(id="b", action="guest/b", depends=[], foreach=None),
+            NS(id="c", action="guest/c", depends=[], foreach=None),
+        ],
+    )
 
     def prof(capacity):
         p = Profiles("wf", {o.option: o for o in OPTIONS}, capacity_cores=capacity)
@@ -110,22 +137,30 @@ def test_early_static_plans_parallel_branches_within_the_profiled_cpu():
         assert p.decide(state("b", slo)).size == want and not p.decide(state("b", slo)).at_risk
     wf.slo_ms = 320
     p = make_policy("early-static", wf, profiles=prof(2.0), options=OPTIONS, margin=0.0)
-    assert p.decide(state("b", 320)).at_risk    # nothing fits on 2 cores
+    assert p.decide(state("b", 320)).at_risk  # nothing fits on 2 cores
 
 
 def test_stepwise_sub_slo_scales_with_remaining_budget():
     # theta* = cheapest: a small (400ms), b small (600ms): a's share 0.4, b's 1.0 of what is left
     p = make_policy("stepwise", chain(), profiles=profiles(), options=OPTIONS, margin=0.0)
-    assert p.decide(state("a", 1000)).size == SMALL    # sub-SLO 400 >= small's 400
-    assert p.decide(state("a", 800)).size == MEDIUM    # 320: medium 250 fits
-    assert p.decide(state("a", 520)).size == LARGE     # 208: large 200 fits
+    assert p.decide(state("a", 1000)).size == SMALL  # sub-SLO 400 >= small's 400
+    assert p.decide(state("a", 800)).size == MEDIUM  # 320: medium 250 fits
+    assert p.decide(state("a", 520)).size == LARGE  # 208: large 200 fits
     assert p.decide(state("b", 500)).size == MEDIUM
     d = p.decide(state("b", 250))
     assert d.size == LARGE and d.at_risk
 
 
-@pytest.mark.parametrize("fn, remaining, size", [
-    ("a", 1000, SMALL), ("a", 749, MEDIUM), ("a", 599, LARGE), ("b", 600, SMALL), ("b", 349, LARGE)])
+@pytest.mark.parametrize(
+    "fn, remaining, size",
+    [
+        ("a", 1000, SMALL),
+        ("a", 749, MEDIUM),
+        ("a", 599, LARGE),
+        ("b", 600, SMALL),
+        ("b", 349, LARGE),
+    ],
+)
 def test_late_follows_hint_rules(fn, remaining, size):
     p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
     d = p.decide(state(fn, remaining))
@@ -145,26 +180,26 @@ def test_drift_slower_than_profiled_picks_larger_options():
     p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
     assert p.decide(state("a", 800)).size == SMALL
     for _ in range(5):
-        p.observe("b", "small", 600 * 1.6)        # b runs 60 % slower than profiled
+        p.observe("b", "small", 600 * 1.6)  # b runs 60 % slower than profiled
     assert p.drift["b"] == pytest.approx(1.6)
     # a's downstream is slower: its budget counts as 800 / 1.6 = 500 -> large
     d = p.decide(state("a", 800))
     assert d.size == LARGE and "drift" in d.rule
-    assert p.decide(state("b", 700)).size == MEDIUM     # 700 / 1.6 = 437
+    assert p.decide(state("b", 700)).size == MEDIUM  # 700 / 1.6 = 437
 
 
 def test_drift_faster_than_profiled_does_not_loosen_and_small_drift_is_ignored():
     p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
     for _ in range(10):
-        p.observe("a", "medium", 100)            # much faster
-        p.observe("b", "medium", 350 * 1.08)     # within the 10 % tolerance
+        p.observe("a", "medium", 100)  # much faster
+        p.observe("b", "medium", 350 * 1.08)  # within the 10 % tolerance
     assert p.decide(state("a", 700)).size == MEDIUM
     assert p.decide(state("b", 590)).size == MEDIUM
 
 
 def test_a_noisy_tail_alone_is_not_drift():
     p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
-    for i in range(40):                          # median as profiled, a few slow outliers
+    for i in range(40):  # median as profiled, a few slow outliers
         p.observe("b", "small", 600 * (3 if i % 10 == 0 else 1))
     assert p.drift["b"] == pytest.approx(1.0)
     assert p.decide(state("a", 800)).size == SMALL
@@ -172,16 +207,28 @@ def test_a_noisy_tail_alone_is_not_drift():
 
 def test_drift_from_invoker_heartbeats():
     p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
-    p.update_stats([{"action": "guest/b", "option": "medium", "cpu": 1.0, "memory": 512,
-                     "count": 30, "mean": 700.0, "p50": 690.0, "p95": 700.0}])
+    p.update_stats(
+        [
+            {
+                "action": "guest/b",
+                "option": "medium",
+                "cpu": 1.0,
+                "memory": 512,
+                "count": 30,
+                "mean": 700.0,
+                "p50": 690.0,
+                "p95": 700.0,
+            }
+        ]
+    )
     # p50 690 and p95 700 vs profiled 350: both moved, the smaller ratio counts
     assert p.drift["b"] == pytest.approx(690 / 350)
-    assert p.decide(state("b", 1000)).size == MEDIUM    # 1000 / 1.97 = 507
+    assert p.decide(state("b", 1000)).size == MEDIUM  # 1000 / 1.97 = 507
 
 
 def test_oracle_takes_cheapest_plan_for_actual_durations():
     p = make_policy("oracle", chain(800), options=OPTIONS)
-    assert p.decide(state("a", 800)).at_risk            # no plan yet
+    assert p.decide(state("a", 800)).at_risk  # no plan yet
     plan = p.plan({"a": dict(CHAIN["a"]), "b": dict(CHAIN["b"])})
     assert plan.options == {"a": "small", "b": "medium"} and plan.feasible
     assert p.decide(state("b", 100)).size == MEDIUM
@@ -202,7 +249,10 @@ def test_adapter_times_decisions_and_exposes_live_stats():
     decisions = [a.decide(state("a", r)) for r in range(0, 1000, 10)]
     assert all(d.decision_us > 0 for d in decisions)
     summary = a.histogram.summary()
-    assert summary["count"] == 100 and 0 < summary["p50_us"] <= summary["p99_us"] <= summary["max_us"] * 1.26
+    assert (
+        summary["count"] == 100
+        and 0 < summary["p50_us"] <= summary["p99_us"] <= summary["max_us"] * 1.26
+    )
     a.observe("b", "small", 500.0)
     assert a.stats_view()["b"]["p50"] == 500.0
     assert Adapter(make_policy("early-max", chain(), options=OPTIONS)).stats_view() == {}
@@ -215,7 +265,9 @@ def brute_force(workflow, durations, costs, deadline):
         plan = dict(zip(ids, combo))
         finish = {}
         for n in workflow.nodes:
-            finish[n.id] = durations[n.id][plan[n.id]] + max((finish[d] for d in n.depends), default=0)
+            finish[n.id] = durations[n.id][plan[n.id]] + max(
+                (finish[d] for d in n.depends), default=0
+            )
         if max(finish.values()) <= deadline:
             cost = sum(costs[i][plan[i]] for i in ids)
             best = cost if best is None else min(best, cost)
@@ -226,19 +278,31 @@ def test_parallel_branches_that_do_not_fit_the_cpu_together_run_one_after_the_ot
     # a -> (b, c) -> d on 2 cores. b and c at "large" (2 cores) take 100 ms each, at "medium"
     # (1 core) 150 ms. Without contention large+large is 100 ms for the pair; with it, 200 ms,
     # and medium+medium (both fit: 150 ms) is faster and no dearer.
-    nodes = [NS(id="a", depends=[]), NS(id="b", depends=["a"]), NS(id="c", depends=["a"]),
-             NS(id="d", depends=["b", "c"])]
+    nodes = [
+        NS(id="a", depends=[]),
+        NS(id="b", depends=["a"]),
+        NS(id="c", depends=["a"]),
+        NS(id="d", depends=["b", "c"]),
+    ]
     wf = NS(nodes=nodes)
     durations = {n.id: {"medium": 150.0, "large": 100.0} for n in nodes}
     durations["a"] = durations["d"] = {"medium": 10.0, "large": 10.0}
     cores = {n.id: {"medium": 1.0, "large": 2.0} for n in nodes}
     costs = {n: {o: cores[n][o] * durations[n][o] for o in durations[n]} for n in durations}
     free = cheapest_assignment(wf, durations, costs, 150.0)
-    assert free.feasible and free.options["b"] == free.options["c"] == "large" and free.makespan_ms == 120
+    assert (
+        free.feasible
+        and free.options["b"] == free.options["c"] == "large"
+        and free.makespan_ms == 120
+    )
     held = cheapest_assignment(wf, durations, costs, 150.0, cores=cores, capacity=2.0)
-    assert not held.feasible and held.makespan_ms == 220          # large+large, serialized
+    assert not held.feasible and held.makespan_ms == 220  # large+large, serialized
     held = cheapest_assignment(wf, durations, costs, 180.0, cores=cores, capacity=2.0)
-    assert held.feasible and held.options["b"] == held.options["c"] == "medium" and held.makespan_ms == 170
+    assert (
+        held.feasible
+        and held.options["b"] == held.options["c"] == "medium"
+        and held.makespan_ms == 170
+    )
     # Mixed: one branch at large and one at medium need 3 cores: they queue as well.
     mixed = {"a": "large", "b": "large", "c": "medium", "d": "large"}
     assert reserved_makespan(wf, durations, mixed, cores, 2.0) == 10 + 100 + 150 + 10
@@ -252,7 +316,9 @@ def reserved_makespan(workflow, durations, plan, cores, capacity):
             ready = all(d in finish and finish[d] <= t for d in n.depends)
             used = sum(c for _, c in running)
             if ready and used + min(cores[n.id][plan[n.id]], capacity) <= capacity + 1e-9:
-                running.append((t + durations[n.id][plan[n.id]], min(cores[n.id][plan[n.id]], capacity)))
+                running.append(
+                    (t + durations[n.id][plan[n.id]], min(cores[n.id][plan[n.id]], capacity))
+                )
                 finish[n.id] = t + durations[n.id][plan[n.id]]
                 pending.remove(n)
         t = min(e for e, _ in running)
@@ -264,8 +330,13 @@ def test_assignment_with_cpu_contention_matches_brute_force_on_random_dags():
     rng = random.Random(5)
     for _ in range(60):
         n = rng.randint(1, 5)
-        nodes = [NS(id=f"n{i}", depends=rng.sample([f"n{j}" for j in range(i)], k=min(i, rng.randint(0, 1))))
-                 for i in range(n)]
+        nodes = [
+            NS(
+                id=f"n{i}",
+                depends=rng.sample([f"n{j}" for j in range(i)], k=min(i, rng.randint(0, 1))),
+            )
+            for i in range(n)
+        ]
         wf = NS(nodes=nodes)
         cores = {x.id: {"a": 0.5, "b": 1.0, "c": 2.0} for x in nodes}
         durations = {x.id: {o: rng.randint(10, 200) for o in "abc"} for x in nodes}
@@ -287,8 +358,13 @@ def test_assignment_search_matches_brute_force_on_random_dags():
     rng = random.Random(11)
     for _ in range(60):
         n = rng.randint(1, 6)
-        nodes = [NS(id=f"n{i}", depends=rng.sample([f"n{j}" for j in range(i)], k=min(i, rng.randint(0, 2))))
-                 for i in range(n)]
+        nodes = [
+            NS(
+                id=f"n{i}",
+                depends=rng.sample([f"n{j}" for j in range(i)], k=min(i, rng.randint(0, 2))),
+            )
+            for i in range(n)
+        ]
         wf = NS(nodes=nodes)
         durations = {x.id: {o: rng.randint(10, 200) for o in "abc"} for x in nodes}
         costs = {x.id: {o: rng.randint(1, 50) for o in "abc"} for x in nodes}

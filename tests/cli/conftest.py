@@ -5,6 +5,7 @@ assert exactly what the CLI sends (method, path, query, body, auth) and how it p
 answer. It is a unit-test double for the client side only; end-to-end tests use the real
 platform.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,18 +20,20 @@ import pytest
 
 from cli.main import main
 
-GUEST_KEY = ("23bc46b1-71f6-4ed5-8c54-816aa4f8c502:"
-             "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP")
+GUEST_KEY = (
+    "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:"
+    "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
+)
 API = "/api/v1/namespaces/_"
 
 
 @dataclass
 class Recorded:
     method: str
-    path: str          # decoded, without the query
-    query: dict        # name -> value (single values)
-    body: object       # parsed JSON or None
-    auth: str | None   # "user:password" from Basic auth
+    path: str  # decoded, without the query
+    query: dict  # name -> value (single values)
+    body: object  # parsed JSON or None
+    auth: str | None  # "user:password" from Basic auth
     headers: dict
 
 
@@ -54,14 +57,22 @@ class FakeApi:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
             scheme = "https"
         self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
-    def on(self, method: str, path: str, *replies: Reply | object, status: int = 200,
-           headers: dict | None = None) -> None:
-        self.routes[(method, path)] = [r if isinstance(r, Reply) else Reply(status, r, headers or {})
-                                       for r in replies] or [Reply(status, {}, headers or {})]
+    def on(
+        self,
+        method: str,
+        path: str,
+        *replies: Reply | object,
+        status: int = 200,
+        headers: dict | None = None,
+    ) -> None:
+        self.routes[(method, path)] = [
+            r if isinstance(r, Reply) else Reply(status, r, headers or {}) for r in replies
+        ] or [Reply(status, {}, headers or {})]
 
     @property
     def last(self) -> Recorded:
@@ -93,9 +104,16 @@ class FakeApi:
                 auth = self.headers.get("Authorization")
                 decoded = base64.b64decode(auth.split()[1]).decode() if auth else None
                 path = unquote(parts.path)
-                fake.requests.append(Recorded(
-                    self.command, path, {k: v[0] for k, v in parse_qs(parts.query).items()},
-                    json.loads(raw) if raw else None, decoded, dict(self.headers)))
+                fake.requests.append(
+                    Recorded(
+                        self.command,
+                        path,
+                        {k: v[0] for k, v in parse_qs(parts.query).items()},
+                        json.loads(raw) if raw else None,
+                        decoded,
+                        dict(self.headers),
+                    )
+                )
                 reply = fake._reply_for(self.command, path)
                 data = json.dumps(reply.body).encode() if reply.body is not None else b""
                 self.send_response(reply.status)

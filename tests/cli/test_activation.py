@@ -1,4 +1,5 @@
 """``tango activation ...``: list table, get/logs/result with ID or --last, and poll."""
+
 import json
 from datetime import datetime
 
@@ -12,11 +13,24 @@ def record(aid, name="hello", start=1723000000123, cold=False, status=0, logs=()
     annotations = [{"key": "kind", "value": "python:3.11"}, {"key": "waitTime", "value": 5}]
     if cold:
         annotations.append({"key": "initTime", "value": 400})
-    return {"namespace": "guest", "name": name, "version": "0.0.2", "activationId": aid,
-            "start": start, "end": start + 42, "duration": 42, "statusCode": status,
-            "response": {"status": "success" if status == 0 else "application error", "statusCode": status,
-                         "success": status == 0, "result": {"n": 1}},
-            "logs": list(logs), "annotations": annotations}
+    return {
+        "namespace": "guest",
+        "name": name,
+        "version": "0.0.2",
+        "activationId": aid,
+        "start": start,
+        "end": start + 42,
+        "duration": 42,
+        "statusCode": status,
+        "response": {
+            "status": "success" if status == 0 else "application error",
+            "statusCode": status,
+            "success": status == 0,
+            "result": {"n": 1},
+        },
+        "logs": list(logs),
+        "annotations": annotations,
+    }
 
 
 def test_list_prints_the_wsk_table(wsk, api):
@@ -24,10 +38,26 @@ def test_list_prints_the_wsk_table(wsk, api):
     run = wsk("activation", "list", "hello", "-l", "2", "--since", "5", "--upto", "9")
     assert api.last.query == {"name": "hello", "limit": "2", "since": "5", "upto": "9"}
     header, first, second = run.out.splitlines()
-    assert header.split() == ["Datetime", "Activation", "ID", "Kind", "Start", "Duration", "Status", "Entity"]
+    assert header.split() == [
+        "Datetime",
+        "Activation",
+        "ID",
+        "Kind",
+        "Start",
+        "Duration",
+        "Status",
+        "Entity",
+    ]
     when = datetime.fromtimestamp(1723000000.123).strftime("%Y-%m-%d %H:%M:%S")
-    assert first.split() == [*when.split(), "a" * 32, "python:3.11", "cold", "42ms", "success",
-                             "guest/hello:0.0.2"]
+    assert first.split() == [
+        *when.split(),
+        "a" * 32,
+        "python:3.11",
+        "cold",
+        "42ms",
+        "success",
+        "guest/hello:0.0.2",
+    ]
     assert second.split()[4:] == ["warm", "42ms", "application", "error", "guest/hello:0.0.2"]
     # columns line up under their headers
     assert first.index("a" * 32) == header.index("Activation ID")
@@ -50,8 +80,11 @@ def test_get_by_id_field_summary(wsk, api):
     assert json.loads(run.out.split("\n", 1)[1]) == rec
     run = wsk("activation", "get", "a" * 32, "response")
     assert run.out.startswith(f"ok: got activation {'a' * 32}, displaying field response\n")
-    assert wsk("activation", "get", "a" * 32, "-s").out.splitlines()[0].startswith(
-        "activation result for '/guest/hello' (success at ")
+    assert (
+        wsk("activation", "get", "a" * 32, "-s")
+        .out.splitlines()[0]
+        .startswith("activation result for '/guest/hello' (success at ")
+    )
 
 
 def test_get_last_uses_the_newest_activation(wsk, api):
@@ -82,15 +115,20 @@ def test_logs_and_strip(wsk, api):
 
 
 def test_result_prints_only_the_result(wsk, api):
-    api.on("GET", f"{API}/activations/{'a' * 32}/result",
-           {"status": "success", "success": True, "result": {"greeting": "hi"}})
+    api.on(
+        "GET",
+        f"{API}/activations/{'a' * 32}/result",
+        {"status": "success", "success": True, "result": {"greeting": "hi"}},
+    )
     assert json.loads(wsk("activation", "result", "a" * 32).out) == {"greeting": "hi"}
 
 
 def test_get_missing_activation_exit_code(wsk, api):
     run = wsk("activation", "get", "f" * 32)
     assert run.code == 148
-    assert run.err.startswith(f"error: Unable to get activation '{'f' * 32}': The requested resource")
+    assert run.err.startswith(
+        f"error: Unable to get activation '{'f' * 32}': The requested resource"
+    )
 
 
 def test_poll_prints_each_new_activation_once_and_exits(wsk, api, monkeypatch):
@@ -109,7 +147,14 @@ def test_poll_prints_each_new_activation_once_and_exits(wsk, api, monkeypatch):
     assert "Polling for activation logs" in run.err
 
 
-@pytest.mark.parametrize("target, scope", [(None, (None, None)), ("/other", ("other", None)),
-                                           ("pkg/act", ("_", "pkg/act")), ("/ns/act", ("ns", "act"))])
+@pytest.mark.parametrize(
+    "target, scope",
+    [
+        (None, (None, None)),
+        ("/other", ("other", None)),
+        ("pkg/act", ("_", "pkg/act")),
+        ("/ns/act", ("ns", "act")),
+    ],
+)
 def test_poll_scope(target, scope):
     assert activation_cmd.poll_scope(target) == scope

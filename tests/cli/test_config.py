@@ -1,4 +1,5 @@
 """Reading and writing ~/.wskprops, and the precedence flags > environment > file."""
+
 from cli import config
 from cli.config import Settings
 

@@ -1,4 +1,5 @@
 """``tango hints ...``: local checking through hint_dsl, and the hints/profile/synthesize API."""
+
 import json
 
 import pytest
@@ -49,8 +50,11 @@ def test_check_reports_file_line_column_and_exits_1(tango, tmp_path):
 
 def test_check_against_the_workflow_functions(tango, hint_file, tmp_path):
     wf = tmp_path / "wf.yaml"
-    wf.write_text(WORKFLOW.replace("id: resize, action: resize", "id: scale, action: resize")
-                          .replace("after: [resize]", "after: [scale]"))
+    wf.write_text(
+        WORKFLOW.replace("id: resize, action: resize", "id: scale, action: resize").replace(
+            "after: [resize]", "after: [scale]"
+        )
+    )
     run = tango("hints", "check", str(hint_file), "--workflow", str(wf))
     assert run.code == 1 and "resize" in run.out
     wf.write_text(WORKFLOW)
@@ -80,13 +84,22 @@ def test_set_sends_the_text(wsk, api, hint_file):
 
 def test_set_shows_server_diagnostics_at_the_users_file(wsk, api, hint_file):
     diags = [{"line": 7, "column": 33, "message": "unknown option 'huge'", "severity": "error"}]
-    api.on("PUT", f"{API}/workflows/thumbs/hints",
-           {"error": "The hints are not valid:\nthumbs.hints:7:33: unknown option 'huge'", "code": "t5"},
-           status=400, headers={"X-Tango-Diagnostics": json.dumps(diags)})
+    api.on(
+        "PUT",
+        f"{API}/workflows/thumbs/hints",
+        {
+            "error": "The hints are not valid:\nthumbs.hints:7:33: unknown option 'huge'",
+            "code": "t5",
+        },
+        status=400,
+        headers={"X-Tango-Diagnostics": json.dumps(diags)},
+    )
     run = wsk("hints", "set", "thumbs", str(hint_file))
     assert run.code == 400 - 256
-    assert run.err == ("error: Unable to set hints for workflow 'thumbs': The hints are not valid:\n"
-                       f"{hint_file}:7:33: unknown option 'huge' (code t5)\n")
+    assert run.err == (
+        "error: Unable to set hints for workflow 'thumbs': The hints are not valid:\n"
+        f"{hint_file}:7:33: unknown option 'huge' (code t5)\n"
+    )
 
 
 def test_get_prints_the_text(wsk, api):
@@ -100,17 +113,45 @@ def test_profile_posts_inputs_and_follows_progress(wsk, api, tmp_path, monkeypat
     inputs.write_text('{"url": "a"}\n\n{"url": "b"}\n')
     api.on("POST", f"{API}/workflows/thumbs/profile", {"jobId": "j1"}, status=202)
     job = {"jobId": "j1", "state": "running", "done": 0, "total": 8, "error": None}
-    api.on("GET", f"{API}/workflows/thumbs/profile",
-           Reply(200, {"job": job}), Reply(200, {"job": dict(job, done=4)}),
-           Reply(200, {"job": dict(job, state="done", done=8),
-                       "profiles": {"resize": {"small": {"samples": 4, "p50": 800.0, "p99": 950.0},
-                                               "large": {"samples": 4, "p50": 300.0, "p99": 410.0}}}}))
-    run = wsk("hints", "profile", "thumbs", "--inputs", str(inputs), "--options", "small,large",
-              "--repeats", "2", "--capacity-cores", "4")
+    api.on(
+        "GET",
+        f"{API}/workflows/thumbs/profile",
+        Reply(200, {"job": job}),
+        Reply(200, {"job": dict(job, done=4)}),
+        Reply(
+            200,
+            {
+                "job": dict(job, state="done", done=8),
+                "profiles": {
+                    "resize": {
+                        "small": {"samples": 4, "p50": 800.0, "p99": 950.0},
+                        "large": {"samples": 4, "p50": 300.0, "p99": 410.0},
+                    }
+                },
+            },
+        ),
+    )
+    run = wsk(
+        "hints",
+        "profile",
+        "thumbs",
+        "--inputs",
+        str(inputs),
+        "--options",
+        "small,large",
+        "--repeats",
+        "2",
+        "--capacity-cores",
+        "4",
+    )
     assert run.code == 0
     post = next(r for r in api.requests if r.method == "POST")
-    assert post.body == {"inputs": [{"url": "a"}, {"url": "b"}], "options": ["small", "large"], "repeats": 2,
-                         "capacityCores": 4.0}
+    assert post.body == {
+        "inputs": [{"url": "a"}, {"url": "b"}],
+        "options": ["small", "large"],
+        "repeats": 2,
+        "capacityCores": 4.0,
+    }
     assert "4/8 runs" in run.err and run.err.rstrip().endswith("] 8/8 runs")
     table = run.out.splitlines()
     assert table[0].split() == ["Function", "Option", "Samples", "p50", "p99"]
@@ -125,18 +166,39 @@ def test_profile_failure_and_bad_inputs(wsk, api, tmp_path, monkeypatch):
     assert run.code == 1 and f"{inputs}:2: not valid JSON" in run.err and api.requests == []
     inputs.write_text('{"url": "a"}\n')
     api.on("POST", f"{API}/workflows/thumbs/profile", {"jobId": "j1"}, status=202)
-    api.on("GET", f"{API}/workflows/thumbs/profile",
-           {"job": {"jobId": "j1", "state": "failed", "done": 1, "total": 3, "error": "action resize crashed"}})
+    api.on(
+        "GET",
+        f"{API}/workflows/thumbs/profile",
+        {
+            "job": {
+                "jobId": "j1",
+                "state": "failed",
+                "done": 1,
+                "total": 3,
+                "error": "action resize crashed",
+            }
+        },
+    )
     run = wsk("hints", "profile", "thumbs", "--inputs", str(inputs))
     assert run.code == 1
     assert run.err.rstrip().endswith("profiling workflow 'thumbs' failed: action resize crashed")
     assert "repeats" not in api.requests[0].body and "options" not in api.requests[0].body
 
 
-SYNTHESIS = {"hints": HINTS, "report": {
-    "slo_ms": 2500.0, "percentile": 99.0, "rules_before": 40, "rules_after": 2, "hint_bytes": 120,
-    "predicted_tail_ms": 2300.0, "feasible_at_slo": True,
-    "functions": {"resize": {"rules": 2, "min_feasible_budget_ms": 400}}, "diagnostics": []}}
+SYNTHESIS = {
+    "hints": HINTS,
+    "report": {
+        "slo_ms": 2500.0,
+        "percentile": 99.0,
+        "rules_before": 40,
+        "rules_after": 2,
+        "hint_bytes": 120,
+        "predicted_tail_ms": 2300.0,
+        "feasible_at_slo": True,
+        "functions": {"resize": {"rules": 2, "min_feasible_budget_ms": 400}},
+        "diagnostics": [],
+    },
+}
 
 
 def test_synthesize_prints_hints_and_the_size_report(wsk, api):
@@ -144,20 +206,26 @@ def test_synthesize_prints_hints_and_the_size_report(wsk, api):
     run = wsk("hints", "synthesize", "thumbs", "--percentile", "95")
     assert api.last.body == {"percentile": 95.0}
     assert run.out == HINTS
-    assert run.err.splitlines()[:2] == ["rules: 40 before condensing, 2 after (120 bytes)",
-                                        "SLO 2500ms at p99: predicted tail 2300ms, feasible yes"]
+    assert run.err.splitlines()[:2] == [
+        "rules: 40 before condensing, 2 after (120 bytes)",
+        "SLO 2500ms at p99: predicted tail 2300ms, feasible yes",
+    ]
     assert run.err.splitlines()[3].split() == ["resize", "2", "400ms"]
     assert "fastest options" not in run.err  # feasible: no advice
 
 
 def test_synthesize_says_what_to_do_when_the_slo_is_out_of_reach(wsk, api):
-    infeasible = {"hints": HINTS, "report": {**SYNTHESIS["report"], "predicted_tail_ms": 3238.0,
-                                             "feasible_at_slo": False}}
+    infeasible = {
+        "hints": HINTS,
+        "report": {**SYNTHESIS["report"], "predicted_tail_ms": 3238.0, "feasible_at_slo": False},
+    }
     api.on("POST", f"{API}/workflows/thumbs/synthesize", infeasible)
     run = wsk("hints", "synthesize", "thumbs")
     assert run.code == 0 and run.out == HINTS
     assert "predicted tail 3238ms, feasible NO" in run.err
-    assert "even the fastest options miss this SLO" in run.err and "tango workflow update" in run.err
+    assert (
+        "even the fastest options miss this SLO" in run.err and "tango workflow update" in run.err
+    )
 
 
 def test_synthesize_to_a_file(wsk, api, tmp_path):
@@ -170,8 +238,14 @@ def test_synthesize_to_a_file(wsk, api, tmp_path):
 
 
 def test_synthesize_without_profiles(wsk, api):
-    api.on("POST", f"{API}/workflows/thumbs/synthesize",
-           {"error": "The workflow 'thumbs' has no profiles yet: run tango hints profile thumbs first.",
-            "code": "t"}, status=409)
+    api.on(
+        "POST",
+        f"{API}/workflows/thumbs/synthesize",
+        {
+            "error": "The workflow 'thumbs' has no profiles yet: run tango hints profile thumbs first.",
+            "code": "t",
+        },
+        status=409,
+    )
     run = wsk("hints", "synthesize", "thumbs")
     assert run.code == 409 - 256 and "has no profiles yet" in run.err

@@ -1,7 +1,11 @@
 """``tango namespace list|get`` and ``tango list``."""
 
-ACTION = {"namespace": "guest", "name": "hello", "publish": False,
-          "annotations": [{"key": "exec", "value": "python:3.11"}]}
+ACTION = {
+    "namespace": "guest",
+    "name": "hello",
+    "publish": False,
+    "annotations": [{"key": "exec", "value": "python:3.11"}],
+}
 
 
 def test_namespace_list(wsk, api):
@@ -22,7 +26,13 @@ def test_list_resolves_the_default_namespace_and_lists_every_collection(wsk, api
     lines = run.out.splitlines()
     assert lines[0] == "Entities in namespace: guest"
     assert [l for l in lines if not l.startswith("/")] == [
-        "Entities in namespace: guest", "packages", "actions", "triggers", "rules", "workflows"]
+        "Entities in namespace: guest",
+        "packages",
+        "actions",
+        "triggers",
+        "rules",
+        "workflows",
+    ]
     assert lines[lines.index("actions") + 1].split() == ["/guest/hello", "private", "python:3.11"]
     assert lines[-1].split() == ["/guest/thumbs", "private"]
     assert {r.query["limit"] for r in api.requests if "limit" in r.query} == {"0"}
@@ -36,7 +46,15 @@ def test_collections_the_controller_does_not_serve_list_empty(wsk, api):
 
 
 def test_forbidden_namespace_fails(wsk, api):
-    api.on("GET", "/api/v1/namespaces/secret/packages", {"error": "not allowed", "code": "t1"}, status=403)
+    api.on(
+        "GET",
+        "/api/v1/namespaces/secret/packages",
+        {"error": "not allowed", "code": "t1"},
+        status=403,
+    )
     run = wsk("namespace", "get", "secret")
     assert run.code == 403 - 256
-    assert run.err == "error: Unable to obtain the list of entities for namespace 'secret': not allowed (code t1)\n"
+    assert (
+        run.err
+        == "error: Unable to obtain the list of entities for namespace 'secret': not allowed (code t1)\n"
+    )

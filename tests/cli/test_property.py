@@ -1,4 +1,5 @@
 """``tango property set|get|unset`` against a temporary properties file."""
+
 from tests.cli.conftest import GUEST_KEY
 
 
@@ -43,8 +44,11 @@ def test_get_namespace_and_build_ask_the_api(wsk, api):
     api.on("GET", "/api/v1", {"api_version": "1.0.0", "build": "2024-08-01", "buildno": "42"})
     run = wsk("property", "get", "--namespace", "--apibuild")
     assert run.code == 0
-    assert run.out.splitlines() == ["whisk namespace\t\tguest", "whisk API build\t\t2024-08-01",
-                                    "whisk API build number\t\t42"]
+    assert run.out.splitlines() == [
+        "whisk namespace\t\tguest",
+        "whisk API build\t\t2024-08-01",
+        "whisk API build number\t\t42",
+    ]
 
 
 def test_get_json(wsk, api):

@@ -1,25 +1,56 @@
 """``tango workflow ...`` against the workflow extension of the REST API."""
+
 import json
 
 import pytest
 
 from tests.cli.conftest import API
 
-RUN = {"runId": "r1", "workflow": "thumbs", "namespace": "guest", "policy": "late", "start": 1, "end": 2101,
-       "duration": 2100.0, "status": "success", "statusText": "success",
-       "slo": {"latencyMs": 2500.0, "percentile": 99.0}, "metSlo": True, "coreSeconds": 1.25,
-       "gbSeconds": 0.5, "result": {"ok": True},
-       "nodes": [{"id": "resize", "action": "resize", "status": "success", "duration": 900.0,
-                  "activationIds": ["a" * 32], "size": {"cpu": 2.0, "memory": 1024, "option": "large"},
-                  "remainingMs": 2450.5, "rule": "resize:1"},
-                 {"id": "tiles", "action": "tile", "status": "success", "duration": 700.0,
-                  "activationIds": ["b" * 32, "c" * 32], "size": None, "remainingMs": None}]}
+RUN = {
+    "runId": "r1",
+    "workflow": "thumbs",
+    "namespace": "guest",
+    "policy": "late",
+    "start": 1,
+    "end": 2101,
+    "duration": 2100.0,
+    "status": "success",
+    "statusText": "success",
+    "slo": {"latencyMs": 2500.0, "percentile": 99.0},
+    "metSlo": True,
+    "coreSeconds": 1.25,
+    "gbSeconds": 0.5,
+    "result": {"ok": True},
+    "nodes": [
+        {
+            "id": "resize",
+            "action": "resize",
+            "status": "success",
+            "duration": 900.0,
+            "activationIds": ["a" * 32],
+            "size": {"cpu": 2.0, "memory": 1024, "option": "large"},
+            "remainingMs": 2450.5,
+            "rule": "resize:1",
+        },
+        {
+            "id": "tiles",
+            "action": "tile",
+            "status": "success",
+            "duration": 700.0,
+            "activationIds": ["b" * 32, "c" * 32],
+            "size": None,
+            "remainingMs": None,
+        },
+    ],
+}
 
 
 @pytest.fixture
 def definition(tmp_path):
     path = tmp_path / "thumbs.yaml"
-    path.write_text("name: thumbs\nslo: {latency: 2500ms}\nnodes:\n  - {id: resize, action: resize}\n")
+    path.write_text(
+        "name: thumbs\nslo: {latency: 2500ms}\nnodes:\n  - {id: resize, action: resize}\n"
+    )
     return path
 
 
@@ -28,13 +59,19 @@ def test_create_and_update_send_the_yaml_text(wsk, api, definition):
     run = wsk("workflow", "create", "thumbs", str(definition))
     assert run.out == "ok: created workflow thumbs\n"
     assert (api.last.query, api.last.body) == ({}, {"definition": definition.read_text()})
-    assert wsk("workflow", "update", "thumbs", str(definition)).out == "ok: updated workflow thumbs\n"
+    assert (
+        wsk("workflow", "update", "thumbs", str(definition)).out == "ok: updated workflow thumbs\n"
+    )
     assert api.last.query == {"overwrite": "true"}
 
 
 def test_create_reports_a_bad_definition(wsk, api, definition):
-    api.on("PUT", f"{API}/workflows/thumbs",
-           {"error": "The workflow definition is not valid: nodes[0].action: unknown", "code": "t"}, status=400)
+    api.on(
+        "PUT",
+        f"{API}/workflows/thumbs",
+        {"error": "The workflow definition is not valid: nodes[0].action: unknown", "code": "t"},
+        status=400,
+    )
     run = wsk("workflow", "create", "thumbs", str(definition))
     assert run.code == 400 - 256
     assert "Unable to create workflow 'thumbs': The workflow definition is not valid" in run.err
@@ -91,19 +128,62 @@ def test_runs_table(wsk, api):
 def test_run_get_shows_each_node_decision(wsk, api):
     api.on("GET", f"{API}/workflow-runs/r1", RUN)
     lines = wsk("workflow", "run-get", "r1").out.splitlines()
-    assert lines[0] == ("run r1 of workflow thumbs: success, policy late, SLO 2500ms p99, duration 2100ms, "
-                        "met SLO yes, core-seconds 1.250, GB-seconds 0.500")
-    assert lines[1].split() == ["Node", "Status", "Activation", "Option", "CPU", "Memory", "Remaining", "Duration"]
-    assert lines[2].split() == ["resize", "success", "a" * 32, "large", "2.0", "1024MB", "2450ms", "900ms"]
+    assert lines[0] == (
+        "run r1 of workflow thumbs: success, policy late, SLO 2500ms p99, duration 2100ms, "
+        "met SLO yes, core-seconds 1.250, GB-seconds 0.500"
+    )
+    assert lines[1].split() == [
+        "Node",
+        "Status",
+        "Activation",
+        "Option",
+        "CPU",
+        "Memory",
+        "Remaining",
+        "Duration",
+    ]
+    assert lines[2].split() == [
+        "resize",
+        "success",
+        "a" * 32,
+        "large",
+        "2.0",
+        "1024MB",
+        "2450ms",
+        "900ms",
+    ]
     assert lines[3].split() == ["tiles", "success", "2", "activations", "-", "-", "-", "-", "700ms"]
 
 
 def test_report_per_policy(wsk, api):
-    api.on("GET", f"{API}/workflows/thumbs/report", {
-        "workflow": "thumbs", "slo": {"latency": 2500.0, "percentile": 99.0},
-        "policies": {"late": {"runs": 20, "succeeded": 20, "sloAttainment": 0.95,
-                              "latency": {"p50": 1800.0, "p95": 2400.0, "p99": 2600.0, "mean": 1900.0},
-                              "coreSecondsPerRun": 2.5, "gbSecondsPerRun": 1.0, "atRiskRuns": 1}}})
+    api.on(
+        "GET",
+        f"{API}/workflows/thumbs/report",
+        {
+            "workflow": "thumbs",
+            "slo": {"latency": 2500.0, "percentile": 99.0},
+            "policies": {
+                "late": {
+                    "runs": 20,
+                    "succeeded": 20,
+                    "sloAttainment": 0.95,
+                    "latency": {"p50": 1800.0, "p95": 2400.0, "p99": 2600.0, "mean": 1900.0},
+                    "coreSecondsPerRun": 2.5,
+                    "gbSecondsPerRun": 1.0,
+                    "atRiskRuns": 1,
+                }
+            },
+        },
+    )
     lines = wsk("workflow", "report", "thumbs").out.splitlines()
     assert lines[0] == "workflow thumbs, SLO 2500ms p99"
-    assert lines[2].split() == ["late", "20", "95.0%", "1800ms", "2400ms", "2600ms", "2.500", "1.000"]
+    assert lines[2].split() == [
+        "late",
+        "20",
+        "95.0%",
+        "1800ms",
+        "2400ms",
+        "2600ms",
+        "2.500",
+        "1.000",
+    ]

@@ -1,4 +1,5 @@
 """The platform's keep-alive HTTP client: pooled connections that the server closed are retried."""
+
 from __future__ import annotations
 
 import http.server
@@ -50,8 +51,10 @@ def test_requests_reuse_pooled_connections_and_survive_a_server_restart(server):
     pool = HttpPool("127.0.0.1", server.server_address[1], timeout=5)
     # Several concurrent requests leave several idle keep-alive connections in the pool.
     results = []
-    threads = [threading.Thread(target=lambda i=i: results.append(pool.json("POST", "/", {"i": i})))
-               for i in range(4)]
+    threads = [
+        threading.Thread(target=lambda i=i: results.append(pool.json("POST", "/", {"i": i})))
+        for i in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

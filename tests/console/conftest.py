@@ -1,6 +1,7 @@
 """Console test fixtures: the controller app on a fresh SQLite store with a small fake invoker
 on 127.0.0.1 that answers ``GET /status`` (a container pool the test sets) and ``POST /invoke``
 with a record carrying Tango's annotations (size, usage, startKind, waitTime/initTime)."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,16 @@ class FakeInvoker:
 
             def do_GET(self):
                 if self.path == "/status":
-                    self._send(200, {"id": "invoker0", "userMemory": 2048, "cpus": 2.0,
-                                     "containers": fake.containers, "buffer": 0})
+                    self._send(
+                        200,
+                        {
+                            "id": "invoker0",
+                            "userMemory": 2048,
+                            "cpus": 2.0,
+                            "containers": fake.containers,
+                            "buffer": 0,
+                        },
+                    )
                 else:
                     self._send(404, {"error": "no such path"})
 
@@ -61,20 +70,38 @@ class FakeInvoker:
         fail = body["params"].get("fail")
         size = body.get("size") or {"cpu": 1.0, "memory": a["limits"]["memory"]}
         cold = self.invocations == 1
-        ann = [{"key": "path", "value": a["path"]}, {"key": "kind", "value": a["exec"]["kind"]},
-               {"key": "waitTime", "value": 7}, {"key": "size", "value": size},
-               {"key": "usage", "value": {"cpuTime": 12.5, "maxMemory": 31457280}},
-               {"key": "startKind", "value": "cold" if cold else "warm"}, {"key": "invoker", "value": "invoker0"}]
+        ann = [
+            {"key": "path", "value": a["path"]},
+            {"key": "kind", "value": a["exec"]["kind"]},
+            {"key": "waitTime", "value": 7},
+            {"key": "size", "value": size},
+            {"key": "usage", "value": {"cpuTime": 12.5, "maxMemory": 31457280}},
+            {"key": "startKind", "value": "cold" if cold else "warm"},
+            {"key": "invoker", "value": "invoker0"},
+        ]
         if cold:
             ann.append({"key": "initTime", "value": 42})
         code = 1 if fail else 0
-        return {"namespace": body["namespace"], "name": a["name"], "version": a["version"],
-                "subject": body["subject"], "activationId": body["activationId"], "start": start,
-                "end": start + 25, "duration": 25, "statusCode": code,
-                "response": {"status": "application error" if fail else "success", "statusCode": code,
-                             "success": not fail, "result": {"error": "asked to fail"} if fail else body["params"]},
-                "logs": ["2026-11-27T00:00:00.000Z stdout: hello from the action"], "annotations": ann,
-                "publish": False}
+        return {
+            "namespace": body["namespace"],
+            "name": a["name"],
+            "version": a["version"],
+            "subject": body["subject"],
+            "activationId": body["activationId"],
+            "start": start,
+            "end": start + 25,
+            "duration": 25,
+            "statusCode": code,
+            "response": {
+                "status": "application error" if fail else "success",
+                "statusCode": code,
+                "success": not fail,
+                "result": {"error": "asked to fail"} if fail else body["params"],
+            },
+            "logs": ["2026-11-27T00:00:00.000Z stdout: hello from the action"],
+            "annotations": ann,
+            "publish": False,
+        }
 
     def close(self):
         self.server.shutdown()
@@ -91,7 +118,9 @@ class Console:
     def login(self, key: str = GUEST_KEY):
         r = self.client.post("/console/login", data={"key": key})
         assert r.status_code == 302, r.data
-        self.csrf = re.search(r'name="csrf" value="([^"]+)"', self.get("/console/").get_data(as_text=True)).group(1)
+        self.csrf = re.search(
+            r'name="csrf" value="([^"]+)"', self.get("/console/").get_data(as_text=True)
+        ).group(1)
         return r
 
     def get(self, path: str, **kw):
@@ -102,6 +131,7 @@ class Console:
 
     def api(self, method: str, path: str, key: str = GUEST_KEY, **kw):
         import base64
+
         auth = {"Authorization": "Basic " + base64.b64encode(key.encode()).decode()}
         return self.client.open(path, method=method, headers=auth, **kw)
 

@@ -1,4 +1,5 @@
 """Overview, actions and activations pages and their live JSON endpoints."""
+
 import re
 
 from tests.console.conftest import CODE
@@ -6,17 +7,34 @@ from tests.console.conftest import CODE
 
 def deploy_and_invoke(console, name="hello", params=None):
     console.api("PUT", f"/api/v1/namespaces/guest/actions/{name}", json=CODE)
-    r = console.api("POST", f"/api/v1/namespaces/guest/actions/{name}?blocking=true", json=params or {})
+    r = console.api(
+        "POST", f"/api/v1/namespaces/guest/actions/{name}?blocking=true", json=params or {}
+    )
     return r.get_json()["activationId"]
 
 
 def test_overview_counts_rates_errors_and_cold_starts(console):
-    deploy_and_invoke(console)                       # the fake invoker's first start is cold
+    deploy_and_invoke(console)  # the fake invoker's first start is cold
     deploy_and_invoke(console)
     deploy_and_invoke(console, params={"fail": True})
     console.invoker.containers = [
-        {"name": "wsk0_guest_hello", "action": "guest/hello", "state": "warm", "cpu": 1.5, "memory": 512, "lastUsed": 0},
-        {"name": "wsk1_guest_hello", "action": "guest/hello", "state": "busy", "cpu": 0.5, "memory": 256, "lastUsed": 0}]
+        {
+            "name": "wsk0_guest_hello",
+            "action": "guest/hello",
+            "state": "warm",
+            "cpu": 1.5,
+            "memory": 512,
+            "lastUsed": 0,
+        },
+        {
+            "name": "wsk1_guest_hello",
+            "action": "guest/hello",
+            "state": "busy",
+            "cpu": 0.5,
+            "memory": 256,
+            "lastUsed": 0,
+        },
+    ]
     console.login()
     page = console.get("/console/").get_data(as_text=True)
     assert "invoker0" in page and "wsk0_guest_hello" in page and "1.5" in page
@@ -25,7 +43,9 @@ def test_overview_counts_rates_errors_and_cold_starts(console):
     assert re.search(r'id="error-rate">33.3 %<', page)
     data = console.get("/console/api/overview").get_json()
     stats = data["data"]["activations"]
-    assert stats["count"] == 3 and stats["errors"] == 1 and stats["cold"] == 1 and stats["warm"] == 2
+    assert (
+        stats["count"] == 3 and stats["errors"] == 1 and stats["cold"] == 1 and stats["warm"] == 2
+    )
     assert stats["perSecond"] == 0.05
     assert {s["state"]: s["count"] for s in data["data"]["containers"]} == {"busy": 1, "warm": 1}
     assert "wsk1_guest_hello" in data["fragments"]["live-overview"]
@@ -59,11 +79,11 @@ def test_invoke_from_the_form_shows_the_activation_record(console):
     aid = r.headers["Location"].rsplit("/", 1)[1]
     page = console.get(f"/console/activations/{aid}").get_data(as_text=True)
     assert aid in page
-    assert '"name": "World"' in page                                  # result
-    assert "hello from the action" in page                            # logs
+    assert '"name": "World"' in page  # result
+    assert "hello from the action" in page  # logs
     assert re.search(r'id="wait-time">7 ms<', page)
     assert re.search(r'id="init-time">42 ms<', page)
-    assert "1.0 cpu / 256 MB" in page                                 # the size it ran at
+    assert "1.0 cpu / 256 MB" in page  # the size it ran at
     assert "12.5 ms CPU time" in page and "0.5 cores" in page and "30.0 MB peak" in page
 
 

@@ -1,10 +1,22 @@
 """Console login, logout, CSRF, readable errors and namespace isolation."""
+
 from controller.config import GUEST_KEY, SYSTEM_KEY
 from tests.console.conftest import ALICE_KEY, CODE
 
-PAGES = ["/console/", "/console/actions", "/console/activations", "/console/workflows",
-         "/console/savings", "/console/gpu"]
-APIS = ["/console/api/overview", "/console/api/activations", "/console/api/savings", "/console/api/gpu"]
+PAGES = [
+    "/console/",
+    "/console/actions",
+    "/console/activations",
+    "/console/workflows",
+    "/console/savings",
+    "/console/gpu",
+]
+APIS = [
+    "/console/api/overview",
+    "/console/api/activations",
+    "/console/api/savings",
+    "/console/api/gpu",
+]
 
 
 def test_every_page_and_api_needs_a_login(console):
@@ -76,8 +88,23 @@ def test_a_non_admin_key_sees_only_its_own_namespace(console):
 
 def test_containers_of_other_namespaces_are_hidden_from_non_admins(console):
     console.invoker.containers = [
-        {"name": "wsk0_guest", "action": "guest/secret", "state": "warm", "cpu": 1.0, "memory": 256, "lastUsed": 0},
-        {"name": "wsk1_alice", "action": "alice/mine", "state": "busy", "cpu": 0.5, "memory": 128, "lastUsed": 0}]
+        {
+            "name": "wsk0_guest",
+            "action": "guest/secret",
+            "state": "warm",
+            "cpu": 1.0,
+            "memory": 256,
+            "lastUsed": 0,
+        },
+        {
+            "name": "wsk1_alice",
+            "action": "alice/mine",
+            "state": "busy",
+            "cpu": 0.5,
+            "memory": 128,
+            "lastUsed": 0,
+        },
+    ]
     console.login(ALICE_KEY)
     page = console.get("/console/").get_data(as_text=True)
     assert "alice/mine" in page and "guest/secret" not in page
@@ -86,10 +113,18 @@ def test_containers_of_other_namespaces_are_hidden_from_non_admins(console):
 def test_an_admin_switches_namespaces(console):
     console.api("PUT", "/api/v1/namespaces/guest/actions/shared", json=CODE)
     console.invoker.containers = [
-        {"name": "wsk0_guest", "action": "guest/shared", "state": "warm", "cpu": 1.0, "memory": 256, "lastUsed": 0}]
+        {
+            "name": "wsk0_guest",
+            "action": "guest/shared",
+            "state": "warm",
+            "cpu": 1.0,
+            "memory": 256,
+            "lastUsed": 0,
+        }
+    ]
     console.login(SYSTEM_KEY)
-    assert b"guest/shared" in console.get("/console/").data          # admins see every container
-    assert b"shared" not in console.get("/console/actions").data     # whisk.system's own actions first
+    assert b"guest/shared" in console.get("/console/").data  # admins see every container
+    assert b"shared" not in console.get("/console/actions").data  # whisk.system's own actions first
     r = console.post("/console/namespace", {"ns": "guest"})
     assert r.status_code == 302
     assert b"shared" in console.get("/console/actions").data

@@ -1,5 +1,6 @@
 """Workflow pages: DAG, runs with timelines, SLO attainment, hints editing, profiling,
 synthesis and savings."""
+
 import re
 import time
 
@@ -30,15 +31,21 @@ function classify
 def deploy(console, hints=True):
     for a in ("resize", "classify"):
         console.api("PUT", f"/api/v1/namespaces/guest/actions/{a}", json=CODE)
-    r = console.api("PUT", "/api/v1/namespaces/guest/workflows/thumbs", json={"definition": WORKFLOW})
+    r = console.api(
+        "PUT", "/api/v1/namespaces/guest/workflows/thumbs", json={"definition": WORKFLOW}
+    )
     assert r.status_code == 200, r.data
     if hints:
-        r = console.api("PUT", "/api/v1/namespaces/guest/workflows/thumbs/hints", json={"hints": HINTS})
+        r = console.api(
+            "PUT", "/api/v1/namespaces/guest/workflows/thumbs/hints", json={"hints": HINTS}
+        )
         assert r.status_code == 200, r.data
 
 
 def run(console, policy):
-    r = console.api("POST", f"/api/v1/namespaces/guest/workflows/thumbs?blocking=true&policy={policy}", json={})
+    r = console.api(
+        "POST", f"/api/v1/namespaces/guest/workflows/thumbs?blocking=true&policy={policy}", json={}
+    )
     assert r.status_code == 200, r.data
     return r.get_json()
 
@@ -50,10 +57,14 @@ def test_workflow_page_draws_the_dag_runs_and_slo(console):
     console.login()
     assert b"thumbs" in console.get("/console/workflows").data
     page = console.get("/console/workflows/thumbs").get_data(as_text=True)
-    assert page.count('class="node"') == 2 and 'data-node="resize"' in page and 'data-node="classify"' in page
+    assert (
+        page.count('class="node"') == 2
+        and 'data-node="resize"' in page
+        and 'data-node="classify"' in page
+    )
     assert page.count('class="edge"') == 1
     assert late["runId"][:12] in page and 'class="bar"' in page
-    assert "small 0.5 cpu/256 MB" in page and "ms left" in page   # chosen size and remaining budget
+    assert "small 0.5 cpu/256 MB" in page and "ms left" in page  # chosen size and remaining budget
     assert "SLO 2500 ms" in page
     slo = re.search(r'<table class="grid" id="slo">.*?</table>', page, re.S).group(0)
     assert "late" in slo and "early-max" in slo and "100.0 %" in slo
@@ -102,10 +113,13 @@ def test_hint_errors_are_shown_at_their_line_and_not_saved(console):
     assert r.status_code == 400 and "not saved" in page
     line = re.search(r'<li class="has-error"><span class="ln">(\d+)</span>', page)
     assert line and int(line.group(1)) == 7
-    assert re.search(r'line 7, column \d+: error: .*huge', page)
+    assert re.search(r"line 7, column \d+: error: .*huge", page)
     assert console.services.workflows.get_hints("guest", "thumbs")["hints"] == HINTS
-    r = console.client.post("/console/api/workflows/thumbs/hints/check", json={"hints": broken},
-                            headers={"X-CSRF-Token": console.csrf})
+    r = console.client.post(
+        "/console/api/workflows/thumbs/hints/check",
+        json={"hints": broken},
+        headers={"X-CSRF-Token": console.csrf},
+    )
     assert r.status_code == 200 and r.get_json()["diagnostics"][0]["line"] == 7
 
 
@@ -126,10 +140,18 @@ def test_profiling_progress_then_synthesis_diff_and_adoption(console):
     console.login()
     r = console.post("/console/workflows/thumbs/synthesize", {"percentile": ""})
     assert r.status_code == 409 and b"no profiles yet" in r.data
-    r = console.post("/console/workflows/thumbs/profile", {"inputs": '{"n": 1}\nnot json\n[1]', "repeats": "2"})
+    r = console.post(
+        "/console/workflows/thumbs/profile", {"inputs": '{"n": 1}\nnot json\n[1]', "repeats": "2"}
+    )
     page = r.get_data(as_text=True)
-    assert r.status_code == 400 and "line 2: not valid JSON" in page and "line 3: must be a JSON object" in page
-    r = console.post("/console/workflows/thumbs/profile", {"inputs": '{"n": 1}\n{"n": 2}', "repeats": "2"})
+    assert (
+        r.status_code == 400
+        and "line 2: not valid JSON" in page
+        and "line 3: must be a JSON object" in page
+    )
+    r = console.post(
+        "/console/workflows/thumbs/profile", {"inputs": '{"n": 1}\n{"n": 2}', "repeats": "2"}
+    )
     assert r.status_code == 302
     for _ in range(200):
         st = console.get("/console/api/workflows/thumbs/profile").get_json()
@@ -137,7 +159,10 @@ def test_profiling_progress_then_synthesis_diff_and_adoption(console):
             break
         time.sleep(0.05)
     assert st["data"]["job"]["state"] == "done", st
-    assert 'data-state="done"' in st["fragments"]["live-profile"] and "resize" in st["fragments"]["live-profile"]
+    assert (
+        'data-state="done"' in st["fragments"]["live-profile"]
+        and "resize" in st["fragments"]["live-profile"]
+    )
     r = console.post("/console/workflows/thumbs/synthesize", {"percentile": "99"})
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and ('id="hint-diff"' in page or "same as the active" in page)
@@ -156,7 +181,7 @@ def test_savings_chart_compares_policies_with_early_binding(console):
     console.login()
     page = console.get("/console/savings").get_data(as_text=True)
     assert 'data-series="late"' in page and 'data-series="early-max"' in page
-    assert 'stroke-dasharray="6 4"' in page                   # the baseline is dashed
+    assert 'stroke-dasharray="6 4"' in page  # the baseline is dashed
     assert re.search(r'<span class="badge ok">[\d.]+ % less</span>', page)
     data = console.get("/console/api/savings?workflow=thumbs").get_json()["data"]
     rows = {p["policy"]: p for p in data["policies"]}

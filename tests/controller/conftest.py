@@ -1,5 +1,6 @@
 """Controller unit-test fixtures: a Flask test client on a fresh store, with a small fake
 invoker (an HTTP server on 127.0.0.1 that answers ``/invoke`` from a script) registered."""
+
 from __future__ import annotations
 
 import base64
@@ -56,15 +57,37 @@ class FakeInvoker:
     @staticmethod
     def record(body: dict, result, status_code: int = 0, duration: int = 5) -> dict:
         start = int(time.time() * 1000)
-        status = {0: "success", 1: "application error", 2: "action developer error", 3: "whisk internal error"}[status_code]
+        status = {
+            0: "success",
+            1: "application error",
+            2: "action developer error",
+            3: "whisk internal error",
+        }[status_code]
         a = body["action"]
-        return {"namespace": body["namespace"], "name": a["name"], "version": a["version"], "subject": body["subject"],
-                "activationId": body["activationId"], "start": start, "end": start + duration, "duration": duration,
+        return {
+            "namespace": body["namespace"],
+            "name": a["name"],
+            "version": a["version"],
+            "subject": body["subject"],
+            "activationId": body["activationId"],
+            "start": start,
+            "end": start + duration,
+            "duration": duration,
+            "statusCode": status_code,
+            "response": {
+                "status": status,
                 "statusCode": status_code,
-                "response": {"status": status, "statusCode": status_code, "success": status_code == 0, "result": result},
-                "logs": [], "annotations": [{"key": "path", "value": a["path"]}, {"key": "waitTime", "value": 1},
-                                            {"key": "size", "value": body.get("size")}],
-                "publish": False}
+                "success": status_code == 0,
+                "result": result,
+            },
+            "logs": [],
+            "annotations": [
+                {"key": "path", "value": a["path"]},
+                {"key": "waitTime", "value": 1},
+                {"key": "size", "value": body.get("size")},
+            ],
+            "publish": False,
+        }
 
     def echo(self, body):
         return 200, self.record(body, body["params"])

@@ -2,6 +2,7 @@
 (two ``Services`` on one database) share the job store; only the holder of the advisory lock
 submits alarm jobs, a job created through the follower is fired by the leader, and when the
 leader closes the follower takes over. SQLite: the one controller leads unless ``--no-alarms``."""
+
 from __future__ import annotations
 
 import time
@@ -21,7 +22,9 @@ class Controller:
     own scheduler submits."""
 
     def __init__(self, db_url: str, **config):
-        cfg = ControllerConfig(db_url=db_url, invoker_down_after_s=3600, alarm_leader_poll_s=0.3, **config)
+        cfg = ControllerConfig(
+            db_url=db_url, invoker_down_after_s=3600, alarm_leader_poll_s=0.3, **config
+        )
         self.services = build_services(cfg)
         self.client = create_app(cfg, self.services, start_jobs=True).test_client()
         self.fake = FakeInvoker()
@@ -44,10 +47,21 @@ class Controller:
 def create_alarm(client, guest) -> None:
     """An interval alarm of one second on trigger ``tick`` with a rule to an action."""
     client.put(f"{API}/actions/a", json=CODE, headers=guest)
-    r = client.put(f"{API}/triggers/tick", headers=guest, json={
-        "annotations": [{"key": "feed", "value": INTERVAL}], "parameters": [{"key": "seconds", "value": 1}]})
+    r = client.put(
+        f"{API}/triggers/tick",
+        headers=guest,
+        json={
+            "annotations": [{"key": "feed", "value": INTERVAL}],
+            "parameters": [{"key": "seconds", "value": 1}],
+        },
+    )
     assert r.status_code == 200, r.json
-    assert client.put(f"{API}/rules/r", json={"trigger": "/_/tick", "action": "/_/a"}, headers=guest).status_code == 200
+    assert (
+        client.put(
+            f"{API}/rules/r", json={"trigger": "/_/tick", "action": "/_/a"}, headers=guest
+        ).status_code
+        == 200
+    )
 
 
 def test_no_alarms_flag():
@@ -60,8 +74,8 @@ def test_sqlite_controller_leads_unless_told_not_to(tmp_path, guest):
     quiet = Controller(url, alarms=False)
     try:
         create_alarm(quiet.client, guest)
-        assert stored_jobs(quiet.services) == ["alarm:guest/tick"]   # managed, though not fired here
-        time.sleep(1.0)   # several leadership polls
+        assert stored_jobs(quiet.services) == ["alarm:guest/tick"]  # managed, though not fired here
+        time.sleep(1.0)  # several leadership polls
         assert not quiet.leading and quiet.submitted == 0
     finally:
         quiet.close()
@@ -75,20 +89,22 @@ def test_sqlite_controller_leads_unless_told_not_to(tmp_path, guest):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_one_controller_of_a_postgres_store_fires_and_a_follower_takes_over(db_url, guest):
     first = Controller(db_url)
     second = Controller(db_url)
     controllers = [first, second]
     try:
         assert eventually(lambda: first.leading or second.leading)
-        time.sleep(1.0)   # the follower keeps trying meanwhile and must keep failing
+        time.sleep(1.0)  # the follower keeps trying meanwhile and must keep failing
         leader, follower = (first, second) if first.leading else (second, first)
         assert not follower.leading
 
-        create_alarm(follower.client, guest)          # managed through the follower ...
+        create_alarm(follower.client, guest)  # managed through the follower ...
         since = int(time.time() * 1000)
-        fires(leader.services, at_least=3, since=since)   # ... fired by the leader only
+        fires(leader.services, at_least=3, since=since)  # ... fired by the leader only
         assert leader.submitted >= 3 and follower.submitted == 0
 
         leader.close()

@@ -1,5 +1,6 @@
 """Prometheus metrics: the exposition format of the metric types, the controller's
 ``GET /metrics`` moving after invokes and throttles (fake invoker), and the invoker's set."""
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,9 @@ def test_exposition_format():
     g = Gauge("up", "Up.", (), lambda: {(): 1})
     text = render([c, h, g])
     assert "# TYPE jobs_total counter" in text and "# TYPE lat_seconds histogram" in text
-    assert 'jobs_total{kind="say \\"hi\\"\\n"} 1' in text and sample(text, "jobs_total", kind="b") == 2
+    assert (
+        'jobs_total{kind="say \\"hi\\"\\n"} 1' in text and sample(text, "jobs_total", kind="b") == 2
+    )
     assert sample(text, "lat_seconds_bucket", le="0.1") == 2
     assert sample(text, "lat_seconds_bucket", le="1") == 3
     assert sample(text, "lat_seconds_bucket", le="+Inf") == 4
@@ -49,14 +52,27 @@ def test_counters_move_after_invokes(platform, guest):
     client.put("/api/v1/namespaces/_/actions/hello", json=CODE, headers=guest)
     before = client.get("/metrics").data.decode()
     user = {"namespace": "guest", "initiator": "guest", "action": "guest/hello"}
-    fake.behaviour = lambda body: (200, {**FakeInvoker.record(body, {"ok": True}),
-                                         "annotations": [{"key": "path", "value": "guest/hello"},
-                                                         {"key": "waitTime", "value": 12},
-                                                         {"key": "initTime", "value": 300},
-                                                         {"key": "startKind", "value": "cold"}]})
-    assert client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest).status_code == 200
+    fake.behaviour = lambda body: (
+        200,
+        {
+            **FakeInvoker.record(body, {"ok": True}),
+            "annotations": [
+                {"key": "path", "value": "guest/hello"},
+                {"key": "waitTime", "value": 12},
+                {"key": "initTime", "value": 300},
+                {"key": "startKind", "value": "cold"},
+            ],
+        },
+    )
+    assert (
+        client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest).status_code
+        == 200
+    )
     fake.behaviour = lambda body: (200, FakeInvoker.record(body, {"error": "no"}, status_code=1))
-    assert client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest).status_code == 502
+    assert (
+        client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest).status_code
+        == 502
+    )
     r = client.get("/metrics")
     assert r.status_code == 200 and r.content_type.startswith("text/plain; version=0.0.4")
     after = r.data.decode()
@@ -66,9 +82,24 @@ def test_counters_move_after_invokes(platform, guest):
     assert delta("openwhisk_action_status", status="application_error", **user) == 1
     assert delta("openwhisk_action_coldStarts_total", **user) == 1
     assert delta("openwhisk_action_initTime_seconds_count", **user) == 1
-    assert delta("openwhisk_action_waitTime_seconds_sum", **user) == pytest.approx(0.012 + 0.001)  # 12 ms + 1 ms
-    assert delta("tango_controller_starts_total", namespace="guest", action="guest/hello", start_kind="cold") == 1
-    assert delta("tango_controller_invoke_latency_seconds_count", namespace="guest", action="guest/hello") == 2
+    assert delta("openwhisk_action_waitTime_seconds_sum", **user) == pytest.approx(
+        0.012 + 0.001
+    )  # 12 ms + 1 ms
+    assert (
+        delta(
+            "tango_controller_starts_total",
+            namespace="guest",
+            action="guest/hello",
+            start_kind="cold",
+        )
+        == 1
+    )
+    assert (
+        delta(
+            "tango_controller_invoke_latency_seconds_count", namespace="guest", action="guest/hello"
+        )
+        == 2
+    )
     assert sample(after, "tango_controller_invokers", state="up") == 1
     assert sample(after, "tango_controller_invokers", state="down") == 0
 
@@ -76,12 +107,21 @@ def test_counters_move_after_invokes(platform, guest):
 def test_invoker_failures_count_as_internal_errors_and_invoker_states_show(platform, guest):
     client, services, fake = platform
     client.put("/api/v1/namespaces/_/actions/hello", json=CODE, headers=guest)
-    fake.behaviour = lambda body: (200, None)      # the invoker dies mid-activation
+    fake.behaviour = lambda body: (200, None)  # the invoker dies mid-activation
     r = client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest)
     assert r.status_code == 500 and r.json["response"]["status"] == "whisk internal error"
     text = client.get("/metrics").data.decode()
-    assert sample(text, "openwhisk_action_status", namespace="guest", initiator="guest", action="guest/hello",
-                  status="internal_error") >= 1
+    assert (
+        sample(
+            text,
+            "openwhisk_action_status",
+            namespace="guest",
+            initiator="guest",
+            action="guest/hello",
+            status="internal_error",
+        )
+        >= 1
+    )
     services.registry.mark_down("invoker0")
     text = client.get("/metrics").data.decode()
     assert sample(text, "tango_controller_invokers", state="down") == 1
@@ -92,11 +132,19 @@ def test_throttled_requests_are_counted(platform, guest):
     client, services, _ = platform
     services.subjects.set_limits("guest", {"invocationsPerMinute": 1})
     client.put("/api/v1/namespaces/_/actions/hello", json=CODE, headers=guest)
-    before = sample(client.get("/metrics").data.decode(), "openwhisk_action_limit_timed_total", namespace="guest")
+    before = sample(
+        client.get("/metrics").data.decode(),
+        "openwhisk_action_limit_timed_total",
+        namespace="guest",
+    )
     client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest)
     r = client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest)
     assert r.status_code == 429
-    after = sample(client.get("/metrics").data.decode(), "openwhisk_action_limit_timed_total", namespace="guest")
+    after = sample(
+        client.get("/metrics").data.decode(),
+        "openwhisk_action_limit_timed_total",
+        namespace="guest",
+    )
     assert after - before == 1
 
 
@@ -107,7 +155,10 @@ def test_invoker_metrics():
     m.run_finished("guest/a", 3.0)
     text = m.render(lambda: {"states": {"warm": 2, "busy": 1}, "buffer": 3, "freeMemory": 1024})
     assert sample(text, "tango_invoker_activations_total", action="guest/a", status="success") == 1
-    assert sample(text, "tango_invoker_activations_total", action="guest/a", status="developer_error") == 1
+    assert (
+        sample(text, "tango_invoker_activations_total", action="guest/a", status="developer_error")
+        == 1
+    )
     assert sample(text, "tango_invoker_starts_total", start_kind="cold") == 1
     assert sample(text, "tango_invoker_starts_total", start_kind="warm") == 1
     assert sample(text, "tango_invoker_init_seconds_count") == 1

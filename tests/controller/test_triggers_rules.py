@@ -2,6 +2,7 @@
 ``rules`` map, enable/disable, fire (202 + trigger activation whose logs list the rules, child
 activations with ``cause``; 204 without an active rule), the firesPerMinute throttle, and
 responses checked against OpenWhisk's API spec."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,11 @@ API = "/api/v1/namespaces/_"
 def setup_trigger_rule(client, guest, trigger="t", rule="r", action="a", params=None):
     client.put(f"{API}/actions/{action}", json=CODE, headers=guest)
     client.put(f"{API}/triggers/{trigger}", json={"parameters": params or []}, headers=guest)
-    return client.put(f"{API}/rules/{rule}", json={"trigger": f"/_/{trigger}", "action": f"/_/{action}"},
-                      headers=guest)
+    return client.put(
+        f"{API}/rules/{rule}",
+        json={"trigger": f"/_/{trigger}", "action": f"/_/{action}"},
+        headers=guest,
+    )
 
 
 def wait_for_activation(client, guest, activation_id, timeout=10.0):
@@ -33,7 +37,9 @@ def wait_for_activation(client, guest, activation_id, timeout=10.0):
 
 def test_trigger_crud_and_shapes(platform, guest):
     client, _, _ = platform
-    r = client.put(f"{API}/triggers/t", json={"parameters": [{"key": "p", "value": 1}]}, headers=guest)
+    r = client.put(
+        f"{API}/triggers/t", json={"parameters": [{"key": "p", "value": 1}]}, headers=guest
+    )
     assert r.status_code == 200
     doc = r.json
     assert (doc["name"], doc["version"], doc["rules"], doc["limits"]) == ("t", "0.0.1", {}, {})
@@ -50,22 +56,35 @@ def test_trigger_crud_and_shapes(platform, guest):
     # names are unique across collections
     client.put(f"{API}/actions/clash", json=CODE, headers=guest)
     r = client.put(f"{API}/triggers/clash", json={}, headers=guest)
-    assert r.status_code == 409 and r.json["error"] == "Resource by this name exists but is not in this collection."
+    assert (
+        r.status_code == 409
+        and r.json["error"] == "Resource by this name exists but is not in this collection."
+    )
 
 
 def test_rule_crud_status_and_trigger_rules_map(platform, guest):
     client, _, _ = platform
     r = setup_trigger_rule(client, guest)
     assert r.status_code == 200 and r.json["status"] == "active"
-    assert r.json["trigger"] == {"path": "guest", "name": "t"} and r.json["action"] == {"path": "guest", "name": "a"}
+    assert r.json["trigger"] == {"path": "guest", "name": "t"} and r.json["action"] == {
+        "path": "guest",
+        "name": "a",
+    }
     validate(r.json, "Rule")
     trigger = client.get(f"{API}/triggers/t", headers=guest).json
-    assert trigger["rules"] == {"guest/r": {"action": {"path": "guest", "name": "a"}, "status": "active"}}
-    assert client.post(f"{API}/rules/r", json={"status": "inactive"}, headers=guest).status_code == 200
+    assert trigger["rules"] == {
+        "guest/r": {"action": {"path": "guest", "name": "a"}, "status": "active"}
+    }
+    assert (
+        client.post(f"{API}/rules/r", json={"status": "inactive"}, headers=guest).status_code == 200
+    )
     got = client.get(f"{API}/rules/r", headers=guest).json
     assert got["status"] == "inactive"
     validate(got, "Rule")
-    assert client.get(f"{API}/triggers/t", headers=guest).json["rules"]["guest/r"]["status"] == "inactive"
+    assert (
+        client.get(f"{API}/triggers/t", headers=guest).json["rules"]["guest/r"]["status"]
+        == "inactive"
+    )
     r = client.post(f"{API}/rules/r", json={"status": "sleeping"}, headers=guest)
     assert r.status_code == 400 and "'status'" in r.json["error"]
     client.post(f"{API}/rules/r", json={"status": "active"}, headers=guest)
@@ -83,14 +102,28 @@ def test_rule_needs_existing_trigger_and_action_and_moves_on_update(platform, gu
     assert r.status_code == 404 and "trigger '/guest/nope'" in r.json["error"]
     client.put(f"{API}/triggers/t1", json={}, headers=guest)
     client.put(f"{API}/triggers/t2", json={}, headers=guest)
-    r = client.put(f"{API}/rules/r", json={"trigger": "/_/t1", "action": "/_/missing"}, headers=guest)
+    r = client.put(
+        f"{API}/rules/r", json={"trigger": "/_/t1", "action": "/_/missing"}, headers=guest
+    )
     assert r.status_code == 404 and "action '/guest/missing'" in r.json["error"]
     r = client.put(f"{API}/rules/r", json={"trigger": "t1"}, headers=guest)
     assert r.status_code == 400 and "'action'" in r.json["error"]
-    assert client.put(f"{API}/rules/r", json={"trigger": "/_/t1", "action": "/_/a"}, headers=guest).status_code == 200
-    assert client.put(f"{API}/rules/r", json={"trigger": "/_/t1", "action": "/_/a"}, headers=guest).status_code == 409
+    assert (
+        client.put(
+            f"{API}/rules/r", json={"trigger": "/_/t1", "action": "/_/a"}, headers=guest
+        ).status_code
+        == 200
+    )
+    assert (
+        client.put(
+            f"{API}/rules/r", json={"trigger": "/_/t1", "action": "/_/a"}, headers=guest
+        ).status_code
+        == 409
+    )
     r = client.put(f"{API}/rules/r?overwrite=true", json={"trigger": "/_/t2"}, headers=guest)
-    assert r.status_code == 200 and r.json["trigger"]["name"] == "t2" and r.json["version"] == "0.0.2"
+    assert (
+        r.status_code == 200 and r.json["trigger"]["name"] == "t2" and r.json["version"] == "0.0.2"
+    )
     assert client.get(f"{API}/triggers/t1", headers=guest).json["rules"] == {}
     assert "guest/r" in client.get(f"{API}/triggers/t2", headers=guest).json["rules"]
     r = client.put(f"{API}/rules/x", json={"trigger": "/other/t1", "action": "/_/a"}, headers=guest)
@@ -112,7 +145,9 @@ def test_fire_without_active_rule_is_204_and_stores_nothing(platform, guest):
 
 def test_fire_records_rule_results_and_invokes_actions_with_cause(platform, guest):
     client, _, fake = platform
-    setup_trigger_rule(client, guest, params=[{"key": "p", "value": "trigger"}, {"key": "q", "value": 0}])
+    setup_trigger_rule(
+        client, guest, params=[{"key": "p", "value": "trigger"}, {"key": "q", "value": 0}]
+    )
     client.put(f"{API}/actions/b", json=CODE, headers=guest)
     client.put(f"{API}/rules/r2", json={"trigger": "/_/t", "action": "/_/b"}, headers=guest)
     r = client.post(f"{API}/triggers/t", json={"q": 1}, headers=guest)
@@ -125,10 +160,15 @@ def test_fire_records_rule_results_and_invokes_actions_with_cause(platform, gues
     validate(record, "Activation")
     logs = sorted((json.loads(line) for line in record["logs"]), key=lambda e: e["rule"])
     assert [(e["rule"], e["action"], e["statusCode"], e["success"]) for e in logs] == [
-        ("guest/r", "guest/a", 0, True), ("guest/r2", "guest/b", 0, True)]
+        ("guest/r", "guest/a", 0, True),
+        ("guest/r2", "guest/b", 0, True),
+    ]
     for entry in logs:
         child = wait_for_activation(client, guest, entry["activationId"])
-        assert child["cause"] == trigger_id and child["response"]["result"] == {"p": "trigger", "q": 1}
+        assert child["cause"] == trigger_id and child["response"]["result"] == {
+            "p": "trigger",
+            "q": 1,
+        }
     assert sorted(req["cause"] for req in fake.requests) == [trigger_id, trigger_id]
 
 
@@ -144,7 +184,9 @@ def test_fire_logs_a_rule_whose_action_is_gone(platform, guest):
 
 def test_rule_action_in_a_package(platform, guest):
     client, _, fake = platform
-    client.put(f"{API}/packages/pkg", json={"parameters": [{"key": "from", "value": "pkg"}]}, headers=guest)
+    client.put(
+        f"{API}/packages/pkg", json={"parameters": [{"key": "from", "value": "pkg"}]}, headers=guest
+    )
     client.put(f"{API}/actions/pkg/a", json=CODE, headers=guest)
     client.put(f"{API}/triggers/t", json={}, headers=guest)
     r = client.put(f"{API}/rules/r", json={"trigger": "/_/t", "action": "/_/pkg/a"}, headers=guest)
@@ -171,5 +213,8 @@ def test_other_namespaces_cannot_fire(platform, guest):
     client, services, _ = platform
     alice = basic(services.subjects.create("alice").api_key)
     client.put(f"{API}/triggers/t", json={}, headers=guest)
-    assert client.post("/api/v1/namespaces/guest/triggers/t", json={}, headers=alice).status_code == 403
+    assert (
+        client.post("/api/v1/namespaces/guest/triggers/t", json={}, headers=alice).status_code
+        == 403
+    )
     assert client.get(f"{API}/triggers/t", headers=alice).status_code == 404

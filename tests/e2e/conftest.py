@@ -1,6 +1,7 @@
 """End-to-end fixtures: a real standalone platform (controller + invoker processes, SQLite,
 Docker containers) started with ``tango standalone``, driven through the real ``tango`` CLI.
 One platform serves the whole session."""
+
 from __future__ import annotations
 
 import json
@@ -29,22 +30,41 @@ class Platform:
     def apihost(self) -> str:
         return self.process.apihost
 
-    def tango(self, *args: str, check: bool = True, timeout: float = 120, auth: str | None = None,
-              input: str | None = None) -> subprocess.CompletedProcess:
+    def tango(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 120,
+        auth: str | None = None,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess:
         """Run the real CLI (``python -m cli``) against this platform."""
-        env = {**os.environ, "WSK_CONFIG_FILE": str(self.wskprops), "TANGO_DATA_DIR": str(self.process.data_dir)}
+        env = {
+            **os.environ,
+            "WSK_CONFIG_FILE": str(self.wskprops),
+            "TANGO_DATA_DIR": str(self.process.data_dir),
+        }
         extra = ["--auth", auth] if auth else []
-        cp = subprocess.run([sys.executable, "-m", "cli", *extra, *args], cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=timeout, input=input)
+        cp = subprocess.run(
+            [sys.executable, "-m", "cli", *extra, *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+        )
         if check and cp.returncode != 0:
-            raise AssertionError(f"tango {' '.join(args)} exited {cp.returncode}\nstdout: {cp.stdout}\n"
-                                 f"stderr: {cp.stderr}")
+            raise AssertionError(
+                f"tango {' '.join(args)} exited {cp.returncode}\nstdout: {cp.stdout}\n"
+                f"stderr: {cp.stderr}"
+            )
         return cp
 
     def tango_json(self, *args: str, **kw):
         return json.loads(self.tango("--json", *args, **kw).stdout)
 
-    def in_new_namespace(self, prefix: str) -> "Platform":
+    def in_new_namespace(self, prefix: str) -> Platform:
         """The same platform seen through the key of a fresh namespace (its own ~/.wskprops),
         so tests sharing the session's platform never see each other's entities."""
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"

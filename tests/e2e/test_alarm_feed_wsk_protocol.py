@@ -4,6 +4,7 @@ wsk's order against a running standalone platform with real containers: ``trigge
 ``lifecycleEvent: CREATE``), a rule, two fires of a two-second interval running the action, and
 ``trigger delete`` (GET the trigger, invoke the feed with ``DELETE``, DELETE the trigger); and a
 failed CREATE (bad cron), after which wsk deletes the trigger it had created."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,9 @@ FEED = "/whisk.system/alarms/interval"
 def invoke_feed(ns, feed: str, event: str, trigger: str, **params):
     """wsk's ``configureFeed``: a blocking invoke of the feed action in its own namespace."""
     body = {"lifecycleEvent": event, "triggerName": trigger, "authKey": ns.auth, **params}
-    return ns.api("POST", f"/api/v1/namespaces/whisk.system/actions/alarms/{feed}?blocking=true", json=body)
+    return ns.api(
+        "POST", f"/api/v1/namespaces/whisk.system/actions/alarms/{feed}?blocking=true", json=body
+    )
 
 
 def trigger_fires(ns, trigger: str, at_least: int, timeout: float = 90.0) -> list[dict]:
@@ -46,12 +49,21 @@ def activation(ns, activation_id: str, timeout: float = 60.0) -> dict:
 
 def test_wsk_feed_lifecycle_fires_the_rule_and_delete_stops_it(platform):
     ns = platform.in_new_namespace("feed")
-    assert ns.api("PUT", "/api/v1/namespaces/_/actions/tock", json={"exec": {"kind": "python:3", "code": ECHO}}).ok
+    assert ns.api(
+        "PUT",
+        "/api/v1/namespaces/_/actions/tock",
+        json={"exec": {"kind": "python:3", "code": ECHO}},
+    ).ok
     # wsk trigger create wsktick --feed /whisk.system/alarms/interval -p seconds 2 -p trigger_payload ...
-    r = ns.api("PUT", "/api/v1/namespaces/_/triggers/wsktick?overwrite=false",
-               json={"name": "wsktick", "annotations": [{"key": "feed", "value": FEED}]})
+    r = ns.api(
+        "PUT",
+        "/api/v1/namespaces/_/triggers/wsktick?overwrite=false",
+        json={"name": "wsktick", "annotations": [{"key": "feed", "value": FEED}]},
+    )
     assert r.status_code == 200, r.text
-    created = invoke_feed(ns, "interval", "CREATE", "/_/wsktick", seconds=2, trigger_payload={"tick": True})
+    created = invoke_feed(
+        ns, "interval", "CREATE", "/_/wsktick", seconds=2, trigger_payload={"tick": True}
+    )
     assert created.status_code == 200, created.text
     assert created.json()["response"]["success"] is True
     rule = {"trigger": "/_/wsktick", "action": "/_/tock"}
@@ -78,11 +90,22 @@ def test_wsk_feed_lifecycle_fires_the_rule_and_delete_stops_it(platform):
 
 def test_wsk_feed_create_failure_is_reported_and_the_trigger_deleted(platform):
     ns = platform.in_new_namespace("feedbad")
-    r = ns.api("PUT", "/api/v1/namespaces/_/triggers/badcron?overwrite=false",
-               json={"name": "badcron", "annotations": [{"key": "feed", "value": "/whisk.system/alarms/alarm"}]})
+    r = ns.api(
+        "PUT",
+        "/api/v1/namespaces/_/triggers/badcron?overwrite=false",
+        json={
+            "name": "badcron",
+            "annotations": [{"key": "feed", "value": "/whisk.system/alarms/alarm"}],
+        },
+    )
     assert r.status_code == 200, r.text
     failed = invoke_feed(ns, "alarm", "CREATE", "/_/badcron", cron="61 * * * *")
     assert failed.status_code == 502
     record = failed.json()
-    assert record["statusCode"] == 1 and "schedule is not valid" in record["response"]["result"]["error"]
-    assert ns.api("DELETE", "/api/v1/namespaces/_/triggers/badcron").status_code == 200   # wsk's clean-up
+    assert (
+        record["statusCode"] == 1
+        and "schedule is not valid" in record["response"]["result"]["error"]
+    )
+    assert (
+        ns.api("DELETE", "/api/v1/namespaces/_/triggers/badcron").status_code == 200
+    )  # wsk's clean-up

@@ -9,6 +9,7 @@ page is open, and checks the live numbers it shows.
 Uses Debian's ``/usr/bin/chromium`` through the Python ``playwright`` package (no browser
 download). Skipped when Chromium or Playwright is missing, except with CI=true, where it fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,21 @@ from tests.e2e.test_vlm_runtime_e2e import screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = (REPO / "docs" / "screenshots" if os.environ.get("TANGO_UPDATE_SCREENSHOTS") == "1"
-         else Path(tempfile.gettempdir()) / "tango-console-screenshots")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("TANGO_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "tango-console-screenshots"
+)
 
 RESIZE = """\
 def main(args):
@@ -96,17 +108,24 @@ def deployed(platform, tmp_path_factory):
     for name, code in (("hello", HELLO), ("resize", RESIZE), ("classify", CLASSIFY)):
         (tmp / f"{name}.py").write_text(code)
         platform.tango("action", "create", name, str(tmp / f"{name}.py"), "--kind", "python:3")
-    ids = [platform.tango_json("action", "invoke", "hello", "-b", "-p", "name", n)["activationId"]
-           for n in ("Ada", "Grace")]
-    failed = platform.api("POST", "/api/v1/namespaces/_/actions/hello?blocking=true", json={"fail": True}).json()
+    ids = [
+        platform.tango_json("action", "invoke", "hello", "-b", "-p", "name", n)["activationId"]
+        for n in ("Ada", "Grace")
+    ]
+    failed = platform.api(
+        "POST", "/api/v1/namespaces/_/actions/hello?blocking=true", json={"fail": True}
+    ).json()
     (tmp / "thumbs.yaml").write_text(WORKFLOW)
     (tmp / "thumbs.hints").write_text(HINTS)
     platform.tango("workflow", "create", "thumbs", str(tmp / "thumbs.yaml"))
     platform.tango("hints", "set", "thumbs", str(tmp / "thumbs.hints"))
     runs = []
     for policy in ("early-max", "late", "early-max", "late"):
-        r = platform.api("POST", f"/api/v1/namespaces/_/workflows/thumbs?blocking=true&policy={policy}",
-                         json={"n": 200000})
+        r = platform.api(
+            "POST",
+            f"/api/v1/namespaces/_/workflows/thumbs?blocking=true&policy={policy}",
+            json={"n": 200000},
+        )
         assert r.status_code == 200 and r.json()["status"] == "success", r.text
         runs.append(r.json())
     return {"activations": ids, "failed": failed["activationId"], "runs": runs}
@@ -159,7 +178,10 @@ def test_walk_every_page_with_real_data(page, platform, deployed):
     # Overview: the invoker and its real containers, rates and cold/warm starts.
     assert "invoker0" in page.inner_text("#live-overview")
     assert page.locator("table.containers tbody tr").count() >= 1
-    assert re.search(r"guest/(hello|resize|classify)\s+\S+\s+[\d.]+\s+\d+ MB", page.inner_text("table.containers"))
+    assert re.search(
+        r"guest/(hello|resize|classify)\s+\S+\s+[\d.]+\s+\d+ MB",
+        page.inner_text("table.containers"),
+    )
     starts = [int(x) for x in page.inner_text("#cold-warm").split("/")]
     assert len(starts) == 3 and starts[0] + starts[1] >= 1 and sum(starts) >= 3
     assert page.locator("#rate-chart polyline").count() == 2
@@ -168,7 +190,9 @@ def test_walk_every_page_with_real_data(page, platform, deployed):
 
     # Actions: list and search.
     page.click("nav >> text=Actions")
-    assert {"hello", "resize", "classify"} <= set(page.locator("#actions tbody td:first-child").all_inner_texts())
+    assert {"hello", "resize", "classify"} <= set(
+        page.locator("#actions tbody td:first-child").all_inner_texts()
+    )
     page.fill("input[name=q]", "res")
     page.click(".filters button")
     assert page.locator("#actions tbody td:first-child").all_inner_texts() == ["resize"]
@@ -185,7 +209,9 @@ def test_walk_every_page_with_real_data(page, platform, deployed):
     assert "hello Browser" in page.inner_text("#logs")
     assert re.search(r"\d+ ms", page.inner_text("#wait-time"))
     assert re.search(r"cpu / \d+ MB", page.inner_text("#size"))
-    assert "ms CPU time" in page.inner_text("#cpu-used") and "MB peak" in page.inner_text("#mem-used")
+    assert "ms CPU time" in page.inner_text("#cpu-used") and "MB peak" in page.inner_text(
+        "#mem-used"
+    )
     shot(page, "activation")
 
     # Activations: every real id listed; filtering by outcome; a new one appears without reload.
@@ -197,15 +223,18 @@ def test_walk_every_page_with_real_data(page, platform, deployed):
     listed = page.inner_text("#live-activations")
     assert deployed["failed"] in listed and aid not in listed
     page.goto("/console/activations")
-    new = platform.tango_json("action", "invoke", "hello", "-b", "-p", "name", "Live")["activationId"]
+    new = platform.tango_json("action", "invoke", "hello", "-b", "-p", "name", "Live")[
+        "activationId"
+    ]
     page.wait_for_selector(f"[data-activation='{new}']", timeout=15000)
     shot(page, "activations")
 
     # Workflows: the DAG with its node names, runs with timelines, SLO attainment.
     page.click("nav >> text=Workflows")
     page.click("#workflows >> text=thumbs")
-    assert sorted(page.locator("#dag g.node").evaluate_all("els => els.map(e => e.dataset.node)")) == \
-        ["classify", "resize"]
+    assert sorted(
+        page.locator("#dag g.node").evaluate_all("els => els.map(e => e.dataset.node)")
+    ) == ["classify", "resize"]
     runs = page.inner_text("#live-runs")
     assert all(r["runId"][:12] in runs for r in deployed["runs"])
     assert page.locator("#live-runs svg rect.bar").count() == 2 * len(deployed["runs"])
@@ -230,7 +259,9 @@ def test_walk_every_page_with_real_data(page, platform, deployed):
     assert "line 7" in page.inner_text("#check-state")
     page.click("button[value=save]")
     assert page.locator("#hint-lines li.has-error").count() == 1
-    assert "line 7" in page.inner_text("#hint-lines .diag.error") and "huge" in page.inner_text("#hint-lines")
+    assert "line 7" in page.inner_text("#hint-lines .diag.error") and "huge" in page.inner_text(
+        "#hint-lines"
+    )
     shot(page, "hints-error")
     page.goto("/console/workflows/thumbs/hints")
     page.fill("#inputs", '{"n": 100000}\n{"n": 300000}')
@@ -239,17 +270,24 @@ def test_walk_every_page_with_real_data(page, platform, deployed):
     page.wait_for_selector("#profile-job[data-state=done]", timeout=120000)
     assert "resize" in page.inner_text("#profiles") and "small" in page.inner_text("#profiles")
     page.click("#synth-form button")
-    assert page.locator("#hint-diff").count() == 1 or "same as the active" in page.inner_text("main")
+    assert page.locator("#hint-diff").count() == 1 or "same as the active" in page.inner_text(
+        "main"
+    )
     shot(page, "hints-synthesis")
 
     # Savings: core-seconds per run, late against both early-binding baselines (early-static
     # sizes from the profiles just taken).
     for _ in range(2):
-        r = platform.api("POST", "/api/v1/namespaces/_/workflows/thumbs?blocking=true&policy=early-static",
-                         json={"n": 200000})
+        r = platform.api(
+            "POST",
+            "/api/v1/namespaces/_/workflows/thumbs?blocking=true&policy=early-static",
+            json={"n": 200000},
+        )
         assert r.status_code == 200 and r.json()["status"] == "success", r.text
     page.click("nav >> text=Savings")
-    series = page.locator("#savings-line polyline").evaluate_all("els => els.map(e => e.dataset.series)")
+    series = page.locator("#savings-line polyline").evaluate_all(
+        "els => els.map(e => e.dataset.series)"
+    )
     assert set(series) == {"late", "early-max", "early-static"}
     table = page.inner_text("#savings-table")
     assert "late" in table and "early-max" in table
@@ -281,19 +319,35 @@ def test_admin_sees_other_namespaces_and_guest_does_not(page, deployed):
 NOVA_TINY = {"preset": "tiny", "policy": "nova", "max_batch": 4}
 VLM_STAGES = ("vision", "prefill", "decode")
 STAGE_METRICS = ("vision_ms", "prefill_ms", "ttft_ms", "tpot_ms", "total_ms")
-MAX_TOKENS = 32          # long enough decodes that the page's polls often find stages co-running
+MAX_TOKENS = 32  # long enough decodes that the page's polls often find stages co-running
 
 
 @pytest.fixture(scope="module")
 def vlm(platform, tmp_path_factory):
     """A kind-``vlm`` action (tiny preset, random weights, CPU) in a namespace of its own, its
     runtime started by one blocking invoke."""
-    subprocess.run(["bash", str(REPO / "docker" / "build-images.sh"), "vlm"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["bash", str(REPO / "docker" / "build-images.sh"), "vlm"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     ns = platform.in_new_namespace("gpu")
     config = tmp_path_factory.mktemp("vlm") / "nova.json"
     config.write_text(json.dumps(NOVA_TINY))
-    ns.tango("action", "create", "agent", str(config), "--kind", "vlm", "--memory", "512", "--concurrency", "8",
-             "--timeout", "120000")
+    ns.tango(
+        "action",
+        "create",
+        "agent",
+        str(config),
+        "--kind",
+        "vlm",
+        "--memory",
+        "512",
+        "--concurrency",
+        "8",
+        "--timeout",
+        "120000",
+    )
     r = invoke_agent(ns, "open the settings")
     assert r.status_code == 200 and len(r.json()["token_ids"]) == MAX_TOKENS, r.text
     return ns
@@ -311,22 +365,32 @@ def keep_busy(ns, stop: threading.Event, replies: list, limit_s: float = 240) ->
     with ThreadPoolExecutor(4) as pool:
         round_ = 0
         while not stop.is_set() and time.monotonic() < deadline:
-            replies.extend(pool.map(lambda i: invoke_agent(ns, f"round {round_} step {i}"), range(4)))
+            replies.extend(
+                pool.map(lambda i: invoke_agent(ns, f"round {round_} step {i}"), range(4))
+            )
             round_ += 1
 
 
 def runtime_numbers(page) -> dict:
     """What the runtime card and the latency table show, read from the page."""
     card = page.locator("#live-gpu section.runtime").first
-    return {"policy": card.locator(".policy").inner_text(),
-            "completed": int(card.locator(".completed").inner_text()),
-            "split": {r.get_attribute("data-stage"): r.locator("td").nth(1).inner_text()
-                      for r in card.locator("table.split tbody tr").all()},
-            "queues": {r.get_attribute("data-queue"): int(r.locator("td").nth(1).inner_text())
-                       for r in card.locator("table.queues tbody tr").all()},
-            "latency": {r.get_attribute("data-metric"): [td.inner_text() for td in r.locator("td").all()]
-                        for r in page.locator("#vlm-latency tbody tr").all()},
-            "points": card.locator("svg circle").count()}
+    return {
+        "policy": card.locator(".policy").inner_text(),
+        "completed": int(card.locator(".completed").inner_text()),
+        "split": {
+            r.get_attribute("data-stage"): r.locator("td").nth(1).inner_text()
+            for r in card.locator("table.split tbody tr").all()
+        },
+        "queues": {
+            r.get_attribute("data-queue"): int(r.locator("td").nth(1).inner_text())
+            for r in card.locator("table.queues tbody tr").all()
+        },
+        "latency": {
+            r.get_attribute("data-metric"): [td.inner_text() for td in r.locator("td").all()]
+            for r in page.locator("#vlm-latency tbody tr").all()
+        },
+        "points": card.locator("svg circle").count(),
+    }
 
 
 def test_gpu_page_shows_a_real_vlm_runtime_live(page, vlm):
@@ -344,29 +408,46 @@ def test_gpu_page_shows_a_real_vlm_runtime_live(page, vlm):
                 """() => { const c = document.querySelector('#live-gpu section.runtime .completed');
                            const pts = document.querySelectorAll('#live-gpu section.runtime svg circle').length;
                            return c && parseInt(c.textContent) >= 5 && pts >= 24
-                                  && document.querySelector('#live-gpu table.split'); }""", timeout=120000)
+                                  && document.querySelector('#live-gpu table.split'); }""",
+                timeout=120000,
+            )
         except Exception as exc:
-            raise AssertionError(f"the GPU page never showed the runtime at work; it shows:\n"
-                                 f"{page.inner_text('#live-gpu')}") from exc
+            raise AssertionError(
+                f"the GPU page never showed the runtime at work; it shows:\n"
+                f"{page.inner_text('#live-gpu')}"
+            ) from exc
         seen = runtime_numbers(page)
         shot(page, "gpu")
     finally:
         stop.set()
         worker.join(timeout=300)
-    assert replies and all(r.status_code == 200 for r in replies), [r.text for r in replies if r.status_code != 200]
+    assert replies and all(r.status_code == 200 for r in replies), [
+        r.text for r in replies if r.status_code != 200
+    ]
 
     assert seen["policy"] == "nova" and seen["completed"] >= 5
-    assert set(seen["split"]) == set(VLM_STAGES) and all(re.fullmatch(r"\d+", v) for v in seen["split"].values())
+    assert set(seen["split"]) == set(VLM_STAGES) and all(
+        re.fullmatch(r"\d+", v) for v in seen["split"].values()
+    )
     assert {"waiting", "ready", "in_vision", "in_prefill", "decoding"} <= set(seen["queues"])
     assert set(STAGE_METRICS) <= set(seen["latency"])
     for metric in STAGE_METRICS:
         policy, container, _, count, mean, p50, p90, p99 = seen["latency"][metric]
-        assert policy == "nova" and container.startswith("tango_") and container.endswith("agent") and int(count) >= 1
+        assert (
+            policy == "nova"
+            and container.startswith("tango_")
+            and container.endswith("agent")
+            and int(count) >= 1
+        )
         assert all(re.fullmatch(r"[\d.]+ ms", v) for v in (mean, p50, p90, p99))
     assert seen["points"] >= 24
     assert page.locator("#live-gpu section.runtime svg polyline.series").evaluate_all(
-        "els => els.map(e => e.dataset.series).sort()") == sorted(VLM_STAGES)
+        "els => els.map(e => e.dataset.series).sort()"
+    ) == sorted(VLM_STAGES)
 
     # Once idle the invoker pauses the container; the page then keeps its last metrics, marked.
     page.wait_for_selector("#live-gpu section.runtime[data-stale=yes]", timeout=60000)
-    assert "Last metrics, from" in page.inner_text("#live-gpu") and runtime_numbers(page)["completed"] >= 5
+    assert (
+        "Last metrics, from" in page.inner_text("#live-gpu")
+        and runtime_numbers(page)["completed"] >= 5
+    )

@@ -1,5 +1,6 @@
 """`--container-network bridge`: each action container in its own network namespace, its runtime
 reached through a port published on 127.0.0.1 only; the default host network for comparison."""
+
 from __future__ import annotations
 
 import json
@@ -38,16 +39,25 @@ def deploy_probe(platform, tmp_path):
 def test_bridge_runs_actions_and_keeps_host_loopback_out_of_reach(bridged, platform, tmp_path):
     deploy_probe(bridged, tmp_path)
     port = str(bridged.process.port)
-    record = json.loads(bridged.tango("action", "invoke", "probe", "-b", "-p", "port", port).stdout.split("\n", 1)[1])
+    record = json.loads(
+        bridged.tango("action", "invoke", "probe", "-b", "-p", "port", port).stdout.split("\n", 1)[
+            1
+        ]
+    )
     assert record["response"]["success"] is True
-    assert record["response"]["result"]["reached"] is False  # its own namespace: 127.0.0.1 is itself
+    assert (
+        record["response"]["result"]["reached"] is False
+    )  # its own namespace: 127.0.0.1 is itself
     assert record["response"]["result"]["api"] == f"http://host.docker.internal:{port}"
     # The container is warm and reused through its published port.
     again = json.loads(bridged.tango("action", "invoke", "probe", "-r", "-p", "port", port).stdout)
     assert again["reached"] is False
     # On the default host network the same action reaches the host's loopback services.
     deploy_probe(platform, tmp_path)
-    shared = json.loads(platform.tango("action", "invoke", "probe", "-r", "-p", "port",
-                                       str(platform.process.port)).stdout)
+    shared = json.loads(
+        platform.tango(
+            "action", "invoke", "probe", "-r", "-p", "port", str(platform.process.port)
+        ).stdout
+    )
     assert shared["reached"] is True
     assert shared["api"] == platform.apihost  # standalone tells actions where its controller is

@@ -2,6 +2,7 @@
 in flight, one invoker killed with SIGKILL. None is lost: each reaches a final record within
 the action timeout + 30 s (whisk internal error for those on the dead invoker), the dead invoker
 shows ``down`` at ``GET /invokers``, and new invokes run on the survivor."""
+
 from __future__ import annotations
 
 import time
@@ -37,10 +38,16 @@ def test_killing_an_invoker_loses_no_activation(two_invokers, tmp_path):
     assert res["in_flight_at_kill"]["invoker0"] > 0 and res["in_flight_at_kill"]["invoker1"] > 0
     assert res["last_final_after_kill_s"] <= res["deadline_s"], res
     assert set(res["statuses"]) <= {"success", "whisk internal error"}, res
-    assert res["statuses"].get("whisk internal error", 0) >= 1 and res["statuses"].get("success", 0) >= 1
+    assert (
+        res["statuses"].get("whisk internal error", 0) >= 1
+        and res["statuses"].get("success", 0) >= 1
+    )
     # broken calls make it "unhealthy" at once (or "down" on a refused connection); without
     # heartbeats it is "down" within the controller's down_after_s (10 s)
-    assert res["invoker_states"]["invoker0"] in ("unhealthy", "down") and res["invoker_states"]["invoker1"] == "up", res
+    assert (
+        res["invoker_states"]["invoker0"] in ("unhealthy", "down")
+        and res["invoker_states"]["invoker1"] == "up"
+    ), res
     deadline = time.time() + 30
     while p.api("GET", "/invokers").json()["invoker0"] != "down" and time.time() < deadline:
         time.sleep(0.5)

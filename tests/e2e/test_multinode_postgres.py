@@ -1,5 +1,6 @@
 """Several controllers on one PostgreSQL store: an invoker that reports to one controller
 serves invokes that arrive at the other; entities and activations are shared."""
+
 from __future__ import annotations
 
 import os
@@ -52,22 +53,72 @@ def test_two_controllers_share_one_postgresql_store(pg_url, tmp_path):
     procs = []
     try:
         for port in (pa, pb):
-            procs.append(subprocess.Popen([sys.executable, "-m", "cli", "controller", "--port", str(port),
-                                           "--db-url", pg_url], cwd=REPO, env=env,
-                                          stdout=open(tmp_path / f"c{port}.log", "w"), stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "cli",
+                        "controller",
+                        "--port",
+                        str(port),
+                        "--db-url",
+                        pg_url,
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    stdout=open(tmp_path / f"c{port}.log", "w"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
             _wait(f"http://127.0.0.1:{port}/ping", lambda r: r.status_code == 200)
-        procs.append(subprocess.Popen([sys.executable, "-m", "cli", "invoker", "--id", "mn0", "--port", str(pi),
-                                       "--controller", f"http://127.0.0.1:{pa}", "--token", token,
-                                       "--container-ports", "15000-15099"], cwd=REPO, env=env,
-                                      stdout=open(tmp_path / "inv.log", "w"), stderr=subprocess.STDOUT))
-        for port in (pa, pb):   # B learns the invoker from the store
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cli",
+                    "invoker",
+                    "--id",
+                    "mn0",
+                    "--port",
+                    str(pi),
+                    "--controller",
+                    f"http://127.0.0.1:{pa}",
+                    "--token",
+                    token,
+                    "--container-ports",
+                    "15000-15099",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=open(tmp_path / "inv.log", "w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+        for port in (pa, pb):  # B learns the invoker from the store
             _wait(f"http://127.0.0.1:{port}/invokers", lambda r: r.json() == {"mn0": "up"})
-        a, b = f"http://127.0.0.1:{pa}/api/v1/namespaces/_", f"http://127.0.0.1:{pb}/api/v1/namespaces/_"
-        r = requests.put(f"{b}/actions/shared", auth=AUTH,
-                         json={"exec": {"kind": "python:3.11", "code": "def main(a):\n    return {'hi': a.get('n')}\n"}})
+        a, b = (
+            f"http://127.0.0.1:{pa}/api/v1/namespaces/_",
+            f"http://127.0.0.1:{pb}/api/v1/namespaces/_",
+        )
+        r = requests.put(
+            f"{b}/actions/shared",
+            auth=AUTH,
+            json={
+                "exec": {
+                    "kind": "python:3.11",
+                    "code": "def main(a):\n    return {'hi': a.get('n')}\n",
+                }
+            },
+        )
         assert r.status_code == 200
-        ra = requests.post(f"{a}/actions/shared?blocking=true&result=true", json={"n": 1}, auth=AUTH, timeout=60)
-        rb = requests.post(f"{b}/actions/shared?blocking=true", json={"n": 2}, auth=AUTH, timeout=60)
+        ra = requests.post(
+            f"{a}/actions/shared?blocking=true&result=true", json={"n": 1}, auth=AUTH, timeout=60
+        )
+        rb = requests.post(
+            f"{b}/actions/shared?blocking=true", json={"n": 2}, auth=AUTH, timeout=60
+        )
         assert ra.json() == {"hi": 1} and rb.json()["response"]["result"] == {"hi": 2}
         aid = rb.json()["activationId"]
         assert requests.get(f"{a}/activations/{aid}", auth=AUTH).json()["activationId"] == aid

@@ -1,6 +1,7 @@
 """Packages, triggers, rules and alarms end to end: the real ``tango`` CLI against a running
 standalone platform with real containers (issue 5). Responses of ``package|trigger|rule get``
 are checked against OpenWhisk's API spec."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def wait_activation(platform, activation_id: str, timeout: float = 60.0) -> dict
 def test_package_parameters_binding_and_force_delete(platform, tmp_path):
     platform.tango("package", "create", "e2epkg", "-p", "greeting", "hi", "-p", "who", "package")
     platform.tango("action", "create", "e2epkg/echo", action_file(tmp_path), "-p", "who", "action")
-    result = json.loads(platform.tango("action", "invoke", "e2epkg/echo", "-r", "-p", "x", "1").stdout)
+    result = json.loads(
+        platform.tango("action", "invoke", "e2epkg/echo", "-r", "-p", "x", "1").stdout
+    )
     assert result == {"greeting": "hi", "who": "action", "x": 1}
     pkg = ok_json(platform.tango("package", "get", "e2epkg"))
     assert [a["name"] for a in pkg["actions"]] == ["echo"]
@@ -57,16 +60,26 @@ def test_package_parameters_binding_and_force_delete(platform, tmp_path):
 
     cp = platform.tango("package", "delete", "e2epkg", check=False)
     assert cp.returncode == 409 - 256 and "Package not empty" in cp.stderr
-    assert platform.tango("package", "delete", "e2ebound").stdout == "ok: deleted package e2ebound\n"
-    assert platform.tango("package", "delete", "e2epkg", "--force").stdout == "ok: deleted package e2epkg\n"
+    assert (
+        platform.tango("package", "delete", "e2ebound").stdout == "ok: deleted package e2ebound\n"
+    )
+    assert (
+        platform.tango("package", "delete", "e2epkg", "--force").stdout
+        == "ok: deleted package e2epkg\n"
+    )
     assert platform.tango("action", "get", "e2epkg/echo", check=False).returncode == 404 - 256
 
 
 def test_trigger_rule_fire_and_caused_activation(platform, tmp_path):
     platform.tango("action", "create", "e2eruled", action_file(tmp_path))
-    assert platform.tango("trigger", "create", "e2etrig", "-p", "source", "trigger").stdout == \
-        "ok: created trigger e2etrig\n"
-    assert platform.tango("rule", "create", "e2erule", "e2etrig", "e2eruled").stdout == "ok: created rule e2erule\n"
+    assert (
+        platform.tango("trigger", "create", "e2etrig", "-p", "source", "trigger").stdout
+        == "ok: created trigger e2etrig\n"
+    )
+    assert (
+        platform.tango("rule", "create", "e2erule", "e2etrig", "e2eruled").stdout
+        == "ok: created rule e2erule\n"
+    )
     validate(platform.tango_json("trigger", "get", "e2etrig"), "Trigger")
     rule = platform.tango_json("rule", "get", "e2erule")
     assert rule["status"] == "active"
@@ -76,10 +89,17 @@ def test_trigger_rule_fire_and_caused_activation(platform, tmp_path):
     assert out.startswith("ok: triggered /_/e2etrig with id ")
     trigger_id = out.strip().rsplit(" ", 1)[-1]
     fired = wait_activation(platform, trigger_id)
-    assert fired["name"] == "e2etrig" and fired["response"]["result"] == {"source": "trigger", "n": 7}
+    assert fired["name"] == "e2etrig" and fired["response"]["result"] == {
+        "source": "trigger",
+        "n": 7,
+    }
     validate(fired, "Activation")
     entry = json.loads(fired["logs"][0])
-    assert (entry["rule"], entry["action"], entry["success"]) == ("guest/e2erule", "guest/e2eruled", True)
+    assert (entry["rule"], entry["action"], entry["success"]) == (
+        "guest/e2erule",
+        "guest/e2eruled",
+        True,
+    )
     child = wait_activation(platform, entry["activationId"])
     assert child["cause"] == trigger_id and child["name"] == "e2eruled"
     assert child["response"]["result"] == {"source": "trigger", "n": 7}
@@ -95,8 +115,19 @@ def test_trigger_rule_fire_and_caused_activation(platform, tmp_path):
 
 def test_interval_alarm_fires_repeatedly_until_the_trigger_is_deleted(platform, tmp_path):
     platform.tango("action", "create", "e2etick", action_file(tmp_path))
-    platform.tango("trigger", "create", "e2ealarm", "--feed", "/whisk.system/alarms/interval",
-                   "-p", "seconds", "2", "-p", "trigger_payload", '{"tick": true}')
+    platform.tango(
+        "trigger",
+        "create",
+        "e2ealarm",
+        "--feed",
+        "/whisk.system/alarms/interval",
+        "-p",
+        "seconds",
+        "2",
+        "-p",
+        "trigger_payload",
+        '{"tick": true}',
+    )
     platform.tango("rule", "create", "e2ealarmrule", "e2ealarm", "e2etick")
     trigger = platform.tango_json("trigger", "get", "e2ealarm")
     assert {"key": "feed", "value": "/whisk.system/alarms/interval"} in trigger["annotations"]
@@ -108,6 +139,8 @@ def test_interval_alarm_fires_repeatedly_until_the_trigger_is_deleted(platform, 
     assert len(fires) >= 2, f"the alarm fired {len(fires)} times in 90 s"
     entry = json.loads(wait_activation(platform, fires[0]["activationId"])["logs"][0])
     child = wait_activation(platform, entry["activationId"])
-    assert child["cause"] == fires[0]["activationId"] and child["response"]["result"] == {"tick": True}
+    assert child["cause"] == fires[0]["activationId"] and child["response"]["result"] == {
+        "tick": True
+    }
     platform.tango("trigger", "delete", "e2ealarm")
     platform.tango("rule", "delete", "e2ealarmrule")

@@ -1,4 +1,5 @@
 """Shared hint texts for the hint DSL tests."""
+
 import pytest
 
 DESIGN_EXAMPLE = """\

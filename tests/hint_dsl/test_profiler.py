@@ -1,4 +1,5 @@
 """Profiler and profile data model, with a fake `invoke` that computes latency from params."""
+
 import json
 
 import pytest
@@ -43,8 +44,14 @@ def test_profile_walks_the_dag_and_profiles_foreach_items():
     wf = load(WORKFLOW)
     fake = FakePlatform()
     seen = []
-    prof = profile(wf, [{"count": 2}, {"count": 3}], [SMALL, LARGE], repeats=2, invoke=fake,
-                   progress=lambda done, total: seen.append((done, total)))
+    prof = profile(
+        wf,
+        [{"count": 2}, {"count": 3}],
+        [SMALL, LARGE],
+        repeats=2,
+        invoke=fake,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     # per input: split 1 + work n + merge 1 activations, x 2 options x 2 repeats
     assert len(fake.calls) == (1 + 2 + 1) * 4 + (1 + 3 + 1) * 4
     assert seen[-1][0] == seen[-1][1] == len(fake.calls)
@@ -67,8 +74,14 @@ def test_failed_activation_names_node_option_and_input():
 
     def failing(action, params, size):
         ok = action != "guest/merge"
-        return {"duration": 1, "response": {"success": ok, "result": {"parts": [{"n": 0}]} if ok
-                                             else {"error": "boom"}}}
+        return {
+            "duration": 1,
+            "response": {
+                "success": ok,
+                "result": {"parts": [{"n": 0}]} if ok else {"error": "boom"},
+            },
+        }
+
     with pytest.raises(ProfilingError, match="node 'merge' .*option 'large'.*input #0.*boom"):
         profile(wf, [{"count": 1}], [SMALL, LARGE], 1, failing)
 
@@ -79,14 +92,21 @@ def test_an_option_that_fails_is_recorded_as_infeasible_and_profiling_goes_on():
 
     def out_of_memory_at_small_for_big_items(action, params, size):
         if action == "guest/work" and size.option == "small" and params["item"]["n"] >= 2:
-            return {"duration": 5, "response": {"success": False, "result": {
-                "error": "The action exhausted its memory and was aborted."}}}
+            return {
+                "duration": 5,
+                "response": {
+                    "success": False,
+                    "result": {"error": "The action exhausted its memory and was aborted."},
+                },
+            }
         return fake(action, params, size)
 
-    prof = profile(wf, [{"count": 2}, {"count": 3}], [SMALL, LARGE], 2, out_of_memory_at_small_for_big_items)
+    prof = profile(
+        wf, [{"count": 2}, {"count": 3}], [SMALL, LARGE], 2, out_of_memory_at_small_for_big_items
+    )
     assert [(f["function"], f["option"], f["run"]) for f in prof.failures] == [("work", "small", 1)]
     assert "exhausted its memory" in prof.failures[0]["error"]
-    assert prof.node_latencies("work", "small") == []          # never planned: it cannot run everything
+    assert prof.node_latencies("work", "small") == []  # never planned: it cannot run everything
     assert prof.node_latencies("work", "large") and prof.node_latencies("merge", "small")
     assert Profiles.from_json(json.loads(json.dumps(prof.to_json()))).failures == prof.failures
 

@@ -1,4 +1,5 @@
 """Synthesizer on small synthetic DAGs whose right answer is computed by hand in comments."""
+
 from types import SimpleNamespace as NS
 
 import pytest
@@ -34,8 +35,10 @@ def rules_of(text, fn):
     return [hint_dsl.printer.format_rule(r) for r in hint_dsl.parse(text).function(fn).rules]
 
 
-CHAIN = {"a": {"small": 400, "medium": 250, "large": 200},
-         "b": {"small": 600, "medium": 350, "large": 300}}
+CHAIN = {
+    "a": {"small": 400, "medium": 250, "large": 200},
+    "b": {"small": 600, "medium": 350, "large": 300},
+}
 
 
 def test_chain_by_hand():
@@ -47,26 +50,37 @@ def test_chain_by_hand():
     #   B=600: small does not fit (400+300); medium 250+350 fits, 600 < large's 750 -> medium
     #   B=550: medium leaves 300 -> b large: 850; large leaves 350 -> b medium: 750 -> large
     wf = workflow(1000, node("a"), node("b", ["a"]))
-    s = synthesize(wf, profiles_from([SMALL, MEDIUM, LARGE], CHAIN), [SMALL, MEDIUM, LARGE],
-                   margin=0.0)
-    assert rules_of(s.text, "b") == ["when remaining < 350ms use large",
-                                     "when remaining < 600ms use medium", "otherwise use small"]
-    assert rules_of(s.text, "a") == ["when remaining < 600ms use large",
-                                     "when remaining < 750ms use medium", "otherwise use small"]
+    s = synthesize(
+        wf, profiles_from([SMALL, MEDIUM, LARGE], CHAIN), [SMALL, MEDIUM, LARGE], margin=0.0
+    )
+    assert rules_of(s.text, "b") == [
+        "when remaining < 350ms use large",
+        "when remaining < 600ms use medium",
+        "otherwise use small",
+    ]
+    assert rules_of(s.text, "a") == [
+        "when remaining < 600ms use large",
+        "when remaining < 750ms use medium",
+        "otherwise use small",
+    ]
     assert hint_dsl.check(s.text, ["a", "b"]) == []
     r = s.report
     assert r["rules_before"] == 2 * 21 and r["rules_after"] == 6
     assert r["feasible_at_slo"] and r["predicted_tail_ms"] == 1000
-    assert r["functions"]["a"]["min_feasible_budget_ms"] == 500    # large 200 + b large 300
+    assert r["functions"]["a"]["min_feasible_budget_ms"] == 500  # large 200 + b large 300
 
 
 def test_margin_inflates_tails():
     wf = workflow(1000, node("a"), node("b", ["a"]))
-    s = synthesize(wf, profiles_from([SMALL, MEDIUM, LARGE], CHAIN), [SMALL, MEDIUM, LARGE],
-                   margin=0.2)
+    s = synthesize(
+        wf, profiles_from([SMALL, MEDIUM, LARGE], CHAIN), [SMALL, MEDIUM, LARGE], margin=0.2
+    )
     # b small now needs 720ms, medium 420ms: the thresholds move up.
-    assert rules_of(s.text, "b") == ["when remaining < 450ms use large",
-                                     "when remaining < 750ms use medium", "otherwise use small"]
+    assert rules_of(s.text, "b") == [
+        "when remaining < 450ms use large",
+        "when remaining < 750ms use medium",
+        "otherwise use small",
+    ]
 
 
 def test_parallel_branches_each_get_the_remaining_budget():
@@ -74,8 +88,10 @@ def test_parallel_branches_each_get_the_remaining_budget():
     # c small 300 / large 600 (large has 4 cores here).
     big = Size(4, 1024, "large")
     opts = [SMALL.__class__(1, 256, "small"), big]
-    p = profiles_from(opts, {"a": {"small": 100}, "b": {"small": 400, "large": 200},
-                             "c": {"small": 300, "large": 150}})
+    p = profiles_from(
+        opts,
+        {"a": {"small": 100}, "b": {"small": 400, "large": 200}, "c": {"small": 300, "large": 150}},
+    )
     wf = workflow(500, node("a"), node("b", ["a"]), node("c", ["a"]))
     s = synthesize(wf, p, opts, margin=0.0)
     assert rules_of(s.text, "b") == ["when remaining < 400ms use large", "otherwise use small"]
@@ -102,25 +118,27 @@ def test_foreach_node_lasts_its_slowest_item_and_costs_all_items():
 
 def test_makespan_deals_items_in_order_to_the_first_free_slot():
     assert makespan([], 2) == 0.0
-    assert makespan([100, 300, 200], None) == 300        # unbounded: all at once
-    assert makespan([100, 300, 200], 3) == 300           # they all fit
-    assert makespan([100, 300, 200], 1) == 600           # one after another
+    assert makespan([100, 300, 200], None) == 300  # unbounded: all at once
+    assert makespan([100, 300, 200], 3) == 300  # they all fit
+    assert makespan([100, 300, 200], 1) == 600  # one after another
     # two slots: 100 and 300 start; 200 takes the slot freed at 100 -> ends at 300
     assert makespan([100, 300, 200], 2) == 300
-    assert makespan([300, 100, 200, 50], 2) == 350       # 300 | 100, 200 (ends 300), 50 after 300
+    assert makespan([300, 100, 200, 50], 2) == 350  # 300 | 100, 200 (ends 300), 50 after 300
 
 
 def test_foreach_items_share_the_capacity_the_profile_was_taken_with():
     # On 4 cores: small (1 core) runs 4 items at once, large (4 cores) one at a time.
-    p = Profiles("wf", {"small": Size(1, 256, "small"), "large": Size(4, 1024, "large")}, capacity_cores=4)
+    p = Profiles(
+        "wf", {"small": Size(1, 256, "small"), "large": Size(4, 1024, "large")}, capacity_cores=4
+    )
     for opt, items in {"small": [100, 300, 200], "large": [60, 150, 90]}.items():
         for r in range(2):
             for i, ms in enumerate(items):
                 p.add(Sample("f", opt, ms, 500, r, 0, i))
     assert p.slots("small") == 4 and p.slots("large") == 1
-    assert p.node_latencies("f", "small") == [300, 300]   # all three fit
-    assert p.node_latencies("f", "large") == [300, 300]   # 60 + 150 + 90 in a row
-    assert p.cost("f", "large")[0] == 1200                # billed the same either way
+    assert p.node_latencies("f", "small") == [300, 300]  # all three fit
+    assert p.node_latencies("f", "large") == [300, 300]  # 60 + 150 + 90 in a row
+    assert p.cost("f", "large")[0] == 1200  # billed the same either way
     # Unbounded profiles thought large (150 ms) saved time; on 4 cores it saves none, so a
     # 300 ms budget takes small at every level.
     wf = workflow(400, node("f", foreach="src.items"))
@@ -145,8 +163,11 @@ def test_size_class_split_is_kept_only_where_it_changes_the_choice():
             p.add(Sample("b", opt, ms, 100_000, r, 0))
     s = synthesize(wf, p, opts, margin=0.0)
     # b's latency does not depend on the class: no input.bytes test.
-    assert rules_of(s.text, "b") == ["when remaining < 350ms use large",
-                                     "when remaining < 600ms use medium", "otherwise use small"]
+    assert rules_of(s.text, "b") == [
+        "when remaining < 350ms use large",
+        "when remaining < 600ms use medium",
+        "otherwise use small",
+    ]
     # a: small inputs (class [512B, 1KB)) as in the chain test; large ones need more budget.
     assert rules_of(s.text, "a") == [
         "when input.bytes < 1KB and remaining < 600ms use large",
@@ -154,7 +175,8 @@ def test_size_class_split_is_kept_only_where_it_changes_the_choice():
         "when input.bytes < 1KB use small",
         "when remaining < 750ms use large",
         "when remaining < 950ms use medium",
-        "otherwise use small"]
+        "otherwise use small",
+    ]
     assert hint_dsl.check(s.text, ["a", "b"]) == []
     # Following the hints on the profiled latencies meets the SLO for both classes.
     compiled = hint_dsl.compile(s.text)
@@ -182,18 +204,27 @@ def test_size_classes_follow_a_numeric_input_field_when_bytes_say_nothing():
     assert rules_of(s.text, "a")[:3] == [
         "when input.rows < 1024 and remaining < 600ms use large",
         "when input.rows < 1024 and remaining < 750ms use medium",
-        "when input.rows < 1024 use small"]
+        "when input.rows < 1024 use small",
+    ]
     assert hint_dsl.check(s.text, ["a", "b"]) == []
     compiled = hint_dsl.compile(s.text)
-    small = compiled.decide("a", NodeState(function="a", remaining_ms=900.0, input={"rows": 1000.0})).option
-    big = compiled.decide("a", NodeState(function="a", remaining_ms=900.0, input={"rows": 100_000.0})).option
+    small = compiled.decide(
+        "a", NodeState(function="a", remaining_ms=900.0, input={"rows": 1000.0})
+    ).option
+    big = compiled.decide(
+        "a", NodeState(function="a", remaining_ms=900.0, input={"rows": 100_000.0})
+    ).option
     assert (small, big) == ("small", "medium")
 
 
 def test_unprofiled_function_gets_the_largest_option_and_options_need_names():
     wf = workflow(1000, node("a"), node("b", ["a"]))
-    s = synthesize(wf, profiles_from([SMALL, LARGE], {"a": {"small": 100, "large": 50}}),
-                   [SMALL, LARGE], margin=0.0)
+    s = synthesize(
+        wf,
+        profiles_from([SMALL, LARGE], {"a": {"small": 100, "large": 50}}),
+        [SMALL, LARGE],
+        margin=0.0,
+    )
     assert rules_of(s.text, "b") == ["otherwise use large"]
     with pytest.raises(ValueError):
         synthesize(wf, Profiles("wf"), [Size(1, 256)])
@@ -201,6 +232,7 @@ def test_unprofiled_function_gets_the_largest_option_and_options_need_names():
 
 def test_noisy_profiles_give_a_short_staircase_per_function_and_class():
     import random
+
     rng = random.Random(5)
     opts = [Size(0.25, 128, "xs"), SMALL, MEDIUM, LARGE]
     base = {"a": 300, "b": 500, "c": 200, "d": 250}
@@ -210,8 +242,16 @@ def test_noisy_profiles_give_a_short_staircase_per_function_and_class():
         for _ in range(15):
             for fn, ms in base.items():
                 for o in opts:
-                    p.add(Sample(fn, o.option, ms * (nbytes / 1e6) ** 0.5 * o.cpu ** -0.8
-                                 * rng.lognormvariate(0, 0.15), nbytes, run, 0))
+                    p.add(
+                        Sample(
+                            fn,
+                            o.option,
+                            ms * (nbytes / 1e6) ** 0.5 * o.cpu**-0.8 * rng.lognormvariate(0, 0.15),
+                            nbytes,
+                            run,
+                            0,
+                        )
+                    )
             run += 1
     wf = workflow(2500, node("a"), node("b", ["a"]), node("c", ["a"]), node("d", ["b", "c"]))
     s = synthesize(wf, p, opts)
@@ -224,5 +264,5 @@ def test_noisy_profiles_give_a_short_staircase_per_function_and_class():
             key = text.split(" and ")[0] if "input.bytes" in text else "rest"
             groups.setdefault(key.replace(f" use {r.option}", ""), []).append(r.option)
         for options in groups.values():
-            assert len(options) == len(set(options)), (fn.name, options)   # one range per option
+            assert len(options) == len(set(options)), (fn.name, options)  # one range per option
     assert s.report["rules_after"] < s.report["rules_before"] / 10

@@ -1,4 +1,5 @@
 """Fixtures of the invoker's Docker suites."""
+
 from __future__ import annotations
 
 import pytest

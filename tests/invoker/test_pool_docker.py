@@ -3,6 +3,7 @@
 Drives `Invoker.invoke` directly (the HTTP layer is covered by test_service_docker.py) on a
 deliberately small invoker: 256 MB for all containers, pause after 0.5 s idle.
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +21,17 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 def small_invoker(runtime_image):
     from invoker.config import InvokerConfig
     from invoker.service import Invoker
-    inv = Invoker(InvokerConfig(id="pool" + uuid.uuid4().hex[:6], user_memory=256, cpus=2.0,
-                                prewarm=(), pause_grace=0.5, container_ports=(13310, 13329)))
+
+    inv = Invoker(
+        InvokerConfig(
+            id="pool" + uuid.uuid4().hex[:6],
+            user_memory=256,
+            cpus=2.0,
+            prewarm=(),
+            pause_grace=0.5,
+            container_ports=(13310, 13329),
+        )
+    )
     inv.start()
     yield inv
     inv.stop()
@@ -34,8 +44,11 @@ def notes(record):
 def test_idle_container_is_paused_then_resumed_on_next_run(small_invoker, docker_client):
     msg = message("def main(args):\n    return {'ok': True}\n", memory=256)
     assert small_invoker.invoke(msg)["statusCode"] == 0
-    [cid] = [c.cid for c in small_invoker.pool.containers.values()
-             if c.key and c.key.path == msg["action"]["path"]]
+    [cid] = [
+        c.cid
+        for c in small_invoker.pool.containers.values()
+        if c.key and c.key.path == msg["action"]["path"]
+    ]
     container = docker_client.containers.get(small_invoker.proxies[cid].handle.id)
     deadline = time.time() + 10
     while container.status != "paused":
@@ -57,11 +70,13 @@ def test_request_without_capacity_waits_in_buffer_and_runs_after(small_invoker):
 
     def run(msg):
         records[msg["params"]["n"]] = small_invoker.invoke(msg)
+
     t1 = threading.Thread(target=run, args=(first,))
     t1.start()
     deadline = time.time() + 30
-    while not any(c.state == "busy" or c.state == "starting"
-                  for c in small_invoker.pool.containers.values()):
+    while not any(
+        c.state == "busy" or c.state == "starting" for c in small_invoker.pool.containers.values()
+    ):
         assert time.time() < deadline
         time.sleep(0.01)
     t2 = threading.Thread(target=run, args=(second,))
@@ -70,5 +85,5 @@ def test_request_without_capacity_waits_in_buffer_and_runs_after(small_invoker):
     t2.join(60)
     assert records[1]["response"]["result"] == {"n": 1}
     assert records[2]["response"]["result"] == {"n": 2}
-    assert notes(records[2])["startKind"] == "recreated"   # evicted the first, idle by then
+    assert notes(records[2])["startKind"] == "recreated"  # evicted the first, idle by then
     assert records[2]["start"] >= records[1]["end"]

@@ -1,8 +1,17 @@
 """Workflow definition parsing, validation errors (exact paths), order, critical path, inputs."""
+
 import pytest
 
-from workflows.definition import (CriticalPath, Workflow, WorkflowError, build_node_input,
-                                  from_dict, load, numeric_fields, parse_duration)
+from workflows.definition import (
+    CriticalPath,
+    Workflow,
+    WorkflowError,
+    build_node_input,
+    from_dict,
+    load,
+    numeric_fields,
+    parse_duration,
+)
 
 DIAMOND = """
 name: thumbnails
@@ -69,44 +78,89 @@ def base(nodes: str, slo: str = "{latency: 1s, percentile: 95}") -> str:
     return f"name: w\nslo: {slo}\nnodes:\n{nodes}"
 
 
-@pytest.mark.parametrize("text,path,fragment", [
-    (base("  - {id: a, action: x, after: [b]}"), "nodes[0].after[0]",
-     "unknown node 'b'; known nodes: a"),
-    (base("  - {id: a, action: x}\n  - {id: a, action: y}"), "nodes[1].id",
-     "duplicate node id 'a' (first used at nodes[0])"),
-    (base("  - {id: a, action: x, after: [c]}\n  - {id: b, action: x, after: [a]}\n"
-          "  - {id: c, action: x, after: [b]}"), "nodes[0].after[0]",
-     "cycle: a -> b -> c -> a"),
-    (base("  - {id: a, action: x, after: [a]}"), "nodes[0].after[0]", "cycle: a -> a"),
-    (base("  - {id: a, action: x}", "{latency: 2500}"), "slo.latency",
-     "must be a positive duration with a unit (ms, s or m), e.g. 2500ms or 2.5s; got 2500"),
-    (base("  - {id: a, action: x}", "{latency: 0ms}"), "slo.latency",
-     "must be a positive duration with a unit"),
-    (base("  - {id: a, action: x}", "{latency: 5 hours}"), "slo.latency",
-     "got '5 hours'"),
-    (base("  - {id: a, action: x}", "{latency: 1s, percentile: 101}"), "slo.percentile",
-     "must be a number in (0, 100], e.g. 99; got 101"),
-    (base("  - {id: a, action: x}", "{latency: 1s, percentile: high}"), "slo.percentile",
-     "got 'high'"),
-    (base("  - {id: a, action: x}", "{latency: 1s, p: 99}"), "slo.p",
-     "unknown key 'p'; accepted: latency, percentile"),
-    (base("  - {id: a, action: x, retries: 3}"), "nodes[0].retries",
-     "unknown key 'retries'; accepted: id, action, after, foreach, description"),
-    ("name: w\nslo: {latency: 1s}\nnodes: [{id: a, action: x}]\nowner: me", "owner",
-     "unknown key 'owner'"),
-    (base("  - {id: a, action: x}\n  - {id: b, action: x}\n"
-          "  - {id: c, action: x, after: [a], foreach: b.items}"), "nodes[2].foreach",
-     "'b' is not a predecessor of 'c'; foreach must name a node in its 'after' list (a)"),
-    (base("  - {id: a, action: x}\n  - {id: b, action: x, after: [a], foreach: a}"),
-     "nodes[1].foreach", "must be '<predecessor id>.<list field>'"),
-    (base("  - {id: 1a, action: x}"), "nodes[0].id", "a letter followed by"),
-    (base("  - {id: a, action: 'a/b/c'}"), "nodes[0].action",
-     "an action path 'action' or 'package/action'; got 'a/b/c'"),
-    (base("  - {id: a}"), "nodes[0].action", "required"),
-    (base("  []").replace("nodes:\n  []", "nodes: []"), "nodes", "a non-empty list"),
-    ("name: w\nnodes: [{id: a, action: x}]", "slo", "required"),
-    ("name: 'bad name!'\nslo: {latency: 1s}\nnodes: [{id: a, action: x}]", "name", "required"),
-])
+@pytest.mark.parametrize(
+    "text,path,fragment",
+    [
+        (
+            base("  - {id: a, action: x, after: [b]}"),
+            "nodes[0].after[0]",
+            "unknown node 'b'; known nodes: a",
+        ),
+        (
+            base("  - {id: a, action: x}\n  - {id: a, action: y}"),
+            "nodes[1].id",
+            "duplicate node id 'a' (first used at nodes[0])",
+        ),
+        (
+            base(
+                "  - {id: a, action: x, after: [c]}\n  - {id: b, action: x, after: [a]}\n"
+                "  - {id: c, action: x, after: [b]}"
+            ),
+            "nodes[0].after[0]",
+            "cycle: a -> b -> c -> a",
+        ),
+        (base("  - {id: a, action: x, after: [a]}"), "nodes[0].after[0]", "cycle: a -> a"),
+        (
+            base("  - {id: a, action: x}", "{latency: 2500}"),
+            "slo.latency",
+            "must be a positive duration with a unit (ms, s or m), e.g. 2500ms or 2.5s; got 2500",
+        ),
+        (
+            base("  - {id: a, action: x}", "{latency: 0ms}"),
+            "slo.latency",
+            "must be a positive duration with a unit",
+        ),
+        (base("  - {id: a, action: x}", "{latency: 5 hours}"), "slo.latency", "got '5 hours'"),
+        (
+            base("  - {id: a, action: x}", "{latency: 1s, percentile: 101}"),
+            "slo.percentile",
+            "must be a number in (0, 100], e.g. 99; got 101",
+        ),
+        (
+            base("  - {id: a, action: x}", "{latency: 1s, percentile: high}"),
+            "slo.percentile",
+            "got 'high'",
+        ),
+        (
+            base("  - {id: a, action: x}", "{latency: 1s, p: 99}"),
+            "slo.p",
+            "unknown key 'p'; accepted: latency, percentile",
+        ),
+        (
+            base("  - {id: a, action: x, retries: 3}"),
+            "nodes[0].retries",
+            "unknown key 'retries'; accepted: id, action, after, foreach, description",
+        ),
+        (
+            "name: w\nslo: {latency: 1s}\nnodes: [{id: a, action: x}]\nowner: me",
+            "owner",
+            "unknown key 'owner'",
+        ),
+        (
+            base(
+                "  - {id: a, action: x}\n  - {id: b, action: x}\n"
+                "  - {id: c, action: x, after: [a], foreach: b.items}"
+            ),
+            "nodes[2].foreach",
+            "'b' is not a predecessor of 'c'; foreach must name a node in its 'after' list (a)",
+        ),
+        (
+            base("  - {id: a, action: x}\n  - {id: b, action: x, after: [a], foreach: a}"),
+            "nodes[1].foreach",
+            "must be '<predecessor id>.<list field>'",
+        ),
+        (base("  - {id: 1a, action: x}"), "nodes[0].id", "a letter followed by"),
+        (
+            base("  - {id: a, action: 'a/b/c'}"),
+            "nodes[0].action",
+            "an action path 'action' or 'package/action'; got 'a/b/c'",
+        ),
+        (base("  - {id: a}"), "nodes[0].action", "required"),
+        (base("  []").replace("nodes:\n  []", "nodes: []"), "nodes", "a non-empty list"),
+        ("name: w\nnodes: [{id: a, action: x}]", "slo", "required"),
+        ("name: 'bad name!'\nslo: {latency: 1s}\nnodes: [{id: a, action: x}]", "name", "required"),
+    ],
+)
 def test_validation_errors_name_path_and_what_is_accepted(text, path, fragment):
     e = error_of(text)
     assert e.path == path
@@ -131,6 +185,7 @@ def test_error_message_names_file_and_yaml_position():
 
 # ------------------------------------------------------------------------ node inputs
 
+
 def chain() -> Workflow:
     return load(base("  - {id: a, action: x}\n  - {id: b, action: y, after: [a]}"))
 
@@ -145,33 +200,53 @@ def test_fan_in_keys_outputs_by_id_plus_run_input():
     wf = load(DIAMOND)
     outputs = {"decode": {"tiles": [1]}, "resize": [{"t": 1}], "classify": {"label": "cat"}}
     assert build_node_input(wf, "merge", {"seed": 7}, outputs) == {
-        "resize": [{"t": 1}], "classify": {"label": "cat"}, "_input": {"seed": 7}}
+        "resize": [{"t": 1}],
+        "classify": {"label": "cat"},
+        "_input": {"seed": 7},
+    }
 
 
 def test_foreach_gives_one_input_per_item_without_copying_the_list():
     wf = load(DIAMOND)
     outputs = {"decode": {"tiles": [{"x": 0}, {"x": 64}], "scale": 2}}
     items = build_node_input(wf, "resize", {}, outputs)
-    assert items == [{"scale": 2, "item": {"x": 0}, "index": 0},
-                     {"scale": 2, "item": {"x": 64}, "index": 1}]
-    assert outputs["decode"]["tiles"] == [{"x": 0}, {"x": 64}]   # not mutated
+    assert items == [
+        {"scale": 2, "item": {"x": 0}, "index": 0},
+        {"scale": 2, "item": {"x": 64}, "index": 1},
+    ]
+    assert outputs["decode"]["tiles"] == [{"x": 0}, {"x": 64}]  # not mutated
 
 
 def test_foreach_on_nested_field_with_fan_in():
-    wf = load(base("  - {id: a, action: x}\n  - {id: b, action: x}\n"
-                   "  - {id: c, action: x, after: [a, b], foreach: a.plan.chunks}"))
+    wf = load(
+        base(
+            "  - {id: a, action: x}\n  - {id: b, action: x}\n"
+            "  - {id: c, action: x, after: [a, b], foreach: a.plan.chunks}"
+        )
+    )
     outputs = {"a": {"plan": {"chunks": [10, 20], "fps": 5}}, "b": {"k": 1}}
     items = build_node_input(wf, "c", {"r": 0}, outputs)
-    assert items[1] == {"a": {"plan": {"fps": 5}}, "b": {"k": 1}, "_input": {"r": 0},
-                        "item": 20, "index": 1}
+    assert items[1] == {
+        "a": {"plan": {"fps": 5}},
+        "b": {"k": 1},
+        "_input": {"r": 0},
+        "item": 20,
+        "index": 1,
+    }
     assert outputs["a"]["plan"]["chunks"] == [10, 20]
 
 
 def test_single_foreach_predecessor_is_keyed_by_id():
-    wf = load(base("  - {id: a, action: x}\n  - {id: b, action: x, after: [a], foreach: a.xs}\n"
-                   "  - {id: c, action: x, after: [b]}"))
+    wf = load(
+        base(
+            "  - {id: a, action: x}\n  - {id: b, action: x, after: [a], foreach: a.xs}\n"
+            "  - {id: c, action: x, after: [b]}"
+        )
+    )
     assert build_node_input(wf, "c", {"r": 0}, {"a": {}, "b": [{"y": 1}, {"y": 2}]}) == {
-        "b": [{"y": 1}, {"y": 2}], "_input": {"r": 0}}
+        "b": [{"y": 1}, {"y": 2}],
+        "_input": {"r": 0},
+    }
 
 
 def test_foreach_field_that_is_not_a_list_is_an_error():
@@ -188,6 +263,7 @@ def test_node_not_ready_is_an_error():
 
 
 def test_numeric_fields_flatten_for_hint_rules():
-    fields = numeric_fields({"width": 640, "ok": True, "name": "x", "item": {"frames": 32},
-                             "tiles": [1, 2, 3]})
+    fields = numeric_fields(
+        {"width": 640, "ok": True, "name": "x", "item": {"frames": 32}, "tiles": [1, 2, 3]}
+    )
     assert fields == {"width": 640.0, "item.frames": 32.0, "tiles.length": 3.0}

@@ -1,4 +1,5 @@
 """The workflow engine against a fake dispatch and a fake adapter (pure orchestration logic)."""
+
 import threading
 import time
 import uuid
@@ -16,9 +17,16 @@ def activation(result, success=True, duration=10, size=None):
     annotations = [{"key": "waitTime", "value": 3}]
     if size is not None:
         annotations.append({"key": "size", "value": size.to_json()})
-    return {"activationId": uuid.uuid4().hex, "duration": duration, "annotations": annotations,
-            "response": {"success": success, "status": "success" if success else
-                         "application error", "result": result}}
+    return {
+        "activationId": uuid.uuid4().hex,
+        "duration": duration,
+        "annotations": annotations,
+        "response": {
+            "success": success,
+            "status": "success" if success else "application error",
+            "result": result,
+        },
+    }
 
 
 class FakeAdapter:
@@ -32,8 +40,13 @@ class FakeAdapter:
     def decide(self, state):
         with self.lock:
             self.states.append(state)
-        return SimpleNamespace(size=self.size, rule=f"{state.function}:otherwise",
-                               at_risk=state.remaining_ms < 0, decision_us=4.5, policy="late")
+        return SimpleNamespace(
+            size=self.size,
+            rule=f"{state.function}:otherwise",
+            at_risk=state.remaining_ms < 0,
+            decision_us=4.5,
+            policy="late",
+        )
 
     def observe(self, function, option, duration_ms):
         with self.lock:
@@ -44,8 +57,10 @@ def wf(nodes: str, slo="10s"):
     return load(f"name: t\nslo: {{latency: {slo}, percentile: 99}}\nnodes:\n{nodes}")
 
 
-DIAMOND = wf("  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a]}\n"
-             "  - {id: c, action: p/c, after: [a]}\n  - {id: d, action: p/d, after: [b, c]}")
+DIAMOND = wf(
+    "  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a]}\n"
+    "  - {id: c, action: p/c, after: [a]}\n  - {id: d, action: p/d, after: [b, c]}"
+)
 
 
 def test_chain_passes_outputs_and_records_everything():
@@ -62,7 +77,7 @@ def test_chain_passes_outputs_and_records_everything():
     assert [c[0] for c in calls] == ["p/a", "p/b"]
     assert calls[1][1] == {"n": 2} and calls[1][2] == LARGE and calls[1][3] == rec.run_id
     assert len(rec.run_id) == 32 and int(rec.run_id, 16) >= 0
-    assert rec.core_seconds == 2 * 2.0 * 0.5          # two activations, 2 cores, 0.5 s
+    assert rec.core_seconds == 2 * 2.0 * 0.5  # two activations, 2 cores, 0.5 s
     assert rec.gb_seconds == 2 * 1.0 * 0.5
     assert rec.policy == "late" and rec.met_slo
     assert adapter.observed == [("a", "large", 500.0), ("b", "large", 500.0)]
@@ -80,7 +95,7 @@ def test_parallel_branches_run_concurrently():
 
     def dispatch(action, params, size, cause):
         if action in ("p/b", "p/c"):
-            both_inside.wait()          # breaks (and fails the run) if b and c were sequential
+            both_inside.wait()  # breaks (and fails the run) if b and c were sequential
         return activation({action: True})
 
     rec = WorkflowEngine(dispatch).run(DIAMOND, {})
@@ -89,9 +104,11 @@ def test_parallel_branches_run_concurrently():
 
 
 def test_foreach_items_run_concurrently_and_gather_in_order():
-    flow = wf("  - {id: split, action: p/split}\n"
-              "  - {id: work, action: p/work, after: [split], foreach: split.chunks}\n"
-              "  - {id: agg, action: p/agg, after: [work]}")
+    flow = wf(
+        "  - {id: split, action: p/split}\n"
+        "  - {id: work, action: p/work, after: [split], foreach: split.chunks}\n"
+        "  - {id: agg, action: p/agg, after: [work]}"
+    )
     release = {i: threading.Event() for i in range(3)}
     seen = []
 
@@ -100,7 +117,7 @@ def test_foreach_items_run_concurrently_and_gather_in_order():
             return activation({"chunks": [10, 20, 30], "fps": 5})
         if action == "p/work":
             i = params["index"]
-            if i < 2:                    # finish in reverse order: 2, then 1, then 0
+            if i < 2:  # finish in reverse order: 2, then 1, then 0
                 assert release[i].wait(5), "items were not dispatched concurrently"
             release.get(i - 1, threading.Event()).set()
             return activation({"v": params["item"] * params["fps"]})
@@ -120,8 +137,10 @@ def test_foreach_items_run_concurrently_and_gather_in_order():
 
 
 def test_empty_foreach_completes_without_activations():
-    flow = wf("  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a], foreach: a.xs}\n"
-              "  - {id: c, action: p/c, after: [b]}")
+    flow = wf(
+        "  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a], foreach: a.xs}\n"
+        "  - {id: c, action: p/c, after: [b]}"
+    )
 
     def dispatch(action, params, size, cause):
         return activation({"xs": []} if action == "p/a" else {"got": params["b"]})
@@ -167,7 +186,7 @@ def test_failed_node_stops_the_run_and_in_flight_branch_finishes():
     status = {n.id: n.status for n in rec.nodes}
     assert status == {"a": "success", "b": "failed", "c": "success", "d": "skipped"}
     assert rec.to_json()["statusText"] == "failed at node b"
-    assert ("b", "small", 10.0) not in adapter.observed    # failures are not learned from
+    assert ("b", "small", 10.0) not in adapter.observed  # failures are not learned from
 
 
 def test_dispatch_and_adapter_exceptions_end_in_failed_records():
@@ -203,18 +222,21 @@ def test_foreach_item_failure_skips_queued_items():
 
     rec = WorkflowEngine(dispatch, max_parallel=1).run(flow, {})
     assert rec.status == "failed" and rec.failed_node == "b"
-    assert len(rec.nodes[1].activations) < 20     # queued items were not dispatched
+    assert len(rec.nodes[1].activations) < 20  # queued items were not dispatched
 
 
 def test_multiple_sinks_give_a_keyed_result():
-    flow = wf("  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a]}\n"
-              "  - {id: c, action: p/c, after: [a]}")
+    flow = wf(
+        "  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a]}\n"
+        "  - {id: c, action: p/c, after: [a]}"
+    )
     rec = WorkflowEngine(lambda action, *r: activation({"from": action})).run(flow, {})
     assert rec.result == {"b": {"from": "p/b"}, "c": {"from": "p/c"}}
 
 
 def test_real_adapter_with_late_hints_sizes_by_remaining_budget():
     from controller.adapter.adapter import Adapter, make_policy
+
     hints = """workflow t slo 10s p99
 
 option small cpu 0.5 memory 256MB

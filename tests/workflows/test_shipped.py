@@ -1,5 +1,6 @@
 """The shipped workflows: bundles load, each function runs locally on a small input with sane
 output, and the thread count follows the cgroup CPU quota."""
+
 import io
 import zipfile
 
@@ -10,8 +11,14 @@ from workflows.packaging import load_bundle, load_function, shipped
 
 SMALL = {
     "image-pipeline": {"seed": 7, "width": 320, "height": 240},
-    "video-analytics": {"seed": 7, "frames": 200, "width": 160, "height": 120, "fps": 30,
-                        "chunk": 24},
+    "video-analytics": {
+        "seed": 7,
+        "frames": 200,
+        "width": 160,
+        "height": 120,
+        "fps": 30,
+        "chunk": 24,
+    },
     "ml-pipeline": {"seed": 7, "rows": 3000, "features": 12, "classes": 2},
 }
 
@@ -44,7 +51,7 @@ def run_locally(name: str, request: dict) -> dict:
 def test_every_bundle_is_complete():
     assert shipped() == ["image-pipeline", "ml-pipeline", "video-analytics"]
     for name in shipped():
-        bundle = load_bundle(name)       # validates workflow.yaml against deploy.json
+        bundle = load_bundle(name)  # validates workflow.yaml against deploy.json
         assert bundle.workflow.name == name
         assert len(bundle.inputs()) >= 20
         spec = bundle.actions[0]
@@ -91,8 +98,10 @@ def test_ml_pipeline_learns(one_core):
 @pytest.mark.parametrize("quota_us,workers", [(50000, 1), (100000, 1), (150000, 2), (200000, 2)])
 def test_thread_count_follows_the_quota(tmp_path, monkeypatch, quota_us, workers):
     import os
+
     decode = load_function(load_bundle("image-pipeline").action("decode"))
-    from actionlib import cpu          # importable once a bundle function has been loaded
+    from actionlib import cpu  # importable once a bundle function has been loaded
+
     fake_quota(tmp_path, monkeypatch, quota_us)
     expected = min(workers, os.cpu_count())
     assert cpu.worker_count() == expected
@@ -102,10 +111,12 @@ def test_thread_count_follows_the_quota(tmp_path, monkeypatch, quota_us, workers
 def test_quota_falls_back_to_cgroup_v2_then_cpu_count(tmp_path, monkeypatch):
     load_function(load_bundle("image-pipeline").action("decode"))
     from actionlib import cpu
+
     (tmp_path / "cpu.max").write_text("250000 100000\n")
     assert cpu.cpu_quota(str(tmp_path)) == 2.5
     (tmp_path / "cpu.max").write_text("max 100000\n")
     import os
+
     assert cpu.cpu_quota(str(tmp_path)) == float(os.cpu_count())
     (tmp_path / "cpu").mkdir()
     (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
@@ -115,8 +126,10 @@ def test_quota_falls_back_to_cgroup_v2_then_cpu_count(tmp_path, monkeypatch):
 
 def test_cnn_result_does_not_depend_on_thread_count():
     import numpy as np
+
     features = load_function(load_bundle("image-pipeline").action("features"))
     from actionlib import synthetic
+
     image = synthetic.photo(3, 200, 150)
     one, two = features.feature_map(image, 1), features.feature_map(image, 3)
     assert one.shape == two.shape == (37, 50, 64)

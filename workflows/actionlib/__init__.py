@@ -15,6 +15,7 @@ runtime image, which has only python3, numpy and Pillow (Debian bookworm version
 Import this package before numpy: it limits BLAS to one thread per worker, so that the
 function's own thread pool, sized to the cgroup quota, is what decides its parallelism.
 """
+
 import os
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -1,4 +1,5 @@
 """Images to and from base64 strings for the small payloads passed between workflow steps."""
+
 from __future__ import annotations
 
 import base64

@@ -5,12 +5,14 @@ warm container in place, so the quota can change between two activations of one 
 The cgroup root can be redirected with `TANGO_CGROUP_ROOT` (tests point it at a folder of
 fake quota files).
 """
+
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,7 +26,10 @@ def cgroup_root() -> str:
 def cpu_quota(root: str | None = None) -> float:
     """Cores this container may use: cgroup v1 CFS quota, else cgroup v2 cpu.max, else all CPUs."""
     root = root or cgroup_root()
-    v1 = _read(os.path.join(root, "cpu", "cpu.cfs_quota_us"), os.path.join(root, "cpu", "cpu.cfs_period_us"))
+    v1 = _read(
+        os.path.join(root, "cpu", "cpu.cfs_quota_us"),
+        os.path.join(root, "cpu", "cpu.cfs_period_us"),
+    )
     if v1 is not None:
         return v1
     try:
@@ -43,7 +48,7 @@ def _read(quota_file: str, period_file: str) -> float | None:
             quota, period = float(q.read().strip()), float(p.read().strip())
     except (OSError, ValueError):
         return None
-    if quota <= 0 or period <= 0:   # -1: no limit in this cgroup
+    if quota <= 0 or period <= 0:  # -1: no limit in this cgroup
         return None
     return quota / period
 

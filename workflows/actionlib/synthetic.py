@@ -5,6 +5,7 @@ small reference (seed and dimensions) and materialises exactly the part it needs
 cost proportional to its size. Rendering is split over row bands / frames / row blocks so it
 also scales with the container's CPU quota.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -32,10 +33,17 @@ def photo(seed: int, width: int, height: int, workers: int = 1) -> np.ndarray:
 def _photo_shapes(seed: int) -> list[tuple]:
     rng = np.random.default_rng([seed, 1])
     n = int(rng.integers(3, 9))
-    return [(rng.uniform(0.05, 0.95), rng.uniform(0.1, 0.95),       # centre (x, y) as fractions
-             rng.uniform(0.04, 0.3), rng.uniform(0.04, 0.3),        # radii
-             rng.uniform(0, 255, 3), bool(rng.integers(0, 2)))      # colour, ellipse or box
-            for _ in range(n)]
+    return [
+        (
+            rng.uniform(0.05, 0.95),
+            rng.uniform(0.1, 0.95),  # centre (x, y) as fractions
+            rng.uniform(0.04, 0.3),
+            rng.uniform(0.04, 0.3),  # radii
+            rng.uniform(0, 255, 3),
+            bool(rng.integers(0, 2)),
+        )  # colour, ellipse or box
+        for _ in range(n)
+    ]
 
 
 def _render_photo_rows(seed, shapes, width, height, r0, r1) -> np.ndarray:
@@ -56,25 +64,29 @@ def _render_photo_rows(seed, shapes, width, height, r0, r1) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-NOISE_BLOCK = 64   # noise is drawn per fixed block of rows, so banding never changes the image
+NOISE_BLOCK = 64  # noise is drawn per fixed block of rows, so banding never changes the image
 
 
 def _noise_rows(seed: int, width: int, r0: int, r1: int) -> np.ndarray:
     first = r0 - r0 % NOISE_BLOCK
-    blocks = [np.random.default_rng([seed, 2, b]).normal(0, 4, (NOISE_BLOCK, width))
-              for b in range(first, r1, NOISE_BLOCK)]
-    return np.concatenate(blocks)[r0 - first:r1 - first].astype(np.float32)
+    blocks = [
+        np.random.default_rng([seed, 2, b]).normal(0, 4, (NOISE_BLOCK, width))
+        for b in range(first, r1, NOISE_BLOCK)
+    ]
+    return np.concatenate(blocks)[r0 - first : r1 - first].astype(np.float32)
 
 
 # ------------------------------------------------------------------------------ videos
 
-SCENE_FRAMES = 90          # a cut to a new background every 3 s at 30 fps (varied by seed)
+SCENE_FRAMES = 90  # a cut to a new background every 3 s at 30 fps (varied by seed)
 
 
 def scene_of(seed: int, index: int) -> int:
     """Scene number of a frame; scene lengths vary between 0.5x and 1.5x SCENE_FRAMES."""
     rng = np.random.default_rng([seed, 3])
-    lengths = rng.integers(SCENE_FRAMES // 2, SCENE_FRAMES * 3 // 2, size=index // (SCENE_FRAMES // 2) + 2)
+    lengths = rng.integers(
+        SCENE_FRAMES // 2, SCENE_FRAMES * 3 // 2, size=index // (SCENE_FRAMES // 2) + 2
+    )
     return int(np.searchsorted(np.cumsum(lengths), index, side="right"))
 
 
@@ -88,9 +100,9 @@ def video_frame(seed: int, index: int, width: int, height: int) -> np.ndarray:
     """Greyscale float32 frame: a static scene, moving objects, flicker and sensor noise."""
     scene = scene_of(seed, index)
     frame = _background(seed, scene, width, height).copy()
-    frame *= 1.0 + 0.03 * np.sin(index / 15.0)                       # lighting flicker
+    frame *= 1.0 + 0.03 * np.sin(index / 15.0)  # lighting flicker
     rng = np.random.default_rng([seed, 4, scene])
-    for _ in range(int(rng.integers(1, 5))):                          # moving objects
+    for _ in range(int(rng.integers(1, 5))):  # moving objects
         x0, y0 = rng.uniform(0, width), rng.uniform(0, height)
         vx, vy = rng.uniform(-4, 4), rng.uniform(-3, 3)
         size = rng.uniform(0.04, 0.12) * min(width, height)
@@ -111,20 +123,22 @@ def video_frame(seed: int, index: int, width: int, height: int) -> np.ndarray:
 BLOCK_ROWS = 4096
 
 
-def dataset(seed: int, start: int, stop: int, features: int, classes: int = 2,
-            workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def dataset(
+    seed: int, start: int, stop: int, features: int, classes: int = 2, workers: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows [start, stop) of a classification table (X float64 with NaNs and outliers, y int).
 
     Generated in fixed blocks of BLOCK_ROWS seeded by block number, so any row range is the
     same whichever step reads it and however it is split over threads.
     """
     first, last = start // BLOCK_ROWS, (stop - 1) // BLOCK_ROWS
-    blocks = parallel_map(lambda b: _dataset_block(seed, b, features, classes),
-                          range(first, last + 1), workers)
+    blocks = parallel_map(
+        lambda b: _dataset_block(seed, b, features, classes), range(first, last + 1), workers
+    )
     X = np.concatenate([b[0] for b in blocks])
     y = np.concatenate([b[1] for b in blocks])
     off = first * BLOCK_ROWS
-    return X[start - off:stop - off], y[start - off:stop - off]
+    return X[start - off : stop - off], y[start - off : stop - off]
 
 
 def _class_model(seed: int, features: int, classes: int):
@@ -132,7 +146,7 @@ def _class_model(seed: int, features: int, classes: int):
     informative = max(2, features // 3)
     centres = rng.normal(0, 1.2, (classes, informative))
     mixing = rng.normal(0, 1, (informative, features)) / np.sqrt(informative)
-    scales = np.exp(rng.normal(0, 1.0, features))                    # wildly different units
+    scales = np.exp(rng.normal(0, 1.0, features))  # wildly different units
     return centres, mixing, scales
 
 
@@ -141,9 +155,9 @@ def _dataset_block(seed: int, block: int, features: int, classes: int):
     rng = np.random.default_rng([seed, 7, block])
     y = rng.integers(0, classes, BLOCK_ROWS)
     latent = centres[y] + rng.normal(0, 1, (BLOCK_ROWS, centres.shape[1]))
-    latent[:, 0] += 0.8 * np.sin(3 * latent[:, 1])                  # a non-linear interaction
+    latent[:, 0] += 0.8 * np.sin(3 * latent[:, 1])  # a non-linear interaction
     X = (latent @ mixing + rng.normal(0, 0.5, (BLOCK_ROWS, features))) * scales
-    X[rng.random(X.shape) < 0.02] = np.nan                           # missing values
+    X[rng.random(X.shape) < 0.02] = np.nan  # missing values
     outliers = rng.random(BLOCK_ROWS) < 0.005
     X[outliers] *= 25
     return X, y

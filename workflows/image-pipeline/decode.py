@@ -5,11 +5,11 @@ Input: {"seed", "width", "height"} names an uploaded photo (materialised by
 decoded and auto-levelled, then block-averaged to a working copy of at most ~1 MP, which is
 what the next steps receive (base64 JPEG, well under the 1 MB payload limit).
 """
+
 import math
 
 import actionlib  # noqa: F401  (before numpy: one BLAS thread per worker)
 import numpy as np
-
 from actionlib import codec, cpu, synthetic
 
 WORKING_PIXELS = 1_000_000
@@ -27,15 +27,21 @@ def main(params: dict) -> dict:
 
     def level_and_shrink(band):
         r0, r1 = band
-        rows = image[r0 * factor:r1 * factor, :work_w * factor].astype(np.float32)
+        rows = image[r0 * factor : r1 * factor, : work_w * factor].astype(np.float32)
         rows = np.clip((rows - low) * (255.0 / (high - low)), 0, 255)
         rows = rows.reshape(r1 - r0, factor, work_w, factor, 3).mean(axis=(1, 3))
         work[r0:r1] = rows.astype(np.uint8)
 
     cpu.parallel_map(level_and_shrink, cpu.bands(work_h, workers * 2), workers)
-    return {"image": codec.encode(work, quality=88), "width": width, "height": height,
-            "work_width": work_w, "work_height": work_h, "upload_bytes": len(upload),
-            "workers": workers}
+    return {
+        "image": codec.encode(work, quality=88),
+        "width": width,
+        "height": height,
+        "work_width": work_w,
+        "work_height": work_h,
+        "upload_bytes": len(upload),
+        "workers": workers,
+    }
 
 
 def _levels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

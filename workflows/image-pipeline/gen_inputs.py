@@ -1,4 +1,5 @@
 """Writes image-pipeline/inputs.jsonl: photos with log-normal megapixels (0.2-16 MP)."""
+
 import sys
 from pathlib import Path
 

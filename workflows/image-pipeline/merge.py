@@ -5,11 +5,11 @@ hash (dHash of the thumbnail) and a 5-colour palette (k-means over the thumbnail
 over every other pixel, two restarts in
 parallel, best inertia kept).
 """
+
 import actionlib  # noqa: F401  (before numpy: one BLAS thread per worker)
 import numpy as np
-from PIL import Image
-
 from actionlib import codec, cpu
+from PIL import Image
 
 PALETTE = 5
 RESTARTS = 2
@@ -24,11 +24,19 @@ def main(params: dict) -> dict:
     centres, counts, _ = min(runs, key=lambda run: run[2])
     order = np.argsort(counts)[::-1]
     request = params.get("_input", {})
-    return {"image": {"seed": request.get("seed"), "width": request.get("width"),
-                      "height": request.get("height")},
-            "labels": features["labels"], "hash": dhash(image),
-            "palette": ["#%02x%02x%02x" % tuple(int(c) for c in centres[i]) for i in order],
-            "crop": params["thumbnail"]["crop"], "thumbnail": thumbs["64"], "workers": workers}
+    return {
+        "image": {
+            "seed": request.get("seed"),
+            "width": request.get("width"),
+            "height": request.get("height"),
+        },
+        "labels": features["labels"],
+        "hash": dhash(image),
+        "palette": ["#%02x%02x%02x" % tuple(int(c) for c in centres[i]) for i in order],
+        "crop": params["thumbnail"]["crop"],
+        "thumbnail": thumbs["64"],
+        "workers": workers,
+    }
 
 
 def dhash(image: np.ndarray) -> str:

@@ -4,11 +4,11 @@ Input: decode's output. Saliency is the Sobel gradient energy of the luminance (
 parallel); the crop is the square window with the most energy (integral image search); the
 thumbnails are Lanczos-resampled and sharpened with an unsharp mask.
 """
+
 import actionlib  # noqa: F401  (before numpy: one BLAS thread per worker)
 import numpy as np
-from PIL import Image
-
 from actionlib import codec, cpu
+from PIL import Image
 
 SIZES = (256, 128, 64)
 
@@ -18,7 +18,7 @@ def main(params: dict) -> dict:
     image = codec.decode(params["image"])
     energy = saliency(image, workers)
     x, y, side = best_square(energy)
-    crop = Image.fromarray(image[y:y + side, x:x + side])
+    crop = Image.fromarray(image[y : y + side, x : x + side])
 
     def thumb(size):
         small = np.asarray(crop.resize((size, size), Image.LANCZOS), np.float32)
@@ -35,9 +35,13 @@ def saliency(image: np.ndarray, workers: int) -> np.ndarray:
 
     def sobel(band):
         r0, r1 = band
-        p = padded[r0:r1 + 2]
-        gx = (p[:-2, 2:] + 2 * p[1:-1, 2:] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[1:-1, :-2] + p[2:, :-2])
-        gy = (p[2:, :-2] + 2 * p[2:, 1:-1] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[:-2, 1:-1] + p[:-2, 2:])
+        p = padded[r0 : r1 + 2]
+        gx = (p[:-2, 2:] + 2 * p[1:-1, 2:] + p[2:, 2:]) - (
+            p[:-2, :-2] + 2 * p[1:-1, :-2] + p[2:, :-2]
+        )
+        gy = (p[2:, :-2] + 2 * p[2:, 1:-1] + p[2:, 2:]) - (
+            p[:-2, :-2] + 2 * p[:-2, 1:-1] + p[:-2, 2:]
+        )
         out[r0:r1] = np.sqrt(gx * gx + gy * gy)
 
     cpu.parallel_map(sobel, cpu.bands(luma.shape[0], workers * 2), workers)
@@ -51,8 +55,12 @@ def best_square(energy: np.ndarray, fraction: float = 0.6, steps: int = 24) -> t
     ys = np.linspace(0, h - side, steps).astype(int)
     xs = np.linspace(0, w - side, steps).astype(int)
     Y, X = np.meshgrid(ys, xs, indexing="ij")
-    total = (integral[Y + side, X + side] - integral[Y, X + side]
-             - integral[Y + side, X] + integral[Y, X])
+    total = (
+        integral[Y + side, X + side]
+        - integral[Y, X + side]
+        - integral[Y + side, X]
+        + integral[Y, X]
+    )
     iy, ix = np.unravel_index(int(np.argmax(total)), total.shape)
     return int(xs[ix]), int(ys[iy]), side
 

@@ -1,4 +1,5 @@
 """Writes ml-pipeline/inputs.jsonl: tables with Pareto row counts (4k-150k rows)."""
+
 import sys
 from pathlib import Path
 
@@ -9,8 +10,14 @@ from workflows.inputs import cli, pareto  # noqa: E402
 def generate(rng, count):
     rows = []
     for i in range(count):
-        rows.append({"seed": 3000 + i, "rows": int(pareto(rng, minimum=4000, alpha=1.3, high=150000)),
-                     "features": int(rng.integers(16, 49)), "classes": int(rng.choice([2, 3]))})
+        rows.append(
+            {
+                "seed": 3000 + i,
+                "rows": int(pareto(rng, minimum=4000, alpha=1.3, high=150000)),
+                "features": int(rng.integers(16, 49)),
+                "classes": int(rng.choice([2, 3])),
+            }
+        )
     return rows
 
 

@@ -4,9 +4,9 @@ Lives beside the step files; `deploy.json` packs it into their zips with `action
 Gradients are computed over row shards in parallel and summed, so a training step's speed
 follows the container's CPU quota.
 """
+
 import actionlib  # noqa: F401  (before numpy: one BLAS thread per worker)
 import numpy as np
-
 from actionlib import cpu, synthetic
 
 
@@ -28,8 +28,12 @@ def predict(model: dict, Z: np.ndarray) -> np.ndarray:
     """Class probabilities of a linear or MLP model as produced by the train steps."""
     if model["kind"] == "linear":
         return softmax(Z @ np.asarray(model["W"], np.float32) + np.asarray(model["b"], np.float32))
-    hidden = np.maximum(Z @ np.asarray(model["W1"], np.float32) + np.asarray(model["b1"], np.float32), 0)
-    return softmax(hidden @ np.asarray(model["W2"], np.float32) + np.asarray(model["b2"], np.float32))
+    hidden = np.maximum(
+        Z @ np.asarray(model["W1"], np.float32) + np.asarray(model["b1"], np.float32), 0
+    )
+    return softmax(
+        hidden @ np.asarray(model["W2"], np.float32) + np.asarray(model["b2"], np.float32)
+    )
 
 
 def shards(rows: int, workers: int) -> list[slice]:

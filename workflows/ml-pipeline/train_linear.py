@@ -3,9 +3,9 @@
 Input: preprocess's output. Runs `epochs` (default 60) of gradient descent with L2 penalty
 and momentum; each epoch's gradient is summed over row shards computed in parallel.
 """
+
 import actionlib  # noqa: F401  (before numpy: one BLAS thread per worker)
 import numpy as np
-
 from actionlib import cpu
 from model import load_split, one_hot, shards, softmax, summed
 
@@ -30,5 +30,8 @@ def main(params: dict) -> dict:
         vW = 0.9 * vW - lr * (gW / len(Z) + l2 * W)
         vb = 0.9 * vb - lr * gb / len(Z)
         W, b = W + vW, b + vb
-    return {"model": {"kind": "linear", "W": W.round(5).tolist(), "b": b.round(5).tolist()},
-            "epochs": epochs, "workers": workers}
+    return {
+        "model": {"kind": "linear", "W": W.round(5).tolist(), "b": b.round(5).tolist()},
+        "epochs": epochs,
+        "workers": workers,
+    }

@@ -1,4 +1,5 @@
 """Writes video-analytics/inputs.jsonl: videos with Pareto lengths (48-900 frames)."""
+
 import sys
 from pathlib import Path
 
@@ -13,8 +14,16 @@ def generate(rng, count):
     for i in range(count):
         width, height = RESOLUTIONS[int(rng.choice(3, p=[0.5, 0.3, 0.2]))]
         frames = int(pareto(rng, minimum=48, alpha=1.4, high=900))
-        rows.append({"seed": 2000 + i, "frames": frames, "width": width, "height": height,
-                     "fps": 30, "chunk": 24})
+        rows.append(
+            {
+                "seed": 2000 + i,
+                "frames": frames,
+                "width": width,
+                "height": height,
+                "fps": 30,
+                "chunk": 24,
+            }
+        )
     return rows
 
 

@@ -6,12 +6,12 @@ compared with the previous one by grey-level histogram; a large jump is a scene 
 hold at most `chunk` frames and never straddle a cut, so each chunk's background model sees
 one scene. Output: the video reference plus `chunks` for the `detect` fan-out.
 """
+
 import actionlib  # noqa: F401  (before numpy: one BLAS thread per worker)
 import numpy as np
-
 from actionlib import cpu, synthetic
 
-CUT_DISTANCE = 0.25     # L1 distance between normalised histograms that counts as a cut
+CUT_DISTANCE = 0.25  # L1 distance between normalised histograms that counts as a cut
 
 
 def main(params: dict) -> dict:
@@ -19,12 +19,18 @@ def main(params: dict) -> dict:
     video = {k: int(params[k]) for k in ("seed", "frames", "width", "height")}
     video["fps"] = int(params.get("fps", 30))
     chunk = int(params.get("chunk", 24))
-    hists = np.concatenate(cpu.parallel_map(lambda band: _histograms(video, *band),
-                                            cpu.bands(video["frames"], workers * 2), workers))
+    hists = np.concatenate(
+        cpu.parallel_map(
+            lambda band: _histograms(video, *band), cpu.bands(video["frames"], workers * 2), workers
+        )
+    )
     distance = np.abs(np.diff(hists, axis=0)).sum(axis=1)
     cuts = [0] + [int(i) + 1 for i in np.flatnonzero(distance > CUT_DISTANCE)] + [video["frames"]]
-    chunks = [{"start": s, "count": min(chunk, stop - s), "scene": n}
-              for n, (a, stop) in enumerate(zip(cuts, cuts[1:])) for s in range(a, stop, chunk)]
+    chunks = [
+        {"start": s, "count": min(chunk, stop - s), "scene": n}
+        for n, (a, stop) in enumerate(zip(cuts, cuts[1:]))
+        for s in range(a, stop, chunk)
+    ]
     return {"video": video, "chunks": chunks, "cuts": cuts[1:-1], "workers": workers}
 
 

@@ -38,7 +38,14 @@ def uses_kernel(x: torch.Tensor, k_cache: torch.Tensor, rep: int, on: bool = Tru
     `rep` query heads per KV head runs these kernels when asked to (`on`; static per step, as a
     graph needs)."""
     hd = k_cache.shape[-1]
-    return (gemv.kernels_for(x, on) and k_cache.dtype == x.dtype and hd >= 16 and hd & (hd - 1) == 0 and rep <= 16 and k_cache.stride(-1) == 1)
+    return (
+        gemv.kernels_for(x, on)
+        and k_cache.dtype == x.dtype
+        and hd >= 16
+        and hd & (hd - 1) == 0
+        and rep <= 16
+        and k_cache.stride(-1) == 1
+    )
 
 
 if gemv.triton is not None:
@@ -46,8 +53,20 @@ if gemv.triton is not None:
     import triton.language as tl
 
     @triton.jit
-    def _write_kv(k_ptr, v_ptr, kc_ptr, vc_ptr, slots_ptr, last_ptr, stride_kb, stride_kh,
-                  stride_cs, stride_ch, stride_ct, HD: tl.constexpr):
+    def _write_kv(
+        k_ptr,
+        v_ptr,
+        kc_ptr,
+        vc_ptr,
+        slots_ptr,
+        last_ptr,
+        stride_kb,
+        stride_kh,
+        stride_cs,
+        stride_ch,
+        stride_ct,
+        HD: tl.constexpr,
+    ):
         b, h = tl.program_id(0), tl.program_id(1)
         slot, row = tl.load(slots_ptr + b), tl.load(last_ptr + b)
         rd = tl.arange(0, HD)
@@ -57,16 +76,38 @@ if gemv.triton is not None:
         tl.store(vc_ptr + dst, tl.load(v_ptr + src))
 
     @triton.jit
-    def _attn_partial(q_ptr, kc_ptr, vc_ptr, slots_ptr, last_ptr, m_ptr, l_ptr, o_ptr,
-                      stride_qb, stride_qh, stride_qr, stride_cs, stride_ch, stride_ct, scale,
-                      N_SPLITS: tl.constexpr, REP: tl.constexpr, REP_PAD: tl.constexpr, HD: tl.constexpr,
-                      SPLIT: tl.constexpr, BLOCK_T: tl.constexpr):
+    def _attn_partial(
+        q_ptr,
+        kc_ptr,
+        vc_ptr,
+        slots_ptr,
+        last_ptr,
+        m_ptr,
+        l_ptr,
+        o_ptr,
+        stride_qb,
+        stride_qh,
+        stride_qr,
+        stride_cs,
+        stride_ch,
+        stride_ct,
+        scale,
+        N_SPLITS: tl.constexpr,
+        REP: tl.constexpr,
+        REP_PAD: tl.constexpr,
+        HD: tl.constexpr,
+        SPLIT: tl.constexpr,
+        BLOCK_T: tl.constexpr,
+    ):
         b, h, s = tl.program_id(0), tl.program_id(1), tl.program_id(2)
         kv_heads = tl.num_programs(1)
         slot, last = tl.load(slots_ptr + b), tl.load(last_ptr + b)
         rr, rd = tl.arange(0, REP_PAD), tl.arange(0, HD)
-        q = tl.load(q_ptr + b * stride_qb + h * stride_qh + rr[:, None] * stride_qr + rd[None, :],
-                    mask=rr[:, None] < REP, other=0.0).to(tl.float32)
+        q = tl.load(
+            q_ptr + b * stride_qb + h * stride_qh + rr[:, None] * stride_qr + rd[None, :],
+            mask=rr[:, None] < REP,
+            other=0.0,
+        ).to(tl.float32)
         m_i = tl.full((REP_PAD,), float("-inf"), tl.float32)
         l_i = tl.zeros((REP_PAD,), tl.float32)
         acc = tl.zeros((REP_PAD, HD), tl.float32)
@@ -93,8 +134,16 @@ if gemv.triton is not None:
         tl.store(o_ptr + (part * REP_PAD + rr[:, None]) * HD + rd[None, :], acc)
 
     @triton.jit
-    def _attn_combine(m_ptr, l_ptr, o_ptr, out_ptr, N_SPLITS: tl.constexpr, REP: tl.constexpr,
-                      REP_PAD: tl.constexpr, HD: tl.constexpr):
+    def _attn_combine(
+        m_ptr,
+        l_ptr,
+        o_ptr,
+        out_ptr,
+        N_SPLITS: tl.constexpr,
+        REP: tl.constexpr,
+        REP_PAD: tl.constexpr,
+        HD: tl.constexpr,
+    ):
         b, h = tl.program_id(0), tl.program_id(1)
         kv_heads = tl.num_programs(1)
         rr, rd = tl.arange(0, REP_PAD), tl.arange(0, HD)
@@ -106,9 +155,13 @@ if gemv.triton is not None:
         acc = tl.zeros((REP_PAD, HD), tl.float32)
         for s in tl.static_range(N_SPLITS):
             ms = tl.load(m_ptr + (first + s) * REP_PAD + rr)
-            w = tl.where(ms == float("-inf"), 0.0, tl.exp(ms - m))  # a split past the length weighs 0
+            w = tl.where(
+                ms == float("-inf"), 0.0, tl.exp(ms - m)
+            )  # a split past the length weighs 0
             l += w * tl.load(l_ptr + (first + s) * REP_PAD + rr)
-            acc += w[:, None] * tl.load(o_ptr + ((first + s) * REP_PAD + rr[:, None]) * HD + rd[None, :])
+            acc += w[:, None] * tl.load(
+                o_ptr + ((first + s) * REP_PAD + rr[:, None]) * HD + rd[None, :]
+            )
         out = acc / l[:, None]
         dst = out_ptr + (b * kv_heads + h) * REP * HD + rr[:, None] * HD + rd[None, :]
         tl.store(dst, out.to(out_ptr.dtype.element_ty), mask=rr[:, None] < REP)
@@ -119,23 +172,64 @@ if gemv.triton is not None:
         n_splits = -(-kv_len // SPLIT)
         k, v = k.contiguous(), v.contiguous()
         slots, last = slots.contiguous(), last.contiguous()
-        _write_kv[(b, nkv)](k, v, k_cache, v_cache, slots, last, k.stride(0), k.stride(1),
-                            k_cache.stride(0), k_cache.stride(1), k_cache.stride(2), HD=hd)
+        _write_kv[(b, nkv)](
+            k,
+            v,
+            k_cache,
+            v_cache,
+            slots,
+            last,
+            k.stride(0),
+            k.stride(1),
+            k_cache.stride(0),
+            k_cache.stride(1),
+            k_cache.stride(2),
+            HD=hd,
+        )
         m = torch.empty((b, nkv, n_splits, rep_pad), device=q.device, dtype=torch.float32)
         l_ = torch.empty_like(m)
         o = torch.empty((b, nkv, n_splits, rep_pad, hd), device=q.device, dtype=torch.float32)
-        _attn_partial[(b, nkv, n_splits)](q, k_cache, v_cache, slots, last, m, l_, o, q.stride(0), q.stride(1),
-                                          q.stride(2), k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
-                                          hd ** -0.5, N_SPLITS=n_splits, REP=rep, REP_PAD=rep_pad, HD=hd,
-                                          SPLIT=SPLIT, BLOCK_T=BLOCK_T, num_warps=4)
+        _attn_partial[(b, nkv, n_splits)](
+            q,
+            k_cache,
+            v_cache,
+            slots,
+            last,
+            m,
+            l_,
+            o,
+            q.stride(0),
+            q.stride(1),
+            q.stride(2),
+            k_cache.stride(0),
+            k_cache.stride(1),
+            k_cache.stride(2),
+            hd**-0.5,
+            N_SPLITS=n_splits,
+            REP=rep,
+            REP_PAD=rep_pad,
+            HD=hd,
+            SPLIT=SPLIT,
+            BLOCK_T=BLOCK_T,
+            num_warps=4,
+        )
         out = torch.empty((b, 1, nkv * rep * hd), device=q.device, dtype=q.dtype)
-        _attn_combine[(b, nkv)](m, l_, o, out, N_SPLITS=n_splits, REP=rep, REP_PAD=rep_pad, HD=hd, num_warps=4)
+        _attn_combine[(b, nkv)](
+            m, l_, o, out, N_SPLITS=n_splits, REP=rep, REP_PAD=rep_pad, HD=hd, num_warps=4
+        )
         return out
 
     @torch.library.custom_op("tango::decode_attention", mutates_args=("k_cache", "v_cache"))
-    def _decode_attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor,
-                             v_cache: torch.Tensor, slots: torch.Tensor, last: torch.Tensor,
-                             kv_len: int) -> torch.Tensor:
+    def _decode_attention_op(
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        k_cache: torch.Tensor,
+        v_cache: torch.Tensor,
+        slots: torch.Tensor,
+        last: torch.Tensor,
+        kv_len: int,
+    ) -> torch.Tensor:
         return _run(q, k, v, k_cache, v_cache, slots, last, kv_len)
 
     @_decode_attention_op.register_fake

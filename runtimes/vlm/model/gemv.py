@@ -61,12 +61,19 @@ def kernels_for(x: torch.Tensor, on: bool) -> bool:
 def uses_kernel(x: torch.Tensor, weight: torch.Tensor, on: bool = True) -> bool:
     """Whether `linear(x, weight, kernels=on)` goes to the Triton kernel (the switch, shape, dtype
     and device decide, so the choice is static for a CUDA graph or a compiled function)."""
-    return (kernels_for(x, on) and weight.dtype == x.dtype and 0 < rows_of(x) <= MAX_ROWS and weight.dim() == 2
-            and weight.stride(-1) == 1 and x.shape[-1] == weight.shape[1])
+    return (
+        kernels_for(x, on)
+        and weight.dtype == x.dtype
+        and 0 < rows_of(x) <= MAX_ROWS
+        and weight.dim() == 2
+        and weight.stride(-1) == 1
+        and x.shape[-1] == weight.shape[1]
+    )
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-           kernels: bool = False) -> torch.Tensor:
+def linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, kernels: bool = False
+) -> torch.Tensor:
     """`F.linear(x, weight, bias)`; with `kernels`, a GEMV kernel for a few rows of bf16/fp16 on the GPU."""
     if not uses_kernel(x, weight, kernels):
         return F.linear(x, weight, bias)
@@ -74,27 +81,58 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
 
 
 if triton is not None:
+
     def _prune(configs, named_args, **kwargs):
         # Keep the per-thread product tile (B_PAD x BLOCK_N x BLOCK_K / threads) within registers.
         b_pad = kwargs.get("B_PAD", named_args.get("B_PAD", 1))
-        kept = [c for c in configs
-                if b_pad * c.kwargs["BLOCK_N"] * c.kwargs["BLOCK_K"] <= 64 * 32 * c.num_warps]
+        kept = [
+            c
+            for c in configs
+            if b_pad * c.kwargs["BLOCK_N"] * c.kwargs["BLOCK_K"] <= 64 * 32 * c.num_warps
+        ]
         return kept or configs[:1]
 
     def _bench(kernel_call, quantiles):
         return triton.testing.do_bench(kernel_call, warmup=5, rep=25, quantiles=quantiles)
 
-    _CONFIGS = [triton.Config({"BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=3)
-                for n, k, w in [(4, 512, 4), (2, 1024, 4), (8, 256, 4), (8, 512, 4), (4, 1024, 8), (16, 256, 8)]]
+    _CONFIGS = [
+        triton.Config({"BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=3)
+        for n, k, w in [
+            (4, 512, 4),
+            (2, 1024, 4),
+            (8, 256, 4),
+            (8, 512, 4),
+            (4, 1024, 8),
+            (16, 256, 8),
+        ]
+    ]
     if os.environ.get("TRITON_INTERPRET") == "1":  # the interpreter runs every config: keep one
         _CONFIGS = _CONFIGS[1:2]
 
     # The shape is compile-time (a decode step has a handful: one kernel each, tuned once).
-    @triton.autotune(configs=_CONFIGS, key=["N", "K", "B_PAD"], prune_configs_by={"early_config_prune": _prune},
-                     do_bench=_bench)
+    @triton.autotune(
+        configs=_CONFIGS,
+        key=["N", "K", "B_PAD"],
+        prune_configs_by={"early_config_prune": _prune},
+        do_bench=_bench,
+    )
     @triton.jit
-    def _gemv_kernel(x_ptr, w_ptr, bias_ptr, y_ptr, stride_xb, stride_wn, stride_yb,
-                     B: tl.constexpr, N: tl.constexpr, K: tl.constexpr, B_PAD: tl.constexpr, HAS_BIAS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    def _gemv_kernel(
+        x_ptr,
+        w_ptr,
+        bias_ptr,
+        y_ptr,
+        stride_xb,
+        stride_wn,
+        stride_yb,
+        B: tl.constexpr,
+        N: tl.constexpr,
+        K: tl.constexpr,
+        B_PAD: tl.constexpr,
+        HAS_BIAS: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_K: tl.constexpr,
+    ):
         """y[b, n] = sum_k x[b, k] * w[n, k] (+ bias[n]) for b < B, n in this program's BLOCK_N rows."""
         rn = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
         rb = tl.arange(0, B_PAD)
@@ -104,15 +142,26 @@ if triton is not None:
         for k0 in range(0, K, BLOCK_K):
             rk = k0 + tl.arange(0, BLOCK_K)
             k_ok = rk < K
-            w = tl.load(w_ptr + rn[:, None] * stride_wn + rk[None, :], mask=n_ok[:, None] & k_ok[None, :],
-                        other=0.0, eviction_policy="evict_first")
-            x = tl.load(x_ptr + rb[:, None] * stride_xb + rk[None, :], mask=b_ok[:, None] & k_ok[None, :],
-                        other=0.0, eviction_policy="evict_last")
+            w = tl.load(
+                w_ptr + rn[:, None] * stride_wn + rk[None, :],
+                mask=n_ok[:, None] & k_ok[None, :],
+                other=0.0,
+                eviction_policy="evict_first",
+            )
+            x = tl.load(
+                x_ptr + rb[:, None] * stride_xb + rk[None, :],
+                mask=b_ok[:, None] & k_ok[None, :],
+                other=0.0,
+                eviction_policy="evict_last",
+            )
             acc += tl.sum(x.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
         if HAS_BIAS:
             acc += tl.load(bias_ptr + rn, mask=n_ok, other=0.0).to(tl.float32)[None, :]
-        tl.store(y_ptr + rb[:, None] * stride_yb + rn[None, :], acc.to(y_ptr.dtype.element_ty),
-                 mask=b_ok[:, None] & n_ok[None, :])
+        tl.store(
+            y_ptr + rb[:, None] * stride_yb + rn[None, :],
+            acc.to(y_ptr.dtype.element_ty),
+            mask=b_ok[:, None] & n_ok[None, :],
+        )
 
     def _launch(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         n, k = weight.shape
@@ -126,8 +175,20 @@ if triton is not None:
         def grid(meta):
             return (triton.cdiv(n, meta["BLOCK_N"]),)
 
-        _gemv_kernel[grid](x2, weight, bias if bias is not None else weight, y, x2.stride(0), weight.stride(0),
-                           y.stride(0), B=b, N=n, K=k, B_PAD=b_pad, HAS_BIAS=bias is not None)
+        _gemv_kernel[grid](
+            x2,
+            weight,
+            bias if bias is not None else weight,
+            y,
+            x2.stride(0),
+            weight.stride(0),
+            y.stride(0),
+            B=b,
+            N=n,
+            K=k,
+            B_PAD=b_pad,
+            HAS_BIAS=bias is not None,
+        )
         return y.reshape(*x.shape[:-1], n)
 
     @torch.library.custom_op("tango::gemv", mutates_args=())

@@ -15,7 +15,9 @@ from runtimes.vlm.config import VLMConfig
 
 
 class KVCache:
-    def __init__(self, config: VLMConfig, max_slots: int, max_len: int, device="cpu", dtype=torch.float32):
+    def __init__(
+        self, config: VLMConfig, max_slots: int, max_len: int, device="cpu", dtype=torch.float32
+    ):
         t = config.text
         self.max_slots, self.max_len = max_slots, max_len
         # Rows rounded up to a multiple of 128: decode attention works in 128-key blocks.
@@ -32,7 +34,15 @@ class KVCache:
         """Memory a cache of this size takes, for sizing before allocating."""
         t = config.text
         elem = torch.empty((), dtype=dtype).element_size()
-        return 2 * t.num_layers * max_slots * t.num_kv_heads * KVCache.rows(max_len) * t.head_dim * elem
+        return (
+            2
+            * t.num_layers
+            * max_slots
+            * t.num_kv_heads
+            * KVCache.rows(max_len)
+            * t.head_dim
+            * elem
+        )
 
     @staticmethod
     def rows(max_len: int, block: int = 128) -> int:
@@ -43,7 +53,9 @@ class KVCache:
 
     def check_slot(self, slot: int) -> None:
         if not 0 <= slot < self.max_slots:
-            raise ValueError(f"KV slot {slot} out of range: this cache has slots 0..{self.max_slots - 1}")
+            raise ValueError(
+                f"KV slot {slot} out of range: this cache has slots 0..{self.max_slots - 1}"
+            )
 
     def reset(self, slot: int) -> None:
         """Free a slot for the next request (its stale KV is masked out by the length)."""

@@ -32,6 +32,7 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 # ---------------------------------------------------------------- vision (2-D)
 
+
 def vision_patch_positions(grid_thw: list[list[int]], merge: int, device=None) -> torch.Tensor:
     """(row, col) of every patch, block-major over merge x merge windows, frames repeated: [N, 2]."""
     out = []
@@ -45,9 +46,13 @@ def vision_patch_positions(grid_thw: list[list[int]], merge: int, device=None) -
     return torch.cat(out, dim=0)
 
 
-def vision_cos_sin(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def vision_cos_sin(
+    positions: torch.Tensor, head_dim: int, theta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """fp32 cos/sin [N, head_dim] for 2-D positions [N, 2]: half the frequencies per axis."""
-    freqs = positions[..., None].float() * inv_freq(head_dim // 2, theta, positions.device)  # [N, 2, hd/4]
+    freqs = positions[..., None].float() * inv_freq(
+        head_dim // 2, theta, positions.device
+    )  # [N, 2, hd/4]
     freqs = torch.cat([freqs[:, 0], freqs[:, 1]], dim=-1)
     emb = torch.cat([freqs, freqs], dim=-1)
     return emb.cos(), emb.sin()
@@ -55,8 +60,13 @@ def vision_cos_sin(positions: torch.Tensor, head_dim: int, theta: float) -> tupl
 
 # ---------------------------------------------------------------- text (M-RoPE)
 
-def mrope_cos_sin(positions: torch.Tensor, inv_freq_: torch.Tensor, section: tuple[int, int, int],
-                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+
+def mrope_cos_sin(
+    positions: torch.Tensor,
+    inv_freq_: torch.Tensor,
+    section: tuple[int, int, int],
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin [B, L, head_dim] from M-RoPE positions [3, B, L]; static shapes (graph-capturable)."""
     freqs = positions[..., None].float() * inv_freq_  # [3, B, L, hd/2]
     parts = freqs.split(list(section), dim=-1)
@@ -65,8 +75,9 @@ def mrope_cos_sin(positions: torch.Tensor, inv_freq_: torch.Tensor, section: tup
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
 
-def mrope_positions(input_ids: list[int], grid_thw: list[list[int]], image_pad_id: int,
-                    merge: int) -> tuple[torch.Tensor, int]:
+def mrope_positions(
+    input_ids: list[int], grid_thw: list[list[int]], image_pad_id: int, merge: int
+) -> tuple[torch.Tensor, int]:
     """M-RoPE positions [3, L] for one sequence, and its rope delta (max position + 1 - L).
 
     Each maximal run of `image_pad_id` tokens is one image, matched in order with `grid_thw`.
@@ -82,7 +93,9 @@ def mrope_positions(input_ids: list[int], grid_thw: list[list[int]], image_pad_i
         i = j
     image_runs = [length for is_image, length in runs if is_image]
     if len(image_runs) != len(grid_thw):
-        raise ValueError(f"found {len(image_runs)} image-token runs but {len(grid_thw)} grid_thw rows")
+        raise ValueError(
+            f"found {len(image_runs)} image-token runs but {len(grid_thw)} grid_thw rows"
+        )
     pieces, pos, images = [], 0, iter(grid_thw)
     for is_image, length in runs:
         if not is_image:
@@ -92,7 +105,9 @@ def mrope_positions(input_ids: list[int], grid_thw: list[list[int]], image_pad_i
         t, h, w = next(images)
         gh, gw = h // merge, w // merge
         if t * gh * gw != length:
-            raise ValueError(f"image run of {length} tokens does not match grid {t}x{h}x{w} / merge {merge}")
+            raise ValueError(
+                f"image run of {length} tokens does not match grid {t}x{h}x{w} / merge {merge}"
+            )
         tt = torch.arange(t)[:, None, None].expand(t, gh, gw)
         hh = torch.arange(gh)[None, :, None].expand(t, gh, gw)
         ww = torch.arange(gw)[None, None, :].expand(t, gh, gw)

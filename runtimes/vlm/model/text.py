@@ -39,7 +39,9 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * xf.to(x.dtype)
 
 
-def swiglu(x: torch.Tensor, w_gate_up: torch.Tensor, w_down: torch.Tensor, kernels: bool = False) -> torch.Tensor:
+def swiglu(
+    x: torch.Tensor, w_gate_up: torch.Tensor, w_down: torch.Tensor, kernels: bool = False
+) -> torch.Tensor:
     gate, up = gemv.linear(x, w_gate_up, kernels=kernels).chunk(2, dim=-1)
     return gemv.linear(F.silu(gate) * up, w_down, kernels=kernels)
 
@@ -48,14 +50,18 @@ def qkv_rope(h, wqkv, bqkv, cos, sin, heads: tuple[int, int, int], kernels: bool
     """q [B, L, H, hd], k/v [B, L, KV, hd] from normed h [B, L, D]: one fused projection, M-RoPE on q, k."""
     nh, nkv, hd = heads
     b, n, _ = h.shape
-    q, k, v = gemv.linear(h, wqkv, bqkv, kernels=kernels).split([nh * hd, nkv * hd, nkv * hd], dim=-1)
+    q, k, v = gemv.linear(h, wqkv, bqkv, kernels=kernels).split(
+        [nh * hd, nkv * hd, nkv * hd], dim=-1
+    )
     cos, sin = cos[:, :, None, :], sin[:, :, None, :]
     q = rope.apply_rotary(q.view(b, n, nh, hd), cos, sin)
     k = rope.apply_rotary(k.view(b, n, nkv, hd), cos, sin)
     return q, k, v.view(b, n, nkv, hd)
 
 
-def attn_in(x, norm_w, eps: float, wqkv, bqkv, cos, sin, heads: tuple[int, int, int], kernels: bool = False):
+def attn_in(
+    x, norm_w, eps: float, wqkv, bqkv, cos, sin, heads: tuple[int, int, int], kernels: bool = False
+):
     """Decode, before attention: norm, QKV, M-RoPE. q [B, KV, H/KV, hd] (the query heads sharing a
     KV head folded into the query-length axis: no K/V repeat), k and v [B, KV, hd]."""
     nh, nkv, hd = heads
@@ -84,7 +90,11 @@ class Attention(nn.Module):
 
     def __init__(self, cfg: TextConfig):
         super().__init__()
-        self.num_heads, self.num_kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        self.num_heads, self.num_kv_heads, self.head_dim = (
+            cfg.num_heads,
+            cfg.num_kv_heads,
+            cfg.head_dim,
+        )
         self.q_size, self.kv_size = cfg.num_heads * cfg.head_dim, cfg.num_kv_heads * cfg.head_dim
         self.wqkv = nn.Linear(cfg.hidden_size, self.q_size + 2 * self.kv_size, bias=True)
         self.wo = nn.Linear(self.q_size, cfg.hidden_size, bias=False)
@@ -105,8 +115,8 @@ class Attention(nn.Module):
         k_cache[slot, :, start:end] = k[0]
         v_cache[slot, :, start:end] = v[0]
         rep = self.num_heads // self.num_kv_heads
-        keys = k_cache[slot:slot + 1, :, :end].repeat_interleave(rep, dim=1)
-        values = v_cache[slot:slot + 1, :, :end].repeat_interleave(rep, dim=1)
+        keys = k_cache[slot : slot + 1, :, :end].repeat_interleave(rep, dim=1)
+        values = v_cache[slot : slot + 1, :, :end].repeat_interleave(rep, dim=1)
         if start == 0:
             out = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
         else:  # a later chunk sees every earlier token and the causal part of itself
@@ -114,7 +124,6 @@ class Attention(nn.Module):
             mask = torch.arange(end, device=x.device)[None, :] <= query_pos[:, None]
             out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         return self.wo(out.transpose(1, 2).reshape(b, n, self.q_size))
-
 
 
 MASKED = -1e30  # additive mask value: finite, so a block of keys that is all masked gives no NaN
@@ -143,7 +152,9 @@ def attend(q, k_cache, v_cache, slots, mask) -> torch.Tensor:
     n = kv_len // block
     keys = k_cache[:, :, :kv_len].index_select(0, slots).view(b, nkv, n, block, hd)
     values = v_cache[:, :, :kv_len].index_select(0, slots).view(b, nkv, n, block, hd)
-    scores = torch.matmul(q[:, :, None], keys.transpose(-1, -2)).float() * hd ** -0.5  # [B, KV, n, rep, block]
+    scores = (
+        torch.matmul(q[:, :, None], keys.transpose(-1, -2)).float() * hd**-0.5
+    )  # [B, KV, n, rep, block]
     scores = scores + mask.float().view(b, 1, n, 1, block)
     peak = scores.amax(-1, keepdim=True)
     p = torch.exp(scores - peak)
@@ -153,7 +164,9 @@ def attend(q, k_cache, v_cache, slots, mask) -> torch.Tensor:
     return out.to(q.dtype).reshape(b, 1, nkv * rep * hd)
 
 
-def decode_attention(q, k, v, k_cache, v_cache, slots, write_at, mask, attend_fn=attend) -> torch.Tensor:
+def decode_attention(
+    q, k, v, k_cache, v_cache, slots, write_at, mask, attend_fn=attend
+) -> torch.Tensor:
     """Write this step's k/v [B, KV, hd] at `write_at` of each slot, then attend (see `attend`)."""
     k_cache[slots, :, write_at] = k
     v_cache[slots, :, write_at] = v
@@ -195,8 +208,14 @@ class TextModel(nn.Module):
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
-        self.register_buffer("inv_freq", rope.inv_freq(cfg.head_dim, cfg.rope_theta), persistent=False)
-        self._attn_in, self._attend, self._attn_out_mlp = attn_in, attend, attn_out_mlp  # compile_decode() swaps
+        self.register_buffer(
+            "inv_freq", rope.inv_freq(cfg.head_dim, cfg.rope_theta), persistent=False
+        )
+        self._attn_in, self._attend, self._attn_out_mlp = (
+            attn_in,
+            attend,
+            attn_out_mlp,
+        )  # compile_decode() swaps
         self.decode_compiled = False
         self.kernels = False  # the opt-in Triton decode kernels (gemv, decode_attn) for this model
 
@@ -228,23 +247,36 @@ class TextModel(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return gemv.linear(self.norm(x), self.lm_head.weight, kernels=self.kernels)
 
-    def prefill(self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache, slot: int,
-                start: int) -> torch.Tensor:
+    def prefill(
+        self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache, slot: int, start: int
+    ) -> torch.Tensor:
         """Run tokens [start, start + L) of one request (embeds [1, L, D], positions [3, 1, L]);
         write their KV into `slot`; return the last position's logits [1, vocab]."""
         cache.check_slot(slot)
         end = start + embeds.shape[1]
         if end > cache.max_len:
-            raise ValueError(f"prefill to token {end} exceeds the KV cache's max_len {cache.max_len}")
+            raise ValueError(
+                f"prefill to token {end} exceeds the KV cache's max_len {cache.max_len}"
+            )
         cos, sin = self.cos_sin(positions, embeds.dtype)
         x = embeds
         for i, layer in enumerate(self.layers):
-            x = layer.finish(x, layer.attn.prefill(layer.input_layernorm(x), cos, sin, cache.k[i], cache.v[i],
-                                                   slot, start))
+            x = layer.finish(
+                x,
+                layer.attn.prefill(
+                    layer.input_layernorm(x), cos, sin, cache.k[i], cache.v[i], slot, start
+                ),
+            )
         return self.logits(x[:, -1])
 
-    def decode(self, tokens: torch.Tensor, positions: torch.Tensor | None, cache: KVCache,
-               slots: torch.Tensor, kv_len: int | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        tokens: torch.Tensor,
+        positions: torch.Tensor | None,
+        cache: KVCache,
+        slots: torch.Tensor,
+        kv_len: int | None = None,
+    ) -> torch.Tensor:
         """One step for B requests: tokens [B] go into cache slots [B]; returns logits [B, vocab].
 
         `positions` [3, B] are the tokens' M-RoPE positions; None derives them from the cache
@@ -259,19 +291,48 @@ class TextModel(nn.Module):
         kv_len = cache.k.shape[3] if kv_len is None else kv_len
         write_at = index.clamp(max=kv_len - 1)  # scratch/padding slots must not write out of bounds
         on = self.kernels
-        fused = decode_attn.uses_kernel(x, cache.k[0], self.cfg.num_heads // self.cfg.num_kv_heads, on)
-        if not fused:  # additive mask, built once per step (a boolean one is converted in every layer)
+        fused = decode_attn.uses_kernel(
+            x, cache.k[0], self.cfg.num_heads // self.cfg.num_kv_heads, on
+        )
+        if (
+            not fused
+        ):  # additive mask, built once per step (a boolean one is converted in every layer)
             visible = (cache.key_index[None, :kv_len] <= write_at[:, None])[:, None, None, :]
-            mask = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill_(~visible, MASKED)
+            mask = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill_(
+                ~visible, MASKED
+            )
         for i, layer in enumerate(self.layers):
             a, mlp = layer.attn, layer.mlp
-            q, k, v = self._attn_in(x, layer.input_layernorm.weight, self.cfg.rms_norm_eps, a.wqkv.weight,
-                                    a.wqkv.bias, cos, sin, a.heads, on)
-            if fused:  # Triton: write and attend in place, reading each slot's rows up to its length
-                out = decode_attn.decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, kv_len)
+            q, k, v = self._attn_in(
+                x,
+                layer.input_layernorm.weight,
+                self.cfg.rms_norm_eps,
+                a.wqkv.weight,
+                a.wqkv.bias,
+                cos,
+                sin,
+                a.heads,
+                on,
+            )
+            if (
+                fused
+            ):  # Triton: write and attend in place, reading each slot's rows up to its length
+                out = decode_attn.decode_attention(
+                    q, k, v, cache.k[i], cache.v[i], slots, write_at, kv_len
+                )
             else:
-                out = decode_attention(q, k, v, cache.k[i], cache.v[i], slots, write_at, mask, self._attend)
-            x = self._attn_out_mlp(x, out, a.wo.weight, layer.post_attention_layernorm.weight, self.cfg.rms_norm_eps,
-                                   mlp.w_gate_up.weight, mlp.w_down.weight, on)
+                out = decode_attention(
+                    q, k, v, cache.k[i], cache.v[i], slots, write_at, mask, self._attend
+                )
+            x = self._attn_out_mlp(
+                x,
+                out,
+                a.wo.weight,
+                layer.post_attention_layernorm.weight,
+                self.cfg.rms_norm_eps,
+                mlp.w_gate_up.weight,
+                mlp.w_down.weight,
+                on,
+            )
         cache.lengths.index_copy_(0, slots, index + 1)
         return self.logits(x[:, 0])

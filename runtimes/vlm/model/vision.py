@@ -65,9 +65,17 @@ class VisionBlock(nn.Module):
         if len(attn.segments) == 1:
             out = F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
         else:
-            out = torch.cat([F.scaled_dot_product_attention(qs[None], ks[None], vs[None])[0] for qs, ks, vs in
-                             zip(q.split(attn.segments, 1), k.split(attn.segments, 1), v.split(attn.segments, 1))],
-                            dim=1)
+            out = torch.cat(
+                [
+                    F.scaled_dot_product_attention(qs[None], ks[None], vs[None])[0]
+                    for qs, ks, vs in zip(
+                        q.split(attn.segments, 1),
+                        k.split(attn.segments, 1),
+                        v.split(attn.segments, 1),
+                    )
+                ],
+                dim=1,
+            )
         return self.proj(out.transpose(0, 1).reshape(n, -1))
 
     def forward(self, x: torch.Tensor, attn: VisionAttention) -> torch.Tensor:
@@ -106,16 +114,22 @@ class VisionEncoder(nn.Module):
         return self.merger(x)
 
 
-def prepare_attention(cfg: VisionConfig, grid_thw: torch.Tensor, x: torch.Tensor) -> VisionAttention:
+def prepare_attention(
+    cfg: VisionConfig, grid_thw: torch.Tensor, x: torch.Tensor
+) -> VisionAttention:
     """Rotary tables and attention segments for the patches `x` of a batch of images (no weights)."""
     grid = [[int(v) for v in row] for row in grid_thw.tolist()]
     merge = cfg.spatial_merge_size
     for t, h, w in grid:
         if h % merge or w % merge:
-            raise ValueError(f"grid_thw row {t}x{h}x{w}: height and width must be multiples of {merge}")
+            raise ValueError(
+                f"grid_thw row {t}x{h}x{w}: height and width must be multiples of {merge}"
+            )
     segments = [h * w for t, h, w in grid for _ in range(t)]
     if sum(segments) != x.shape[0]:
-        raise ValueError(f"pixel_values has {x.shape[0]} patches but grid_thw describes {sum(segments)}")
+        raise ValueError(
+            f"pixel_values has {x.shape[0]} patches but grid_thw describes {sum(segments)}"
+        )
     positions = rope.vision_patch_positions(grid, merge).to(x.device)
     cos, sin = rope.vision_cos_sin(positions, cfg.head_dim, cfg.rope_theta)
     return VisionAttention(cos, sin, segments)

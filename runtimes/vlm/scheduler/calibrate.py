@@ -15,6 +15,7 @@ cannot swing it. The applied correction moves only when the running mean has dri
 `tolerance` from it: every change re-derives the policy's model (milliseconds, under the
 engine's lock), so noise in step times must not trigger it.
 """
+
 from __future__ import annotations
 
 from .tables import StageTables
@@ -25,8 +26,14 @@ SOLO, PARTITION, SHARED = "solo", "partition", "shared"
 class CalibratedTables:
     """`StageTables` × per-(stage, kind) corrections learnt from observed stage times."""
 
-    def __init__(self, base: StageTables, weight: float = 0.1, min_samples: int = 5, clamp: float = 4.0,
-                 tolerance: float = 0.1):
+    def __init__(
+        self,
+        base: StageTables,
+        weight: float = 0.1,
+        min_samples: int = 5,
+        clamp: float = 4.0,
+        tolerance: float = 0.1,
+    ):
         if not 0 < weight <= 1:
             raise ValueError(f"calibration weight must be in (0, 1], got {weight}")
         self.base, self.weight, self.min_samples, self.clamp = base, weight, min_samples, clamp
@@ -39,14 +46,16 @@ class CalibratedTables:
         self.learning = True
 
     @classmethod
-    def seeded(cls, base: StageTables, corrections: dict[str, dict], **kw) -> "CalibratedTables":
+    def seeded(cls, base: StageTables, corrections: dict[str, dict], **kw) -> CalibratedTables:
         """Tables with the corrections a run reported (`/metrics` → `calibration`) already applied:
         the running ratio of every kind with at least `min_samples` samples."""
         t = cls(base, **kw)
         for name, c in corrections.items():
             stage, _, kind = name.partition("|")
             if kind not in (SOLO, PARTITION, SHARED):
-                raise ValueError(f"unknown calibration kind in {name!r}; kinds are {SOLO}, {PARTITION}, {SHARED}")
+                raise ValueError(
+                    f"unknown calibration kind in {name!r}; kinds are {SOLO}, {PARTITION}, {SHARED}"
+                )
             key = (stage, kind)
             t._ratio[key], t._count[key] = float(c["ratio"]), int(c["samples"])
             if t._count[key] >= t.min_samples:
@@ -78,16 +87,22 @@ class CalibratedTables:
     def factor(self, stage: str, sms: int | None, corunner: str | None) -> float:
         return self._applied.get((stage, self.kind(sms, corunner)[1]), 1.0)
 
-    def interp(self, stage: str, sms: int | None, size: float, corunner: str | None = None) -> float:
+    def interp(
+        self, stage: str, sms: int | None, size: float, corunner: str | None = None
+    ) -> float:
         key = (stage, sms, size, corunner)
         t = self._memo.get(key)
         if t is None:  # the model asks the same few points hundreds of times per derivation
             if len(self._memo) > 65536:
                 self._memo.clear()
-            t = self._memo[key] = self.base.interp(stage, sms, size, corunner) * self.factor(stage, sms, corunner)
+            t = self._memo[key] = self.base.interp(stage, sms, size, corunner) * self.factor(
+                stage, sms, corunner
+            )
         return t
 
-    def observe(self, stage: str, sms: int | None, size: float, corunner: str | None, ms: float) -> None:
+    def observe(
+        self, stage: str, sms: int | None, size: float, corunner: str | None, ms: float
+    ) -> None:
         """One observed run of `stage` on `sms` SMs (None: plain streams) for `size`, beside `corunner`."""
         if ms <= 0 or size <= 0 or not self.learning:
             return
@@ -104,7 +119,9 @@ class CalibratedTables:
         self._ratio[key] = running = old + w * (r - old) if n else r
         self._count[key] = n + 1
         applied = self._applied.get(key)
-        if n + 1 >= self.min_samples and (applied is None or abs(running / applied - 1) > self.tolerance):
+        if n + 1 >= self.min_samples and (
+            applied is None or abs(running / applied - 1) > self.tolerance
+        ):
             self._applied[key] = running
             self._version += 1
             self._memo.clear()
@@ -115,6 +132,11 @@ class CalibratedTables:
 
     def corrections(self) -> dict[str, dict]:
         """For /metrics: observed/profiled ratio and sample count per stage and kind."""
-        return {f"{s}|{k}": {"ratio": round(self._ratio[(s, k)], 3), "samples": n,
-                             "applied": round(self._applied[(s, k)], 3) if (s, k) in self._applied else None}
-                for (s, k), n in sorted(self._count.items())}
+        return {
+            f"{s}|{k}": {
+                "ratio": round(self._ratio[(s, k)], 3),
+                "samples": n,
+                "applied": round(self._applied[(s, k)], 3) if (s, k) in self._applied else None,
+            }
+            for (s, k), n in sorted(self._count.items())
+        }

@@ -16,6 +16,7 @@ the whole GPU (what the multi-stream baseline does), priced from the tables' mea
 slowdowns. Where it beats the split the policy would pick on both axes, partitioning only costs,
 and the policy shares instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,9 +37,12 @@ class ParetoPoint:
     def rate_per_s(self) -> float:
         return 1000.0 / self.service_ms
 
-    def dominates(self, other: "ParetoPoint") -> bool:
-        return (self.t_dec_ms <= other.t_dec_ms and self.service_ms <= other.service_ms
-                and (self.t_dec_ms < other.t_dec_ms or self.service_ms < other.service_ms))
+    def dominates(self, other: ParetoPoint) -> bool:
+        return (
+            self.t_dec_ms <= other.t_dec_ms
+            and self.service_ms <= other.service_ms
+            and (self.t_dec_ms < other.t_dec_ms or self.service_ms < other.service_ms)
+        )
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,17 @@ class ParetoFrontier:
     frontier: tuple[ParetoPoint, ...]  # non-dominated, by decode_sms
     sm_op: int
     sm_min: int
-    shared: ParetoPoint | None = None  # unpartitioned (decode_sms = compute_sms = all SMs), if measured
+    shared: ParetoPoint | None = (
+        None  # unpartitioned (decode_sms = compute_sms = all SMs), if measured
+    )
 
     def point(self, decode_sms: int) -> ParetoPoint:
         for p in self.points:
             if p.decode_sms == decode_sms:
                 return p
-        raise KeyError(f"no split with {decode_sms} decode SMs; splits are {[p.decode_sms for p in self.points]}")
+        raise KeyError(
+            f"no split with {decode_sms} decode SMs; splits are {[p.decode_sms for p in self.points]}"
+        )
 
 
 def candidate_splits(total_sms: int, step: int = SM_STEP) -> list[int]:
@@ -62,21 +70,34 @@ def candidate_splits(total_sms: int, step: int = SM_STEP) -> list[int]:
     return list(range(step, total_sms - step + 1, step))
 
 
-def split_points(tables: StageTables, co_runner: str, size: float, decode_batch: int,
-                 step: int = SM_STEP) -> list[ParetoPoint]:
+def split_points(
+    tables: StageTables, co_runner: str, size: float, decode_batch: int, step: int = SM_STEP
+) -> list[ParetoPoint]:
     n = tables.total_sms
-    return [ParetoPoint(s, n - s, decode_step_ms(tables, s, decode_batch, co_runner),
-                        compute_ms(tables, co_runner, s, size))
-            for s in candidate_splits(n, step)]
+    return [
+        ParetoPoint(
+            s,
+            n - s,
+            decode_step_ms(tables, s, decode_batch, co_runner),
+            compute_ms(tables, co_runner, s, size),
+        )
+        for s in candidate_splits(n, step)
+    ]
 
 
-def shared_point(tables: StageTables, co_runner: str, size: float, decode_batch: int) -> ParetoPoint | None:
+def shared_point(
+    tables: StageTables, co_runner: str, size: float, decode_batch: int
+) -> ParetoPoint | None:
     """Decode and `co_runner` on plain streams over the whole GPU, if the tables measured that pair."""
     if f"decode|{co_runner}" not in tables.shared or f"{co_runner}|decode" not in tables.shared:
         return None
     n = tables.total_sms
-    return ParetoPoint(n, n, decode_step_ms(tables, None, decode_batch, co_runner),
-                       compute_ms(tables, co_runner, None, size))
+    return ParetoPoint(
+        n,
+        n,
+        decode_step_ms(tables, None, decode_batch, co_runner),
+        compute_ms(tables, co_runner, None, size),
+    )
 
 
 def non_dominated(points: list[ParetoPoint]) -> list[ParetoPoint]:
@@ -86,7 +107,7 @@ def non_dominated(points: list[ParetoPoint]) -> list[ParetoPoint]:
 def knee(frontier: list[ParetoPoint], epsilon: float, step: int = SM_STEP) -> int:
     """Smallest decode share after which each further step cuts t_dec by at most `epsilon` per `step` SMs."""
     for i, p in enumerate(frontier):
-        rest = frontier[i + 1:]
+        rest = frontier[i + 1 :]
         if all(_cut_per_step(p, q, step) <= epsilon for q in rest):
             return p.decode_sms
     return frontier[-1].decode_sms
@@ -97,9 +118,15 @@ def _cut_per_step(a: ParetoPoint, b: ParetoPoint, step: int) -> float:
     return (a.t_dec_ms - b.t_dec_ms) / a.t_dec_ms / steps
 
 
-def build_frontier(tables: StageTables, co_runner: str, size: float, decode_batch: int = 8,
-                   epsilon: float = 0.05, max_decode_slowdown: float = 2.0,
-                   step: int = SM_STEP) -> ParetoFrontier:
+def build_frontier(
+    tables: StageTables,
+    co_runner: str,
+    size: float,
+    decode_batch: int = 8,
+    epsilon: float = 0.05,
+    max_decode_slowdown: float = 2.0,
+    step: int = SM_STEP,
+) -> ParetoFrontier:
     """The frontier, SM_op and SM_min for decode co-running with `co_runner` on work of `size`."""
     points = split_points(tables, co_runner, size, decode_batch, step)
     if not points:
@@ -107,8 +134,17 @@ def build_frontier(tables: StageTables, co_runner: str, size: float, decode_batc
     front = non_dominated(points)
     sm_op = knee(front, epsilon, step)
     alone = decode_step_ms(tables, tables.total_sms, decode_batch, None)
-    fast_enough = [p.decode_sms for p in front
-                   if p.t_dec_ms <= max_decode_slowdown * alone and p.decode_sms <= sm_op]
+    fast_enough = [
+        p.decode_sms
+        for p in front
+        if p.t_dec_ms <= max_decode_slowdown * alone and p.decode_sms <= sm_op
+    ]
     sm_min = min(fast_enough, default=sm_op)
-    return ParetoFrontier(co_runner, tuple(points), tuple(front), sm_op, sm_min,
-                          shared_point(tables, co_runner, size, decode_batch))
+    return ParetoFrontier(
+        co_runner,
+        tuple(points),
+        tuple(front),
+        sm_op,
+        sm_min,
+        shared_point(tables, co_runner, size, decode_batch),
+    )

@@ -7,10 +7,12 @@ frozen dataclasses, so every policy can be tested on a CPU in milliseconds (vLLM
 
 Units: times in milliseconds, arrival rates in requests per second, SM counts as integers.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 VISION, PREFILL, DECODE = "vision", "prefill", "decode"
 STAGES = (VISION, PREFILL, DECODE)

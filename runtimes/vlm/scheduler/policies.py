@@ -31,6 +31,7 @@ Every plan also fills the decode batch from the running requests, oldest first, 
 `max_batch` (continuous batching). The compute stages serve one request at a time, FCFS,
 prefill of an encoded request before the next vision encode.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,7 +45,9 @@ from .queueing import LatencyModel, RequestShape
 from .tables import Paced, StageTables, decode_step_ms
 
 DEFAULT_MAX_BATCH = 16
-DEFAULT_SHAPE = RequestShape(patches=5184, prompt_tokens=1296 + 64, new_tokens=55)  # a 1344x756 screenshot
+DEFAULT_SHAPE = RequestShape(
+    patches=5184, prompt_tokens=1296 + 64, new_tokens=55
+)  # a 1344x756 screenshot
 
 
 def decode_batch(state: SchedulerState, max_batch: int) -> tuple[int, ...]:
@@ -80,7 +83,11 @@ class Sequential:
 
     def decide(self, state: SchedulerState) -> Plan:
         if state.decoding:
-            return Plan(decode=decode_batch(state, self.max_batch), pipelined=False, reason="finish running request")
+            return Plan(
+                decode=decode_batch(state, self.max_batch),
+                pipelined=False,
+                reason="finish running request",
+            )
         if state.compute_busy:
             return Plan(pipelined=False, reason="compute stage busy")
         if state.ready:
@@ -106,7 +113,9 @@ class PfLimit:
     def decide(self, state: SchedulerState) -> Plan:
         batch = decode_batch(state, self.max_batch)
         if batch and state.prefills_since_decode >= self.max_prefills:
-            return Plan(decode=batch, pipelined=False, reason=f"cap of {self.max_prefills} prefills reached")
+            return Plan(
+                decode=batch, pipelined=False, reason=f"cap of {self.max_prefills} prefills reached"
+            )
         vision, prefill = next_compute(state)
         if vision or prefill:
             return Plan(vision=vision, prefill=prefill, pipelined=False, reason="prefill first")
@@ -133,9 +142,13 @@ class Chunk:
             req = state.ready[0]
             n = min(room, req.prefill_left)
             chunk = PrefillChunk(req.rid, req.prefilled, n, final=n == req.prefill_left)
-            return Plan(prefill=chunk, decode=batch, pipelined=False, reason="prefill chunk + decode")
+            return Plan(
+                prefill=chunk, decode=batch, pipelined=False, reason="prefill chunk + decode"
+            )
         if state.waiting and not state.ready:
-            return Plan(vision=(state.waiting[0].rid,), pipelined=False, reason="vision (not chunkable)")
+            return Plan(
+                vision=(state.waiting[0].rid,), pipelined=False, reason="vision (not chunkable)"
+            )
         return Plan(decode=batch, pipelined=False, reason="decode")
 
     def splits(self) -> list[int]:
@@ -153,11 +166,19 @@ class _Pipelined:
     def decide(self, state: SchedulerState) -> Plan:
         vision, prefill = next_compute(state)
         batch = decode_batch(state, self.max_batch)
-        co_runner = (VISION if state.in_vision or vision else PREFILL if state.in_prefill or prefill else None)
+        co_runner = (
+            VISION
+            if state.in_vision or vision
+            else PREFILL
+            if state.in_prefill or prefill
+            else None
+        )
         split, reason = self.split(state, co_runner, bool(batch))
         return Plan(vision=vision, prefill=prefill, decode=batch, sm_split=split, reason=reason)
 
-    def split(self, state: SchedulerState, co_runner: str | None, decoding: bool) -> tuple[dict | None, str]:
+    def split(
+        self, state: SchedulerState, co_runner: str | None, decoding: bool
+    ) -> tuple[dict | None, str]:
         if co_runner and decoding:
             s, why = self.decode_sms(state, co_runner)
             if s is None:  # the policy chose plain streams over the whole GPU
@@ -188,14 +209,23 @@ class NovaStatic(_Pipelined):
 
     name = "nova-static"
 
-    def __init__(self, tables: StageTables, decode_sms: int | None = None, max_batch: int = DEFAULT_MAX_BATCH,
-                 **frontier_params):
+    def __init__(
+        self,
+        tables: StageTables,
+        decode_sms: int | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        **frontier_params,
+    ):
         super().__init__(tables, max_batch)
         if decode_sms is None:  # default: the latency end for the dominant co-runner (vision)
-            decode_sms = build_frontier(tables, VISION, DEFAULT_SHAPE.patches, **frontier_params).sm_op
+            decode_sms = build_frontier(
+                tables, VISION, DEFAULT_SHAPE.patches, **frontier_params
+            ).sm_op
         if decode_sms not in candidate_splits(self.total_sms):
-            raise ValueError(f"nova-static decode_sms={decode_sms} is not a valid split; "
-                             f"use one of {candidate_splits(self.total_sms)}")
+            raise ValueError(
+                f"nova-static decode_sms={decode_sms} is not a valid split; "
+                f"use one of {candidate_splits(self.total_sms)}"
+            )
         self.fixed = decode_sms
 
     def decode_sms(self, state, co_runner):
@@ -211,19 +241,33 @@ class Nova(_Pipelined):
 
     name = "nova"
 
-    def __init__(self, tables: StageTables, max_batch: int = DEFAULT_MAX_BATCH,
-                 max_decode_slowdown: float = 2.0, window: int = 64, decode_batch_hint: int = 8,
-                 pace: bool = True, calibrate: bool = True, max_gap_factor: float = 0.0):
+    def __init__(
+        self,
+        tables: StageTables,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_decode_slowdown: float = 2.0,
+        window: int = 64,
+        decode_batch_hint: int = 8,
+        pace: bool = True,
+        calibrate: bool = True,
+        max_gap_factor: float = 0.0,
+    ):
         super().__init__(tables, max_batch)
         self.tables = CalibratedTables(tables)  # also memoises the model's table lookups
         self.tables.learning = calibrate
-        self.max_decode_slowdown, self.pace, self.max_gap_factor = max_decode_slowdown, pace, max_gap_factor
+        self.max_decode_slowdown, self.pace, self.max_gap_factor = (
+            max_decode_slowdown,
+            pace,
+            max_gap_factor,
+        )
         self._version = 0
         self._gap = 0.0
         self.window, self.batch_hint = window, decode_batch_hint
         self._mix: OrderedDict[str, RequestShape] = OrderedDict()
         self._cache: dict[tuple, tuple[tuple, tuple, int | None, float]] = {}
-        self._held: tuple[str, dict | None, float] | None = None  # (compute request, its split, decode gap)
+        self._held: tuple[str, dict | None, float] | None = (
+            None  # (compute request, its split, decode gap)
+        )
         self.last: dict = {}
 
     def decide(self, state: SchedulerState) -> Plan:
@@ -231,9 +275,12 @@ class Nova(_Pipelined):
         if running is not None and self._held is not None and self._held[0] == running.rid:
             batch = decode_batch(state, self.max_batch)
             _, split, gap = self._held
-            return Plan(decode=batch, sm_split=split if batch else None,
-                        decode_gap_ms=self._slot_guard(state, gap) if batch else 0.0,
-                        reason=f"split held while {running.rid}'s compute stage runs")
+            return Plan(
+                decode=batch,
+                sm_split=split if batch else None,
+                decode_gap_ms=self._slot_guard(state, gap) if batch else 0.0,
+                reason=f"split held while {running.rid}'s compute stage runs",
+            )
         self._gap = 0.0
         plan = super().decide(state)
         starting = plan.vision[0] if plan.vision else plan.prefill.rid if plan.prefill else None
@@ -250,8 +297,15 @@ class Nova(_Pipelined):
         op, drain, alpha, drain_ms = self._model(state.arrival_rate)
         i = 0 if co_runner == VISION else 1
         q = state.pending
-        self.last = {"co_runner": co_runner, "sm_op": op[i], "sm_min": drain[i], "alpha": alpha,
-                     "queue": q, "arrival_rate": state.arrival_rate, "decode_gap_ms": 0.0}
+        self.last = {
+            "co_runner": co_runner,
+            "sm_op": op[i],
+            "sm_min": drain[i],
+            "alpha": alpha,
+            "queue": q,
+            "arrival_rate": state.arrival_rate,
+            "decode_gap_ms": 0.0,
+        }
         draining = alpha is not None and q >= alpha
         if draining:
             s, why = drain[i], f"queue {q} >= alpha {alpha}: throughput end"
@@ -266,13 +320,20 @@ class Nova(_Pipelined):
             self._gap = max(bound, slack)
             self.last.update(decode_gap_ms=self._gap, slack_gap_ms=slack, shared=True)
             if self._gap > 0:
-                return None, f"{why} for {co_runner}: unpartitioned, decode paced {self._gap:.1f} ms"
+                return (
+                    None,
+                    f"{why} for {co_runner}: unpartitioned, decode paced {self._gap:.1f} ms",
+                )
         if isinstance(s, Paced):  # the bound leaves no idle time: plain sharing
             s = None
         self.last["shared"] = s is None
-        return s, f"{why} for {co_runner}: " + ("unpartitioned (shared)" if s is None else f"decode {s} SMs")
+        return s, f"{why} for {co_runner}: " + (
+            "unpartitioned (shared)" if s is None else f"decode {s} SMs"
+        )
 
-    def _slack_gap(self, state: SchedulerState, service_ms: float, step_ms: float, alone_ms: float) -> float:
+    def _slack_gap(
+        self, state: SchedulerState, service_ms: float, step_ms: float, alone_ms: float
+    ) -> float:
         """While draining a queue: the idle gap per decode step that still lets every request now
         decoding finish within the latency the queue's worst request is predicted to reach anyway.
 
@@ -286,10 +347,18 @@ class Nova(_Pipelined):
         queued = sorted(list(state.waiting) + list(state.ready), key=lambda r: r.arrival_ms)
         if not queued or not state.decoding:
             return 0.0
-        worst = max(state.now_ms - r.arrival_ms + (k + 1) * service_ms + r.max_new_tokens * alone_ms
-                    for k, r in enumerate(queued))
-        period = min(((worst - (state.now_ms - d.arrival_ms)) / d.remaining_tokens
-                      for d in state.decoding if d.remaining_tokens > 0), default=0.0)
+        worst = max(
+            state.now_ms - r.arrival_ms + (k + 1) * service_ms + r.max_new_tokens * alone_ms
+            for k, r in enumerate(queued)
+        )
+        period = min(
+            (
+                (worst - (state.now_ms - d.arrival_ms)) / d.remaining_tokens
+                for d in state.decoding
+                if d.remaining_tokens > 0
+            ),
+            default=0.0,
+        )
         return min(self.max_gap_factor * alone_ms, max(0.0, period - step_ms))
 
     @staticmethod
@@ -300,12 +369,18 @@ class Nova(_Pipelined):
     def splits(self) -> list[int]:
         return candidate_splits(self.total_sms)
 
-    def observe(self, stage: str, sms: int | None, size: float, corunner: str | None, ms: float) -> None:
+    def observe(
+        self, stage: str, sms: int | None, size: float, corunner: str | None, ms: float
+    ) -> None:
         """A stage time the engine measured: corrects the tables the model reads (calibrate=True)."""
         self.tables.observe(stage, sms, size, corunner, ms)
 
     def _observe(self, state: SchedulerState) -> None:
-        reqs = list(state.waiting) + list(state.ready) + [r for r in (state.in_vision, state.in_prefill) if r]
+        reqs = (
+            list(state.waiting)
+            + list(state.ready)
+            + [r for r in (state.in_vision, state.in_prefill) if r]
+        )
         for r in reqs:
             if r.rid not in self._mix:
                 self._mix[r.rid] = RequestShape(r.patches, r.prompt_tokens, r.max_new_tokens)
@@ -319,17 +394,28 @@ class Nova(_Pipelined):
         tokens = sum(r.prompt_tokens for r in mix) / len(mix)
         new = sum(r.new_tokens for r in mix) / len(mix)
         # Re-derive when the load or the mix moves by more than a bucket (rate: ~15% steps).
-        key = (round(math.log(rate, 1.15)) if rate > 0 else None, round(patches / 256), round(tokens / 64), round(new / 8))
+        key = (
+            round(math.log(rate, 1.15)) if rate > 0 else None,
+            round(patches / 256),
+            round(tokens / 64),
+            round(new / 8),
+        )
         version = self.tables.version()
         if version != self._version:  # the corrections moved: every cached decision is stale
             self._cache.clear()
             self._version = version
         if key not in self._cache:
-            cands = tuple(self._candidates(build_frontier(self.tables, co, size, self.batch_hint))
-                          for co, size in ((VISION, patches or DEFAULT_SHAPE.patches), (PREFILL, tokens)))
+            cands = tuple(
+                self._candidates(build_frontier(self.tables, co, size, self.batch_hint))
+                for co, size in ((VISION, patches or DEFAULT_SHAPE.patches), (PREFILL, tokens))
+            )
             # The model prices one mean request (its second moment kept): the search is 2-D.
-            model = LatencyModel(self.tables, (RequestShape(round(patches), round(tokens), round(new)),), rate,
-                                 self.batch_hint)
+            model = LatencyModel(
+                self.tables,
+                (RequestShape(round(patches), round(tokens), round(new)),),
+                rate,
+                self.batch_hint,
+            )
             op = model.operating_point(cands)
             drain = model.drain_point(cands, self.max_decode_slowdown)
             self._cache[key] = (op, drain, model.alpha(op, drain), model.moments(drain).mean_ms)
@@ -349,11 +435,18 @@ class Nova(_Pipelined):
 def make_policy(name: str, tables: StageTables, total_sms: int | None = None, **params):
     """Build the policy called `name` (see the module docstring) over `tables`."""
     if total_sms is not None and total_sms != tables.total_sms:
-        raise ValueError(f"stage tables were profiled on {tables.total_sms} SMs but this GPU has {total_sms}; "
-                         "run runtimes.vlm.profile_stages on this GPU")
-    builders = {"sequential": lambda: Sequential(**params), "pf-limit": lambda: PfLimit(**params),
-                "chunk": lambda: Chunk(**params), "multi-stream": lambda: MultiStream(tables, **params),
-                "nova-static": lambda: NovaStatic(tables, **params), "nova": lambda: Nova(tables, **params)}
+        raise ValueError(
+            f"stage tables were profiled on {tables.total_sms} SMs but this GPU has {total_sms}; "
+            "run runtimes.vlm.profile_stages on this GPU"
+        )
+    builders = {
+        "sequential": lambda: Sequential(**params),
+        "pf-limit": lambda: PfLimit(**params),
+        "chunk": lambda: Chunk(**params),
+        "multi-stream": lambda: MultiStream(tables, **params),
+        "nova-static": lambda: NovaStatic(tables, **params),
+        "nova": lambda: Nova(tables, **params),
+    }
     if name not in builders:
         raise ValueError(f"unknown policy {name!r}; choose one of {sorted(builders)}")
     try:

@@ -31,6 +31,7 @@ beside a vision encode need not be the best beside a prefill. `operating_point` 
 with the lowest predicted mean latency (M/G/1 wait + service + decode), `drain_point` the pair
 that serves the compute queue fastest with decode within its slowdown bound.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -65,13 +66,16 @@ class ServiceMoments:
         return self.second_ms2 / (2 * self.mean_ms)
 
 
-def service_moments(tables: StageTables, decode_sms: Config, mix: list[RequestShape],
-                    decode_active: bool = True) -> ServiceMoments:
+def service_moments(
+    tables: StageTables, decode_sms: Config, mix: list[RequestShape], decode_active: bool = True
+) -> ServiceMoments:
     """E[S], E[S²] of the compute stages beside decode in configuration `decode_sms`, over the mix."""
     if not mix:
         raise ValueError("request mix is empty: need at least one request shape")
     sv, sp = per_stage(decode_sms)
-    vis = [compute_ms(tables, VISION, sv, r.patches, decode_active) if r.patches else 0.0 for r in mix]
+    vis = [
+        compute_ms(tables, VISION, sv, r.patches, decode_active) if r.patches else 0.0 for r in mix
+    ]
     pre = [compute_ms(tables, PREFILL, sp, r.prompt_tokens, decode_active) for r in mix]
     s = [v + p for v, p in zip(vis, pre)]
     m1 = sum(s) / len(s)
@@ -110,23 +114,35 @@ class LatencyModel:
         return sum(r.new_tokens for r in self.mix) / len(self.mix)
 
     def moments(self, decode_sms: Config) -> ServiceMoments:
-        return self._cached(("m", decode_sms), lambda: service_moments(self.tables, decode_sms, list(self.mix)))
+        return self._cached(
+            ("m", decode_sms), lambda: service_moments(self.tables, decode_sms, list(self.mix))
+        )
 
     def corun_step_ms(self, decode_sms: Config) -> float:
         """Decode step while vision or prefill runs, weighted by their time share."""
         share = self.moments(decode_sms).vision_share
         sv, sp = per_stage(decode_sms)
-        return self._cached(("corun", decode_sms), lambda: (
-            share * decode_step_ms(self.tables, sv, self.decode_batch, VISION)
-            + (1 - share) * decode_step_ms(self.tables, sp, self.decode_batch, PREFILL)))
+        return self._cached(
+            ("corun", decode_sms),
+            lambda: (
+                share * decode_step_ms(self.tables, sv, self.decode_batch, VISION)
+                + (1 - share) * decode_step_ms(self.tables, sp, self.decode_batch, PREFILL)
+            ),
+        )
 
     def alone_step_ms(self) -> float:
-        return self._cached(("alone",), lambda: self.tables.interp(DECODE, self.tables.total_sms, self.decode_batch))
+        return self._cached(
+            ("alone",), lambda: self.tables.interp(DECODE, self.tables.total_sms, self.decode_batch)
+        )
 
     def mean_latency_ms(self, decode_sms: Config) -> float:
         """Predicted mean end-to-end latency in steady state: M/G/1 wait + service + decode."""
         m = self.moments(decode_sms)
-        return pk_wait_ms(self.rate_per_s, m) + m.mean_ms + self.new_tokens * self.steady_step_ms(decode_sms)
+        return (
+            pk_wait_ms(self.rate_per_s, m)
+            + m.mean_ms
+            + self.new_tokens * self.steady_step_ms(decode_sms)
+        )
 
     def operating_point(self, candidates: tuple[list[Split], list[Split]]) -> tuple[Split, Split]:
         """The (vision, prefill) configuration with the lowest predicted mean latency; if none
@@ -137,12 +153,17 @@ class LatencyModel:
             return min(pairs, key=lambda c: self.moments(c).mean_ms)
         return best
 
-    def drain_point(self, candidates: tuple[list[Split], list[Split]], max_decode_slowdown: float) -> tuple[Split, Split]:
+    def drain_point(
+        self, candidates: tuple[list[Split], list[Split]], max_decode_slowdown: float
+    ) -> tuple[Split, Split]:
         """The (vision, prefill) configuration that serves the compute queue fastest while each
         co-running decode step stays within `max_decode_slowdown` of decode alone."""
         cap = max_decode_slowdown * self.alone_step_ms()
-        ok = [[s for s in cands if decode_step_ms(self.tables, s, self.decode_batch, co) <= cap] or cands
-              for cands, co in zip(candidates, (VISION, PREFILL))]
+        ok = [
+            [s for s in cands if decode_step_ms(self.tables, s, self.decode_batch, co) <= cap]
+            or cands
+            for cands, co in zip(candidates, (VISION, PREFILL))
+        ]
         return min(itertools.product(*ok), key=lambda c: self.moments(c).mean_ms)
 
     def steady_step_ms(self, decode_sms: Config) -> float:
@@ -169,7 +190,11 @@ class LatencyModel:
     def decoding_elapsed_ms(self, op_sms: Config) -> float:
         """Time already spent by a typical request halfway through its decode at the operating point."""
         m = self.moments(op_sms)
-        return pk_wait_ms(self.rate_per_s, m) + m.mean_ms + self.new_tokens / 2 * self.steady_step_ms(op_sms)
+        return (
+            pk_wait_ms(self.rate_per_s, m)
+            + m.mean_ms
+            + self.new_tokens / 2 * self.steady_step_ms(op_sms)
+        )
 
     def alpha(self, sm_op: Config, sm_min: Config, max_queue: int = 256) -> int | None:
         """Smallest queue length at which draining at `sm_min` beats `sm_op` on worst latency.
@@ -182,7 +207,9 @@ class LatencyModel:
         if utilisation(self.rate_per_s, self.moments(sm_op)) >= 1.0:
             return 1
         for q in range(1, max_queue + 1):
-            if self.worst_queued_latency_ms(q, sm_min, sm_op) < self.worst_queued_latency_ms(q, sm_op, sm_op):
+            if self.worst_queued_latency_ms(q, sm_min, sm_op) < self.worst_queued_latency_ms(
+                q, sm_op, sm_op
+            ):
                 return q
         return None
 
@@ -205,7 +232,9 @@ class ArrivalRateEstimator:
     def observe(self, now_ms: float) -> None:
         if self.last_ms is not None:
             gap = max(now_ms - self.last_ms, 1e-3)
-            self.gap_ms = gap if self.gap_ms is None else (1 - self.weight) * self.gap_ms + self.weight * gap
+            self.gap_ms = (
+                gap if self.gap_ms is None else (1 - self.weight) * self.gap_ms + self.weight * gap
+            )
         self.last_ms = now_ms
 
     def rate_per_s(self, now_ms: float | None = None) -> float:

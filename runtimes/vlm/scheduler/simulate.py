@@ -14,14 +14,23 @@ a compute stage beside paced decode is slowed only for the fraction of the time 
 (`paced_compute_ms`). Prefill produces a request's first token; each decode
 step one more. A request holds a KV slot from its first prefill token to its last output token.
 """
+
 from __future__ import annotations
 
 import heapq
 import random
 from dataclasses import dataclass, field
 
-from .plan import (DECODE, PREFILL, VISION, DecodeView, Plan, PrefillChunk, RequestView,
-                   SchedulerState)
+from .plan import (
+    DECODE,
+    PREFILL,
+    VISION,
+    DecodeView,
+    Plan,
+    PrefillChunk,
+    RequestView,
+    SchedulerState,
+)
 from .queueing import ArrivalRateEstimator
 from .tables import StageTables
 
@@ -45,8 +54,14 @@ class _Req:
     finish_ms: float | None = None
 
     def view(self) -> RequestView:
-        return RequestView(self.rid, self.a.t_ms, self.a.patches, self.a.prompt_tokens, self.a.new_tokens,
-                           self.prefilled)
+        return RequestView(
+            self.rid,
+            self.a.t_ms,
+            self.a.patches,
+            self.a.prompt_tokens,
+            self.a.new_tokens,
+            self.prefilled,
+        )
 
 
 @dataclass(frozen=True)
@@ -70,12 +85,22 @@ class SimResult:
     def summary(self) -> dict:
         lat = sorted(self.latencies())
         ttft = [r.first_token_ms - r.a.t_ms for r in self.requests]
-        tpot = [(r.finish_ms - r.first_token_ms) / (r.a.new_tokens - 1) for r in self.requests if r.a.new_tokens > 1]
+        tpot = [
+            (r.finish_ms - r.first_token_ms) / (r.a.new_tokens - 1)
+            for r in self.requests
+            if r.a.new_tokens > 1
+        ]
         span = max(r.finish_ms for r in self.requests) - min(r.a.t_ms for r in self.requests)
-        return {"policy": self.policy, "requests": len(lat), "max_ms": lat[-1],
-                "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))], "mean_ms": sum(lat) / len(lat),
-                "ttft_mean_ms": sum(ttft) / len(ttft), "tpot_mean_ms": sum(tpot) / max(1, len(tpot)),
-                "throughput_rps": 1000.0 * len(lat) / span}
+        return {
+            "policy": self.policy,
+            "requests": len(lat),
+            "max_ms": lat[-1],
+            "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+            "mean_ms": sum(lat) / len(lat),
+            "ttft_mean_ms": sum(ttft) / len(ttft),
+            "tpot_mean_ms": sum(tpot) / max(1, len(tpot)),
+            "throughput_rps": 1000.0 * len(lat) / span,
+        }
 
 
 class _Sim:
@@ -92,19 +117,23 @@ class _Sim:
         self.trace: list[Interval] = []
         self.events: list[tuple] = []
         self.seq = 0
-        self.decode_gap = 0.0   # the gap of the decode step now running (0: not paced)
+        self.decode_gap = 0.0  # the gap of the decode step now running (0: not paced)
 
     # ---- state -------------------------------------------------------------------------------
     def state(self, now: float) -> SchedulerState:
         inv = self.busy.get(VISION, (0, None))[1]
         inp = self.busy.get(PREFILL, (0, None))[1]
         return SchedulerState(
-            now_ms=now, waiting=tuple(r.view() for r in self.waiting),
+            now_ms=now,
+            waiting=tuple(r.view() for r in self.waiting),
             ready=tuple(r.view() for r in self.ready if r is not (inp[0] if inp else None)),
-            in_vision=inv.view() if inv else None, in_prefill=inp[0].view() if inp else None,
+            in_vision=inv.view() if inv else None,
+            in_prefill=inp[0].view() if inp else None,
             decoding=tuple(DecodeView(r.rid, r.slot, r.remaining, r.a.t_ms) for r in self.decoding),
-            arrival_rate=self.rate.rate_per_s(now), prefills_since_decode=self.prefills_since_decode,
-            free_slots=len(self.free))
+            arrival_rate=self.rate.rate_per_s(now),
+            prefills_since_decode=self.prefills_since_decode,
+            free_slots=len(self.free),
+        )
 
     def by_rid(self, rid: str) -> _Req:
         return self.reqs[int(rid[1:])]
@@ -149,8 +178,15 @@ class _Sim:
     def duration(self, stage: str, sms: int | None, size: float, corunner: str | None) -> float:
         return self.tables.interp(stage, sms, size, corunner)
 
-    def compute_duration(self, stage: str, sms: int | None, size: float, beside_decode: bool,
-                         gap_ms: float, batch: int) -> float:
+    def compute_duration(
+        self,
+        stage: str,
+        sms: int | None,
+        size: float,
+        beside_decode: bool,
+        gap_ms: float,
+        batch: int,
+    ) -> float:
         """A vision or prefill stage; beside decode steps paced with `gap_ms` it is slowed only for
         the share of the time a step runs."""
         if not beside_decode:
@@ -192,7 +228,13 @@ class _Sim:
         compute_on = compute_next or next((s for s in (VISION, PREFILL) if s in self.busy), None)
         if decode_next:
             self.decode_gap = plan.decode_gap_ms if split is None else 0.0
-        batch = len(plan.decode) if decode_next else len(self.busy[DECODE][1]) if DECODE in self.busy else 0
+        batch = (
+            len(plan.decode)
+            if decode_next
+            else len(self.busy[DECODE][1])
+            if DECODE in self.busy
+            else 0
+        )
 
         def sms(stage):
             return None if split is None else split.get(stage, self.n)
@@ -200,15 +242,19 @@ class _Sim:
         beside = decode_next or DECODE in self.busy
         if plan.vision and VISION not in self.busy:
             r = self.by_rid(plan.vision[0])
-            t = self.compute_duration(VISION, sms(VISION), r.a.patches, beside, self.decode_gap, batch)
+            t = self.compute_duration(
+                VISION, sms(VISION), r.a.patches, beside, self.decode_gap, batch
+            )
             self.launch(VISION, now, t, r, sms(VISION), [r.rid])
         if plan.prefill and PREFILL not in self.busy:
             r = self.by_rid(plan.prefill.rid)
-            t = self.compute_duration(PREFILL, sms(PREFILL), plan.prefill.tokens, beside, self.decode_gap, batch)
+            t = self.compute_duration(
+                PREFILL, sms(PREFILL), plan.prefill.tokens, beside, self.decode_gap, batch
+            )
             self.launch(PREFILL, now, t, (r, plan.prefill), sms(PREFILL), [r.rid])
         if decode_next:
             wait = 0.0
-            if self.decode_gap > 0 and compute_on:   # idle up to the gap while compute runs
+            if self.decode_gap > 0 and compute_on:  # idle up to the gap while compute runs
                 compute_end = max(self.busy[s][0] for s in (VISION, PREFILL) if s in self.busy)
                 wait = min(self.decode_gap, compute_end - now)
                 compute_on = compute_on if wait < compute_end - now else None
@@ -267,7 +313,9 @@ class _Sim:
         return now
 
 
-def paced_compute_ms(tables: StageTables, stage: str, size: float, gap_ms: float, batch: int) -> float:
+def paced_compute_ms(
+    tables: StageTables, stage: str, size: float, gap_ms: float, batch: int
+) -> float:
     """`stage` on plain streams beside decode steps of `batch` that idle `gap_ms` between them:
     the shared slowdown applies for the steps' share of the time."""
     solo = tables.interp(stage, None, size)
@@ -276,7 +324,9 @@ def paced_compute_ms(tables: StageTables, stage: str, size: float, gap_ms: float
     return solo + (shared - solo) * step / (step + gap_ms)
 
 
-def simulate(policy, tables: StageTables, arrivals: list[Arrival], kv_slots: int | None = None) -> SimResult:
+def simulate(
+    policy, tables: StageTables, arrivals: list[Arrival], kv_slots: int | None = None
+) -> SimResult:
     """Run `policy` on `arrivals`; every request must finish (else the policy deadlocked)."""
     sim = _Sim(policy, tables, arrivals, kv_slots or getattr(policy, "max_batch", 16))
     probe = policy.decide(SchedulerState())
@@ -286,12 +336,17 @@ def simulate(policy, tables: StageTables, arrivals: list[Arrival], kv_slots: int
         sim.run_serial()
     unfinished = [r.rid for r in sim.reqs if r.finish_ms is None]
     if unfinished:
-        raise RuntimeError(f"policy {policy.name} left {len(unfinished)} requests unfinished: {unfinished[:5]}")
+        raise RuntimeError(
+            f"policy {policy.name} left {len(unfinished)} requests unfinished: {unfinished[:5]}"
+        )
     return SimResult(policy.name, sim.reqs, sim.trace)
 
 
 # Screenshot-like request shapes: (ViT patches, merged image tokens) for phone and desktop sizes.
-SCREENSHOTS = {"phone": (2484, 621), "desktop": (5184, 1296)}  # 644x1400 → 46x54 grid; 1344x756 → 54x96
+SCREENSHOTS = {
+    "phone": (2484, 621),
+    "desktop": (5184, 1296),
+}  # 644x1400 → 46x54 grid; 1344x756 → 54x96
 
 
 def bursty_arrivals(n: int, rate_per_s: float, cv: float = 3.0, seed: int = 0) -> list[Arrival]:

@@ -58,8 +58,9 @@ class ProxyClient:
     def post(self, path, body):
         """POST ``body`` (dict, or raw bytes) and return ``(status, decoded JSON or text)``."""
         data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
-        self.connection.request("POST", path, body=data,
-                                headers={"Content-Type": "application/json"})
+        self.connection.request(
+            "POST", path, body=data, headers={"Content-Type": "application/json"}
+        )
         response = self.connection.getresponse()
         raw = response.read()
         try:
@@ -117,8 +118,9 @@ def start_local_proxy(tmp_path, exec_actions=False):
     if exec_actions:
         env["TANGO_EXEC_ACTIONS"] = "1"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-u", str(PROXY)], env=env,
-                                   stdout=stdout, stderr=stderr)
+        process = subprocess.Popen(
+            [sys.executable, "-u", str(PROXY)], env=env, stdout=stdout, stderr=stderr
+        )
 
     def stop():
         process.terminate()
@@ -139,8 +141,9 @@ def runtime_images(docker_client):
 
     ``docker_client`` (tests/conftest.py) skips without Docker, or fails when CI=true.
     """
-    result = subprocess.run([str(BUILD_IMAGES), "python", "dockerskeleton"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(BUILD_IMAGES), "python", "dockerskeleton"], capture_output=True, text=True
+    )
     assert result.returncode == 0, f"build-images.sh failed:\n{result.stdout}\n{result.stderr}"
     return {"python": PYTHON_IMAGE, "skeleton": SKELETON_IMAGE}
 
@@ -150,8 +153,12 @@ def start_container_proxy(client, image):
     port = free_port()
     environment = {"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)}
     container = client.containers.run(
-        image, detach=True, network_mode="host", environment=environment,
-        labels={"tango.test": "runtimes-python"})
+        image,
+        detach=True,
+        network_mode="host",
+        environment=environment,
+        labels={"tango.test": "runtimes-python"},
+    )
 
     def alive():
         container.reload()
@@ -189,9 +196,11 @@ def start_proxy(request, tmp_path):
             started.append(start_container_proxy(client, image))
             return started[-1]
     else:
+
         def start(exec_actions=False):
             started.append(start_local_proxy(tmp_path, exec_actions))
             return started[-1]
+
     yield start
     for proxy in started:
         proxy.stop()
@@ -205,6 +214,7 @@ def start_image(docker_client):
     def start(image):
         started.append(start_container_proxy(docker_client, image))
         return started[-1]
+
     yield start
     for proxy in started:
         proxy.stop()

@@ -32,7 +32,9 @@ def test_text_exec_gets_args_and_context_and_its_last_line_is_the_result(start_p
     status, result = proxy.run({"x": [1, "é"]}, activation_id="act-1")
     assert (status, result) == (200, {"args": {"x": [1, "é"]}, "activation": "act-1"})
     assert proxy.logs("stdout", sentinels=1).splitlines() == [
-        "log line", "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"]
+        "log line",
+        "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX",
+    ]
     assert "to stderr" in proxy.logs("stderr", sentinels=1)
 
 
@@ -59,12 +61,14 @@ def test_skeleton_without_code_or_prebuilt_exec_refuses_init(start_proxy):
 
 
 @pytest.mark.docker
-def test_user_image_built_from_skeleton_runs_its_own_exec(runtime_images, start_image,
-                                                          docker_client, tmp_path):
+def test_user_image_built_from_skeleton_runs_its_own_exec(
+    runtime_images, start_image, docker_client, tmp_path
+):
     (tmp_path / "exec").write_text(PYTHON_EXEC)
     os.chmod(tmp_path / "exec", 0o755)
     (tmp_path / "Dockerfile").write_text(
-        f"FROM {runtime_images['skeleton']}\nCOPY exec /action/exec\n")
+        f"FROM {runtime_images['skeleton']}\nCOPY exec /action/exec\n"
+    )
     client = docker_client
     tag = f"tango-test/blackbox-{uuid.uuid4().hex[:8]}:latest"
     client.images.build(path=str(tmp_path), tag=tag, rm=True)

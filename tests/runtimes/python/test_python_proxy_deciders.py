@@ -14,13 +14,22 @@ from runtimes.python.proxy import InitError, classify_result, parse_init, write_
 
 def test_parse_init_defaults_and_stringifies_env():
     code, main, binary, env = parse_init(
-        {"value": {"code": "x", "env": {"A": "a", "N": 3, "O": {"k": [1]}}}})
+        {"value": {"code": "x", "env": {"A": "a", "N": 3, "O": {"k": [1]}}}}
+    )
     assert (code, main, binary) == ("x", "main", False)
     assert env == {"A": "a", "N": "3", "O": '{"k": [1]}'}
 
 
-@pytest.mark.parametrize("body", [{}, {"value": None}, {"value": {"code": ""}},
-                                  {"value": {"main": "main"}}, {"value": {"code": 5}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"value": None},
+        {"value": {"code": ""}},
+        {"value": {"main": "main"}},
+        {"value": {"code": 5}},
+    ],
+)
 def test_parse_init_without_code_is_403(body):
     with pytest.raises(InitError) as err:
         parse_init(body)
@@ -74,12 +83,14 @@ def test_bundled_site_packages_finds_only_virtualenv_python_dirs(tmp_path):
 def test_run_activation_exports_context_and_catches_errors(monkeypatch):
     monkeypatch.delenv("__OW_ACTIVATION_ID", raising=False)
     message = {"value": {"x": 1}, "activation_id": "abc", "deadline": 17}
-    assert launcher.run_activation(lambda args: dict(args, seen=os.environ["__OW_DEADLINE"]),
-                                   message) == {"x": 1, "seen": "17"}
+    assert launcher.run_activation(
+        lambda args: dict(args, seen=os.environ["__OW_DEADLINE"]), message
+    ) == {"x": 1, "seen": "17"}
     assert os.environ["__OW_ACTIVATION_ID"] == "abc"
 
     def failing(args):
         raise RuntimeError("nope")
+
     assert launcher.run_activation(failing, {"value": {}}) == {"error": "nope"}
 
 

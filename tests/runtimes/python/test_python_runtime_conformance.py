@@ -9,7 +9,6 @@ import base64
 import io
 import zipfile
 
-
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 IDENTITY = "def main(args):\n    return args\n"
 
@@ -27,7 +26,9 @@ def test_identity_init_and_run(start_proxy):
     proxy = start_proxy()
     assert proxy.init(IDENTITY) == (200, {"ok": True})
     assert proxy.run({"a": 1, "b": [1, 2], "c": {"d": None}}) == (
-        200, {"a": 1, "b": [1, 2], "c": {"d": None}})
+        200,
+        {"a": 1, "b": [1, 2], "c": {"d": None}},
+    )
     assert proxy.run({}) == (200, {})
 
 
@@ -39,9 +40,11 @@ def test_array_result_is_accepted(start_proxy):
 
 def test_init_env_and_init_params_reach_the_action(start_proxy):
     proxy = start_proxy()
-    code = ("import os\n"
-            "def main(args):\n"
-            "    return {k: os.environ.get(k) for k in ('SOME_VAR', 'COUNT', 'CONF')}\n")
+    code = (
+        "import os\n"
+        "def main(args):\n"
+        "    return {k: os.environ.get(k) for k in ('SOME_VAR', 'COUNT', 'CONF')}\n"
+    )
     status, _ = proxy.init(code, env={"SOME_VAR": "xyz", "COUNT": 5, "CONF": {"a": 1}})
     assert status == 200
     assert proxy.run({}) == (200, {"SOME_VAR": "xyz", "COUNT": "5", "CONF": '{"a": 1}'})
@@ -49,13 +52,27 @@ def test_init_env_and_init_params_reach_the_action(start_proxy):
 
 def test_activation_context_is_exported_as_ow_env_vars(start_proxy):
     proxy = start_proxy()
-    names = ["__OW_ACTIVATION_ID", "__OW_NAMESPACE", "__OW_ACTION_NAME", "__OW_ACTION_VERSION",
-             "__OW_DEADLINE", "__OW_TRANSACTION_ID", "__OW_API_KEY"]
-    proxy.init("import os\ndef main(args):\n    return {k: os.environ.get(k) for k in %r}\n"
-               % names)
-    context = {"activation_id": "a" * 32, "namespace": "guest", "action_name": "/guest/hello",
-               "action_version": "0.0.2", "deadline": "1723000060456",
-               "transaction_id": "tid-1", "api_key": "uuid:key"}
+    names = [
+        "__OW_ACTIVATION_ID",
+        "__OW_NAMESPACE",
+        "__OW_ACTION_NAME",
+        "__OW_ACTION_VERSION",
+        "__OW_DEADLINE",
+        "__OW_TRANSACTION_ID",
+        "__OW_API_KEY",
+    ]
+    proxy.init(
+        "import os\ndef main(args):\n    return {k: os.environ.get(k) for k in %r}\n" % names
+    )
+    context = {
+        "activation_id": "a" * 32,
+        "namespace": "guest",
+        "action_name": "/guest/hello",
+        "action_version": "0.0.2",
+        "deadline": "1723000060456",
+        "transaction_id": "tid-1",
+        "api_key": "uuid:key",
+    }
     status, result = proxy.run({"name": "World"}, **context)
     assert status == 200
     assert result == {"__OW_" + k.upper(): v for k, v in context.items()}
@@ -63,9 +80,11 @@ def test_activation_context_is_exported_as_ow_env_vars(start_proxy):
 
 def test_unicode_in_result_and_logs(start_proxy):
     proxy = start_proxy()
-    proxy.init("def main(args):\n"
-               "    print(args['delimiter'] + ' ☃ ' + args['delimiter'])\n"
-               "    return {'winter': args['delimiter'] + ' ☃ ' + args['delimiter']}\n")
+    proxy.init(
+        "def main(args):\n"
+        "    print(args['delimiter'] + ' ☃ ' + args['delimiter'])\n"
+        "    return {'winter': args['delimiter'] + ' ☃ ' + args['delimiter']}\n"
+    )
     assert proxy.run({"delimiter": "❄"}) == (200, {"winter": "❄ ☃ ❄"})
     assert "❄ ☃ ❄" in proxy.logs("stdout", sentinels=1)
 
@@ -118,13 +137,15 @@ def test_init_without_code_is_refused(start_proxy):
 
 def test_zip_action_with_main_module_helpers_and_virtualenv(start_proxy):
     proxy = start_proxy()
-    code = zip_action({
-        "__main__.py": "import helper, bundled\n"
-                       "def main(args):\n    return {'greeting': helper.greet(args['name']),\n"
-                       "            'bundled': bundled.VERSION}\n",
-        "helper.py": "def greet(name):\n    return 'Hello ' + name\n",
-        "virtualenv/lib/python3.11/site-packages/bundled.py": "VERSION = '1.2.3'\n",
-    })
+    code = zip_action(
+        {
+            "__main__.py": "import helper, bundled\n"
+            "def main(args):\n    return {'greeting': helper.greet(args['name']),\n"
+            "            'bundled': bundled.VERSION}\n",
+            "helper.py": "def greet(name):\n    return 'Hello ' + name\n",
+            "virtualenv/lib/python3.11/site-packages/bundled.py": "VERSION = '1.2.3'\n",
+        }
+    )
     assert proxy.init(code, binary=True)[0] == 200
     assert proxy.run({"name": "zip"}) == (200, {"greeting": "Hello zip", "bundled": "1.2.3"})
 
@@ -145,21 +166,23 @@ def test_binary_code_that_is_not_a_zip_fails_init(start_proxy):
 
 def test_globals_persist_across_warm_runs(start_proxy):
     proxy = start_proxy()
-    proxy.init("count = 0\ndef main(args):\n    global count\n    count += 1\n"
-               "    return {'count': count}\n")
+    proxy.init(
+        "count = 0\ndef main(args):\n    global count\n    count += 1\n"
+        "    return {'count': count}\n"
+    )
     assert [proxy.run({})[1]["count"] for _ in range(3)] == [1, 2, 3]
 
 
 def test_sentinel_closes_each_activation_on_both_streams(start_proxy):
     proxy = start_proxy()
-    proxy.init("import sys\ndef main(args):\n    print('out', args['n'])\n"
-               "    print('err', args['n'], file=sys.stderr)\n    return {}\n")
+    proxy.init(
+        "import sys\ndef main(args):\n    print('out', args['n'])\n"
+        "    print('err', args['n'], file=sys.stderr)\n    return {}\n"
+    )
     proxy.run({"n": 1})
     proxy.run({"n": 2})
-    assert proxy.logs("stdout", sentinels=2).splitlines() == [
-        "out 1", SENTINEL, "out 2", SENTINEL]
-    assert proxy.logs("stderr", sentinels=2).splitlines() == [
-        "err 1", SENTINEL, "err 2", SENTINEL]
+    assert proxy.logs("stdout", sentinels=2).splitlines() == ["out 1", SENTINEL, "out 2", SENTINEL]
+    assert proxy.logs("stderr", sentinels=2).splitlines() == ["err 1", SENTINEL, "err 2", SENTINEL]
 
 
 def test_exception_becomes_error_result_with_traceback_in_logs(start_proxy):

@@ -1,5 +1,6 @@
 """The Nova engine on the CPU with the tiny preset: every policy gives each request exactly the
 tokens of a plain sequential greedy decode, while requests are batched, chunked and pipelined."""
+
 import os
 import threading
 
@@ -27,6 +28,7 @@ def vlm():
 
 def partitioner():
     from runtimes.vlm.partition import make_partitioner
+
     return make_partitioner("green" if DEVICE.startswith("cuda") else "noop")
 
 
@@ -41,13 +43,19 @@ def workload(vlm):
     cfg = model.config
     out = []
     for i in range(6):
-        prompt = tok.chat_prompt(f"tap the {['ok', 'search', 'back'][i % 3]} button, step {i}" + " please" * i)
+        prompt = tok.chat_prompt(
+            f"tap the {['ok', 'search', 'back'][i % 3]} button, step {i}" + " please" * i
+        )
         pv = grid = None
         if i == 3:  # text only: no vision_start/vision_end pair to fill
             prompt = [t for t in prompt if t not in (cfg.vision_start_id, cfg.vision_end_id)]
         else:
-            pv, grid = preprocess_image(image(i, (120, 90) if i % 2 else (60, 110)), cfg.min_pixels,
-                                        cfg.max_pixels, cfg.vision)
+            pv, grid = preprocess_image(
+                image(i, (120, 90) if i % 2 else (60, 110)),
+                cfg.min_pixels,
+                cfg.max_pixels,
+                cfg.vision,
+            )
         out.append((prompt, 5 + 2 * i, pv, grid))
     return out
 
@@ -60,7 +68,12 @@ def reference_decode(model, prompt, max_tokens, pv, grid):
         ids, pos = model.build_inputs(prompt, 0 if emb is None else emb.shape[0], grid)
         out = [int(model.prefill(ids, pos, emb, cache, 0).argmax(-1))]
         while len(out) < max_tokens and out[-1] != model.config.eos_id:
-            step = model.decode(torch.tensor([out[-1]], device=DEVICE), None, cache, torch.tensor([0], device=DEVICE))
+            step = model.decode(
+                torch.tensor([out[-1]], device=DEVICE),
+                None,
+                cache,
+                torch.tensor([0], device=DEVICE),
+            )
             out.append(int(step.argmax(-1)))
     return out
 
@@ -72,10 +85,18 @@ def expected(vlm):
 
 def run_all(vlm, policy_name, max_tokens=None, **params):
     policy = make_policy(policy_name, default_tables(), max_batch=MAX_BATCH, **params)
-    with Engine(vlm[0], policy, partitioner(), EngineConfig(max_batch=MAX_BATCH, max_len=1024)) as engine:
+    with Engine(
+        vlm[0], policy, partitioner(), EngineConfig(max_batch=MAX_BATCH, max_len=1024)
+    ) as engine:
         reqs = []
-        threads = [threading.Thread(target=lambda w=w: reqs.append(
-            (w, engine.submit(w[0], max_tokens or w[1], w[2], w[3])))) for w in workload(vlm)]
+        threads = [
+            threading.Thread(
+                target=lambda w=w: reqs.append(
+                    (w, engine.submit(w[0], max_tokens or w[1], w[2], w[3]))
+                )
+            )
+            for w in workload(vlm)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -130,6 +151,7 @@ class _PacedMultiStream:
 
     def decide(self, state):
         import dataclasses
+
         plan = self.inner.decide(state)
         return dataclasses.replace(plan, decode_gap_ms=5.0) if plan.decode else plan
 
@@ -139,7 +161,9 @@ class _PacedMultiStream:
 
 @pytest.mark.timeout(120)
 def test_paced_decode_steps_give_the_same_tokens(vlm, expected):
-    with Engine(vlm[0], _PacedMultiStream(), partitioner(), EngineConfig(max_batch=MAX_BATCH, max_len=1024)) as engine:
+    with Engine(
+        vlm[0], _PacedMultiStream(), partitioner(), EngineConfig(max_batch=MAX_BATCH, max_len=1024)
+    ) as engine:
         reqs = [(w, engine.submit(w[0], w[1], w[2], w[3])) for w in workload(vlm)]
         for _, r in reqs:
             r.wait(60)
@@ -167,6 +191,7 @@ def test_request_longer_than_a_kv_slot_is_refused_with_the_sizes(vlm):
 @pytest.mark.timeout(60)
 def test_expired_deadline_fails_the_request_with_a_reason(vlm):
     import time
+
     model, tok = vlm
     policy = make_policy("nova", default_tables(), max_batch=2)
     with Engine(model, policy, config=EngineConfig(max_batch=2, max_len=512)) as engine:
@@ -197,7 +222,9 @@ def test_engine_config_turns_the_triton_decode_kernels_on_or_off(vlm, kernels):
     policy = make_policy("multi-stream", default_tables(), max_batch=2)
     model.text.kernels = not kernels
     try:
-        with Engine(model, policy, config=EngineConfig(max_batch=2, max_len=512, kernels=kernels)) as engine:
+        with Engine(
+            model, policy, config=EngineConfig(max_batch=2, max_len=512, kernels=kernels)
+        ) as engine:
             assert model.text.kernels is kernels
             r = engine.submit(tok.encode("hi"), 3).wait(30)
         assert r.error is None and len(r.output_ids) == 3

@@ -31,13 +31,21 @@ def test_only_a_few_half_precision_rows_on_a_kernel_device_take_the_kernel(monke
     assert gemv.uses_kernel(torch.randn(8, 32, dtype=torch.bfloat16), w) is expect
     assert gemv.uses_kernel(torch.randn(2, 1, 32, dtype=torch.bfloat16), w) is expect
     assert not gemv.uses_kernel(torch.randn(9, 32, dtype=torch.bfloat16), w)  # a real GEMM: cuBLAS
-    assert not gemv.uses_kernel(torch.randn(1, 12, 32, dtype=torch.bfloat16), w)  # prefill of 12 tokens
+    assert not gemv.uses_kernel(
+        torch.randn(1, 12, 32, dtype=torch.bfloat16), w
+    )  # prefill of 12 tokens
     assert not gemv.uses_kernel(torch.randn(1, 32), w.float())  # fp32
     assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.float16), w)  # mixed dtypes
-    assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w.t().contiguous().t())  # strided rows
-    assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w, on=False)  # not asked for
+    assert not gemv.uses_kernel(
+        torch.randn(1, 32, dtype=torch.bfloat16), w.t().contiguous().t()
+    )  # strided rows
+    assert not gemv.uses_kernel(
+        torch.randn(1, 32, dtype=torch.bfloat16), w, on=False
+    )  # not asked for
     monkeypatch.delenv("TRITON_INTERPRET")
-    assert not gemv.uses_kernel(torch.randn(1, 32, dtype=torch.bfloat16), w)  # CPU tensor, no interpreter
+    assert not gemv.uses_kernel(
+        torch.randn(1, 32, dtype=torch.bfloat16), w
+    )  # CPU tensor, no interpreter
 
 
 def test_linear_off_the_kernel_is_f_linear(monkeypatch):
@@ -128,14 +136,25 @@ CHILD = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def interpreted():
-    pytest.importorskip("triton", reason="Triton's interpreter runs the kernel on the CPU (pip install triton)")
-    env = {**os.environ, "TRITON_INTERPRET": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
-    proc = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
+    pytest.importorskip(
+        "triton", reason="Triton's interpreter runs the kernel on the CPU (pip install triton)"
+    )
+    env = {
+        **os.environ,
+        "TRITON_INTERPRET": "1",
+        "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT"))
-    return json.loads(line[len("RESULT"):])
+    return json.loads(line[len("RESULT") :])
 
 
 def test_kernel_matches_f_linear_on_odd_shapes_and_batches(interpreted):
@@ -162,6 +181,10 @@ def test_decode_step_on_the_kernel_matches_cublas_path_eager_and_compiled(interp
     F.linear and the eager attention (bit-equal to the first once it turns them off)."""
     d = interpreted["decode"]
     assert interpreted["decode_model_off_equal"]
-    assert 0 < d["kernel_vs_blas"] < 0.03, d  # bf16 logits through every layer, two summation orders
-    assert d["traced_vs_kernel"] < 1e-6, d  # torch.compile calls the same op (custom op, fake shape)
+    assert 0 < d["kernel_vs_blas"] < 0.03, (
+        d
+    )  # bf16 logits through every layer, two summation orders
+    assert d["traced_vs_kernel"] < 1e-6, (
+        d
+    )  # torch.compile calls the same op (custom op, fake shape)
     assert d["argmax_equal"]

@@ -26,7 +26,9 @@ def model():
 
 def _request(model, seed: int, prompt_len: int):
     gen = torch.Generator().manual_seed(seed)
-    prompt = [CFG.vision_start_id, CFG.vision_end_id] + torch.randint(0, 256, (prompt_len,), generator=gen).tolist()
+    prompt = [CFG.vision_start_id, CFG.vision_end_id] + torch.randint(
+        0, 256, (prompt_len,), generator=gen
+    ).tolist()
     pixel_values = torch.randn(int(GRID.prod()), CFG.vision.patch_dim, generator=gen)
     with torch.no_grad():
         embeds = model.vision(pixel_values, GRID)
@@ -65,8 +67,12 @@ def test_hf_config_round_trip():
     for name in ("tiny", "qwen2-vl-2b", "qwen2-vl-7b"):
         cfg = PRESETS[name]
         back = from_hf_config(to_hf_config(cfg), name=name)
-        assert (back.vision, back.text, back.image_pad_id, back.eos_id) == (cfg.vision, cfg.text, cfg.image_pad_id,
-                                                                          cfg.eos_id)
+        assert (back.vision, back.text, back.image_pad_id, back.eos_id) == (
+            cfg.vision,
+            cfg.text,
+            cfg.image_pad_id,
+            cfg.eos_id,
+        )
 
 
 def test_hf_config_rejects_other_model_types():
@@ -114,7 +120,7 @@ def test_batched_decode_equals_independent_decodes(model):
             batched.append(model.decode(batched[-1].argmax(-1), None, cache, slots))
     for step, logits in enumerate(batched):
         for i in range(len(reqs)):
-            torch.testing.assert_close(logits[i:i + 1], alone[i][step], **EXACT)
+            torch.testing.assert_close(logits[i : i + 1], alone[i][step], **EXACT)
     assert cache.lengths[slots].tolist() == [r[0].shape[1] + steps for r in reqs]
 
 
@@ -138,7 +144,9 @@ def test_chunked_prefill_equals_whole_prefill(model, chunk):
     cache = KVCache(CFG, max_slots=2, max_len=64)
     with torch.no_grad():
         for start in range(0, total, chunk):  # chunk boundaries cut through the image tokens
-            logits = model.prefill_chunk(*req, cache, slot=0, start=start, end=min(start + chunk, total))
+            logits = model.prefill_chunk(
+                *req, cache, slot=0, start=start, end=min(start + chunk, total)
+            )
         steps = [logits]
         for _ in range(3):
             steps.append(model.decode(steps[-1].argmax(-1), None, cache, torch.tensor([0])))
@@ -168,7 +176,9 @@ def test_decode_with_a_kv_length_bucket_equals_full_cache_decode(model):
     with torch.no_grad():
         steps = [model.prefill(*req, cache, slot=1)]
         for _ in range(4):
-            steps.append(model.decode(steps[-1].argmax(-1), None, cache, torch.tensor([1]), kv_len=32))
+            steps.append(
+                model.decode(steps[-1].argmax(-1), None, cache, torch.tensor([1]), kv_len=32)
+            )
     for got, want in zip(steps, full):
         torch.testing.assert_close(got, want, **EXACT)
 
@@ -180,7 +190,9 @@ def test_bfloat16_prefill_and_decode_stay_close_to_fp32():
     with torch.no_grad():
         want = _greedy_alone(ref, req, 2)
         cache = KVCache(CFG, max_slots=1, max_len=64, dtype=torch.bfloat16)
-        got = [low.prefill(*req, cache, slot=0)]  # fp32 image embeddings are cast to the model dtype
+        got = [
+            low.prefill(*req, cache, slot=0)
+        ]  # fp32 image embeddings are cast to the model dtype
         got.append(low.decode(want[0].argmax(-1), None, cache, torch.tensor([0])))
     for g, w in zip(got, want):
         assert g.dtype == torch.bfloat16
@@ -202,14 +214,18 @@ def test_compiled_decode_traces_one_graph_for_every_layer_and_matches_eager(mode
         for m in (model, compiled):
             cache = KVCache(CFG, max_slots=3, max_len=64)
             with torch.no_grad():
-                first = torch.cat([m.prefill(*r, cache, slot=i) for i, r in enumerate(reqs[:batch])])
+                first = torch.cat(
+                    [m.prefill(*r, cache, slot=i) for i, r in enumerate(reqs[:batch])]
+                )
                 outs.append([m.decode(first.argmax(-1), None, cache, slots)])
                 outs[-1].append(m.decode(outs[-1][0].argmax(-1), None, cache, slots))
         for got, want in zip(outs[1], outs[0]):
             torch.testing.assert_close(got, want, **EXACT)
         graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
         if batch == 1:  # every layer reused the three graphs traced for the first one
-            assert graphs == 3, f"{graphs} graphs traced for 3 functions over {CFG.text.num_layers} layers"
+            assert graphs == 3, (
+                f"{graphs} graphs traced for 3 functions over {CFG.text.num_layers} layers"
+            )
     assert graphs <= 9, f"{graphs} graphs for 3 batch sizes: recompiling per layer"
     assert not model.text.decode_compiled and compiled.text.decode_compiled
     assert not model.text.compile_decode()  # no backend named on a CPU model: stays eager
@@ -220,6 +236,7 @@ def test_split_kv_attention_equals_sdpa_over_each_slots_keys(kv_len, lengths):
     """Blocked decode attention (text.attend) against SDPA on each slot's visible keys alone,
     including blocks that are entirely masked (short slots)."""
     from runtimes.vlm.model.text import MASKED, attend
+
     gen = torch.Generator().manual_seed(3)
     b, nkv, rep, hd, slots_n = len(lengths), 2, 3, 16, 5
     k_cache = torch.randn(slots_n, nkv, kv_len, hd, generator=gen)
@@ -231,5 +248,6 @@ def test_split_kv_attention_equals_sdpa_over_each_slots_keys(kv_len, lengths):
     got = attend(q, k_cache, v_cache, slots, mask)
     for i, (slot, n) in enumerate(zip(slots.tolist(), lengths)):
         want = torch.nn.functional.scaled_dot_product_attention(
-            q[i:i + 1], k_cache[slot:slot + 1, :, :n], v_cache[slot:slot + 1, :, :n])
+            q[i : i + 1], k_cache[slot : slot + 1, :, :n], v_cache[slot : slot + 1, :, :n]
+        )
         torch.testing.assert_close(got[i].view(nkv, rep, hd), want[0], **EXACT)

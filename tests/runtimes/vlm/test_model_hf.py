@@ -26,11 +26,18 @@ DECODE_STEPS = 5
 @pytest.fixture(scope="module")
 def models():
     torch.manual_seed(1234)
-    hf = transformers.Qwen2VLForConditionalGeneration(transformers.Qwen2VLConfig(**to_hf_config(CFG))).eval()
-    with torch.no_grad():  # O(1) activations, so that a wrong rotary section or mask moves the logits
+    hf = transformers.Qwen2VLForConditionalGeneration(
+        transformers.Qwen2VLConfig(**to_hf_config(CFG))
+    ).eval()
+    with (
+        torch.no_grad()
+    ):  # O(1) activations, so that a wrong rotary section or mask moves the logits
         for name, p in hf.named_parameters():
-            p.copy_(1 + 0.1 * torch.randn_like(p) if "norm" in name or "ln_q" in name
-                    else torch.randn_like(p) / p.shape[-1] ** 0.5)
+            p.copy_(
+                1 + 0.1 * torch.randn_like(p)
+                if "norm" in name or "ln_q" in name
+                else torch.randn_like(p) / p.shape[-1] ** 0.5
+            )
     ours = VLM(CFG).eval()
     ours.load_state_dict(hf_to_native(hf.state_dict(), None, ours))
     return hf, ours
@@ -43,8 +50,23 @@ def request_inputs(models):
     n_patches = int(GRIDS.prod(-1).sum())
     pixel_values = torch.randn(n_patches, CFG.vision.patch_dim)
     c = CFG
-    prompt = [c.im_start_id, 10, 11, c.vision_start_id, c.vision_end_id, 12, 13, 14,
-              c.vision_start_id, c.vision_end_id, 15, 16, c.im_end_id, c.im_start_id, 17]
+    prompt = [
+        c.im_start_id,
+        10,
+        11,
+        c.vision_start_id,
+        c.vision_end_id,
+        12,
+        13,
+        14,
+        c.vision_start_id,
+        c.vision_end_id,
+        15,
+        16,
+        c.im_end_id,
+        c.im_start_id,
+        17,
+    ]
     n_embeds = sum(ours.image_tokens(GRIDS))
     input_ids, position_ids = ours.build_inputs(prompt, n_embeds, GRIDS)
     return pixel_values, input_ids, position_ids
@@ -75,10 +97,19 @@ def test_prefill_and_greedy_decode_agree(models, request_inputs):
     pixel_values, input_ids, position_ids = request_inputs
     mm = (input_ids == CFG.image_pad_id).int()
     with torch.no_grad():
-        ref = hf.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), pixel_values=pixel_values,
-                          image_grid_thw=GRIDS, mm_token_type_ids=mm, max_new_tokens=DECODE_STEPS + 1,
-                          min_new_tokens=DECODE_STEPS + 1, do_sample=False, output_logits=True,
-                          return_dict_in_generate=True, pad_token_id=0)
+        ref = hf.generate(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            pixel_values=pixel_values,
+            image_grid_thw=GRIDS,
+            mm_token_type_ids=mm,
+            max_new_tokens=DECODE_STEPS + 1,
+            min_new_tokens=DECODE_STEPS + 1,
+            do_sample=False,
+            output_logits=True,
+            return_dict_in_generate=True,
+            pad_token_id=0,
+        )
         cache = KVCache(CFG, max_slots=3, max_len=128)
         embeds = ours.vision(pixel_values, GRIDS)
         logits = [ours.prefill(input_ids, position_ids, embeds, cache, slot=1)]
@@ -89,4 +120,4 @@ def test_prefill_and_greedy_decode_agree(models, request_inputs):
     for step, (got, want) in enumerate(zip(logits, ref.logits)):
         torch.testing.assert_close(got, want, **TOL, msg=lambda m: f"step {step}: {m}")
     generated = torch.stack([lg.argmax(-1) for lg in logits], dim=1)
-    assert torch.equal(generated, ref.sequences[:, input_ids.shape[1]:])
+    assert torch.equal(generated, ref.sequences[:, input_ids.shape[1] :])

@@ -9,8 +9,11 @@ from runtimes.vlm.config import PRESETS
 from runtimes.vlm.offload import StreamedVisionEncoder, resident_weight_bytes, streamed_weight_bytes
 from runtimes.vlm.weights import random_vlm
 
-CFG = PRESETS["tiny"].replace(vision=PRESETS["tiny"].vision.__class__(
-    depth=5, embed_dim=32, num_heads=2, intermediate_size=64, out_hidden=64))
+CFG = PRESETS["tiny"].replace(
+    vision=PRESETS["tiny"].vision.__class__(
+        depth=5, embed_dim=32, num_heads=2, intermediate_size=64, out_hidden=64
+    )
+)
 
 
 def _encoder():
@@ -60,7 +63,9 @@ def test_two_slots_save_at_least_90_percent_of_vision_weight_memory(preset):
     vision = PRESETS[preset].vision
     full = resident_weight_bytes(vision, torch.bfloat16)
     streamed = streamed_weight_bytes(vision, 2, torch.bfloat16)
-    assert streamed <= 0.10 * full, f"{preset}: {streamed / 2**20:.0f} MiB of {full / 2**20:.0f} MiB"
+    assert streamed <= 0.10 * full, (
+        f"{preset}: {streamed / 2**20:.0f} MiB of {full / 2**20:.0f} MiB"
+    )
 
 
 def test_slot_count_is_checked():
@@ -68,7 +73,9 @@ def test_slot_count_is_checked():
         StreamedVisionEncoder(_encoder(), slots=1, device="cpu")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run by the engine helper)")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (run by the engine helper)"
+)
 def test_streamed_encoder_is_bit_identical_on_cuda():
     encoder = _encoder().to("cuda", torch.bfloat16)
     pixel_values, grids = _images()

@@ -1,8 +1,14 @@
 """Pareto frontier, SM_op knee and SM_min on constructed and default stage tables."""
+
 import pytest
 
-from runtimes.vlm.scheduler.pareto import (ParetoPoint, build_frontier, candidate_splits, knee,
-                                           non_dominated)
+from runtimes.vlm.scheduler.pareto import (
+    ParetoPoint,
+    build_frontier,
+    candidate_splits,
+    knee,
+    non_dominated,
+)
 from runtimes.vlm.scheduler.tables import Grid, StageTables, default_tables
 
 SMS = (8, 16, 24, 32, 40, 48, 56)  # a 64-SM toy GPU
@@ -10,10 +16,14 @@ SMS = (8, 16, 24, 32, 40, 48, 56)  # a 64-SM toy GPU
 
 def toy_tables(decode_ms, vision_ms, prefill_ms=None):
     """Tables where the decode / vision times per SM count are given exactly (one size each)."""
+
     def grid(ms):
         return Grid(SMS, (1,), tuple((m,) for m in ms))
+
     prefill_ms = prefill_ms or vision_ms
-    return StageTables(64, solo={"decode": grid(decode_ms), "vision": grid(vision_ms), "prefill": grid(prefill_ms)})
+    return StageTables(
+        64, solo={"decode": grid(decode_ms), "vision": grid(vision_ms), "prefill": grid(prefill_ms)}
+    )
 
 
 def test_candidate_splits_leave_the_compute_stage_a_partition():
@@ -39,7 +49,10 @@ def test_knee_is_where_more_decode_sms_stop_helping():
     f = build_frontier(toy_tables(decode, vision), "vision", 1, decode_batch=1, epsilon=0.05)
     assert f.sm_op == 32
     # a stricter epsilon pushes the operating point to more decode SMs
-    assert build_frontier(toy_tables(decode, vision), "vision", 1, decode_batch=1, epsilon=0.005).sm_op > 32
+    assert (
+        build_frontier(toy_tables(decode, vision), "vision", 1, decode_batch=1, epsilon=0.005).sm_op
+        > 32
+    )
 
 
 def test_sm_min_is_smallest_share_within_decode_slowdown_cap():
@@ -55,7 +68,10 @@ def test_sm_min_is_smallest_share_within_decode_slowdown_cap():
 
 
 def test_knee_of_monotone_points():
-    pts = [ParetoPoint(s, 64 - s, t, 100.0 + s) for s, t in ((8, 10.0), (16, 5.0), (24, 4.9), (32, 4.85))]
+    pts = [
+        ParetoPoint(s, 64 - s, t, 100.0 + s)
+        for s, t in ((8, 10.0), (16, 5.0), (24, 4.9), (32, 4.85))
+    ]
     assert non_dominated(pts) == pts
     assert knee(pts, 0.05) == 16
 

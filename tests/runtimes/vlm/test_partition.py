@@ -1,8 +1,13 @@
 """SM split arithmetic and the no-op partitioner (CPU); green contexts need a GPU."""
+
 import pytest
 
-from runtimes.vlm.partition import (GreenContextPartitioner, PartitionSpec,
-                                    align_splits, make_partitioner)
+from runtimes.vlm.partition import (
+    GreenContextPartitioner,
+    PartitionSpec,
+    align_splits,
+    make_partitioner,
+)
 from runtimes.vlm.scheduler import candidate_splits, default_tables, make_policy
 
 

@@ -1,10 +1,16 @@
 """M/G/1 moments and waiting time, threshold α derivation, arrival-rate estimator."""
+
 import math
 
 import pytest
 
-from runtimes.vlm.scheduler.queueing import (ArrivalRateEstimator, LatencyModel, RequestShape,
-                                             pk_wait_ms, service_moments)
+from runtimes.vlm.scheduler.queueing import (
+    ArrivalRateEstimator,
+    LatencyModel,
+    RequestShape,
+    pk_wait_ms,
+    service_moments,
+)
 from runtimes.vlm.scheduler.tables import default_tables
 
 DESKTOP = RequestShape(5184, 1360, 55)
@@ -18,7 +24,7 @@ def test_service_moments_over_the_mix():
     assert one.mean_ms == pytest.approx(s)
     assert one.second_ms2 == pytest.approx(s * s)
     mixed = service_moments(t, 48, [DESKTOP, PHONE])
-    assert mixed.second_ms2 > mixed.mean_ms ** 2  # a mix has variance
+    assert mixed.second_ms2 > mixed.mean_ms**2  # a mix has variance
     assert 0 < mixed.vision_share < 1
     with pytest.raises(ValueError, match="empty"):
         service_moments(t, 48, [])

@@ -1,4 +1,5 @@
 """`bench/nova_rounding.py`: two correct bf16 decode steps that differ only in summation order."""
+
 import torch
 import torch.nn.functional as F
 
@@ -11,7 +12,9 @@ def test_fp32_once_is_f_linear_up_to_one_rounding():
     exact = F.linear(x.double(), w.double(), b.double())
     got = fp32_once(x, w, b)
     assert got.dtype == torch.bfloat16 and got.shape == (4, 32)
-    assert ((got.double() - exact).abs() <= exact.abs() * 2 ** -8 + 1e-6).all()  # within half a bf16 ulp
+    assert (
+        (got.double() - exact).abs() <= exact.abs() * 2**-8 + 1e-6
+    ).all()  # within half a bf16 ulp
 
 
 def test_summation_order_barely_moves_the_logits_of_a_shallow_model():

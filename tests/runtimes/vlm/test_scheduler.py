@@ -1,8 +1,14 @@
 """Each policy's Plan on constructed scheduler states."""
+
 import pytest
 
-from runtimes.vlm.scheduler import (DecodeView, RequestView, SchedulerState, default_tables,
-                                    make_policy)
+from runtimes.vlm.scheduler import (
+    DecodeView,
+    RequestView,
+    SchedulerState,
+    default_tables,
+    make_policy,
+)
 from runtimes.vlm.scheduler.pareto import build_frontier
 from runtimes.vlm.scheduler.queueing import LatencyModel, RequestShape, compute_ms, utilisation
 
@@ -33,10 +39,14 @@ def test_sequential_runs_one_request_at_a_time(tables):
 
 def test_pf_limit_respects_its_cap(tables):
     p = make_policy("pf-limit", tables, max_prefills=2)
-    under = SchedulerState(ready=(req(1),), waiting=(req(2),), decoding=decoding(3), prefills_since_decode=1)
+    under = SchedulerState(
+        ready=(req(1),), waiting=(req(2),), decoding=decoding(3), prefills_since_decode=1
+    )
     plan = p.decide(under)
     assert plan.prefill.rid == "r1" and not plan.decode
-    at_cap = SchedulerState(ready=(req(1),), waiting=(req(2),), decoding=decoding(3), prefills_since_decode=2)
+    at_cap = SchedulerState(
+        ready=(req(1),), waiting=(req(2),), decoding=decoding(3), prefills_since_decode=2
+    )
     plan = p.decide(at_cap)
     assert plan.decode == (0, 1, 2) and plan.prefill is None and not plan.vision
     no_slot = SchedulerState(ready=(req(1),), decoding=decoding(3), free_slots=0)
@@ -77,7 +87,9 @@ def test_continuous_batching_caps_the_decode_batch(tables):
 def test_nova_static_keeps_its_split(tables):
     p = make_policy("nova-static", tables, decode_sms=32)
     for q in (0, 3, 30):
-        state = SchedulerState(waiting=tuple(req(i) for i in range(q + 1)), decoding=decoding(4), arrival_rate=20)
+        state = SchedulerState(
+            waiting=tuple(req(i) for i in range(q + 1)), decoding=decoding(4), arrival_rate=20
+        )
         assert p.decide(state).sm_split == {"decode": 32, "vision": 100}
     assert p.splits() == [32]
     with pytest.raises(ValueError, match="valid split"):
@@ -100,9 +112,13 @@ def test_nova_moves_to_the_throughput_end_when_queue_reaches_alpha_and_back_when
         assert plan.sm_split == {"decode": op, "vision": 132 - op}
     # The throughput end serves vision faster than the operating point.
     assert compute_ms(tables, "vision", drain, 5184) < compute_ms(tables, "vision", op, 5184)
-    burst = SchedulerState(waiting=tuple(req(i) for i in range(alpha)), decoding=decoding(4), arrival_rate=rate)
+    burst = SchedulerState(
+        waiting=tuple(req(i) for i in range(alpha)), decoding=decoding(4), arrival_rate=rate
+    )
     assert _split(p.decide(burst), "vision") == drain
-    drained = SchedulerState(waiting=tuple(req(i) for i in range(alpha - 1)), decoding=decoding(4), arrival_rate=rate)
+    drained = SchedulerState(
+        waiting=tuple(req(i) for i in range(alpha - 1)), decoding=decoding(4), arrival_rate=rate
+    )
     assert _split(p.decide(drained), "vision") == op
 
 
@@ -116,7 +132,9 @@ def test_nova_operating_point_keeps_up_with_the_load_and_beats_fixed_choices(tab
         p.decide(SchedulerState(ready=(req(1),), decoding=decoding(8), arrival_rate=rate))
         op = (op_v, p.last["sm_op"])
         m = LatencyModel(tables, shape, rate, 8)
-        assert utilisation(rate, m.moments(op)) < 1, f"operating point {op} cannot serve {rate} req/s"
+        assert utilisation(rate, m.moments(op)) < 1, (
+            f"operating point {op} cannot serve {rate} req/s"
+        )
         # No fixed split nor plain sharing is predicted to do better at this load.
         assert m.mean_latency_ms(op) <= min(m.mean_latency_ms(static), m.mean_latency_ms(None))
 
@@ -147,6 +165,7 @@ def test_make_policy_errors_say_what_is_accepted(tables):
 
 def _with_shared(tables, **shared):
     from dataclasses import replace
+
     return replace(tables, shared={**tables.shared, **shared})
 
 
@@ -165,7 +184,11 @@ def test_nova_keeps_partitions_when_sharing_slows_decode(tables):
     # The probe's defaults: decode runs ~5x slower beside vision on plain streams.
     p = make_policy("nova", tables)
     plan = p.decide(SchedulerState(waiting=(req(0),), decoding=decoding(4), arrival_rate=10.0))
-    assert plan.sm_split is not None and plan.sm_split["decode"] == p.last["sm_op"] and not p.last["shared"]
+    assert (
+        plan.sm_split is not None
+        and plan.sm_split["decode"] == p.last["sm_op"]
+        and not p.last["shared"]
+    )
     # Tables without a shared measurement never choose it.
     bare = _with_shared(tables)
     bare.shared.clear()
@@ -180,12 +203,16 @@ def test_nova_holds_the_split_a_compute_stage_started_on_until_it_ends(tables):
     assert start.vision == ("r0",) and op != drain
     # r0 encodes; a burst arrives that would move a fresh decision to the throughput end.
     burst = tuple(req(i) for i in range(1, alpha + 2))
-    during = p.decide(SchedulerState(waiting=burst, in_vision=req(0), decoding=decoding(4), arrival_rate=rate))
+    during = p.decide(
+        SchedulerState(waiting=burst, in_vision=req(0), decoding=decoding(4), arrival_rate=rate)
+    )
     assert during.sm_split == start.sm_split and not during.vision and "held" in during.reason
     # r0 is done: the next compute stage starts at the throughput end, and that split is held.
     nxt = p.decide(SchedulerState(waiting=burst, decoding=decoding(5), arrival_rate=rate))
     assert nxt.vision == ("r1",) and _split(nxt, "vision") == drain
-    held = p.decide(SchedulerState(waiting=burst[1:], in_vision=req(1), decoding=decoding(5), arrival_rate=rate))
+    held = p.decide(
+        SchedulerState(waiting=burst[1:], in_vision=req(1), decoding=decoding(5), arrival_rate=rate)
+    )
     assert held.sm_split == nxt.sm_split
 
 
@@ -200,15 +227,20 @@ def test_nova_decode_joining_a_compute_stage_started_alone_shares_the_gpu(tables
 # ---------------------------------------------------------------- calibration and decode pacing
 def test_calibrated_tables_correct_each_stage_and_kind_from_observations(tables):
     from runtimes.vlm.scheduler.calibrate import CalibratedTables
+
     c = CalibratedTables(tables, min_samples=3)
     profiled = tables.interp("decode", 32, 8, "vision")
     for _ in range(2):
         c.observe("decode", 32, 8, "vision", 2 * profiled)
-    assert c.interp("decode", 32, 8, "vision") == profiled and c.version() == 0  # too few samples yet
+    assert (
+        c.interp("decode", 32, 8, "vision") == profiled and c.version() == 0
+    )  # too few samples yet
     c.observe("decode", 32, 8, "vision", 2 * profiled)
     assert c.interp("decode", 32, 8, "vision") == pytest.approx(2 * profiled) and c.version() == 1
     # The correction is per kind: every partition of decode, not decode alone or on plain streams.
-    assert c.interp("decode", 64, 16, "prefill") == pytest.approx(2 * tables.interp("decode", 64, 16, "prefill"))
+    assert c.interp("decode", 64, 16, "prefill") == pytest.approx(
+        2 * tables.interp("decode", 64, 16, "prefill")
+    )
     assert c.interp("decode", 132, 8) == tables.interp("decode", 132, 8)
     assert c.interp("decode", None, 8, "vision") == tables.interp("decode", None, 8, "vision")
     assert c.corrections()["decode|partition"] == {"ratio": 2.0, "samples": 3, "applied": 2.0}
@@ -238,8 +270,14 @@ def test_nova_moves_its_operating_point_when_the_engine_measures_partitions_slow
     p.decide(state)
     assert p.last["sm_op"] is not None  # the probe's tables: decode suffers on plain streams
     # The engine sees decode on partitions 4x slower and plain-stream sharing far cheaper than profiled.
-    _observe_many(p, 5, ("decode", 32, 8, "vision", 4.0), ("decode", None, 8, "vision", 0.25),
-                  ("decode", 32, 8, "prefill", 4.0), ("decode", None, 8, "prefill", 0.25))
+    _observe_many(
+        p,
+        5,
+        ("decode", 32, 8, "vision", 4.0),
+        ("decode", None, 8, "vision", 0.25),
+        ("decode", 32, 8, "prefill", 4.0),
+        ("decode", None, 8, "prefill", 0.25),
+    )
     p._held = None
     plan = p.decide(state)
     assert p.last["sm_op"] is None and plan.sm_split is None and "shared" in plan.reason
@@ -247,8 +285,16 @@ def test_nova_moves_its_operating_point_when_the_engine_measures_partitions_slow
 
 def test_nova_paces_decode_at_the_throughput_end_when_that_serves_compute_faster(tables):
     from runtimes.vlm.scheduler.tables import Paced
-    measured = _with_shared(tables, **{"decode|vision": 1.2, "vision|decode": 2.0,
-                                       "decode|prefill": 1.2, "prefill|decode": 2.0})
+
+    measured = _with_shared(
+        tables,
+        **{
+            "decode|vision": 1.2,
+            "vision|decode": 2.0,
+            "decode|prefill": 1.2,
+            "prefill|decode": 2.0,
+        },
+    )
     p = make_policy("nova", measured)
     rate = 6.0
     # Compute on a partition beside decode runs 2x slower than profiled in this engine.
@@ -258,23 +304,43 @@ def test_nova_paces_decode_at_the_throughput_end_when_that_serves_compute_faster
     assert p.last["sm_min"] == Paced(2.0) and p.last["sm_op"] != Paced(2.0) and alpha is not None
     assert short.decode_gap_ms == 0
     p._held = None
-    burst = SchedulerState(waiting=tuple(req(i) for i in range(alpha + 3)), decoding=decoding(8), arrival_rate=rate)
+    burst = SchedulerState(
+        waiting=tuple(req(i) for i in range(alpha + 3)), decoding=decoding(8), arrival_rate=rate
+    )
     plan = p.decide(burst)
     assert plan.sm_split is None and plan.decode_gap_ms > 0 and "paced" in plan.reason
     # Paced sharing serves the compute stages faster than any partition the tables know.
     m = LatencyModel(p.tables, (RequestShape(5184, 1360, 50),), rate, 8)
-    assert m.moments(Paced(2.0)).mean_ms < min(m.moments(s).mean_ms for s in (None, 8, 16, 32, 64, 96))
+    assert m.moments(Paced(2.0)).mean_ms < min(
+        m.moments(s).mean_ms for s in (None, 8, 16, 32, 64, 96)
+    )
     # The gap is at least what keeps a paced step (gap included) at the decode slowdown bound; more
     # where the decoding requests have slack against the queue's worst predicted latency.
-    alone, shared_step = measured.interp("decode", 132, 8), measured.interp("decode", None, 8, "vision")
-    assert plan.decode_gap_ms == pytest.approx(max(2.0 * alone - shared_step, p.last["slack_gap_ms"]))
+    alone, shared_step = (
+        measured.interp("decode", 132, 8),
+        measured.interp("decode", None, 8, "vision"),
+    )
+    assert plan.decode_gap_ms == pytest.approx(
+        max(2.0 * alone - shared_step, p.last["slack_gap_ms"])
+    )
     # Held while that vision encode runs, gap included...
-    during = p.decide(SchedulerState(waiting=burst.waiting[1:], in_vision=req(0), decoding=decoding(8),
-                                     arrival_rate=rate))
+    during = p.decide(
+        SchedulerState(
+            waiting=burst.waiting[1:], in_vision=req(0), decoding=decoding(8), arrival_rate=rate
+        )
+    )
     assert during.decode_gap_ms == plan.decode_gap_ms and "held" in during.reason
     # ...but never while a prefill waits for a KV slot that only decode can free.
-    starved = p.decide(SchedulerState(waiting=burst.waiting[1:], ready=(req(99),), in_vision=req(0),
-                                      decoding=decoding(8), arrival_rate=rate, free_slots=0))
+    starved = p.decide(
+        SchedulerState(
+            waiting=burst.waiting[1:],
+            ready=(req(99),),
+            in_vision=req(0),
+            decoding=decoding(8),
+            arrival_rate=rate,
+            free_slots=0,
+        )
+    )
     assert starved.decode_gap_ms == 0
     # With pacing off, no plan is ever paced.
     q = make_policy("nova", measured, pace=False)
@@ -286,7 +352,9 @@ def test_nova_slack_pacing_spends_only_the_slack_decoding_requests_have_against_
     p = make_policy("nova", tables, max_gap_factor=4.0)  # off by default
     alone = tables.interp("decode", 132, 8)
     queue = tuple(req(i) for i in range(30))
-    fresh = tuple(DecodeView(f"d{i}", i, 5, arrival_ms=1000.0) for i in range(8))  # arrived just now
+    fresh = tuple(
+        DecodeView(f"d{i}", i, 5, arrival_ms=1000.0) for i in range(8)
+    )  # arrived just now
     state = SchedulerState(now_ms=1000.0, waiting=queue, decoding=fresh, arrival_rate=6.0)
     # 30 queued requests take seconds to drain; 5 tokens left each: the cap applies.
     assert p._slack_gap(state, 100.0, alone, alone) == pytest.approx(p.max_gap_factor * alone)
@@ -298,16 +366,28 @@ def test_nova_slack_pacing_spends_only_the_slack_decoding_requests_have_against_
     assert p._slack_gap(SchedulerState(now_ms=1000.0, decoding=fresh), 100.0, alone, alone) == 0
     assert p._slack_gap(SchedulerState(now_ms=1000.0, waiting=queue), 100.0, alone, alone) == 0
     done = (DecodeView("d0", 0, 0, arrival_ms=1000.0),)
-    assert p._slack_gap(SchedulerState(now_ms=1000.0, waiting=queue, decoding=done), 100.0, alone, alone) == 0
+    assert (
+        p._slack_gap(
+            SchedulerState(now_ms=1000.0, waiting=queue, decoding=done), 100.0, alone, alone
+        )
+        == 0
+    )
 
 
 def test_calibrated_tables_seeded_from_a_runs_metrics_apply_what_it_learnt(tables):
     from runtimes.vlm.scheduler.calibrate import CalibratedTables
-    learnt = {"prefill|partition": {"ratio": 2.0, "samples": 9, "applied": 1.9},
-              "decode|shared": {"ratio": 0.5, "samples": 2, "applied": None}}
+
+    learnt = {
+        "prefill|partition": {"ratio": 2.0, "samples": 9, "applied": 1.9},
+        "decode|shared": {"ratio": 0.5, "samples": 2, "applied": None},
+    }
     t = CalibratedTables.seeded(tables, learnt)
-    assert t.interp("prefill", 100, 1360, "decode") == pytest.approx(2 * tables.interp("prefill", 100, 1360, "decode"))
-    assert t.interp("decode", None, 8, "vision") == tables.interp("decode", None, 8, "vision")  # too few samples
+    assert t.interp("prefill", 100, 1360, "decode") == pytest.approx(
+        2 * tables.interp("prefill", 100, 1360, "decode")
+    )
+    assert t.interp("decode", None, 8, "vision") == tables.interp(
+        "decode", None, 8, "vision"
+    )  # too few samples
     assert t.version() == 1 and t.corrections()["prefill|partition"]["applied"] == 2.0
     with pytest.raises(ValueError, match="unknown calibration kind"):
         CalibratedTables.seeded(tables, {"prefill|sideways": {"ratio": 1.0, "samples": 9}})
@@ -315,6 +395,7 @@ def test_calibrated_tables_seeded_from_a_runs_metrics_apply_what_it_learnt(table
 
 def test_a_paced_choice_with_no_idle_time_left_is_plain_sharing(tables):
     from runtimes.vlm.scheduler.tables import Paced
+
     # The probe's tables: decode beside vision on plain streams is already ~5x its step alone, so
     # pacing at a 2x bound leaves no gap to idle.
     p = make_policy("nova", tables)

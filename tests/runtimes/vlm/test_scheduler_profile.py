@@ -1,4 +1,5 @@
 """The stage profiler runs on a CPU (tiny preset, no-op partitioner) and writes usable tables."""
+
 from runtimes.vlm import profile_stages
 from runtimes.vlm.scheduler import StageTables, build_frontier, make_policy
 from runtimes.vlm.scheduler.simulate import bursty_arrivals, simulate
@@ -6,9 +7,30 @@ from runtimes.vlm.scheduler.simulate import bursty_arrivals, simulate
 
 def test_profile_tiny_on_cpu_writes_tables_the_policies_accept(tmp_path):
     out = tmp_path / "tables.json"
-    rc = profile_stages.main(["--preset", "tiny", "--device", "cpu", "--out", str(out), "--sms", "16,48",
-                              "--patches", "16,64", "--tokens", "8,32", "--batches", "1,2", "--ctx", "16",
-                              "--iters", "1", "--corun-reps", "1"])
+    rc = profile_stages.main(
+        [
+            "--preset",
+            "tiny",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--sms",
+            "16,48",
+            "--patches",
+            "16,64",
+            "--tokens",
+            "8,32",
+            "--batches",
+            "1,2",
+            "--ctx",
+            "16",
+            "--iters",
+            "1",
+            "--corun-reps",
+            "1",
+        ]
+    )
     assert rc == 0
     t = StageTables.load(out)
     assert t.total_sms == 132 and t.meta["derived"] is False and t.meta["preset"] == "tiny"

@@ -1,4 +1,5 @@
 """Every policy on the same bursty arrival sequence, in the discrete-event simulator."""
+
 import dataclasses
 import statistics
 
@@ -24,7 +25,12 @@ def results(tables, bursty):
 
 
 def test_generator_is_bursty():
-    gaps = [b.t_ms - a.t_ms for a, b in zip(bursty_arrivals(2000, 10.0, 3.0, 1), bursty_arrivals(2000, 10.0, 3.0, 1)[1:])]
+    gaps = [
+        b.t_ms - a.t_ms
+        for a, b in zip(
+            bursty_arrivals(2000, 10.0, 3.0, 1), bursty_arrivals(2000, 10.0, 3.0, 1)[1:]
+        )
+    ]
     cv = statistics.pstdev(gaps) / statistics.mean(gaps)
     assert cv > 2.5
     assert statistics.mean(gaps) == pytest.approx(100.0, rel=0.25)
@@ -62,7 +68,12 @@ class Recording:
     """Wraps a policy and keeps every plan it returned."""
 
     def __init__(self, policy):
-        self.policy, self.name, self.max_batch, self.plans = policy, policy.name, policy.max_batch, []
+        self.policy, self.name, self.max_batch, self.plans = (
+            policy,
+            policy.name,
+            policy.max_batch,
+            [],
+        )
 
     def decide(self, state):
         plan = self.policy.decide(state)
@@ -126,7 +137,10 @@ class Pacing(Recording):
 def test_paced_decode_idles_beside_compute_and_slows_it_less(tables):
     # r0 (text only) decodes for a while; r1's screenshot arrives meanwhile and is encoded.
     arrivals = [Arrival(0.0, 0, 80, 60), Arrival(30.0, 5184, 1360, 5)]
-    runs = {gap: simulate(Pacing(make_policy("multi-stream", tables), gap), tables, arrivals) for gap in (0.0, 8.0)}
+    runs = {
+        gap: simulate(Pacing(make_policy("multi-stream", tables), gap), tables, arrivals)
+        for gap in (0.0, 8.0)
+    }
     vision = {gap: next(i for i in r.trace if i.stage == "vision") for gap, r in runs.items()}
     solo = tables.interp("vision", None, 5184)
     shared = tables.interp("vision", None, 5184, "decode")

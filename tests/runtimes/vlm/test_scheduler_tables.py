@@ -1,4 +1,5 @@
 """Stage tables: interpolation over SM count and size, co-run/shared lookups, JSON round trip."""
+
 import json
 
 import pytest
@@ -31,7 +32,9 @@ def test_corun_and_shared_lookups():
     t = default_tables()
     alone = t.interp("decode", 48, 8)
     assert t.interp("decode", 48, 8, "vision") > alone
-    assert t.interp("decode", None, 8, "vision") == pytest.approx(t.interp("decode", 132, 8) * 18.1 / 3.60)
+    assert t.interp("decode", None, 8, "vision") == pytest.approx(
+        t.interp("decode", 132, 8) * 18.1 / 3.60
+    )
     assert t.interp("decode", None, 8) == pytest.approx(t.interp("decode", 132, 8))
     assert t.interp("vision", 132, 5184) == pytest.approx(28.8)  # the probe's measured value
     with pytest.raises(ValueError, match="unknown stage"):

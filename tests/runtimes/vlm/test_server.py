@@ -1,5 +1,6 @@
 """The VLM runtime's HTTP protocol on the CPU (tiny preset): /init, concurrent /run batched by the
 scheduler, /metrics, the log sentinel, and input errors that say what to fix."""
+
 import base64
 import http.client
 import io
@@ -30,8 +31,12 @@ def png_b64(seed=0, size=(96, 64), fmt="PNG"):
 def call(port, method, path, body=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        conn.request(method, path, body=None if body is None else json.dumps(body),
-                     headers={"Content-Type": "application/json"})
+        conn.request(
+            method,
+            path,
+            body=None if body is None else json.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read())
     finally:
@@ -62,8 +67,18 @@ def test_concurrent_runs_are_batched_and_answer_text_tokens_timings(ready):
     results = [None] * 6
 
     def run(i):
-        results[i] = call(ready, "POST", "/run", {"value": {"image": png_b64(i, fmt="PNG" if i % 2 else "JPEG"),
-                                                            "prompt": f"open settings {i}", "max_tokens": 80}})
+        results[i] = call(
+            ready,
+            "POST",
+            "/run",
+            {
+                "value": {
+                    "image": png_b64(i, fmt="PNG" if i % 2 else "JPEG"),
+                    "prompt": f"open settings {i}",
+                    "max_tokens": 80,
+                }
+            },
+        )
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
     for t in threads:
@@ -93,13 +108,19 @@ def test_run_writes_the_sentinel_on_stdout_and_stderr(ready, capfd):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("value, words", [
-    ({"image": "not base64!!", "prompt": "x"}, ["'image'", "base64"]),
-    ({"image": base64.b64encode(b"GIF89a not really").decode(), "prompt": "x"}, ["'image'", "PNG or JPEG"]),
-    ({"image": png_b64()}, ["'prompt'", "missing"]),
-    ({"prompt": "x", "max_tokens": 0}, ["'max_tokens'", "positive integer"]),
-    ({"prompt": "x", "max_tokens": 100000}, ["KV slot", "max_tokens"]),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ({"image": "not base64!!", "prompt": "x"}, ["'image'", "base64"]),
+        (
+            {"image": base64.b64encode(b"GIF89a not really").decode(), "prompt": "x"},
+            ["'image'", "PNG or JPEG"],
+        ),
+        ({"image": png_b64()}, ["'prompt'", "missing"]),
+        ({"prompt": "x", "max_tokens": 0}, ["'max_tokens'", "positive integer"]),
+        ({"prompt": "x", "max_tokens": 100000}, ["KV slot", "max_tokens"]),
+    ],
+)
 def test_bad_input_is_an_application_error_naming_the_field(ready, value, words):
     status, body = call(ready, "POST", "/run", {"value": value})
     assert status == 200 and set(body) == {"error"}
@@ -111,10 +132,18 @@ def test_bad_input_is_an_application_error_naming_the_field(ready, value, words)
 def test_init_once_and_run_before_init(server):
     status, body = call(server, "POST", "/run", {"value": {"prompt": "x"}})
     assert status == 500 and "/init" in body["error"]
-    status, body = call(server, "POST", "/init", {"value": {"main": json.dumps({**TINY, "colour": "red"})}})
-    assert status == 502 and "unknown keys ['colour']" in body["error"] and "preset" in body["error"]
-    status, _ = call(server, "POST", "/init", {"value": {"env": {"preset": "tiny", "max_batch": "2",
-                                                                 "policy": "chunk"}}})
+    status, body = call(
+        server, "POST", "/init", {"value": {"main": json.dumps({**TINY, "colour": "red"})}}
+    )
+    assert (
+        status == 502 and "unknown keys ['colour']" in body["error"] and "preset" in body["error"]
+    )
+    status, _ = call(
+        server,
+        "POST",
+        "/init",
+        {"value": {"env": {"preset": "tiny", "max_batch": "2", "policy": "chunk"}}},
+    )
     assert status == 200
     status, body = call(server, "POST", "/init", {"value": {"main": json.dumps(TINY)}})
     assert status == 403 and "more than once" in body["error"]
@@ -124,13 +153,20 @@ def test_init_once_and_run_before_init(server):
 def test_python_m_runtimes_vlm_serves_the_protocol(tmp_path):
     """The container entry point as a process: what the image runs."""
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port),
-           "PYTHONPATH": os.getcwd()}
+    env = {
+        **os.environ,
+        "__OW_PROXY_HOST": "127.0.0.1",
+        "__OW_PROXY_PORT": str(port),
+        "PYTHONPATH": os.getcwd(),
+    }
     log = open(tmp_path / "out.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "runtimes.vlm"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtimes.vlm"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         for _ in range(200):
             try:
@@ -139,7 +175,12 @@ def test_python_m_runtimes_vlm_serves_the_protocol(tmp_path):
             except OSError:
                 time.sleep(0.05)
         assert call(port, "POST", "/init", {"value": {"main": json.dumps(TINY)}})[0] == 200
-        status, body = call(port, "POST", "/run", {"value": {"image": png_b64(), "prompt": "go back", "max_tokens": 4}})
+        status, body = call(
+            port,
+            "POST",
+            "/run",
+            {"value": {"image": png_b64(), "prompt": "go back", "max_tokens": 4}},
+        )
         assert status == 200 and body["token_ids"]
     finally:
         proc.terminate()
@@ -155,7 +196,9 @@ def test_offloaded_vision_encoder_gives_the_same_answer(server):
         runtime = VLMRuntime()
         assert runtime.init({"value": {"main": json.dumps({**TINY, "offload": offload})}})[0] == 200
         try:
-            status, body = runtime.run({"value": {"image": png_b64(3), "prompt": "scroll down", "max_tokens": 8}})
+            status, body = runtime.run(
+                {"value": {"image": png_b64(3), "prompt": "scroll down", "max_tokens": 8}}
+            )
         finally:
             runtime.close()
         assert status == 200, body

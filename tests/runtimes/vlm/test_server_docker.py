@@ -1,6 +1,7 @@
 """The VLM runtime image (`tango/action-vlm:cpu`, kind `vlm`) in a real container: /init with the
 tiny preset, concurrent /run calls batched by the scheduler, /metrics, and the log sentinel on
 both of the container's streams. Host networking, a port of its own on 127.0.0.1."""
+
 import json
 import subprocess
 import threading
@@ -18,20 +19,29 @@ SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 @pytest.fixture(scope="module")
 def vlm_image(docker_client):
-    result = subprocess.run([str(REPO / "docker" / "build-images.sh"), "vlm"], capture_output=True, text=True)
-    assert result.returncode == 0, f"build-images.sh vlm failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    result = subprocess.run(
+        [str(REPO / "docker" / "build-images.sh"), "vlm"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, (
+        f"build-images.sh vlm failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    )
     return IMAGE
 
 
 @pytest.fixture
 def container_port(docker_client, vlm_image):
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    c = docker_client.containers.run(vlm_image, detach=True, network_mode="host",
-                                     environment={"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)},
-                                     labels={"tango.test": "runtimes-vlm"})
+    c = docker_client.containers.run(
+        vlm_image,
+        detach=True,
+        network_mode="host",
+        environment={"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)},
+        labels={"tango.test": "runtimes-vlm"},
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -56,8 +66,12 @@ def test_vlm_image_serves_concurrent_batched_runs(container_port):
     results = [None] * 4
 
     def run(i):
-        results[i] = call(port, "POST", "/run", {"value": {"image": png_b64(i), "prompt": f"tap {i}",
-                                                           "max_tokens": 60}})
+        results[i] = call(
+            port,
+            "POST",
+            "/run",
+            {"value": {"image": png_b64(i), "prompt": f"tap {i}", "max_tokens": 60}},
+        )
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
     for t in threads:

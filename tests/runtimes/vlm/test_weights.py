@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 from runtimes.vlm.config import PRESETS, to_hf_config
 from runtimes.vlm.model import KVCache
-from runtimes.vlm.tokenizer import ByteTokenizer, HFTokenizer, SPECIAL_NAMES
+from runtimes.vlm.tokenizer import SPECIAL_NAMES, ByteTokenizer, HFTokenizer
 from runtimes.vlm.weights import load_vlm
 
 transformers = pytest.importorskip("transformers")
@@ -25,7 +25,9 @@ GRID = torch.tensor([[1, 4, 4]])
 @pytest.fixture(scope="module")
 def hf_model():
     torch.manual_seed(99)
-    model = transformers.Qwen2VLForConditionalGeneration(transformers.Qwen2VLConfig(**to_hf_config(CFG))).eval()
+    model = transformers.Qwen2VLForConditionalGeneration(
+        transformers.Qwen2VLConfig(**to_hf_config(CFG))
+    ).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.2)
@@ -39,7 +41,14 @@ def _write_tokenizer(path: str) -> None:
     vocab.update({f"w{i}": i for i in range(len(words), 300)})
     tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>"]
+    specials = [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|vision_start|>",
+        "<|vision_end|>",
+        "<|image_pad|>",
+    ]
     tok.add_special_tokens([tokenizers.AddedToken(s, special=True) for s in specials])
     tok.save(os.path.join(path, "tokenizer.json"))
 
@@ -56,10 +65,17 @@ def checkpoint(hf_model, tmp_path_factory):
 def legacy_sharded_checkpoint(hf_model, tmp_path_factory):
     """transformers-4 names and flat config.json, split over two safetensors shards with an index."""
     path = str(tmp_path_factory.mktemp("legacy-qwen2-vl"))
-    state = {k.replace("model.language_model.", "model.").replace("model.visual.", "visual."): v.contiguous()
-             for k, v in hf_model.state_dict().items()}
+    state = {
+        k.replace("model.language_model.", "model.").replace(
+            "model.visual.", "visual."
+        ): v.contiguous()
+        for k, v in hf_model.state_dict().items()
+    }
     names = sorted(state)
-    shards = {"model-00001-of-00002.safetensors": names[::2], "model-00002-of-00002.safetensors": names[1::2]}
+    shards = {
+        "model-00001-of-00002.safetensors": names[::2],
+        "model-00002-of-00002.safetensors": names[1::2],
+    }
     for file, keys in shards.items():
         save_file({k: state[k] for k in keys}, os.path.join(path, file))
     with open(os.path.join(path, "model.safetensors.index.json"), "w") as f:
@@ -95,8 +111,12 @@ def test_checkpoint_directory_loads_to_the_reference_outputs(request, hf_model, 
     pixel_values, prompt = _reference(hf_model)
     logits, ids = _prefill_logits(model, pixel_values, prompt)
     with torch.no_grad():
-        want = hf_model(input_ids=ids, pixel_values=pixel_values, image_grid_thw=GRID,
-                        mm_token_type_ids=(ids == CFG.image_pad_id).int()).logits[:, -1]
+        want = hf_model(
+            input_ids=ids,
+            pixel_values=pixel_values,
+            image_grid_thw=GRID,
+            mm_token_type_ids=(ids == CFG.image_pad_id).int(),
+        ).logits[:, -1]
     torch.testing.assert_close(logits, want, atol=1e-4, rtol=1e-4)
 
 

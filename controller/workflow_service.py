@@ -9,14 +9,15 @@ so an accepted run always ends in a stored record.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import json
 import statistics
 import threading
-import time
 import uuid
 
 from sqlalchemy import select
 
+from common.clock import now_ms
 from common.sizes import Size
 from controller.auth import Identity
 from controller.entities import bump_version, check_name
@@ -40,8 +41,14 @@ POLICIES = ("late", "early-max", "early-static", "stepwise", "oracle")
 DEFAULT_OPTIONS = [Size(0.5, 256, "small"), Size(1.0, 512, "medium"), Size(2.0, 1024, "large")]
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def profiles_digest(row: WorkflowRow) -> str | None:
+    """A digest of the stored profiles: part of a cached policy's key, so profiling again
+    (without setting hints again) rebuilds early-static's plan, stepwise's shares and late's
+    model instead of keeping those of the old profiles."""
+    if not row.profiles:
+        return None
+    text = json.dumps(row.profiles, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 class WorkflowService:
@@ -52,9 +59,8 @@ class WorkflowService:
         self.executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=64, thread_name_prefix="workflow"
         )
-        self._policies: dict[
-            tuple, object
-        ] = {}  # (ns, wf, version, hints_updated, policy) → adapter
+        # (ns, wf, version, hints_updated, profiles digest, policy) -> adapter
+        self._policies: dict[tuple, object] = {}
         self._jobs: dict[str, dict] = {}  # profiling jobs by id
         self._lock = threading.Lock()
 
@@ -197,7 +203,7 @@ class WorkflowService:
     def _adapter(self, namespace: str, wf: Workflow, row: WorkflowRow, policy: str):
         from controller.adapter.adapter import Adapter, make_policy
 
-        key = (namespace, row.name, row.version, row.hints_updated, bool(row.profiles), policy)
+        key = (namespace, row.name, row.version, row.hints_updated, profiles_digest(row), policy)
         with self._lock:
             adapter = self._policies.get(key)
             if adapter is None:

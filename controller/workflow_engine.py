@@ -31,7 +31,14 @@ from common.sizes import Size
 from controller.adapter.state import NodeState
 from workflows.definition import Node, Workflow, build_node_input, input_bytes, numeric_fields
 
-__all__ = ["WorkflowEngine", "WorkflowRunRecord", "NodeRun", "ActivationRun", "build_node_input"]
+__all__ = [
+    "WorkflowEngine",
+    "WorkflowRunRecord",
+    "NodeRun",
+    "ActivationRun",
+    "build_node_input",
+    "node_state",
+]
 
 Dispatch = Callable[[str, dict, "Size | None", "str | None"], dict]
 
@@ -392,17 +399,14 @@ class WorkflowEngine:
         act.remaining_ms = run.workflow.slo_ms - act.elapsed_ms
         if self.adapter is None:
             return None
-        state = NodeState(
-            workflow=run.workflow.name,
-            function=node.id,
-            action=node.action,
-            slo_ms=run.workflow.slo_ms,
-            remaining_ms=act.remaining_ms,
-            elapsed_ms=act.elapsed_ms,
-            input_bytes=input_bytes(params),
-            input=numeric_fields(params),
-            upstream=dict(upstream),
-            stats=self.stats(),
+        state = node_state(
+            run.workflow,
+            node,
+            act.elapsed_ms,
+            input_bytes(params),
+            numeric_fields(params),
+            upstream,
+            self.stats(),
         )
         decision = self.adapter.decide(state)
         act.rule, act.at_risk = decision.rule, bool(decision.at_risk)
@@ -410,6 +414,33 @@ class WorkflowEngine:
         if run.record.policy is None:
             run.record.policy = getattr(decision, "policy", None)
         return decision
+
+
+def node_state(
+    workflow: Workflow,
+    node: Node,
+    elapsed_ms: float,
+    input_size: int,
+    input_fields: dict,
+    upstream: dict[str, float],
+    stats: dict | None,
+) -> NodeState:
+    """What the adapter sees of one activation about to be sized: the SLO budget left after
+    `elapsed_ms` since the request arrived, the activation's input and its ancestors' durations.
+    One construction for the live engine and for the simulator (`janus_sim`), which walks the
+    same DAG on a simulated clock."""
+    return NodeState(
+        workflow=workflow.name,
+        function=node.id,
+        action=node.action,
+        slo_ms=workflow.slo_ms,
+        remaining_ms=workflow.slo_ms - elapsed_ms,
+        elapsed_ms=elapsed_ms,
+        input_bytes=input_size,
+        input=input_fields,
+        upstream=dict(upstream),
+        stats=stats,
+    )
 
 
 def _read_activation(record: dict, act: ActivationRun) -> None:

@@ -10,8 +10,8 @@ import base64
 import binascii
 import json
 import re
-import time
 
+from common.clock import now_ms
 from controller.config import SystemLimits
 from controller.errors import ApiError, malformed
 from controller.runtimes import normalise_kind
@@ -27,10 +27,6 @@ def check_name(name: str, what: str = "name") -> str:
             "and spaces, starting with a letter, digit or '_'.",
         )
     return name
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def bump_version(version: str | None) -> str:

@@ -16,6 +16,8 @@ import time
 import uuid
 from collections.abc import Callable
 
+from common.activation_status import STATUS_NAMES
+from common.clock import now_ms
 from common.sizes import Size
 from controller.auth import Identity
 from controller.balancer import InvokerRegistry
@@ -30,20 +32,10 @@ from controller.throttle import Throttle
 
 log = logging.getLogger("tango.controller")
 
-STATUS_TEXT = {
-    0: "success",
-    1: "application error",
-    2: "action developer error",
-    3: "whisk internal error",
-}
 HTTP_FOR_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}
 
 # A system action: (caller, parameters) → result; an ApiError is its application error.
 SystemAction = Callable[[Identity, dict], dict]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def new_activation_id() -> str:
@@ -90,7 +82,7 @@ def finish_with_error(rec: dict, message: str, status_code: int = 3) -> dict:
         duration=max(0, end - rec.get("start", end)),
         statusCode=status_code,
         response={
-            "status": STATUS_TEXT[status_code],
+            "status": STATUS_NAMES[status_code],
             "statusCode": status_code,
             "success": False,
             "result": {"error": message},
@@ -256,7 +248,7 @@ class ActivationService:
             "duration": end - start,
             "statusCode": status_code,
             "response": {
-                "status": STATUS_TEXT[status_code],
+                "status": STATUS_NAMES[status_code],
                 "statusCode": status_code,
                 "success": status_code == 0,
                 "result": result,

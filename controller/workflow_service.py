@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from common.clock import now_ms
 from common.sizes import Size
+from controller.adapter import POLICIES, is_policy_name
 from controller.auth import Identity
 from controller.entities import bump_version, check_name
 from controller.errors import EXISTS, NOT_FOUND, ApiError
@@ -36,7 +37,6 @@ from hint_dsl.synthesizer import synthesize
 from workflows.definition import Workflow, WorkflowError
 from workflows.definition import load as load_workflow
 
-POLICIES = ("late", "early-max", "early-static", "stepwise", "oracle")
 # Used when a workflow has no hint file yet (profiling needs options before hints exist).
 DEFAULT_OPTIONS = [Size(0.5, 256, "small"), Size(1.0, 512, "medium"), Size(2.0, 1024, "large")]
 
@@ -231,12 +231,8 @@ class WorkflowService:
     ) -> tuple[int, dict]:
         if not isinstance(params, dict):
             raise ApiError(400, "The workflow input must be a JSON object.")
-        if policy not in POLICIES and not policy.startswith(("fixed:", "plan:")):
-            raise ApiError(
-                400,
-                f"Unknown policy '{policy}': use one of {', '.join(POLICIES)}, fixed:<option> "
-                "or plan:<function>=<option>,...",
-            )
+        if not is_policy_name(policy):
+            raise ApiError(400, f"Unknown policy '{policy}': use one of {', '.join(POLICIES)}.")
         wf, row = self.workflow(namespace, name)
         if policy == "late" and not row.hints:
             raise ApiError(

@@ -26,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from common.sizes import Size
+from common.stats import percentile as percentile  # re-exported for the profiles' readers
 
 
 def size_class(input_bytes: int | float | None) -> int:
@@ -38,17 +39,6 @@ def size_class(input_bytes: int | float | None) -> int:
 def class_bounds(k: int) -> tuple[int, int]:
     """[low, high) bytes of size class k."""
     return (0 if k == 0 else 2**k), 2 ** (k + 1)
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Linear-interpolation percentile (numpy's default); None for no values."""
-    if not values:
-        return None
-    xs = sorted(values)
-    rank = (len(xs) - 1) * p / 100.0
-    lo = int(math.floor(rank))
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (rank - lo)
 
 
 @dataclass

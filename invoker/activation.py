@@ -11,8 +11,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-SUCCESS, APPLICATION_ERROR, DEVELOPER_ERROR, INTERNAL_ERROR = 0, 1, 2, 3
-STATUS_NAMES = ("success", "application error", "action developer error", "whisk internal error")
+from common.activation_status import (
+    APPLICATION_ERROR,
+    DEVELOPER_ERROR,
+    STATUS_NAMES,
+    SUCCESS,
+)
+from common.activation_status import (
+    INTERNAL_ERROR as INTERNAL_ERROR,  # re-exported: the service classifies with it
+)
+
 MAX_RESULT_BYTES = 1024 * 1024
 
 ABNORMAL_INIT = "The action did not initialize and exited unexpectedly."

@@ -28,6 +28,7 @@ import requests
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, Response, request
 
+from common.clock import now_ms
 from common.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from common.sizes import Size
 from invoker import activation as act
@@ -60,10 +61,6 @@ PREWARM_RETRY_S = 30.0
 
 class Stopping(Exception):
     """The invoker is shutting down and takes no more activations."""
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def code_hash(exec_: dict, limits: dict) -> str:

@@ -11,6 +11,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
+from common.stats import percentile
+
 
 @dataclass(frozen=True)
 class StatsKey:
@@ -36,7 +38,7 @@ class LatencyStats:
     def snapshot(self) -> list[dict]:
         """`[{"action", "option", "cpu", "memory", "count", "mean", "p50", "p95"}]`."""
         with self._lock:
-            items = [(key, sorted(samples)) for key, samples in self._samples.items()]
+            items = [(key, list(samples)) for key, samples in self._samples.items()]
         return [
             {
                 "action": key.action,
@@ -51,9 +53,3 @@ class LatencyStats:
             for key, values in items
             if values
         ]
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    rank = max(int(-(-p * len(sorted_values) // 100)), 1)
-    return sorted_values[min(rank, len(sorted_values)) - 1]

@@ -5,8 +5,16 @@ adapter asks its policy (late-bound hints, or a baseline) and times the decision
 is pure: no HTTP, Docker or store access.
 """
 
-from .adapter import POLICIES, Adapter, make_policy
+from .adapter import POLICIES, POLICY_NAMES, Adapter, is_policy_name, make_policy
 from .decision import Decision
 from .state import NodeState
 
-__all__ = ["Adapter", "make_policy", "POLICIES", "Decision", "NodeState"]
+__all__ = [
+    "Adapter",
+    "make_policy",
+    "POLICIES",
+    "POLICY_NAMES",
+    "is_policy_name",
+    "Decision",
+    "NodeState",
+]

@@ -22,15 +22,16 @@ from . import policies
 from .decision import Decision
 from .state import NodeState
 
-POLICIES = (
-    "early-max",
-    "early-static",
-    "stepwise",
-    "late",
-    "oracle",
-    "fixed:<option>",
-    "plan:<function>=<option>,...",
-)
+# The one list of Janus policy names (the API, the CLI's --policy and make_policy accept these),
+# then the parameterised forms: fixed:<option> for every function, plan:<function>=<option>,...
+POLICY_NAMES = ("early-max", "early-static", "stepwise", "late", "oracle")
+PARAMETERISED_POLICIES = ("fixed:<option>", "plan:<function>=<option>,...")
+POLICIES = POLICY_NAMES + PARAMETERISED_POLICIES
+
+
+def is_policy_name(name: str) -> bool:
+    """Whether `name` names a policy (its parameters are checked when it is built)."""
+    return name in POLICY_NAMES or name.startswith(("fixed:", "plan:"))
 
 
 class LatencyHistogram:

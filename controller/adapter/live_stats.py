@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from hint_dsl.profiles import percentile
+from common.stats import percentile
 
 
 class LiveStats:

@@ -24,9 +24,10 @@ import math
 from typing import Protocol
 
 from common.sizes import Size
+from common.stats import percentile
 from hint_dsl import dag
 from hint_dsl.compiler import CompiledHints
-from hint_dsl.profiles import Profiles, percentile
+from hint_dsl.profiles import Profiles
 
 from .assignment import cheapest_assignment
 from .decision import Decision

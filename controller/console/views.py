@@ -18,6 +18,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from common.clock import now_ms
 from controller.api.common import services
 from controller.console import charts, insights
 from controller.console import session as auth
@@ -41,10 +42,6 @@ RATE_BUCKET_S = 5
 ACTIVATION_PAGE = 50
 RUNS_SHOWN = 10
 PUBLIC_ENDPOINTS = ("console.login", "console.static", "console.not_found")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def is_api() -> bool:

@@ -4,16 +4,11 @@ reports to."""
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select
 
+from common.clock import now_ms
 from controller.store.db import Database
 from controller.store.models import InvokerRow
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class InvokerStore:

@@ -186,8 +186,8 @@ class Client:
         skip: int | None = None,
     ) -> list[dict]:
         path = f"{self._ns(namespace)}/{collection}"
-        if package:
-            path += "/" + quote(package, safe="")
+        if package:  # OpenWhisk lists a package's actions at .../actions/PKG/ (slash included)
+            path += "/" + quote(package, safe="") + "/"
         return self.request("GET", path, {"limit": limit, "skip": skip}).body
 
     # ---- actions ---------------------------------------------------------------------------

@@ -63,6 +63,25 @@ GLOBAL_DEFAULTS = {
 class TangoParser(argparse.ArgumentParser):
     """argparse with wsk-style errors: ``error: ...``, a close-match hint, and where to get help."""
 
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """A command's own parser (one without subcommands) takes its flags anywhere, before,
+        between or after its positional arguments, as wsk does (``action create h2 -t 1000
+        hello.py``), and reports left-over arguments with its own usage, not the top level's."""
+        if self._intermixing or any(
+            isinstance(a, argparse._SubParsersAction) for a in self._actions
+        ):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            parsed, extras = self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
     def error(self, message: str) -> None:  # type: ignore[override]
         hint = _suggestion(message, self)
         self.print_usage(sys.stderr)

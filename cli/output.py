@@ -76,15 +76,16 @@ def start_kind(record: dict) -> str:
 
 
 def format_activation_table(records: Iterable[dict]) -> str:
-    """``tango activation list``: wsk's columns, Entity as ``ns/name:version``."""
+    """``tango activation list``: wsk's columns, Entity as ``ns/name:version``; an activation
+    still running (its ``end`` is 0) says so instead of a start kind, duration and status."""
     rows = [
         (
             datetime_text(r.get("start")),
             r.get("activationId", ""),
             annotation(r, "kind", "unknown"),
-            start_kind(r),
-            ms_text(r.get("duration")),
-            status_text(r.get("statusCode")),
+            "-" if r.get("end") == 0 else start_kind(r),
+            "-" if r.get("end") == 0 else ms_text(r.get("duration")),
+            "running" if r.get("end") == 0 else status_text(r.get("statusCode")),
             f"{r.get('namespace', '')}/{r.get('name', '')}:{r.get('version', '')}",
         )
         for r in records

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cli import output
+from cli.client import ApiError
 from cli.commands.common import (
     Context,
     add_annotation_flags,
@@ -172,6 +173,8 @@ def _put(args: argparse.Namespace, ctx: Context, overwrite: bool) -> int:
             entity = _copied(args, ctx)
         else:
             entity = build_action(args, require_exec=not overwrite)
+            if overwrite and (args.web is not None or args.web_secure is not None):
+                entity = _keeping_annotations(ctx, qname, entity)
     except CliError as err:
         raise CliError(
             f"Unable to {verb} action '{args.name}': {err.message}", err.exit_code
@@ -208,6 +211,23 @@ def _copied(args: argparse.Namespace, ctx: Context) -> dict[str, Any]:
             kv for kv in entity["annotations"] if kv["key"] not in own["delAnnotations"]
         ]
     return entity
+
+
+def _keeping_annotations(ctx: Context, qname, entity: dict[str, Any]) -> dict[str, Any]:
+    """An update that changes ``--web``/``--web-secure`` keeps the action's other annotations
+    (``web-export`` stays on when only the secret changes), as wsk does: the existing
+    annotations with the new ones laid over them and the removed ones taken out."""
+    try:
+        existing = ctx.client().get_action(qname, code=False)
+    except ApiError as err:
+        if err.status == 404:
+            return entity  # update creates it: nothing to keep
+        raise CliError(f"cannot read the action to update: {err}") from err
+    merged = {kv["key"]: kv["value"] for kv in existing.get("annotations", [])}
+    merged.update({kv["key"]: kv["value"] for kv in entity.get("annotations", [])})
+    for key in entity.get("delAnnotations", []):
+        merged.pop(key, None)
+    return {**entity, "annotations": as_key_value_list(merged)}
 
 
 def build_action(args: argparse.Namespace, require_exec: bool) -> dict[str, Any]:

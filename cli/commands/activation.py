@@ -185,24 +185,36 @@ def poll(args: argparse.Namespace, ctx: Context) -> int:
     since = int(time.time() * 1000) - lookback_s * 1000
     deadline = time.monotonic() + args.exit if args.exit else None
     seen: dict[str, int] = {}  # activation id -> start, for records at the `since` boundary
+    running: dict[str, int] = {}  # listed but not finished: printed once they are, with logs
     output.note("Enter Ctrl-c to exit.\nPolling for activation logs\n")
     try:
         while True:
             with failing("poll for activations"):
                 records = ctx.client().list_activations(
-                    namespace, name, limit=200, since=since, docs=True
+                    namespace, name, limit=200, since=min([since, *running.values()]), docs=True
                 )
             for record in sorted(records, key=lambda r: r.get("start", 0)):
-                if record["activationId"] not in seen:
-                    seen[record["activationId"]] = record.get("start", 0)
-                    print_polled(record)
-                    since = max(since, record.get("start", 0))
-            seen = {i: s for i, s in seen.items() if s >= since}
+                activation_id = record["activationId"]
+                if activation_id in seen:
+                    continue
+                if is_running(record):
+                    running[activation_id] = record.get("start", 0)
+                    continue
+                running.pop(activation_id, None)
+                seen[activation_id] = record.get("start", 0)
+                print_polled(record)
+                since = max(since, record.get("start", 0))
+            seen = {i: s for i, s in seen.items() if s >= min([since, *running.values()])}
             if deadline is not None and time.monotonic() >= deadline:
                 return 0
             time.sleep(POLL_INTERVAL_S)
     except KeyboardInterrupt:
         return 0
+
+
+def is_running(record: dict) -> bool:
+    """Accepted but not finished: the stored ``running`` record (its ``end`` is still 0)."""
+    return (record.get("response") or {}).get("status") == "running" or record.get("end") == 0
 
 
 def poll_scope(target: str | None) -> tuple[str | None, str | None]:

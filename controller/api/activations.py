@@ -29,26 +29,28 @@ def list_activations(ns: str):
     return jsonify(docs if flag("docs") else [summary(d) for d in docs])
 
 
-def _get(ns: str, activation_id: str) -> dict:
+def _get(ns: str, activation_id: str, running: bool = False) -> dict:
+    """The record; a still-running one only where ``running`` (the record and its logs so far:
+    what the list shows can be fetched), never its result, which OpenWhisk clients poll for."""
     if not ID_RE.match(activation_id):
         raise ApiError(
             400,
             f"The activation id '{activation_id}' is not valid: it must be 32 lowercase hex characters.",
         )
     doc = services().activations.get(namespace_of(ns), activation_id)
-    if doc is None or doc.get("response", {}).get("status") == "running":
+    if doc is None or (not running and doc.get("response", {}).get("status") == "running"):
         raise ApiError(404, NOT_FOUND)
     return doc
 
 
 @bp.get("/<activation_id>")
 def get_activation(ns: str, activation_id: str):
-    return jsonify(_get(ns, activation_id))
+    return jsonify(_get(ns, activation_id, running=True))
 
 
 @bp.get("/<activation_id>/logs")
 def get_logs(ns: str, activation_id: str):
-    return jsonify({"logs": _get(ns, activation_id).get("logs", [])})
+    return jsonify({"logs": _get(ns, activation_id, running=True).get("logs", [])})
 
 
 @bp.get("/<activation_id>/result")

@@ -347,9 +347,9 @@ def test_list_table_and_query(wsk, api):
 
 
 def test_list_a_package_and_a_namespace(wsk, api):
-    api.on("GET", f"{API}/actions/utils", [])
+    api.on("GET", f"{API}/actions/utils/", [])
     wsk("action", "list", "utils")
-    assert api.last.path == f"{API}/actions/utils" and api.last.query == {"limit": "30"}
+    assert api.last.path == f"{API}/actions/utils/" and api.last.query == {"limit": "30"}
     api.on("GET", "/api/v1/namespaces/other/actions", [])
     wsk("action", "list", "/other")
     assert api.last.path == "/api/v1/namespaces/other/actions"

@@ -180,7 +180,8 @@ def test_blocking_wait_downgrades_to_202(platform, guest):
     )
     assert r.status_code == 202 and set(r.json) == {"activationId"}
     aid = r.json["activationId"]
-    assert client.get(f"/api/v1/namespaces/_/activations/{aid}", headers=guest).status_code == 404
+    running = client.get(f"/api/v1/namespaces/_/activations/{aid}", headers=guest)
+    assert running.status_code == 200 and running.json["response"]["status"] == "running"
     for _ in range(50):
         got = client.get(f"/api/v1/namespaces/_/activations/{aid}/result", headers=guest)
         if got.status_code == 200:

@@ -29,7 +29,7 @@ def wait_for_activation(client, guest, activation_id, timeout=10.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         r = client.get(f"{API}/activations/{activation_id}", headers=guest)
-        if r.status_code == 200:
+        if r.status_code == 200 and r.json["response"]["status"] != "running":
             return r.json
         time.sleep(0.05)
     raise AssertionError(f"activation {activation_id} has no final record after {timeout}s")

@@ -60,7 +60,7 @@ def test_deploy_invoke_and_read_the_activation(platform, tmp_path):
     aid2 = out.strip().rsplit(" ", 1)[-1]
     for _ in range(100):
         cp = platform.tango("activation", "get", aid2, check=False)
-        if cp.returncode == 0:
+        if cp.returncode == 0 and '"running"' not in cp.stdout:
             break
         time.sleep(0.1)
     assert json.loads(cp.stdout.split("\n", 1)[1])["response"]["success"] is True

@@ -31,7 +31,7 @@ def wait_activation(platform, activation_id: str, timeout: float = 60.0) -> dict
     deadline = time.time() + timeout
     while time.time() < deadline:
         cp = platform.tango("--json", "activation", "get", activation_id, check=False)
-        if cp.returncode == 0:
+        if cp.returncode == 0 and json.loads(cp.stdout)["response"]["status"] != "running":
             return json.loads(cp.stdout)
         time.sleep(0.3)
     raise AssertionError(f"no record for activation {activation_id} within {timeout}s")

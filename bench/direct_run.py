@@ -1,7 +1,8 @@
 """Direct /run latency of the Python runtime: the floor under Tango's invoke overhead.
 
 Measures warm ``POST /run`` of a no-op action sent straight to the action proxy, with no
-controller or invoker in between, over one keep-alive connection with TCP_NODELAY:
+controller or invoker in between, over one keep-alive connection with TCP_NODELAY (the
+platform's own client, ``common.httpclient.HttpPool``, as the invoker uses):
 
 * ``container``: the runtime image in a container with host networking (what the invoker runs);
 * ``local process``: the same proxy as a plain process, the baseline without Docker;
@@ -11,7 +12,7 @@ controller or invoker in between, over one keep-alive connection with TCP_NODELA
 Prints a table and saves JSON (with the command line) to ``bench/results/direct_run.json``.
 The platform-overhead benchmark reuses ``measure_direct_run(host, port, n)``.
 
-    python3 bench/direct_run.py [--n 2000] [--cold 5] [--image tango/action-python-v3.11:latest]
+    python3 -m bench.direct_run [--n 2000] [--cold 5] [--image tango/action-python-v3.11:latest]
 """
 
 import argparse
@@ -25,6 +26,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from common.httpclient import HttpPool
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROXY = os.path.join(REPO, "runtimes", "python", "proxy.py")
 NOOP = "def main(args):\n    return {}\n"
@@ -32,63 +35,15 @@ DEFAULT_IMAGE = "tango/action-python-v3.11:latest"
 DEFAULT_OUTPUT = os.path.join(REPO, "bench", "results", "direct_run.json")
 
 
-def http_request(path, body, host):
-    """One complete HTTP/1.1 request as bytes, so it leaves in a single send."""
-    payload = json.dumps(body).encode("utf-8")
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\n\r\n"
-    )
-    return head.encode("ascii") + payload
-
-
-class RawConnection:
-    """A keep-alive socket that sends prepared requests and reads Content-Length answers.
-
-    Hand-rolled rather than http.client so the timing holds the server's cost, not a client
-    library's.
-    """
-
-    def __init__(self, host, port):
-        self.sock = socket.create_connection((host, port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = b""
-
-    def exchange(self, request):
-        """Send one request, return ``(status, body)``."""
-        self.sock.sendall(request)
-        while b"\r\n\r\n" not in self.buffer:
-            self.buffer += self._recv()
-        head, _, rest = self.buffer.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(rest) < length:
-            rest += self._recv()
-        self.buffer = rest[length:]
-        return int(head.split(b" ", 2)[1]), rest[:length]
-
-    def _recv(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("the action proxy closed the connection")
-        return chunk
-
-    def close(self):
-        self.sock.close()
-
-
 def measure_direct_run(host, port, n):
     """Latencies (ms) of ``n`` warm ``POST /run`` of an already initialized action."""
-    connection = RawConnection(host, port)
-    request = http_request("/run", {"value": {}}, host)
+    connection = HttpPool(host, port, max_idle=1, retry_stale=False)
+    request = json.dumps({"value": {}}).encode()
     latencies = []
     try:
         for _ in range(n):
             start = time.perf_counter()
-            status, body = connection.exchange(request)
+            status, body = connection.request("POST", "/run", request)
             latencies.append((time.perf_counter() - start) * 1000.0)
             if status != 200:
                 raise RuntimeError(f"/run answered {status}: {body[:200]!r}")
@@ -99,11 +54,10 @@ def measure_direct_run(host, port, n):
 
 def init_action(host, port, code=NOOP):
     """POST /init with ``code``; raise if the proxy refuses it."""
-    connection = RawConnection(host, port)
+    connection = HttpPool(host, port, max_idle=1, retry_stale=False)
+    init = {"value": {"name": "noop", "main": "main", "code": code}}
     try:
-        status, body = connection.exchange(
-            http_request("/init", {"value": {"name": "noop", "main": "main", "code": code}}, host)
-        )
+        status, body = connection.request("POST", "/init", json.dumps(init).encode())
     finally:
         connection.close()
     if status != 200:
@@ -124,7 +78,9 @@ def wait_for_port(port, timeout=20.0):
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+                raise TimeoutError(
+                    f"nothing listened on 127.0.0.1:{port} within {timeout}s"
+                ) from None
             time.sleep(0.002)
 
 
@@ -225,7 +181,7 @@ def main(argv=None):
 
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:
-        command = ["python3", os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]
+        command = ["python3", "-m", "bench.direct_run"] + sys.argv[1:]
         json.dump(
             {
                 "command": " ".join(command),

@@ -33,7 +33,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.direct_run import RawConnection, http_request  # noqa: E402
 from common import platform_process  # noqa: E402
 from common.httpclient import HttpPool  # noqa: E402
 from common.platform_process import GUEST_KEY  # noqa: E402
@@ -85,14 +84,14 @@ def overhead(pool: HttpPool, n: int) -> dict:
     for _ in range(20):
         invoke(pool, "noop")
     port = container_port_of(pool, "noop")
-    direct = RawConnection("127.0.0.1", port)
-    run_req = http_request("/run", {"value": {}}, "127.0.0.1")
+    direct = HttpPool("127.0.0.1", port, max_idle=1, retry_stale=False)
+    run_req = json.dumps({"value": {}}).encode()
     via, dir_, diff = [], [], []
     for _ in range(n):
         t0 = time.perf_counter()
         invoke(pool, "noop")
         t1 = time.perf_counter()
-        status, _ = direct.exchange(run_req)
+        status, _ = direct.request("POST", "/run", run_req)
         t2 = time.perf_counter()
         assert status == 200
         via.append((t1 - t0) * 1000)

@@ -1,5 +1,5 @@
-"""A small keep-alive HTTP/1.1 JSON client with TCP_NODELAY, for the hops inside the platform
-(controller → invoker, benchmarks → containers).
+"""The one keep-alive HTTP/1.1 client with TCP_NODELAY, for the hops inside the platform
+(controller → invoker, invoker → action container, benchmarks → controller and containers).
 
 ``requests`` costs about half a millisecond per call on this kind of machine; ``http.client``
 with a pool of persistent connections and Nagle disabled costs a tenth of that. Each
@@ -12,31 +12,55 @@ import http.client
 import json
 import socket
 import threading
+from typing import Any
 
 
-class _Connection(http.client.HTTPConnection):
+class NoDelayConnection(http.client.HTTPConnection):
+    """An ``http.client`` connection with Nagle's algorithm off."""
+
     def connect(self) -> None:
         super().connect()
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class HttpPool:
-    """Persistent connections to one ``host:port``; safe to share between threads."""
+    """Persistent connections to one ``host:port``; safe to share between threads.
 
-    def __init__(self, host: str, port: int, timeout: float = 60.0, max_idle: int = 64):
+    ``retry_stale``: resend a request once, on a fresh connection, when a pooled one turns out
+    closed by the server. Off where a request must never be sent twice (an action's ``/run``).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float = 60.0,
+        max_idle: int = 64,
+        retry_stale: bool = True,
+    ):
         self.host, self.port, self.timeout, self.max_idle = host, port, timeout, max_idle
-        self._idle: list[_Connection] = []
+        self.retry_stale = retry_stale
+        self._idle: list[NoDelayConnection] = []
         self._lock = threading.Lock()
+
+    def adopt(self, sock: socket.socket) -> None:
+        """Pool an already connected socket to ``host:port`` (e.g. a readiness probe's)."""
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = NoDelayConnection(self.host, self.port, timeout=self.timeout)
+        conn.sock = sock
+        self._give(conn)
 
     def request(
         self,
         method: str,
         path: str,
         body: bytes | None = None,
-        headers: dict | None = None,
+        headers: dict[str, str] | None = None,
         timeout: float | None = None,
     ) -> tuple[int, bytes]:
-        """Send one request; retries once, on a fresh connection, when a pooled one was stale."""
+        """Send one request; retries once, on a fresh connection, when a pooled one was stale
+        (unless ``retry_stale`` is off). Timeouts raise ``TimeoutError``, a broken connection
+        ``OSError`` or ``http.client.HTTPException``."""
         for attempt in (0, 1):
             conn, pooled = self._take(fresh=attempt > 0)
             conn.timeout = timeout or self.timeout
@@ -54,9 +78,9 @@ class HttpPool:
                 BrokenPipeError,
                 http.client.RemoteDisconnected,
                 http.client.CannotSendRequest,
-            ) as exc:
+            ):
                 conn.close()
-                if pooled and attempt == 0 and not isinstance(exc, TimeoutError):
+                if self.retry_stale and pooled and attempt == 0:
                     # The server closed this idle connection, and likely its siblings (a restart,
                     # an idle timeout): drop them all rather than retry on the next stale one.
                     self.close()
@@ -76,10 +100,10 @@ class HttpPool:
         self,
         method: str,
         path: str,
-        payload=None,
-        headers: dict | None = None,
+        payload: Any = None,
+        headers: dict[str, str] | None = None,
         timeout: float | None = None,
-    ) -> tuple[int, object]:
+    ) -> tuple[int, Any]:
         body = None if payload is None else json.dumps(payload).encode()
         status, data = self.request(method, path, body, headers, timeout)
         try:
@@ -87,13 +111,13 @@ class HttpPool:
         except ValueError:
             return status, data.decode(errors="replace")
 
-    def _take(self, fresh: bool = False) -> tuple[_Connection, bool]:
+    def _take(self, fresh: bool = False) -> tuple[NoDelayConnection, bool]:
         with self._lock:
             if self._idle and not fresh:
                 return self._idle.pop(), True
-        return _Connection(self.host, self.port, timeout=self.timeout), False
+        return NoDelayConnection(self.host, self.port, timeout=self.timeout), False
 
-    def _give(self, conn: _Connection) -> None:
+    def _give(self, conn: NoDelayConnection) -> None:
         with self._lock:
             if len(self._idle) < self.max_idle:
                 self._idle.append(conn)

@@ -4,9 +4,9 @@ The invoker service creates one proxy per container and calls, in order: `start`
 container and wait for its runtime to listen), `resize` (bind the activation's size in place),
 `init` (once), `run` (per activation, with usage measured around it), `collect_logs`,
 `pause`/`resume` when idle, `destroy`. The runtime speaks OpenWhisk's `/init` + `/run`
-protocol on 127.0.0.1:<port> (host networking). HTTP uses keep-alive `http.client`
-connections with TCP_NODELAY: one per container, more only while `concurrency > 1`
-activations overlap.
+protocol on 127.0.0.1:<port> (host networking). HTTP goes through `common.httpclient.HttpPool`
+(keep-alive, TCP_NODELAY; never resent): one connection per container, more only while
+`concurrency > 1` activations overlap. The proxy's `state` is an `invoker.pool.ContainerState`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from common.httpclient import HttpPool
 from invoker import logs
 from invoker.backend import ContainerBackend, ContainerError, ContainerHandle, ContainerSpec
+from invoker.pool import ContainerState
 
 
 class RunTimeout(Exception):
@@ -29,24 +31,21 @@ class ConnectionBroken(Exception):
     """The runtime closed the connection or died mid-request."""
 
 
-class _Connection(http.client.HTTPConnection):
-    """Keep-alive HTTP/1.1 connection with Nagle's algorithm off (see DESIGN.md)."""
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class ContainerProxy:
     def __init__(self, backend: ContainerBackend, handle: ContainerHandle):
         self.backend, self.handle = backend, handle
         self.lock = threading.Lock()  # serializes pause / resume / destroy
-        self.paused = False
-        self.initialized = False
+        self.state = ContainerState.STARTING
+        self._state_when_paused: ContainerState | None = None
         self.log_offset = 0
-        self._idle: list[_Connection] = []
-        self._idle_lock = threading.Lock()
+        # An action's /run must never be sent twice, so no retry on a stale connection.
+        self._http = HttpPool("127.0.0.1", handle.port, retry_stale=False)
         self._usage_start = None
+
+    @property
+    def initialized(self) -> bool:
+        """Whether /init succeeded (a paused container stays what it was)."""
+        return ContainerState.WARM in (self.state, self._state_when_paused)
 
     @classmethod
     def start(
@@ -59,6 +58,7 @@ class ContainerProxy:
         except BaseException:
             proxy.destroy()
             raise
+        proxy.state = ContainerState.PREWARM
         return proxy
 
     def _wait_listening(self, timeout: float) -> None:
@@ -82,40 +82,26 @@ class ContainerProxy:
                 time.sleep(delay)
                 delay = min(delay * 1.5, 0.02)
                 continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = _Connection("127.0.0.1", self.handle.port)
-            conn.sock = sock  # keep the probe connection for /init
-            self._idle.append(conn)
+            self._http.adopt(sock)  # keep the probe connection for /init
             return
 
     # ---- HTTP -----------------------------------------------------------------------------
 
     def _post(self, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-        with self._idle_lock:
-            conn = self._idle.pop() if self._idle else _Connection("127.0.0.1", self.handle.port)
         try:
-            if conn.sock is None:
-                conn.connect()
-            conn.sock.settimeout(timeout)
-            conn.request("POST", path, body, {"Content-Type": "application/json"})
-            reply = conn.getresponse()
-            data = reply.read()
+            return self._http.request("POST", path, body, timeout=timeout)
         except TimeoutError:
-            conn.close()
             raise RunTimeout(path) from None
         except (OSError, http.client.HTTPException) as e:
-            conn.close()
             raise ConnectionBroken(f"{path}: {e}") from e
-        with self._idle_lock:
-            self._idle.append(conn)
-        return reply.status, data
 
     def init(self, body: bytes, timeout: float) -> tuple[int, bytes]:
         """POST /init once; the log offset is taken first so the first activation's logs
         include what its initialization printed, but not the runtime's start-up output."""
         self.log_offset = self.backend.log_offset(self.handle)
         status, data = self._post("/init", body, timeout)
-        self.initialized = status == 200
+        if status == 200:
+            self.state = ContainerState.WARM
         return status, data
 
     def run(self, body: bytes, timeout: float) -> tuple[int, bytes]:
@@ -155,22 +141,21 @@ class ContainerProxy:
     def pause(self, still_wanted: Callable[[], bool]) -> None:
         """Freeze the container unless the pool handed it out again meanwhile."""
         with self.lock:
-            if not self.paused and still_wanted():
+            if self.state in (ContainerState.PREWARM, ContainerState.WARM) and still_wanted():
                 self.backend.pause(self.handle)
-                self.paused = True
+                self._state_when_paused, self.state = self.state, ContainerState.PAUSED
 
     def resume(self) -> None:
         with self.lock:
-            if self.paused:
+            if self.state is ContainerState.PAUSED:
                 self.backend.resume(self.handle)
-                self.paused = False
+                self.state = self._state_when_paused or ContainerState.WARM
+                self._state_when_paused = None
 
     def destroy(self) -> None:
         with self.lock:
-            with self._idle_lock:
-                conns, self._idle = self._idle, []
-            for conn in conns:
-                conn.close()
+            self.state = ContainerState.REMOVING
+            self._http.close()
             self.backend.remove(self.handle)
 
 

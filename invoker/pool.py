@@ -22,15 +22,30 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-# Container states.
+
+class ContainerState(StrEnum):
+    """One container's state, after OpenWhisk's ContainerProxy states (shared with
+    `invoker.container.ContainerProxy`). The pool tracks all of them; a proxy moves its
+    container through STARTING → PREWARM → WARM ⇄ PAUSED → REMOVING, and BUSY (activations
+    running) is the pool's alone. The values are the strings the heartbeat reports."""
+
+    STARTING = "starting"  # created; its runtime does not listen yet
+    PREWARM = "prewarm"  # a stem cell: the runtime listens, no action code yet
+    WARM = "warm"  # initialized with one action's code, idle
+    BUSY = "busy"  # running one or more activations
+    PAUSED = "paused"  # warm and frozen
+    REMOVING = "removing"  # being destroyed
+
+
 STARTING, PREWARM, WARM, BUSY, PAUSED, REMOVING = (
-    "starting",
-    "prewarm",
-    "warm",
-    "busy",
-    "paused",
-    "removing",
+    ContainerState.STARTING,
+    ContainerState.PREWARM,
+    ContainerState.WARM,
+    ContainerState.BUSY,
+    ContainerState.PAUSED,
+    ContainerState.REMOVING,
 )
 
 # How an activation got its container (the `startKind` annotation).
@@ -70,7 +85,7 @@ class PoolContainer:
     kind: str
     memory: int
     cpu: float
-    state: str
+    state: ContainerState
     key: ActionKey | None = None  # None for a stem cell
     last_used: float = 0.0
     active: int = 0
@@ -339,7 +354,9 @@ class ContainerPool:
         for cid in cids:
             self.containers[cid].state = REMOVING
 
-    def _new_container(self, kind: str, memory: int, cpu: float, state: str) -> PoolContainer:
+    def _new_container(
+        self, kind: str, memory: int, cpu: float, state: ContainerState
+    ) -> PoolContainer:
         self._next_cid += 1
         c = PoolContainer(self._next_cid, kind, memory, cpu, state)
         self.containers[c.cid] = c

@@ -71,3 +71,20 @@ def test_requests_reuse_pooled_connections_and_survive_a_server_restart(server):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_adopted_socket_is_reused_and_retry_stale_off_raises_instead_of_resending(server):
+    import socket
+
+    port = server.server_address[1]
+    pool = HttpPool("127.0.0.1", port, timeout=5, retry_stale=False)
+    probe = socket.create_connection(("127.0.0.1", port))
+    pool.adopt(probe)
+    assert pool.request("POST", "/", b"{}") == (200, b"{}")
+    [conn] = pool._idle
+    assert conn.sock is probe  # the probe connection carried the request
+    assert probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    conn.sock.shutdown(2)  # the server side goes away while the connection sits idle
+    with pytest.raises((ConnectionError, OSError)):
+        pool.request("POST", "/", b"{}")
+    assert pool.request("POST", "/", b"{}") == (200, b"{}")  # the next one connects afresh

@@ -10,7 +10,9 @@ SLO budget, input, upstream durations); after it finishes, the adapter observes 
 
 Everything the engine talks to is a plain callable, so it is unit-tested with fakes:
 - `adapter.decide(NodeState) -> Decision(size, rule, at_risk, decision_us, policy?)`
-  and `adapter.observe(function, option, duration_ms)`;
+  and `adapter.observe_activation(Observation)` after every activation that succeeded or ran
+  out of memory (input features, duration, memory peak, host load), else
+  `adapter.observe(function, option, duration_ms)` after successes;
 - `dispatch(action_path, params, size, cause) -> OpenWhisk activation record dict`.
 
 A run is never lost: every failure (a failed activation, a dispatch error, an adapter error,
@@ -19,6 +21,7 @@ a bad foreach field, a bug here) ends in a failed `WorkflowRunRecord`.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.sizes import Size
+from controller.adapter.model import Observation
 from controller.adapter.state import NodeState
 from workflows.definition import Node, Workflow, build_node_input, input_bytes, numeric_fields
 
@@ -63,6 +67,7 @@ class ActivationRun:
     rule: str | None = None
     at_risk: bool = False
     decision_us: float | None = None
+    memory_peak_mb: float | None = None  # the container's peak during the run (usage annotation)
     success: bool = False
     skipped: bool = False  # never dispatched: the run was already stopping
     error: str | None = None
@@ -382,15 +387,39 @@ class WorkflowEngine:
             record = self.dispatch(node.action, params, size, run.record.run_id)
             act.end_ms = run.now_ms()
             _read_activation(record, act)
-            if act.success and self.adapter is not None:
-                option = act.size.option if act.size else None
-                self.adapter.observe(node.id, option, act.duration_ms)
+            if self.adapter is not None:
+                self._observe(node, params, act)
         except Exception as e:
             act.end_ms = act.end_ms or run.now_ms()
             act.success, act.error = False, f"{type(e).__name__}: {e}"
         if not act.success:
             run.stopping.set()  # at once, so queued items of this run are not dispatched
         return act
+
+    def _observe(self, node: Node, params: dict, act: ActivationRun) -> None:
+        """Feed a finished activation to the adapter's model: a success with its input features,
+        memory peak and the host's load, or a run out of memory at its option."""
+        oom = not act.success and "exhausted its memory" in (act.error or "")
+        if not (act.success or oom):
+            return
+        option = act.size.option if act.size else None
+        observe = getattr(self.adapter, "observe_activation", None)
+        if observe is None:
+            if act.success:
+                self.adapter.observe(node.id, option, act.duration_ms)
+            return
+        observe(
+            Observation(
+                node.id,
+                option,
+                act.duration_ms,
+                input_bytes(params),
+                numeric_fields(params),
+                act.memory_peak_mb,
+                os.getloadavg()[0],
+                oom,
+            )
+        )
 
     def _decide(
         self, run: _Run, node: Node, params: dict, act: ActivationRun, upstream: dict[str, float]
@@ -455,6 +484,9 @@ def _read_activation(record: dict, act: ActivationRun) -> None:
     applied = Size.from_json(annotations.get("size"))
     if applied is not None:
         act.size = applied
+    usage = annotations.get("usage") or {}
+    if usage.get("maxMemory") is not None:
+        act.memory_peak_mb = usage["maxMemory"] / (1024 * 1024)
     act.result = response.get("result")
     act.success = bool(response.get("success"))
     if not act.success:

@@ -114,6 +114,11 @@ class Profiles:
     def class_of(self, function: str, item) -> int:
         return size_class(self.key_value(function, item))
 
+    def size_class_of_input(self, function: str, input_bytes: int, features: dict) -> int:
+        """The size class of a live input of `function` (its JSON bytes and numeric fields)."""
+        key = self.size_key(function)
+        return size_class(input_bytes if key == "bytes" else features.get(key, 0))
+
     def add(self, sample: Sample):
         self.samples.append(sample)
         self._runs = None

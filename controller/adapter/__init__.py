@@ -7,6 +7,7 @@ is pure: no HTTP, Docker or store access.
 
 from .adapter import POLICIES, POLICY_NAMES, Adapter, is_policy_name, make_policy
 from .decision import Decision
+from .model import Observation, Price
 from .state import NodeState
 
 __all__ = [
@@ -17,4 +18,6 @@ __all__ = [
     "is_policy_name",
     "Decision",
     "NodeState",
+    "Observation",
+    "Price",
 ]

@@ -20,11 +20,20 @@ from hint_dsl.profiles import Profiles
 
 from . import policies
 from .decision import Decision
+from .model import Observation, Price
 from .state import NodeState
 
 # The one list of Janus policy names (the API, the CLI's --policy and make_policy accept these),
 # then the parameterised forms: fixed:<option> for every function, plan:<function>=<option>,...
-POLICY_NAMES = ("early-max", "early-static", "stepwise", "late", "oracle")
+POLICY_NAMES = (
+    "early-max",
+    "early-static",
+    "class-static",
+    "power-tuning",
+    "stepwise",
+    "late",
+    "oracle",
+)
 PARAMETERISED_POLICIES = ("fixed:<option>", "plan:<function>=<option>,...")
 POLICIES = POLICY_NAMES + PARAMETERISED_POLICIES
 
@@ -103,6 +112,14 @@ class Adapter:
     def observe(self, function: str, option: str | None, duration_ms: float) -> None:
         self.impl.observe(function, option, duration_ms)
 
+    def observe_activation(self, obs: Observation) -> None:
+        """A finished live activation with its input features, memory peak, host load and
+        out-of-memory flag; policies without a model take its duration only."""
+        if hasattr(self.impl, "observe_activation"):
+            self.impl.observe_activation(obs)
+        elif not obs.oom:
+            self.impl.observe(obs.function, obs.option, obs.duration_ms)
+
     def update_stats(self, entries: list[dict]) -> None:
         if hasattr(self.impl, "update_stats"):
             self.impl.update_stats(entries)
@@ -126,13 +143,16 @@ def make_policy(
     profiles: Profiles | None = None,
     options: list[Size] | None = None,
     margin: float = 0.1,
+    price: Price | None = None,
 ):
     """Build policy `name` (see POLICIES) for `workflow`.
 
     hints: hint text, `HintFile` or `CompiledHints` (required for `late`; its options are the
     workflow's options). options: sizes with names, for policies without a hint file.
     profiles: required for early-static and stepwise (and drift correction in late).
-    margin: safety margin on profiled tails for early-static and stepwise, as the synthesizer's.
+    margin: safety margin on profiled tails for early-static, class-static and stepwise.
+    price: what a core-second and a GB-second cost (`model.Price`; default AWS Fargate's rates),
+    the cost the static plans and late minimise.
     """
     compiled = _compiled(hints, workflow)
     options = list(options or (compiled.options.values() if compiled else []))
@@ -157,12 +177,20 @@ def make_policy(
         return policies.EarlyMaxPolicy(options)
     if name == "early-static":
         return policies.EarlyStaticPolicy(
-            workflow, need("profiles", profiles), options, p, slo_ms, margin
+            workflow, need("profiles", profiles), options, p, slo_ms, margin, price
+        )
+    if name == "class-static":
+        return policies.ClassStaticPolicy(
+            workflow, need("profiles", profiles), options, p, slo_ms, margin, price
+        )
+    if name == "power-tuning":
+        return policies.PowerTuningPolicy(
+            workflow, need("profiles", profiles), options, price=price
         )
     if name == "stepwise":
         return policies.StepwisePolicy(workflow, need("profiles", profiles), options, p, margin)
     if name == "late":
-        return policies.LatePolicy(workflow, need("hints", compiled), profiles)
+        return policies.LatePolicy(workflow, need("hints", compiled), profiles, price)
     if name == "oracle":
         return policies.OraclePolicy(workflow, options, slo_ms)
     raise ValueError(f"unknown policy '{name}' (accepted: {', '.join(POLICIES)})")

@@ -19,12 +19,11 @@ duration_ms)`. Built by `controller.adapter.make_policy`; used through `Adapter`
 
 from __future__ import annotations
 
-import copy
 import math
+import threading
 from typing import Protocol
 
 from common.sizes import Size
-from common.stats import percentile
 from hint_dsl import dag
 from hint_dsl.compiler import CompiledHints
 from hint_dsl.profiles import Profiles
@@ -32,7 +31,9 @@ from hint_dsl.profiles import Profiles
 from .assignment import cheapest_assignment
 from .decision import Decision
 from .live_stats import LiveStats
+from .model import BudgetTable, DurationModel, Observation, Price
 from .state import NodeState
+from .static_plans import RunTable, StaticPlan, orion_plan, power_tuning_plan
 
 
 class Policy(Protocol):
@@ -134,6 +135,10 @@ class EarlyMaxPolicy(_Base):
 
 
 class EarlyStaticPolicy(_Base):
+    """One option per function for every request, fixed offline ORION-style: the cheapest plan
+    whose end-to-end latency over the profiled inputs meets the SLO at its percentile
+    (`static_plans.orion_plan`; latencies inflated by `margin`)."""
+
     name = "early-static"
 
     def __init__(
@@ -144,15 +149,18 @@ class EarlyStaticPolicy(_Base):
         percentile_: float,
         slo_ms: float,
         margin: float = 0.0,
+        price: Price | None = None,
     ):
         super().__init__(options)
-        durations, costs = _tail_tables(workflow, profiles, options, percentile_, margin)
-        cores = {
-            n.id: {o.option: profiles.held_cores(n.id, o.option) for o in options}
-            for n in workflow.nodes
-        }
-        self.plan = cheapest_assignment(
-            workflow, durations, costs, slo_ms, cores=cores, capacity=profiles.capacity_cores
+        table = RunTable.from_profiles(workflow, profiles)
+        self.plan = orion_plan(
+            workflow,
+            table,
+            options,
+            slo_ms / (1.0 + margin),
+            percentile_,
+            price or Price(),
+            capacity=profiles.capacity_cores,
         )
         self.rule = "static plan: " + ", ".join(f"{n}={o}" for n, o in self.plan.options.items())
 
@@ -161,6 +169,97 @@ class EarlyStaticPolicy(_Base):
         if option is None:
             return self.fallback(f"function '{state.function}' is not in the static plan")
         return Decision(self.options[option], self.rule, not self.plan.feasible, 0.0, self.name)
+
+
+class ClassStaticPolicy(_Base):
+    """One static plan per size class of the workflow input, each chosen offline ORION-style on
+    the profiled inputs of that class (what a careful developer writes by hand: "big inputs get
+    the big size"). A node finds its request's class through its own input's class, linked to
+    the workflow input's class by the profiling runs (the largest class seen with it)."""
+
+    name = "class-static"
+
+    def __init__(
+        self,
+        workflow,
+        profiles: Profiles,
+        options: list[Size],
+        percentile_: float,
+        slo_ms: float,
+        margin: float = 0.0,
+        price: Price | None = None,
+    ):
+        super().__init__(options)
+        self.profiles = profiles
+        table = RunTable.from_profiles(workflow, profiles)
+        self.plans: dict[int, StaticPlan] = {}
+        for k in sorted(set(table.root_class.values())):
+            runs = [r for r, c in table.root_class.items() if c == k]
+            self.plans[k] = orion_plan(
+                workflow,
+                table,
+                options,
+                slo_ms / (1.0 + margin),
+                percentile_,
+                price or Price(),
+                runs,
+                profiles.capacity_cores,
+            )
+        self.root_of: dict[str, dict[int, int]] = {}
+        for n in workflow.nodes:
+            own = profiles.run_classes(n.id)
+            per: dict[int, int] = {}
+            for run, k in own.items():
+                per[k] = max(per.get(k, 0), table.root_class.get(run, 0))
+            self.root_of[n.id] = per
+
+    def decide(self, state: NodeState) -> Decision:
+        if not self.plans:
+            return self.fallback("no profiled input: no class plan")
+        k = self.profiles.size_class_of_input(state.function, state.input_bytes, state.input)
+        per = self.root_of.get(state.function, {})
+        known = sorted(per)
+        own = next((c for c in known if c >= k), known[-1] if known else None)
+        root = per.get(own, max(self.plans)) if own is not None else max(self.plans)
+        plan = self.plans.get(root) or self.plans[max(self.plans)]
+        option = plan.options.get(state.function)
+        if option is None:
+            return self.fallback(f"function '{state.function}' is not in the class plan")
+        return Decision(
+            self.options[option],
+            f"class {root} plan: {state.function}={option}",
+            not plan.feasible,
+            0.0,
+            self.name,
+        )
+
+
+class PowerTuningPolicy(_Base):
+    """Per function the cheapest option whose median latency is within `tolerance` of its fastest
+    (aws-lambda-power-tuning run on the profiles); one plan for every request, not SLO-aware."""
+
+    name = "power-tuning"
+
+    def __init__(
+        self,
+        workflow,
+        profiles: Profiles,
+        options: list[Size],
+        tolerance: float = 0.2,
+        price: Price | None = None,
+    ):
+        super().__init__(options)
+        table = RunTable.from_profiles(workflow, profiles)
+        self.plan = power_tuning_plan(workflow, table, options, price or Price(), tolerance)
+        self.rule = f"power tuning (within {100 * tolerance:.0f} % of fastest): " + ", ".join(
+            f"{n}={o}" for n, o in self.plan.items()
+        )
+
+    def decide(self, state: NodeState) -> Decision:
+        option = self.plan.get(state.function)
+        if option is None:
+            return self.fallback(f"function '{state.function}' was not tuned")
+        return Decision(self.options[option], self.rule, False, 0.0, self.name)
 
 
 class StepwisePolicy(_Base):
@@ -234,14 +333,18 @@ class OraclePolicy(_Base):
 
 
 class LatePolicy(_Base):
-    """Tango: the first matching hint rule for the live state, after drift correction.
+    """Tango: sizes each function right before it runs, from its input, the remaining budget and
+    a model corrected by every live activation (`model.DurationModel`).
 
-    Drift: for each function and option, live p50 over profiled p50 (and, with >= `p95_min`
-    live samples, the smaller of that and the p95 ratio, so a noisy tail alone is not drift); a
-    function's factor is the sample-weighted mean over its options. Before evaluating the rules
-    of f the remaining budget is divided by the largest factor among f and the functions after
-    it (ignored within `tolerance`), so a slower-than-profiled platform picks larger options. Faster-than-profiled never inflates the budget (factor >= 1) — that would trade SLO
-    safety for savings the hints did not plan for.
+    With a model (profiles, or live activations once they come), the choice is the model's
+    tail-aware budget table (`model.BudgetTable`): the cheapest option whose chance of finishing
+    this function and the rest of the DAG within the remaining budget reaches the SLO
+    percentile; an option that ran out of memory on an input this large is never chosen; when
+    no option reaches the percentile the one with the best chance is chosen, marked at risk,
+    and the rule says so. Without a model (no profiles, nothing observed yet) the hint rules
+    decide, as written, except that an option banned for its memory is replaced by the next
+    faster one. The table is rebuilt after every `rebuild_every` observations (and at once
+    after an out-of-memory), in the observing thread: a decision only reads it.
     """
 
     name = "late"
@@ -251,75 +354,117 @@ class LatePolicy(_Base):
         workflow,
         hints: CompiledHints,
         profiles: Profiles | None = None,
-        tolerance: float = 0.1,
+        price: Price | None = None,
+        window: int = 32,
         min_samples: int = 5,
-        p95_min: int = 20,
+        rebuild_every: int = 4,
     ):
         super().__init__(list(hints.options.values()))
         self.hints, self.profiles = hints, profiles
-        self.tolerance, self.min_samples, self.p95_min = tolerance, min_samples, p95_min
+        self.price = price or Price()
+        self.rebuild_every = rebuild_every
         self.live = LiveStats()
-        self.after = dag.descendants(workflow) if workflow is not None else {}
         self.functions_of_action: dict[str, list[str]] = {}
         for n in getattr(workflow, "nodes", []):
             self.functions_of_action.setdefault(n.action, []).append(n.id)
-        self.drift: dict[str, float] = {}  # function -> own slowdown factor
-        self.budget_scale: dict[str, float] = {}  # function -> divide remaining by this
+        self.slo_ms, self.percentile = hints.slo_ms, hints.percentile
+        self.model = (
+            DurationModel(workflow, profiles, list(self.options.values()), window, min_samples)
+            if workflow is not None
+            else None
+        )
+        self.table: BudgetTable | None = None
+        self._built = -1
+        self._lock = threading.Lock()
+        self._rebuild()
+
+    @property
+    def warnings(self) -> list[str]:
+        """Thin profile cells (fewer samples than the model trusts), for the user to read."""
+        return self.model.warnings() if self.model else []
 
     # -- live statistics -----------------------------------------------------------------
     def observe(self, function: str, option: str | None, duration_ms: float) -> None:
-        self.live.observe(function, option, duration_ms)
-        self._update_drift(function)
+        self.observe_activation(Observation(function, option, duration_ms))
+
+    def observe_activation(self, obs: Observation) -> None:
+        """Every finished live activation: feeds the stats view and the model."""
+        if not obs.oom:
+            self.live.observe(obs.function, obs.option, obs.duration_ms)
+        if self.model is None:
+            return
+        with self._lock:
+            self.model.observe(obs)
+            if obs.oom or self.model.version - self._built >= self.rebuild_every:
+                self._rebuild()
 
     def update_stats(self, entries: list[dict]) -> None:
-        """Invoker heartbeat `stats` (docs/contracts.md); per (action, option)."""
+        """Invoker heartbeat `stats` (docs/contracts.md): the per-function view hints read."""
         self.live.update_heartbeat(entries, self.functions_of_action)
-        for fn in {f for e in entries for f in self.functions_of_action.get(e.get("action"), ())}:
-            self._update_drift(fn)
 
-    def _update_drift(self, function: str):
-        if self.profiles is None:
-            return
-        weighted, total = 0.0, 0
-        for option in self.live.options_of(function):
-            live = self.live.summary(function, option, self.min_samples)
-            profiled = self.profiles.latencies(function, option) if option else []
-            if live is None or not profiled or not live["p50"]:
-                continue
-            ratio = live["p50"] / percentile(profiled, 50)
-            if live["count"] >= self.p95_min and live["p95"]:
-                # Both the middle and the tail must have moved: one noisy estimate is not drift.
-                ratio = min(ratio, live["p95"] / percentile(profiled, 95))
-            weighted += ratio * live["count"]
-            total += live["count"]
-        if total:
-            self.drift[function] = weighted / total
-            self._recompute_scales()
-
-    def _recompute_scales(self):
-        scales = {}
-        for f, later in self.after.items():
-            worst = max([self.drift.get(g, 1.0) for g in later | {f}])
-            scales[f] = worst if worst > 1.0 + self.tolerance else 1.0
-        self.budget_scale = scales
+    def _rebuild(self) -> None:
+        if self.model is None or self.profiles is None or not self.model.cells:
+            return  # live data corrects profiles; without them the hints are the prior
+        self.table = BudgetTable.build(self.model, self.slo_ms, self.percentile, self.price)
+        self._built = self.model.version
 
     # -- decision ------------------------------------------------------------------------
     def decide(self, state: NodeState) -> Decision:
-        scale = self.budget_scale.get(state.function, 1.0)
-        view = state
-        if scale != 1.0:  # a copy: states are shared with the engine's threads
-            view = copy.copy(state)
-            view.remaining_ms = state.remaining_ms / scale
-        if view.remaining_ms <= 0:
+        if state.remaining_ms <= 0:
             return self.fallback(
-                f"SLO budget exhausted ({view.remaining_ms:.0f}ms left"
-                f"{_drift_note(scale)}): largest option"
+                f"SLO budget exhausted ({state.remaining_ms:.0f}ms left): largest option"
             )
-        rule = self.hints.decide(state.function, view)
+        table, model = self.table, self.model
+        if table is not None and model is not None and state.function in table.choices:
+            k = model.class_of(state.function, state.input_bytes, state.input)
+            c = table.decide(state.function, k, state.remaining_ms)
+            if c is not None:
+                guarded = self._memory_guard(state.function, c.option, k)
+                if guarded is None:
+                    return self.fallback(f"{c.option} ran out of memory here: largest option")
+                if guarded != c.option:
+                    return Decision(
+                        self.options[guarded],
+                        f"model chose {c.option}, which ran out of memory on class {k}: {guarded}",
+                        not c.reachable,
+                        0.0,
+                        self.name,
+                    )
+                if c.reachable:
+                    why = (
+                        f"model: {c.option} meets {state.remaining_ms:.0f}ms for the rest "
+                        f"with p={c.probability:.3f} (class {k})"
+                    )
+                else:
+                    why = (
+                        f"SLO out of reach: {c.option} gives the best chance, "
+                        f"p={c.probability:.3f} < {table.target:.3f} "
+                        f"at {state.remaining_ms:.0f}ms left (class {k})"
+                    )
+                return Decision(self.options[c.option], why, not c.reachable, 0.0, self.name)
+        rule = self.hints.decide(state.function, state)
         if rule is None:
             return self.fallback(f"no hint rule of '{state.function}' matched: largest option")
-        return Decision(rule.size, rule.label + _drift_note(scale), False, 0.0, self.name)
+        size = rule.size
+        if model is not None and size.option in self.options:
+            k = model.class_of(state.function, state.input_bytes, state.input)
+            guarded = self._memory_guard(state.function, size.option, k)
+            if guarded is None:
+                return self.fallback(f"{size.option} ran out of memory here: largest option")
+            if guarded != size.option:
+                return Decision(
+                    self.options[guarded],
+                    f"{rule.label}, but {size.option} ran out of memory on class {k}: {guarded}",
+                    False,
+                    0.0,
+                    self.name,
+                )
+        return Decision(size, rule.label, False, 0.0, self.name)
 
-
-def _drift_note(scale: float) -> str:
-    return "" if scale == 1.0 else f" (budget / {scale:.2f} for drift)"
+    def _memory_guard(self, function: str, option: str, k: int) -> str | None:
+        """`option`, or the next larger one that never ran out of memory on class k (None: none)."""
+        model = self.model
+        if model is None or not model.is_banned(function, option, k):
+            return option
+        larger = model.order[model.order.index(option) + 1 :]
+        return next((o for o in larger if not model.is_banned(function, o, k)), None)

@@ -4,7 +4,7 @@ live remaining budget, observations reach the adapter, decisions land in the run
 import time
 
 from common.sizes import Size
-from controller.adapter import Adapter, make_policy
+from controller.adapter import Adapter, Decision, make_policy
 from controller.workflow_engine import WorkflowEngine
 from workflows.definition import load
 
@@ -55,3 +55,42 @@ def test_engine_sizes_each_node_with_the_late_adapter():
     engine.run(wf, {"n": 30})
     assert [s.option for _, s in sent] == ["large", "small"]
     assert sent[0][1] == Size(2.0, 1024, "large")
+
+
+def test_every_activation_reaches_the_model_with_its_features_memory_and_oom():
+    wf = load(WORKFLOW)
+    seen = []
+
+    class Recording:
+        policy = "recording"
+
+        def decide(self, state):
+            return Decision(Size(0.5, 256, "small"), "r", False, 1.0, "recording")
+
+        def observe_activation(self, obs):
+            seen.append(obs)
+
+    def dispatch(action, params, size, cause):
+        oom = action == "guest/b"
+        return {
+            "activationId": action,
+            "duration": 42,
+            "response": {
+                "success": not oom,
+                "status": "action developer error" if oom else "success",
+                "result": (
+                    {"error": "The action exhausted its memory and was aborted."} if oom else {}
+                ),
+            },
+            "annotations": [
+                {"key": "size", "value": size.to_json()},
+                {"key": "usage", "value": {"cpuTime": 10, "maxMemory": 64 * 1024 * 1024}},
+            ],
+        }
+
+    record = WorkflowEngine(dispatch, Recording()).run(wf, {"n": 7})
+    assert record.status == "failed"
+    a, b = seen
+    assert (a.function, a.option, a.duration_ms, a.oom) == ("a", "small", 42.0, False)
+    assert a.features == {"n": 7.0} and a.memory_peak_mb == 64.0 and a.host_load is not None
+    assert b.function == "b" and b.oom

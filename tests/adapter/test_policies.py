@@ -8,8 +8,9 @@ from types import SimpleNamespace as NS
 import pytest
 
 from common.sizes import Size
-from controller.adapter import Adapter, NodeState, make_policy
+from controller.adapter import Adapter, NodeState, Observation, Price, make_policy
 from controller.adapter.assignment import cheapest_assignment
+from controller.adapter.static_plans import oracle_plan
 from hint_dsl.profiles import Profiles, Sample
 
 SMALL, MEDIUM, LARGE = Size(0.5, 256, "small"), Size(1, 512, "medium"), Size(2, 1024, "large")
@@ -151,21 +152,30 @@ def test_stepwise_sub_slo_scales_with_remaining_budget():
     assert d.size == LARGE and d.at_risk
 
 
-@pytest.mark.parametrize(
-    "fn, remaining, size",
-    [
-        ("a", 1000, SMALL),
-        ("a", 749, MEDIUM),
-        ("a", 599, LARGE),
-        ("b", 600, SMALL),
-        ("b", 349, LARGE),
-    ],
-)
-def test_late_follows_hint_rules(fn, remaining, size):
-    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+CASES = [
+    ("a", 1000, SMALL),
+    ("a", 749, MEDIUM),
+    ("a", 599, LARGE),
+    ("b", 600, SMALL),
+    ("b", 349, LARGE),
+]
+
+
+@pytest.mark.parametrize("fn, remaining, size", CASES)
+def test_late_without_profiles_follows_hint_rules(fn, remaining, size):
+    p = make_policy("late", chain(), hints=HINTS)
     d = p.decide(state(fn, remaining))
     assert d.size == size and not d.at_risk and d.policy == "late"
     assert d.rule.startswith(f"{fn}:")
+
+
+@pytest.mark.parametrize("fn, remaining, size", CASES)
+def test_late_with_profiles_takes_the_cheapest_option_for_the_rest_of_the_dag(fn, remaining, size):
+    # Worked by hand: at a=749, small leaves b 349 (large: 200 + 600 = 800 core-ms), medium
+    # leaves 499 (b medium: 250 + 350 = 600), large leaves 549 (b medium: 400 + 350): medium.
+    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+    d = p.decide(state(fn, remaining))
+    assert d.size == size and not d.at_risk and d.rule.startswith("model:")
 
 
 def test_late_falls_back_to_largest_at_risk():
@@ -176,54 +186,103 @@ def test_late_falls_back_to_largest_at_risk():
     assert d.size == LARGE and d.at_risk and "budget exhausted" in d.rule
 
 
-def test_drift_slower_than_profiled_picks_larger_options():
+def test_live_activations_correct_a_stale_profile():
     p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
-    assert p.decide(state("a", 800)).size == SMALL
+    assert p.decide(state("b", 600)).size == SMALL
+    for _ in range(8):
+        p.observe_activation(Observation("b", "small", 960.0, 1000))  # b got slower than profiled
+    assert p.decide(state("b", 600)).size == MEDIUM
+    assert p.decide(state("b", 1000)).size == SMALL  # 960 still fits a whole second
+
+
+def test_late_combines_distributions_instead_of_adding_tails():
+    # p90 target. a and b at small: 100 ms nine times in ten, 400 ms once. The sum of the p90s
+    # (200 ms) fits 300 ms, but both are fast together only 81 % of the time: not small.
+    tails = {"small": [100] * 9 + [400], "large": [50] * 10}
+    prof = Profiles("wf", {o.option: o for o in (SMALL, LARGE)})
+    for fn in ("a", "b"):
+        for opt, xs in tails.items():
+            for r, ms in enumerate(xs):
+                prof.add(Sample(fn, opt, ms, 1000, r, 0))
+    hints = HINTS.replace("p99", "p90").replace("option medium cpu 1   memory 512MB\n", "")
+    hints = hints.replace("use medium", "use large")
+    p = make_policy("late", chain(), hints=hints, profiles=prof)
+    d = p.decide(state("a", 300))
+    assert d.size == LARGE and not d.at_risk  # b then gets 250 ms: small reaches 90 %
+    assert p.decide(state("a", 800)).size == SMALL  # 400 + 400 fits: certain
+
+
+def test_late_out_of_reach_maximises_the_chance_and_says_why():
+    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+    d = p.decide(state("a", 450))  # large 200 + b large 300 = 500: no option can make it
+    assert d.at_risk and "out of reach" in d.rule and d.size == LARGE
+
+
+def test_late_never_picks_an_option_that_ran_out_of_memory_for_that_input_size():
+    prof = profiles()
+    big = 1 << 20  # input class 20; the profiled inputs are of class 9 (1000 bytes)
+    for opt, ms in CHAIN["b"].items():
+        prof.add(Sample("b", opt, ms, big, 9, 0))
+    prof.add_failure("b", "small", big, 9, "The action exhausted its memory and was aborted.")
+    p = make_policy("late", chain(), hints=HINTS, profiles=prof)
+    s = state("b", 1000)
+    assert p.decide(s).size == SMALL
+    s.input_bytes = big
+    assert p.decide(s).size == MEDIUM  # small would be cheaper, but it ran out of memory
+    # live: medium runs out of memory on an even larger input -> never medium for it
+    p.observe_activation(Observation("b", "medium", 10.0, 1 << 24, oom=True))
+    s.input_bytes = 1 << 24
+    assert p.decide(s).size == LARGE
+    s.input_bytes = big
+    assert p.decide(s).size == MEDIUM  # a smaller input is not affected
+
+
+def test_thin_profiles_warn_instead_of_deciding_on_noise():
+    prof = Profiles("wf", {o.option: o for o in OPTIONS})
+    for fn, per in CHAIN.items():
+        for opt, ms in per.items():
+            prof.add(Sample(fn, opt, ms, 1000, 0, 0))  # one input, one repeat
+    p = make_policy("late", chain(), hints=HINTS, profiles=prof)
+    assert len(p.warnings) == 6 and "1 sample(s)" in p.warnings[0]
+    # planned 25 % slower while thin: b small (600 -> 750) no longer fits 700 ms
+    assert p.decide(state("b", 700)).size == MEDIUM
     for _ in range(5):
-        p.observe("b", "small", 600 * 1.6)  # b runs 60 % slower than profiled
-    assert p.drift["b"] == pytest.approx(1.6)
-    # a's downstream is slower: its budget counts as 800 / 1.6 = 500 -> large
-    d = p.decide(state("a", 800))
-    assert d.size == LARGE and "drift" in d.rule
-    assert p.decide(state("b", 700)).size == MEDIUM  # 700 / 1.6 = 437
+        p.observe_activation(Observation("b", "small", 600.0, 1000))
+    assert p.decide(state("b", 700)).size == SMALL  # filled by use
+    assert not any(w.startswith("b at small") for w in p.warnings)
 
 
-def test_drift_faster_than_profiled_does_not_loosen_and_small_drift_is_ignored():
-    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
-    for _ in range(10):
-        p.observe("a", "medium", 100)  # much faster
-        p.observe("b", "medium", 350 * 1.08)  # within the 10 % tolerance
-    assert p.decide(state("a", 700)).size == MEDIUM
-    assert p.decide(state("b", 590)).size == MEDIUM
+def test_class_static_plans_each_input_class_apart():
+    prof = Profiles("wf", {o.option: o for o in OPTIONS})
+    for r, (nbytes, scale) in enumerate([(1000, 1.0)] * 5 + [(1 << 20, 3.0)] * 5):
+        for fn, per in CHAIN.items():
+            for opt, ms in per.items():
+                prof.add(Sample(fn, opt, ms * scale, nbytes, r, 0))
+    p = make_policy("class-static", chain(1000), profiles=prof, options=OPTIONS, margin=0.0)
+    s = state("a", 1000)
+    assert p.decide(s).size == SMALL  # small inputs: small + small = 1000 ms
+    s.input_bytes = 1 << 20  # large inputs: 3x slower; large + large = 1500 ms > SLO
+    d = p.decide(s)
+    assert d.size == LARGE and d.at_risk
+    static = make_policy("early-static", chain(1000), profiles=prof, options=OPTIONS, margin=0.0)
+    assert static.decide(state("a", 1000)).size == LARGE  # one plan for both: the p99 is large
 
 
-def test_a_noisy_tail_alone_is_not_drift():
-    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
-    for i in range(40):  # median as profiled, a few slow outliers
-        p.observe("b", "small", 600 * (3 if i % 10 == 0 else 1))
-    assert p.drift["b"] == pytest.approx(1.0)
-    assert p.decide(state("a", 800)).size == SMALL
+def test_power_tuning_takes_the_cheapest_option_within_the_speed_tolerance():
+    p = make_policy("power-tuning", chain(), profiles=profiles(), options=OPTIONS)
+    # a: fastest 200 (large); medium 250 is 25 % slower (> 20 %): large. b: medium 350 vs 300:
+    # 17 % slower and cheaper: medium.
+    assert p.decide(state("a", 5)).size == LARGE and p.decide(state("b", 5)).size == MEDIUM
 
 
-def test_drift_from_invoker_heartbeats():
-    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
-    p.update_stats(
-        [
-            {
-                "action": "guest/b",
-                "option": "medium",
-                "cpu": 1.0,
-                "memory": 512,
-                "count": 30,
-                "mean": 700.0,
-                "p50": 690.0,
-                "p95": 700.0,
-            }
-        ]
-    )
-    # p50 690 and p95 700 vs profiled 350: both moved, the smaller ratio counts
-    assert p.drift["b"] == pytest.approx(690 / 350)
-    assert p.decide(state("b", 1000)).size == MEDIUM  # 1000 / 1.97 = 507
+def test_oracle_plan_is_the_cheapest_meeting_the_slo_on_measured_durations():
+    measured = {n: {o: (float(ms), float(ms)) for o, ms in per.items()} for n, per in CHAIN.items()}
+    plan = oracle_plan(chain(), measured, OPTIONS, 800, Price())
+    assert plan.options == {"a": "small", "b": "medium"} and plan.feasible
+    assert plan.tail_ms == 750
+    del measured["b"]["medium"]  # medium ran out of memory on this request
+    plan = oracle_plan(chain(), measured, OPTIONS, 800, Price())
+    assert plan.options["b"] != "medium" and plan.feasible
 
 
 def test_oracle_takes_cheapest_plan_for_actual_durations():

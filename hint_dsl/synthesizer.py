@@ -19,6 +19,11 @@ Method (our reconstruction of Janus, see reference/janus-paper-notes.md §R):
    the level is reported infeasible. Size classes link along edges through the profiling runs:
    when sizing node f for an input of class k, a child's time and cost are the worst over the
    child's classes seen in the runs where f's input was of class k (all of them if unknown).
+   Tables are monotone in input size too: at the same budget a larger input class never gets a
+   slower option than a smaller one. A class profiled on fewer than `min_class_runs` node runs at
+   some option is too thin to tell options apart: it takes the next larger class's choices and
+   the report lists it under `warnings` (profile more inputs of that size), instead of rules
+   that follow one noisy run.
 3. Condensation: adjacent budget levels with the same option merge into one
    `when remaining < X use O` rule, the last run becomes `otherwise use O` (the cheapest safe
    option); size classes whose tables are identical merge, and a split on `input.bytes` is kept
@@ -135,14 +140,20 @@ def _own_cost(profiles, function, option, k) -> float:
 
 
 def _node_table(
-    node, kids, tables, profiles, options, p, margin, levels, grid_ms, min_saving
+    node, kids, tables, profiles, options, p, margin, levels, grid_ms, min_saving, thin=()
 ) -> _Table:
     table = _Table(levels, grid_ms)
     classes = profiles.size_classes(node.id) or [None]
     if len(classes) == 1:
         classes = [None]
     largest = max(options, key=lambda s: (s.cpu, s.memory)).option
+    speed = {o.option: i for i, o in enumerate(sorted(options, key=lambda s: (s.cpu, s.memory)))}
+    previous = None
+    thin_classes = [k for k in classes if (node.id, k) in thin]
     for k in classes:
+        if k in thin_classes:
+            continue  # filled below from the next larger class
+
         candidates = [
             (
                 _own_cost(profiles, node.id, o.option, k),
@@ -159,8 +170,36 @@ def _node_table(
         row: list[_Choice] = []
         for b in levels:
             row.append(_choose(b, candidates, expect, row[-1] if row else None, tails, min_saving))
+        smaller = table.choices.get(previous) if previous is not None else None
+        if smaller is not None:  # a larger input never gets a slower option at the same budget
+            by_name = {name: (own, tail) for own, tail, name in candidates}
+            for i, b in enumerate(levels):
+                o = smaller[i].option
+                if o in by_name and speed[row[i].option] < speed[o]:
+                    own, tail = by_name[o]
+                    row[i] = _evaluate(b, own, tail, o, expect)
         table.choices[k] = row
+        previous = k
+    for k in thin_classes:  # too few runs to tell options apart: as the next larger class
+        larger = [c for c in table.choices if c is not None and c > k]
+        source = min(larger) if larger else max(c for c in table.choices if c is not None)
+        table.choices[k] = list(table.choices[source])
     return table
+
+
+def thin_cells(profiles: Profiles, workflow, options: list[Size], min_runs: int) -> dict:
+    """{(function, class): runs} for size classes profiled on fewer than `min_runs` node runs at
+    some option: too few to tell options apart, so they take the next larger class's choices."""
+    out = {}
+    for n in workflow.nodes:
+        classes = profiles.size_classes(n.id)
+        if len(classes) < 2:
+            continue
+        for k in classes:
+            runs = min(len(profiles.node_runs(n.id, o.option, k)) for o in options)
+            if runs < min_runs and any(profiles.node_runs(n.id, o.option, k) for o in options):
+                out[(n.id, k)] = runs
+    return out
 
 
 def _runs(choices: list[_Choice]) -> list[tuple[int, int, str]]:
@@ -217,6 +256,7 @@ def synthesize(
     grid_ms: float = 50.0,
     margin: float = 0.1,
     min_saving: float = 0.03,
+    min_class_runs: int = 3,
 ) -> Synthesis:
     """Hint text for `workflow` from `profiles`; see the module docstring for the method."""
     p = percentile if percentile is not None else getattr(workflow, "percentile", 99) or 99
@@ -225,10 +265,21 @@ def synthesize(
         raise ValueError("synthesize needs named options (Size(..., option='small'))")
     levels = _levels(slo, grid_ms)
     kids = dag.children(workflow)
+    thin = thin_cells(profiles, workflow, options, min_class_runs)
     tables: dict[str, _Table] = {}
     for node in reversed(workflow.nodes):
         tables[node.id] = _node_table(
-            node, kids[node.id], tables, profiles, options, p, margin, levels, grid_ms, min_saving
+            node,
+            kids[node.id],
+            tables,
+            profiles,
+            options,
+            p,
+            margin,
+            levels,
+            grid_ms,
+            min_saving,
+            thin,
         )
     functions = [
         ast.FunctionHints(n.id, _condense(tables[n.id], profiles.size_key(n.id)))
@@ -243,9 +294,13 @@ def synthesize(
         functions,
     )
     text = format(hint)
-    return Synthesis(
-        text, _report(workflow, tables, functions, levels, slo, p, grid_ms, margin, text)
-    )
+    report = _report(workflow, tables, functions, levels, slo, p, grid_ms, margin, text)
+    report["warnings"] = [
+        f"{f}: input class {k} has {runs} profiled run(s) at some option (< {min_class_runs}): "
+        "it follows the next larger class; profile more inputs of that size to split it"
+        for (f, k), runs in sorted(thin.items(), key=lambda x: (x[0][0], x[0][1]))
+    ]
+    return Synthesis(text, report)
 
 
 def _report(workflow, tables, functions, levels, slo, p, grid_ms, margin, text) -> dict:

@@ -266,3 +266,52 @@ def test_noisy_profiles_give_a_short_staircase_per_function_and_class():
         for options in groups.values():
             assert len(options) == len(set(options)), (fn.name, options)  # one range per option
     assert s.report["rules_after"] < s.report["rules_before"] / 10
+
+
+def _classed(per_class, runs=3):
+    """per_class: {input bytes: {option: ms}} for one function 'a' -> profiles."""
+    p = Profiles("wf", {o.option: o for o in (SMALL, MEDIUM, LARGE)})
+    r = 0
+    for nbytes, per in per_class.items():
+        for _ in range(runs):
+            for opt, ms in per.items():
+                p.add(Sample("a", opt, ms, nbytes, r, 0))
+            r += 1
+    return p
+
+
+def test_rules_are_monotone_in_input_size():
+    # The middle class is oddly fast at small (profile noise): on its own it would choose small
+    # at a budget where the smaller inputs need medium. A larger input never gets a slower option.
+    prof = _classed(
+        {
+            1 << 10: {"small": 900, "medium": 400, "large": 300},
+            1 << 12: {"small": 500, "medium": 450, "large": 350},
+            1 << 14: {"small": 2000, "medium": 1000, "large": 600},
+        }
+    )
+    s = synthesize(workflow(1000, node("a")), prof, [SMALL, MEDIUM, LARGE], margin=0.0)
+    hints = hint_dsl.compile(s.text, ["a"])
+    speed = {"small": 0, "medium": 1, "large": 2}
+    for remaining in range(100, 1001, 50):
+        chosen = []
+        for nbytes in (1 << 10, 1 << 12, 1 << 14):
+            st = NodeState(function="a", remaining_ms=float(remaining), input_bytes=nbytes)
+            chosen.append(speed[hints.decide("a", st).size.option])
+        assert chosen == sorted(chosen), (remaining, chosen)
+
+
+def test_thin_classes_warn_and_follow_the_next_larger_class():
+    prof = _classed(
+        {
+            1 << 10: {"small": 300, "medium": 250, "large": 200},
+            1 << 14: {"small": 2000, "medium": 900, "large": 600},
+        }
+    )
+    for opt, ms in {"small": 100, "medium": 900, "large": 900}.items():  # one odd run
+        prof.add(Sample("a", opt, ms, 1 << 12, 99, 0))
+    s = synthesize(workflow(1000, node("a")), prof, [SMALL, MEDIUM, LARGE], margin=0.0)
+    assert len(s.report["warnings"]) == 1 and "input class 12" in s.report["warnings"][0]
+    hints = hint_dsl.compile(s.text, ["a"])
+    st = NodeState(function="a", remaining_ms=1000.0, input_bytes=1 << 12)
+    assert hints.decide("a", st).size.option == "medium"  # as class 14, not the noisy small

@@ -1,13 +1,15 @@
-"""Prometheus metrics: the exposition format of the metric types, the controller's
-``GET /metrics`` moving after invokes and throttles (fake invoker), and the invoker's set."""
+"""Prometheus metrics: the exposition through prometheus_client (common/prometheus.py), the
+controller's ``GET /metrics`` moving after invokes and throttles (fake invoker), and the
+invoker's set."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from common.prometheus import Counter, Gauge, Histogram, render
+from common.prometheus import CounterWithoutSuffix, exposition, gauge
 from invoker.metrics import InvokerMetrics
 from tests.controller.conftest import FakeInvoker
 
@@ -28,23 +30,30 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 
 def test_exposition_format():
-    c = Counter("jobs_total", "Jobs.", ("kind",))
-    c.inc(kind='say "hi"\n')
-    c.inc(2, kind="b")
-    h = Histogram("lat_seconds", "Latency.", buckets=(0.1, 1.0))
+    registry = CollectorRegistry()
+    c = Counter("jobs_total", "Jobs.", ("kind",), registry=registry)
+    c.labels(kind='say "hi"\n').inc()
+    c.labels(kind="b").inc(2)
+    h = Histogram("lat_seconds", "Latency.", buckets=(0.1, 1.0), registry=registry)
     for v in (0.05, 0.1, 0.5, 3.0):
         h.observe(v)
-    g = Gauge("up", "Up.", (), lambda: {(): 1})
-    text = render([c, h, g])
+    status = CounterWithoutSuffix("status", "By status.", ("status",))
+    registry.register(status)
+    status.labels(status="success").inc()
+    text = exposition(registry, [gauge("up", "Up.", (), {(): 1})])
     assert "# TYPE jobs_total counter" in text and "# TYPE lat_seconds histogram" in text
     assert (
-        'jobs_total{kind="say \\"hi\\"\\n"} 1' in text and sample(text, "jobs_total", kind="b") == 2
+        'jobs_total{kind="say \\"hi\\"\\n"} 1.0' in text
+        and sample(text, "jobs_total", kind="b") == 2
     )
     assert sample(text, "lat_seconds_bucket", le="0.1") == 2
-    assert sample(text, "lat_seconds_bucket", le="1") == 3
+    assert sample(text, "lat_seconds_bucket", le="1.0") == 3
     assert sample(text, "lat_seconds_bucket", le="+Inf") == 4
     assert sample(text, "lat_seconds_count") == 4 and sample(text, "lat_seconds_sum") == 3.65
     assert sample(text, "up") == 1
+    # OpenWhisk's name without _total is kept, and no _created series appear.
+    assert sample(text, "status", status="success") == 1
+    assert "status_total" not in text and "_created" not in text
 
 
 def test_counters_move_after_invokes(platform, guest):
@@ -76,7 +85,10 @@ def test_counters_move_after_invokes(platform, guest):
     r = client.get("/metrics")
     assert r.status_code == 200 and r.content_type.startswith("text/plain; version=0.0.4")
     after = r.data.decode()
-    delta = lambda name, **l: sample(after, name, **l) - sample(before, name, **l)  # noqa: E731
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
     assert delta("openwhisk_action_activations_total", **user) == 2
     assert delta("openwhisk_action_status", status="success", **user) == 1
     assert delta("openwhisk_action_status", status="application_error", **user) == 1

@@ -106,6 +106,106 @@ def sweep(result: dict, tables: StageTables, corrections: dict, workload: str) -
     return {k: round(v, 1) for k, v in out.items()}
 
 
+def do_no_harm(result: dict, tables: StageTables, corrections: dict) -> dict:
+    """Max and mean latency (ms) on the calibrated tables (the engine's truth) of multi-stream and
+    of nova with and without the do-no-harm guard, each either deciding on the run's corrections
+    from the start ("frozen") or learning them during the run from the profiled tables, as the
+    engine's nova does ("learning": the simulator reports each stage time to the policy)."""
+    seed, cv = seed_and_cv(result.get("command") or result["commands"][0])
+    calibrated = frozen(tables, corrections)
+    batch = result.get("max_batch", 16)
+    out = {}
+    for w in result["workloads"]:
+        arr = arrivals(result, w, seed, cv)
+        row = {}
+        for label, params, learn in (
+            ("multi-stream", None, False),
+            ("nova/learning", {}, True),
+            ("nova/guard=0/learning", {"guard": 0}, True),
+            ("nova/frozen", {}, False),
+            ("nova/guard=0/frozen", {"guard": 0}, False),
+        ):
+            name = "multi-stream" if params is None else "nova"
+            policy = make_policy(name, tables, max_batch=batch, **(params or {}))
+            if name == "nova" and not learn:
+                policy.tables = frozen(tables, corrections)
+                policy.predictor.tables = policy.tables
+            s = simulate(policy, calibrated, arr).summary()
+            row[label] = {"max_ms": round(s["max_ms"], 1), "mean_ms": round(s["mean_ms"], 1)}
+        out[w["name"]] = row
+    return out
+
+
+def solo_service_ms(tables, a: Arrival) -> float:
+    """A request alone on the whole GPU: vision + prefill + its decode steps at batch 1."""
+    n = tables.total_sms
+    vision = tables.interp(VISION, n, a.patches) if a.patches else 0.0
+    return (
+        vision
+        + tables.interp(PREFILL, n, a.prompt_tokens)
+        + (a.new_tokens - 1) * tables.interp(DECODE, n, 1)
+    )
+
+
+def mixed_deadlines(
+    result: dict,
+    tables: StageTables,
+    corrections: dict,
+    load: float = 0.8,
+    seeds=(1, 2, 3),
+    tight: float = 2.0,
+    loose: float = 10.0,
+) -> dict:
+    """The mixed-deadline workload on the calibrated tables: Poisson at `load`, half the requests
+    with a deadline of `tight` × their solo service time, half `loose` ×. Every FCFS baseline
+    against nova (least slack first, early admission), seeded by the nova row's corrections."""
+    from bench.nova_workload import make_workload, with_deadlines
+
+    calibrated = frozen(tables, corrections)
+    service = result["service_ms"]
+    batch = result.get("max_batch", 16)
+    rate = load * result["load_1_rps"]
+    out = {}
+    for seed in seeds:
+        items = make_workload(60, rate, "poisson", seed=seed)
+
+        def arrival(it, deadline_s=None):
+            return Arrival(
+                it.at_s * 1e3,
+                service[it.screen]["patches"],
+                service[it.screen]["prompt_tokens"] - 65 + it.prompt_len,
+                it.output_len,
+                None if deadline_s is None else (it.at_s + deadline_s) * 1e3,
+            )
+
+        items = with_deadlines(
+            items,
+            lambda it: solo_service_ms(calibrated, arrival(it)) / 1e3,
+            tight,
+            loose,
+            seed=seed,
+        )
+        arr = [arrival(it, it.deadline_s) for it in items]
+        row = {}
+        for name in ("multi-stream", "pf-limit", "nova-fcfs", "nova"):
+            if name == "nova-fcfs":
+                policy = make_policy("nova", tables, max_batch=batch, deadlines=False)
+            else:
+                policy = make_policy(name, tables, max_batch=batch)
+            if name.startswith("nova"):
+                policy.tables = frozen(tables, corrections)
+                policy.predictor.tables = policy.tables
+            s = simulate(policy, calibrated, arr).summary()
+            row[name] = {
+                "attainment": round(s["deadlines"]["attainment"], 3),
+                **{k: s["deadlines"][k] for k in ("met", "missed", "refused", "expired")},
+                "throughput_rps": round(s["throughput_rps"], 3),
+                "max_ms": round(s["max_ms"], 1),
+            }
+        out[f"seed-{seed}"] = row
+    return out
+
+
 class HeldDecode(MultiStream):
     """What-if schedule (not a runtime policy): multi-stream, except that no decode step starts
     while a compute stage runs or starts and at least `queue` requests wait for compute, unless a
@@ -179,7 +279,7 @@ def main(argv=None):
     p.add_argument("--workload", default="bursty-0.7", help="whose nova row's calibration to apply")
     p.add_argument(
         "--what-if",
-        choices=["held-decode"],
+        choices=["held-decode", "mixed-deadlines"],
         default=None,
         help="also simulate a schedule the runtime does not have (see the module doc)",
     )
@@ -210,6 +310,17 @@ def main(argv=None):
                 f"{w:>14} {name:>14} {(r['measured_max_ms'] or 0) / 1e3:11.2f} {sim['profiled'] / 1e3:13.2f} "
                 f"{sim['calibrated'] / 1e3:15.2f}"
             )
+    harm = do_no_harm(result, tables, corrections)
+    print("\non calibrated tables, max / mean latency (s), nova against multi-stream:")
+    for w, row in harm.items():
+        base = row["multi-stream"]["max_ms"]
+        print(
+            f"{w:>14} "
+            + "  ".join(
+                f"{k} {v['max_ms'] / 1e3:.2f}/{v['mean_ms'] / 1e3:.2f} ({100 * (v['max_ms'] / base - 1):+.1f}%)"
+                for k, v in row.items()
+            )
+        )
     swept = sweep(result, tables, corrections, args.workload)
     best = min((k for k in swept if k.startswith("nova-static")), key=swept.get)
     print(
@@ -223,8 +334,21 @@ def main(argv=None):
         "corrections": corrections,
         "workloads": checked,
         f"sweep_{args.workload}": swept,
+        "do_no_harm": harm,
     }
-    if args.what_if:
+    if args.what_if == "mixed-deadlines":
+        mixed = doc["what_if_mixed_deadlines"] = mixed_deadlines(result, tables, corrections)
+        print("\nmixed deadlines, Poisson 0.8 (attainment, refused, throughput):")
+        for seed, row in mixed.items():
+            print(
+                f"{seed:>8} "
+                + "  ".join(
+                    f"{k} {v['attainment']:.2f} ref {v['refused']} exp {v['expired']} "
+                    f"thr {v['throughput_rps']:.2f}"
+                    for k, v in row.items()
+                )
+            )
+    elif args.what_if:
         sets = {"calibrated": corrections}
         if args.overhead:
             with open(args.overhead) as f:

@@ -27,6 +27,8 @@ class WorkItem:
     prompt_len: int
     output_len: int
     seed: int  # prompt token ids are drawn from this
+    deadline_s: float | None = None  # budget from arrival (None: no deadline)
+    tight: bool = False  # a tight-deadline request of a mixed-deadline workload
 
 
 def poisson_gaps(n: int, rate: float, rng: random.Random) -> list[float]:
@@ -88,6 +90,28 @@ def make_workload(
             )
         )
     return items
+
+
+def with_deadlines(
+    items: list[WorkItem],
+    solo_s,
+    tight: float = 2.0,
+    loose: float = 10.0,
+    tight_share: float = 0.5,
+    seed: int = 0,
+) -> list[WorkItem]:
+    """The mixed-deadline workload: each request gets a deadline of `tight` × its solo service
+    time (`solo_s(item)`: vision + prefill + decode alone on the whole GPU, seconds) with
+    probability `tight_share`, else `loose` × it (an agent's background step). Seeded."""
+    import dataclasses
+
+    rng = random.Random(seed)
+    out = []
+    for it in items:
+        is_tight = rng.random() < tight_share
+        budget = (tight if is_tight else loose) * solo_s(it)
+        out.append(dataclasses.replace(it, deadline_s=budget, tight=is_tight))
+    return out
 
 
 def gap_cv(items: list[WorkItem]) -> float:

@@ -50,9 +50,11 @@ from runtimes.vlm.scheduler.plan import (
     VISION,
     DecodeView,
     Plan,
+    PrefillChunk,
     RequestView,
     SchedulerState,
 )
+from runtimes.vlm.scheduler.queueing import ArrivalRateEstimator
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,16 @@ def _view(r: Request, t0: float) -> RequestView:
         prompt_tokens=r.prompt_tokens,
         max_new_tokens=r.max_tokens,
         prefilled=r.prefilled,
+        deadline_ms=_deadline_ms(r, t0),
     )
+
+
+def _deadline_ms(r: Request, t0: float) -> float | None:
+    return None if r.deadline is None else (r.deadline - t0) * 1e3
+
+
+class DeadlineUnreachable(ValueError):
+    """Early admission refused a request: it is predicted to finish past its deadline."""
 
 
 # ---------------------------------------------------------------------------------------- devices
@@ -276,21 +287,34 @@ class StageWorker:
             self._on_done(self.stage, job, result, error)
 
 
-class _RateEstimator:
-    """Arrival rate (requests/s) as an exponentially weighted mean of inter-arrival gaps."""
+@dataclass(frozen=True)
+class VisionJob:
+    """Encode these requests' images together on `sms` SMs (None: plain stream)."""
 
-    def __init__(self, weight: float = 0.2):
-        self.weight, self.last, self.gap = weight, None, None
+    requests: list[Request]
+    sms: int | None
 
-    def observe(self, t: float) -> None:
-        if self.last is not None:
-            g = max(t - self.last, 1e-6)
-            self.gap = g if self.gap is None else (1 - self.weight) * self.gap + self.weight * g
-        self.last = t
 
-    @property
-    def rate(self) -> float:
-        return 0.0 if not self.gap else 1.0 / self.gap
+@dataclass(frozen=True)
+class PrefillJob:
+    """Prefill `chunk` of `request` into its KV slot on `sms` SMs (None: plain stream)."""
+
+    request: Request
+    chunk: PrefillChunk
+    sms: int | None
+
+
+@dataclass(frozen=True)
+class DecodeJob:
+    """One decode step of the requests in `slots` (same order), idling up to `gap_ms` first."""
+
+    slots: list[int]
+    sms: int | None
+    requests: list[Request]
+    gap_ms: float = 0.0
+
+
+Job = VisionJob | PrefillJob | DecodeJob
 
 
 @dataclass(frozen=True)
@@ -354,7 +378,7 @@ class Engine:
         self._serial: collections.deque = (
             collections.deque()
         )  # remaining steps of a non-pipelined plan
-        self._rate = _RateEstimator()
+        self._rate = ArrivalRateEstimator()  # the simulator's too: one estimate of λ
         self.last_plan: Plan = Plan()
         self._done: collections.deque[Request] = collections.deque(maxlen=config.latency_window)
         self._batch_hist: collections.Counter = collections.Counter()
@@ -471,7 +495,13 @@ class Engine:
                 "send a smaller image, a shorter prompt or fewer max_tokens"
             )
         with self._lock:
-            self._rate.observe(r.arrival)
+            self._rate.observe(self._ms(r.arrival))
+            admit = getattr(self.policy, "admit", None)
+            if admit is not None and r.deadline is not None:
+                verdict = admit(self._state(), _view(r, self._t0))
+                if not verdict.admitted:
+                    self._counts["refused"] += 1
+                    raise DeadlineUnreachable(f"refused at admission: {verdict.reason}")
             (self._waiting if r.patches else self._ready).append(r)
             self._counts["submitted"] += 1
             self._reschedule()
@@ -481,10 +511,15 @@ class Engine:
         return self.submit(*args, **kw).wait(timeout)
 
     # ------------------------------------------------------------------ deciding
+    def _ms(self, t: float) -> float:
+        """A time.perf_counter() instant as ms on the scheduler's clock (0 = engine created)."""
+        return (t - self._t0) * 1e3
+
     def _state(self) -> SchedulerState:
         t0 = self._t0
+        now_ms = self._ms(time.perf_counter())
         return SchedulerState(
-            now_ms=(time.perf_counter() - t0) * 1e3,
+            now_ms=now_ms,
             waiting=tuple(_view(r, t0) for r in self._waiting),
             ready=tuple(_view(r, t0) for r in self._ready),
             in_vision=_view(self._in_vision[0], t0) if self._in_vision else None,
@@ -495,10 +530,11 @@ class Engine:
                     slot=s,
                     remaining_tokens=r.max_tokens - len(r.output_ids),
                     arrival_ms=(r.arrival - t0) * 1e3,
+                    deadline_ms=_deadline_ms(r, t0),
                 )
                 for s, r in sorted(self._decoding.items())
             ),
-            arrival_rate=self._rate.rate,
+            arrival_rate=self._rate.rate_per_s(now_ms),
             free_slots=len(self._free_slots),
             prefills_since_decode=self._prefills_since_decode,
         )
@@ -527,30 +563,23 @@ class Engine:
             self._serial.extend(steps)
             self._advance_serial()
 
-    def _steps(self, plan: Plan) -> list[tuple[str, tuple]]:
+    def _steps(self, plan: Plan) -> list[tuple[str, Job]]:
         """The plan's work as (stage, job) pairs the engine can start now, in stage order."""
         split = plan.sm_split
-        out = []
+        out: list[tuple[str, Job]] = []
         by_id = {r.rid: r for r in self._waiting}
         vis = [by_id[rid] for rid in plan.vision if rid in by_id]
         if vis:
-            out.append((VISION, (vis, self._share(split, VISION))))
+            out.append((VISION, VisionJob(vis, self._share(split, VISION))))
         if plan.prefill is not None:
             r = next((x for x in self._ready if x.rid == plan.prefill.rid), None)
             if r is not None and (r.slot is not None or self._free_slots):
-                out.append((PREFILL, (r, plan.prefill, self._share(split, PREFILL))))
+                out.append((PREFILL, PrefillJob(r, plan.prefill, self._share(split, PREFILL))))
         slots = [s for s in plan.decode if s in self._decoding]
         if slots:
+            reqs = [self._decoding[s] for s in slots]
             out.append(
-                (
-                    DECODE,
-                    (
-                        slots,
-                        self._share(split, DECODE),
-                        [self._decoding[s] for s in slots],
-                        plan.decode_gap_ms,
-                    ),
-                )
+                (DECODE, DecodeJob(slots, self._share(split, DECODE), reqs, plan.decode_gap_ms))
             )
         return out
 
@@ -569,26 +598,25 @@ class Engine:
             return self._plain[stage]
         return self.partitioner.stream(stage, sms) or self._plain[stage]
 
-    def _start(self, stage: str, job) -> None:
-        if stage == VISION:
-            reqs = job[0]
-            for r in reqs:
+    def _start(self, stage: str, job: Job) -> None:
+        if isinstance(job, VisionJob):
+            for r in job.requests:
                 self._waiting.remove(r)
-            self._in_vision = list(reqs)
-        elif stage == PREFILL:
-            r = job[0]
+            self._in_vision = list(job.requests)
+        elif isinstance(job, PrefillJob):
+            r = job.request
             if r.slot is None:
                 r.slot = self._free_slots.pop(0)
             self._ready.remove(r)
             self._in_prefill = r
-        elif stage == DECODE and job[3] > 0:
+        elif job.gap_ms > 0:
             self._counts["paced_steps"] += 1
         self.workers[stage].submit(job)
 
     def _advance_serial(self) -> None:
         while self._serial:
             stage, job = self._serial.popleft()
-            if stage == VISION and not all(r in self._waiting for r in job[0]):
+            if isinstance(job, VisionJob) and not all(r in self._waiting for r in job.requests):
                 continue
             self._start(stage, job)
             return
@@ -606,8 +634,8 @@ class Engine:
                 )
 
     # ------------------------------------------------------------------ stage work (worker threads)
-    def _run_vision(self, job) -> object | None:
-        reqs, sms = job
+    def _run_vision(self, job: VisionJob) -> object | None:
+        reqs, sms = job.requests, job.sms
         stream = self._stream(VISION, {VISION: sms} if sms else None)
         now = time.perf_counter()
         for r in reqs:
@@ -626,8 +654,8 @@ class Engine:
         self._report_compute(VISION, sms, sum(r.patches for r in reqs), steps0, now)
         return ev
 
-    def _run_prefill(self, job):
-        r, chunk, sms = job
+    def _run_prefill(self, job: PrefillJob) -> int | None:
+        r, chunk, sms = job.request, job.chunk, job.sms
         stream = self._stream(PREFILL, {PREFILL: sms} if sms else None)
         start = time.perf_counter()
         r.marks.setdefault("prefill_start", start)
@@ -647,8 +675,8 @@ class Engine:
         self._report_compute(PREFILL, sms, chunk.tokens, steps0, start)
         return None if first is None else int(first[0])
 
-    def _run_decode(self, job):
-        slots, sms, reqs, gap_ms = job
+    def _run_decode(self, job: DecodeJob) -> tuple[list[int], float]:
+        slots, sms, reqs, gap_ms = job.slots, job.sms, job.requests, job.gap_ms
         if gap_ms > 0:
             self._pace(gap_ms)
         stream = self._stream(DECODE, {DECODE: sms} if sms else None)
@@ -698,13 +726,13 @@ class Engine:
             time.sleep(min(left, 0.0005))
 
     # ------------------------------------------------------------------ completion (worker threads)
-    def _on_done(self, stage: str, job, result, error) -> None:
+    def _on_done(self, stage: str, job: Job, result, error) -> None:
         with self._lock:
             self.workers[stage].busy = False
             now = time.perf_counter()
-            if stage == VISION:
+            if isinstance(job, VisionJob):
                 self._vision_done(job, now, error)
-            elif stage == PREFILL:
+            elif isinstance(job, PrefillJob):
                 self._prefill_done(job, result, now, error)
             else:
                 self._decode_done(job, result, now, error)
@@ -713,9 +741,9 @@ class Engine:
             if not self._serial:
                 self._reschedule()
 
-    def _vision_done(self, job, now, error) -> None:
+    def _vision_done(self, job: VisionJob, now: float, error) -> None:
         self._in_vision = []
-        for r in job[0]:
+        for r in job.requests:
             if error is not None:
                 self._fail(r, f"vision encode failed: {error}")
                 continue
@@ -723,8 +751,8 @@ class Engine:
             self._ready.append(r)
         self._ready = collections.deque(sorted(self._ready, key=lambda x: x.arrival))
 
-    def _prefill_done(self, job, first, now, error) -> None:
-        r, chunk, _ = job
+    def _prefill_done(self, job: PrefillJob, first, now: float, error) -> None:
+        r, chunk = job.request, job.chunk
         self._in_prefill = None
         if error is not None:
             self._release(r)
@@ -744,8 +772,8 @@ class Engine:
         else:
             self._decoding[r.slot] = r
 
-    def _decode_done(self, job, result, now, error) -> None:
-        slots = job[0]
+    def _decode_done(self, job: DecodeJob, result, now: float, error) -> None:
+        slots = job.slots
         if error is not None:
             for s in slots:
                 r = self._decoding.pop(s)
@@ -814,7 +842,7 @@ class Engine:
                     "histogram": {str(k): v for k, v in sorted(self._batch_hist.items())},
                     "max": max(self._batch_hist, default=0),
                 },
-                "arrival_rate": self._rate.rate,
+                "arrival_rate": self._rate.rate_per_s(self._ms(time.perf_counter())),
                 "counts": dict(self._counts),
                 "decide_ms": percentiles(list(self._decide_ms)),
             }

@@ -29,6 +29,7 @@ class RequestView:
     prompt_tokens: int  # LLM prefill length, image tokens included
     max_new_tokens: int
     prefilled: int = 0  # prompt tokens already prefilled (chunked prefill)
+    deadline_ms: float | None = None  # absolute, on the state's clock (None: no deadline)
 
     @property
     def prefill_left(self) -> int:
@@ -43,6 +44,7 @@ class DecodeView:
     slot: int
     remaining_tokens: int
     arrival_ms: float = 0.0
+    deadline_ms: float | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,16 @@ import math
 from collections import OrderedDict
 
 from .calibrate import CalibratedTables
+from .deadlines import (
+    Admission,
+    ServicePredictor,
+    admit,
+    decode_at_risk,
+    decode_order,
+    decode_slack_ms,
+    least_slack_first,
+    slack_ms,
+)
 from .pareto import ParetoFrontier, build_frontier, candidate_splits
 from .plan import DECODE, PREFILL, VISION, Plan, PrefillChunk, RequestView, SchedulerState
 from .queueing import LatencyModel, RequestShape
@@ -50,8 +60,12 @@ DEFAULT_SHAPE = RequestShape(
 )  # a 1344x756 screenshot
 
 
-def decode_batch(state: SchedulerState, max_batch: int) -> tuple[int, ...]:
-    return tuple(d.slot for d in state.decoding[:max_batch])
+def decode_batch(
+    state: SchedulerState, max_batch: int, step_ms: float | None = None
+) -> tuple[int, ...]:
+    """Slots of the next decode step: oldest first, or least slack first given the step time."""
+    running = state.decoding if step_ms is None else decode_order(state, step_ms)
+    return tuple(d.slot for d in running[:max_batch])
 
 
 def can_prefill(state: SchedulerState, req: RequestView) -> bool:
@@ -62,9 +76,22 @@ def whole_prefill(req: RequestView) -> PrefillChunk:
     return PrefillChunk(req.rid, req.prefilled, req.prefill_left, final=True)
 
 
-def next_compute(state: SchedulerState) -> tuple[tuple[str, ...], PrefillChunk | None]:
-    """FCFS work for the compute partition when it is idle: a waiting prefill, else a vision encode."""
+def next_compute(
+    state: SchedulerState, predictor: ServicePredictor | None = None
+) -> tuple[tuple[str, ...], PrefillChunk | None]:
+    """Work for the compute partition when it is idle. FCFS: a waiting prefill, else a vision
+    encode. With a `predictor` and some deadline queued: least slack first over both queues
+    (`deadlines.py`); the same FCFS order when no request has a deadline."""
     if state.compute_busy:
+        return (), None
+    queued = state.ready + state.waiting
+    if predictor is not None and any(r.deadline_ms is not None for r in queued):
+        ready = {r.rid for r in state.ready}
+        for r in least_slack_first(queued, state.now_ms, predictor):
+            if r.rid not in ready:
+                return (r.rid,), None
+            if can_prefill(state, r):
+                return (), whole_prefill(r)
         return (), None
     if state.ready and can_prefill(state, state.ready[0]):
         return (), whole_prefill(state.ready[0])
@@ -164,8 +191,8 @@ class _Pipelined:
         self.tables, self.total_sms, self.max_batch = tables, tables.total_sms, max_batch
 
     def decide(self, state: SchedulerState) -> Plan:
-        vision, prefill = next_compute(state)
-        batch = decode_batch(state, self.max_batch)
+        vision, prefill = self.next_compute(state)
+        batch = self.decode_batch(state)
         co_runner = (
             VISION
             if state.in_vision or vision
@@ -175,6 +202,12 @@ class _Pipelined:
         )
         split, reason = self.split(state, co_runner, bool(batch))
         return Plan(vision=vision, prefill=prefill, decode=batch, sm_split=split, reason=reason)
+
+    def next_compute(self, state: SchedulerState) -> tuple[tuple[str, ...], PrefillChunk | None]:
+        return next_compute(state)
+
+    def decode_batch(self, state: SchedulerState) -> tuple[int, ...]:
+        return decode_batch(state, self.max_batch)
 
     def split(
         self, state: SchedulerState, co_runner: str | None, decoding: bool
@@ -251,10 +284,30 @@ class Nova(_Pipelined):
         pace: bool = True,
         calibrate: bool = True,
         max_gap_factor: float = 0.0,
+        guard: float = 0.05,
+        deadlines: bool = True,
+        admit_margin: float = 1.5,  # the predictor is pessimistic: 1.0 refused 30 % (simulator)
+        corrections: dict | None = None,
     ):
         super().__init__(tables, max_batch)
-        self.tables = CalibratedTables(tables)  # also memoises the model's table lookups
+        if guard < 0 or admit_margin <= 0:
+            raise ValueError(
+                f"nova guard must be >= 0 and admit_margin > 0, got {guard}, {admit_margin}"
+            )
+        # Also memoises the model's table lookups. `corrections` (what /metrics → calibration
+        # showed in an earlier run on this card) start it calibrated: learning on the profiled
+        # tables is where nova lost to plain sharing in the simulator (bench/nova_simcheck.py).
+        self.tables = (
+            CalibratedTables.seeded(tables, corrections)
+            if corrections
+            else CalibratedTables(tables)
+        )
         self.tables.learning = calibrate
+        self.guard, self.deadlines, self.admit_margin = guard, deadlines, admit_margin
+        self.predictor = ServicePredictor(self.tables, decode_batch_hint)
+        self._plain_mode = (
+            True  # do-no-harm guard: start on plain sharing, leave it only on a margin
+        )
         self.max_decode_slowdown, self.pace, self.max_gap_factor = (
             max_decode_slowdown,
             pace,
@@ -264,7 +317,8 @@ class Nova(_Pipelined):
         self._gap = 0.0
         self.window, self.batch_hint = window, decode_batch_hint
         self._mix: OrderedDict[str, RequestShape] = OrderedDict()
-        self._cache: dict[tuple, tuple[tuple, tuple, int | None, float]] = {}
+        self._cache: dict[tuple, tuple] = {}
+        self._last_model: tuple = ()
         self._held: tuple[str, dict | None, float] | None = (
             None  # (compute request, its split, decode gap)
         )
@@ -273,7 +327,7 @@ class Nova(_Pipelined):
     def decide(self, state: SchedulerState) -> Plan:
         running = state.in_vision or state.in_prefill
         if running is not None and self._held is not None and self._held[0] == running.rid:
-            batch = decode_batch(state, self.max_batch)
+            batch = self.decode_batch(state)
             _, split, gap = self._held
             return Plan(
                 decode=batch,
@@ -282,6 +336,9 @@ class Nova(_Pipelined):
                 reason=f"split held while {running.rid}'s compute stage runs",
             )
         self._gap = 0.0
+        held = self._hold_compute_for_decode(state) if running is None else None
+        if held is not None:
+            return held
         plan = super().decide(state)
         starting = plan.vision[0] if plan.vision else plan.prefill.rid if plan.prefill else None
         if starting is not None:
@@ -291,6 +348,52 @@ class Nova(_Pipelined):
         if self._gap and plan.decode:
             plan = dataclasses.replace(plan, decode_gap_ms=self._slot_guard(state, self._gap))
         return plan
+
+    def next_compute(self, state: SchedulerState) -> tuple[tuple[str, ...], PrefillChunk | None]:
+        return next_compute(state, self.predictor if self.deadlines else None)
+
+    def decode_batch(self, state: SchedulerState) -> tuple[int, ...]:
+        if not self.deadlines or all(d.deadline_ms is None for d in state.decoding):
+            return decode_batch(state, self.max_batch)
+        return decode_batch(state, self.max_batch, self.predictor.step_ms(len(state.decoding)))
+
+    def admit(self, state: SchedulerState, request: RequestView) -> Admission:
+        """Early admission (`deadlines.admit`): refuse a request predicted to miss its deadline."""
+        if not self.deadlines:
+            return Admission(True, math.nan, math.inf)
+        return admit(state, request, self.predictor, self.admit_margin)
+
+    def _hold_compute_for_decode(self, state: SchedulerState) -> Plan | None:
+        """Decode priority by slack: while a decoding request would miss its deadline at the step
+        beside a compute stage but meet it at the step alone, and no queued request is more
+        urgent, start no compute stage: decode runs alone on the whole GPU until it is safe."""
+        if not self.deadlines or not state.decoding or not state.pending:
+            return None
+        if all(d.deadline_ms is None for d in state.decoding):
+            return None
+        n = len(state.decoding)
+        beside, alone = self.predictor.step_ms(n, busy=True), self.predictor.step_ms(n, False)
+        saved = [
+            decode_slack_ms(d, state.now_ms, alone)
+            for d in state.decoding
+            if decode_slack_ms(d, state.now_ms, beside)
+            < 0
+            <= decode_slack_ms(d, state.now_ms, alone)
+        ]
+        if not saved:
+            return None
+        queued = least_slack_first(state.waiting + state.ready, state.now_ms, self.predictor)
+        if slack_ms(queued[0], state.now_ms, self.predictor) <= min(saved):
+            return None  # the queue's head is more urgent: compute goes ahead
+        return Plan(
+            decode=self.decode_batch(state),
+            sm_split={DECODE: self.total_sms},
+            reason=f"compute held: a decoding request meets its deadline only with decode alone "
+            f"(slack {min(saved):.0f} ms)",
+        )
+
+    def _decode_at_risk(self, state: SchedulerState) -> bool:
+        return self.deadlines and decode_at_risk(state, self.predictor.step_ms(len(state.decoding)))
 
     def decode_sms(self, state, co_runner):
         self._observe(state)
@@ -311,7 +414,11 @@ class Nova(_Pipelined):
             s, why = drain[i], f"queue {q} >= alpha {alpha}: throughput end"
         else:
             s, why = op[i], f"queue {q} < alpha {alpha}: operating point"
-        if self.pace and (isinstance(s, Paced) or (s is None and draining)):
+        s, why = self._do_no_harm(state, co_runner, s, why, draining)
+        if self._decode_at_risk(state):  # a decoding request's deadline comes first: no pacing
+            s = None if isinstance(s, Paced) else s
+            why += "; decode at risk of its deadline, not paced"
+        elif self.pace and (isinstance(s, Paced) or (s is None and draining)):
             batch = max(1, min(len(state.decoding), self.max_batch))
             step = decode_step_ms(self.tables, None, batch, co_runner)
             alone = self.tables.interp(DECODE, self.total_sms, batch)
@@ -330,6 +437,34 @@ class Nova(_Pipelined):
         return s, f"{why} for {co_runner}: " + (
             "unpartitioned (shared)" if s is None else f"decode {s} SMs"
         )
+
+    def _do_no_harm(
+        self, state: SchedulerState, co_runner: str, s, why: str, draining: bool
+    ) -> tuple[object, str]:
+        """Plain sharing unless the model predicts the chosen configuration better by `guard`.
+
+        Plain sharing (multi-stream) is in nova's configuration space, so nova should never be
+        worse than it: a partition or paced sharing is taken only when the (calibrated) model
+        predicts it beats plain sharing by more than the guard's margin, mean latency at the
+        operating point, worst queued latency while draining; once on plain sharing, it returns to
+        another configuration only on that margin (hysteresis), and it starts there, so nothing is
+        tried on the profiled tables' word alone by less than the margin."""
+        if self.guard <= 0 or s is None or not self.tables.shared or not self._last_model:
+            return s, why
+        model, op, drain = self._last_model
+        chosen, plain = (drain if draining else op), (None, None)
+        if draining:
+            q = state.pending
+            t_chosen = model.worst_queued_latency_ms(q, chosen, op)
+            t_plain = model.worst_queued_latency_ms(q, plain, plain)
+        else:
+            t_chosen, t_plain = model.mean_latency_ms(chosen), model.mean_latency_ms(plain)
+        need = t_plain * (1 - self.guard) if self._plain_mode else t_plain
+        self._plain_mode = not t_chosen < need
+        self.last.update(guard_chosen_ms=t_chosen, guard_plain_ms=t_plain)
+        if self._plain_mode:
+            return None, f"{why}; guard: plain sharing predicted {t_plain:.0f} ms vs {t_chosen:.0f}"
+        return s, why
 
     def _slack_gap(
         self, state: SchedulerState, service_ms: float, step_ms: float, alone_ms: float
@@ -418,8 +553,11 @@ class Nova(_Pipelined):
             )
             op = model.operating_point(cands)
             drain = model.drain_point(cands, self.max_decode_slowdown)
-            self._cache[key] = (op, drain, model.alpha(op, drain), model.moments(drain).mean_ms)
-        return self._cache[key]
+            alpha = model.alpha(op, drain)
+            self._cache[key] = (op, drain, alpha, model.moments(drain).mean_ms, model)
+        op, drain, alpha, drain_ms, model = self._cache[key]
+        self._last_model = (model, op, drain)
+        return op, drain, alpha, drain_ms
 
     def _candidates(self, front: ParetoFrontier) -> list:
         """Decode shares on the frontier, unpartitioned sharing unless a split beats it on both, and

@@ -41,6 +41,7 @@ class Arrival:
     patches: int
     prompt_tokens: int
     new_tokens: int
+    deadline_ms: float | None = None  # absolute, on the arrivals' clock
 
 
 @dataclass
@@ -52,6 +53,11 @@ class _Req:
     remaining: int = 0
     first_token_ms: float | None = None
     finish_ms: float | None = None
+    dropped: str | None = None  # "refused" at admission, or "expired" before it could start
+
+    @property
+    def served(self) -> bool:
+        return self.dropped is None
 
     def view(self) -> RequestView:
         return RequestView(
@@ -61,6 +67,7 @@ class _Req:
             self.a.prompt_tokens,
             self.a.new_tokens,
             self.prefilled,
+            self.a.deadline_ms,
         )
 
 
@@ -80,17 +87,39 @@ class SimResult:
     trace: list[Interval] = field(default_factory=list)
 
     def latencies(self) -> list[float]:
-        return [r.finish_ms - r.a.t_ms for r in self.requests]
+        return [r.finish_ms - r.a.t_ms for r in self.requests if r.served]
+
+    def deadlines(self) -> dict:
+        """Deadline attainment over every request with a deadline: met (served by it), missed
+        (served late), refused at admission, expired in the queue; attainment = met / all."""
+        with_deadline = [r for r in self.requests if r.a.deadline_ms is not None]
+        met = sum(1 for r in with_deadline if r.served and r.finish_ms <= r.a.deadline_ms)
+        refused = sum(1 for r in with_deadline if r.dropped == "refused")
+        expired = sum(1 for r in with_deadline if r.dropped == "expired")
+        return {
+            "requests": len(with_deadline),
+            "met": met,
+            "missed": len(with_deadline) - met - refused - expired,
+            "refused": refused,
+            "expired": expired,
+            "attainment": met / len(with_deadline) if with_deadline else None,
+        }
 
     def summary(self) -> dict:
+        served = [r for r in self.requests if r.served]
         lat = sorted(self.latencies())
-        ttft = [r.first_token_ms - r.a.t_ms for r in self.requests]
+        ttft = [r.first_token_ms - r.a.t_ms for r in served]
         tpot = [
             (r.finish_ms - r.first_token_ms) / (r.a.new_tokens - 1)
-            for r in self.requests
+            for r in served
             if r.a.new_tokens > 1
         ]
-        span = max(r.finish_ms for r in self.requests) - min(r.a.t_ms for r in self.requests)
+        span = max(r.finish_ms for r in served) - min(r.a.t_ms for r in self.requests)
+        extra = (
+            {"deadlines": self.deadlines()}
+            if any(r.a.deadline_ms is not None for r in self.requests)
+            else {}
+        )
         return {
             "policy": self.policy,
             "requests": len(lat),
@@ -100,6 +129,7 @@ class SimResult:
             "ttft_mean_ms": sum(ttft) / len(ttft),
             "tpot_mean_ms": sum(tpot) / max(1, len(tpot)),
             "throughput_rps": 1000.0 * len(lat) / span,
+            **extra,
         }
 
 
@@ -129,7 +159,10 @@ class _Sim:
             ready=tuple(r.view() for r in self.ready if r is not (inp[0] if inp else None)),
             in_vision=inv.view() if inv else None,
             in_prefill=inp[0].view() if inp else None,
-            decoding=tuple(DecodeView(r.rid, r.slot, r.remaining, r.a.t_ms) for r in self.decoding),
+            decoding=tuple(
+                DecodeView(r.rid, r.slot, r.remaining, r.a.t_ms, r.a.deadline_ms)
+                for r in self.decoding
+            ),
             arrival_rate=self.rate.rate_per_s(now),
             prefills_since_decode=self.prefills_since_decode,
             free_slots=len(self.free),
@@ -141,7 +174,28 @@ class _Sim:
     # ---- stage effects -----------------------------------------------------------------------
     def arrive(self, r: _Req, now: float) -> None:
         self.rate.observe(now)
+        admit = getattr(self.policy, "admit", None)
+        if admit is not None and r.a.deadline_ms is not None:
+            if not admit(self.state(now), r.view()).admitted:
+                r.dropped, r.finish_ms = "refused", now
+                return
         (self.waiting if r.a.patches else self.ready).append(r)
+
+    def expire(self, now: float) -> None:
+        """As the engine does: a request whose deadline passed before any of its prefill ran is
+        failed, not started."""
+        running = {id(p[0] if isinstance(p, tuple) else p) for _, p in self.busy.values()}
+        for q in (self.waiting, self.ready):
+            for r in [
+                r
+                for r in q
+                if r.a.deadline_ms is not None
+                and now > r.a.deadline_ms
+                and r.prefilled == 0
+                and id(r) not in running
+            ]:
+                q.remove(r)
+                r.dropped, r.finish_ms = "expired", now
 
     def vision_done(self, r: _Req) -> None:
         self.waiting.remove(r)
@@ -219,6 +273,7 @@ class _Sim:
             else:
                 del self.busy[DECODE]
                 self.decode_done(payload, now)
+            self.expire(now)
             self.start(self.policy.decide(self.state(now)), now)
 
     def start(self, plan: Plan, now: float) -> None:
@@ -246,12 +301,14 @@ class _Sim:
                 VISION, sms(VISION), r.a.patches, beside, self.decode_gap, batch
             )
             self.launch(VISION, now, t, r, sms(VISION), [r.rid])
+            self.report(VISION, sms(VISION), r.a.patches, DECODE if beside else None, t)
         if plan.prefill and PREFILL not in self.busy:
             r = self.by_rid(plan.prefill.rid)
             t = self.compute_duration(
                 PREFILL, sms(PREFILL), plan.prefill.tokens, beside, self.decode_gap, batch
             )
             self.launch(PREFILL, now, t, (r, plan.prefill), sms(PREFILL), [r.rid])
+            self.report(PREFILL, sms(PREFILL), plan.prefill.tokens, DECODE if beside else None, t)
         if decode_next:
             wait = 0.0
             if self.decode_gap > 0 and compute_on:  # idle up to the gap while compute runs
@@ -260,6 +317,14 @@ class _Sim:
                 compute_on = compute_on if wait < compute_end - now else None
             t = self.duration(DECODE, sms(DECODE), len(plan.decode), compute_on)
             self.launch(DECODE, now, t, plan.decode, sms(DECODE), self.rids(plan.decode), idle=wait)
+            self.report(DECODE, sms(DECODE), len(plan.decode), compute_on, t)
+
+    def report(self, stage: str, sms: int | None, size: float, corunner: str | None, ms: float):
+        """Tell the policy the stage time, as the engine does (nova's calibration learns from it).
+        A policy on these very tables learns nothing; one on other tables learns the difference."""
+        observe = getattr(self.policy, "observe", None)
+        if observe is not None and size > 0:
+            observe(stage, sms, size, corunner, ms)
 
     def launch(self, stage, now, t, payload, sms, rids, idle: float = 0.0) -> None:
         """`stage` busy from `now`, working for `t` ms after `idle` ms (a paced decode step)."""

@@ -193,12 +193,76 @@ def test_expired_deadline_fails_the_request_with_a_reason(vlm):
     import time
 
     model, tok = vlm
-    policy = make_policy("nova", default_tables(), max_batch=2)
+    policy = make_policy("multi-stream", default_tables(), max_batch=2)  # admits everything
     with Engine(model, policy, config=EngineConfig(max_batch=2, max_len=512)) as engine:
         r = engine.submit(tok.encode("late"), 4, deadline=time.perf_counter() - 1).wait(30)
         ok = engine.submit(tok.encode("on time"), 4).wait(30)
     assert r.error and "deadline" in r.error
     assert ok.error is None and len(ok.output_ids) >= 1
+
+
+@pytest.mark.timeout(60)
+def test_nova_refuses_at_once_a_request_that_cannot_meet_its_deadline(vlm):
+    import time
+
+    from runtimes.vlm.engine import DeadlineUnreachable
+
+    model, tok = vlm
+    policy = make_policy("nova", default_tables(), max_batch=2)
+    with Engine(model, policy, config=EngineConfig(max_batch=2, max_len=512)) as engine:
+        # The H100 tables predict ~100 ms for any request: 1 ms cannot be met.
+        with pytest.raises(DeadlineUnreachable, match="cannot meet its deadline: predicted"):
+            engine.submit(tok.encode("too tight"), 4, deadline=time.perf_counter() + 0.001)
+        ok = engine.submit(tok.encode("roomy"), 4, deadline=time.perf_counter() + 600).wait(30)
+        metrics = engine.metrics()
+    assert ok.error is None and len(ok.output_ids) >= 1
+    assert metrics["counts"]["refused"] == 1 and metrics["counts"]["submitted"] == 1
+
+
+class _Recording:
+    """multi-stream that records the arrival rate of every state it is shown."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.inner = make_policy("multi-stream", default_tables(), max_batch=MAX_BATCH)
+        self.states = []
+
+    def decide(self, state):
+        self.states.append(state)
+        return self.inner.decide(state)
+
+    def splits(self):
+        return []
+
+
+@pytest.mark.timeout(60)
+def test_engine_and_simulator_share_one_arrival_rate_estimate(vlm):
+    """After a burst, the engine and the simulator report the same rate, and both let it decay
+    in the silence that follows (issue 19: one estimator, scheduler.queueing's)."""
+    from runtimes.vlm.scheduler.simulate import Arrival, _Sim
+
+    model, tok = vlm
+    gaps_ms = [0.0, 5.0, 12.0, 20.0, 26.0]  # a burst of five
+    with Engine(
+        model, _Recording(), config=EngineConfig(max_batch=MAX_BATCH, max_len=512)
+    ) as engine:
+        reqs = [
+            engine.submit(tok.encode(f"burst {i}"), 2, arrival=engine._t0 + g / 1e3)
+            for i, g in enumerate(gaps_ms)
+        ]
+        for r in reqs:
+            r.wait(30)
+        sim = _Sim(engine.policy.inner, default_tables(), [Arrival(g, 0, 5, 2) for g in gaps_ms], 4)
+        for r in sim.reqs:
+            sim.arrive(r, r.a.t_ms)
+        for now_ms in (30.0, 200.0, 5000.0):  # right after the burst, then silence
+            assert engine._rate.rate_per_s(now_ms) == pytest.approx(sim.state(now_ms).arrival_rate)
+        after, silent = sim.state(30.0).arrival_rate, sim.state(5000.0).arrival_rate
+        assert after > 100 and silent < after / 10
+        # What the engine's policy saw while the burst arrived was this estimate, on this clock.
+        seen = engine.policy.states[-1]
+        assert seen.arrival_rate == pytest.approx(engine._rate.rate_per_s(seen.now_ms))
 
 
 def test_batch_buckets_cover_every_batch_size():

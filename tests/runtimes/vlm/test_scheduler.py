@@ -295,7 +295,7 @@ def test_nova_paces_decode_at_the_throughput_end_when_that_serves_compute_faster
             "prefill|decode": 2.0,
         },
     )
-    p = make_policy("nova", measured)
+    p = make_policy("nova", measured, guard=0)  # the pacing mechanism alone
     rate = 6.0
     # Compute on a partition beside decode runs 2x slower than profiled in this engine.
     _observe_many(p, 5, ("vision", 100, 5184, "decode", 2.0), ("prefill", 100, 1360, "decode", 2.0))
@@ -398,7 +398,7 @@ def test_a_paced_choice_with_no_idle_time_left_is_plain_sharing(tables):
 
     # The probe's tables: decode beside vision on plain streams is already ~5x its step alone, so
     # pacing at a 2x bound leaves no gap to idle.
-    p = make_policy("nova", tables)
+    p = make_policy("nova", tables, guard=0)  # the mechanism, without the do-no-harm guard
     assert tables.interp("decode", None, 4, "vision") >= 2.0 * tables.interp("decode", 132, 4)
     p._model = lambda rate: ((Paced(2.0), Paced(2.0)), (Paced(2.0), Paced(2.0)), None, 100.0)
     plan = p.decide(SchedulerState(waiting=(req(0),), decoding=decoding(4), arrival_rate=5.0))

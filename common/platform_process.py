@@ -7,6 +7,7 @@ controller and invoker processes, SQLite, Docker) exactly as a user starts it.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -34,6 +35,7 @@ class PlatformProcess:
     data_dir: Path
     log_path: Path
     proc: subprocess.Popen
+    internal_token: str = ""  # X-Tango-Internal of its controller and invokers
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -95,6 +97,7 @@ def start(
     port = free_port()
     log_path = workdir / "standalone.log"
     log = open(log_path, "w")
+    env = {"TANGO_INTERNAL_TOKEN": secrets.token_hex(16), **(env or {})}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -114,9 +117,16 @@ def start(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **env},
     )
-    p = PlatformProcess(f"http://127.0.0.1:{port}", port, workdir / "data", log_path, proc)
+    p = PlatformProcess(
+        f"http://127.0.0.1:{port}",
+        port,
+        workdir / "data",
+        log_path,
+        proc,
+        env["TANGO_INTERNAL_TOKEN"],
+    )
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:

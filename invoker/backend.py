@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import re
+import secrets
 from dataclasses import dataclass, field
 
 
@@ -19,11 +20,26 @@ def container_name(invoker_id: str, counter: int, *parts: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]", "", raw.replace("/", "_").replace(":", ""))[:200]
 
 
+# The runtime contract's guard (docs/contracts.md, runtimes/python/proxy.py, which cannot import
+# this module inside its image): the invoker gives each container its own secret in this
+# variable and sends it in this header on every /init and /run; the runtime refuses calls
+# without it, so code in another container that finds the port cannot drive this runtime.
+SECRET_ENV = "TANGO_CONTAINER_SECRET"
+SECRET_HEADER = "X-Tango-Container-Secret"
+
+
+def new_container_secret() -> str:
+    """A fresh per-container secret (256 bits, URL-safe text)."""
+    return secrets.token_urlsafe(32)
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """What to start: one action container whose runtime the invoker reaches on 127.0.0.1:`port`:
     on the host network it listens there itself; on Docker's bridge (`network="bridge"`) it
-    listens on RUNTIME_PORT inside its own network namespace, published on 127.0.0.1:`port`."""
+    listens on RUNTIME_PORT inside its own network namespace, published on 127.0.0.1:`port`.
+    `secret` is generated per spec: the runtime gets it in SECRET_ENV and requires it on every
+    call; "" starts a runtime that checks nothing (only the hardening benchmark's baseline)."""
 
     name: str
     image: str
@@ -35,6 +51,7 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     gpus: bool = False  # give the container every GPU of the host (NVIDIA container runtime)
     network: str = "host"  # "host" or "bridge"
+    secret: str = field(default_factory=new_container_secret, repr=False)
 
 
 RUNTIME_PORT = 8080  # the runtime's port inside a bridge-networked container (OpenWhisk's)
@@ -51,6 +68,7 @@ class ContainerHandle:
     memory: int
     cpu: float | None
     extra: dict = field(default_factory=dict)
+    secret: str = field(default="", repr=False)  # what the runtime requires (ContainerSpec)
 
 
 @dataclass(frozen=True)

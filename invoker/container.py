@@ -4,7 +4,8 @@ The invoker service creates one proxy per container and calls, in order: `start`
 container and wait for its runtime to listen), `resize` (bind the activation's size in place),
 `init` (once), `run` (per activation, with usage measured around it), `collect_logs`,
 `pause`/`resume` when idle, `destroy`. The runtime speaks OpenWhisk's `/init` + `/run`
-protocol on 127.0.0.1:<port> (host networking). HTTP goes through `common.httpclient.HttpPool`
+protocol on 127.0.0.1:<port> (host networking); every call carries the container's secret
+(`SECRET_HEADER`), without which the runtime refuses it. HTTP goes through `common.httpclient.HttpPool`
 (keep-alive, TCP_NODELAY; never resent): one connection per container, more only while
 `concurrency > 1` activations overlap. The proxy's `state` is an `invoker.pool.ContainerState`.
 """
@@ -19,7 +20,13 @@ from collections.abc import Callable
 
 from common.httpclient import HttpPool
 from invoker import logs
-from invoker.backend import ContainerBackend, ContainerError, ContainerHandle, ContainerSpec
+from invoker.backend import (
+    SECRET_HEADER,
+    ContainerBackend,
+    ContainerError,
+    ContainerHandle,
+    ContainerSpec,
+)
 from invoker.pool import ContainerState
 
 
@@ -41,6 +48,7 @@ class ContainerProxy:
         # An action's /run must never be sent twice, so no retry on a stale connection.
         self._http = HttpPool("127.0.0.1", handle.port, retry_stale=False)
         self._usage_start = None
+        self._headers = {SECRET_HEADER: handle.secret} if handle.secret else None
 
     @property
     def initialized(self) -> bool:
@@ -89,7 +97,7 @@ class ContainerProxy:
 
     def _post(self, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
         try:
-            return self._http.request("POST", path, body, timeout=timeout)
+            return self._http.request("POST", path, body, self._headers, timeout=timeout)
         except TimeoutError:
             raise RunTimeout(path) from None
         except (OSError, http.client.HTTPException) as e:

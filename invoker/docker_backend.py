@@ -8,18 +8,24 @@ directly: the container's cgroup v1 directories (`cpu`, `cpuacct`, `memory` unde
 `<cgroup root>/<subsystem>/docker/<id>`, the cgroupfs driver's layout) and its json-file log.
 When the cgroup files are absent (cgroup v2, systemd driver), resizing falls back to the SDK's
 `container.update` and usage reads as zero.
+
+Every container is confined (`Confinement`): no capabilities, no-new-privileges, a pids limit,
+the image's non-root user, and its runtime secret in the environment (docker/README.md). On the
+bridge, containers join `ISOLATED_NETWORK`, a bridge with inter-container traffic disabled.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 from docker.types import DeviceRequest, LogConfig, Ulimit
 
 import docker
 from invoker.backend import (
     RUNTIME_PORT,
+    SECRET_ENV,
     ContainerBackend,
     ContainerError,
     ContainerHandle,
@@ -30,6 +36,19 @@ from invoker.backend import (
 
 CFS_PERIOD_US = 100_000
 MB = 1024 * 1024
+ISOLATED_NETWORK = "tango-actions"  # bridge network of action containers, created on first use
+NO_ICC = {"com.docker.network.bridge.enable_icc": "false"}
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What an action container may do beyond its size limits. The default is the invoker's;
+    `bench/container_hardening.py` passes the options Tango had before it, as its baseline."""
+
+    cap_drop: tuple[str, ...] = ("ALL",)
+    no_new_privileges: bool = True
+    user: str | None = None  # None: the image's USER (non-root in Tango's runtime images)
+    bridge_network: str = ISOLATED_NETWORK  # the network of `network="bridge"` containers
 
 
 class DockerBackend(ContainerBackend):
@@ -39,8 +58,11 @@ class DockerBackend(ContainerBackend):
         cgroup_root: str = "/sys/fs/cgroup",
         cgroup_parent: str = "docker",
         client: docker.DockerClient | None = None,
+        confinement: Confinement = Confinement(),
     ):
         self.invoker_id = invoker_id
+        self.confinement = confinement
+        self._bridge_network_id: str | None = None
         self.client = client or docker.from_env(timeout=60)
         self.api = self.client.api
         self.cgroup_root, self.cgroup_parent = cgroup_root, cgroup_parent
@@ -49,14 +71,16 @@ class DockerBackend(ContainerBackend):
     # ---- life cycle (engine API) ----------------------------------------------------------
 
     def host_config(self, spec: ContainerSpec) -> dict:
-        """Docker's HostConfig for `spec`: host network, or the bridge with the runtime's port
-        published on 127.0.0.1 only (and `host.docker.internal` naming the host); hard memory and
-        CPU limits, json-file logs, and with `spec.gpus` every GPU of the host (`--gpus all`)."""
+        """Docker's HostConfig for `spec`: host network, or the isolated bridge with the runtime's
+        port published on 127.0.0.1 only (and `host.docker.internal` naming the host); hard
+        memory and CPU limits, the confinement, json-file logs, and with `spec.gpus` every GPU of
+        the host (`--gpus all`)."""
         gpus = [DeviceRequest(count=-1, capabilities=[["gpu"]])] if spec.gpus else None
+        confined = self.confinement
         network = {"network_mode": "host"}
         if spec.network == "bridge":
             network = {
-                "network_mode": "bridge",
+                "network_mode": self.bridge_network_id(),
                 "port_bindings": {RUNTIME_PORT: ("127.0.0.1", spec.port)},
                 "extra_hosts": {"host.docker.internal": "host-gateway"},
             }
@@ -68,19 +92,51 @@ class DockerBackend(ContainerBackend):
             cpu_shares=spec.cpu_shares,
             pids_limit=1024,
             ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
-            cap_drop=["NET_RAW", "NET_ADMIN"],
+            cap_drop=list(confined.cap_drop),
+            security_opt=["no-new-privileges:true"] if confined.no_new_privileges else None,
             log_config=LogConfig(type="json-file"),
             device_requests=gpus,
         )
 
+    def bridge_network_id(self) -> str:
+        """The id of the confinement's bridge network; `ISOLATED_NETWORK` is created when missing
+        (invokers on one host share it; Docker's own `bridge` is used as it is)."""
+        if self._bridge_network_id is None:
+            name = self.confinement.bridge_network
+            found = self._network_named(name)
+            if found is None and name == ISOLATED_NETWORK:
+                try:
+                    self.api.create_network(
+                        name,
+                        driver="bridge",
+                        options=NO_ICC,
+                        labels={"tango.network": "actions"},
+                        check_duplicate=True,
+                    )
+                except docker.errors.APIError:
+                    pass  # another invoker created it meanwhile
+                found = self._network_named(name)
+            if found is None:
+                raise ContainerError(f"docker network '{name}' does not exist")
+            self._bridge_network_id = found
+        return self._bridge_network_id
+
+    def _network_named(self, name: str) -> str | None:
+        # The engine's name filter matches substrings; several invokers racing to create the
+        # network may leave two of that name, and any of them is as good.
+        matches = [n["Id"] for n in self.api.networks(names=[name]) if n["Name"] == name]
+        return min(matches) if matches else None
+
     def create(self, spec: ContainerSpec) -> ContainerHandle:
         host_config = self.host_config(spec)
         labels = {"tango.invoker": self.invoker_id, **spec.labels}
+        env = {**spec.env, SECRET_ENV: spec.secret} if spec.secret else spec.env
         try:
             created = self.api.create_container(
                 spec.image,
                 name=spec.name,
-                environment=spec.env,
+                environment=env,
+                user=self.confinement.user,
                 labels=labels,
                 host_config=host_config,
                 ports=[RUNTIME_PORT] if spec.network == "bridge" else None,
@@ -91,7 +147,9 @@ class DockerBackend(ContainerBackend):
         except docker.errors.APIError as e:
             raise ContainerError(f"could not start container {spec.name}: {e}") from e
         cid = created["Id"]
-        handle = ContainerHandle(cid, spec.name, spec.port, spec.memory, spec.cpu)
+        handle = ContainerHandle(
+            cid, spec.name, spec.port, spec.memory, spec.cpu, secret=spec.secret
+        )
         handle.extra["log_path"] = os.path.join(
             self.docker_root, "containers", cid, f"{cid}-json.log"
         )

@@ -14,6 +14,16 @@ Configuration (environment):
     TANGO_EXEC_ACTIONS  "1" in the tango/dockerskeleton image: the action is an executable
                         ``exec`` (text code, or a zip holding it; or ``/action/exec`` baked into
                         the image when /init has no code) run by ``exec_runner.py``.
+    TANGO_CONTAINER_SECRET  the per-container secret the invoker generates: every /init and
+                        /run must carry it in the ``X-Tango-Container-Secret`` header (403
+                        otherwise), so that code in other containers, which can reach this port
+                        on the host network, cannot drive this one. Unset (the proxy started by
+                        hand): no check.
+
+The action must not learn the secret: the server takes it out of the environment before any
+action starts (children never inherit it), and makes itself non-dumpable, which puts its
+``/proc/<pid>/environ`` and memory out of reach of the action's process even though both run as
+the image's non-root user (the kernel then treats the proxy like a set-uid process).
 
 Latency matters here: every response goes out in one ``send`` and accepted sockets set
 ``TCP_NODELAY``, otherwise Nagle's algorithm meets the client's delayed ACK and each request
@@ -22,6 +32,8 @@ costs ~40 ms. Standard library only: the runtime image has python3, numpy and Pi
 
 import base64
 import binascii
+import ctypes
+import hmac
 import io
 import json
 import os
@@ -44,11 +56,18 @@ PREBUILT_EXEC_DIR = "/action"  # where a blackbox image built FROM the skeleton 
 EXEC_ENTRY = "exec"
 ZIP_ENTRY = "__main__.py"
 TEXT_ENTRY = "main__.py"
+SECRET_ENV = "TANGO_CONTAINER_SECRET"
+SECRET_HEADER = "X-Tango-Container-Secret"
+PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 REINIT_REFUSED = "Cannot initialize the action more than once."
 NO_CODE = "Missing main/no code to execute."
 NOT_INITIALIZED = "no action defined yet"
 NOT_A_DICT = "The action did not return a dictionary or array."
+WRONG_SECRET = (
+    f"missing or wrong {SECRET_HEADER} header: only the invoker that started this container "
+    "may call /init and /run"
+)
 
 
 class InitError(Exception):
@@ -107,6 +126,17 @@ def classify_result(line):
     return 502, error_body(NOT_A_DICT)
 
 
+def admits(secret, presented):
+    """Whether a request presenting header value ``presented`` (None: absent) may call /init or
+    /run of a proxy holding ``secret`` (bytes; None: no secret configured, everyone may).
+    Constant-time, so the comparison leaks nothing about how much of a guess was right."""
+    if secret is None:
+        return True
+    if presented is None:
+        return False
+    return hmac.compare_digest(secret, presented.encode("utf-8"))
+
+
 def error_body(message):
     return json.dumps({"error": message}).encode("utf-8")
 
@@ -139,7 +169,9 @@ def unpack(code, binary, action_dir, entry):
         archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(code, validate=False)))
         archive.extractall(action_dir)
     except (binascii.Error, zipfile.BadZipFile, ValueError) as ex:
-        raise InitError(502, f"Binary action code must be a base64-encoded zip file: {ex}")
+        raise InitError(
+            502, f"Binary action code must be a base64-encoded zip file: {ex}"
+        ) from None
     if not os.path.isfile(path):
         raise InitError(502, f"Zip file does not include {entry} at its top level")
     return path
@@ -153,7 +185,7 @@ def syntax_check(path):
         compile(source, path, "exec")
     except (SyntaxError, ValueError) as ex:
         detail = "".join(traceback.format_exception_only(type(ex), ex)).strip()
-        raise InitError(502, f"Syntax error in the action's code:\n{detail}")
+        raise InitError(502, f"Syntax error in the action's code:\n{detail}") from None
 
 
 class ActionChild:
@@ -194,6 +226,25 @@ class ActionChild:
         code = self.process.wait()
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         return f"command exited ({how})"
+
+
+def take_secret(environ=os.environ):
+    """Remove the container secret from ``environ`` (so no child inherits it) and return it as
+    bytes; None when there is none. Once there is one, the process becomes non-dumpable."""
+    secret = environ.pop(SECRET_ENV, None)
+    if not secret:
+        return None
+    make_undumpable()
+    return secret.encode("utf-8")
+
+
+def make_undumpable():
+    """prctl(PR_SET_DUMPABLE, 0): /proc/<pid>/environ, mem, fd etc. of this process become
+    root's and ptrace is refused, even to a process of the same user (the action's). The flag
+    is per process and reset by execve, so the action's own process stays ordinary."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
 def write_sentinels():
@@ -299,6 +350,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
     USAGE = "POST /init or /run"
 
     def do_POST(self):
+        if not admits(self.server.secret, self.headers.get(SECRET_HEADER)):
+            self.refuse()
+            return
         request = self.read_action_request(self.USAGE)
         if request is None:
             return
@@ -318,6 +372,15 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def bad_request(self, error: str) -> None:
         self.respond(400, error_body(error))
 
+    def refuse(self) -> None:
+        """403 to a caller without the container secret; its body is read only when small
+        (closing with unread data would reset the connection before the answer is read)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if 0 < length <= 65536:
+            self.rfile.read(length)
+        self.close_connection = True
+        self.respond(403, error_body(WRONG_SECRET))
+
     def do_GET(self):
         self.respond(404, error_body(f"Unknown path {self.path}; use {self.USAGE}"))
 
@@ -336,11 +399,15 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
 
 class ProxyServer(ThreadingHTTPServer):
+    """Serves one runtime; takes the container secret out of the environment as it starts,
+    before any action code can run (tests may set ``secret`` afterwards)."""
+
     daemon_threads = True
     request_queue_size = 128
 
     def __init__(self, address, action):
         self.action = action
+        self.secret = take_secret()
         super().__init__(address, ProxyHandler)
 
 

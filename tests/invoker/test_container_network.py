@@ -49,8 +49,26 @@ def test_bridge_containers_publish_the_runtime_port_on_loopback_only(docker_clie
             name="b", image=PYTHON_IMAGE, port=13997, memory=256, cpu=1.0, network="bridge"
         )
     )
-    assert hc["NetworkMode"] == "bridge"
+    # Tango's own bridge, on which containers cannot reach each other (defence in depth: the
+    # runtime secret is the guarantee).
+    assert hc["NetworkMode"] == backend.bridge_network_id()
+    network = docker_client.networks.get(hc["NetworkMode"])
+    assert network.name == "tango-actions"
+    assert network.attrs["Options"]["com.docker.network.bridge.enable_icc"] == "false"
     assert hc["PortBindings"] == {
         f"{RUNTIME_PORT}/tcp": [{"HostIp": "127.0.0.1", "HostPort": "13997"}]
     }
     assert hc["ExtraHosts"] == ["host.docker.internal:host-gateway"]
+
+
+@pytest.mark.docker
+def test_confinement_of_every_container_and_the_benchmarks_baseline(docker_client):
+    from invoker.docker_backend import Confinement, DockerBackend
+
+    spec = ContainerSpec(name="c", image=PYTHON_IMAGE, port=1, memory=256, cpu=None)
+    hc = DockerBackend("pytest-conf", client=docker_client).host_config(spec)
+    assert hc["CapDrop"] == ["ALL"] and hc["SecurityOpt"] == ["no-new-privileges:true"]
+    assert hc["PidsLimit"] == 1024
+    before = Confinement(cap_drop=("NET_RAW", "NET_ADMIN"), no_new_privileges=False, user="root")
+    hc = DockerBackend("pytest-conf", client=docker_client, confinement=before).host_config(spec)
+    assert hc["CapDrop"] == ["NET_RAW", "NET_ADMIN"] and "SecurityOpt" not in hc

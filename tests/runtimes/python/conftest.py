@@ -10,6 +10,7 @@ Tests ask for ``start_proxy`` and get a function that starts a fresh proxy and r
 import http.client
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -24,6 +25,8 @@ BUILD_IMAGES = REPO / "docker" / "build-images.sh"
 PYTHON_IMAGE = "tango/action-python-v3.11:latest"
 SKELETON_IMAGE = "tango/dockerskeleton:latest"
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+SECRET_ENV = "TANGO_CONTAINER_SECRET"
+SECRET_HEADER = "X-Tango-Container-Secret"
 
 
 def free_port():
@@ -50,17 +53,18 @@ def wait_for_port(port, host="127.0.0.1", timeout=15.0, alive=lambda: True):
 class ProxyClient:
     """Minimal HTTP/1.1 keep-alive JSON client with TCP_NODELAY, like the invoker's."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=30.0):
+    def __init__(self, port, host="127.0.0.1", timeout=30.0, secret=None):
         self.connection = http.client.HTTPConnection(host, port, timeout=timeout)
         self.connection.connect()
         self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            self.headers[SECRET_HEADER] = secret
 
     def post(self, path, body):
         """POST ``body`` (dict, or raw bytes) and return ``(status, decoded JSON or text)``."""
         data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
-        self.connection.request(
-            "POST", path, body=data, headers={"Content-Type": "application/json"}
-        )
+        self.connection.request("POST", path, body=data, headers=self.headers)
         response = self.connection.getresponse()
         raw = response.read()
         try:
@@ -73,11 +77,13 @@ class ProxyClient:
 
 
 class RunningProxy:
-    """One started proxy: send /init and /run, read its stdout/stderr."""
+    """One started proxy holding container secret ``secret``, which its client sends as the
+    invoker does: send /init and /run, read its stdout/stderr."""
 
-    def __init__(self, port, read_logs, stop):
+    def __init__(self, port, read_logs, stop, secret):
         self.port = port
-        self.client = ProxyClient(port)
+        self.secret = secret
+        self.client = ProxyClient(port, secret=secret)
         self._read_logs = read_logs
         self._stop = stop
 
@@ -113,8 +119,14 @@ class RunningProxy:
 def start_local_proxy(tmp_path, exec_actions=False):
     """The proxy as a child of the test process, its output captured in files."""
     port = free_port()
+    secret = secrets.token_urlsafe(32)
     out, err = tmp_path / f"stdout-{port}", tmp_path / f"stderr-{port}"
-    env = {**os.environ, "__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)}
+    env = {
+        **os.environ,
+        "__OW_PROXY_HOST": "127.0.0.1",
+        "__OW_PROXY_PORT": str(port),
+        SECRET_ENV: secret,
+    }
     if exec_actions:
         env["TANGO_EXEC_ACTIONS"] = "1"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
@@ -132,7 +144,7 @@ def start_local_proxy(tmp_path, exec_actions=False):
         stop()
         raise
     paths = {"stdout": out, "stderr": err}
-    return RunningProxy(port, lambda stream: paths[stream].read_text("utf-8"), stop)
+    return RunningProxy(port, lambda stream: paths[stream].read_text("utf-8"), stop, secret)
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +163,8 @@ def runtime_images(docker_client):
 def start_container_proxy(client, image):
     """The runtime image in a container on the host network, listening on 127.0.0.1 only."""
     port = free_port()
-    environment = {"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port)}
+    secret = secrets.token_urlsafe(32)
+    environment = {"__OW_PROXY_HOST": "127.0.0.1", "__OW_PROXY_PORT": str(port), SECRET_ENV: secret}
     container = client.containers.run(
         image,
         detach=True,
@@ -172,12 +185,12 @@ def start_container_proxy(client, image):
     except AssertionError:
         logs = container.logs().decode("utf-8", "replace")
         stop()
-        raise AssertionError(f"container did not start listening; its logs:\n{logs}")
+        raise AssertionError(f"container did not start listening; its logs:\n{logs}") from None
 
     def read_logs(stream):
         return container.logs(stdout=stream == "stdout", stderr=stream == "stderr").decode("utf-8")
 
-    return RunningProxy(port, read_logs, stop)
+    return RunningProxy(port, read_logs, stop, secret)
 
 
 @pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])

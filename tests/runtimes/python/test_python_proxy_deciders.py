@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-from runtimes.python import launcher
-from runtimes.python.proxy import InitError, classify_result, parse_init, write_action
+from runtimes.python import launcher, proxy
+from runtimes.python.proxy import InitError, admits, classify_result, parse_init, write_action
 
 
 def test_parse_init_defaults_and_stringifies_env():
@@ -100,3 +100,19 @@ def test_encode_result_is_one_line_even_when_not_serializable():
     assert line.endswith("\n") and line.count("\n") == 1
     with pytest.raises(ValueError):
         json.loads(line)
+
+
+def test_admits_only_the_exact_container_secret_once_one_is_set():
+    assert admits(None, None) and admits(None, "anything")  # started by hand: no secret
+    assert admits(b"s3cret", "s3cret")
+    for presented in (None, "", "s3cre", "s3cretX", "S3CRET", "s3crét"):
+        assert not admits(b"s3cret", presented), presented
+
+
+def test_take_secret_removes_it_from_the_environment_children_inherit(monkeypatch):
+    undumpable = []
+    monkeypatch.setattr(proxy, "make_undumpable", lambda: undumpable.append(True))
+    environ = {proxy.SECRET_ENV: "abc", "PATH": "/bin"}
+    assert proxy.take_secret(environ) == b"abc"
+    assert environ == {"PATH": "/bin"} and undumpable == [True]
+    assert proxy.take_secret(environ) is None and undumpable == [True]

@@ -9,6 +9,8 @@ import base64
 import io
 import zipfile
 
+from tests.runtimes.python.conftest import ProxyClient
+
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 IDENTITY = "def main(args):\n    return args\n"
 
@@ -20,6 +22,20 @@ def zip_action(files):
         for name, source in files.items():
             archive.writestr(name, source)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def test_calls_without_the_container_secret_are_refused(start_proxy):
+    """Tango's guard on OpenWhisk's contract: other containers reach this port too."""
+    proxy = start_proxy()
+    for presented in (None, "wrong", proxy.secret[:-1]):
+        for path, body in (("/init", {"value": {"code": IDENTITY}}), ("/run", {"value": {}})):
+            client = ProxyClient(proxy.port, secret=presented)  # a 403 closes the connection
+            status, reply = client.post(path, body)
+            client.close()
+            assert status == 403, (path, presented, reply)
+            assert "X-Tango-Container-Secret" in reply["error"]
+    assert proxy.init(IDENTITY) == (200, {"ok": True})  # the refused /init changed nothing
+    assert proxy.run({"a": 1}) == (200, {"a": 1})
 
 
 def test_identity_init_and_run(start_proxy):
@@ -62,7 +78,7 @@ def test_activation_context_is_exported_as_ow_env_vars(start_proxy):
         "__OW_API_KEY",
     ]
     proxy.init(
-        "import os\ndef main(args):\n    return {k: os.environ.get(k) for k in %r}\n" % names
+        f"import os\ndef main(args):\n    return {{k: os.environ.get(k) for k in {names!r}}}\n"
     )
     context = {
         "activation_id": "a" * 32,

@@ -6,16 +6,22 @@ rejected then, not at run time); the workflow engine (`controller/workflow_engin
 hint profiler call `build_node_input` so that a node sees exactly the same parameters whether
 it is profiled or served. The format and the input rules are documented in
 `workflows/README.md`.
+
+The shape of a definition is checked by a JSON Schema (`SCHEMA`, through `jsonschema`), whose
+first error, in the order a reader goes through the file, becomes a `WorkflowError` with the
+field's path and a message that says what is accepted; what a schema cannot say (a positive
+duration, node references, cycles, existing actions) is checked in code after it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
 import yaml
 
 RUN_INPUT_KEY = "_input"  # where a fan-in node finds the run's own input
@@ -34,6 +40,49 @@ _TOP_KEYS = ("name", "description", "slo", "nodes")
 _SLO_KEYS = ("latency", "percentile")
 _NODE_KEYS = ("id", "action", "after", "foreach", "description")
 DEFAULT_PERCENTILE = 99.0
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["name", "slo", "nodes"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": _NAME_RE.pattern},
+        "description": _NULLABLE_STRING,
+        "slo": {
+            "type": "object",
+            "required": ["latency"],
+            "additionalProperties": False,
+            "properties": {
+                "latency": {"type": "string", "pattern": _DURATION_RE.pattern},
+                "percentile": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+            },
+        },
+        "nodes": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "action"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "pattern": _NODE_ID_RE.pattern},
+                    "action": {"type": "string", "pattern": _ACTION_RE.pattern},
+                    "after": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": {"type": "string"}},
+                        ]
+                    },
+                    "foreach": {"type": ["string", "null"], "pattern": _FOREACH_RE.pattern},
+                    "description": _NULLABLE_STRING,
+                },
+            },
+        },
+    },
+}
+_SCHEMA_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 
 class WorkflowError(ValueError):
@@ -190,25 +239,13 @@ def from_dict(
 
 
 def _validate(data: Any, action_exists: Callable[[str], bool] | None) -> Workflow:
-    if not isinstance(data, dict):
-        raise WorkflowError(
-            "", "a workflow definition must be a mapping with keys " + ", ".join(_TOP_KEYS)
-        )
-    _check_keys(data, _TOP_KEYS, "")
-    name = data.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise WorkflowError(
-            "name",
-            "required; letters, digits, '_', '.', '-' "
-            f"(starting with a letter or digit); got {name!r}",
-        )
-    slo_ms, percentile = _validate_slo(data.get("slo"))
-    raw_nodes = data.get("nodes")
-    if not isinstance(raw_nodes, list) or not raw_nodes:
-        raise WorkflowError(
-            "nodes", "required; a non-empty list of nodes ({id, action, after?, foreach?})"
-        )
-    nodes = [_validate_node(raw, f"nodes[{i}]") for i, raw in enumerate(raw_nodes)]
+    errors = sorted(_SCHEMA_VALIDATOR.iter_errors(data), key=_reading_order)
+    if errors:
+        raise _workflow_error(errors[0], data)
+    name = data["name"]
+    slo_ms = parse_duration(data["slo"]["latency"], "slo.latency")
+    percentile = float(data["slo"].get("percentile", DEFAULT_PERCENTILE))
+    nodes = [_node(raw) for raw in data["nodes"]]
     _check_references(nodes)
     ordered = _topological_order(nodes)
     if action_exists is not None:
@@ -223,73 +260,118 @@ def _validate(data: Any, action_exists: Callable[[str], bool] | None) -> Workflo
         slo_ms=slo_ms,
         percentile=percentile,
         nodes=ordered,
-        description=_optional_str(data, "description", ""),
+        description=data.get("description"),
     )
 
 
-def _check_keys(d: dict, allowed: Iterable[str], path: str) -> None:
-    for k in d:
-        if k not in allowed:
-            where = f"{path}.{k}" if path else str(k)
-            raise WorkflowError(where, f"unknown key {k!r}; accepted: {', '.join(allowed)}")
-
-
-def _optional_str(d: dict, key: str, path: str) -> str | None:
-    v = d.get(key)
-    if v is not None and not isinstance(v, str):
-        raise WorkflowError(f"{path}.{key}" if path else key, "must be a string")
-    return v
-
-
-def _validate_slo(slo: Any) -> tuple[float, float]:
-    if not isinstance(slo, dict):
-        raise WorkflowError("slo", "required; a mapping like {latency: 2500ms, percentile: 99}")
-    _check_keys(slo, _SLO_KEYS, "slo")
-    if "latency" not in slo:
-        raise WorkflowError(
-            "slo.latency", "required; a positive duration with a unit, e.g. 2500ms or 2.5s"
-        )
-    slo_ms = parse_duration(slo["latency"], "slo.latency")
-    p = slo.get("percentile", DEFAULT_PERCENTILE)
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 100:
-        raise WorkflowError("slo.percentile", f"must be a number in (0, 100], e.g. 99; got {p!r}")
-    return slo_ms, float(p)
-
-
-def _validate_node(raw: Any, path: str) -> Node:
-    if not isinstance(raw, dict):
-        raise WorkflowError(path, "a node must be a mapping {id, action, after?, foreach?}")
-    _check_keys(raw, _NODE_KEYS, path)
-    node_id = raw.get("id")
-    if not isinstance(node_id, str) or not _NODE_ID_RE.match(node_id):
-        raise WorkflowError(
-            f"{path}.id",
-            f"required; a letter followed by letters, digits or '_' (at most 64); got {node_id!r}",
-        )
-    action = raw.get("action")
-    if not isinstance(action, str) or not _ACTION_RE.match(action):
-        raise WorkflowError(
-            f"{path}.action",
-            f"required; an action path 'action' or 'package/action'; got {action!r}",
-        )
+def _node(raw: dict) -> Node:
     after = raw.get("after", [])
-    if isinstance(after, str):
-        after = [after]
-    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
-        raise WorkflowError(f"{path}.after", "must be a list of node ids")
-    foreach = raw.get("foreach")
-    if foreach is not None and (not isinstance(foreach, str) or not _FOREACH_RE.match(foreach)):
-        raise WorkflowError(
-            f"{path}.foreach",
-            f"must be '<predecessor id>.<list field>', e.g. decode.tiles; got {foreach!r}",
-        )
     return Node(
-        id=node_id,
-        action=action,
-        depends=list(after),
-        foreach=foreach,
-        description=_optional_str(raw, "description", path),
+        id=raw["id"],
+        action=raw["action"],
+        depends=[after] if isinstance(after, str) else list(after),
+        foreach=raw.get("foreach"),
+        description=raw.get("description"),
     )
+
+
+_NODE_FIELDS = ("id", "action", "after", "foreach", "description")
+
+
+def _reading_order(error: jsonschema.ValidationError) -> tuple:
+    """Sort key: the order in which a reader (and the checks before the schema) meets fields."""
+    path = list(error.absolute_path)
+    if error.validator == "required":  # reported on the parent: rank it as the missing field
+        missing = error.message.split("'")[1]
+        path.append(missing)
+    elif error.validator in ("type", "additionalProperties") and len(path) in (0, 1, 2):
+        # the object itself, before its fields: its type first, then unknown keys
+        return (*_field_rank(path), -2 if error.validator == "type" else -1)
+    return _field_rank(path)
+
+
+def _field_rank(path: list) -> tuple:
+    top = ("", "name", "slo", "nodes", "description")
+    if not path:
+        return (0,)
+    head = top.index(path[0]) if path[0] in top else len(top)
+    if path[0] == "slo" and len(path) > 1:
+        return (head, ("latency", "percentile").index(path[1]) if path[1] in _SLO_KEYS else 9)
+    if path[0] == "nodes" and len(path) > 1:
+        field_ = path[2] if len(path) > 2 else ""
+        rank = _NODE_FIELDS.index(field_) if field_ in _NODE_FIELDS else -1
+        return (head, path[1], rank)
+    return (head,)
+
+
+def _workflow_error(error: jsonschema.ValidationError, data: Any) -> WorkflowError:
+    """Today's message for the field a schema error is about."""
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        path.append(error.message.split("'")[1])
+    instance = data
+    for step in path:
+        instance = instance.get(step) if isinstance(instance, dict) else instance[step]
+    if error.validator == "additionalProperties":
+        allowed = _TOP_KEYS if not path else _SLO_KEYS if path == ["slo"] else _NODE_KEYS
+        where = _path_text(path)
+        k = next(k for k in error.instance if k not in allowed)
+        return WorkflowError(
+            f"{where}.{k}" if where else str(k),
+            f"unknown key {k!r}; accepted: {', '.join(allowed)}",
+        )
+    if not path:
+        return WorkflowError(
+            "", "a workflow definition must be a mapping with keys " + ", ".join(_TOP_KEYS)
+        )
+    if path == ["name"]:
+        return WorkflowError(
+            "name",
+            "required; letters, digits, '_', '.', '-' "
+            f"(starting with a letter or digit); got {instance!r}",
+        )
+    if path == ["slo"]:
+        return WorkflowError("slo", "required; a mapping like {latency: 2500ms, percentile: 99}")
+    if path == ["slo", "latency"]:
+        if error.validator == "required":
+            return WorkflowError(
+                "slo.latency", "required; a positive duration with a unit, e.g. 2500ms or 2.5s"
+            )
+        try:
+            parse_duration(instance, "slo.latency")
+        except WorkflowError as e:
+            return e
+    if path == ["slo", "percentile"]:
+        return WorkflowError(
+            "slo.percentile", f"must be a number in (0, 100], e.g. 99; got {instance!r}"
+        )
+    if path[0] == "description":
+        return WorkflowError("description", "must be a string")
+    if path == ["nodes"]:
+        return WorkflowError(
+            "nodes", "required; a non-empty list of nodes ({id, action, after?, foreach?})"
+        )
+    node = f"nodes[{path[1]}]"
+    field_ = path[2] if len(path) > 2 else None
+    if field_ is None:
+        return WorkflowError(node, "a node must be a mapping {id, action, after?, foreach?}")
+    value = data["nodes"][path[1]].get(field_)
+    messages = {
+        "id": f"required; a letter followed by letters, digits or '_' (at most 64); got {value!r}",
+        "action": f"required; an action path 'action' or 'package/action'; got {value!r}",
+        "after": "must be a list of node ids",
+        "foreach": f"must be '<predecessor id>.<list field>', e.g. decode.tiles; got {value!r}",
+        "description": "must be a string",
+    }
+    return WorkflowError(f"{node}.{field_}", messages[field_])
+
+
+def _path_text(path: list) -> str:
+    """`nodes[2].after` from ["nodes", 2, "after"]."""
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
 
 
 def _check_references(nodes: list[Node]) -> None:

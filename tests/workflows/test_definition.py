@@ -267,3 +267,32 @@ def test_numeric_fields_flatten_for_hint_rules():
         {"width": 640, "ok": True, "name": "x", "item": {"frames": 32}, "tiles": [1, 2, 3]}
     )
     assert fields == {"width": 640.0, "item.frames": 32.0, "tiles.length": 3.0}
+
+
+@pytest.mark.parametrize(
+    "text,path,fragment",
+    [
+        ("[]", "", "a workflow definition must be a mapping with keys name, description"),
+        ("name: w\nslo: [1]\nnodes: [{id: a, action: x}]", "slo", "a mapping like"),
+        ("name: w\nslo: {}\nnodes: [{id: a, action: x}]", "slo.latency", "required; a positive"),
+        ("name: w\nslo: {latency: 1s}\nnodes: [3]", "nodes[0]", "a node must be a mapping"),
+        (base("  - {id: a, action: x, after: [3]}"), "nodes[0].after", "a list of node ids"),
+        (base("  - {id: a, action: x, description: 3}"), "nodes[0].description", "a string"),
+        (base("  - {id: a, action: x}", "{latency: 1s, percentile: true}"), "slo.percentile", ""),
+        # the first problem in reading order wins: unknown keys before the fields they sit beside
+        (base("  - {id: 3, zz: 1}"), "nodes[0].zz", "unknown key 'zz'"),
+        ("name: bad name\nslo: {latency: -1s}\nnodes: []", "name", "required; letters"),
+    ],
+)
+def test_schema_errors_keep_their_messages_and_reading_order(text, path, fragment):
+    e = error_of(text)
+    assert e.path == path
+    assert fragment in e.message
+
+
+def test_null_descriptions_and_foreach_are_accepted():
+    wf = load(
+        "name: w\ndescription: null\nslo: {latency: 1s}\n"
+        "nodes: [{id: a, action: x, description: null, foreach: null}]"
+    )
+    assert wf.description is None and wf.nodes[0].foreach is None

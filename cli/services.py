@@ -161,6 +161,10 @@ def standalone(argv: list[str]) -> int:
             raise SystemExit(f"error: --max-action-memory: {e}") from None
     services = build_services(cfg)
     app = create_app(cfg, services)
+    from cli.admin_store import forget_standalone, record_standalone
+
+    # where `tango admin` finds this platform's store (removed at exit)
+    record = record_standalone(a.port, cfg.db_url, str(data))
 
     procs: list[subprocess.Popen] = []
     for i in range(a.invokers):
@@ -204,6 +208,7 @@ def standalone(argv: list[str]) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
         services.close()
+        forget_standalone(record)
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -227,15 +232,21 @@ def admin(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="tango admin", description="Manage namespaces, keys and limits (like wskadmin)."
     )
-    p.add_argument(
-        "--db-url", default=None, help="store URL (default: TANGO_DB_URL or the standalone store)"
+    # the store flags, accepted before or after the subcommand (SUPPRESS: a later parser does
+    # not reset what an earlier one read)
+    store = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    store.add_argument(
+        "--db-url", help="store URL (default: the store of the standalone the CLI points at)"
     )
-    p.add_argument("--data-dir", default=default_data_dir())
+    store.add_argument("--data-dir", help="the standalone's data folder whose store to use")
+    store.add_argument("--apihost", help="the platform whose store to use (default: ~/.wskprops)")
+    p.add_argument("--db-url", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--apihost", default=None, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="group", required=True)
-    user = sub.add_parser("user", help="namespaces and their keys").add_subparsers(
-        dest="cmd", required=True
-    )
-    uc = user.add_parser("create", help="create a namespace and print its key")
+    user = sub.add_parser("user", help="namespaces and their keys", parents=[store])
+    user = user.add_subparsers(dest="cmd", required=True)
+    uc = user.add_parser("create", help="create a namespace and print its key", parents=[store])
     uc.add_argument("name")
     uc.add_argument(
         "-u", "--auth", default=None, help="use this UUID:KEY instead of a generated one"
@@ -243,27 +254,33 @@ def admin(argv: list[str]) -> int:
     uc.add_argument(
         "--admin", action="store_true", help="the key may read and change every namespace"
     )
-    user.add_parser("list", help="list namespaces")
-    ug = user.add_parser("get", help="print a namespace's key")
+    user.add_parser("list", help="list namespaces", parents=[store])
+    ug = user.add_parser("get", help="print a namespace's key", parents=[store])
     ug.add_argument("name")
-    limits = sub.add_parser("limits", help="per-namespace throttles").add_subparsers(
-        dest="cmd", required=True
-    )
-    ls = limits.add_parser("set", help="set throttles for a namespace")
+    limits = sub.add_parser("limits", help="per-namespace throttles", parents=[store])
+    limits = limits.add_subparsers(dest="cmd", required=True)
+    ls = limits.add_parser("set", help="set throttles for a namespace", parents=[store])
     ls.add_argument("namespace")
     ls.add_argument("--invocationsPerMinute", type=int)
     ls.add_argument("--concurrentInvocations", type=int)
     ls.add_argument("--firesPerMinute", type=int)
     ls.add_argument("--allowedKinds", nargs="+")
     ls.add_argument("--storeActivations", choices=["true", "false"])
-    lg = limits.add_parser("get", help="show a namespace's throttles")
+    lg = limits.add_parser("get", help="show a namespace's throttles", parents=[store])
     lg.add_argument("namespace")
     a = p.parse_args(argv)
 
+    from cli import config
+    from cli.admin_store import choose_store, running_standalones
     from controller.auth import Subjects
-    from controller.store.db import Database, default_url
+    from controller.store.db import Database
 
-    db = Database(a.db_url or default_url(a.data_dir))
+    apihost = a.apihost or config.resolve({}).apihost
+    chosen = choose_store(
+        a.db_url, a.data_dir, os.environ, apihost, running_standalones(), default_data_dir()
+    )
+    print(f"tango admin: store {chosen.db_url}, {chosen.reason}", file=sys.stderr)
+    db = Database(chosen.db_url)
     db.migrate()
     subjects = Subjects(db)
     try:

@@ -224,7 +224,9 @@ def profile(args: argparse.Namespace, ctx: Context) -> int:
             f"profiling workflow '{args.workflow}' failed: {job.get('error') or 'no reason given'}"
         )
     output.emit(
-        output.pretty(status) if ctx.json else format_profiles(status.get("profiles") or {})
+        output.pretty(status)
+        if ctx.json
+        else format_profiles(status.get("profiles") or {}, status.get("infeasible") or [])
     )
     return 0
 
@@ -247,20 +249,91 @@ def read_jsonl(path: str) -> list[Any]:
     return values
 
 
-def progress_bar(completed: int, total: int) -> str:
+def progress_bar(
+    completed: int, total: int, elapsed_s: float | None = None, finished: bool = False
+) -> str:
+    """``[###---] 3/10 runs, about 14s left`` (the time left from the pace so far; ``took``
+    once the job has finished, which may be before every run: an option that fails on an
+    input is not repeated)."""
     if not total:
         return "[" + "-" * PROGRESS_WIDTH + "] starting"
     filled = PROGRESS_WIDTH * completed // total
-    return f"[{'#' * filled}{'-' * (PROGRESS_WIDTH - filled)}] {completed}/{total} runs"
+    bar = f"[{'#' * filled}{'-' * (PROGRESS_WIDTH - filled)}] {completed}/{total} runs"
+    if elapsed_s is None:
+        return bar
+    if finished or completed >= total:
+        return f"{bar}, took {duration_text(elapsed_s)}"
+    left = time_left_s(elapsed_s, completed, total)
+    return f"{bar}, " + (
+        "estimating time left" if left is None else f"about {duration_text(left)} left"
+    )
+
+
+def time_left_s(elapsed_s: float, completed: int, total: int) -> float | None:
+    """Seconds left at the pace so far (None before the first run is done)."""
+    if completed <= 0 or total <= completed:
+        return None if completed <= 0 else 0.0
+    return elapsed_s / completed * (total - completed)
+
+
+def duration_text(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def job_elapsed_s(job: dict) -> float | None:
+    """Seconds since the job started (its ``started``, epoch ms), up to its ``finished``."""
+    started = job.get("started")
+    if not started:
+        return None
+    end = job.get("finished") or time.time() * 1000
+    return max(0.0, (end - started) / 1000)
 
 
 def _progress(job: dict) -> None:
-    bar = progress_bar(int(job.get("done") or 0), int(job.get("total") or 0))
+    bar = progress_bar(
+        int(job.get("done") or 0),
+        int(job.get("total") or 0),
+        job_elapsed_s(job),
+        finished=job.get("state") in FINISHED_STATES,
+    )
     print(f"\r{bar}", end="", file=sys.stderr, flush=True)
 
 
-def format_profiles(profiles: dict[str, dict[str, dict]]) -> str:
-    """Latency per function and option: ``{function: {option: {samples, p50, p99}}}``."""
+def format_profiles(profiles: dict[str, dict[str, dict]], infeasible: list[dict] = ()) -> str:
+    """Latency per function and option: ``{function: {option: {samples, p50, p99}}}``, then
+    why an option shows ``-``: the profile's ``infeasible`` runs ``{function, option, run,
+    error}`` (the first failure of each function and option, and how many inputs failed)."""
+    table = _profile_table(profiles)
+    reasons = infeasible_lines(infeasible)
+    return "\n".join([table, *reasons]) if reasons else table
+
+
+def infeasible_lines(infeasible: list[dict]) -> list[str]:
+    first: dict[tuple[str, str], dict] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for failure in infeasible:
+        key = (str(failure.get("function")), str(failure.get("option")))
+        first.setdefault(key, failure)
+        counts[key] = counts.get(key, 0) + 1
+    lines = []
+    for (function, option), failure in first.items():
+        more = counts[(function, option)] - 1
+        lines.append(
+            f"infeasible: {function} at option '{option}' failed on profiling input "
+            f"#{failure.get('run', '?')}: {failure.get('error') or 'no reason given'}"
+            + (f" (and {more} more run(s))" if more else "")
+        )
+    return lines
+
+
+def _profile_table(profiles: dict[str, dict[str, dict]]) -> str:
     rows = [
         (
             function,
@@ -279,8 +352,12 @@ def format_profiles(profiles: dict[str, dict[str, dict]]) -> str:
 
 
 def synthesize(args: argparse.Namespace, ctx: Context) -> int:
+    qname = parse_name(args.workflow)
     with failing(f"synthesize hints for workflow '{args.workflow}'"):
-        body = ctx.client().synthesize(parse_name(args.workflow), args.percentile)
+        try:
+            body = ctx.client().synthesize(qname, args.percentile)
+        except ApiError as err:
+            raise while_profiling(ctx, qname, args.workflow, err) from err
     report = body.get("report") or {}
     if report:
         output.note(format_size_report(report))
@@ -290,6 +367,28 @@ def synthesize(args: argparse.Namespace, ctx: Context) -> int:
     else:
         output.emit(output.pretty(body) if ctx.json else body.get("hints", "").rstrip("\n"))
     return 0
+
+
+def while_profiling(ctx: Context, qname: Any, workflow: str, err: ApiError) -> ApiError:
+    """A refused synthesis (409: no profiles) while a profiling job runs says so, with its
+    progress, instead of "no profiles yet"; any other error is returned as it is."""
+    if err.status != 409:
+        return err
+    try:
+        job = ctx.client().profile_status(qname).get("job") or {}
+    except ApiError:
+        return err
+    if job.get("state") != "running":
+        return err
+    bar = progress_bar(int(job.get("done") or 0), int(job.get("total") or 0), job_elapsed_s(job))
+    return ApiError(
+        err.status,
+        f"profiling of workflow '{workflow}' is still running ({bar.split('] ', 1)[-1]}); "
+        "synthesize once it has finished (tango hints profile prints its progress).",
+        err.code,
+        err.body,
+        err.headers,
+    )
 
 
 def format_size_report(report: dict) -> str:

@@ -420,3 +420,34 @@ def latency_rows(runtimes: list[dict]) -> list[dict]:
             r["metric"],
         ),
     )
+
+
+def landing_namespace(own: str, last_activity: dict[str, int]) -> str:
+    """The namespace an admin sees first: the one with the latest activation (epoch ms per
+    namespace that has any), so an admin key of the empty ``whisk.system`` does not open on
+    empty pages; its own when no namespace has run anything yet."""
+    if not last_activity:
+        return own
+    return max(sorted(last_activity), key=lambda ns: last_activity[ns])
+
+
+def profile_eta(job: dict | None, now_ms: int) -> str | None:
+    """A running profiling job's time left at its pace so far (``about 1m20s left``), or how
+    long a finished one took; None before its first run is done."""
+    if not job or not job.get("started") or not job.get("total"):
+        return None
+    done, total = int(job.get("done") or 0), int(job["total"])
+    elapsed_s = max(0.0, ((job.get("finished") or now_ms) - job["started"]) / 1000)
+    if job.get("state") != "running":
+        return f"took {_duration(elapsed_s)}"
+    if done <= 0:
+        return "estimating time left"
+    return f"about {_duration(elapsed_s / done * max(0, total - done))} left"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"

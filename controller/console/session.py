@@ -17,6 +17,7 @@ from flask import current_app, g, request, session
 
 from controller.api.common import services
 from controller.auth import Identity
+from controller.console.insights import landing_namespace
 from controller.errors import ApiError
 
 CSRF_FIELD = "csrf"
@@ -55,10 +56,20 @@ def log_in(key: str) -> Identity:
         uuid=ident.uuid,
         digest=_digest(secret),
         csrf=secrets.token_urlsafe(24),
-        ns=ident.namespace,
+        ns=landing_namespace(ident.namespace, _last_activity()) if ident.admin else ident.namespace,
     )
     session.permanent = False
     return ident
+
+
+def _last_activity() -> dict[str, int]:
+    """When each namespace last ran something (its newest activation's start, epoch ms)."""
+    svc, latest = services(), {}
+    for subject in svc.subjects.list():
+        newest = svc.activations.list(subject.namespace, limit=1)
+        if newest:
+            latest[subject.namespace] = int(newest[0].get("start") or 0)
+    return latest
 
 
 def log_out() -> None:

@@ -76,6 +76,7 @@ def _template_globals():
         "fmt_time": fmt_time,
         "fmt_ms": fmt_ms,
         "fmt_size": fmt_size,
+        "profile_eta": lambda job: insights.profile_eta(job, now_ms()),
         "namespaces": [s.namespace for s in services().subjects.list()]
         if ident and ident.admin
         else [],
@@ -110,7 +111,18 @@ def _error(status: int, message: str):
 
 @bp.route("/<path:rest>")
 def not_found(rest: str):
-    raise ApiError(404, f"There is no console page at /console/{rest}. Use the menu above.")
+    where = (
+        "the menu above" if auth.current_identity() else "the Overview link below, after logging in"
+    )
+    raise ApiError(404, f"There is no console page at /console/{rest}. Find pages through {where}.")
+
+
+def _favicon():
+    return bp.send_static_file("favicon.ico")
+
+
+# Browsers ask the site's root for its icon: serve the console's instead of a 404.
+bp.record_once(lambda state: state.app.add_url_rule("/favicon.ico", "favicon", _favicon))
 
 
 # -- formatting helpers for templates ------------------------------------------------------------

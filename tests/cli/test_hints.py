@@ -249,3 +249,59 @@ def test_synthesize_without_profiles(wsk, api):
     )
     run = wsk("hints", "synthesize", "thumbs")
     assert run.code == 409 - 256 and "has no profiles yet" in run.err
+
+
+def test_progress_bar_estimates_the_time_left_from_the_pace_so_far():
+    assert hints_cmd.time_left_s(30.0, 3, 9) == 60.0
+    assert hints_cmd.time_left_s(5.0, 0, 9) is None
+    assert hints_cmd.progress_bar(3, 9, 30.0).endswith("3/9 runs, about 1m00s left")
+    assert hints_cmd.progress_bar(0, 9, 2.0).endswith("0/9 runs, estimating time left")
+    assert hints_cmd.progress_bar(9, 9, 95.0).endswith("9/9 runs, took 1m35s")
+    assert hints_cmd.progress_bar(2, 4).endswith("2/4 runs")
+    assert hints_cmd.progress_bar(2, 4, 8.0, finished=True).endswith("2/4 runs, took 8s")
+    assert hints_cmd.duration_text(7300) == "2h01m"
+
+
+def test_profile_summary_says_why_an_option_has_no_latency(wsk, api, tmp_path, monkeypatch):
+    monkeypatch.setattr(hints_cmd, "PROFILE_POLL_S", 0.001)
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text('{"mb": 400}\n')
+    api.on("POST", f"{API}/workflows/thumbs/profile", {"jobId": "j1"}, status=202)
+    failure = {"function": "resize", "option": "small", "run": 11, "error": "out of memory"}
+    done = {"jobId": "j1", "state": "done", "done": 4, "total": 4, "started": 1, "finished": 2}
+    api.on(
+        "GET",
+        f"{API}/workflows/thumbs/profile",
+        {
+            "job": done,
+            "profiles": {
+                "resize": {
+                    "small": {"samples": 0, "p50": None, "p99": None},
+                    "large": {"samples": 2, "p50": 300.0, "p99": 410.0},
+                }
+            },
+            "infeasible": [failure, {**failure, "run": 12}],
+        },
+    )
+    run = wsk("hints", "profile", "thumbs", "--inputs", str(inputs))
+    assert run.code == 0
+    assert run.out.splitlines()[1].split() == ["resize", "small", "0", "-", "-"]
+    assert (
+        "infeasible: resize at option 'small' failed on profiling input #11: out of memory "
+        "(and 1 more run(s))" in run.out
+    )
+
+
+def test_synthesize_while_profiling_says_it_is_still_running(wsk, api):
+    api.on(
+        "POST",
+        f"{API}/workflows/thumbs/synthesize",
+        {"error": "The workflow 'thumbs' has no profiles yet: run it.", "code": "t"},
+        status=409,
+    )
+    job = {"jobId": "j1", "state": "running", "done": 2, "total": 8, "started": 1}
+    api.on("GET", f"{API}/workflows/thumbs/profile", {"job": job})
+    run = wsk("hints", "synthesize", "thumbs")
+    assert run.code == 409 - 256
+    assert "profiling of workflow 'thumbs' is still running (2/8 runs, about" in run.err
+    assert "no profiles yet" not in run.err

@@ -111,3 +111,37 @@ def test_update_web_secure_keeps_the_web_action(ns, tmp_path):
     assert requests.get(url, timeout=60).status_code == 401
     r = requests.get(url, headers={"X-Require-Whisk-Auth": "s3cret"}, timeout=60)
     assert r.status_code == 200 and r.json() == {"greeting": "Hello World"}
+
+
+def test_admin_writes_to_the_store_of_the_platform_the_cli_points_at(platform, tmp_path):
+    """No TANGO_DATA_DIR, no --data-dir: the CLI's API host names the running standalone, whose
+    data dir is not the default one; the key made must be one that platform accepts."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TANGO_DATA_DIR", "TANGO_DB_URL")}
+    env["WSK_CONFIG_FILE"] = str(platform.wskprops)
+    name = f"alice-{os.getpid()}-{time.time_ns() % 100000}"
+
+    def admin(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "cli", "admin", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+
+    made = admin("user", "create", name)
+    assert f"store sqlite:///{platform.process.data_dir.resolve()}" in made.stderr
+    assert f"of the standalone serving {platform.apihost}" in made.stderr
+    key = made.stdout.strip()
+    user, _, secret = key.partition(":")
+    r = requests.get(f"{platform.apihost}/api/v1/namespaces", auth=(user, secret), timeout=60)
+    assert r.status_code == 200 and r.json() == [name]
+    # --data-dir after the subcommand names another store, which does not have that namespace
+    listed = admin("user", "list", "--data-dir", str(tmp_path / "other")).stdout
+    assert (
+        name not in listed
+        and "--data-dir" in admin("user", "list", "--data-dir", str(tmp_path)).stderr
+    )
+    assert name in admin("user", "list").stdout

@@ -13,6 +13,7 @@ need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v rsync >/dev/null 2>&1 || need_pkgs+=(rsync)
+command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)  # workflow data (blob-pipeline)
 if [ "${TANGO_BROWSER_TESTS:-1}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 fi
@@ -28,6 +29,12 @@ if ! docker info >/dev/null 2>&1; then
   ($SUDO dockerd >/var/log/tango-dockerd.log 2>&1 &)
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/tango-dockerd.log"; exit 1; }
+fi
+
+if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+  log "starting redis-server on 127.0.0.1:6379"
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.25; done
 fi
 
 stamp=".tango-installed-$(sha1sum pyproject.toml | cut -c1-12)"

@@ -18,9 +18,10 @@ import base64
 import importlib.util
 import io
 import json
+import os
 import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -77,6 +78,9 @@ class Bundle:
     workflow: Workflow
     package: str
     actions: list[ActionSpec]
+    # Configuration the actions read as parameters (deploy.json `parameters`), set on the package
+    # by `tango workflow deploy`: e.g. {"redis": "redis://127.0.0.1:6379/0"}.
+    parameters: dict = field(default_factory=dict)
 
     def inputs(self) -> list[dict]:
         """The representative inputs (inputs.jsonl), in file order."""
@@ -126,7 +130,17 @@ def load_bundle(name_or_dir: str | Path) -> Bundle:
         workflow=workflow,
         package=manifest["package"],
         actions=actions,
+        parameters=configured(manifest.get("parameters", {})),
     )
+
+
+# Deployment-time overrides of a bundle's configuration parameters, from the deploying shell.
+PARAMETER_ENV = {"redis": "TANGO_REDIS_URL"}
+
+
+def configured(parameters: dict) -> dict:
+    """deploy.json's parameters, each overridden by its environment variable when set."""
+    return {k: os.environ.get(PARAMETER_ENV.get(k, ""), v) or v for k, v in parameters.items()}
 
 
 def load_function(spec: ActionSpec) -> ModuleType:

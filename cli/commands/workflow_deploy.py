@@ -71,12 +71,16 @@ def deploy(args: argparse.Namespace, ctx: Context) -> int:
     bundle = load(args.bundle)
     client = ctx.client()
     with failing(f"create package '{bundle.package}'"):
-        made_package = _put_package(client, bundle.package)
+        made_package = _put_package(client, bundle.package, bundle.parameters)
+    # The bundle's configuration (deploy.json `parameters`, e.g. the Redis address) lives on the
+    # package; without a packages resource, on each action.
+    parameters = [{"key": k, "value": v} for k, v in bundle.parameters.items()]
     for spec in bundle.actions:
         with failing(f"create action '{spec.path}'"):
             client.put_action(
                 QualifiedName("_", spec.path),
-                {"exec": spec.exec_json(), "limits": spec.limits()},
+                {"exec": spec.exec_json(), "limits": spec.limits()}
+                | ({"parameters": parameters} if parameters and not made_package else {}),
                 overwrite=True,
             )
     with failing(f"create workflow '{bundle.name}'"):
@@ -98,10 +102,12 @@ def deploy(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _put_package(client, package: str) -> bool:
-    """Create or update the package; False when the controller has no packages resource."""
+def _put_package(client, package: str, parameters: dict | None = None) -> bool:
+    """Create or update the package (with the bundle's configuration parameters); False when
+    the controller has no packages resource."""
+    body = {"parameters": [{"key": k, "value": v} for k, v in (parameters or {}).items()]}
     try:
-        client.request("PUT", f"/namespaces/_/packages/{package}", {"overwrite": True}, {})
+        client.request("PUT", f"/namespaces/_/packages/{package}", {"overwrite": True}, body)
     except ApiError as err:
         if err.status in NO_RESOURCE:
             return False

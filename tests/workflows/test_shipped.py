@@ -49,7 +49,7 @@ def run_locally(name: str, request: dict) -> dict:
 
 
 def test_every_bundle_is_complete():
-    assert shipped() == ["image-pipeline", "ml-pipeline", "video-analytics"]
+    assert shipped() == ["blob-pipeline", "image-pipeline", "ml-pipeline", "video-analytics"]
     for name in shipped():
         bundle = load_bundle(name)  # validates workflow.yaml against deploy.json
         assert bundle.workflow.name == name

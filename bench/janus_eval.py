@@ -1,48 +1,46 @@
-"""Janus evaluation: every shipped workflow under every sizing policy on the real platform.
+"""Janus evaluation: late binding against strong baselines on inputs it was never tuned on.
 
-For each workflow: deploy the bundle with the real CLI (``tango workflow deploy``), set its size
-options, profile every function at every option on the evaluation inputs (real containers, sizes
-bound by the invoker), set the SLO from calibration runs, synthesize hints, then drive the same
-seeded input sequence with Poisson gaps under ``early-max``, ``early-static``, ``stepwise``,
-``late`` and ``oracle``. The oracle's plan for each request is computed offline from that
-request's own profiled per-option durations (``oracle-offline``: its profile-priced cost, the
-lower bound) and then run live like the other policies (``oracle``, as ``plan:f=option,...``),
-so every policy's cost is measured the same way, contention of the live platform included.
-Prints a table, writes JSON and a PNG plot (core-seconds per run vs SLO attainment) to
-``bench/results/janus/``.
+For each workflow, on the real platform (controller + invoker as child processes, real
+containers, sizes bound by the invoker), driven through the CLI and the REST API:
 
-    python3 bench/janus_eval.py [--workflows image-pipeline,video-analytics,ml-pipeline]
-        [--inputs 10] [--repeats 2] [--requests 20] [--rate 0.5] [--slo-frac 0.1,0.3] [--seed 7]
+1. **Split.** The shipped ``inputs.jsonl`` (a seeded sample of the workflow's heavy-tailed input
+   sizes) is split into *training* inputs (evenly spaced size ranks, the largest included, so the
+   profiles see the tail) and *held-out* inputs (a seeded sample of the rest). Only training
+   inputs are profiled; every figure is measured on held-out inputs.
+2. **Profile** the training inputs at every option (``--profile-repeats``); the raw profiles are
+   saved with the result.
+3. **SLO levels** (``--slo-levels``, >= 3) from the training profiles: from the tightest SLO the
+   best static plan still meets at p99 on the training set (the all-fastest plan's training p99
+   makespan, invoker CPU contention included) to a loose one (the all-cheapest plan's p99).
+4. **Per-request measurements for the oracle.** Each held-out request runs once at every option
+   (``fixed:<option>``); from those per-node durations the oracle's plan for each request and
+   SLO is the cheapest meeting it (`controller.adapter.static_plans.oracle_plan`): a lower
+   bound on price by construction, never run live.
+5. **Policies, live.** ``early-max``, ``early-static`` (ORION-style plan on the training
+   profiles), ``class-static`` (one such plan per input-size class), ``power-tuning`` (cheapest
+   option within 20 % of the fastest, per function) and ``late`` (hints synthesized for the SLO,
+   the adapter's live model). Every held-out request under every policy, ``--repeats`` times;
+   arrivals open-loop Poisson at each ``--loads`` fraction of the platform's capacity (host cores
+   / mean core-seconds per request at the largest option), so requests overlap and contend; with
+   ``--hog`` one more stream at the first load with a CPU hog (one spinning process per host
+   core) started halfway through. Each (load, repeat) runs the policies one after another in a
+   seeded random order, each policy on the same arrival times.
+6. **Cost** per request: allocated core-seconds, GB-seconds and one price combining them at AWS
+   Fargate's rates (`controller.adapter.model.Price`: $0.04048 per vCPU-hour, $0.004445 per
+   GB-hour). **Statistics**: SLO attainment and mean price per policy, and for late against each
+   baseline a paired bootstrap 95 % CI of the relative price difference and of the attainment
+   difference (pairs: the same request, repeat and load under both policies); the share of the
+   oracle's saving over the best static baseline that late captures.
 
-Choices, and why:
-- **Inputs.** Requests draw uniformly from the workflow's shipped ``inputs.jsonl``, a seeded
-  sample of its heavy-tailed size distribution (Pareto rows or frames, log-normal megapixels):
-  most requests are small, a few are very large. Profiled are every input the sequence draws
-  (the oracle needs each request's own per-option durations) plus ``--inputs`` inputs at evenly
-  spaced size ranks, the largest included, so the profiles cover the tail.
-- **Platform.** A controller and one invoker started as a multi-node deployment would
-  (``tango controller`` + ``tango invoker``), with an invoker id of its own (other platforms on
-  the same Docker engine remove containers of their own invoker id at start) and
-  ``--cpus 8``: the invoker's pool counts every live container's CPU quota as reserved, idle
-  ones included, so at 2 "cores" a workflow at 2-core sizes keeps evicting its own warm
-  containers and every activation is a cold start. Quotas stay hard limits (cgroup
-  ``cpu.cfs_quota_us``); the host still has only its real cores.
-- **Arrivals.** Poisson gaps (seeded, ``--rate`` per second) between requests, at most one
-  request in flight: on 2 cores shared with other work, concurrent runs distort each other's
-  timings. Each request runs once under every live policy, in a seeded random order, so slow
-  spells of the shared machine hit all policies alike.
-- **SLO.** From calibration runs of every evaluation input at the smallest and at the largest
-  option (whole workflow, live): ``slo = p99(large) + frac * (p99(small) - p99(large))``,
-  rounded up to 100 ms; one result per ``--slo-frac`` (same profiles, calibration and request
-  sequence; hints synthesized for each SLO). Live runs rather than profiles because the
-  profiles see each function alone on the host (parallel branches do not contend there; the
-  items of a fan-out node share the invoker's cores, `Profiles.slots`).
-- **Oracle.** Offline, from the profiles of the same inputs: per request, the cheapest
-  per-node option assignment (core-ms = cpu x activation time summed over items) whose
-  makespan over that input's profiled latencies meets the SLO, parallel branches holding their
-  cores on the invokers' CPU as the invoker admits them (``cheapest_assignment`` with ``cores``
-  and ``capacity``; early-static plans the same way on profiled tails). Its latency is the predicted critical path, its
-  attainment the share of feasible plans: a lower bound on cost, not a measured run.
+Everything is saved: the command, host, rates, raw profiles, synthesis reports, every request's
+record, the per-option measurements and the oracle's plans.
+
+    python3 bench/janus_eval.py --quick                      # one small workflow, minutes
+    python3 bench/janus_eval.py --workflows ml-pipeline,blob-pipeline --train 12 --heldout 30 \\
+        --repeats 3 --loads 0.5,0.8 --hog
+
+``--quick`` is a smoke run of the whole method at the smallest scale (few inputs, one load, one
+repeat): its figures carry no statistical weight and its JSON says so (``"quick": true``).
 """
 
 from __future__ import annotations
@@ -57,6 +55,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,25 +65,250 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from common.platform_process import GUEST_KEY, free_port  # noqa: E402
-from controller.adapter.assignment import cheapest_assignment  # noqa: E402
-from hint_dsl.profiles import Profiles, percentile  # noqa: E402
-from workflows.packaging import load_bundle, shipped  # noqa: E402
+from common.sizes import Size  # noqa: E402
+from common.stats import percentile  # noqa: E402
+from controller.adapter.model import Price  # noqa: E402
+from controller.adapter.static_plans import RunTable, _makespan, oracle_plan  # noqa: E402
+from hint_dsl.profiles import Profiles  # noqa: E402
+from workflows.packaging import load_bundle  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "janus"
-LIVE_POLICIES = ("early-max", "early-static", "stepwise", "late", "oracle")
-POLICIES = LIVE_POLICIES + ("oracle-offline",)
-# Memory is not what these functions scale with, but decoding a 16 MP photo needs > 512 MB.
-OPTIONS = (
-    "option small  cpu 0.5 memory 1GB\n"
-    "option medium cpu 1   memory 1GB\n"
-    "option large  cpu 2   memory 2GB\n"
-)
-# How each workflow's inputs grow (for picking evaluation inputs across the heavy tail).
+LIVE_POLICIES = ("early-max", "early-static", "class-static", "power-tuning", "late")
+STATIC_BASELINES = ("early-max", "early-static", "class-static", "power-tuning")
+OPTION_LINES = {
+    "default": (
+        "option small  cpu 0.5 memory 512MB\n"
+        "option medium cpu 1   memory 1GB\n"
+        "option large  cpu 2   memory 2GB\n"
+    ),
+    # blob-pipeline's crunch holds about twice its input: memory is what the options differ in
+    "blob-pipeline": (
+        "option small  cpu 0.5 memory 256MB\n"
+        "option medium cpu 1   memory 512MB\n"
+        "option large  cpu 2   memory 1GB\n"
+    ),
+}
+# How each workflow's inputs grow (for spreading training inputs over the size ranks).
 INPUT_SIZE = {
     "image-pipeline": lambda i: i["width"] * i["height"],
     "video-analytics": lambda i: i["frames"],
     "ml-pipeline": lambda i: i["rows"] * i["features"],
+    "blob-pipeline": lambda i: i["mb"],
 }
+PRICE = Price()
+
+
+# ---- pure parts (tested in tests/bench/test_janus_eval.py) --------------------------------------
+
+
+def split_inputs(
+    inputs: list[dict], size, n_train: int, n_heldout: int, rng: random.Random
+) -> tuple[list[dict], list[dict]]:
+    """Training: `n_train` inputs at evenly spaced size ranks, the smallest and largest included;
+    held-out: a seeded sample of `n_heldout` of the others. Disjoint by construction."""
+    ranked = sorted(inputs, key=size)
+    if n_train >= len(ranked):
+        raise ValueError(f"{n_train} training inputs leave none of {len(ranked)} held out")
+    if n_train == 1:
+        picks = [len(ranked) - 1]
+    else:
+        picks = sorted({round(i * (len(ranked) - 1) / (n_train - 1)) for i in range(n_train)})
+    train = [ranked[i] for i in picks]
+    rest = [x for i, x in enumerate(ranked) if i not in set(picks)]
+    return train, rng.sample(rest, min(n_heldout, len(rest)))
+
+
+def slo_levels(workflow, table: RunTable, options: list[Size], capacity, n: int) -> list[int]:
+    """`n` SLOs (ms, rounded up to 100) from the tightest a static plan meets at p99 on the
+    training inputs (all-fastest plan) to the all-cheapest plan's p99, evenly spaced."""
+    if n < 2:
+        raise ValueError("at least two SLO levels")
+    named = {o.option: o for o in options}
+    fastest = max(options, key=lambda s: (s.cpu, s.memory)).option
+    cheapest = min(options, key=lambda s: (s.cpu, s.memory)).option
+
+    def p99(option):
+        plan = {nd.id: option for nd in workflow.nodes}
+        spans = [_makespan(workflow, plan, run, capacity, named) for run in table.runs.values()]
+        finite = [s for s in spans if math.isfinite(s)]
+        return percentile(finite, 99) if finite else math.inf
+
+    tight, loose = p99(fastest), p99(cheapest)
+    if not math.isfinite(loose) or loose < tight * 1.2:
+        loose = tight * 2.0  # the cheapest plan cannot run some input, or barely differs
+    return [math.ceil((tight + (loose - tight) * i / (n - 1)) / 100.0) * 100 for i in range(n)]
+
+
+def poisson_arrivals(n: int, rate: float, rng: random.Random) -> list[float]:
+    """Arrival times (s from the start) of `n` requests at `rate` per second."""
+    t, out = 0.0, []
+    for _ in range(n):
+        t += rng.expovariate(rate)
+        out.append(t)
+    return out
+
+
+def capacity_rps(host_cores: float, core_seconds_per_request: float) -> float:
+    """Requests per second that keep the host's cores busy (the platform's capacity)."""
+    return host_cores / max(core_seconds_per_request, 1e-9)
+
+
+def request_cost(run: dict, price: Price = PRICE) -> dict:
+    """Core-seconds, GB-seconds and price of one run record (per activation: size x duration)."""
+    core_s = gb_s = dollars = 0.0
+    for node in run.get("nodes", []):
+        for act in node.get("activations", []):
+            size = act.get("size")
+            if not size or act.get("duration") is None:
+                continue
+            s = Size(size["cpu"], size["memory"])
+            core_s += s.cpu * act["duration"] / 1e3
+            gb_s += s.memory / 1024 * act["duration"] / 1e3
+            dollars += price.of(s, act["duration"])
+    return {"coreSeconds": core_s, "gbSeconds": gb_s, "price": dollars}
+
+
+def node_measurements(run: dict) -> dict[str, tuple[float, float]]:
+    """node -> (latency ms: first dispatch to last end, work ms: sum of activation durations)."""
+    return {
+        n["id"]: (
+            float(n["duration"]),
+            float(sum(a.get("duration") or 0.0 for a in n["activations"])),
+        )
+        for n in run.get("nodes", [])
+        if n.get("status") == "success"
+    }
+
+
+def paired_bootstrap(
+    pairs: list[tuple[float, float]], rng: random.Random, resamples: int = 2000
+) -> dict:
+    """Relative difference of means (b / a - 1) over paired samples, with a percentile
+    bootstrap 95 % CI resampling the pairs. `pairs`: [(baseline, policy)]."""
+    if not pairs:
+        return {"n": 0, "estimate": None, "ci95": [None, None]}
+
+    def stat(sample):
+        a = sum(x for x, _ in sample)
+        b = sum(y for _, y in sample)
+        return b / a - 1.0 if a else math.nan
+
+    est = stat(pairs)
+    boot = sorted(stat([pairs[rng.randrange(len(pairs))] for _ in pairs]) for _ in range(resamples))
+    return {
+        "n": len(pairs),
+        "estimate": est,
+        "ci95": [percentile(boot, 2.5), percentile(boot, 97.5)],
+    }
+
+
+def paired_difference(
+    pairs: list[tuple[float, float]], rng: random.Random, resamples: int = 2000
+) -> dict:
+    """Difference of means (policy - baseline), e.g. of SLO attainment (0/1), with a paired
+    bootstrap 95 % CI."""
+    if not pairs:
+        return {"n": 0, "estimate": None, "ci95": [None, None]}
+
+    def stat(sample):
+        return sum(y - x for x, y in sample) / len(sample)
+
+    boot = sorted(stat([pairs[rng.randrange(len(pairs))] for _ in pairs]) for _ in range(resamples))
+    return {
+        "n": len(pairs),
+        "estimate": stat(pairs),
+        "ci95": [percentile(boot, 2.5), percentile(boot, 97.5)],
+    }
+
+
+def oracle_share(best_static: float, late: float, oracle: float) -> float | None:
+    """Share of the oracle's saving over the best static baseline that late captures."""
+    saving = best_static - oracle
+    return (best_static - late) / saving if saving > 0 else None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One stream of requests: a load (fraction of capacity), a repeat and whether a CPU hog
+    starts halfway."""
+
+    load: float
+    repeat: int
+    hog: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"load {self.load:g}" + (" + hog" if self.hog else "")
+
+
+def compare(records: list[dict], slo_ms: int, oracle: dict, rng: random.Random) -> dict:
+    """Per condition (load, hog): each policy's attainment and mean cost, late against every
+    static baseline (paired CIs) and the oracle's headroom. `records`: per request, with
+    policy, label, repeat, input, metSlo, coreSeconds, gbSeconds, price."""
+    out = {}
+    for label in sorted({r["label"] for r in records}):
+        rows = [r for r in records if r["label"] == label]
+        by = {}
+        for r in rows:
+            by.setdefault(r["policy"], {})[(r["repeat"], r["input"], r["index"])] = r
+        policies = {}
+        for p, recs in by.items():
+            vals = list(recs.values())
+            policies[p] = {
+                "requests": len(vals),
+                "sloAttainment": sum(bool(v["metSlo"]) for v in vals) / len(vals),
+                "coreSeconds": statistics.fmean(v["coreSeconds"] for v in vals),
+                "gbSeconds": statistics.fmean(v["gbSeconds"] for v in vals),
+                "price": statistics.fmean(v["price"] for v in vals),
+                "p99_ms": percentile([v["duration"] for v in vals], 99),
+            }
+        versus = {}
+        late = by.get("late", {})
+        for base in STATIC_BASELINES:
+            keys = [k for k in late if k in by.get(base, {})]
+            if not keys:
+                continue
+            versus[base] = {
+                "price": paired_bootstrap(
+                    [(by[base][k]["price"], late[k]["price"]) for k in keys], rng
+                ),
+                "sloAttainment": paired_difference(
+                    [(float(by[base][k]["metSlo"]), float(late[k]["metSlo"])) for k in keys], rng
+                ),
+            }
+        meeting = [
+            b
+            for b in STATIC_BASELINES
+            if b in policies
+            and policies[b]["sloAttainment"]
+            >= 0.99 * max(policies[x]["sloAttainment"] for x in STATIC_BASELINES if x in policies)
+        ]
+        best = min(meeting, key=lambda b: policies[b]["price"]) if meeting else None
+        inputs = {k[1] for k in late}
+        oracle_price = (
+            statistics.fmean(oracle[i]["price"] for i in inputs if i in oracle)
+            if any(i in oracle for i in inputs)
+            else None
+        )
+        out[label] = {
+            "policies": policies,
+            "lateVersus": versus,
+            "bestStatic": best,
+            "oracle": {
+                "price": oracle_price,
+                "sloAttainment": (
+                    statistics.fmean(float(oracle[i]["feasible"]) for i in inputs if i in oracle)
+                    if oracle_price is not None
+                    else None
+                ),
+                "lateCaptures": (
+                    oracle_share(policies[best]["price"], policies["late"]["price"], oracle_price)
+                    if best and "late" in policies and oracle_price is not None
+                    else None
+                ),
+            },
+        }
+    return out
 
 
 # ---- platform ------------------------------------------------------------------------------
@@ -217,45 +441,12 @@ class Platform:
 # ---- one workflow ----------------------------------------------------------------------------
 
 
-def pick_inputs(name: str, inputs: list[dict], n: int) -> list[dict]:
-    """n inputs spread over the size distribution: evenly spaced ranks, the largest included."""
-    ranked = sorted(inputs, key=INPUT_SIZE[name])
-    if n >= len(ranked):
-        return ranked
-    return (
-        [ranked[round(i * (len(ranked) - 1) / (n - 1))] for i in range(n)] if n > 1 else ranked[-1:]
-    )
-
-
-def request_inputs(
-    name: str, shipped: list[dict], spread: int, requests: int, rng: random.Random
-) -> tuple[list[dict], list[int]]:
-    """The inputs to profile and the request sequence (indices into them).
-
-    Requests draw uniformly from the shipped inputs, a sample of the workflow's heavy-tailed
-    input distribution, so large inputs are as rare as they are there. Profiled: every input
-    drawn (the offline oracle needs each request's own per-option durations) plus `spread`
-    inputs at evenly spaced ranks, the largest included, so the profiles cover the tail even
-    when no request draws it."""
-    drawn = [rng.randrange(len(shipped)) for _ in range(requests)]
-    chosen = {json.dumps(shipped[i], sort_keys=True) for i in drawn}
-    chosen |= {json.dumps(i, sort_keys=True) for i in pick_inputs(name, shipped, spread)}
-    inputs = sorted((json.loads(c) for c in chosen), key=INPUT_SIZE[name])
-    keys = [json.dumps(i, sort_keys=True) for i in inputs]
-    return inputs, [keys.index(json.dumps(shipped[i], sort_keys=True)) for i in drawn]
-
-
 def profile(plat: Platform, name: str, inputs: list[dict], repeats: int) -> float:
     t0 = time.time()
     plat.api("POST", f"workflows/{name}/profile", {"inputs": inputs, "repeats": repeats})
     while True:
         job = plat.api("GET", f"workflows/{name}/profile")["job"]
-        print(
-            f"\r  profiling {name}: {job['done']}/{job['total']}",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"\r  profiling {name}: {job['done']}/{job['total']}", end="", file=sys.stderr)
         if job["state"] != "running":
             break
         time.sleep(1)
@@ -263,54 +454,6 @@ def profile(plat: Platform, name: str, inputs: list[dict], repeats: int) -> floa
     if job["state"] != "done":
         raise RuntimeError(f"profiling {name} failed: {job['error']}")
     return time.time() - t0
-
-
-def run(plat: Platform, name: str, params: dict, policy: str) -> dict:
-    """One blocking run; a failed run comes back as its record (502), not as an exception."""
-    r = plat.session.post(
-        f"{plat.apihost}/api/v1/namespaces/_/workflows/{name}",
-        json=params,
-        params={"blocking": "true", "policy": policy},
-        timeout=600,
-    )
-    doc = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-    if r.status_code >= 400 and "runId" not in doc:
-        raise RuntimeError(f"POST workflows/{name}: {r.status_code} {r.text[:500]}")
-    return doc
-
-
-def run_once_more_on_failure(
-    plat: Platform, name: str, params: dict, policy: str
-) -> tuple[dict, int]:
-    """A run that failed (e.g. a dropped controller-invoker connection, not a sizing outcome)
-    is run once more; the second answer counts, failed or not. -> (run, failures seen)."""
-    doc = run(plat, name, params, policy)
-    if doc.get("status") == "success":
-        return doc, 0
-    print(
-        f"\n  {policy} run failed ({doc.get('error', '')[:160]}); running it once more",
-        file=sys.stderr,
-    )
-    return run(plat, name, params, policy), 1
-
-
-def calibrate(plat: Platform, name: str, inputs: list[dict]) -> dict:
-    """Live runs of every input at the smallest and the largest option (see module doc)."""
-    lat = {
-        opt: [run(plat, name, i, f"fixed:{opt}")["duration"] for i in inputs]
-        for opt in ("small", "large")
-    }
-    return {
-        "p99_small_ms": percentile(lat["small"], 99),
-        "p99_large_ms": percentile(lat["large"], 99),
-        "runs": lat,
-    }
-
-
-def slo_at(cal: dict, frac: float) -> int:
-    """p99(all-large) + frac * (p99(all-small) - p99(all-large)), rounded up to 100 ms."""
-    small, large = cal["p99_small_ms"], cal["p99_large_ms"]
-    return math.ceil((large + frac * max(small - large, 0.0)) / 100.0) * 100
 
 
 def with_slo(definition: str, slo_ms: int) -> str:
@@ -322,336 +465,326 @@ def with_slo(definition: str, slo_ms: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def activation_facts(plat: Platform, doc: dict) -> list[dict]:
-    """Per activation: the size decided vs the size bound (annotation), resize time."""
-    facts = []
-    for node in doc["nodes"]:
-        for act in node["activations"]:
-            rec = plat.api("GET", f"activations/{act['activationId']}")
-            ann = {a["key"]: a["value"] for a in rec.get("annotations", [])}
-            facts.append(
-                {
-                    "node": node["id"],
-                    "decisionUs": act["decisionUs"],
-                    "decided": act["size"],
-                    "bound": ann.get("size"),
-                    "resizeMs": ann.get("resizeTime"),
-                    "startKind": ann.get("startKind"),
-                }
-            )
-    return facts
-
-
-def oracle(workflow, profiles: Profiles, options: dict, run_index: int, slo_ms: float) -> dict:
-    """The cheapest plan meeting the SLO on this input's profiled latencies (module doc)."""
-    durations, core_ms, gb_ms, cores = {}, {}, {}, {}
-    for n in workflow.nodes:
-        durations[n.id], core_ms[n.id], gb_ms[n.id], cores[n.id] = {}, {}, {}, {}
-        for opt, size in options.items():
-            runs = [r for r in profiles.node_runs(n.id, opt) if r.run == run_index]
-            durations[n.id][opt] = statistics.fmean(r.latency_ms for r in runs)
-            work = statistics.fmean(r.work_ms for r in runs)
-            core_ms[n.id][opt], gb_ms[n.id][opt] = size["cpu"] * work, size["memory"] / 1024 * work
-            cores[n.id][opt] = profiles.held_cores(n.id, opt, run_index)
-    plan = cheapest_assignment(
-        workflow, durations, core_ms, slo_ms, cores=cores, capacity=profiles.capacity_cores
+def submit(plat: Platform, name: str, params: dict, policy: str) -> str:
+    r = plat.session.post(
+        f"{plat.apihost}/api/v1/namespaces/_/workflows/{name}",
+        json=params,
+        params={"blocking": "false", "policy": policy},
+        timeout=60,
     )
-    return {
-        "options": plan.options,
-        "feasible": plan.feasible,
-        "duration": plan.makespan_ms,
-        "coreSeconds": plan.cost / 1000.0,
-        "gbSeconds": sum(gb_ms[n][o] for n, o in plan.options.items()) / 1000.0,
-    }
+    if r.status_code >= 400:
+        raise RuntimeError(f"POST workflows/{name} ({policy}): {r.status_code} {r.text[:300]}")
+    return r.json()["runId"]
 
 
-def slim(report: dict) -> dict:
-    """The synthesis report without its per-level tables (kept: sizes, rule counts, feasibility)."""
-    functions = {
-        f: {k: v for k, v in d.items() if k != "classes"}
-        for f, d in report.get("functions", {}).items()
-    }
-    return {**report, "functions": functions}
+def wait_runs(plat: Platform, run_ids: list[str], timeout_s: float = 1800) -> dict[str, dict]:
+    done: dict[str, dict] = {}
+    deadline = time.time() + timeout_s
+    while len(done) < len(run_ids) and time.time() < deadline:
+        for rid in run_ids:
+            if rid not in done:
+                doc = plat.api("GET", f"workflow-runs/{rid}")
+                if doc.get("status") not in (None, "running"):
+                    done[rid] = doc
+        time.sleep(0.5)
+    missing = [r for r in run_ids if r not in done]
+    if missing:
+        raise RuntimeError(f"{len(missing)} runs did not finish in {timeout_s:.0f} s")
+    return done
 
 
-def summarize(runs: list[dict], facts: list[dict]) -> dict:
-    lat = [r["duration"] for r in runs]
-    out = {
-        "runs": len(runs),
-        "sloAttainment": sum(bool(r["metSlo"]) for r in runs) / len(runs),
-        "p50_ms": percentile(lat, 50),
-        "p99_ms": percentile(lat, 99),
-        "coreSecondsPerRun": statistics.fmean(r["coreSeconds"] for r in runs),
-        "gbSecondsPerRun": statistics.fmean(r["gbSeconds"] for r in runs),
-        "failed": sum(r.get("status") != "success" for r in runs),
-    }
-    if facts:
-        dec = [f["decisionUs"] for f in facts if f["decisionUs"] is not None]
-        rs = [f["resizeMs"] for f in facts if f["resizeMs"] is not None]
-        out.update(
+class CpuHog:
+    """One spinning process per host core (its own process group), stopped by pid."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self) -> None:
+        for _ in range(os.cpu_count() or 1):
+            self.procs.append(
+                subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+            )
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.procs = []
+
+
+def stream(
+    plat: Platform,
+    name: str,
+    policy: str,
+    heldout: list[dict],
+    order: list[int],
+    arrivals: list[float],
+    hog: bool,
+) -> list[dict]:
+    """Submit held-out requests `order` at `arrivals` (open loop) under `policy`; wait for all."""
+    hog_proc = CpuHog()
+    t0, ids, loads = time.time(), [], []
+    try:
+        for k, (index, at) in enumerate(zip(order, arrivals, strict=True)):
+            time.sleep(max(0.0, t0 + at - time.time()))
+            if hog and k == len(order) // 2:
+                hog_proc.start()
+            ids.append(submit(plat, name, heldout[index], policy))
+            loads.append(os.getloadavg()[0])
+        docs = wait_runs(plat, ids)
+    finally:
+        hog_proc.stop()
+    out = []
+    for k, (rid, index) in enumerate(zip(ids, order, strict=True)):
+        doc = docs[rid]
+        out.append(
             {
-                "decision_us": {"p50": percentile(dec, 50), "p99": percentile(dec, 99)},
-                "resize_ms": {
-                    "p50": percentile(rs, 50),
-                    "p99": percentile(rs, 99),
-                    "resized": sum(r > 0 for r in rs),
-                    "activations": len(rs),
+                "policy": policy,
+                "index": k,
+                "input": index,
+                "runId": rid,
+                "status": doc.get("status"),
+                "error": doc.get("error"),
+                "duration": doc.get("duration"),
+                "metSlo": bool(doc.get("metSlo")),
+                "hostLoadAtSubmit": loads[k],
+                "hogRunning": hog and k >= len(order) // 2,
+                "nodes": {
+                    n["id"]: {
+                        "option": (n.get("size") or {}).get("option"),
+                        "rule": n.get("rule"),
+                        "atRisk": n.get("atRisk"),
+                        "decisionUs": [a.get("decisionUs") for a in n["activations"]],
+                    }
+                    for n in doc.get("nodes", [])
                 },
-                "sizeMismatches": sum(
-                    f["bound"] is None
-                    or f["decided"] is None
-                    or (f["bound"]["cpu"], f["bound"]["memory"])
-                    != (f["decided"]["cpu"], f["decided"]["memory"])
-                    for f in facts
-                ),
-                "coldStarts": sum(
-                    f["startKind"] in ("cold", "recreated", "prewarmed") for f in facts
-                ),
+                **request_cost(doc),
             }
         )
     return out
 
 
-def evaluate(plat: Platform, name: str, args, rng: random.Random) -> list[dict]:
-    """Profile and calibrate once, then one result per SLO fraction."""
+def measure_options(
+    plat: Platform, name: str, heldout: list[dict], options: list[Size]
+) -> dict[int, dict]:
+    """Each held-out request once at every option, one at a time: the oracle's durations."""
+    out: dict[int, dict] = {}
+    for i, params in enumerate(heldout):
+        per: dict[str, dict[str, tuple[float, float]]] = {}
+        costs = {}
+        for o in options:
+            (rid,) = [submit(plat, name, params, f"fixed:{o.option}")]
+            doc = wait_runs(plat, [rid])[rid]
+            costs[o.option] = request_cost(doc) | {"duration": doc.get("duration")}
+            for node, m in node_measurements(doc).items():
+                per.setdefault(node, {})[o.option] = m
+        out[i] = {"nodes": per, "runs": costs}
+        print(f"\r  per-option runs {i + 1}/{len(heldout)}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    return out
+
+
+def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
     bundle = load_bundle(name)
     print(f"== {name}", file=sys.stderr)
     plat.tango("workflow", "deploy", name)
+    options_text = OPTION_LINES.get(name, OPTION_LINES["default"])
     header = f"workflow {name} slo {bundle.workflow.slo_ms:g}ms p99\n\n"
-    plat.api("PUT", f"workflows/{name}/hints", {"hints": header + OPTIONS})
-    inputs, sequence = request_inputs(name, bundle.inputs(), args.inputs, args.requests, rng)
-    profile_s = profile(plat, name, inputs, args.repeats)
-    cal = calibrate(plat, name, inputs)
-    profiles = plat.raw_profiles(name)
-    common = {"workflow": name, "inputs": inputs, "sequence": sequence, "profile_s": profile_s}
-    return [
-        common | drive(plat, bundle, profiles, inputs, sequence, cal, frac, args, rng)
-        for frac in args.slo_frac
-    ]
-
-
-def drive(
-    plat: Platform,
-    bundle,
-    profiles: Profiles,
-    inputs: list[dict],
-    sequence: list[int],
-    cal: dict,
-    frac: float,
-    args,
-    rng: random.Random,
-) -> dict:
-    """Set the SLO at `frac`, synthesize hints, run the sequence under every policy."""
-    name, slo = bundle.workflow.name, slo_at(cal, frac)
-    print(
-        f"  SLO {slo} ms (p99 all-large {cal['p99_large_ms']:.0f}, all-small {cal['p99_small_ms']:.0f})",
-        file=sys.stderr,
+    plat.api("PUT", f"workflows/{name}/hints", {"hints": header + options_text})
+    train, heldout = split_inputs(bundle.inputs(), INPUT_SIZE[name], args.train, args.heldout, rng)
+    profile_s = profile(plat, name, train, args.profile_repeats)
+    raw = plat.raw_profiles(name)
+    options = list(raw.options.values())
+    table = RunTable.from_profiles(bundle.workflow, raw)
+    levels = slo_levels(bundle.workflow, table, options, raw.capacity_cores, args.slo_levels)
+    print(f"  SLO levels {levels} ms", file=sys.stderr)
+    measured = measure_options(plat, name, heldout, options)
+    largest = max(options, key=lambda s: (s.cpu, s.memory)).option
+    per_request_core_s = statistics.fmean(
+        m["runs"][largest]["coreSeconds"] for m in measured.values()
     )
-    plat.api(
-        "PUT",
-        f"workflows/{name}",
-        {"definition": with_slo(bundle.definition, slo)},
-        overwrite="true",
-    )
-    synth = plat.api("POST", f"workflows/{name}/synthesize", {"percentile": 99})
-    plat.api("PUT", f"workflows/{name}/hints", {"hints": synth["hints"]})
-    options = {o: s.to_json() for o, s in profiles.options.items()}
-    runs = {p: [] for p in POLICIES}
-    facts = {p: [] for p in LIVE_POLICIES}
-    retried = dict.fromkeys(LIVE_POLICIES, 0)
-    for k, index in enumerate(sequence):
-        time.sleep(rng.expovariate(args.rate) if args.rate > 0 else 0)
-        plan = oracle(bundle.workflow, profiles, options, index, slo)
-        planned = "plan:" + ",".join(f"{n}={o}" for n, o in plan["options"].items())
-        for policy in rng.sample(LIVE_POLICIES, len(LIVE_POLICIES)):
-            doc, failed = run_once_more_on_failure(
-                plat, name, inputs[index], planned if policy == "oracle" else policy
-            )
-            retried[policy] += failed
-            runs[policy].append(
-                {
-                    key: doc.get(key)
-                    for key in (
-                        "runId",
-                        "duration",
-                        "metSlo",
-                        "coreSeconds",
-                        "gbSeconds",
-                        "status",
-                        "error",
-                    )
-                }
-                | {
-                    "input": index,
-                    "nodes": {n["id"]: (n["size"] or {}).get("option") for n in doc["nodes"]},
-                }
-            )
-            if doc.get("status") == "success":  # a failed run's aborted activation has no record
-                facts[policy] += activation_facts(plat, doc)
-        runs["oracle-offline"].append(
+    capacity = capacity_rps(os.cpu_count() or 1, per_request_core_s)
+    cells = [Cell(load, r) for load in args.loads for r in range(args.repeats)]
+    if args.hog:
+        cells += [Cell(args.loads[0], r, hog=True) for r in range(args.repeats)]
+    results = []
+    for slo in levels:
+        plat.api(
+            "PUT",
+            f"workflows/{name}",
+            {"definition": with_slo(bundle.definition, slo)},
+            overwrite="true",
+        )
+        synth = plat.api("POST", f"workflows/{name}/synthesize", {"percentile": 99})
+        plat.api("PUT", f"workflows/{name}/hints", {"hints": synth["hints"]})
+        oracle = {}
+        for i, m in measured.items():
+            plan = oracle_plan(bundle.workflow, m["nodes"], options, slo, PRICE, raw.capacity_cores)
+            oracle[i] = {
+                "options": plan.options,
+                "feasible": plan.feasible,
+                "duration": plan.tail_ms,
+                "price": plan.price,
+            }
+        records = []
+        for cell in cells:
+            order = list(range(len(heldout)))
+            rng.shuffle(order)
+            arrivals = poisson_arrivals(len(order), cell.load * capacity, rng)
+            for policy in rng.sample(LIVE_POLICIES, len(LIVE_POLICIES)):
+                print(f"  SLO {slo} {cell.label} repeat {cell.repeat}: {policy}", file=sys.stderr)
+                for rec in stream(plat, name, policy, heldout, order, arrivals, cell.hog):
+                    records.append(rec | {"label": cell.label, "repeat": cell.repeat})
+        results.append(
             {
-                "input": index,
-                "duration": plan["duration"],
-                "metSlo": plan["feasible"],
-                "coreSeconds": plan["coreSeconds"],
-                "gbSeconds": plan["gbSeconds"],
-                "status": "success",
-                "nodes": plan["options"],
+                "slo_ms": slo,
+                "synthesis": {k: v for k, v in synth["report"].items() if k != "functions"},
+                "hints": synth["hints"],
+                "oracle": oracle,
+                "comparison": compare(records, slo, oracle, random.Random(args.seed)),
+                "decision_us": _decision_percentiles(records),
+                "records": records,
             }
         )
-        print(f"\r  request {k + 1}/{len(sequence)}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
     return {
-        "slo": {"slo_ms": slo, "frac": frac, **cal},
-        "synthesis": slim(synth["report"]),
-        "hints": synth["hints"],
-        "policies": {p: summarize(runs[p], facts.get(p, [])) for p in POLICIES},
-        "failedThenRerun": retried,
-        "runs": runs,
+        "workflow": name,
+        "train": train,
+        "heldout": heldout,
+        "profile_s": profile_s,
+        "profiles": raw.to_json(),
+        "sloLevels": levels,
+        "capacityRps": capacity,
+        "perOption": {str(i): m for i, m in measured.items()},
+        "results": results,
     }
+
+
+def _decision_percentiles(records: list[dict]) -> dict:
+    out = {}
+    for policy in LIVE_POLICIES:
+        xs = [
+            us
+            for r in records
+            if r["policy"] == policy
+            for n in r["nodes"].values()
+            for us in n["decisionUs"]
+            if us is not None
+        ]
+        out[policy] = {"p50": percentile(xs, 50), "p99": percentile(xs, 99), "n": len(xs)}
+    return out
 
 
 # ---- output ------------------------------------------------------------------------------------
 
 
-def table(results: list[dict]) -> str:
+def _pct(x) -> str:
+    return "   n/a" if x is None else f"{100 * x:+6.1f}"
+
+
+def table(evaluations: list[dict]) -> str:
     head = (
-        f"{'workflow':<16} {'policy':<13} {'SLO met':>8} {'p50 ms':>8} {'p99 ms':>8} {'core-s':>7} "
-        f"{'GB-s':>7} {'dec p50/p99 us':>15} {'resize p50/p99 ms':>18}"
+        f"{'workflow':<15} {'SLO ms':>7} {'condition':<13} {'policy':<13} {'SLO met':>8} "
+        f"{'core-s':>7} {'GB-s':>7} {'price u$':>9}  late vs it: price % [95 % CI], SLO pts"
     )
     lines = [head, "-" * len(head)]
-    for res in results:
-        for p, s in res["policies"].items():
-            dec = s.get("decision_us")
-            rsz = s.get("resize_ms")
-            lines.append(
-                f"{res['workflow']:<16} {p:<13} {100 * s['sloAttainment']:>7.1f}% {s['p50_ms']:>8.0f} "
-                f"{s['p99_ms']:>8.0f} {s['coreSecondsPerRun']:>7.3f} {s['gbSecondsPerRun']:>7.3f} "
-                + (
-                    f"{dec['p50']:>7.1f}/{dec['p99']:<7.1f} {rsz['p50']:>8.2f}/{rsz['p99']:<9.2f}"
-                    if dec
-                    else f"{'(offline)':>15}"
-                )
-            )
-        st = res["policies"]
-        late = st["late"]["coreSecondsPerRun"]
-        lines.append(
-            f"{'':<16} late vs early-static {100 * (1 - late / st['early-static']['coreSecondsPerRun']):+.1f}% "
-            f"less, vs early-max {100 * (1 - late / st['early-max']['coreSecondsPerRun']):+.1f}% less, "
-            f"vs oracle {100 * (late / st['oracle']['coreSecondsPerRun'] - 1):+.1f}% more core-s "
-            f"(vs its offline pricing {100 * (late / st['oracle-offline']['coreSecondsPerRun'] - 1):+.1f}%); "
-            f"SLO {res['slo']['slo_ms']} ms (frac {res['slo']['frac']:g})"
-        )
+    for ev in evaluations:
+        for res in ev["results"]:
+            for label, cmp_ in res["comparison"].items():
+                for p, s in cmp_["policies"].items():
+                    vs = cmp_["lateVersus"].get(p)
+                    extra = ""
+                    if vs:
+                        pr, at = vs["price"], vs["sloAttainment"]
+                        extra = (
+                            f"{_pct(pr['estimate'])} [{_pct(pr['ci95'][0])},{_pct(pr['ci95'][1])}]"
+                            f", {_pct(at['estimate'])}"
+                        )
+                    lines.append(
+                        f"{ev['workflow']:<15} {res['slo_ms']:>7} {label:<13} {p:<13} "
+                        f"{100 * s['sloAttainment']:>7.1f}% {s['coreSeconds']:>7.3f} "
+                        f"{s['gbSeconds']:>7.3f} {1e6 * s['price']:>9.2f}  {extra}"
+                    )
+                o = cmp_["oracle"]
+                if o["price"] is not None:
+                    lines.append(
+                        f"{'':<15} {'':>7} {label:<13} {'oracle':<13} "
+                        f"{100 * o['sloAttainment']:>7.1f}% {'':>7} {'':>7} "
+                        f"{1e6 * o['price']:>9.2f}  best static: {cmp_['bestStatic']}, late "
+                        f"captures {_pct(o['lateCaptures'])} % of the oracle's saving"
+                    )
     return "\n".join(lines)
-
-
-def plot(results: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    markers = {
-        "early-max": "s",
-        "early-static": "D",
-        "stepwise": "^",
-        "late": "o",
-        "oracle": "*",
-        "oracle-offline": "x",
-    }
-    cols = min(3, len(results))
-    rows = math.ceil(len(results) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4.2 * rows), squeeze=False)
-    for ax in axes.flat[len(results) :]:
-        ax.axis("off")
-    for ax, res in zip(axes.flat, results):
-        for p, s in res["policies"].items():
-            ax.scatter(
-                s["coreSecondsPerRun"], 100 * s["sloAttainment"], marker=markers[p], s=90, label=p
-            )
-        ax.set_title(
-            f"{res['workflow']} (SLO {res['slo']['slo_ms']} ms p99, frac {res['slo']['frac']:g})",
-            fontsize=10,
-        )
-        ax.set_xlabel("core-seconds per run (mean)")
-        ax.set_ylabel("SLO attainment (%)")
-        ax.set_xlim(left=0)
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(loc="lower right", fontsize=8)
-    fig.suptitle(
-        "Janus: cost vs SLO attainment per sizing policy (oracle: its per-request plan run live; "
-        "oracle-offline: the same plan priced from profiles)"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def save(results: list[dict], out: Path, command: str, args, started: float) -> None:
-    (out / "janus_eval.json").write_text(
-        json.dumps(
-            {
-                "command": command,
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "host": {"cpus": os.cpu_count()},
-                "args": vars(args),
-                "wall_s": round(time.time() - started),
-                "table": table(results),
-                "results": results,
-            },
-            indent=1,
-        )
-    )
-    plot(results, out / "janus_eval.png")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workflows", default="ml-pipeline,blob-pipeline,image-pipeline")
+    ap.add_argument("--train", type=int, default=12, help="training (profiled) inputs")
+    ap.add_argument("--heldout", type=int, default=20, help="held-out (measured) inputs")
+    ap.add_argument("--profile-repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3, help="repeats of every request and policy")
+    ap.add_argument("--slo-levels", type=int, default=3)
     ap.add_argument(
-        "--workflows", default=",".join(shipped()), help="comma-separated shipped workflows"
-    )
-    ap.add_argument(
-        "--inputs",
-        type=int,
-        default=10,
-        help="inputs at evenly spaced size ranks profiled besides those the requests draw",
-    )
-    ap.add_argument("--repeats", type=int, default=2, help="profiling repeats per input and option")
-    ap.add_argument(
-        "--requests", type=int, default=20, help="requests per workflow (each under every policy)"
-    )
-    ap.add_argument(
-        "--rate", type=float, default=0.5, help="Poisson arrival rate (1/s); 0: back to back"
-    )
-    ap.add_argument(
-        "--slo-frac",
+        "--loads",
         type=lambda v: [float(x) for x in v.split(",")],
-        default=[0.3],
-        help="SLO position(s) between all-large and all-small p99, comma-separated",
+        default=[0.5, 0.8],
+        help="arrival rates as fractions of capacity",
     )
+    ap.add_argument("--hog", action="store_true", help="one more stream with a CPU hog halfway")
+    ap.add_argument("--quick", action="store_true", help="smoke run at the smallest scale")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--cpus", type=float, default=8.0, help="invoker --cpus (see module doc)")
+    ap.add_argument("--cpus", type=float, default=8.0, help="invoker --cpus (its accounting)")
     ap.add_argument("--user-memory", type=int, default=12288)
     ap.add_argument("--workdir", default="/tmp/janus-eval")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
+    if args.quick:
+        args.workflows = (
+            "ml-pipeline" if args.workflows == ap.get_default("workflows") else args.workflows
+        )
+        args.train, args.heldout, args.profile_repeats = 4, 3, 1
+        args.repeats, args.loads = 1, [0.5]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the platform on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plat = Platform(Path(args.workdir) / str(os.getpid()), args.cpus, args.user_memory)
     command = "python3 bench/janus_eval.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    results = []
+    evaluations = []
+    path = out / ("janus_eval_quick.json" if args.quick else "janus_eval.json")
     try:
         for name in args.workflows.split(","):
-            # One generator per workflow: its sequence does not depend on which others run.
-            results += evaluate(plat, name, args, random.Random(args.seed))
-            save(results, out, command.strip(), args, started)  # partial results survive a stop
+            evaluations.append(evaluate(plat, name, args, random.Random(args.seed)))
+            path.write_text(
+                json.dumps(
+                    {
+                        "command": command.strip(),
+                        "quick": args.quick,
+                        "note": (
+                            "smoke run of the method at the smallest scale: no statistical weight"
+                            if args.quick
+                            else ""
+                        ),
+                        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "host": {"cpus": os.cpu_count(), "loadavg_end": os.getloadavg()},
+                        "price": {
+                            "per_core_s": PRICE.per_core_s,
+                            "per_gb_s": PRICE.per_gb_s,
+                            "source": "AWS Fargate Linux/x86 us-east-1: $0.04048/vCPU-h, "
+                            "$0.004445/GB-h",
+                        },
+                        "args": vars(args),
+                        "wall_s": round(time.time() - started),
+                        "table": table(evaluations),
+                        "evaluations": evaluations,
+                    },
+                    indent=1,
+                )
+            )
     finally:
         plat.stop()
-    print(table(results))
-    print(
-        f"wrote {out / 'janus_eval.json'} and {out / 'janus_eval.png'} ({time.time() - started:.0f} s)"
-    )
+    print(table(evaluations))
+    print(f"wrote {path} ({time.time() - started:.0f} s)")
     return 0
 
 

@@ -15,6 +15,11 @@ import threading
 from typing import Any
 
 
+class ResponseBroken(ConnectionError):
+    """The connection broke after the response's status line and headers arrived: the server
+    had taken the request (a caller must not assume it was not acted on)."""
+
+
 class NoDelayConnection(http.client.HTTPConnection):
     """An ``http.client`` connection with Nagle's algorithm off."""
 
@@ -72,7 +77,6 @@ class HttpPool:
                     hdrs.update(headers)
                 conn.request(method, path, body=body, headers=hdrs)
                 resp = conn.getresponse()
-                data = resp.read()
             except (
                 ConnectionResetError,
                 BrokenPipeError,
@@ -86,6 +90,15 @@ class HttpPool:
                     self.close()
                     continue
                 raise
+            except BaseException:
+                conn.close()
+                raise
+            try:
+                data = resp.read()
+            except (OSError, http.client.HTTPException) as exc:
+                # The server answered and then broke: it got the request, so never resend it.
+                conn.close()
+                raise ResponseBroken(f"{type(exc).__name__} after the response began") from exc
             except BaseException:
                 conn.close()
                 raise

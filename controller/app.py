@@ -25,6 +25,7 @@ from controller.config import GUEST_KEY, SYSTEM_KEY, ControllerConfig
 from controller.errors import NOT_FOUND, ApiError, transaction_id
 from controller.invoke import ActivationService
 from controller.store.activations import ActivationStore
+from controller.store.controllers import ControllerStore
 from controller.store.db import Database
 from controller.store.entities import EntityStore
 from controller.store.invokers import InvokerStore
@@ -70,7 +71,18 @@ def build_services(config: ControllerConfig) -> Services:
     registry = InvokerRegistry(config.invoker_down_after_s)
     invoker_store = InvokerStore(db)
     throttle = Throttle()
-    invoker = ActivationService(config, entities, activations, registry, throttle)
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+    invoker = ActivationService(
+        config,
+        entities,
+        activations,
+        registry,
+        throttle,
+        ControllerStore(db),
+        f"http://{host}:{config.port}",
+        invoker_store,
+    )
+    invoker.join()
     workflows = WorkflowService(db, invoker, registry.stats)
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(
@@ -87,6 +99,17 @@ def build_services(config: ControllerConfig) -> Services:
         seconds=1,
         id="invoker-sync",
         args=(registry, invoker_store, {}),
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        invoker.beat, "interval", seconds=1, id="controller-beat", max_instances=1, coalesce=True
+    )
+    scheduler.add_job(
+        invoker.reconcile,
+        "interval",
+        seconds=2,
+        id="reconcile-orphans",
         max_instances=1,
         coalesce=True,
     )

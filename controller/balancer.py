@@ -150,9 +150,14 @@ class InvokerRegistry:
             ):
                 inv.state, inv.recent_errors = UP, []
 
-    def reserve(self, action_key: str, memory: int) -> InvokerState | None:
+    def reserve(
+        self, action_key: str, memory: int, exclude: set[str] | frozenset[str] = frozenset()
+    ) -> InvokerState | None:
+        """Choose an invoker (not one of ``exclude``: those that failed this activation already)
+        and reserve ``memory`` on it."""
         with self._lock:
-            inv = choose_invoker(list(self._invokers.values()), action_key, memory)
+            candidates = [i for i in self._invokers.values() if i.id not in exclude]
+            inv = choose_invoker(candidates, action_key, memory)
             if inv is not None:
                 inv.reserved_memory += memory
                 inv.in_flight += 1

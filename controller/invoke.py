@@ -11,28 +11,37 @@ controller itself, without an invoker.
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
 
 from common.activation_status import STATUS_NAMES
 from common.clock import now_ms
+from common.httpclient import ResponseBroken
 from common.sizes import Size
 from controller.auth import Identity
-from controller.balancer import InvokerRegistry
+from controller.balancer import DOWN, InvokerRegistry
 from controller.config import ControllerConfig
 from controller.entities import kv_dict, kv_get, split_fqn
 from controller.errors import ApiError, malformed
 from controller.metrics import ControllerMetrics
 from controller.packages import locate_action
-from controller.store.activations import ActivationStore
+from controller.store.activations import ActivationStore, Orphan
+from controller.store.controllers import ControllerStore, LiveController
 from controller.store.entities import EntityStore
+from controller.store.invokers import InvokerStore
 from controller.throttle import Throttle
 
 log = logging.getLogger("tango.controller")
 
 HTTP_FOR_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}
+# An activation that had started on an invoker that died: at-most-once, so it is not run again;
+# its record is a whisk error, and a blocking caller gets 502 (the upstream failed), not 500.
+INVOKER_LOST = "The invoker running the activation stopped before it finished"
+RECONCILE_AFTER_S = 5.0  # a new controller waits this long for invokers to re-register
 
 # A system action: (caller, parameters) → result; an ApiError is its application error.
 SystemAction = Callable[[Identity, dict], dict]
@@ -99,8 +108,22 @@ class ActivationService:
         activations: ActivationStore,
         registry: InvokerRegistry,
         throttle: Throttle,
+        controllers: ControllerStore | None = None,
+        url: str = "",
+        invoker_store: InvokerStore | None = None,
     ):
         self.config = config
+        self.controllers = controllers
+        self.invoker_store = invoker_store
+        self.url = url  # where invokers reach this controller
+        self.incarnation = uuid.uuid4().hex  # this process, in the controllers table
+        self.name = f"{config.host}:{config.port}"
+        self.started = time.monotonic()
+        self.draining = False
+        self.live: list[LiveController] = []
+        self._pending = 0  # accepted activations not yet finished here
+        self._pending_cv = threading.Condition()
+        self._adopted: dict[str, Orphan] = {}  # taken over from a dead controller, running
         self.entities = entities
         self.activations = activations
         self.registry = registry
@@ -159,6 +182,8 @@ class ActivationService:
             if not blocking:
                 return 202, {"activationId": record["activationId"]}, headers
             return self._reply(record, result_only, headers)
+        if self.draining:
+            raise ApiError(503, "The controller is stopping; send the request to another one.")
         if not any(inv.state == "up" for inv in self.registry.all()):
             raise ApiError(503, "No invokers available.")
         limits = identity.limits or {}
@@ -180,6 +205,18 @@ class ActivationService:
         # As in OpenWhisk, the activation belongs to the namespace that invoked it: another
         # namespace's published package action runs for the caller and is listed under the caller.
         home = identity.namespace
+        with self._pending_cv:
+            self._pending += 1
+        try:
+            # Durable hand-off: the ``running`` record (with the invoke message) is queued now;
+            # before an id leaves this process (a 202) it is committed, so another controller
+            # can finish or re-dispatch it if this one dies. A blocking caller learns the id only
+            # with the final record, so its hot path does not wait for the commit.
+            self._accept(identity, home, action, merged, size, cause, activation_id, now_ms())
+        except BaseException:
+            self._finished_one()
+            self.throttle.release(identity.namespace)
+            raise
         if (
             blocking
             and action["limits"]["timeout"] <= wait_ms
@@ -206,19 +243,26 @@ class ActivationService:
                     activation_id,
                 )
             except BaseException:
+                self._finished_one()
                 self.throttle.release(identity.namespace)
                 raise
             if not blocking:
+                self.activations.flush()
                 return 202, {"activationId": activation_id}, headers
             try:
                 record = future.result(timeout=wait_ms / 1000.0)
             except concurrent.futures.TimeoutError:
+                self.activations.flush()
                 return 202, {"activationId": activation_id}, headers
         return self._reply(record, result_only, headers)
 
     @staticmethod
     def _reply(record: dict, result_only: bool, headers: dict) -> tuple[int, object, dict]:
         status = HTTP_FOR_STATUS[record["statusCode"]]
+        if record["statusCode"] == 3 and str(
+            (record["response"].get("result") or {}).get("error", "")
+        ).startswith(INVOKER_LOST):
+            status = 502
         if result_only:
             return status, record["response"]["result"], headers
         return status, record, headers
@@ -262,9 +306,40 @@ class ActivationService:
         self, identity, namespace, action, params, size, cause, activation_id
     ) -> dict:
         try:
-            return self.execute(identity, namespace, action, params, size, cause, activation_id)
+            return self.execute(
+                identity, namespace, action, params, size, cause, activation_id, accepted=True
+            )
         finally:
             self.throttle.release(identity.namespace)
+            self._finished_one()
+
+    def _finished_one(self) -> None:
+        with self._pending_cv:
+            self._pending -= 1
+            self._pending_cv.notify_all()
+
+    def _accept(self, identity, namespace, action, params, size, cause, activation_id, start):
+        """Queue the ``running`` record of an activation (a sequence's has no invoke message:
+        its components are accepted one by one when they run)."""
+        rec = base_record(namespace, action, identity.namespace, activation_id, start, cause)
+        if action["exec"]["kind"] == "sequence":
+            deadline, message = start + 50 * self.config.limits.max_timeout, None
+        else:
+            deadline = start + action["limits"]["timeout"] + 120_000
+            message = invoke_message(identity, namespace, action, params, size, cause, rec)
+        name_path = entity_path(action).split("/", 1)[1]
+        self.activations.accept(
+            namespace,
+            name_path,
+            activation_id,
+            start,
+            deadline,
+            rec,
+            cause,
+            controller=self.incarnation,
+            message=message,
+        )
+        return rec, message
 
     # -- one activation, to completion ---------------------------------------------------
     def execute(
@@ -276,26 +351,27 @@ class ActivationService:
         size: Size | None = None,
         cause: str | None = None,
         activation_id: str | None = None,
+        accepted: bool = False,
     ) -> dict:
-        """Run one action activation (or a whole sequence) and store its final record."""
+        """Run one action activation (or a whole sequence) and store its final record.
+        ``accepted``: its running record was queued already (``invoke``)."""
         activation_id = activation_id or new_activation_id()
         if action["exec"]["kind"] == "sequence":
-            return self._run_sequence(identity, namespace, action, params, cause, activation_id)
+            return self._run_sequence(
+                identity, namespace, action, params, cause, activation_id, accepted
+            )
         start = now_ms()
         name_path = entity_path(action).split("/", 1)[1]
         rec = base_record(namespace, action, identity.namespace, activation_id, start, cause)
-        timeout = action["limits"]["timeout"]
-        try:
-            self.activations.accept(
-                namespace, name_path, activation_id, start, start + timeout + 120_000, rec, cause
-            )
-        except Exception:
-            log.exception("could not store the accepted activation %s", activation_id)
+        message = invoke_message(identity, namespace, action, params, size, cause, rec)
+        if not accepted:
+            try:
+                self._accept(identity, namespace, action, params, size, cause, activation_id, start)
+            except Exception:
+                log.exception("could not store the accepted activation %s", activation_id)
         t0 = time.perf_counter()
         try:
-            record = self._dispatch(
-                identity, namespace, action, params, size, cause, activation_id, start
-            )
+            record = self._dispatch(message, rec, size)
         except Exception as exc:  # never lose an activation: anything unexpected is a whisk error
             log.exception("activation %s failed in the controller", activation_id)
             record = finish_with_error(rec, f"The activation failed in the controller: {exc}")
@@ -305,96 +381,92 @@ class ActivationService:
         )
         return record
 
-    def _dispatch(
-        self, identity, namespace, action, params, size, cause, activation_id, start
-    ) -> dict:
-        rec = base_record(namespace, action, identity.namespace, activation_id, start, cause)
+    def _dispatch(self, message: dict, rec: dict, size: Size | None) -> dict:
+        """Send the invoke message to an invoker and return the final record. An invoker that
+        fails before it answered the request's headers never started the activation (the
+        invoker sends them once the activation is placed): the next invoker gets it."""
+        action = message["action"]
         memory = size.memory if size else action["limits"]["memory"]
-        inv = self.registry.reserve(f"{namespace}/{entity_path(action)}", memory)
-        if inv is None:
-            return finish_with_error(rec, "No invokers available.")
-        if size is not None and (size.memory > inv.user_memory or size.cpu > inv.cpus):
-            self.registry.release(inv, memory)
-            return finish_with_error(
-                rec,
-                f"The requested size ({size.cpu} cpu, {size.memory} MB) exceeds the "
-                f"invoker's capacity ({inv.cpus} cpu, {inv.user_memory} MB).",
-                1,
+        activation_id = message["activationId"]
+        tried: set[str] = set()
+        while True:
+            inv = self.registry.reserve(
+                f"{message['namespace']}/{action['path']}", memory, exclude=tried
             )
-        provide_key = kv_get(action.get("annotations", []), "provide-api-key", True)
-        body = {
-            "activationId": activation_id,
-            "transid": uuid.uuid4().hex,
-            "namespace": namespace,
-            "subject": identity.namespace,
-            "apiKey": identity.api_key if provide_key else None,
-            "action": {
-                "namespace": action["namespace"],
-                "name": action["name"],
-                "path": entity_path(action),
-                "version": action.get("version"),
-                "exec": action["exec"],
-                "limits": action["limits"],
-                "annotations": action.get("annotations", []),
-            },
-            "params": params,
-            "initParams": {},
-            "size": size.to_json() if size else None,
-            "received": start,
-            "cause": cause,
-        }
-        self._in_flight[activation_id] = inv.id
-        system_error = True
-        dispatched_at = time.monotonic()
-        try:
-            status, reply = inv.pool.json(
-                "POST",
-                "/invoke",
-                body,
-                headers={"X-Tango-Internal": self.config.internal_token},
-                timeout=action["limits"]["timeout"] / 1000.0 + 120.0,
-            )
-            if status == 200 and isinstance(reply, dict) and "activationId" in reply:
-                system_error = reply.get("statusCode") == 3
-                if cause and "cause" not in reply:
-                    reply["cause"] = cause
-                return reply
-            msg = reply.get("error") if isinstance(reply, dict) else str(reply)[:200]
-            return finish_with_error(
-                rec, f"The invoker {inv.id} could not run the activation: {msg}"
-            )
-        except ConnectionRefusedError:
-            # Its process is gone (a live invoker always listens): send no more work there until
-            # it registers or heartbeats again.
-            self.registry.mark_down(inv.id)
-            return finish_with_error(
-                rec, f"The invoker {inv.id} is unreachable; the activation was aborted."
-            )
-        except (OSError, ValueError) as exc:
-            return finish_with_error(
-                rec,
-                f"The invoker {inv.id} failed while running the activation "
-                f"({type(exc).__name__}); the activation was aborted.",
-            )
-        finally:
-            self._in_flight.pop(activation_id, None)
-            self.registry.release(inv, memory)
-            self.registry.record_outcome(inv, system_error, dispatched_at)
+            if inv is None:
+                return finish_with_error(rec, "No invokers available.")
+            tried.add(inv.id)
+            if size is not None and (size.memory > inv.user_memory or size.cpu > inv.cpus):
+                self.registry.release(inv, memory)
+                return finish_with_error(
+                    rec,
+                    f"The requested size ({size.cpu} cpu, {size.memory} MB) exceeds the "
+                    f"invoker's capacity ({inv.cpus} cpu, {inv.user_memory} MB).",
+                    1,
+                )
+            self._in_flight[activation_id] = inv.id
+            system_error = True
+            dispatched_at = time.monotonic()
+            try:
+                status, reply = inv.pool.json(
+                    "POST",
+                    "/invoke",
+                    message,
+                    headers={"X-Tango-Internal": self.config.internal_token},
+                    timeout=action["limits"]["timeout"] / 1000.0 + 120.0,
+                )
+                if status == 200 and isinstance(reply, dict) and "activationId" in reply:
+                    system_error = reply.get("statusCode") == 3
+                    if message.get("cause") and "cause" not in reply:
+                        reply["cause"] = message["cause"]
+                    return reply
+                if status == 503:  # stopping: it did not take the activation
+                    system_error = False
+                    continue
+                msg = reply.get("error") if isinstance(reply, dict) else str(reply)[:200]
+                return finish_with_error(
+                    rec, f"The invoker {inv.id} could not run the activation: {msg}"
+                )
+            except ResponseBroken as exc:
+                if isinstance(exc.__cause__, TimeoutError):
+                    return finish_with_error(
+                        rec,
+                        f"The invoker {inv.id} did not answer in time; the activation was aborted.",
+                    )
+                # It had placed the activation, maybe run it: at most once, so not again.
+                self.registry.mark_down(inv.id)
+                return finish_with_error(
+                    rec, f"{INVOKER_LOST} (invoker {inv.id}); it was not run again."
+                )
+            except (ConnectionError, http.client.RemoteDisconnected):
+                # Refused or broken before it answered: its process is gone and the activation
+                # never started there. Send no more work there until it registers again.
+                self.registry.mark_down(inv.id)
+                log.warning("invoker %s unreachable; %s goes elsewhere", inv.id, activation_id)
+                continue
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                return finish_with_error(
+                    rec,
+                    f"The invoker {inv.id} failed while running the activation "
+                    f"({type(exc).__name__}); the activation was aborted.",
+                )
+            finally:
+                self._in_flight.pop(activation_id, None)
+                self.registry.release(inv, memory)
+                self.registry.record_outcome(inv, system_error, dispatched_at)
 
     # -- sequences -----------------------------------------------------------------------
-    def _run_sequence(self, identity, namespace, seq, params, cause, activation_id) -> dict:
+    def _run_sequence(
+        self, identity, namespace, seq, params, cause, activation_id, accepted=False
+    ) -> dict:
         start = now_ms()
         name_path = entity_path(seq).split("/", 1)[1]
-        rec = base_record(namespace, seq, identity.namespace, activation_id, start, cause)
-        self.activations.accept(
-            namespace,
-            name_path,
-            activation_id,
-            start,
-            start + 50 * self.config.limits.max_timeout,
-            rec,
-            cause,
-        )
+        if accepted:
+            rec = base_record(namespace, seq, identity.namespace, activation_id, start, cause)
+        else:
+            rec, _ = self._accept(
+                identity, namespace, seq, params, None, cause, activation_id, start
+            )
         ids, duration, memory, result = [], 0, 0, params
         last = None
         for component in seq["exec"]["components"]:
@@ -452,8 +524,202 @@ class ActivationService:
             ),
         )
 
+    def beat(self) -> None:
+        """Refresh this controller's row in the shared store and the list of live controllers
+        (scheduler, every second): limits are divided among them (``Throttle.share``)."""
+        if self.controllers is None:
+            return
+        self.controllers.beat(self.incarnation, self.name, self.url, self.draining)
+        self.live = self.controllers.live()
+        self.throttle.share = max(1, sum(1 for c in self.live if not c.draining))
+
+    def join(self) -> None:
+        """Enter the controllers table at start (an earlier process on this host:port is gone)."""
+        if self.controllers is not None:
+            self.controllers.join(self.incarnation, self.name, self.url)
+            self.beat()
+
+    def controller_urls(self) -> list[str]:
+        """Where invokers can deliver results and heartbeats: the live controllers, this first."""
+        others = [c.url for c in self.live if c.url != self.url and not c.draining]
+        return ([self.url] if self.url and not self.draining else []) + others
+
+    def reconcile(self) -> int:
+        """Finish what dead controllers had accepted (scheduler, every two seconds).
+
+        A running activation whose controller incarnation is gone is claimed (one controller
+        wins), then the invokers are asked about it: a finished record is stored; one still
+        running stays adopted until its record arrives (the invoker delivers it, or it is
+        reported at the next look); one that no live invoker knows never started if no invoker
+        died since it was accepted, and is dispatched again; otherwise it may have run on the
+        dead invoker and ends with a whisk error (at most once)."""
+        if self.controllers is None or time.monotonic() - self.started < RECONCILE_AFTER_S:
+            return 0
+        live = {c.incarnation for c in self.live} | {self.incarnation}
+        for orphan in self.activations.orphans(live):
+            if self.activations.claim(orphan.activation_id, orphan.controller, self.incarnation):
+                self._adopted[orphan.activation_id] = orphan
+        if not self._adopted:
+            return 0
+        ids = list(self._adopted)
+        done, running, complete = self._ask_invokers(ids)
+        lost_invoker_at = self._last_invoker_death_ms()
+        n = 0
+        for aid in ids:
+            orphan = self._adopted[aid]
+            if aid in done:
+                self.activations.complete(done[aid], orphan.namespace, orphan.name)
+            elif aid in running:
+                continue
+            elif self.activations.state(aid) != "running":
+                pass  # delivered by an invoker's outbox meanwhile
+            elif not complete:
+                continue  # an invoker did not answer: look again next time
+            elif orphan.message is not None and lost_invoker_at < orphan.start:
+                self._redispatch(orphan)
+            else:
+                self.activations.complete(
+                    finish_with_error(
+                        orphan.doc,
+                        f"{INVOKER_LOST} or its controller stopped; it was not run again.",
+                    ),
+                    orphan.namespace,
+                    orphan.name,
+                )
+            del self._adopted[aid]
+            n += 1
+        return n
+
+    def _ask_invokers(self, ids: list[str]) -> tuple[dict[str, dict], set[str], bool]:
+        """Finished records and running ids among ``ids`` at every invoker not down; whether
+        every one answered."""
+        done: dict[str, dict] = {}
+        running: set[str] = set()
+        complete = True
+        for inv in self.registry.all():
+            if inv.state == DOWN or inv.pool is None:
+                continue
+            try:
+                status, reply = inv.pool.json(
+                    "POST",
+                    "/activations/lookup",
+                    {"ids": ids},
+                    headers={"X-Tango-Internal": self.config.internal_token},
+                    timeout=5.0,
+                )
+            except (OSError, ValueError, http.client.HTTPException):
+                complete = False
+                continue
+            if status != 200 or not isinstance(reply, dict):
+                complete = False
+                continue
+            done.update(reply.get("done") or {})
+            running.update(reply.get("running") or [])
+        return done, running, complete
+
+    def _last_invoker_death_ms(self) -> int:
+        """When an invoker last stopped being seen (ms), as far as the shared store tells: a
+        registered invoker whose heartbeats stopped. 0 if every known invoker is alive."""
+        if self.invoker_store is None:
+            return 0
+        stale = now_ms() - int(self.registry.down_after_s * 1000)
+        return max(
+            (r.last_seen for r in self.invoker_store.all() if r.last_seen < stale), default=0
+        )
+
+    def _redispatch(self, orphan: Orphan) -> None:
+        """Send an adopted activation that never started to an invoker (its running record
+        is this controller's now) and store the outcome."""
+        message = orphan.message or {}
+
+        def run() -> None:
+            rec = orphan.doc
+            size = Size.from_json(message.get("size"))
+            try:
+                record = self._dispatch(message, rec, size)
+            except Exception as exc:
+                log.exception("re-dispatching %s failed", orphan.activation_id)
+                record = finish_with_error(rec, f"The activation failed in the controller: {exc}")
+            self.activations.complete(record, orphan.namespace, orphan.name)
+
+        log.info("re-dispatching %s (its controller died before it started)", orphan.activation_id)
+        self.executor.submit(run)
+
+    def store_results(self, records: list[dict]) -> list[str]:
+        """Final records an invoker delivers because the controller that sent the work was gone
+        (``POST /internal/activations``); returned ids are committed (the invoker may forget
+        them)."""
+        ids = []
+        for record in records:
+            if not isinstance(record, dict) or not isinstance(record.get("activationId"), str):
+                continue
+            path = kv_get(record.get("annotations", []), "path") or ""
+            namespace = record.get("namespace")
+            if not isinstance(namespace, str) or "/" not in path:
+                continue
+            self.activations.complete(record, namespace, path.split("/", 1)[1])
+            self._adopted.pop(record["activationId"], None)
+            ids.append(record["activationId"])
+        self.activations.flush()
+        return ids
+
+    def drain(self, grace_s: float) -> int:
+        """Stop taking invokes and wait up to ``grace_s`` for the accepted ones to finish (what is
+        left is finished by another controller, or by this one's successor). Returns how many
+        were still running."""
+        self.draining = True
+        try:
+            self.beat()
+        except Exception:
+            log.exception("could not mark this controller draining in the store")
+        with self._pending_cv:
+            self._pending_cv.wait_for(lambda: self._pending <= 0, grace_s)
+            left = self._pending
+        self.activations.flush()
+        if self.controllers is not None:
+            try:
+                self.controllers.leave(self.incarnation)
+            except Exception:
+                log.exception("could not leave the controllers table")
+        return left
+
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def invoke_message(
+    identity: Identity,
+    namespace: str,
+    action: dict,
+    params: dict,
+    size: Size | None,
+    cause: str | None,
+    rec: dict,
+) -> dict:
+    """The ``POST /invoke`` body for an invoker (docs/contracts.md); stored with the running
+    record so that another controller can send it again."""
+    provide_key = kv_get(action.get("annotations", []), "provide-api-key", True)
+    return {
+        "activationId": rec["activationId"],
+        "transid": uuid.uuid4().hex,
+        "namespace": namespace,
+        "subject": identity.namespace,
+        "apiKey": identity.api_key if provide_key else None,
+        "action": {
+            "namespace": action["namespace"],
+            "name": action["name"],
+            "path": entity_path(action),
+            "version": action.get("version"),
+            "exec": action["exec"],
+            "limits": action["limits"],
+            "annotations": action.get("annotations", []),
+        },
+        "params": params,
+        "initParams": {},
+        "size": size.to_json() if size else None,
+        "received": rec["start"],
+        "cause": cause,
+    }
 
 
 def parse_size(cpu: str | None, memory: str | None) -> Size | None:

@@ -3,15 +3,22 @@ WSGI server that sets TCP_NODELAY on its sockets)."""
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import logging
 import os
+import signal
+import threading
+import time
 
 import waitress
 
 from controller.app import create_app
 from controller.config import ControllerConfig, SystemLimits
 from controller.store.db import default_url
+
+log = logging.getLogger("tango.controller")
+DRAIN_GRACE_S = 60.0
 
 
 def parse_args(argv: list[str] | None) -> ControllerConfig:
@@ -48,6 +55,13 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
         help="largest memory limit an action may have (OpenWhisk's whisk.memory.max; "
         "default %(default)s; a GPU model runtime needs several GB)",
     )
+    p.add_argument(
+        "--drain-grace",
+        type=float,
+        default=DRAIN_GRACE_S,
+        metavar="S",
+        help="on SIGTERM, how long accepted activations may take to finish (default %(default)s)",
+    )
     a = p.parse_args(argv)
     try:
         limits = SystemLimits(max_memory=a.max_action_memory)
@@ -65,12 +79,16 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
     )
     if a.token:
         cfg.internal_token = a.token
+    cfg.drain_grace_s = a.drain_grace
     return cfg
 
 
-def serve(config: ControllerConfig, app=None) -> None:
+def serve(config: ControllerConfig, app=None, drain_grace_s: float = DRAIN_GRACE_S) -> None:
+    """Serve until SIGTERM or Ctrl-C. SIGTERM drains first: invokes answer 503 (a load balancer
+    sends them to another controller), accepted activations get up to ``drain_grace_s`` to
+    finish, and what is left stays in the store for another controller (or the next start)."""
     app = app or create_app(config)
-    waitress.serve(
+    server = waitress.create_server(
         app,
         host=config.host,
         port=config.port,
@@ -78,8 +96,24 @@ def serve(config: ControllerConfig, app=None) -> None:
         connection_limit=2000,
         channel_timeout=300,
         ident="tango",
-        _quiet=True,
     )
+
+    def drain_then_exit(*_):
+        def run():
+            left = app.extensions["tango"].invoker.drain(drain_grace_s)
+            log.info("drained (%d activations left to other controllers); stopping", left)
+            time.sleep(0.3)  # let the last answers leave
+            _thread.interrupt_main()
+
+        threading.Thread(target=run, name="drain", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, drain_then_exit)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         f"tango controller on http://{config.host}:{config.port} (store: {config.db_url.split('://')[0]})",
         flush=True,
     )
-    serve(config)
+    serve(config, drain_grace_s=getattr(config, "drain_grace_s", DRAIN_GRACE_S))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ class InvokerConfig:
     id: str = "invoker0"
     host: str = "127.0.0.1"
     port: int = 3240
-    controller_url: str | None = None  # None: run stand-alone, no registration/heartbeats
+    # Controllers to register with and report to; more are learned from their answers (every
+    # live controller of the shared store). Empty: run stand-alone, no registration/heartbeats.
+    controller_urls: tuple[str, ...] = ()
     token: str | None = None  # X-Tango-Internal; None: accept any request
     user_memory: int = 2048  # MB for all action containers together
     cpus: float = field(default_factory=lambda: float(os.cpu_count() or 1))
@@ -57,6 +59,15 @@ class InvokerConfig:
     start_timeout: float = 30.0  # s for a new container's proxy to listen
     gpu_kinds: tuple[str, ...] = ()  # kinds whose containers get the host's GPUs (e.g. vlm)
     container_network: str = "host"  # "bridge": each container in its own network namespace
+
+    outbox_retry_s: float = 0.5  # how often undelivered results are offered to controllers
+    recent_results: int = 20000  # finished records kept for a controller's lookup
+    drain_grace_s: float = 30.0  # on SIGTERM, how long running activations may finish
+
+    @property
+    def controller_url(self) -> str | None:
+        """The first configured controller (it scopes the container labels, see ``instance``)."""
+        return self.controller_urls[0] if self.controller_urls else None
 
     @property
     def instance(self) -> str:

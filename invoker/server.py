@@ -8,10 +8,13 @@ scheduler stopped, containers removed.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import logging
 import signal
 import sys
+import threading
+import time
 
 from waitress.server import create_server
 
@@ -30,8 +33,10 @@ def parse_config(argv: list[str] | None = None) -> InvokerConfig:
     )
     p.add_argument(
         "--controller",
-        default=None,
-        help="controller base URL to register with; omit to run stand-alone",
+        action="append",
+        default=[],
+        help="controller base URL to register with (repeatable, or comma-separated: every "
+        "controller of the cluster; the others are learned from them); omit to run stand-alone",
     )
     p.add_argument("--token", default=None, help="shared internal token (X-Tango-Internal)")
     p.add_argument(
@@ -48,7 +53,7 @@ def parse_config(argv: list[str] | None = None) -> InvokerConfig:
     )
     p.add_argument(
         "--container-ports",
-        default="%d-%d" % defaults.container_ports,
+        default="{}-{}".format(*defaults.container_ports),
         help="loopback port range for action runtimes (default %(default)s)",
     )
     p.add_argument(
@@ -96,7 +101,7 @@ def parse_config(argv: list[str] | None = None) -> InvokerConfig:
         id=a.id,
         host=a.host,
         port=a.port,
-        controller_url=a.controller,
+        controller_urls=tuple(u.strip() for v in a.controller for u in v.split(",") if u.strip()),
         token=a.token,
         user_memory=a.user_memory,
         cpus=a.cpus,
@@ -119,6 +124,9 @@ def build_server(config: InvokerConfig, backend=None):
         port=config.port,
         threads=config.threads,
         connection_limit=max(config.threads * 2, 100),
+        # keep reading while a request runs, so a controller that hangs up is noticed
+        # (waitress.client_disconnected): its result then goes to the outbox
+        channel_request_lookahead=1,
     )
     config.port = server.effective_port
     invoker.start()
@@ -130,7 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run otherwise
     config = parse_config(argv)
     server, invoker = build_server(config)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    def drain_then_exit(*_):
+        # Refuse new work (buffered activations answer 503 and go elsewhere), let the running
+        # ones finish and their answers leave, then stop the server loop.
+        def run():
+            invoker.quiesce(config.drain_grace_s)
+            time.sleep(0.3)
+            _thread.interrupt_main()
+
+        threading.Thread(target=run, name="drain", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, drain_then_exit)
     logging.getLogger("tango.invoker").info(
         "invoker %s listening on %s:%s", config.id, config.host, config.port
     )

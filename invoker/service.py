@@ -14,6 +14,7 @@ a cgroup file write only when the size changes, usage and logs are file reads.
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import hashlib
 import hmac
@@ -24,6 +25,7 @@ import socket
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 
 import requests
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -60,8 +62,27 @@ DEFAULT_LIMITS = {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1}
 PREWARM_RETRY_S = 30.0
 
 
+LEARNED_LINK_TTL_S = 60.0  # a learned controller unreachable this long is forgotten
+
+
 class Stopping(Exception):
     """The invoker is shutting down and takes no more activations."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A placed activation: the arguments of ``Invoker._execute``."""
+
+    args: tuple
+
+
+@dataclass
+class ControllerLink:
+    """What the invoker knows of one controller."""
+
+    configured: bool  # named on the command line (never forgotten)
+    registered: bool = False
+    failing_since: float | None = None  # monotonic s of the first failure in a row
 
 
 def code_hash(exec_: dict, limits: dict) -> str:
@@ -184,6 +205,14 @@ class Invoker:
         self._maintain_lock = threading.Lock()
         self._session = requests.Session()
         self._scheduler: BackgroundScheduler | None = None
+        self._links_lock = threading.Lock()
+        self._links: dict[str, ControllerLink] = {
+            url: ControllerLink(configured=True) for url in config.controller_urls
+        }
+        self._results_lock = threading.Lock()
+        self._running: set[str] = set()  # activation ids received and not yet answered
+        self._recent: collections.OrderedDict[str, dict] = collections.OrderedDict()
+        self._outbox: dict[str, dict] = {}  # finished, its controller hung up, not yet stored
 
     # ---- start / stop ---------------------------------------------------------------------
 
@@ -196,8 +225,8 @@ class Invoker:
         self._scheduler.add_job(
             self.maintain, "interval", seconds=0.5, max_instances=1, coalesce=True, id="maintain"
         )
-        if self.config.controller_url:
-            self.register()
+        if self.config.controller_urls:
+            self.heartbeat()  # registers with every controller that answers
             self._scheduler.add_job(
                 self.heartbeat,
                 "interval",
@@ -206,8 +235,31 @@ class Invoker:
                 coalesce=True,
                 id="heartbeat",
             )
+            self._scheduler.add_job(
+                self.deliver_outbox,
+                "interval",
+                seconds=self.config.outbox_retry_s,
+                max_instances=1,
+                coalesce=True,
+                id="outbox",
+            )
         self._scheduler.start()
         self.maintain()
+
+    def quiesce(self, grace_s: float) -> None:
+        """Refuse new work, wake buffered requests (they answer 503 and are sent elsewhere) and
+        wait up to ``grace_s`` for the running activations to finish; then deliver what the
+        outbox holds."""
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            with self._results_lock:
+                if not self._running:
+                    break
+            time.sleep(0.1)
+        self.deliver_outbox()
 
     def stop(self) -> None:
         """Refuse new work, wake buffered requests, stop periodic work, remove containers."""
@@ -222,15 +274,38 @@ class Invoker:
                 self._remove(cid)
 
     # ---- controller link ------------------------------------------------------------------
+    #
+    # An invoker belongs to the cluster, not to one controller: it registers with and
+    # heartbeats to every controller it knows (the configured ones and those the controllers
+    # name in their answers), registers again whenever one answers 404 (a restarted controller),
+    # and keeps trying the unreachable ones (a controller started after the invoker joins at its
+    # first heartbeat). A result whose controller hung up goes to the outbox and is offered to
+    # any live controller until one has stored it.
 
-    def _internal_post(self, path: str, body: dict) -> None:
+    def _post(self, url: str, path: str, body: dict) -> requests.Response:
         headers = {"X-Tango-Internal": self.config.token} if self.config.token else {}
-        url = self.config.controller_url.rstrip("/") + path
-        self._session.post(url, json=body, headers=headers, timeout=5).raise_for_status()
+        return self._session.post(url.rstrip("/") + path, json=body, headers=headers, timeout=2)
 
-    def register(self) -> None:
+    def _learn(self, resp: requests.Response) -> None:
+        """Add the controllers a controller names (its live peers in the shared store)."""
         try:
-            self._internal_post(
+            urls = resp.json().get("controllers") or []
+        except ValueError:
+            return
+        with self._links_lock:
+            for url in urls:
+                if isinstance(url, str) and url not in self._links:
+                    log.info("learned controller %s", url)
+                    self._links[url] = ControllerLink(configured=False)
+
+    def register(self, url: str | None = None) -> bool:
+        """Register with one controller (default: the first configured); whether it took it."""
+        url = url or self.config.controller_url
+        if url is None:
+            return False
+        try:
+            resp = self._post(
+                url,
                 "/internal/invokers",
                 {
                     "id": self.config.id,
@@ -239,23 +314,102 @@ class Invoker:
                     "cpus": self.config.cpus,
                 },
             )
+            resp.raise_for_status()
         except requests.RequestException as e:
-            log.warning(
-                "registration at %s failed (heartbeats will retry): %s",
-                self.config.controller_url,
-                e,
-            )
+            log.warning("registration at %s failed (the next heartbeat retries): %s", url, e)
+            return False
+        self._learn(resp)
+        log.info("registered with %s", url)
+        return True
 
     def heartbeat(self) -> None:
         with self.cond:
             pool = self.pool.summary()
-        try:
-            self._internal_post(
-                f"/internal/invokers/{self.config.id}/heartbeat",
-                {"pool": pool, "stats": self.stats.snapshot(), "sent": time.time()},
-            )
-        except requests.RequestException as e:
-            log.warning("heartbeat to %s failed: %s", self.config.controller_url, e)
+        body = {"pool": pool, "stats": self.stats.snapshot(), "sent": time.time()}
+        with self._links_lock:
+            links = list(self._links.items())
+        for url, link in links:
+            if not link.registered:
+                link.registered = self.register(url)
+                if not link.registered:
+                    self._link_failed(url, link)
+                    continue
+            try:
+                resp = self._post(url, f"/internal/invokers/{self.config.id}/heartbeat", body)
+                if resp.status_code == 404:  # the controller restarted: join it again
+                    link.registered = self.register(url)
+                    continue
+                resp.raise_for_status()
+            except requests.RequestException as e:
+                link.registered = False
+                log.warning("heartbeat to %s failed: %s", url, e)
+                self._link_failed(url, link)
+                continue
+            link.failing_since = None
+            self._learn(resp)
+
+    def _link_failed(self, url: str, link: ControllerLink) -> None:
+        now = time.monotonic()
+        link.failing_since = link.failing_since or now
+        if not link.configured and now - link.failing_since > LEARNED_LINK_TTL_S:
+            with self._links_lock:
+                self._links.pop(url, None)
+
+    def controllers(self) -> list[str]:
+        """Known controllers, those answering first."""
+        with self._links_lock:
+            return sorted(self._links, key=lambda u: self._links[u].failing_since is not None)
+
+    # ---- results: tracking, outbox, lookup -------------------------------------------------
+
+    def track_start(self, activation_id: str) -> None:
+        with self._results_lock:
+            self._running.add(activation_id)
+
+    def track_end(self, activation_id: str, record: dict | None, hung_up: bool) -> None:
+        """The activation ended here (``record`` None: it never ran). A record whose controller
+        hung up goes to the outbox; every record is kept a while for ``lookup``."""
+        with self._results_lock:
+            self._running.discard(activation_id)
+            if record is None:
+                return
+            self._recent[activation_id] = record
+            while len(self._recent) > self.config.recent_results:
+                self._recent.popitem(last=False)
+            if hung_up:
+                self._outbox[activation_id] = record
+        if hung_up:
+            log.info("controller hung up; %s waits in the outbox", activation_id)
+
+    def lookup(self, ids: list[str]) -> dict:
+        """What this invoker knows of ``ids``: finished records and those still running."""
+        with self._results_lock:
+            done = {i: self._outbox.get(i) or self._recent.get(i) for i in ids}
+            return {
+                "done": {i: r for i, r in done.items() if r is not None},
+                "running": [i for i in ids if i in self._running],
+            }
+
+    def deliver_outbox(self) -> int:
+        """Offer undelivered results to the known controllers until one stores them."""
+        with self._results_lock:
+            records = list(self._outbox.values())[:200]
+        if not records:
+            return 0
+        for url in self.controllers():
+            try:
+                resp = self._post(url, "/internal/activations", {"records": records})
+                resp.raise_for_status()
+                stored = resp.json().get("stored") or []
+            except (requests.RequestException, ValueError, AttributeError) as e:
+                log.warning("delivering %d results to %s failed: %s", len(records), url, e)
+                continue
+            with self._results_lock:
+                for aid in stored:
+                    self._outbox.pop(aid, None)
+            log.info("delivered %d results to %s", len(stored), url)
+            return len(stored)
+        return 0
 
     def status(self) -> dict:
         mono, wall = time.monotonic(), time.time()
@@ -424,6 +578,30 @@ class Invoker:
 
     def invoke(self, msg: dict) -> dict:
         """Run one activation (blocking) and return its complete activation record."""
+        return self.run_prepared(self.prepare(msg))
+
+    def run_prepared(self, prepared: Prepared | dict) -> dict:
+        """Run a placed activation (``prepare``) to its record."""
+        if isinstance(prepared, dict):
+            return prepared
+        return self._execute(*prepared.args)
+
+    def abandon(self, prepared: Prepared | dict) -> None:
+        """Give back a placement that will not run (its controller hung up before the
+        activation started): the container is reusable as it was."""
+        if isinstance(prepared, Prepared):
+            placement = prepared.args[1]
+            for evicted in placement.evict:
+                self._remove(evicted)
+            if placement.create:
+                self._forget(placement.cid)
+            else:
+                self._release(placement.cid, True)
+
+    def prepare(self, msg: dict) -> Prepared | dict:
+        """Place one activation: wait until a container is assigned (buffered while the
+        invoker is full). A dict: the final record of an activation that cannot run here.
+        Raises ``Stopping`` when the invoker stops first (the activation never started)."""
         action = msg["action"]
         exec_ = action.get("exec") or {}
         limits = {**DEFAULT_LIMITS, **(action.get("limits") or {})}
@@ -468,9 +646,7 @@ class Invoker:
                 },
             )
         applied = Size(req.cpu, memory, size.option if size else None)
-        return self._execute(
-            msg, placement, image, size.cpu if size else None, applied, limits, notes
-        )
+        return Prepared((msg, placement, image, size.cpu if size else None, applied, limits, notes))
 
     def _execute(
         self,
@@ -686,11 +862,48 @@ def create_app(config: InvokerConfig, backend: ContainerBackend | None = None) -
                 },
                 400,
             )
+        activation_id = str(msg["activationId"])
+        hung_up = request.environ.get("waitress.client_disconnected") or (lambda: False)
+        invoker.track_start(activation_id)
         try:
-            return answer(invoker.invoke(msg))
+            prepared = invoker.prepare(msg)
         except Stopping:
+            invoker.track_end(activation_id, None, False)
             return answer(
                 {"error": f"invoker {config.id} is stopping", "code": msg.get("transid") or ""}, 503
             )
+        except BaseException:
+            invoker.track_end(activation_id, None, False)
+            raise
+
+        def stream():
+            # The status line and headers leave once the activation is placed: a controller
+            # that saw them knows it may have run (never send it elsewhere); one that did not
+            # knows it never started here (docs/contracts.md, at most once).
+            try:
+                yield b" "
+            except GeneratorExit:  # the controller hung up before it started: do not run it
+                invoker.abandon(prepared)
+                invoker.track_end(activation_id, None, False)
+                raise
+            record = invoker.run_prepared(prepared)
+            invoker.track_end(activation_id, record, hung_up())
+            try:
+                yield json.dumps(record).encode()
+            except GeneratorExit:  # the answer could not be written: the outbox delivers it
+                invoker.track_end(activation_id, record, True)
+                raise
+
+        return Response(stream(), mimetype="application/json")
+
+    @app.post("/activations/lookup")
+    def lookup():
+        body = request.get_json(force=True, silent=True)
+        ids = body.get("ids") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return answer(
+                {"error": "POST /activations/lookup needs {'ids': [...]}", "code": ""}, 400
+            )
+        return answer(invoker.lookup(ids))
 
     return app

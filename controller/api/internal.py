@@ -30,7 +30,7 @@ def register():
     memory, cpus = int(body.get("userMemory", 2048)), float(body.get("cpus", 1.0))
     inv = svc.registry.register(body["id"], body["url"], memory, cpus)
     svc.invoker_store.register(body["id"], body["url"], memory, cpus)
-    return jsonify({"id": inv.id, "state": inv.state})
+    return jsonify({"id": inv.id, "state": inv.state, "controllers": svc.invoker.controller_urls()})
 
 
 @bp.post("/invokers/<invoker_id>/heartbeat")
@@ -44,4 +44,14 @@ def heartbeat(invoker_id: str):
     if not svc.registry.heartbeat(invoker_id, status, sent):
         return jsonify({"error": "unknown invoker: register first", "code": ""}), 404
     svc.invoker_store.heartbeat(invoker_id, status, int(sent * 1000))
-    return jsonify({"ok": True})
+    return jsonify({"ok": True, "controllers": svc.invoker.controller_urls()})
+
+
+@bp.post("/activations")
+def results():
+    """Final records from an invoker whose controller hung up (``{"records": [...]}``); the
+    answer lists the ids now stored, which the invoker may forget."""
+    records = json_body().get("records")
+    if not isinstance(records, list):
+        raise ApiError(400, "'records' must be a list of activation records")
+    return jsonify({"stored": services().invoker.store_results(records)})

@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from controller.store.db import Database
@@ -52,7 +53,17 @@ class ActivationStore:
             index_elements=["activation_id"],
             set_={
                 c: stmt.excluded[c]
-                for c in ("start", "end", "status_code", "state", "deadline", "cause", "doc")
+                for c in (
+                    "start",
+                    "end",
+                    "status_code",
+                    "state",
+                    "deadline",
+                    "cause",
+                    "doc",
+                    "controller",
+                    "message",
+                )
             },
         )
         self._writer = threading.Thread(
@@ -70,7 +81,11 @@ class ActivationStore:
         deadline: int,
         doc: dict,
         cause: str | None = None,
+        controller: str | None = None,
+        message: dict | None = None,
     ) -> None:
+        """Queue the ``running`` record; ``controller`` (the accepting incarnation) and
+        ``message`` (the invoke message) let another controller finish or re-dispatch it."""
         self._enqueue(
             {
                 "activation_id": activation_id,
@@ -83,6 +98,8 @@ class ActivationStore:
                 "deadline": deadline,
                 "cause": cause,
                 "doc": doc,
+                "controller": controller,
+                "message": message,
             },
             replace_done=False,
         )
@@ -101,6 +118,8 @@ class ActivationStore:
                 "deadline": 0,
                 "cause": record.get("cause"),
                 "doc": record,
+                "controller": None,
+                "message": None,
             },
             replace_done=True,
         )
@@ -221,6 +240,48 @@ class ActivationStore:
                 or 0
             )
 
+    def orphans(self, live: set[str], limit: int = 500) -> list[Orphan]:
+        """Running activations accepted by a controller incarnation that is not in ``live``."""
+        self.flush()
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(Activation)
+                .where(
+                    Activation.state == "running",
+                    Activation.controller.is_not(None),
+                    Activation.controller.not_in(live or {""}),
+                )
+                .order_by(Activation.start)
+                .limit(limit)
+            )
+            return [
+                Orphan(r.activation_id, r.namespace, r.name, r.start, r.controller, r.doc, r.message)
+                for r in rows
+            ]
+
+    def claim(self, activation_id: str, owner: str | None, new_owner: str) -> bool:
+        """Take over a running activation from ``owner`` (compare-and-set: exactly one
+        controller wins when several reconcile at once)."""
+        with self.db.session() as s:
+            res = s.execute(
+                update(Activation)
+                .where(
+                    Activation.activation_id == activation_id,
+                    Activation.state == "running",
+                    Activation.controller == owner,
+                )
+                .values(controller=new_owner)
+            )
+            return res.rowcount == 1
+
+    def state(self, activation_id: str) -> str | None:
+        """``running``, ``done`` or None (no record)."""
+        self.flush()
+        with self.db.session() as s:
+            return s.scalar(
+                select(Activation.state).where(Activation.activation_id == activation_id)
+            )
+
     def fail_running(self, activation_ids: list[str], record_for) -> int:
         """Replace still-running records by ``record_for(doc)`` (their controller died)."""
         n = 0
@@ -237,6 +298,19 @@ class ActivationStore:
                     )
                     n += 1
         return n
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A running activation whose accepting controller is gone."""
+
+    activation_id: str
+    namespace: str
+    name: str
+    start: int
+    controller: str
+    doc: dict
+    message: dict | None
 
 
 def summary(doc: dict) -> dict:

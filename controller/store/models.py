@@ -79,6 +79,20 @@ class Activation(Base):
     deadline: Mapped[int] = mapped_column(BigInteger, default=0)
     cause: Mapped[str | None] = mapped_column(String(32), nullable=True)
     doc: Mapped[dict] = mapped_column(JSON)
+    controller: Mapped[str | None] = mapped_column(String(32), nullable=True)  # incarnation
+    message: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # invoke message, running
+
+
+class ControllerRow(Base):
+    """A running controller process (one row per incarnation), refreshed every second."""
+
+    __tablename__ = "controllers"
+    incarnation: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))  # host:port it serves on
+    url: Mapped[str] = mapped_column(String(256))  # where invokers reach it
+    started: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int] = mapped_column(BigInteger)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class InvokerRow(Base):

@@ -20,8 +20,9 @@ def basic(key: str) -> dict:
 
 
 class FakeInvoker:
-    """Answers ``POST /invoke`` with ``behaviour(body) -> (status, reply | None)``; None closes the
-    connection without an answer (an invoker dying mid-activation)."""
+    """Answers ``POST /invoke`` with ``behaviour(body) -> (status, reply | None)``; None sends
+    the headers and closes the connection (an invoker dying mid-activation), "refuse" closes it
+    before any answer (an invoker dying before it took the activation)."""
 
     def __init__(self):
         self.requests: list[dict] = []
@@ -38,11 +39,21 @@ class FakeInvoker:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
                 status, reply = fake.behaviour(body)
-                if reply is None:
+                if reply is None:  # placed (headers sent, as an invoker does), then dies
+                    self.send_response(status)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    self.wfile.write(b"1\r\n \r\n")
+                    self.wfile.flush()
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
-                data = json.dumps(reply).encode()
+                if reply == "refuse":  # dies before it took the activation
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                # bytes: sent as they are (a reply no JSON encoder would write)
+                data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

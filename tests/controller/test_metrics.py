@@ -121,7 +121,7 @@ def test_invoker_failures_count_as_internal_errors_and_invoker_states_show(platf
     client.put("/api/v1/namespaces/_/actions/hello", json=CODE, headers=guest)
     fake.behaviour = lambda body: (200, None)  # the invoker dies mid-activation
     r = client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest)
-    assert r.status_code == 500 and r.json["response"]["status"] == "whisk internal error"
+    assert r.status_code == 502 and r.json["response"]["status"] == "whisk internal error"
     text = client.get("/metrics").data.decode()
     assert (
         sample(

@@ -279,7 +279,7 @@ def test_registration_and_heartbeats_reach_the_controller(docker_client):
             id=invoker_id,
             prewarm=(),
             container_ports=(13330, 13339),
-            controller_url=f"http://127.0.0.1:{controller.server_port}",
+            controller_urls=(f"http://127.0.0.1:{controller.server_port}",),
             token="s3cret",
             user_memory=1024,
             cpus=1.5,

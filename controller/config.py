@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
+
+from common.environment import environment
 
 # OpenWhisk's well-known development keys (reference/openwhisk.md §1.1); standalone mode
 # bootstraps them so existing ~/.wskprops files work unchanged.
@@ -52,7 +53,7 @@ class ControllerConfig:
     port: int = 3233
     db_url: str = "sqlite:///var/tango.db"
     internal_token: str = field(
-        default_factory=lambda: os.environ.get("TANGO_INTERNAL_TOKEN") or secrets.token_hex(16)
+        default_factory=lambda: environment().internal_token or secrets.token_hex(16)
     )
     api_host: str = ""  # what actions see as __OW_API_HOST
     bootstrap_dev_keys: bool = True  # create guest and whisk.system with the well-known keys

@@ -6,13 +6,13 @@ from __future__ import annotations
 import _thread
 import argparse
 import logging
-import os
 import signal
 import threading
 import time
 
 import waitress
 
+from common.environment import environment
 from controller.app import create_app
 from controller.config import ControllerConfig, SystemLimits
 from controller.store.db import default_url
@@ -23,9 +23,10 @@ DRAIN_GRACE_S = 60.0
 
 def parse_args(argv: list[str] | None) -> ControllerConfig:
     p = argparse.ArgumentParser(prog="tango controller", description="Run a Tango controller.")
-    p.add_argument("--host", default=os.environ.get("TANGO_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("TANGO_PORT", "3233")))
-    p.add_argument("--data-dir", default=os.environ.get("TANGO_DATA_DIR", "var"))
+    env = environment()
+    p.add_argument("--host", default=env.host or "127.0.0.1")
+    p.add_argument("--port", type=int, default=env.port or 3233)
+    p.add_argument("--data-dir", default=env.data_dir or "var")
     p.add_argument(
         "--db-url",
         default=None,
@@ -33,7 +34,7 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
     )
     p.add_argument(
         "--token",
-        default=os.environ.get("TANGO_INTERNAL_TOKEN"),
+        default=env.internal_token,
         help="shared secret that invokers present (X-Tango-Internal)",
     )
     p.add_argument("--threads", type=int, default=64)

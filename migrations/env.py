@@ -1,13 +1,13 @@
 """Alembic environment: migrations run against the URL the controller was configured with
 (``sqlalchemy.url`` set by ``controller.store.db.migrate``) or ``TANGO_DB_URL``."""
 
-import os
-
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from common.environment import environment
+
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or os.environ.get("TANGO_DB_URL")
+url = config.get_main_option("sqlalchemy.url") or environment().db_url
 if not url and config.attributes.get("connection") is None:
     raise SystemExit("set TANGO_DB_URL or sqlalchemy.url to run migrations")
 if url:

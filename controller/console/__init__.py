@@ -10,11 +10,11 @@ everyone out.
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from flask import Flask
 
+from common.environment import environment
 from controller.console.sources import VlmMetrics
 
 
@@ -22,7 +22,7 @@ def register(app: Flask) -> None:
     from controller.console.views import bp
 
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ.get("TANGO_CONSOLE_SECRET") or secrets.token_hex(32)
+        app.config["SECRET_KEY"] = environment().console_secret or secrets.token_hex(32)
     app.config.update(
         SESSION_COOKIE_NAME="tango_console",
         SESSION_COOKIE_HTTPONLY=True,

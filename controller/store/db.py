@@ -18,6 +18,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from common.environment import environment
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -81,4 +83,4 @@ class Database:
 
 
 def default_url(data_dir: str | os.PathLike) -> str:
-    return os.environ.get("TANGO_DB_URL") or f"sqlite:///{Path(data_dir).resolve() / 'tango.db'}"
+    return environment().db_url or f"sqlite:///{Path(data_dir).resolve() / 'tango.db'}"

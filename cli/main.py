@@ -22,7 +22,17 @@ import traceback
 from collections.abc import Sequence
 
 from cli import config
-from cli.commands import action, activation, hints, namespace, package, rule, trigger, workflow
+from cli.commands import (
+    action,
+    activation,
+    api,
+    hints,
+    namespace,
+    package,
+    rule,
+    trigger,
+    workflow,
+)
 from cli.commands import property as property_cmd
 from cli.commands.common import Context, global_flags
 from cli.errors import EXIT_GENERAL, EXIT_USAGE, CliError
@@ -37,6 +47,7 @@ COMMAND_MODULES = (
     rule,
     workflow,
     hints,
+    api,
 )
 SERVICE_COMMANDS = {
     "standalone": "run controller, one invoker and the store in one process",

@@ -171,6 +171,7 @@ def create_app(
     from controller.api import (
         actions,
         activations,
+        apigw,
         info,
         internal,
         metrics,
@@ -189,7 +190,7 @@ def create_app(
     for bp in (info.bp, namespaces.bp, actions.bp, activations.bp, internal.bp, workflows.bp):
         app.register_blueprint(bp)
     # Resources that set up more than a blueprint (services, schedulers, session keys):
-    for module in (packages, triggers, rules, web, metrics, console):
+    for module in (packages, triggers, rules, web, apigw, metrics, console):
         module.register(app)
     if start_jobs and not svc.scheduler.running:
         svc.scheduler.start()

@@ -328,7 +328,8 @@ def _request_body(max_bytes: int) -> bytes:
 
 
 @bp.route("/<ns>/<pkg>/<path:rest>", methods=METHODS)
-def web_action(ns: str, pkg: str, rest: str):
+def web_action(ns: str, pkg: str, rest: str, extra_args: dict | None = None):
+    """``extra_args``: an API gateway route's path parameters (``controller.api.apigw``)."""
     svc = services()
     segment, _, extra = rest.partition("/")
     name, extension = split_extension(segment)
@@ -358,6 +359,7 @@ def web_action(ns: str, pkg: str, rest: str):
         else set()
     )
     args = action_arguments(req, kv_get(annotations, "raw-http") is True, final)
+    args.update(extra_args or {})
     status, record, headers = svc.invoker.invoke(
         owner, ns, path, args, blocking=True, result_only=False, wait_ms=None
     )

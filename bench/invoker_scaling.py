@@ -128,8 +128,8 @@ def one_run(invokers: int, actions: int, seconds: int, connections: int) -> dict
         box_after = container_cpu(platform_containers(pool))
         os.unlink(f.name)
         lines = out.splitlines()
-        done = int(next(l for l in lines if "requests in" in l).split()[0])
-        non2xx = next((int(l.split()[-1]) for l in lines if "Non-2xx" in l), 0)
+        done = int(next(line for line in lines if "requests in" in line).split()[0])
+        non2xx = next((int(line.split()[-1]) for line in lines if "Non-2xx" in line), 0)
         cores = {k: (after[k] - before[k]) / seconds for k in before}
         cores["containers"] = (
             sum(v - box_before.get(cid, 0.0) for cid, v in box_after.items()) / seconds
@@ -176,7 +176,7 @@ def main(argv=None) -> None:
                 flush=True,
             )
     tp = {n: [x["invokes_per_s"] for x in runs if x["invokers"] == n] for n in (1, 2)}
-    pair_ratios = [two / one for one, two in zip(tp[1], tp[2]) if one]
+    pair_ratios = [two / one for one, two in zip(tp[1], tp[2], strict=False) if one]
     summary = {
         n: {"median": statistics.median(v), "min": min(v), "max": max(v)} for n, v in tp.items()
     }

@@ -8,7 +8,6 @@ Positions (`line`, `column`, 1-based) are excluded from equality so that a tree 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from common.sizes import Size
 
@@ -85,7 +84,7 @@ class Variable:
         return ".".join(self.path)
 
 
-Operand = Union[Variable, Quantity]
+Operand = Variable | Quantity
 
 
 @dataclass
@@ -112,7 +111,7 @@ class BoolOp:
     column: int = _pos()
 
 
-Condition = Union[Compare, Not, BoolOp]
+Condition = Compare | Not | BoolOp
 
 
 @dataclass

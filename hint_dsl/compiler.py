@@ -177,7 +177,7 @@ def compile_hints(hints: ast.HintFile, workflow_functions=None) -> CompiledHints
             for i, r in enumerate(fn.rules)
         ]
         preds = [None if r.condition is None else compile_condition(r.condition) for r in fn.rules]
-        deciders[fn.name] = _chain(list(zip(preds, compiled)))
+        deciders[fn.name] = _chain(list(zip(preds, compiled, strict=True)))
         rules[fn.name] = compiled
     h = hints.header
     return CompiledHints(h.name, h.slo_ms, h.percentile, options, deciders, rules)

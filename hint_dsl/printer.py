@@ -63,6 +63,9 @@ def format(hints: ast.HintFile) -> str:  # noqa: A001 - public name mirrors hint
         lines.append(f"function {fn.name}")
         heads = [format_rule_head(r) for r in fn.rules]
         width = max((len(h) for h in heads), default=0)
-        lines += [f"  {head.ljust(width)}  use {r.option}" for head, r in zip(heads, fn.rules)]
+        lines += [
+            f"  {head.ljust(width)}  use {r.option}"
+            for head, r in zip(heads, fn.rules, strict=True)
+        ]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -83,8 +83,8 @@ def rate_series(
             errors[i] += 1 if r.get("end") and r.get("statusCode", 0) != 0 else 0
     ends = [start + (i + 1) * bucket_s * 1000 for i in range(n)]
     return {
-        "activations/s": [(t, c / bucket_s) for t, c in zip(ends, counts)],
-        "errors/s": [(t, e / bucket_s) for t, e in zip(ends, errors)],
+        "activations/s": [(t, c / bucket_s) for t, c in zip(ends, counts, strict=True)],
+        "errors/s": [(t, e / bucket_s) for t, e in zip(ends, errors, strict=True)],
     }
 
 

@@ -138,7 +138,7 @@ def test_diagnostics_attach_to_their_line_and_diff_marks_changes():
             {"line": 9, "column": 1, "message": "eof", "severity": "error"},
         ],
     )
-    assert [len(l["diagnostics"]) for l in lines] == [0, 1, 1]
+    assert [len(line["diagnostics"]) for line in lines] == [0, 1, 1]
     diff = insights.hint_diff("a\nb\nc", "a\nB\nc")
     assert [d["kind"] for d in diff] == ["hunk", "same", "del", "add", "same"]
     assert insights.hint_diff("same", "same") == []

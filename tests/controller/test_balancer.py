@@ -47,7 +47,7 @@ def test_steps_to_another_invoker_when_home_is_full_unhealthy_or_down():
 
 def test_all_full_falls_back_to_least_loaded_healthy_and_none_without_healthy():
     invs = invokers(3)
-    for inv, reserved in zip(invs, (1024, 768, 1024)):
+    for inv, reserved in zip(invs, (1024, 768, 1024), strict=True):
         inv.reserved_memory = reserved
     assert choose_invoker(invs, "guest/big", 512).id == "invoker1"
     invs[1].state = DOWN

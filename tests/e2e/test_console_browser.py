@@ -366,7 +366,7 @@ def keep_busy(ns, stop: threading.Event, replies: list, limit_s: float = 240) ->
         round_ = 0
         while not stop.is_set() and time.monotonic() < deadline:
             replies.extend(
-                pool.map(lambda i: invoke_agent(ns, f"round {round_} step {i}"), range(4))
+                pool.map(lambda i, r=round_: invoke_agent(ns, f"round {r} step {i}"), range(4))
             )
             round_ += 1
 

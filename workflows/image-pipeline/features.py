@@ -31,7 +31,7 @@ def _weights():
     rng = np.random.default_rng(20250220)
     convs = [
         (rng.standard_normal((3, 3, cin, cout)) * np.sqrt(2.0 / (9 * cin))).astype(np.float32)
-        for cin, cout in zip(CHANNELS, CHANNELS[1:])
+        for cin, cout in zip(CHANNELS, CHANNELS[1:], strict=False)
     ]
     head = rng.standard_normal((2 * CHANNELS[-1], len(CLASSES))).astype(np.float32) / 8
     return convs, head

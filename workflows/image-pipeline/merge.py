@@ -32,7 +32,7 @@ def main(params: dict) -> dict:
         },
         "labels": features["labels"],
         "hash": dhash(image),
-        "palette": ["#%02x%02x%02x" % tuple(int(c) for c in centres[i]) for i in order],
+        "palette": ["#" + "".join(f"{int(c):02x}" for c in centres[i]) for i in order],
         "crop": params["thumbnail"]["crop"],
         "thumbnail": thumbs["64"],
         "workers": workers,
@@ -42,7 +42,7 @@ def main(params: dict) -> dict:
 def dhash(image: np.ndarray) -> str:
     grey = np.asarray(Image.fromarray(image).convert("L").resize((9, 8), Image.LANCZOS), np.int16)
     bits = (grey[:, 1:] > grey[:, :-1]).flatten()
-    return "%016x" % int("".join("1" if b else "0" for b in bits), 2)
+    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
 
 
 def _kmeans(pixels: np.ndarray, k: int, seed: int, iterations: int = 12):

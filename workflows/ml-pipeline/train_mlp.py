@@ -32,7 +32,9 @@ def main(params: dict) -> dict:
             idx = order[start : start + BATCH]
             Zb, Yb = Z[idx], Y[idx]
             grads = summed(
-                lambda s: _backprop(weights, Zb[s], Yb[s]), shards(len(idx), workers), workers
+                lambda s, Zb=Zb, Yb=Yb: _backprop(weights, Zb[s], Yb[s]),
+                shards(len(idx), workers),
+                workers,
             )
             adam.step(weights, [g / len(idx) for g in grads])
     W1, b1, W2, b2 = weights

@@ -42,7 +42,7 @@ def _events(smooth: np.ndarray, boxes: list) -> list[dict]:
     active = smooth > MOTION
     edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(int), [0]])))
     events = []
-    for start, stop in zip(edges[::2], edges[1::2]):
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
         peak = int(start + np.argmax(smooth[start:stop]))
         inside = [b for b in boxes[start:stop] if b]
         box = (

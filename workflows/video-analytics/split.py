@@ -28,7 +28,7 @@ def main(params: dict) -> dict:
     cuts = [0] + [int(i) + 1 for i in np.flatnonzero(distance > CUT_DISTANCE)] + [video["frames"]]
     chunks = [
         {"start": s, "count": min(chunk, stop - s), "scene": n}
-        for n, (a, stop) in enumerate(zip(cuts, cuts[1:]))
+        for n, (a, stop) in enumerate(zip(cuts, cuts[1:], strict=False))
         for s in range(a, stop, chunk)
     ]
     return {"video": video, "chunks": chunks, "cuts": cuts[1:-1], "workers": workers}

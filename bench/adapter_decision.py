@@ -9,7 +9,7 @@ and interpreting a pre-parsed tree.
 
 Prints a table and saves JSON (with the command line) to bench/results/adapter_decision.json.
 
-    python3 bench/adapter_decision.py [--n 5000] [--seed 1]
+    python3 -m bench.adapter_decision [--n 5000] [--seed 1]
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ import time
 from datetime import UTC, datetime
 from types import SimpleNamespace as NS
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+import hint_dsl
+from common.sizes import Size
+from common.stats import percentile
+from controller.adapter import Adapter, NodeState, make_policy
+from hint_dsl.profiles import Profiles, Sample
+from hint_dsl.synthesizer import synthesize
 
-import hint_dsl  # noqa: E402
-from common.sizes import Size  # noqa: E402
-from controller.adapter import Adapter, NodeState, make_policy  # noqa: E402
-from hint_dsl.profiles import Profiles, Sample, percentile  # noqa: E402
-from hint_dsl.synthesizer import synthesize  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 OUTPUT = os.path.join(REPO, "bench", "results", "adapter_decision.json")
 OPTIONS = [
@@ -182,7 +182,7 @@ def main():
 
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
-        command = ["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:]
+        command = ["python3", "-m", "bench.adapter_decision"] + sys.argv[1:]
         json.dump(
             {
                 "command": " ".join(command),

@@ -12,7 +12,7 @@ Scenarios: `as-profiled`, and `drift` where classify and store run 35 % slower t
 (a noisier neighbour after profiling) — what the late policy's drift correction is for; each
 at two levels of run-to-run variability (lognormal sigma 0.12 and 0.3).
 
-    python3 bench/adapter_policies.py [--n 2000] [--seed 1] [--sigma 0.12 0.3]
+    python3 -m bench.adapter_policies [--n 2000] [--seed 1] [--sigma 0.12 0.3]
 """
 
 from __future__ import annotations
@@ -25,10 +25,7 @@ import random
 import sys
 from datetime import UTC, datetime
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from bench.adapter_decision import (  # noqa: E402
+from bench.adapter_decision import (
     BASE_MS,
     INPUT_BYTES,
     OPTIONS,
@@ -36,9 +33,11 @@ from bench.adapter_decision import (  # noqa: E402
     latency_ms,
     synthetic_profiles,
 )
-from controller.adapter import NodeState, make_policy  # noqa: E402
-from hint_dsl.profiles import percentile  # noqa: E402
-from hint_dsl.synthesizer import synthesize  # noqa: E402
+from common.stats import percentile
+from controller.adapter import NodeState, make_policy
+from hint_dsl.synthesizer import synthesize
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 OUTPUT = os.path.join(REPO, "bench", "results", "adapter_policies.json")
 POLICY_NAMES = (
@@ -163,7 +162,7 @@ def print_table(wf, results, n):
 def save(args, wf, results, hints):
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
-        command = ["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:]
+        command = ["python3", "-m", "bench.adapter_policies"] + sys.argv[1:]
         json.dump(
             {
                 "command": " ".join(command),

@@ -5,7 +5,7 @@ answers) and warm /run round trips through the invoker's keep-alive connection, 
 network (the runtime on its own loopback port) and on the bridge (the runtime's port published
 on 127.0.0.1 through Docker). Prints medians and bridge/host ratios, saves JSON.
 
-    python3 bench/container_network.py [--repeats 10] [--runs 300]
+    python3 -m bench.container_network [--repeats 10] [--runs 300]
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ import sys
 import time
 import uuid
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from bench import write_json  # noqa: E402
-from invoker.backend import ContainerSpec  # noqa: E402
-from invoker.config import PYTHON_IMAGE, InvokerConfig  # noqa: E402
-from invoker.container import ContainerProxy  # noqa: E402
-from invoker.docker_backend import DockerBackend  # noqa: E402
-from invoker.service import container_env  # noqa: E402
+from bench import write_json
+from invoker.backend import ContainerSpec
+from invoker.config import PYTHON_IMAGE, InvokerConfig
+from invoker.container import ContainerProxy
+from invoker.docker_backend import DockerBackend
+from invoker.service import container_env
 
 BENCH_ID = "netbench" + uuid.uuid4().hex[:6]
 CODE = "def main(args):\n    return {'echo': args}\n"
@@ -104,7 +102,7 @@ def main(argv=None) -> int:
         h, b = med[key]["host"], med[key]["bridge"]
         print(f"{name:28} {h:9.3f} {b:10.3f} {b / h:12.2f}")
     result = {
-        "command": "python3 bench/container_network.py " + " ".join(argv or sys.argv[1:]),
+        "command": "python3 -m bench.container_network " + " ".join(argv or sys.argv[1:]),
         "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "median_ms": med,

@@ -1,6 +1,6 @@
 """Container life-cycle costs on this host: cold start, prewarm hit, warm run, in-place resize.
 
-    python bench/invoker_lifecycle.py [--repeats 10] [--runs 300]
+    python3 -m bench.invoker_lifecycle [--repeats 10] [--runs 300]
 
 Measures, with real `tango/action-python-v3.11` containers through `DockerBackend` and
 `ContainerProxy` (the same code the invoker runs):
@@ -26,13 +26,11 @@ import threading
 import time
 import uuid
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from invoker.backend import ContainerSpec  # noqa: E402
-from invoker.config import PYTHON_IMAGE, InvokerConfig  # noqa: E402
-from invoker.container import ContainerProxy  # noqa: E402
-from invoker.docker_backend import DockerBackend  # noqa: E402
-from invoker.server import build_server  # noqa: E402
+from invoker.backend import ContainerSpec
+from invoker.config import PYTHON_IMAGE, InvokerConfig
+from invoker.container import ContainerProxy
+from invoker.docker_backend import DockerBackend
+from invoker.server import build_server
 
 BENCH_ID = "bench" + uuid.uuid4().hex[:6]
 CODE = "def main(args):\n    return {'echo': args}\n"
@@ -198,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         goal = f"<{target:g}" if target else ""
         print(f"{name:42} {s['n']:>4} {s['median_ms']:>10.3f} {s['p95_ms']:>9.3f} {goal:>8}")
     result = {
-        "command": "python " + " ".join(["bench/invoker_lifecycle.py", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python3 -m bench.invoker_lifecycle", *(argv or sys.argv[1:])]),
         "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "results": {name: {**s, "target_ms": target} for name, (s, target) in rows.items()},

@@ -8,7 +8,7 @@ cgroups of the action containers, and ``/proc/stat`` for the whole machine (what
 runs on it shows up as "other"). Prints a table and saves JSON with the command to
 ``bench/results/invoker_scaling.json``.
 
-    python3 bench/invoker_scaling.py [--rounds 3] [--seconds 15] [--connections 32] [--actions 4]
+    python3 -m bench.invoker_scaling [--rounds 3] [--seconds 15] [--connections 32] [--actions 4]
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.invoker_failover import admin_view, invoker_pid
+from bench.platform_invoke import AUTH, WRK_LUA, deploy, invoke
+from common import platform_process
+from common.httpclient import HttpPool
 
-from bench.invoker_failover import admin_view, invoker_pid  # noqa: E402
-from bench.platform_invoke import AUTH, WRK_LUA, deploy, invoke  # noqa: E402
-from common import platform_process  # noqa: E402
-from common.httpclient import HttpPool  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -224,7 +223,7 @@ def main(argv=None) -> None:
     )
     result = {
         "benchmark": "invoker_scaling",
-        "command": " ".join([sys.executable, *sys.argv]),
+        "command": " ".join(["python3 -m bench.invoker_scaling", *sys.argv[1:]]),
         "date": datetime.now(UTC).isoformat(),
         "host": host_platform.node(),
         "cpus": os.cpu_count(),

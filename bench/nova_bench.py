@@ -29,8 +29,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from bench.nova_workload import SCREENS, gap_cv, make_workload, prompt_ids, screenshot  # noqa: E402
-from runtimes.vlm.engine import Engine, EngineConfig, percentiles  # noqa: E402
+from bench.nova_workload import (  # noqa: E402
+    SCREENS,
+    gap_cv,
+    make_workload,
+    prompt_ids,
+    screenshot,
+    with_deadlines,
+)
+from runtimes.vlm.engine import DeadlineUnreachable, Engine, EngineConfig, percentiles  # noqa: E402
 from runtimes.vlm.partition import make_partitioner  # noqa: E402
 from runtimes.vlm.preprocess import preprocess_image  # noqa: E402
 from runtimes.vlm.scheduler.policies import POLICY_NAMES, make_policy  # noqa: E402
@@ -122,33 +129,61 @@ class Bench:
             use_graphs=not a.no_graphs,
             compile=not a.no_compile,
             kernels=a.kernels,
+            fp8=a.fp8,
             stop_at_eos=False,
             compute_priority=a.compute_priority,
         )
         return Engine(self.model, policy, partitioner, cfg, vision=vision).start()
 
     def serve(self, engine: Engine, items) -> dict:
-        """Submit `items` at their arrival times; wait for all; summarise latencies."""
+        """Submit `items` at their arrival times; wait for all; summarise latencies.
+
+        Items with a deadline are submitted with it: a request refused at admission, or failed
+        because its deadline passed before it could start, counts against attainment."""
         cfg = self.model.config
-        reqs, t0 = [], time.perf_counter() + 0.05
+        reqs, t0, refused = [], time.perf_counter() + 0.05, []
         for it in items:
             delay = t0 + it.at_s - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
             pv, grid = self.images[it.screen]
-            reqs.append(
-                engine.submit(prompt_ids(it, cfg), it.output_len, pv, grid, arrival=t0 + it.at_s)
-            )
+            at = t0 + it.at_s
+            due = None if it.deadline_s is None else at + it.deadline_s
+            try:
+                r = engine.submit(
+                    prompt_ids(it, cfg), it.output_len, pv, grid, deadline=due, arrival=at
+                )
+            except DeadlineUnreachable:
+                refused.append(it)
+                continue
+            reqs.append((it, r))
         deadline = time.perf_counter() + self.args.run_timeout
-        for r in reqs:
+        for _, r in reqs:
             r.wait(max(1.0, deadline - time.perf_counter()))
-        errors = [r.error for r in reqs if r.error]
+        expired = [(it, r) for it, r in reqs if r.error and "deadline passed" in r.error]
+        errors = [r.error for it, r in reqs if r.error and (it, r) not in expired]
         if errors:
             raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0]}")
-        return summarise(reqs, t0)
+        served = [(it, r) for it, r in reqs if not r.error]
+        out = summarise([r for _, r in served], t0)
+        if any(it.deadline_s is not None for it in items):
+            out["deadlines"] = attainment(items, served, refused, expired)
+        return out
 
     def warm_up(self, engine: Engine) -> None:
+        """The same warm-up for every policy: a few requests at once (first kernels), then a
+        Poisson stream at 0.9 load (`--warmup-n`), where nova's calibration learns this card."""
         self.serve(engine, make_workload(4, 1000.0, seed=999))
+        if self.args.warmup_n:
+            rate = 0.9 * (self.args.capacity or self.capacity)
+            self.serve(engine, make_workload(self.args.warmup_n, rate, seed=998))
+
+    def solo_s(self, it) -> float:
+        """A request alone on the whole GPU: measured vision + prefill, decode at batch 1 from the
+        tables (the deadline's unit in the mixed-deadline workload)."""
+        svc = self.service_ms[it.screen]
+        step = self.tables.interp("decode", self.tables.total_sms, 1)
+        return (svc["vision_ms"] + svc["prefill_ms"] + (it.output_len - 1) * step) / 1e3
 
 
 def policy_variant(spec: str) -> tuple[str, dict]:
@@ -170,6 +205,27 @@ def policy_variant(spec: str) -> tuple[str, dict]:
     return name, params
 
 
+def attainment(items, served, refused, expired) -> dict:
+    """Deadline attainment: met = served by its deadline, over every request of the workload;
+    refused at admission and expired in the queue counted apart from missed (served late)."""
+    met = [it for it, r in served if r.timings()["total_ms"] <= 1e3 * it.deadline_s]
+
+    def split(xs):
+        return {"all": len(xs), "tight": sum(1 for it in xs if it.tight)}
+
+    n, tight = len(items), sum(1 for it in items if it.tight)
+    return {
+        "requests": n,
+        "tight_requests": tight,
+        "met": split(met),
+        "missed": split([it for it, _ in served if it not in met]),
+        "refused": split(refused),
+        "expired": split([it for it, _ in expired]),
+        "attainment": round(len(met) / n, 4),
+        "tight_attainment": round(sum(1 for it in met if it.tight) / tight, 4) if tight else None,
+    }
+
+
 def summarise(reqs, t0: float) -> dict:
     t = [r.timings() for r in reqs]
     end = max(r.marks["end"] for r in reqs)
@@ -182,6 +238,7 @@ def summarise(reqs, t0: float) -> dict:
         "latency_ms": lat,
         "ttft_ms": ttft,
         "tpot_ms": tpot,
+        "decode_step_ms": percentiles([x for t_ in t for x in t_["decode_ms"]]),
         "queue_ms": percentiles([x["queue_ms"] for x in t]),
         "vision_ms": percentiles([x["vision_ms"] for x in t if x["vision_ms"] is not None]),
         "prefill_ms": percentiles([x["prefill_ms"] for x in t if x["prefill_ms"] is not None]),
@@ -191,20 +248,18 @@ def summarise(reqs, t0: float) -> dict:
     }
 
 
-def workloads(args, capacity: float):
+def workloads(args, capacity: float, seed: int, solo_s=None):
     out = []
     for load in args.loads:
         n = max(
             args.min_n, int(args.n * min(1.0, load / 0.5))
         )  # fewer at low load: keep runs short
-        items = make_workload(n, load * capacity, "poisson", seed=args.seed)
+        items = make_workload(n, load * capacity, "poisson", seed=seed)
         out.append(
             {"name": f"poisson-{load:g}", "process": "poisson", "load": load, "items": items}
         )
     if args.bursty_load:
-        items = make_workload(
-            args.n, args.bursty_load * capacity, "bursty", cv=args.cv, seed=args.seed
-        )
+        items = make_workload(args.n, args.bursty_load * capacity, "bursty", cv=args.cv, seed=seed)
         out.append(
             {
                 "name": f"bursty-{args.bursty_load:g}",
@@ -213,7 +268,20 @@ def workloads(args, capacity: float):
                 "items": items,
             }
         )
+    if args.deadline_load:
+        items = make_workload(args.n, args.deadline_load * capacity, "poisson", seed=seed)
+        items = with_deadlines(items, solo_s, args.tight, args.loose, seed=seed)
+        out.append(
+            {
+                "name": f"deadlines-{args.deadline_load:g}",
+                "process": "poisson",
+                "load": args.deadline_load,
+                "items": items,
+                "deadline_factors": {"tight": args.tight, "loose": args.loose},
+            }
+        )
     for w in out:
+        w["seed"] = seed
         w["cv"] = round(gap_cv(w["items"]), 3)
         w["rate_rps"] = round(w["load"] * capacity, 4)
     return out
@@ -241,7 +309,12 @@ def run(args, path: str) -> dict:
         "workloads": [],
         "runs": [],
     }
-    wls = workloads(args, args.capacity or b.capacity)
+    wls = [
+        w
+        for seed in args.seeds
+        for w in workloads(args, args.capacity or b.capacity, seed, b.solo_s)
+    ]
+    result["seeds"] = args.seeds
     result["workloads"] = [
         {k: v for k, v in w.items() if k != "items"} | {"n": len(w["items"])} for w in wls
     ]
@@ -257,6 +330,7 @@ def run(args, path: str) -> dict:
                 row = {
                     "policy": name,
                     "workload": w["name"],
+                    "seed": w["seed"],
                     "process": w["process"],
                     "load": w["load"],
                     "offload": False,
@@ -317,6 +391,14 @@ def offload_runs(b: Bench, w: dict) -> dict:
 
 def print_row(row: dict) -> None:
     lat, ttft, tpot = row["latency_ms"], row["ttft_ms"], row["tpot_ms"]
+    if "deadlines" in row:
+        d = row["deadlines"]
+        print(
+            f"{row['policy']:>14} {row['workload']:>14} seed {row.get('seed')}  attainment "
+            f"{d['attainment']:.3f} (tight {d['tight_attainment']})  refused {d['refused']['all']}"
+            f"  expired {d['expired']['all']}  missed {d['missed']['all']}",
+            flush=True,
+        )
     print(
         f"{row['policy']:>14} {row['workload']:>14}  max {lat['max']:9.1f}  p99 {lat['p99']:9.1f}  "
         f"mean {lat['mean']:9.1f}  ttft {ttft['mean']:8.1f}  tpot {tpot.get('mean', 0):6.2f}  "
@@ -326,28 +408,95 @@ def print_row(row: dict) -> None:
     )
 
 
-def compare(result: dict) -> dict:
-    """Nova against the best baseline per workload: max-latency reduction and throughput ratio."""
-    out = {}
-    baselines = [p for p in POLICY_NAMES if p not in ("nova",)]
-    for w in {r["workload"] for r in result["runs"]}:
-        rows = {r["policy"]: r for r in result["runs"] if r["workload"] == w}
-        if "nova" not in rows:
-            continue
-        base = [rows[p] for p in baselines if p in rows]
-        if not base:
-            continue
-        best = min(base, key=lambda r: r["latency_ms"]["max"])
-        nova = rows["nova"]
-        out[w] = {
-            "best_baseline": best["policy"],
-            "max_latency_reduction": round(
-                1 - nova["latency_ms"]["max"] / best["latency_ms"]["max"], 4
-            ),
-            "throughput_ratio": round(nova["throughput_rps"] / best["throughput_rps"], 4),
-            "best_throughput_baseline": max(base, key=lambda r: r["throughput_rps"])["policy"],
-        }
+# Two-sided 95 % Student t quantiles by degrees of freedom (n - 1 seeds).
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def ci95(xs: list[float]) -> dict:
+    """Mean and the half-width of its 95 % confidence interval (t distribution; 0 for one value)."""
+    n, m = len(xs), statistics.mean(xs)
+    half = T95.get(n - 1, 1.96) * statistics.stdev(xs) / n**0.5 if n > 1 else 0.0
+    return {"mean": round(m, 4), "ci95": round(half, 4), "n": n}
+
+
+def metrics_of(row: dict) -> dict:
+    out = {
+        "max_ms": row["latency_ms"]["max"],
+        "mean_ms": row["latency_ms"]["mean"],
+        "throughput_rps": row["throughput_rps"],
+        "tpot_p99_ms": row.get("decode_step_ms", row["tpot_ms"]).get("p99"),
+    }
+    if "deadlines" in row:
+        out["attainment"] = row["deadlines"]["attainment"]
     return out
+
+
+def verdict(ratio: dict) -> str:
+    """'better' / 'worse' only when the 95 % CI of nova/baseline excludes 1; else 'tie'."""
+    lo, hi = ratio["mean"] - ratio["ci95"], ratio["mean"] + ratio["ci95"]
+    return "better" if hi < 1 else "worse" if lo > 1 else "tie"
+
+
+def compare(result: dict) -> dict:
+    """Nova against each baseline per workload, over the seeds: per-seed ratios nova/baseline
+    (paired: same arrivals) of max and mean latency, throughput and decode TPOT p99, as mean ±
+    95 % CI with a verdict; attainment as a difference in points. The best baseline is the one
+    with the lowest mean max latency."""
+    out = {}
+    for w in sorted({r["workload"] for r in result["runs"]}):
+        rows = [r for r in result["runs"] if r["workload"] == w and not r.get("offload")]
+        by = {}
+        for r in rows:
+            by.setdefault(r["policy"], {})[r.get("seed", 0)] = metrics_of(r)
+        if "nova" not in by or len(by) < 2:
+            continue
+        summary = {
+            p: {
+                k: ci95([m[k] for m in seeds.values() if m.get(k) is not None])
+                for k in next(iter(seeds.values()))
+                if any(m.get(k) is not None for m in seeds.values())
+            }
+            for p, seeds in by.items()
+        }
+        against = {}
+        for base, seeds in by.items():
+            if base == "nova":
+                continue
+            common = sorted(set(seeds) & set(by["nova"]))
+            cmp = {}
+            for k in ("max_ms", "mean_ms", "throughput_rps", "tpot_p99_ms"):
+                xs = [by["nova"][s][k] / seeds[s][k] for s in common if seeds[s].get(k)]
+                if xs:
+                    cmp[f"{k}_ratio"] = ci95(xs)
+                    if k != "throughput_rps":
+                        cmp[f"{k}_verdict"] = verdict(cmp[f"{k}_ratio"])
+            if "attainment" in by["nova"][common[0]]:
+                cmp["attainment_points"] = ci95(
+                    [100 * (by["nova"][s]["attainment"] - seeds[s]["attainment"]) for s in common]
+                )
+            against[base] = cmp
+        best = min(against, key=lambda p: summary[p]["max_ms"]["mean"])
+        out[w] = {"best_baseline": best, "policies": summary, "nova_vs": against}
+    return out
+
+
+def print_comparison(cmp: dict) -> None:
+    """nova / baseline per workload: mean ratio ± 95 % CI and the verdict the CI allows."""
+    for w, c in cmp.items():
+        for base, r in c["nova_vs"].items():
+            cells = []
+            for k in ("max_ms", "mean_ms", "tpot_p99_ms", "throughput_rps"):
+                if f"{k}_ratio" in r:
+                    x = r[f"{k}_ratio"]
+                    v = r.get(f"{k}_verdict", "")
+                    cells.append(
+                        f"{k[:-3] if k.endswith('_ms') else 'thr'} {x['mean']:.3f}±{x['ci95']:.3f} {v}"
+                    )
+            if "attainment_points" in r:
+                a = r["attainment_points"]
+                cells.append(f"attainment {a['mean']:+.1f}±{a['ci95']:.1f} pts")
+            best = " (best)" if base == c["best_baseline"] else ""
+            print(f"{w:>14} nova/{base}{best}: " + "  ".join(cells), flush=True)
 
 
 def plot(result: dict, path: str) -> None:
@@ -443,12 +592,34 @@ def parse_args(argv=None):
     p.add_argument("--max-batch", type=int, default=16)
     p.add_argument("--max-len", type=int, default=2048)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="arrival seeds, comma-separated: every workload once per seed, same engine (CIs)",
+    )
+    p.add_argument(
+        "--warmup-n",
+        type=int,
+        default=16,
+        help="warm-up requests at 0.9 load before measuring (nova calibrates meanwhile)",
+    )
+    p.add_argument(
+        "--deadline-load",
+        type=float,
+        default=0.0,
+        help="add the mixed-deadline workload: Poisson at this load, half tight, half loose",
+    )
+    p.add_argument("--tight", type=float, default=2.0, help="tight deadline, x solo service")
+    p.add_argument("--loose", type=float, default=10.0, help="loose deadline, x solo service")
     p.add_argument("--no-graphs", action="store_true")
     p.add_argument("--no-compile", action="store_true", help="decode without torch.compile")
     p.add_argument(
         "--kernels",
         action="store_true",
         help="decode projections and attention on the Triton kernels (model/gemv.py, decode_attn.py)",
+    )
+    p.add_argument(
+        "--fp8", action="store_true", help="decode projections on e4m3 weights (model/fp8.py)"
     )
     p.add_argument(
         "--compute-priority",
@@ -475,6 +646,7 @@ def parse_args(argv=None):
     )
     args = p.parse_args(argv)
     args.policies = [x for x in args.policies.split(",") if x]
+    args.seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
     return args
 
 
@@ -493,7 +665,7 @@ def main(argv=None):
     path = os.path.join(args.out, f"bench_{args.preset}.json")
     result = run(args, path)
     save(result, path)
-    print(json.dumps(result["nova_vs_best_baseline"], indent=1))
+    print_comparison(result["nova_vs_best_baseline"])
     try:
         plot(result, path.replace(".json", ".png"))
     except ImportError:

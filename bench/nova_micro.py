@@ -388,6 +388,67 @@ class Micro:
             "decode_step": steps,
         }
 
+    # -------------------------------------------------------------- fp8 decode
+    def fp8(self) -> dict:
+        """The decode step with its projections and LM head on e4m3 weights (`model/fp8.py`)
+        against bf16: GPU time of its graph at batch 1 and `--batch`, host time per step at batch
+        1 as the engine sees it, and the logits of one eager step from the same cache state."""
+        text, b = self.model.text, self.args.batch
+        tokens = torch.arange(1, b + 1, device=self.device)
+        slots = torch.arange(b, device=self.device)
+        logits = {}
+        for on in (False, True):
+            if on:
+                text.quantize_fp8()
+            text.fp8 = on
+            self.cache.lengths[:b] = torch.arange(b, device=self.device) * 97 + 5
+            with torch.inference_mode():
+                logits[on] = self.model.decode(tokens, None, self.cache, slots).float()
+        scale = logits[False].abs().max()
+        drift = {
+            "max_rel_err": float(
+                f"{((logits[True] - logits[False]).abs().max() / scale).item():.4g}"
+            ),
+            "rows_with_argmax_changed": int(
+                (logits[True].argmax(-1) != logits[False].argmax(-1)).sum()
+            ),
+            "batch": b,
+        }
+        steps = {}
+        for on in (False, True):  # a fresh runner per setting: captured graphs keep their kernels
+            text.fp8 = on
+            runner = DecodeRunner(self.model, self.cache, b, scratch_slot=b)
+            runner.capture({None: self.plain})
+            row = {
+                f"b{n}_gpu_ms": round(self.graph_ms(runner, n), 4)
+                for n in sorted({1, b})
+                if (None, n) in runner.graphs
+            }
+            self.cache.lengths[:1] = self.args.ctx
+            host = []
+            with torch.inference_mode():
+                for _ in range(self.args.steps):
+                    t = time.perf_counter()
+                    runner.step([1], [0], None, self.plain)
+                    host.append((time.perf_counter() - t) * 1e3)
+            row["b1_step_ms"] = round(statistics.median(host), 4)
+            steps["fp8" if on else "bf16"] = row
+            del runner
+        text.fp8 = False
+        ratio = {
+            k: round(steps["fp8"][k] / steps["bf16"][k], 4)
+            for k in steps["bf16"]
+            if steps["bf16"].get(k) and steps["fp8"].get(k)
+        }
+        out = {
+            "compiled": bool(self.compiled),
+            "steps": steps,
+            "fp8_over_bf16": ratio,
+            "logits": drift,
+        }
+        print(json.dumps(out), flush=True)
+        return out
+
     # -------------------------------------------------------------- streaming
     def streaming(self) -> dict:
         vision = self.model.vision
@@ -484,6 +545,7 @@ def main(argv=None):
         "switching": m.switching,
         "kernels": m.kernels,
         "gemv": m.gemv,
+        "fp8": m.fp8,
     }
     for name in args.parts.split(","):
         result[name] = parts[name]()

@@ -326,6 +326,7 @@ class EngineConfig:
         True  # torch.compile the decode step's element-wise work (CUDA only; see model/text.py)
     )
     kernels: bool = False  # opt-in Triton decode kernels: small-batch GEMV, in-place attention (CUDA; model/gemv.py)
+    fp8: bool = False  # decode projections and LM head on e4m3 weights (model/fp8.py), opt-in
     stop_at_eos: bool = True  # False: always generate max_tokens (benchmarks with random weights)
     latency_window: int = 2000  # completed requests kept for /metrics percentiles
     compute_priority: bool = (
@@ -399,6 +400,10 @@ class Engine:
         self.model.text.kernels = (
             self.config.kernels
         )  # this model's decode: graphs captured below keep it
+        if self.config.fp8:  # before the graphs: they capture the e4m3 products
+            self.model.text.quantize_fp8()
+        else:
+            self.model.text.fp8 = False
         if self.config.compile:
             self.model.text.compile_decode()  # compiles during the graph warm-up below
         if self.config.use_graphs and self.device.type == "cuda":

@@ -12,7 +12,7 @@ submits its request to the engine and waits, and the scheduler batches them.
     {"preset": "tiny" | "qwen2-vl-7b" | ... , "checkpoint": "/path/to/hf/dir",
      "policy": "nova", "policy_params": {...}, "tables": "/path/to/stage_tables.json",
      "offload": false, "max_batch": 8, "max_len": 4096, "device": "cpu" | "cuda",
-     "dtype": "float32" | "bfloat16", "graphs": true, "compile": true, "kernels": false, "seed": 0}
+     "dtype": "float32" | "bfloat16", "graphs": true, "compile": true, "kernels": false, "fp8": false, "seed": 0}
 
 `/run` `value`: `{"image": "<base64 PNG/JPEG>", "prompt": "...", "max_tokens": 64,
 "deadline_ms": 5000}` (deadline also from the activation's `deadline`, epoch ms) →
@@ -61,6 +61,7 @@ class RuntimeConfig:
     graphs: bool = True
     compile: bool = True  # torch.compile the decode step's element-wise work (CUDA only)
     kernels: bool = False  # Triton decode kernels (GEMV, attention in place); CUDA only, opt-in
+    fp8: bool = False  # decode projections on e4m3 weights (model/fp8.py); opt-in
     seed: int = 0
 
     @classmethod
@@ -136,6 +137,7 @@ def build_engine(cfg: RuntimeConfig):
             use_graphs=cfg.graphs,
             compile=cfg.compile,
             kernels=cfg.kernels,
+            fp8=cfg.fp8,
         ),
         vision=vision,
     )

@@ -72,9 +72,18 @@ def uses_kernel(x: torch.Tensor, weight: torch.Tensor, on: bool = True) -> bool:
 
 
 def linear(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, kernels: bool = False
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    kernels: bool = False,
+    scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """`F.linear(x, weight, bias)`; with `kernels`, a GEMV kernel for a few rows of bf16/fp16 on the GPU."""
+    """`F.linear(x, weight, bias)`; with `kernels`, a GEMV kernel for a few rows of bf16/fp16 on the
+    GPU; with a `scale`, `weight` is e4m3 with that per-row scale (`fp8.fp8_linear`)."""
+    if scale is not None:
+        from runtimes.vlm.model.fp8 import fp8_linear
+
+        return fp8_linear(x, weight, scale, bias)
     if not uses_kernel(x, weight, kernels):
         return F.linear(x, weight, bias)
     return torch.ops.tango.gemv(x, weight, bias)

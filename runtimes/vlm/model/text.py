@@ -40,17 +40,25 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def swiglu(
-    x: torch.Tensor, w_gate_up: torch.Tensor, w_down: torch.Tensor, kernels: bool = False
+    x: torch.Tensor,
+    w_gate_up: torch.Tensor,
+    w_down: torch.Tensor,
+    kernels: bool = False,
+    s_gate_up: torch.Tensor | None = None,
+    s_down: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    gate, up = gemv.linear(x, w_gate_up, kernels=kernels).chunk(2, dim=-1)
-    return gemv.linear(F.silu(gate) * up, w_down, kernels=kernels)
+    gate, up = gemv.linear(x, w_gate_up, kernels=kernels, scale=s_gate_up).chunk(2, dim=-1)
+    return gemv.linear(F.silu(gate) * up, w_down, kernels=kernels, scale=s_down)
 
 
-def qkv_rope(h, wqkv, bqkv, cos, sin, heads: tuple[int, int, int], kernels: bool = False):
-    """q [B, L, H, hd], k/v [B, L, KV, hd] from normed h [B, L, D]: one fused projection, M-RoPE on q, k."""
+def qkv_rope(
+    h, wqkv, bqkv, cos, sin, heads: tuple[int, int, int], kernels: bool = False, s_qkv=None
+):
+    """q [B, L, H, hd], k/v [B, L, KV, hd] from normed h [B, L, D]: one fused projection, M-RoPE on q, k.
+    A scale `s_qkv` means `wqkv` is e4m3 (`fp8.py`); likewise for the other `s_*` arguments."""
     nh, nkv, hd = heads
     b, n, _ = h.shape
-    q, k, v = gemv.linear(h, wqkv, bqkv, kernels=kernels).split(
+    q, k, v = gemv.linear(h, wqkv, bqkv, kernels=kernels, scale=s_qkv).split(
         [nh * hd, nkv * hd, nkv * hd], dim=-1
     )
     cos, sin = cos[:, :, None, :], sin[:, :, None, :]
@@ -60,19 +68,40 @@ def qkv_rope(h, wqkv, bqkv, cos, sin, heads: tuple[int, int, int], kernels: bool
 
 
 def attn_in(
-    x, norm_w, eps: float, wqkv, bqkv, cos, sin, heads: tuple[int, int, int], kernels: bool = False
+    x,
+    norm_w,
+    eps: float,
+    wqkv,
+    bqkv,
+    cos,
+    sin,
+    heads: tuple[int, int, int],
+    kernels: bool = False,
+    s_qkv=None,
 ):
     """Decode, before attention: norm, QKV, M-RoPE. q [B, KV, H/KV, hd] (the query heads sharing a
     KV head folded into the query-length axis: no K/V repeat), k and v [B, KV, hd]."""
     nh, nkv, hd = heads
-    q, k, v = qkv_rope(rms_norm(x, norm_w, eps), wqkv, bqkv, cos, sin, heads, kernels)
+    q, k, v = qkv_rope(rms_norm(x, norm_w, eps), wqkv, bqkv, cos, sin, heads, kernels, s_qkv)
     return q.reshape(x.shape[0], nkv, nh // nkv, hd), k[:, 0], v[:, 0]
 
 
-def attn_out_mlp(x, attn, wo, norm_w, eps: float, w_gate_up, w_down, kernels: bool = False):
+def attn_out_mlp(
+    x,
+    attn,
+    wo,
+    norm_w,
+    eps: float,
+    w_gate_up,
+    w_down,
+    kernels: bool = False,
+    s_o=None,
+    s_gate_up=None,
+    s_down=None,
+):
     """Decode, after attention: output projection and residual, then norm, SwiGLU and residual."""
-    x = x + gemv.linear(attn, wo, kernels=kernels)
-    return x + swiglu(rms_norm(x, norm_w, eps), w_gate_up, w_down, kernels)
+    x = x + gemv.linear(attn, wo, kernels=kernels, scale=s_o)
+    return x + swiglu(rms_norm(x, norm_w, eps), w_gate_up, w_down, kernels, s_gate_up, s_down)
 
 
 class RMSNorm(nn.Module):
@@ -218,6 +247,29 @@ class TextModel(nn.Module):
         )  # compile_decode() swaps
         self.decode_compiled = False
         self.kernels = False  # the opt-in Triton decode kernels (gemv, decode_attn) for this model
+        self.fp8 = False  # decode projections on e4m3 weights (quantize_fp8; fp8.py)
+        self._fp8: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def quantize_fp8(self) -> None:
+        """Quantise the decode projections and the LM head to e4m3 with per-row scales (once) and
+        decode on them (`fp8 = True`); the bf16 weights stay for prefill."""
+        from runtimes.vlm.model.fp8 import configure, quantize_rows
+
+        configure(self.lm_head.weight.device)
+        if not self._fp8:
+            with torch.no_grad():
+                named = {"lm_head": self.lm_head.weight}
+                for i, layer in enumerate(self.layers):
+                    named[f"{i}.wqkv"] = layer.attn.wqkv.weight
+                    named[f"{i}.wo"] = layer.attn.wo.weight
+                    named[f"{i}.gate_up"] = layer.mlp.w_gate_up.weight
+                    named[f"{i}.down"] = layer.mlp.w_down.weight
+                self._fp8 = {k: quantize_rows(w) for k, w in named.items()}
+        self.fp8 = True
+
+    def _w(self, key: str, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(weight, scale) the decode step multiplies by: e4m3 and its scales when fp8 is on."""
+        return self._fp8[key] if self.fp8 else (weight, None)
 
     def compile_decode(self, backend: str | None = None) -> bool:
         """Fuse the decode step's element-wise chains with `torch.compile` (on CUDA; returns False and
@@ -244,8 +296,9 @@ class TextModel(nn.Module):
     def cos_sin(self, positions: torch.Tensor, dtype: torch.dtype):
         return rope.mrope_cos_sin(positions, self.inv_freq, self.cfg.mrope_section, dtype)
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return gemv.linear(self.norm(x), self.lm_head.weight, kernels=self.kernels)
+    def logits(self, x: torch.Tensor, decode: bool = False) -> torch.Tensor:
+        w, s = self._w("lm_head", self.lm_head.weight) if decode else (self.lm_head.weight, None)
+        return gemv.linear(self.norm(x), w, kernels=self.kernels, scale=s)
 
     def prefill(
         self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache, slot: int, start: int
@@ -303,16 +356,18 @@ class TextModel(nn.Module):
             )
         for i, layer in enumerate(self.layers):
             a, mlp = layer.attn, layer.mlp
+            wqkv, s_qkv = self._w(f"{i}.wqkv", a.wqkv.weight)
             q, k, v = self._attn_in(
                 x,
                 layer.input_layernorm.weight,
                 self.cfg.rms_norm_eps,
-                a.wqkv.weight,
+                wqkv,
                 a.wqkv.bias,
                 cos,
                 sin,
                 a.heads,
                 on,
+                s_qkv,
             )
             if (
                 fused
@@ -324,15 +379,21 @@ class TextModel(nn.Module):
                 out = decode_attention(
                     q, k, v, cache.k[i], cache.v[i], slots, write_at, mask, self._attend
                 )
+            wo, s_o = self._w(f"{i}.wo", a.wo.weight)
+            wgu, s_gu = self._w(f"{i}.gate_up", mlp.w_gate_up.weight)
+            wd, s_d = self._w(f"{i}.down", mlp.w_down.weight)
             x = self._attn_out_mlp(
                 x,
                 out,
-                a.wo.weight,
+                wo,
                 layer.post_attention_layernorm.weight,
                 self.cfg.rms_norm_eps,
-                mlp.w_gate_up.weight,
-                mlp.w_down.weight,
+                wgu,
+                wd,
                 on,
+                s_o,
+                s_gu,
+                s_d,
             )
         cache.lengths.index_copy_(0, slots, index + 1)
-        return self.logits(x[:, 0])
+        return self.logits(x[:, 0], decode=True)

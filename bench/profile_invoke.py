@@ -71,9 +71,10 @@ CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
-# py-spy --nonblocking cannot tell a thread blocked in a wait from one running: samples whose
-# leaf frame is a blocking wait are idle time, not CPU, and are left out of the shares (the CPU
-# totals come from the kernel's counters, not from samples).
+# py-spy (in its default, blocking mode) leaves out threads the OS reports idle; a thread
+# blocked in Python-visible waits can still slip through: samples whose leaf frame is a
+# blocking wait are idle time, not CPU, and are left out of the shares too (the CPU totals
+# come from the kernel's counters, not from samples).
 IDLE_LEAF = re.compile(
     r"^(Condition\.wait|Event\.wait|SocketIO\.readinto|_worker|Thread\._wait_for_tstate_lock|"
     r"Queue\.get|select|poll|accept|sleep|_physical_pull|SelectSelector\.select|"
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=int, default=20, help="measured window")
     ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    ap.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "profile_invoke.json"))
     ap.add_argument("--svg-dir", default=str(REPO / "bench" / "results" / "profile"))
     ap.add_argument("--label", default="", help="suffix for the SVG names (e.g. before/after)")
@@ -295,7 +296,6 @@ def main(argv: list[str] | None = None) -> None:
                 [
                     "py-spy",
                     "record",
-                    "--nonblocking",
                     "--format",
                     "raw",
                     *(["--subprocesses"] if name == "container" else []),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from common.activation_status import STATUS_NAMES
 from controller.auth import Identity
 from controller.config import ControllerConfig
 from controller.entities import (
@@ -181,6 +182,9 @@ def trigger_record(
     logs: list[str],
 ) -> dict:
     end = now_ms()
+    # Each rule's outcome is in its log line; the trigger activation itself is a failure with
+    # the worst of them when a rule could not start its action (OpenWhisk's statusCode).
+    status = max((json.loads(line).get("statusCode", 0) for line in logs), default=0)
     return {
         "namespace": namespace,
         "name": trigger["name"],
@@ -190,8 +194,13 @@ def trigger_record(
         "start": start,
         "end": end,
         "duration": end - start,
-        "statusCode": 0,
-        "response": {"status": "success", "statusCode": 0, "success": True, "result": result},
+        "statusCode": status,
+        "response": {
+            "status": STATUS_NAMES[status],
+            "statusCode": status,
+            "success": status == 0,
+            "result": result,
+        },
         "logs": logs,
         "annotations": [{"key": "path", "value": f"{namespace}/{trigger['name']}"}],
         "publish": False,

@@ -157,6 +157,7 @@ def test_fire_records_rule_results_and_invokes_actions_with_cause(platform, gues
     assert r.headers["x-openwhisk-activation-id"] == trigger_id
     record = wait_for_activation(client, guest, trigger_id)
     assert record["name"] == "t" and record["response"]["result"] == {"p": "trigger", "q": 1}
+    assert record["statusCode"] == 0 and record["response"]["success"] is True
     validate(record, "Activation")
     logs = sorted((json.loads(line) for line in record["logs"]), key=lambda e: e["rule"])
     assert [(e["rule"], e["action"], e["statusCode"], e["success"]) for e in logs] == [
@@ -178,8 +179,12 @@ def test_fire_logs_a_rule_whose_action_is_gone(platform, guest):
     client.delete(f"{API}/actions/a", headers=guest)
     r = client.post(f"{API}/triggers/t", json={}, headers=guest)
     assert r.status_code == 202
-    entry = json.loads(wait_for_activation(client, guest, r.json["activationId"])["logs"][0])
+    record = wait_for_activation(client, guest, r.json["activationId"])
+    entry = json.loads(record["logs"][0])
     assert entry["success"] is False and entry["rule"] == "guest/r" and "error" in entry
+    # the trigger activation says so too (statusCode of the worst rule), as OpenWhisk's does
+    assert record["statusCode"] == entry["statusCode"] == 1
+    assert record["response"]["success"] is False
 
 
 def test_rule_action_in_a_package(platform, guest):

@@ -107,6 +107,31 @@ def overhead(pool: HttpPool, n: int) -> dict:
     }
 
 
+def overhead_vs_baseline(pool: HttpPool, base: HttpPool, n: int) -> dict:
+    """Warm blocking no-op invokes on this checkout's platform and on a baseline platform (an
+    older commit's code), interleaved one by one in alternating order, so both see the same
+    machine load. The difference of medians is what the change costs the hot path."""
+    for p in (pool, base):
+        deploy(p, "noop")
+        for _ in range(20):
+            invoke(p, "noop")
+    new, old = [], []
+    for i in range(n):
+        order = ((pool, new), (base, old)) if i % 2 == 0 else ((base, old), (pool, new))
+        for p, out in order:
+            t0 = time.perf_counter()
+            invoke(p, "noop")
+            out.append((time.perf_counter() - t0) * 1000)
+    return {
+        "n": n,
+        "this_ms": {"median": statistics.median(new), "p99": pct(new, 99)},
+        "baseline_ms": {"median": statistics.median(old), "p99": pct(old, 99)},
+        "median_difference_ms": statistics.median(new) - statistics.median(old),
+        "raw_this_ms": new,
+        "raw_baseline_ms": old,
+    }
+
+
 WRK_LUA = """
 local names = {%s}
 local auth = "%s"
@@ -149,9 +174,11 @@ def throughput(apihost: str, pool: HttpPool, actions: int, seconds: int, connect
             check=True,
         ).stdout
         os.unlink(f.name)
-        requests_done = int(next(l for l in out.splitlines() if "requests in" in l).split()[0])
-        non2xx = next((int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l), 0)
-        errors_line = next((l for l in out.splitlines() if "Socket errors" in l), "")
+        requests_done = int(
+            next(line for line in out.splitlines() if "requests in" in line).split()[0]
+        )
+        non2xx = next((int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line), 0)
+        errors_line = next((line for line in out.splitlines() if "Socket errors" in line), "")
         ok = requests_done - non2xx
     else:
         ok, non2xx, errors_line = _python_load(pool, names, seconds, connections)
@@ -207,7 +234,17 @@ def main(argv=None) -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--actions", type=int, default=4)
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "platform_invoke.json"))
+    ap.add_argument(
+        "--baseline-repo",
+        default=None,
+        metavar="DIR",
+        help="also run an older commit's checkout (git worktree add DIR COMMIT) side by side "
+        "and compare warm invokes, interleaved (only this comparison is run)",
+    )
     a = ap.parse_args(argv)
+    if a.baseline_repo:
+        compare(a)
+        return
     platform_process.build_images()
     work = Path(tempfile.mkdtemp(prefix="tango-bench-"))
     proc = platform_process.start(work)
@@ -250,6 +287,61 @@ def main(argv=None) -> None:
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=2))
     print(f"saved {a.out}")
+
+
+def compare(a) -> None:
+    base_repo = Path(a.baseline_repo).resolve()
+    commit = subprocess.run(
+        ["git", "-C", str(base_repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    this = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    work = Path(tempfile.mkdtemp(prefix="tango-bench-"))
+    load_before = os.getloadavg()
+    new = platform_process.start(work / "this")
+    try:
+        old = platform_process.start(work / "baseline", repo=base_repo)
+        try:
+            platform_process.lift_throttles(new)
+            platform_process.lift_throttles(old)
+            res = overhead_vs_baseline(
+                HttpPool("127.0.0.1", new.port), HttpPool("127.0.0.1", old.port), a.n
+            )
+        finally:
+            old.stop()
+    finally:
+        new.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nwarm blocking no-op invoke, interleaved, n={res['n']} each (load {load_before})")
+    print(f"{'':28}{'median ms':>12}{'p99 ms':>12}")
+    print(
+        f"{'this (' + this[:8] + ')':28}{res['this_ms']['median']:>12.3f}{res['this_ms']['p99']:>12.3f}"
+    )
+    print(
+        f"{'baseline (' + commit[:8] + ')':28}{res['baseline_ms']['median']:>12.3f}"
+        f"{res['baseline_ms']['p99']:>12.3f}"
+    )
+    print(f"median difference: {res['median_difference_ms']:+.3f} ms (budget: +1 ms)")
+    out = Path(a.out).with_name("platform_invoke_vs_baseline.json")
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "platform_invoke --baseline-repo",
+                "command": " ".join([sys.executable, *sys.argv]),
+                "date": datetime.now(UTC).isoformat(),
+                "host": host_platform.node(),
+                "cpus": os.cpu_count(),
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
+                "this_commit": this,
+                "baseline_commit": commit,
+                **res,
+            },
+            indent=2,
+        )
+    )
+    print(f"saved {out}")
 
 
 if __name__ == "__main__":

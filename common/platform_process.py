@@ -90,9 +90,11 @@ def start(
     extra: list[str] | None = None,
     env: dict | None = None,
     timeout: float = 90,
+    repo: Path = REPO,
 ) -> PlatformProcess:
     """``tango standalone`` on a free port with its store in ``workdir``; ready when every
-    invoker reports healthy (``GET /invokers/ready``)."""
+    invoker reports healthy (``GET /invokers/ready``). ``repo``: whose code runs it (a
+    benchmark's baseline runs an older commit's checkout)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = workdir / "standalone.log"
@@ -113,7 +115,7 @@ def start(
             str(invokers),
             *(extra or []),
         ],
-        cwd=REPO,
+        cwd=repo,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -327,6 +327,9 @@ class ActivationService:
         else:
             deadline = start + action["limits"]["timeout"] + 120_000
             message = invoke_message(identity, namespace, action, params, size, cause, rec)
+            # the code stays in the entity store (it may be large); a re-dispatch reads it back
+            exec_ = {k: v for k, v in action["exec"].items() if k != "code"}
+            message = {**message, "action": {**message["action"], "exec": exec_}}
         name_path = entity_path(action).split("/", 1)[1]
         self.activations.accept(
             namespace,
@@ -636,6 +639,9 @@ class ActivationService:
             rec = orphan.doc
             size = Size.from_json(message.get("size"))
             try:
+                home, _, stored_path = message["action"]["path"].partition("/")
+                action = self.entities.get(home, "actions", stored_path)
+                message["action"]["exec"] = action["exec"]
                 record = self._dispatch(message, rec, size)
             except Exception as exc:
                 log.exception("re-dispatching %s failed", orphan.activation_id)

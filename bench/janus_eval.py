@@ -324,6 +324,7 @@ class Platform:
         self.apihost = f"http://127.0.0.1:{self.port}"
         first = 20000 + 1000 * (os.getpid() % 20)
         self.log = open(workdir / "platform.log", "w")
+        self._guest_key(workdir / "data")
         self._spawn(
             [
                 "-m",
@@ -364,6 +365,21 @@ class Platform:
         self.session = requests.Session()
         user, _, key = GUEST_KEY.partition(":")
         self.session.auth = (user, key)
+
+    @staticmethod
+    def _guest_key(data: Path) -> None:
+        """The benchmark's namespace and key, in the store it owns (a controller installs no
+        development keys of its own)."""
+        from controller.auth import Subjects
+        from controller.store.db import Database, default_url
+
+        data.mkdir(parents=True, exist_ok=True)
+        db = Database(default_url(data))
+        try:
+            db.migrate()
+            Subjects(db).ensure("guest", GUEST_KEY)
+        finally:
+            db.dispose()
 
     def _spawn(self, args: list[str]) -> None:
         self.procs.append(

@@ -149,7 +149,10 @@ def _node_table(
     largest = max(options, key=lambda s: (s.cpu, s.memory)).option
     speed = {o.option: i for i, o in enumerate(sorted(options, key=lambda s: (s.cpu, s.memory)))}
     previous = None
-    thin_classes = [k for k in classes if (node.id, k) in thin]
+    # A thin class follows the next larger class that is not thin; the largest thin classes,
+    # with none such above them, are planned on their own runs (and still warned about).
+    solid = [k for k in classes if k is not None and (node.id, k) not in thin]
+    thin_classes = [k for k in classes if (node.id, k) in thin and any(c > k for c in solid)]
     for k in classes:
         if k in thin_classes:
             continue  # filled below from the next larger class
@@ -181,9 +184,7 @@ def _node_table(
         table.choices[k] = row
         previous = k
     for k in thin_classes:  # too few runs to tell options apart: as the next larger class
-        larger = [c for c in table.choices if c is not None and c > k]
-        source = min(larger) if larger else max(c for c in table.choices if c is not None)
-        table.choices[k] = list(table.choices[source])
+        table.choices[k] = list(table.choices[min(c for c in solid if c > k)])
     return table
 
 

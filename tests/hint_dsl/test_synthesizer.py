@@ -315,3 +315,27 @@ def test_thin_classes_warn_and_follow_the_next_larger_class():
     hints = hint_dsl.compile(s.text, ["a"])
     st = NodeState(function="a", remaining_ms=1000.0, input_bytes=1 << 12)
     assert hints.decide("a", st).size.option == "medium"  # as class 14, not the noisy small
+
+
+def test_profiles_thin_everywhere_still_synthesize_monotone_rules():
+    prof = _classed(
+        {
+            1 << 10: {"small": 300, "medium": 250, "large": 200},
+            1 << 12: {"small": 100, "medium": 900, "large": 900},
+            1 << 14: {"small": 2000, "medium": 900, "large": 600},
+        },
+        runs=1,
+    )
+    s = synthesize(workflow(1000, node("a")), prof, [SMALL, MEDIUM, LARGE], margin=0.0)
+    assert len(s.report["warnings"]) == 3
+    hints = hint_dsl.compile(s.text, ["a"])
+    speed = {"small": 0, "medium": 1, "large": 2}
+    chosen = [
+        speed[
+            hints.decide(
+                "a", NodeState(function="a", remaining_ms=1000.0, input_bytes=n)
+            ).size.option
+        ]
+        for n in (1 << 10, 1 << 12, 1 << 14)
+    ]
+    assert chosen == sorted(chosen)

@@ -75,14 +75,16 @@ def latency_ms(rng: random.Random, function: str, nbytes: int, size: Size, sigma
 def synthetic_profiles(
     rng: random.Random, runs_per_size: int = 20, sigma: float = 0.12
 ) -> Profiles:
-    p = Profiles("thumbnails", {o.option: o for o in OPTIONS})
+    p = Profiles("thumbnails", {str(o.option): o for o in OPTIONS})
     run = 0
     for nbytes in INPUT_BYTES:
         for _ in range(runs_per_size):
             for fn in BASE_MS:
                 for o in OPTIONS:
                     p.add(
-                        Sample(fn, o.option, latency_ms(rng, fn, nbytes, o, sigma), nbytes, run, 0)
+                        Sample(
+                            fn, str(o.option), latency_ms(rng, fn, nbytes, o, sigma), nbytes, run, 0
+                        )
                     )
             run += 1
     return p
@@ -114,8 +116,8 @@ def random_states(rng: random.Random, n: int, stats: dict) -> list[NodeState]:
 def summarize(us: list[float]) -> dict:
     return {
         "n": len(us),
-        "p50_us": round(percentile(us, 50), 3),
-        "p99_us": round(percentile(us, 99), 3),
+        "p50_us": round(percentile(us, 50) or 0.0, 3),
+        "p99_us": round(percentile(us, 99) or 0.0, 3),
         "mean_us": round(sum(us) / len(us), 3),
     }
 

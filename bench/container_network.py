@@ -67,8 +67,8 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     backend = DockerBackend(BENCH_ID)
-    cold = {m: [] for m in MODES}
-    warm = {m: [] for m in MODES}
+    cold: dict[str, list[float]] = {m: [] for m in MODES}
+    warm: dict[str, list[float]] = {m: [] for m in MODES}
     try:
         for _ in range(args.repeats):  # alternate, so drift hits both modes alike
             for mode in MODES:

@@ -119,6 +119,7 @@ def one_run(invokers: int, actions: int, seconds: int, connections: int) -> dict
             stdout=subprocess.PIPE,
             text=True,
         )
+        assert wrk.stdout is not None
         out = wrk.stdout.read()  # wrk prints only at the end: no pipe stall
         _, status, rusage = os.wait4(wrk.pid, 0)  # its own CPU use, from the kernel
         wrk.returncode = os.waitstatus_to_exitcode(status)
@@ -214,7 +215,7 @@ def main(argv=None) -> None:
         total = sum(cpu_ms[n].values())
         print(
             f"{n} invoker(s): CPU ms per invoke (median) {cpu_ms[n]} = {total:.2f} ms -> "
-            f"ceiling on {os.cpu_count()} idle cores: {1000 * os.cpu_count() / total:.0f}/s"
+            f"ceiling on {os.cpu_count()} idle cores: {1000 * (os.cpu_count() or 1) / total:.0f}/s"
         )
     ratio = summary[2]["median"] / summary[1]["median"]
     print(

@@ -25,7 +25,8 @@ GUEST_KEY = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkc
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -34,7 +35,7 @@ class PlatformProcess:
     port: int
     data_dir: Path
     log_path: Path
-    proc: subprocess.Popen
+    proc: subprocess.Popen[bytes]
     internal_token: str = ""  # X-Tango-Internal of its controller and invokers
 
     def log(self) -> str:
@@ -88,7 +89,7 @@ def start(
     workdir: Path,
     invokers: int = 1,
     extra: list[str] | None = None,
-    env: dict | None = None,
+    env: dict[str, str] | None = None,
     timeout: float = 90,
     repo: Path = REPO,
 ) -> PlatformProcess:

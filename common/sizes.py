@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,14 +12,14 @@ class Size:
     memory: int  # MB
     option: str | None = None  # hint option name, when the size came from one
 
-    def to_json(self) -> dict:
-        d = {"cpu": self.cpu, "memory": self.memory}
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"cpu": self.cpu, "memory": self.memory}
         if self.option is not None:
             d["option"] = self.option
         return d
 
     @classmethod
-    def from_json(cls, d: dict | None) -> Size | None:
+    def from_json(cls, d: dict[str, Any] | None) -> Size | None:
         if not d:
             return None
         return cls(cpu=float(d["cpu"]), memory=int(d["memory"]), option=d.get("option"))

@@ -106,7 +106,10 @@ class ControllerMetrics:
         action = annotation(record, "path") or f"{namespace}/{record.get('name', '')}"
         user = {"namespace": namespace, "initiator": initiator, "action": action}
         self.activations.labels(**user).inc()
-        status = STATUS_LABEL.get(record.get("statusCode"), "internal_error")
+        code = record.get("statusCode")
+        status = (
+            STATUS_LABEL.get(code, "internal_error") if isinstance(code, int) else "internal_error"
+        )
         self.status.labels(status=status, **user).inc()
         self.duration.labels(**user).observe(record.get("duration", 0) / 1000.0)
         self.invoke_latency.labels(namespace=namespace, action=action).observe(dispatch_s)
@@ -130,7 +133,7 @@ class ControllerMetrics:
 
     def render(self, invoker_states: Iterable[str], in_flight: int) -> str:
         """The exposition, with gauges for the invokers by state and activations in flight."""
-        counts = {("up",): 0, ("down",): 0, ("unhealthy",): 0}
+        counts: dict[tuple[str, ...], float] = {("up",): 0, ("down",): 0, ("unhealthy",): 0}
         for state in invoker_states:
             counts[(state,)] = counts.get((state,), 0) + 1
         return exposition(

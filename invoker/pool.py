@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class ContainerState(StrEnum):
@@ -432,7 +433,7 @@ class ContainerPool:
 
     # ---- reporting ------------------------------------------------------------------------
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
         for c in self.containers.values():
             counts[c.state] = counts.get(c.state, 0) + 1

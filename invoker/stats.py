@@ -47,9 +47,15 @@ class LatencyStats:
                 "memory": key.memory,
                 "count": len(values),
                 "mean": round(sum(values) / len(values), 3),
-                "p50": round(percentile(values, 50), 3),
-                "p95": round(percentile(values, 95), 3),
+                "p50": _rounded_percentile(values, 50),
+                "p95": _rounded_percentile(values, 95),
             }
             for key, values in items
             if values
         ]
+
+
+def _rounded_percentile(values: list[float], p: float) -> float:
+    value = percentile(values, p)
+    assert value is not None  # snapshot() reports only keys with samples
+    return round(value, 3)

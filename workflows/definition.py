@@ -174,8 +174,9 @@ class Workflow:
             via[n.id] = prev
         if not finish:
             return CriticalPath(0.0, [])
-        last: str | None = max(finish, key=lambda k: finish[k])
-        total = finish[last]
+        end = max(finish, key=lambda k: finish[k])
+        total = finish[end]
+        last: str | None = end
         path = []
         while last is not None:
             path.append(last)
@@ -457,9 +458,10 @@ def build_node_input(
     if missing:
         raise ValueError(f"node {node.id!r} is not ready: waiting for {', '.join(missing)}")
     shared = _shared_input(node, run_input, outputs_by_node)
-    if node.foreach is None:
+    fan_out = node.foreach_source
+    if fan_out is None:
         return shared
-    source, field_path = node.foreach_source
+    source, field_path = fan_out
     items = _pop_field(
         shared, source if node_has_fan_in(node, outputs_by_node) else None, field_path, node
     )

@@ -32,6 +32,11 @@ containers, sizes bound by the invoker), driven through the CLI and the REST API
    difference (pairs: the same request, repeat and load under both policies); the share of the
    oracle's saving over the best static baseline that late captures.
 
+7. **Thin profiles** (``--thin``): then 5 training inputs x 1 repeat replace the profiles; at
+   the middle SLO, held-out requests under early-static and late before any live request, then
+   ``--warmup`` (50) live late requests on training inputs, then the held-out requests under
+   late again: what the live model corrects.
+
 Everything is saved: the command, host, rates, raw profiles, synthesis reports, every request's
 record, the per-option measurements and the oracle's plans.
 
@@ -663,8 +668,14 @@ def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
                 "records": records,
             }
         )
+    thin = (
+        thin_profiles(plat, bundle, train, heldout, levels, capacity, args, rng)
+        if args.thin
+        else None
+    )
     return {
         "workflow": name,
+        "thin": thin,
         "train": train,
         "heldout": heldout,
         "profile_s": profile_s,
@@ -673,6 +684,44 @@ def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
         "capacityRps": capacity,
         "perOption": {str(i): m for i, m in measured.items()},
         "results": results,
+    }
+
+
+def thin_profiles(plat, bundle, train, heldout, levels, capacity, args, rng) -> dict:
+    """Profiles as a developer in a hurry takes them (5 training inputs x 1 repeat, replacing the
+    thorough ones: the controller rebuilds its policies), at the middle SLO level: held-out
+    requests under early-static and late before any live request, then `--warmup` live
+    requests under late on training inputs, then the held-out requests under late again."""
+    name, slo = bundle.workflow.name, levels[len(levels) // 2]
+    few, _ = split_inputs(train, INPUT_SIZE[name], min(5, len(train) - 1), 0, rng)
+    profile(plat, name, few, 1)
+    plat.api(
+        "PUT",
+        f"workflows/{name}",
+        {"definition": with_slo(bundle.definition, slo)},
+        overwrite="true",
+    )
+    synth = plat.api("POST", f"workflows/{name}/synthesize", {"percentile": 99})
+    plat.api("PUT", f"workflows/{name}/hints", {"hints": synth["hints"]})
+    load = args.loads[0]
+    order = list(range(len(heldout)))
+    arrivals = poisson_arrivals(len(order), load * capacity, rng)
+    records = []
+    for label, policy in (("thin, cold", "early-static"), ("thin, cold", "late")):
+        for rec in stream(plat, name, policy, heldout, order, arrivals, False):
+            records.append(rec | {"label": label, "repeat": 0})
+    warm_order = [rng.randrange(len(train)) for _ in range(args.warmup)]
+    warm_arrivals = poisson_arrivals(len(warm_order), load * capacity, rng)
+    stream(plat, name, "late", train, warm_order, warm_arrivals, False)
+    for rec in stream(plat, name, "late", heldout, order, arrivals, False):
+        records.append(rec | {"label": f"thin, after {args.warmup}", "repeat": 0})
+    return {
+        "slo_ms": slo,
+        "load": load,
+        "profiled": few,
+        "warnings": synth["report"].get("warnings", []),
+        "records": records,
+        "comparison": compare(records, slo, {}, random.Random(args.seed)),
     }
 
 
@@ -747,6 +796,12 @@ def main(argv: list[str] | None = None) -> int:
         help="arrival rates as fractions of capacity",
     )
     ap.add_argument("--hog", action="store_true", help="one more stream with a CPU hog halfway")
+    ap.add_argument(
+        "--thin",
+        action="store_true",
+        help="then profile 5 inputs x 1 repeat and measure late before and after --warmup runs",
+    )
+    ap.add_argument("--warmup", type=int, default=50, help="live late runs before re-measuring")
     ap.add_argument("--quick", action="store_true", help="smoke run at the smallest scale")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cpus", type=float, default=8.0, help="invoker --cpus (its accounting)")

@@ -24,6 +24,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -140,19 +141,40 @@ def failover(
     timeout_ms: int,
     victim: str = "invoker0",
     probe: str | None = None,
+    blocking: int = 0,
 ) -> dict:
-    """Fire N activations of ``name`` (deployed, slow), kill ``victim`` once it runs some, and
-    measure when each reached a final record; then invoke ``probe`` (default ``name``) 3 times."""
+    """Fire N activations of ``name`` (deployed, slow; ``blocking`` of them by blocking callers
+    in threads), kill ``victim`` once it runs some, and measure when each reached a final record
+    and what the blocking callers got; then invoke ``probe`` (default ``name``) 3 times."""
     pool = HttpPool("127.0.0.1", platform.port)
     survivor = next(i["id"] for i in admin_view(pool) if i["id"] != victim)
-    ids = fire(pool, name, n)
+    callers: list[dict] = []
+
+    def blocking_call() -> None:
+        status, body = pool.json(
+            "POST",
+            f"/api/v1/namespaces/_/actions/{name}?blocking=true",
+            {},
+            headers=AUTH,
+            timeout=timeout_ms / 1000.0 + 120,
+        )
+        callers.append({"status": status, "id": body.get("activationId") if body else None})
+
+    threads = [threading.Thread(target=blocking_call) for _ in range(blocking)]
+    for t in threads:
+        t.start()
+    ids = fire(pool, name, n - blocking)
     fired_at = time.time()
-    wait_until_busy(pool, victim)
+    victim_view = wait_until_busy(pool, victim)
     in_flight = {i["id"]: i["inFlight"] for i in admin_view(pool)}
+    busy_on_victim = sum(c["state"] == "busy" for c in victim_view["containers"])
     pid = invoker_pid(platform, victim)
     os.kill(pid, signal.SIGKILL)
     killed_at = time.time()
     try:
+        for t in threads:
+            t.join(timeout_ms / 1000.0 + 150)
+        ids += [c["id"] for c in callers if c["id"]]
         records = final_records(pool, name, ids, killed_at + timeout_ms / 1000.0 + 30)
     finally:
         remove_containers(platform, victim)
@@ -179,9 +201,12 @@ def failover(
     status, states = pool.json("GET", "/invokers")
     return {
         "activations": n,
+        "ids": len(ids),
         "victim": victim,
         "survivor": survivor,
         "in_flight_at_kill": in_flight,
+        "busy_containers_on_victim_at_kill": busy_on_victim,
+        "blocking_callers_http": dict(Counter(c["status"] for c in callers)),
         "kill_after_fire_s": round(killed_at - fired_at, 2),
         "final_records": len(records),
         "lost": n - len(records),

@@ -11,6 +11,8 @@ arrays, run when the model changes (in `observe`), never inside a decision.
   replaced by use. A function's *drift* (live median over profiled median, over the cells that
   have live samples) scales its cells that have none yet, foreach nodes included (their live
   samples are per item, their cells per node run).
+- **Host load** comes with each observation but the model does not condition on it: contention
+  shows up as slower recent samples in the window, which is what the tables plan with.
 - **Memory.** An option that ran out of memory for an input of class k (profiling failure or
   live OOM) is banned for class k and every larger class: never chosen for them.
 - **Thin cells** (fewer than `min_samples` samples) are widened by `thin_margin` and listed in
@@ -269,9 +271,9 @@ class BudgetTable:
                         cost.mean(axis=1),
                         (lat[None, :] + after).mean(axis=1),
                     )
-                if not per_option:  # nothing known: the largest, no promise
+                if not per_option:  # never profiled: the largest, taking no time we know of
                     largest = model.order[-1]
-                    per_option[largest] = (np.zeros(levels), np.zeros(levels), np.zeros(levels))
+                    per_option[largest] = (np.ones(levels), np.zeros(levels), np.zeros(levels))
                 row: list[Choice] = []
                 for i in range(levels):
                     row.append(

@@ -321,7 +321,7 @@ def brute_force(workflow, durations, costs, deadline):
     ids = [n.id for n in workflow.nodes]
     best = None
     for combo in itertools.product(*(sorted(durations[i]) for i in ids)):
-        plan = dict(zip(ids, combo))
+        plan = dict(zip(ids, combo, strict=True))
         finish = {}
         for n in workflow.nodes:
             finish[n.id] = durations[n.id][plan[n.id]] + max(
@@ -404,7 +404,7 @@ def test_assignment_with_cpu_contention_matches_brute_force_on_random_dags():
         got = cheapest_assignment(wf, durations, costs, deadline, cores=cores, capacity=2.0)
         best = None
         for combo in itertools.product("abc", repeat=n):
-            plan = dict(zip((x.id for x in nodes), combo))
+            plan = dict(zip((x.id for x in nodes), combo, strict=True))
             if reserved_makespan(wf, durations, plan, cores, 2.0) <= deadline:
                 cost = sum(costs[i][o] for i, o in plan.items())
                 best = cost if best is None else min(best, cost)
@@ -433,3 +433,13 @@ def test_assignment_search_matches_brute_force_on_random_dags():
         assert got.feasible == (expected is not None)
         if expected is not None:
             assert got.cost == expected and got.makespan_ms <= deadline
+
+
+def test_a_function_never_profiled_does_not_put_the_whole_workflow_at_risk():
+    prof = Profiles("wf", {o.option: o for o in OPTIONS})
+    for opt, ms in CHAIN["a"].items():
+        for r in range(5):
+            prof.add(Sample("a", opt, ms, 1000, r, 0))  # b was never profiled
+    p = make_policy("late", chain(), hints=HINTS, profiles=prof)
+    d = p.decide(state("a", 1000))
+    assert d.size == SMALL and not d.at_risk

@@ -178,6 +178,7 @@ def create_app(
         namespaces,
         packages,
         rules,
+        simulate,
         triggers,
         web,
         workflows,
@@ -189,6 +190,7 @@ def create_app(
     app.extensions["tango"] = svc
     for bp in (info.bp, namespaces.bp, actions.bp, activations.bp, internal.bp, workflows.bp):
         app.register_blueprint(bp)
+    app.register_blueprint(simulate.bp)  # what-if simulation of a workflow (janus_sim)
     # Resources that set up more than a blueprint (services, schedulers, session keys):
     for module in (packages, triggers, rules, web, apigw, metrics, console):
         module.register(app)

@@ -77,6 +77,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("-o", "--output", metavar="FILE", help="write the hints here instead of stdout")
     p.set_defaults(handler=synthesize)
 
+    p = verbs.add_parser(
+        "simulate", parents=[common], help="predict each policy's price and latency (what-if)"
+    )
+    p.add_argument("workflow", metavar="WORKFLOW")
+    p.add_argument("--slo", type=float, metavar="MS", help="SLO latency (default: the workflow's)")
+    p.add_argument("--rate", type=float, default=1.0, metavar="R", help="requests per second")
+    p.add_argument("--cores", type=float, default=2.0, metavar="N", help="cluster CPU cores")
+    p.add_argument("--requests", type=int, default=1000, metavar="N", help="requests simulated")
+    p.add_argument(
+        "--inputs", metavar="FILE.jsonl", help="request inputs (default: the profiled inputs)"
+    )
+    p.add_argument("--policies", metavar="A,B", help="only these policies (default: all)")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--plot", metavar="FILE.png", help="draw price vs SLO per policy (an SLO sweep)")
+    p.set_defaults(handler=simulate)
+
 
 # ---- check (local) --------------------------------------------------------------------------
 
@@ -417,3 +433,129 @@ def format_size_report(report: dict) -> str:
         )
     lines += [f"warning: {d}" for d in report.get("diagnostics") or []]
     return "\n".join(lines)
+
+
+# ---- simulate -------------------------------------------------------------------------------
+
+SLO_SWEEP = (0.5, 0.75, 1.0, 1.5, 2.0)  # --plot: SLOs as multiples of the one simulated
+
+
+def simulate(args: argparse.Namespace, ctx: Context) -> int:
+    """One ``POST .../workflows/{name}/simulate`` per policy (and per SLO of the sweep with
+    --plot), so the progress bar moves; the answer is ``janus_sim.whatif.predict``'s."""
+    qname = parse_name(args.workflow)
+    client = ctx.client()
+    path = client._entity_path("workflows", qname) + "/simulate"
+    body: dict[str, Any] = {
+        "ratePerS": args.rate,
+        "cores": args.cores,
+        "requests": args.requests,
+        "seed": args.seed,
+    }
+    if args.slo is not None:
+        body["sloMs"] = args.slo
+    if args.inputs:
+        body["inputs"] = read_jsonl(args.inputs)
+    what = f"simulate workflow '{args.workflow}'"
+    with failing(what):
+        if args.policies:
+            policies = [x.strip() for x in args.policies.split(",") if x.strip()]
+        else:  # one request simulated to learn the policy names and check the workflow
+            policies = list(
+                client.request("POST", path, None, {**body, "requests": 1}).body["policies"]
+            )
+        base_slo = (
+            body.get("sloMs")
+            or client.request(
+                "POST", path, None, {**body, "requests": 1, "policies": policies[:1]}
+            ).body["sloMs"]
+        )
+        slos = [base_slo * f for f in SLO_SWEEP] if args.plot else [base_slo]
+        total, results = len(slos) * len(policies), {}
+        for k, (slo, policy) in enumerate((s, p) for s in slos for p in policies):
+            print(
+                f"\r{progress_bar(k, total).replace('runs', 'simulations')}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+            answer = client.request(
+                "POST", path, None, {**body, "sloMs": slo, "policies": [policy]}
+            ).body
+            results.setdefault(slo, answer | {"policies": {}})["policies"].update(
+                answer["policies"]
+            )
+        print(f"\r{progress_bar(total, total).replace('runs', 'simulations')}", file=sys.stderr)
+    main = results[base_slo]
+    if args.plot:
+        plot_price_vs_slo(results, args.plot, args.workflow)
+        output.note(f"wrote {args.plot}")
+    output.emit(
+        output.pretty(main if not args.plot else {"sweep": list(results.values())})
+        if ctx.json
+        else format_simulation(main)
+    )
+    return 0
+
+
+def format_simulation(result: dict) -> str:
+    cluster = result.get("cluster") or {}
+    head = (
+        f"workflow {result.get('workflow')}: SLO {output.ms_text(result.get('sloMs'))}, "
+        f"{result.get('ratePerS'):g} requests/s, {result.get('requests')} requests, "
+        f"{cluster.get('cores'):g} cores on {cluster.get('invokers')} invoker(s) (simulated)"
+    )
+    rows = []
+    for name, s in result.get("policies", {}).items():
+        if "error" in s:
+            rows.append((name, "-", "-", "-", "-", "-", s["error"][:60]))
+            continue
+        rows.append(
+            (
+                name,
+                f"{s['pricePerRun'] * 1e6:.2f}",
+                output.ms_text(s["p50_ms"]),
+                output.ms_text(s["p99_ms"]),
+                f"{100 * s['sloAttainment']:.1f}%",
+                f"{s['coreSecondsPerRun']:.3f}",
+                f"{s['gbSecondsPerRun']:.3f}",
+            )
+        )
+    extra = result.get("extrapolated") or []
+    note = f"\nextrapolated (speed-up fit, not measured): {', '.join(extra)}" if extra else ""
+    return (
+        head
+        + "\n"
+        + output.table(
+            ["Policy", "Price/run (µ$)", "p50", "p99", "SLO met", "core-s/run", "GB-s/run"], rows
+        )
+        + note
+    )
+
+
+def plot_price_vs_slo(results: dict[float, dict], path: str, workflow: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise CliError("--plot needs matplotlib (pip install matplotlib)") from exc
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    slos = sorted(results)
+    names = list(results[slos[0]]["policies"])
+    for name in names:
+        points = [
+            (slo, results[slo]["policies"][name]["pricePerRun"] * 1e6)
+            for slo in slos
+            if "pricePerRun" in results[slo]["policies"].get(name, {})
+        ]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=name)
+    ax.set_xlabel("SLO (ms)")
+    ax.set_ylabel("price per request (µ$, simulated)")
+    ax.set_title(f"{workflow}: price vs SLO per policy (janus_sim)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from common.environment import environment
 
-# OpenWhisk's well-known development keys (reference/openwhisk.md §1.1); standalone mode
+# OpenWhisk's well-known development keys (docs/design.md §7.1); standalone mode
 # bootstraps them so existing ~/.wskprops files work unchanged.
 GUEST_KEY = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
 SYSTEM_KEY = "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
@@ -16,7 +16,7 @@ SYSTEM_KEY = "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPk
 
 @dataclass
 class SystemLimits:
-    """Open-source OpenWhisk defaults (reference §1.7); namespaces may override the throttles."""
+    """Open-source OpenWhisk defaults (docs/design.md §7.2); namespaces may override the throttles."""
 
     min_memory: int = 128
     max_memory: int = 512

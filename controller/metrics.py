@@ -3,8 +3,8 @@
 ``ControllerMetrics`` is the controller's set. ``ActivationService`` (controller/invoke.py)
 owns one and feeds it when an activation ends or a request is throttled; the ``GET /metrics``
 route (controller/api/metrics.py) renders it with the invoker states of the moment. The
-user-facing series carry OpenWhisk's user-events names (``openwhisk_action_*``, reference
-§3.5) so existing dashboards work; the platform's own series are ``tango_controller_*``.
+user-facing series carry OpenWhisk's user-events names (``openwhisk_action_*``, docs/design.md
+§7.5) so existing dashboards work; the platform's own series are ``tango_controller_*``.
 The metric types are ``prometheus_client``'s; the shared glue is common/prometheus.py.
 """
 

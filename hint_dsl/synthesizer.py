@@ -2,7 +2,7 @@
 
 Called by the controller's `POST .../workflows/{name}/synthesize` and by benchmarks.
 
-Method (our reconstruction of Janus, see reference/janus-paper-notes.md §R):
+Method (our reconstruction of Janus, see docs/design.md §8.1):
 1. Per function, option and input-size class, a *tail* latency: the profiled node latency at the
    target percentile, times (1 + margin). The margin absorbs drift between profiling and serving
    and the additive combination of percentiles; the adapter corrects larger drift live.

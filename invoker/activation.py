@@ -70,7 +70,7 @@ def error(status_code: int, message) -> Outcome:
 
 
 def classify_run(http_status: int, body: bytes) -> Outcome:
-    """OpenWhisk's rules for a `/run` reply that arrived (see reference §2.1)."""
+    """OpenWhisk's rules for a `/run` reply that arrived (docs/design.md §7.3)."""
     if len(body) > MAX_RESULT_BYTES:
         return error(APPLICATION_ERROR, truncated_response(len(body)))
     text = body.decode("utf-8", "replace")

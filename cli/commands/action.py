@@ -1,7 +1,7 @@
 """``tango action create|update|get|list|delete|invoke`` — wsk's action commands.
 
 Registered by ``cli.main``; builds OpenWhisk action entities (exec, limits, parameters,
-annotations incl. the web-action ones of §1.6) and talks to ``/namespaces/{ns}/actions``
+annotations incl. the web-action ones of docs/design.md §7.4) and talks to ``/namespaces/{ns}/actions``
 through ``cli.client.Client``. Tango adds ``invoke --size-cpu/--size-memory`` (the
 ``?cpu=&memory=`` invoke query of docs/contracts.md) to bind one activation's size.
 """

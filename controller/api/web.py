@@ -1,6 +1,6 @@
 """Web actions: ``/api/v1/web/{namespace}/{package|default}/{action}.{ext}[/more/path]``.
 
-OpenWhisk's public HTTP face of an action (reference §1.6, ``WebActions.scala``): no key is
+OpenWhisk's public HTTP face of an action (docs/design.md §7.4, ``WebActions.scala``): no key is
 needed unless the action's ``require-whisk-auth`` annotation asks for one; the request becomes
 the action's arguments (``__ow_method``, ``__ow_headers``, ``__ow_path``, and in raw mode
 ``__ow_body``/``__ow_query``), the action runs blocking under its owner's namespace, and its

@@ -1,7 +1,7 @@
 """Tango's Python action proxy: the HTTP server that runs inside every Python action container.
 
-The invoker talks to it through OpenWhisk's runtime contract (``shared/reference/openwhisk.md``
-section 2): ``POST /init`` once with the action's code, then ``POST /run`` once per activation.
+The invoker talks to it through OpenWhisk's runtime contract (``docs/design.md``
+section 7.3): ``POST /init`` once with the action's code, then ``POST /run`` once per activation.
 The user's code runs in a long-lived child process (``launcher.py``) fed one JSON line per
 activation on stdin and answering one JSON line on an extra pipe, exactly like OpenWhisk's
 actionloop, so module globals survive warm runs. After each activation the proxy writes the

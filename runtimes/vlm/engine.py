@@ -18,7 +18,7 @@ Shape of the executor:
   batch-size buckets);
 - CUDA graphs for decode, captured per (decode SM share, batch bucket) in `DecodeRunner.capture`,
   the one place graphs are captured (a graph stays bound to the partition it was captured on,
-  see gpu-probe.md), at start-up so that no capture ever lands on the hot path.
+  see docs/design.md §8.2), at start-up so that no capture ever lands on the hot path.
 
 Every event (arrival, stage done, decode step done) takes one lock, builds a `SchedulerState`,
 asks the policy for a `Plan` and starts work on idle workers. Pipelined plans run stages

@@ -3,7 +3,7 @@
 The engine calls `setup(splits)` once at start-up with every decode share the policy may ask
 for (`policy.splits()`); re-partitioning afterwards is only choosing other streams:
 `stream(stage, sms)`. `GreenContextPartitioner` builds disjoint partitions with CUDA green
-contexts through the driver API (Recipe B of shared/reference/gpu-probe.md): for each split,
+contexts through the driver API (the driver-API recipe, docs/nova.md): for each split,
 `cuDevSmResourceSplitByCount` carves a group of s SMs for decode from the whole device and the
 remainder goes to the compute stages; each gets a green context and a non-blocking stream.
 `NoopPartitioner` (CPU, tests, the multi-stream baseline) has no partitions.

@@ -1,7 +1,7 @@
 """The VLM action runtime: OpenWhisk's `/init` + `/run` contract in front of the Nova engine.
 
 The invoker starts the `tango/action-vlm` image (kind `vlm`) and talks to this server like to
-any runtime (shared/reference/openwhisk.md §2): one `POST /init`, then `POST /run` per
+any runtime (docs/design.md §7.3): one `POST /init`, then `POST /run` per
 activation, each followed by the log sentinel on stdout and stderr. Unlike the Python proxy,
 many `/run` calls are served at once (the action's concurrency limit > 1): each handler thread
 submits its request to the engine and waits, and the scheduler batches them.

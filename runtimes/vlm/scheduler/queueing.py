@@ -8,7 +8,7 @@ on the other s SMs. Requests arrive at rate λ (estimated online by `ArrivalRate
 an M/G/1 queue. The first two moments of S come from the tables evaluated over the observed
 request mix; Pollaczek–Khinchine gives the mean wait W = λ E[S²] / (2 (1 - ρ)), ρ = λ E[S].
 
-Threshold α (our reconstruction of Nova's rule, see nova-paper-notes.md §4.3): with q requests
+Threshold α (our reconstruction of Nova's rule, see docs/design.md §8.2): with q requests
 queued, compare the predicted latency of the worst request in the system if the queue is
 drained at SM_min (throughput end) versus at SM_op (latency end). α is the smallest q at which
 SM_min gives the lower worst latency. The prediction for a split s:

@@ -3,7 +3,7 @@
 Every scheduler decision (the Pareto frontier, the queueing model, the simulator) reads stage
 times from here. Tables are measured on the GPU by `python -m runtimes.vlm.profile_stages`
 and saved as JSON; `default_tables()` is a stand-in derived from the H100 probe
-(shared/reference/gpu-probe.md §3) for tests and for machines that have not been profiled.
+(docs/design.md §8.2) for tests and for machines that have not been profiled.
 
 Table kinds, all in milliseconds:
 - `solo[stage]`: the stage alone on a partition of `sms` SMs; size = ViT patches (vision),

@@ -15,7 +15,6 @@ Prints a table and saves JSON (with the command line) to bench/results/adapter_d
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace as NS
 
 import hint_dsl
+from bench import write_json
 from common.sizes import Size
 from common.stats import percentile
 from controller.adapter import Adapter, NodeState, make_policy
@@ -182,29 +182,24 @@ def main():
     for name, r in rows.items():
         print(f"{name:48s} {r['p50_us']:9.2f} {r['p99_us']:9.2f} {r['mean_us']:9.2f}")
 
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w") as f:
-        command = ["python3", "-m", "bench.adapter_decision"] + sys.argv[1:]
-        json.dump(
-            {
-                "command": " ".join(command),
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "processor": platform.processor() or None,
-                "cpus": os.cpu_count(),
-                "decisions": args.n,
-                "hints": {
-                    "rules_after": compiled.rule_count(),
-                    "rules_before": synthesis.report["rules_before"],
-                    "bytes": synthesis.report["hint_bytes"],
-                    "text": text,
-                },
-                "results": rows,
-            },
-            f,
-            indent=2,
-        )
+    command = ["python3", "-m", "bench.adapter_decision"] + sys.argv[1:]
+    doc = {
+        "command": " ".join(command),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "cpus": os.cpu_count(),
+        "decisions": args.n,
+        "hints": {
+            "rules_after": compiled.rule_count(),
+            "rules_before": synthesis.report["rules_before"],
+            "bytes": synthesis.report["hint_bytes"],
+            "text": text,
+        },
+        "results": rows,
+    }
+    write_json(args.output, doc, indent=2)
     print(f"saved {os.path.relpath(args.output, REPO)}")
 
 

@@ -18,13 +18,13 @@ at two levels of run-to-run variability (lognormal sigma 0.12 and 0.3).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
 import sys
 from datetime import UTC, datetime
 
+from bench import write_json
 from bench.adapter_decision import (
     BASE_MS,
     INPUT_BYTES,
@@ -160,24 +160,19 @@ def print_table(wf, results, n):
 
 
 def save(args, wf, results, hints):
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w") as f:
-        command = ["python3", "-m", "bench.adapter_policies"] + sys.argv[1:]
-        json.dump(
-            {
-                "command": " ".join(command),
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "python": platform.python_version(),
-                "requests": args.n,
-                "seed": args.seed,
-                "slo_ms": wf.slo_ms,
-                "percentile": wf.percentile,
-                "hints": {f"sigma={k:g}": v for k, v in hints.items()},
-                "results": results,
-            },
-            f,
-            indent=2,
-        )
+    command = ["python3", "-m", "bench.adapter_policies"] + sys.argv[1:]
+    doc = {
+        "command": " ".join(command),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "requests": args.n,
+        "seed": args.seed,
+        "slo_ms": wf.slo_ms,
+        "percentile": wf.percentile,
+        "hints": {f"sigma={k:g}": v for k, v in hints.items()},
+        "results": results,
+    }
+    write_json(args.output, doc, indent=2)
     print(f"saved {os.path.relpath(args.output, REPO)}")
 
 

@@ -29,6 +29,7 @@ from cli.commands import (
     hints,
     namespace,
     package,
+    project,
     rule,
     trigger,
     workflow,
@@ -48,6 +49,7 @@ COMMAND_MODULES = (
     workflow,
     hints,
     api,
+    project,
 )
 SERVICE_COMMANDS = {
     "standalone": "run controller, one invoker and the store in one process",

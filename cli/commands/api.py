@@ -63,7 +63,7 @@ def _request(ctx: Context, method: str, call: str, query=None, body=None) -> Any
     return ctx.client().request(method, f"{MANAGEMENT}/{call}", query, body).body
 
 
-def _routes(value: dict) -> list[dict]:
+def route_rows(value: dict) -> list[dict]:
     """(action, verb, API name, URL) per operation of one ``getApi`` item's Swagger."""
     doc = value.get("apidoc") or {}
     base = doc.get("basePath", "")
@@ -127,7 +127,7 @@ def create(args: argparse.Namespace, ctx: Context) -> int:
         output.emit(output.pretty(value))
         return 0
     output.ok(f"created {what}")
-    for route in _routes(value):
+    for route in route_rows(value):
         if args.config_file or (
             route["verb"].upper() == apidoc["gatewayMethod"].upper()
             and route["url"].endswith(apidoc["gatewayPath"])
@@ -174,7 +174,7 @@ def get(args: argparse.Namespace, ctx: Context) -> int:
 
 def list_apis(args: argparse.Namespace, ctx: Context) -> int:
     items = _find(ctx, args.base, args.path, args.verb)
-    routes = [r for item in items for r in _routes(item["value"])]
+    routes = [r for item in items for r in route_rows(item["value"])]
     if ctx.json:
         output.emit(output.pretty(items))
         return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import secrets
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                 metavar="KEY",
                 help="remove this annotation",
             )
-        p.set_defaults(handler=create if verb == "create" else update)
+        p.set_defaults(handler=functools.partial(_put, overwrite=verb == "update"))
 
     get_p, _, _ = add_get_list_delete(
         verbs,
@@ -155,14 +156,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 # ---- create / update ------------------------------------------------------------------------
-
-
-def create(args: argparse.Namespace, ctx: Context) -> int:
-    return _put(args, ctx, overwrite=False)
-
-
-def update(args: argparse.Namespace, ctx: Context) -> int:
-    return _put(args, ctx, overwrite=True)
 
 
 def _put(args: argparse.Namespace, ctx: Context, overwrite: bool) -> int:

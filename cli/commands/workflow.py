@@ -16,6 +16,7 @@ Runs and reports are read in the shapes ``controller/workflow_engine.py`` and
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 from cli import output
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         p = verbs.add_parser(verb, parents=[common], help=f"{verb} a workflow from a YAML file")
         p.add_argument("name", metavar="NAME")
         p.add_argument("file", metavar="FILE", help="workflow definition (YAML)")
-        p.set_defaults(handler=create if verb == "create" else update)
+        p.set_defaults(handler=functools.partial(_put, overwrite=verb == "update"))
 
     p = verbs.add_parser("get", parents=[common], help="get a workflow")
     p.add_argument("name", metavar="NAME")
@@ -80,14 +81,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=report)
 
     workflow_deploy.register(verbs, common)
-
-
-def create(args: argparse.Namespace, ctx: Context) -> int:
-    return _put(args, ctx, overwrite=False)
-
-
-def update(args: argparse.Namespace, ctx: Context) -> int:
-    return _put(args, ctx, overwrite=True)
 
 
 def _put(args: argparse.Namespace, ctx: Context, overwrite: bool) -> int:

@@ -27,6 +27,7 @@ import time
 from datetime import UTC, datetime
 
 from common.httpclient import HttpPool
+from common.stats import percentile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROXY = os.path.join(REPO, "runtimes", "python", "proxy.py")
@@ -143,7 +144,7 @@ def summarize(latencies):
     return {
         "n": len(ordered),
         "median_ms": round(statistics.median(ordered), 4),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 4),
+        "p99_ms": round(percentile(ordered, 99) or 0.0, 4),
         "mean_ms": round(statistics.fmean(ordered), 4),
         "min_ms": round(ordered[0], 4),
         "max_ms": round(ordered[-1], 4),

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 
+from common.stats import percentile
 from invoker.backend import ContainerSpec
 from invoker.config import PYTHON_IMAGE, InvokerConfig
 from invoker.container import ContainerProxy
@@ -63,7 +64,7 @@ def summary(samples: list[float]) -> dict:
     return {
         "n": len(ordered),
         "median_ms": round(statistics.median(ordered), 3),
-        "p95_ms": round(ordered[max(int(len(ordered) * 0.95) - 1, 0)], 3),
+        "p95_ms": round(percentile(ordered, 95) or 0.0, 3),
         "min_ms": round(ordered[0], 3),
     }
 

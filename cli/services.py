@@ -153,12 +153,25 @@ def standalone(argv: list[str]) -> int:
     if a.clean:
         for f in data.glob("tango.db*"):
             f.unlink()
-    cfg = ControllerConfig(host=a.host, port=a.port, db_url=default_url(data), data_dir=str(data))
+    # OpenWhisk's well-known guest and whisk.system keys, for local development only
+    cfg = ControllerConfig(
+        host=a.host,
+        port=a.port,
+        db_url=default_url(data),
+        data_dir=str(data),
+        bootstrap_dev_keys=True,
+    )
     if a.max_action_memory:
         try:
             cfg.limits = SystemLimits(max_memory=a.max_action_memory)
         except ValueError as e:
             raise SystemExit(f"error: --max-action-memory: {e}") from None
+    from cli import standalone_invokers
+
+    controller_url = f"http://127.0.0.1:{a.port}"
+    token, adopted = standalone_invokers.adoptable(data, controller_url)
+    if token:  # invokers of a standalone that crashed: they keep their token
+        cfg.internal_token = token
     services = build_services(cfg)
     app = create_app(cfg, services)
     from cli.admin_store import forget_standalone, record_standalone
@@ -166,8 +179,12 @@ def standalone(argv: list[str]) -> int:
     # where `tango admin` finds this platform's store (removed at exit)
     record = record_standalone(a.port, cfg.db_url, str(data))
 
-    procs: list[subprocess.Popen] = []
+    procs: list = []
     for i in range(a.invokers):
+        if i in adopted:
+            print(f"adopting invoker{i} (pid {adopted[i]}) left by an earlier run", flush=True)
+            procs.append(standalone_invokers.AdoptedInvoker(adopted[i], f"invoker{i}"))
+            continue
         port = a.invoker_port + i if a.invoker_port else _free_port()
         cmd = [
             sys.executable,
@@ -196,6 +213,9 @@ def standalone(argv: list[str]) -> int:
             f"http://{'127.0.0.1' if a.host in ('0.0.0.0', '::', '') else a.host}:{a.port}",
         ]
         procs.append(subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True))
+    standalone_invokers.record(
+        data, controller_url, cfg.internal_token, {i: p.pid for i, p in enumerate(procs)}
+    )
 
     def stop(*_):
         for proc in procs:
@@ -208,6 +228,7 @@ def standalone(argv: list[str]) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
         services.close()
+        standalone_invokers.forget(data)
         forget_standalone(record)
         raise SystemExit(0)
 
@@ -220,6 +241,11 @@ def standalone(argv: list[str]) -> int:
     )
     print("Point the CLI (or wsk) at it with:", flush=True)
     print(f"  tango property set --apihost '{host}' --auth '{GUEST_KEY}'", flush=True)
+    print(
+        "This is for local development: the guest and whisk.system namespaces use OpenWhisk's "
+        "publicly known keys (tango controller installs none; create keys with tango admin).",
+        flush=True,
+    )
     try:
         serve(cfg, app)
     finally:

@@ -24,6 +24,7 @@ from controller.balancer import InvokerRegistry
 from controller.config import GUEST_KEY, SYSTEM_KEY, ControllerConfig
 from controller.errors import NOT_FOUND, ApiError, transaction_id
 from controller.invoke import ActivationService
+from controller.limits import BodyLimit
 from controller.store.activations import ActivationStore
 from controller.store.controllers import ControllerStore
 from controller.store.db import Database
@@ -186,6 +187,8 @@ def create_app(
 
     app = Flask("tango-controller")
     app.json.sort_keys = False
+    # Every request body is bounded before anything reads it (web actions included).
+    app.wsgi_app = BodyLimit(app.wsgi_app, config.limits)  # type: ignore[method-assign]
     svc = services or build_services(config)
     app.extensions["tango"] = svc
     for bp in (info.bp, namespaces.bp, actions.bp, activations.bp, internal.bp, workflows.bp):

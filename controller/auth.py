@@ -1,8 +1,9 @@
 """Who is calling: HTTP Basic ``UUID:KEY`` namespace keys, and the namespace a path may touch.
 
-Keys are cached in memory (a key lookup is on every request); ``tango admin`` changes go
-through ``Subjects`` and so refresh the cache of this process, other controllers notice within
-``ttl`` seconds.
+Keys are cached in memory (a key lookup is on every request), at most ``max_entries`` of them,
+least recently used first out (random keys must not grow it without bound); ``tango admin``
+changes go through ``Subjects`` and so refresh the cache of this process, other controllers
+notice within ``ttl`` seconds. Which namespaces a key may touch is ``controller.entitlement``'s.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import secrets
 import threading
 import time
 import uuid as uuidlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from controller.errors import FORBIDDEN, UNAUTHORIZED, ApiError
+from controller.errors import UNAUTHORIZED, ApiError
 from controller.store.db import Database
 from controller.store.models import Subject
 
@@ -37,10 +39,11 @@ class Identity:
 
 
 class Subjects:
-    def __init__(self, db: Database, ttl: float = 5.0):
+    def __init__(self, db: Database, ttl: float = 5.0, max_entries: int = 10_000):
         self.db = db
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, Identity | None]] = {}
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, tuple[float, Identity | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- admin ---------------------------------------------------------------------------
@@ -117,22 +120,25 @@ class Subjects:
     def authenticate(self, authorization: str | None) -> Identity:
         if not authorization or not authorization.startswith("Basic "):
             raise ApiError(401, UNAUTHORIZED, {"WWW-Authenticate": 'Basic realm="tango"'})
-        try:
+        try:  # a header that is not ASCII base64 of UTF-8 text is no key (ValueError, not 500)
             uid, _, secret = (
                 base64.b64decode(authorization[6:], validate=True).decode().partition(":")
             )
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):
             raise ApiError(401, UNAUTHORIZED) from None
-        ident = self._lookup(uid)
-        if ident is None or not hmac.compare_digest(ident.key, secret):
+        ident = self._lookup(uid) if len(uid) <= 256 else None
+        # compare_digest takes any bytes (a str only if ASCII): compare the UTF-8 encodings
+        if ident is None or not hmac.compare_digest(ident.key.encode(), secret.encode()):
             raise ApiError(401, UNAUTHORIZED)
         return ident
 
     def _lookup(self, uid: str) -> Identity | None:
         now = time.monotonic()
-        hit = self._cache.get(uid)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
+        with self._lock:
+            hit = self._cache.get(uid)
+            if hit is not None and now - hit[0] < self.ttl:
+                self._cache.move_to_end(uid)
+                return hit[1]
         with self.db.session() as s:
             r = s.scalars(select(Subject).where(Subject.uuid == uid)).first()
             ident = (
@@ -142,13 +148,8 @@ class Subjects:
             )
         with self._lock:
             self._cache[uid] = (now, ident)
+            self._cache.move_to_end(uid)
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
         return ident
 
-
-def resolve_namespace(identity: Identity, namespace: str) -> str:
-    """``_`` is the caller's namespace; any other namespace must be the caller's own."""
-    if namespace in ("_", identity.namespace):
-        return identity.namespace
-    if identity.admin:
-        return namespace
-    raise ApiError(403, FORBIDDEN)

@@ -33,7 +33,9 @@ class SystemLimits:
     max_payload: int = 1_048_576
     max_parameters: int = 1_048_576
     max_code: int = 48 * 1_048_576
-    sequence_max_length: int = 50
+    sequence_max_length: int = 50  # atomic actions a sequence runs, and how deep it nests
+    max_json_depth: int = 100  # request bodies and action results (controller.limits)
+    max_archive_files: int = 10_000  # files in a zip of action code
     invocations_per_minute: int = 6000
     concurrent_invocations: int = 1000
     fires_per_minute: int = 600
@@ -56,7 +58,9 @@ class ControllerConfig:
         default_factory=lambda: environment().internal_token or secrets.token_hex(16)
     )
     api_host: str = ""  # what actions see as __OW_API_HOST
-    bootstrap_dev_keys: bool = True  # create guest and whisk.system with the well-known keys
+    # Create guest and whisk.system with OpenWhisk's publicly known keys: only `tango standalone`
+    # (local development) does; `tango controller` serves only keys an operator created.
+    bootstrap_dev_keys: bool = False
     invoker_down_after_s: float = 10.0  # no heartbeat for this long → "down"
     threads: int = 64  # WSGI worker threads
     alarms: bool = True  # may fire alarms when it holds the leadership (controller.alarm_leader)

@@ -14,17 +14,20 @@ import re
 from common.clock import now_ms
 from controller.config import SystemLimits
 from controller.errors import ApiError, malformed
+from controller.limits import check_archive
 from controller.runtimes import normalise_kind
 
-NAME_RE = re.compile(r"\A([\w]|[\w][\w@ .-]*[\w@.-]+)\Z")
+# OpenWhisk's entity-name rule; its ``\w`` is ASCII (Java regexes), so is ours.
+NAME_RE = re.compile(r"\A([\w]|[\w][\w@ .-]*[\w@.-]+)\Z", re.ASCII)
 
 
 def check_name(name: str, what: str = "name") -> str:
-    if not name or len(name) > 256 or not NAME_RE.match(name):
+    if not isinstance(name, str) or not name or len(name) > 256 or not NAME_RE.match(name):
+        shown = name[:60] if isinstance(name, str) else name
         raise ApiError(
             400,
-            f"The {what} '{name}' is not valid: use letters, digits, '_', '@', '.', '-' "
-            "and spaces, starting with a letter, digit or '_'.",
+            f"The {what} '{shown}' is not valid: use ASCII letters, digits, '_', '@', '.', '-' "
+            "and spaces, starting with a letter, digit or '_' (at most 256 characters).",
         )
     return name
 
@@ -146,6 +149,10 @@ def validate_exec(exec_: dict | None, limits: SystemLimits, old: dict | None) ->
                 400,
                 f"Too many actions in the sequence (count: {len(comps)}, allowed: {limits.sequence_max_length}).",
             )
+        for component in comps:
+            _, path = split_fqn(component, "_")
+            for part in path.split("/"):
+                check_name(part, "sequence component name")
         return {"kind": "sequence", "components": comps, "binary": False}
     code = exec_.get("code")
     binary = bool(exec_.get("binary", False))
@@ -171,6 +178,8 @@ def validate_exec(exec_: dict | None, limits: SystemLimits, old: dict | None) ->
             413,
             f"The request content was malformed:\ncode size exceeds allowed threshold of {limits.max_code} bytes",
         )
+    if binary and out.get("code"):
+        check_archive(out["code"], limits)
     if exec_.get("main"):
         out["main"] = str(exec_["main"])
     return out
@@ -191,9 +200,16 @@ def build_action(
             f"The request content was malformed:\nparameters exceed allowed threshold of {limits.max_parameters} bytes",
         )
     annotations = key_values_or_old(body, "annotations", old)
-    for key in body.get("delAnnotations") or []:
-        annotations = [kv for kv in annotations if kv["key"] != key]
+    removed = body.get("delAnnotations") or []
+    if not isinstance(removed, list) or not all(isinstance(k, str) for k in removed):
+        raise malformed("'delAnnotations' must be a list of annotation keys (strings)")
+    annotations = [kv for kv in annotations if kv["key"] not in removed]
     annotations = kv_set(annotations, "exec", exec_["kind"])
+    if exec_["kind"] == "sequence":  # stored fully qualified, as OpenWhisk stores them
+        exec_ = {
+            **exec_,
+            "components": [qualify_component(c, namespace) for c in exec_["components"]],
+        }
     if kv_get(annotations, "provide-api-key") is None:
         annotations = kv_set(annotations, "provide-api-key", False)
     return {
@@ -229,6 +245,12 @@ def without_code(doc: dict) -> dict:
 
 def fully_qualified(namespace: str, path: str) -> str:
     return f"/{namespace}/{path}"
+
+
+def qualify_component(component: str, namespace: str) -> str:
+    """``/ns/[pkg/]name`` for a sequence component (``_`` and bare names: ``namespace``)."""
+    ns, path = split_fqn(component, namespace)
+    return f"/{ns}/{path}"
 
 
 def split_fqn(name: str, default_namespace: str) -> tuple[str, str]:

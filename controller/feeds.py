@@ -23,8 +23,9 @@ import base64
 from dataclasses import dataclass
 
 from controller.alarms import FEED_NAMESPACE, FEED_PARAMETERS, FEEDS, AlarmFeed, parse_feed
-from controller.auth import Subjects, resolve_namespace
+from controller.auth import Subjects
 from controller.entities import check_name, now_ms, split_fqn
+from controller.entitlement import namespace_of
 from controller.errors import ApiError
 from controller.invoke import ActivationService
 from controller.store.entities import EntityStore
@@ -214,7 +215,7 @@ class FeedActions:
         except ApiError:
             raise ApiError(401, "The feed's 'authKey' is not a valid API key.") from None
         try:
-            return resolve_namespace(owner, request.namespace)
+            return namespace_of(owner, request.namespace)
         except ApiError:
             raise ApiError(
                 403,

@@ -26,9 +26,10 @@ from controller.auth import Identity
 from controller.balancer import DOWN, InvokerRegistry
 from controller.config import ControllerConfig
 from controller.entities import kv_dict, kv_get, split_fqn
+from controller.entitlement import entitled_action, locate_action, sequence_plan
 from controller.errors import ApiError, malformed
+from controller.limits import bounded_record, finite_number
 from controller.metrics import ControllerMetrics
-from controller.packages import locate_action
 from controller.store.activations import ActivationStore, Orphan
 from controller.store.controllers import ControllerStore, LiveController
 from controller.store.entities import EntityStore
@@ -38,6 +39,7 @@ from controller.throttle import Throttle
 log = logging.getLogger("tango.controller")
 
 HTTP_FOR_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}
+RESULT_TOO_DEEP = "The action's result is nested too deeply to be stored as JSON."
 # An activation that had started on an invoker that died: at-most-once, so it is not run again;
 # its record is a whisk error, and a blocking caller gets 502 (the upstream failed), not 500.
 INVOKER_LOST = "The invoker running the activation stopped before it finished"
@@ -164,7 +166,7 @@ class ActivationService:
     ) -> tuple[int, object, dict]:
         if not isinstance(params, dict):
             raise malformed("the invoke body must be a JSON object of parameters")
-        action, defaults = self.resolve_action(namespace, path)
+        action, defaults = entitled_action(self.entities, identity, namespace, path)
         final = (
             {kv["key"] for kv in action.get("parameters", [])}
             if kv_get(action.get("annotations", []), "final")
@@ -374,7 +376,9 @@ class ActivationService:
                 log.exception("could not store the accepted activation %s", activation_id)
         t0 = time.perf_counter()
         try:
-            record = self._dispatch(message, rec, size)
+            record = bounded_record(self._dispatch(message, rec, size), self.config.limits)
+        except RecursionError:  # a result nested too deep to parse: the developer's error
+            record = finish_with_error(rec, RESULT_TOO_DEEP, 2)
         except Exception as exc:  # never lose an activation: anything unexpected is a whisk error
             log.exception("activation %s failed in the controller", activation_id)
             record = finish_with_error(rec, f"The activation failed in the controller: {exc}")
@@ -472,14 +476,29 @@ class ActivationService:
             )
         ids, duration, memory, result = [], 0, 0, params
         last = None
-        for component in seq["exec"]["components"]:
-            ns, path = split_fqn(component, namespace)
+        owner = seq["namespace"].split("/", 1)[0]  # `_` in a component is the sequence owner's
+        try:  # entitled to every component, none recursive, at most 50 actions: before any runs
+            sequence_plan(
+                self.entities,
+                identity,
+                owner,
+                seq["exec"]["components"],
+                self.config.limits.sequence_max_length,
+                (entity_path(seq), seq["exec"]["components"]),
+            )
+        except ApiError as err:
+            last = finish_with_error(rec, err.message, 1)
+        for component in seq["exec"]["components"] if last is None else []:
+            ns, path = split_fqn(component, owner)
             try:
-                action, defaults = self.resolve_action(ns, path)
+                action, defaults = entitled_action(self.entities, identity, ns, path)
             except ApiError:
                 last = finish_with_error(rec, "Sequence component does not exist.", 1)
                 break
-            child = self.execute(identity, ns, action, {**defaults, **result}, None, activation_id)
+            # the component's record belongs to whoever runs the sequence, like the sequence's
+            child = self.execute(
+                identity, namespace, action, {**defaults, **result}, None, activation_id
+            )
             ids.append(child["activationId"])
             duration += child.get("duration", 0)
             memory = max(memory, action["limits"]["memory"])
@@ -663,6 +682,7 @@ class ActivationService:
             namespace = record.get("namespace")
             if not isinstance(namespace, str) or "/" not in path:
                 continue
+            record = bounded_record(record, self.config.limits)
             self.activations.complete(record, namespace, path.split("/", 1)[1])
             self._adopted.pop(record["activationId"], None)
             ids.append(record["activationId"])
@@ -728,17 +748,19 @@ def invoke_message(
     }
 
 
-def parse_size(cpu: str | None, memory: str | None) -> Size | None:
-    """``?cpu=1.5&memory=512`` on invoke: bind this size for the one activation (Tango extension)."""
+def parse_size(cpu: str | None, memory: str | None, registry: InvokerRegistry) -> Size | None:
+    """``?cpu=1.5&memory=512`` on invoke: bind this size for the one activation (Tango
+    extension). Each must be a finite number no larger than the largest invoker holds (400
+    naming the parameter otherwise)."""
     if cpu is None and memory is None:
         return None
-    try:
-        c = float(cpu) if cpu is not None else 1.0
-        m = int(memory) if memory is not None else 256
-    except ValueError:
+    invokers = registry.all()
+    max_cpu = max((inv.cpus for inv in invokers), default=1024.0)
+    max_memory = max((inv.user_memory for inv in invokers), default=1 << 20)
+    c = finite_number("cpu", cpu, 0, max_cpu, "cores") if cpu is not None else 1.0
+    m = finite_number("memory", memory, 63, max_memory, "MB") if memory is not None else 256
+    if m != int(m):
         raise ApiError(
-            400, "The size query parameters must be numbers: cpu (cores, e.g. 1.5) and memory (MB)."
-        ) from None
-    if c <= 0 or m < 64:
-        raise ApiError(400, "The size must have cpu > 0 and memory >= 64 MB.")
-    return Size(cpu=c, memory=m)
+            400, f"The query parameter 'memory' must be a whole number of MB, got '{memory}'."
+        )
+    return Size(cpu=c, memory=int(m))

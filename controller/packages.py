@@ -5,36 +5,22 @@ own namespace that points at another package (``binding: {namespace, name}``) an
 parameters on top. Parameters of an invoked action are, lowest first: the package's, the
 binding's, the action's own (OpenWhisk's ``inherit``), then the invoke payload.
 
-Called by the packages blueprint (documents, listing the contents), the actions blueprint (an
-action may only be created in an existing, non-binding package) and
-``controller.invoke.ActivationService.resolve_action`` (``locate_action``). The builders are
-pure; ``resolve_package``/``locate_action`` read the entity store and nothing else.
+Called by the packages blueprint (documents, listing the contents) and the actions blueprint
+(an action may only be created in an existing, non-binding package). The builders are pure;
+how a path resolves through a binding, and who may follow it, is ``controller.entitlement``'s.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from controller.config import SystemLimits
-from controller.entities import brief, check_name, entity_header, key_values_or_old, kv_dict, now_ms
-from controller.errors import NOT_FOUND, ApiError, malformed
+from controller.entities import brief, check_name, entity_header, key_values_or_old, now_ms
+from controller.errors import ApiError, malformed
 from controller.store.entities import EntityStore
 
-BINDING_MISSING = "Binding references a package that does not exist."
-BINDING_OF_BINDING = "Cannot bind to another package binding."
 PACKAGE_TO_BINDING = "Resource is a package and cannot be converted into a binding."
 NOT_ON_BINDING = "Operation not permitted on package binding."
-
-
-@dataclass(frozen=True)
-class ResolvedPackage:
-    """Where a package's actions really live, and the parameters they inherit from it."""
-
-    namespace: str  # namespace of the package that holds the actions
-    name: str  # that package's name
-    params: dict  # package parameters with the binding's on top
-    doc: dict  # the package (or binding) document as stored
 
 
 def parse_binding(value, caller_namespace: str) -> dict:
@@ -96,44 +82,6 @@ def package_view(doc: dict, actions: list[dict], params: list[dict] | None = Non
 def package_brief(doc: dict) -> dict:
     """The list shape of a package (OpenWhisk lists the binding too)."""
     return {**brief(doc), "binding": doc.get("binding") or {}}
-
-
-def check_bindable(target: dict | None, caller_namespace: str) -> None:
-    """A binding may point at an existing plain package that is the caller's or published."""
-    if target is None:
-        raise ApiError(400, BINDING_MISSING)
-    if target.get("binding"):
-        raise ApiError(400, BINDING_OF_BINDING)
-    if target["namespace"] != caller_namespace and not target.get("publish"):
-        raise ApiError(
-            403, "The supplied authentication is not authorized to access this resource."
-        )
-
-
-def resolve_package(entities: EntityStore, namespace: str, name: str) -> ResolvedPackage:
-    """Follow a binding (one level, as OpenWhisk allows) to the package holding the actions."""
-    doc = entities.get(namespace, "packages", name)
-    binding = doc.get("binding") or {}
-    if not binding:
-        return ResolvedPackage(namespace, name, kv_dict(doc.get("parameters", [])), doc)
-    target = entities.find(binding["namespace"], "packages", binding["name"])
-    if target is None or target.get("binding"):
-        raise ApiError(404, NOT_FOUND)
-    if binding["namespace"] != namespace and not target.get("publish"):
-        raise ApiError(404, NOT_FOUND)
-    params = {**kv_dict(target.get("parameters", [])), **kv_dict(doc.get("parameters", []))}
-    return ResolvedPackage(binding["namespace"], binding["name"], params, doc)
-
-
-def locate_action(entities: EntityStore, namespace: str, path: str) -> tuple[str, str, dict]:
-    """``(namespace, path, inherited params)`` of the action stored for ``[pkg/]name``:
-    a package's action stays where it is and inherits the package's parameters; through a
-    binding it is the bound package's action with the binding's parameters on top."""
-    package, _, action = path.rpartition("/")
-    if not package:
-        return namespace, path, {}
-    resolved = resolve_package(entities, namespace, package)
-    return resolved.namespace, f"{resolved.name}/{action}", resolved.params
 
 
 def require_plain_package(entities: EntityStore, namespace: str, package: str) -> dict:

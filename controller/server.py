@@ -15,6 +15,7 @@ import waitress
 from common.environment import environment
 from controller.app import create_app
 from controller.config import ControllerConfig, SystemLimits
+from controller.limits import max_request_body
 from controller.store.db import default_url
 
 log = logging.getLogger("tango.controller")
@@ -41,7 +42,7 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
     p.add_argument(
         "--no-dev-keys",
         action="store_true",
-        help="do not create guest / whisk.system with the well-known keys",
+        help=argparse.SUPPRESS,  # the default now: only `tango standalone` installs them
     )
     p.add_argument(
         "--no-alarms",
@@ -73,7 +74,6 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
         port=a.port,
         db_url=a.db_url or default_url(a.data_dir),
         threads=a.threads,
-        bootstrap_dev_keys=not a.no_dev_keys,
         data_dir=a.data_dir,
         alarms=not a.no_alarms,
         limits=limits,
@@ -93,6 +93,8 @@ def serve(config: ControllerConfig, app=None, drain_grace_s: float = DRAIN_GRACE
         app,
         host=config.host,
         port=config.port,
+        # a body larger than any endpoint takes is refused before waitress buffers it
+        max_request_body_size=max_request_body(config.limits),
         threads=config.threads,
         connection_limit=2000,
         channel_timeout=300,

@@ -22,6 +22,7 @@ from common.sizes import Size
 from controller.adapter import POLICIES, is_policy_name
 from controller.auth import Identity
 from controller.entities import bump_version, check_name
+from controller.entitlement import entitled_action
 from controller.errors import EXISTS, NOT_FOUND, ApiError
 from controller.invoke import ActivationService
 from controller.store.db import Database
@@ -283,7 +284,9 @@ class WorkflowService:
         def dispatch(
             action_path: str, node_params: dict, size: Size | None, cause: str | None
         ) -> dict:
-            action, defaults = self.activations.resolve_action(namespace, action_path)
+            action, defaults = entitled_action(
+                self.activations.entities, identity, namespace, action_path
+            )
             return self.activations.execute(
                 identity, namespace, action, {**defaults, **node_params}, size, cause
             )
@@ -423,7 +426,9 @@ class WorkflowService:
             self._jobs[f"latest:{namespace}/{name}"] = job
 
         def invoke(action_path: str, params: dict, size: Size) -> dict:
-            action, defaults = self.activations.resolve_action(namespace, action_path)
+            action, defaults = entitled_action(
+                self.activations.entities, identity, namespace, action_path
+            )
             return self.activations.execute(
                 identity, namespace, action, {**defaults, **params}, size
             )

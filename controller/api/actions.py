@@ -1,6 +1,7 @@
 """``/api/v1/namespaces/{ns}/actions[/{pkg}]/{name}``: list, get, create/update, delete, invoke.
 As in OpenWhisk, any namespace may get and invoke the actions of another namespace's published
-package (e.g. the alarm feeds ``/whisk.system/alarms/*``, ``controller.feeds``)."""
+package (e.g. the alarm feeds ``/whisk.system/alarms/*``, ``controller.feeds``); who may do
+what is decided by ``controller.entitlement``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ from flask import Blueprint, jsonify, request
 
 from controller.api.common import flag, identity, int_arg, json_body, namespace_of, paging, services
 from controller.entities import brief, build_action, check_name, without_code
-from controller.errors import ApiError
+from controller.entitlement import (
+    Privilege,
+    check_sequence_put,
+    entitled_action,
+    resolve_package,
+)
 from controller.invoke import parse_size
-from controller.packages import require_plain_package, resolve_package
+from controller.packages import require_plain_package
 
 bp = Blueprint("actions", __name__, url_prefix="/api/v1/namespaces/<ns>/actions")
 
@@ -21,18 +27,6 @@ def _path(name: str, pkg: str | None) -> str:
         check_name(pkg, "package name")
         return f"{pkg}/{name}"
     return name
-
-
-def _readable_namespace(ns: str, pkg: str | None) -> str:
-    """The namespace to read or invoke in: the caller's own, or another's published package."""
-    try:
-        return namespace_of(ns)
-    except ApiError as err:
-        if err.status == 403 and pkg is not None:
-            doc = services().entities.find(ns, "packages", check_name(pkg, "package name"))
-            if doc is not None and doc.get("publish") and not doc.get("binding"):
-                return ns
-        raise
 
 
 @bp.get("")
@@ -50,8 +44,9 @@ def list_actions(ns: str, pkg: str | None = None):
 @bp.get("/<name>")
 @bp.get("/<pkg>/<name>")
 def get_action(ns: str, name: str, pkg: str | None = None):
-    ns = _readable_namespace(ns, pkg)
-    doc, params = services().invoker.resolve_action(ns, _path(name, pkg))
+    doc, params = entitled_action(
+        services().entities, identity(), ns, _path(name, pkg), Privilege.READ
+    )
     if pkg:  # as OpenWhisk shows it: with the package's (and binding's) parameters inherited
         doc = {**doc, "parameters": [{"key": k, "value": v} for k, v in params.items()]}
     return jsonify(doc if flag("code", True) else without_code(doc))
@@ -63,9 +58,10 @@ def put_action(ns: str, name: str, pkg: str | None = None):
     ns = namespace_of(ns)
     svc = services()
     path = _path(name, pkg)
-    body = json_body(max_bytes=svc.config.limits.max_code + 2 * svc.config.limits.max_parameters)
+    body = json_body()
     if pkg is not None:
         require_plain_package(svc.entities, ns, pkg)
+    check_sequence_put(svc.entities, identity(), ns, path, body, svc.config.limits)
     doc = svc.entities.put(
         ns,
         "actions",
@@ -86,9 +82,8 @@ def delete_action(ns: str, name: str, pkg: str | None = None):
 @bp.post("/<name>")
 @bp.post("/<pkg>/<name>")
 def invoke_action(ns: str, name: str, pkg: str | None = None):
-    ns = _readable_namespace(ns, pkg)
     svc = services()
-    params = json_body(max_bytes=svc.config.limits.max_payload)
+    params = json_body()
     result = flag("result")
     status, body, headers = svc.invoker.invoke(
         identity(),
@@ -97,8 +92,8 @@ def invoke_action(ns: str, name: str, pkg: str | None = None):
         params,
         blocking=flag("blocking") or result,
         result_only=result,
-        wait_ms=int_arg("timeout", None, lo=0),
-        size=parse_size(request.args.get("cpu"), request.args.get("memory")),
+        wait_ms=int_arg("timeout"),
+        size=parse_size(request.args.get("cpu"), request.args.get("memory"), svc.registry),
     )
     resp = jsonify(body)
     resp.status_code = status

@@ -19,7 +19,7 @@ def list_activations(ns: str):
     ns = namespace_of(ns)
     store = services().activations
     name = request.args.get("name") or None
-    since, upto = int_arg("since", None, lo=0), int_arg("upto", None, lo=0)
+    since, upto = int_arg("since"), int_arg("upto")
     if flag("count"):
         if flag("docs"):
             raise ApiError(400, "The parameters 'count' and 'docs' cannot be combined.")

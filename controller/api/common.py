@@ -3,12 +3,11 @@ bodies and list paging, all raising OpenWhisk-shaped errors."""
 
 from __future__ import annotations
 
-import json
-
 from flask import current_app, g, request
 
-from controller.auth import Identity, resolve_namespace
-from controller.errors import ApiError, malformed
+from controller import entitlement
+from controller.auth import Identity
+from controller.limits import MAX_SAFE_INTEGER, bounded_int, parse_json
 
 # OpenWhisk's CORS policy: every origin, the methods and headers its clients send.
 CORS_HEADERS = {
@@ -30,23 +29,15 @@ def identity() -> Identity:
 
 
 def namespace_of(ns: str) -> str:
-    return resolve_namespace(identity(), ns)
+    return entitlement.namespace_of(identity(), ns)
 
 
-def json_body(default=None, max_bytes: int | None = None):
+def json_body(default=None):
+    """The request's JSON body (its size was bounded by ``controller.limits.BodyLimit``)."""
     data = request.get_data(cache=False)
-    if max_bytes is not None and len(data) > max_bytes:
-        raise ApiError(
-            413,
-            f"The request content was malformed:\nrequest entity size {len(data)} bytes exceeds "
-            f"allowed threshold of {max_bytes} bytes",
-        )
     if not data.strip():
         return {} if default is None else default
-    try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise malformed(f"the body is not valid JSON ({exc})") from None
+    return parse_json(data, services().config.limits.max_json_depth)
 
 
 def flag(name: str, default: bool = False) -> bool:
@@ -57,26 +48,18 @@ def flag(name: str, default: bool = False) -> bool:
 
 
 def int_arg(
-    name: str, default: int | None = None, lo: int | None = None, hi: int | None = None
+    name: str, default: int | None = None, lo: int = 0, hi: int = MAX_SAFE_INTEGER
 ) -> int | None:
+    """An integer query parameter within [lo, hi] (400 naming it otherwise), or ``default``."""
     v = request.args.get(name)
     if v is None or v == "":
         return default
-    try:
-        n = int(v)
-    except ValueError:
-        raise ApiError(
-            400, f"The query parameter '{name}' must be an integer, got '{v}'."
-        ) from None
-    if lo is not None and n < lo:
-        raise ApiError(400, f"The query parameter '{name}' must be at least {lo}.")
-    if hi is not None and n > hi:
-        n = hi
-    return n
+    return bounded_int(name, v, lo, hi)
 
 
 def paging(default_limit: int = 30, max_limit: int = 200) -> tuple[int, int]:
-    limit = int_arg("limit", default_limit, lo=0)
+    """``limit`` (0 or above ``max_limit`` = ``max_limit``, as OpenWhisk) and ``skip``."""
+    limit = int_arg("limit", default_limit)
     if limit == 0 or limit > max_limit:
         limit = max_limit
-    return limit, int_arg("skip", 0, lo=0)
+    return limit, int_arg("skip", 0)

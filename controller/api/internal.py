@@ -8,16 +8,17 @@ import time
 from flask import Blueprint, jsonify, request
 
 from controller.api.common import json_body, services
-from controller.errors import FORBIDDEN, ApiError
+from controller.errors import UNAUTHORIZED, ApiError
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
 
 
 @bp.before_request
 def check_token():
-    token = request.headers.get("X-Tango-Internal", "")
-    if not hmac.compare_digest(token, services().config.internal_token):
-        raise ApiError(403, FORBIDDEN)
+    # compare bytes: compare_digest refuses a str that is not ASCII (a 500, not a 401)
+    token = request.headers.get("X-Tango-Internal", "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(token, services().config.internal_token.encode()):
+        raise ApiError(401, UNAUTHORIZED)
 
 
 @bp.post("/invokers")

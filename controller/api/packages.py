@@ -8,15 +8,13 @@ from flask import Blueprint, Flask, jsonify
 
 from controller.api.common import flag, identity, json_body, namespace_of, paging, services
 from controller.entities import check_name
-from controller.errors import FORBIDDEN, ApiError
+from controller.entitlement import Privilege, check_binding, package_entitled, resolve_package
 from controller.packages import (
     build_package,
-    check_bindable,
     package_brief,
     package_not_empty,
     package_view,
     parse_binding,
-    resolve_package,
 )
 
 bp = Blueprint("packages", __name__, url_prefix="/api/v1/namespaces/<ns>/packages")
@@ -48,12 +46,11 @@ def list_packages(ns: str):
 @bp.get("/<name>")
 def get_package(ns: str, name: str):
     caller = identity()
-    own = ns in ("_", caller.namespace) or caller.admin
-    ns = namespace_of(ns) if own else ns
+    ns = caller.namespace if ns == "_" else ns
     entities = services().entities
-    resolved = resolve_package(entities, ns, check_name(name, "package name"))
-    if not own and not resolved.doc.get("publish"):
-        raise ApiError(403, FORBIDDEN)  # another namespace's private package
+    check_name(name, "package name")
+    package_entitled(caller, ns, entities.find(ns, "packages", name), Privilege.READ)
+    resolved = resolve_package(entities, ns, name)
     actions = entities.list(resolved.namespace, "actions", resolved.name, 0, 0)
     merged = None
     if resolved.doc.get("binding"):
@@ -66,10 +63,10 @@ def put_package(ns: str, name: str):
     ns = namespace_of(ns)
     svc = services()
     check_name(name, "package name")
-    body = json_body(max_bytes=3 * svc.config.limits.max_parameters)
+    body = json_body()
     binding = parse_binding(body.get("binding") if isinstance(body, dict) else None, ns)
     if binding:
-        check_bindable(svc.entities.find(binding["namespace"], "packages", binding["name"]), ns)
+        check_binding(svc.entities.find(binding["namespace"], "packages", binding["name"]), ns)
     doc = svc.entities.put(
         ns,
         "packages",

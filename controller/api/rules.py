@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from controller.api.common import flag, json_body, namespace_of, paging, services
+from controller.api.common import flag, identity, json_body, namespace_of, paging, services
 from controller.entities import check_name
+from controller.entitlement import entitled_action
 from controller.errors import ApiError, malformed
 from controller.triggers import (
     ACTIVE,
@@ -69,8 +70,8 @@ def put_rule(ns: str, name: str):
         raise malformed(f'\'status\' must be "active" or "inactive", got "{status}"')
     if svc.entities.find(ns, "triggers", trigger.path) is None:
         raise ApiError(404, f"The trigger '/{trigger.qualified}' of rule '{name}' does not exist.")
-    try:
-        svc.invoker.resolve_action(action.namespace, action.path)
+    try:  # the rule's owner must be entitled to activate the action (through a binding, too)
+        entitled_action(svc.entities, identity(), action.namespace, action.path)
     except ApiError as err:
         if err.status != 404:
             raise

@@ -78,7 +78,7 @@ def put_trigger(ns: str, name: str):
     ns = namespace_of(ns)
     svc = services()
     check_name(name, "trigger name")
-    body = json_body(max_bytes=3 * svc.config.limits.max_parameters)
+    body = json_body()
     feed = (
         kv_get(key_values(body.get("annotations"), "annotations"), "feed")
         if isinstance(body, dict)
@@ -109,7 +109,7 @@ def delete_trigger(ns: str, name: str):
 @bp.post("/<name>")
 def fire_trigger(ns: str, name: str):
     ns = namespace_of(ns)
-    payload = json_body(max_bytes=services().config.limits.max_payload)
+    payload = json_body()
     activation_id = trigger_service().fire(
         identity(), ns, check_name(name, "trigger name"), payload
     )

@@ -25,8 +25,10 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Flask, Response, request
 
 from controller.api.common import CORS_HEADERS, services
+from controller.config import SystemLimits
 from controller.entities import kv_get
 from controller.errors import NOT_FOUND, UNAUTHORIZED, ApiError
+from controller.limits import parse_json
 
 bp = Blueprint("web", __name__, url_prefix="/api/v1/web")
 
@@ -103,21 +105,20 @@ def _opaque_body(req: WebRequest) -> str:
     return req.body.decode("utf-8", errors="replace")
 
 
-def _parsed_body(req: WebRequest):
+def _parsed_body(req: WebRequest, max_depth: int):
     """Non-raw mode: a JSON or form body as a value, anything else as the opaque string."""
     if not req.body:
         return None
     if is_json_family(req.content_type):
-        try:
-            return json.loads(req.body)
-        except ValueError as exc:
-            raise ApiError(400, f"The request content was malformed:\n{exc}") from None
+        return parse_json(req.body, max_depth)
     if req.content_type == "application/x-www-form-urlencoded":
         return dict(parse_qsl(req.body.decode("utf-8", errors="replace"), keep_blank_values=True))
     return _opaque_body(req)
 
 
-def action_arguments(req: WebRequest, raw: bool, final_params: set[str]) -> dict:
+def action_arguments(
+    req: WebRequest, raw: bool, final_params: set[str], max_depth: int = SystemLimits.max_json_depth
+) -> dict:
     """The action's arguments: request context, then query, then body (last wins).
 
     Non-raw requests may not set reserved ``__ow_*`` names or the action's final parameters
@@ -137,7 +138,7 @@ def action_arguments(req: WebRequest, raw: bool, final_params: set[str]) -> dict
             "__ow_body": _opaque_body(req) if req.body else "",
         }
     query = dict(parse_qsl(req.query_string, keep_blank_values=True))
-    body = _parsed_body(req)
+    body = _parsed_body(req, max_depth)
     body_params = body if isinstance(body, dict) else ({} if body is None else {"__ow_body": body})
     given = set(query) | (set(body) if isinstance(body, dict) else set())
     if given & (RESERVED | final_params):
@@ -316,17 +317,6 @@ def _caller() -> str | None:
         return None
 
 
-def _request_body(max_bytes: int) -> bytes:
-    data = request.get_data(cache=False)
-    if len(data) > max_bytes:
-        raise ApiError(
-            413,
-            f"The request content was malformed:\nrequest entity size {len(data)} bytes exceeds "
-            f"allowed threshold of {max_bytes} bytes",
-        )
-    return data
-
-
 @bp.route("/<ns>/<pkg>/<path:rest>", methods=METHODS)
 def web_action(ns: str, pkg: str, rest: str, extra_args: dict | None = None):
     """``extra_args``: an API gateway route's path parameters (``controller.api.apigw``)."""
@@ -348,7 +338,7 @@ def web_action(ns: str, pkg: str, rest: str, extra_args: dict | None = None):
         headers={k.lower(): v for k, v in request.headers.items()},
         path=f"/{extra}" if extra else "",
         query_string=request.query_string.decode("latin-1"),
-        body=_request_body(svc.config.limits.max_payload),
+        body=request.get_data(cache=False),  # bounded by controller.limits.BodyLimit
         user=_caller(),
     )
     if not authorized(annotations, req.headers, req.user):
@@ -358,7 +348,8 @@ def web_action(ns: str, pkg: str, rest: str, extra_args: dict | None = None):
         if kv_get(annotations, "final")
         else set()
     )
-    args = action_arguments(req, kv_get(annotations, "raw-http") is True, final)
+    raw = kv_get(annotations, "raw-http") is True
+    args = action_arguments(req, raw, final, svc.config.limits.max_json_depth)
     args.update(extra_args or {})
     status, record, headers = svc.invoker.invoke(
         owner, ns, path, args, blocking=True, result_only=False, wait_ms=None

@@ -39,8 +39,9 @@ def delete_workflow(ns: str, name: str):
 @bp.post("/workflows/<name>")
 def run_workflow(ns: str, name: str):
     ns = namespace_of(ns)
-    params = json_body(max_bytes=services().config.limits.max_payload)
-    wait = int_arg("timeout", services().config.limits.max_blocking_wait_ms, lo=0) / 1000.0
+    params = json_body()
+    max_wait = services().config.limits.max_blocking_wait_ms
+    wait = min(int_arg("timeout", max_wait), max_wait) / 1000.0
     result_only = flag("result")
     status, body = _wf().run(
         identity(),

@@ -138,7 +138,7 @@ class Console:
 
 @pytest.fixture
 def console(tmp_path):
-    cfg = ControllerConfig(db_url=f"sqlite:///{tmp_path / 'tango.db'}")
+    cfg = ControllerConfig(db_url=f"sqlite:///{tmp_path / 'tango.db'}", bootstrap_dev_keys=True)
     services = build_services(cfg)
     services.subjects.create("alice", ALICE_KEY)
     app = create_app(cfg, services, start_jobs=False)

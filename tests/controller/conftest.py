@@ -111,7 +111,7 @@ class FakeInvoker:
 @pytest.fixture
 def platform(tmp_path):
     """(test client, services, fake invoker) on a fresh SQLite store."""
-    cfg = ControllerConfig(db_url=f"sqlite:///{tmp_path / 'tango.db'}")
+    cfg = ControllerConfig(db_url=f"sqlite:///{tmp_path / 'tango.db'}", bootstrap_dev_keys=True)
     services = build_services(cfg)
     app = create_app(cfg, services, start_jobs=False)
     fake = FakeInvoker()

@@ -291,7 +291,12 @@ def test_sequence_runs_components_and_stops_at_first_failure(platform, guest):
     )
     r = client.post("/api/v1/namespaces/_/actions/seq2?blocking=true", json={"n": 1}, headers=guest)
     assert r.status_code == 502 and len(r.json["logs"]) == 2
-    put(client, guest, "seq3", {"exec": {"kind": "sequence", "components": ["/_/missing"]}})
+    # as in OpenWhisk: a missing component is refused at create, and ends a run that finds it gone
+    r = put(client, guest, "seq3", {"exec": {"kind": "sequence", "components": ["/_/missing"]}})
+    assert r.status_code == 400 and r.json["error"] == "Sequence component does not exist."
+    put(client, guest, "gone")
+    put(client, guest, "seq3", {"exec": {"kind": "sequence", "components": ["/_/gone"]}})
+    client.delete("/api/v1/namespaces/_/actions/gone", headers=guest)
     r = client.post("/api/v1/namespaces/_/actions/seq3?blocking=true", json={}, headers=guest)
     assert r.json["response"]["result"]["error"] == "Sequence component does not exist."
 

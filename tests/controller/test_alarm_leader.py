@@ -23,7 +23,11 @@ class Controller:
 
     def __init__(self, db_url: str, **config):
         cfg = ControllerConfig(
-            db_url=db_url, invoker_down_after_s=3600, alarm_leader_poll_s=0.3, **config
+            db_url=db_url,
+            invoker_down_after_s=3600,
+            alarm_leader_poll_s=0.3,
+            bootstrap_dev_keys=True,
+            **config,
         )
         self.services = build_services(cfg)
         self.client = create_app(cfg, self.services, start_jobs=True).test_client()

@@ -77,7 +77,7 @@ def test_crontab_weekdays_count_from_sunday():
 
 def start_controller(db_url: str):
     """Services + app with the scheduler running, a fake invoker registered (kept 'up')."""
-    cfg = ControllerConfig(db_url=db_url, invoker_down_after_s=3600)
+    cfg = ControllerConfig(db_url=db_url, invoker_down_after_s=3600, bootstrap_dev_keys=True)
     services = build_services(cfg)
     app = create_app(cfg, services, start_jobs=True)
     fake = FakeInvoker()

@@ -51,6 +51,15 @@ def test_two_controllers_share_one_postgresql_store(pg_url, tmp_path):
     pa, pb, pi = free_port(), free_port(), free_port()
     env = {**os.environ, "TANGO_INTERNAL_TOKEN": token}
     procs = []
+    # `tango controller` installs no development key: the operator creates the namespace
+    subprocess.run(
+        [sys.executable, "-m", "cli", "admin", "--db-url", pg_url, "user", "create", "guest"]
+        + ["-u", GUEST_KEY],
+        cwd=REPO,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         for port in (pa, pb):
             procs.append(

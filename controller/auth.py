@@ -152,4 +152,3 @@ class Subjects:
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
         return ident
-

@@ -92,14 +92,16 @@ def start(
     env: dict[str, str] | None = None,
     timeout: float = 90,
     repo: Path = REPO,
+    port: int | None = None,
 ) -> PlatformProcess:
     """``tango standalone`` on a free port with its store in ``workdir``; ready when every
     invoker reports healthy (``GET /invokers/ready``). ``repo``: whose code runs it (a
-    benchmark's baseline runs an older commit's checkout)."""
+    benchmark's baseline runs an older commit's checkout); ``port``: the API port (default a
+    free one; a restart passes the old one)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     log_path = workdir / "standalone.log"
-    log = open(log_path, "w")
+    log = open(log_path, "a")  # a restart appends
     env = {"TANGO_INTERNAL_TOKEN": secrets.token_hex(16), **(env or {})}
     proc = subprocess.Popen(
         [

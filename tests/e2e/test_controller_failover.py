@@ -176,3 +176,70 @@ def test_two_controllers_lose_nothing_when_one_is_killed(cluster):
         for k in range(30)
     )
     assert 1 <= accepted <= 11, accepted
+
+
+# ---- standalone: the controller runs in the `tango standalone` process -----------------------
+
+
+def fire_slow(p, n: int) -> dict[str, int]:
+    ids = {}
+    for k in range(n):
+        r = requests.post(
+            f"{p.apihost}/api/v1/namespaces/_/actions/slow", json={"n": k}, auth=AUTH, timeout=30
+        )
+        assert r.status_code == 202, r.text
+        ids[r.json()["activationId"]] = k
+    return ids
+
+
+def final_results(p, ids: dict[str, int], timeout: float) -> dict[str, dict]:
+    finals: dict[str, dict] = {}
+
+    def done() -> bool:
+        for aid in set(ids) - set(finals):
+            r = requests.get(f"{p.apihost}/api/v1/namespaces/_/activations/{aid}", auth=AUTH)
+            if r.status_code == 200 and r.json().get("end"):
+                finals[aid] = r.json()["response"]
+        return len(finals) == len(ids)
+
+    wait(done, timeout, "every activation final")
+    return finals
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_standalone_controller_stop_loses_nothing(tmp_path, sig):
+    from common import platform_process
+
+    require(docker_available(), "a running Docker engine")
+    platform_process.build_images()
+    p = platform_process.start(tmp_path)
+    try:
+        r = requests.put(
+            f"{p.apihost}/api/v1/namespaces/_/actions/slow",
+            auth=AUTH,
+            json={"exec": {"kind": "python:3.11", "code": CODE}, "limits": {"timeout": TIMEOUT_MS}},
+        )
+        assert r.status_code == 200, r.text
+        ids = fire_slow(p, 20)
+        time.sleep(2)
+        os.kill(p.proc.pid, sig)  # the standalone process only (its invokers run on)
+        p.proc.wait(90)
+        if sig == signal.SIGTERM:  # drained: every record final before the process ended
+            db = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'tango.db'}")
+            with db.connect() as c:
+                states = c.execute(
+                    sa.text("SELECT state, count(*) FROM activations GROUP BY state")
+                )
+                assert dict(states.all()) == {"done": 20}
+            db.dispose()
+        # started again on the same port and store: it adopts the invokers still running
+        p = platform_process.start(tmp_path, port=p.port)
+        finals = final_results(p, ids, TIMEOUT_MS / 1000 + 30)
+        assert {aid: r["result"] for aid, r in finals.items()} == {
+            aid: {"n": n} for aid, n in ids.items()
+        }
+        assert all(r["success"] for r in finals.values()), finals
+        if sig == signal.SIGKILL:
+            assert "adopting invoker0" in p.log()
+    finally:
+        p.stop()

@@ -20,7 +20,7 @@ STAT_METRICS = ("p50", "p95", "p99", "mean")
 TIME, BYTES, NUMBER = "time", "bytes", "number"
 
 
-def _pos():
+def _pos() -> int:
     return field(default=0, compare=False, repr=False)
 
 
@@ -47,11 +47,13 @@ class Quantity:
     @property
     def canonical(self) -> float:
         """Value in the unit the state uses: ms for time, bytes for sizes, as is for numbers."""
-        dim = self.dimension
-        if dim == TIME:
-            return self.number * TIME_UNITS[self.unit]
-        if dim == BYTES:
-            return self.number * BYTE_UNITS[self.unit.lower()]
+        unit = self.unit
+        if unit is None:
+            return self.number
+        if unit in TIME_UNITS:
+            return self.number * TIME_UNITS[unit]
+        if unit.lower() in BYTE_UNITS:
+            return self.number * BYTE_UNITS[unit.lower()]
         return self.number
 
 

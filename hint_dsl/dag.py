@@ -3,8 +3,25 @@ with `.id` and `.depends`). Used by the synthesizer and by the adapter's policie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
 
-def children(workflow) -> dict[str, list[str]]:
+
+class _Node(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def depends(self) -> Sequence[str]: ...
+
+
+class Graph(Protocol):
+    """What these helpers read of a workflow (`workflows.definition.Workflow` is one)."""
+
+    @property
+    def nodes(self) -> Sequence[_Node]: ...
+
+
+def children(workflow: Graph) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {n.id: [] for n in workflow.nodes}
     for n in workflow.nodes:
         for d in n.depends:
@@ -12,7 +29,7 @@ def children(workflow) -> dict[str, list[str]]:
     return out
 
 
-def descendants(workflow) -> dict[str, set[str]]:
+def descendants(workflow: Graph) -> dict[str, set[str]]:
     kids = children(workflow)
     out: dict[str, set[str]] = {}
     for n in reversed(workflow.nodes):
@@ -20,7 +37,7 @@ def descendants(workflow) -> dict[str, set[str]]:
     return out
 
 
-def longest_from(workflow, weight: dict[str, float]) -> dict[str, float]:
+def longest_from(workflow: Graph, weight: dict[str, float]) -> dict[str, float]:
     """Per node: the heaviest path from the node (included) to a sink."""
     kids = children(workflow)
     out: dict[str, float] = {}
@@ -29,6 +46,6 @@ def longest_from(workflow, weight: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def longest_path(workflow, weight: dict[str, float]) -> float:
+def longest_path(workflow: Graph, weight: dict[str, float]) -> float:
     """Weight of the critical path: the end-to-end time when nodes take `weight` each."""
     return max(longest_from(workflow, weight).values(), default=0.0)

@@ -8,6 +8,7 @@ of raising so editors, the CLI and the controller's `PUT .../hints` can show all
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Diagnostic:
         prefix = "" if self.severity == "error" else "warning: "
         return f"{self.filename}:{self.line}:{self.column}: {prefix}{self.message}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "line": self.line,
             "column": self.column,

@@ -122,11 +122,7 @@ def _answer(start_response, status: int, message: str):
     reason = {400: "Bad Request", 413: "Request Entity Too Large"}[status]
     start_response(
         f"{status} {reason}",
-        [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            ("Connection", "close"),
-        ],
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
     )
     return [body]
 

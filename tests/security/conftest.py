@@ -28,3 +28,14 @@ def other(platform):  # noqa: F811
 def ran(fake: FakeInvoker) -> list[str]:
     """Paths of the actions the fake invoker was asked to run."""
     return [r["action"]["path"] for r in fake.requests]
+
+
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory):
+    """A real ``tango standalone`` (controller, invoker, Docker containers) for the tests that
+    go through real HTTP on 127.0.0.1 (tests.e2e.conftest.Platform)."""
+    from tests.e2e.conftest import start_platform
+
+    p = start_platform(tmp_path_factory.mktemp("security-standalone"))
+    yield p
+    p.process.stop()

@@ -66,9 +66,14 @@ def with_slo(workflow, slo_ms: float):
 
 @dataclass(order=True)
 class Arrival:
+    """A request of tenant `tenant` at `time_ms`; with `after_previous`, `time_ms` is instead the
+    gap after the previous request (in list order) ends: a closed loop, one request in flight,
+    as the live evaluation drove its blocking runs."""
+
     time_ms: float
     tenant: int = field(compare=False)
     shape: RequestShape = field(compare=False)
+    after_previous: bool = field(default=False, compare=False)
 
 
 class _Request:
@@ -177,6 +182,7 @@ class Simulator:
         self.start_kinds: dict[str, int] = {}
         self.open = 0  # requests not yet ended
         self.queued = 0  # events in the heap other than the periodic reap
+        self.chain: dict = {}  # request -> (the request after it, gap ms): closed loops
         self.keys = {
             (t, n.id): ActionKey("sim", n.action, "0.0.1", n.action)
             for t, ten in enumerate(tenants)
@@ -202,11 +208,15 @@ class Simulator:
 
     def run(self, arrivals: list[Arrival]) -> SimResult:
         requests = []
-        for i, a in enumerate(sorted(arrivals)):
+        chained = any(a.after_previous for a in arrivals)
+        for i, a in enumerate(arrivals if chained else sorted(arrivals)):
             wf = self.tenants[a.tenant].workflow
             r = _Request(i, a.tenant, a.shape, a.time_ms, wf)
             requests.append(r)
-            self.push(a.time_ms, ARRIVE, r)
+            if a.after_previous and i > 0:
+                self.chain[requests[i - 1]] = (r, a.time_ms)
+            else:
+                self.push(a.time_ms, ARRIVE, r)
         for inv in self.invokers:
             self._prewarm(inv)
         if self.reap_every_ms:
@@ -403,6 +413,7 @@ class Simulator:
         if r.end is None and not r.waiting and all(v == 0 for v in r.outstanding.values()):
             r.end = self.now
             self.open -= 1
+            self._release_next(r)
 
     def _fail(self, r: _Request, error: str) -> None:
         if not r.failed:
@@ -410,6 +421,15 @@ class Simulator:
                 self.open -= 1
             r.failed, r.error, r.end = True, error, self.now
             r.queue.clear()
+            self._release_next(r)
+
+    def _release_next(self, r: _Request) -> None:
+        """A closed loop: the request chained after `r` arrives its gap after `r` ends."""
+        nxt = self.chain.pop(r, None)
+        if nxt is not None:
+            request, gap = nxt
+            request.arrival = self.now + gap
+            self.push(request.arrival, ARRIVE, request)
 
     def _release_balancer(self, act: _Activation) -> None:
         st = act.invoker.state

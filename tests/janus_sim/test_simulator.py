@@ -189,3 +189,12 @@ def test_several_workflows_share_the_cluster(chain, fork):
     )
     assert shared.runs[0][0]["duration"] > alone["duration"]  # waited behind the fork's work
     assert len(shared.runs[1]) == 1
+
+
+def test_a_closed_loop_starts_each_request_its_gap_after_the_previous_ends(chain):
+    prof = make_profiles(chain, {"a": 200, "b": 300})
+    shape = shapes_from_profiles(chain, prof)[0]
+    tenant = Tenant(chain, "fixed:medium", options=list(OPTIONS))
+    arrivals = [Arrival(0.0, 0, shape), Arrival(100.0, 0, shape, after_previous=True)]
+    runs = simulate([tenant], arrivals, ClusterSpec(cores=2), NO_START).runs[0]
+    assert runs[1]["arrival"] == pytest.approx(runs[0]["duration"] + 100.0)

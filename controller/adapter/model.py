@@ -100,6 +100,7 @@ class DurationModel:
         self.banned: dict[tuple[str, str], int] = {}  # (function, option) -> smallest OOM class
         self.drift: dict[str, float] = {}
         self.version = 0  # bumped by every change that can move a decision
+        self.run_classes: dict[str, dict[int, int]] = {}  # function -> profiling run -> class
         if profiles is not None:
             self._load(profiles)
 
@@ -117,6 +118,16 @@ class DurationModel:
                     self._ban(n.id, f["option"], profiles.class_of(n.id, f))
         for key, cell in self.cells.items():
             self.profiled_median[key] = float(np.median([t for t, _ in cell]))
+        self.run_classes = {n.id: profiles.run_classes(n.id) for n in self.workflow.nodes}
+
+    def linked(self, parent: str, k: int, child: str, known: list[int]) -> list[int]:
+        """The child's size classes to expect when the parent's input is of class k: those seen
+        in the profiling runs where the parent's was (the two may be keyed on different input
+        fields); without such runs, the child's largest known class (conservative)."""
+        runs_p = self.run_classes.get(parent, {})
+        runs_c = self.run_classes.get(child, {})
+        seen = {runs_c[r] for r, c in runs_p.items() if c == k and r in runs_c}
+        return [c for c in known if c in seen] or known[-1:]
 
     def class_of(self, function: str, input_bytes: int, features: dict) -> int:
         key = self.keys.get(function, "bytes")
@@ -262,7 +273,7 @@ class BudgetTable:
                     after = np.zeros(rest.shape)
                     idx = np.clip((rest // grid).astype(int), 0, levels - 1)
                     for c in kids[f]:
-                        s_c, p_c, t_c = table._child(c, k)
+                        s_c, p_c, t_c = table._child(model, f, k, c)
                         ok = ok * s_c[idx]
                         cost = cost + p_c[idx]
                         after = np.maximum(after, t_c[idx])
@@ -293,14 +304,15 @@ class BudgetTable:
                 previous_row = row
         return table
 
-    def _child(self, child: str, k: int):
-        """The child's S, price and expected time per level for a parent input of class k: its
-        class k if it has one, else its nearest larger class (inputs grow along a workflow),
-        else its largest."""
-        per = self.success[child]
-        classes = sorted(per)
-        c = next((x for x in classes if x >= k), classes[-1])
-        return per[c], self.price[child][c], self.time[child][c]
+    def _child(self, model: DurationModel, parent: str, k: int, child: str):
+        """The child's S, price and expected time per level for a parent input of class k, the
+        worst over the child's classes linked to k (`DurationModel.linked`)."""
+        classes = model.linked(parent, k, child, sorted(self.success[child]))
+        return (
+            np.minimum.reduce([self.success[child][c] for c in classes]),
+            np.maximum.reduce([self.price[child][c] for c in classes]),
+            np.maximum.reduce([self.time[child][c] for c in classes]),
+        )
 
     def decide(self, function: str, k: int, budget_ms: float) -> Choice | None:
         per = self.choices.get(function)

@@ -443,3 +443,26 @@ def test_a_function_never_profiled_does_not_put_the_whole_workflow_at_risk():
     p = make_policy("late", chain(), hints=HINTS, profiles=prof)
     d = p.decide(state("a", 1000))
     assert d.size == SMALL and not d.at_risk
+
+
+def test_late_links_a_functions_size_class_to_its_successors_through_the_profiled_runs():
+    # a's inputs of 1 KB came with b inputs of 8 bytes (fast), a's 4 KB ones with 32 KB b
+    # inputs (slow): the two are keyed on different sizes, so classes are linked by run.
+    prof = Profiles("wf", {o.option: o for o in OPTIONS})
+    for r in range(10):
+        big = r >= 5
+        for opt, ms in {"small": 400, "medium": 300, "large": 200}.items():
+            prof.add(Sample("a", opt, ms, 4096 if big else 1024, r, 0))
+        b = (
+            {"small": 900, "medium": 800, "large": 700}
+            if big
+            else {"small": 100, "medium": 90, "large": 80}
+        )
+        for opt, ms in b.items():
+            prof.add(Sample("b", opt, ms, 32768 if big else 8, r, 0))
+    p = make_policy("late", chain(), hints=HINTS, profiles=prof)
+    s = state("a", 1000)
+    s.input_bytes = 1024
+    assert p.decide(s).size == SMALL  # b will be fast: 400 + 100
+    s.input_bytes = 4096
+    assert p.decide(s).size == LARGE  # b is slow: a large leaves it 800 ms, room for medium

@@ -14,6 +14,8 @@ package generate hints from measured latencies.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from . import ast
 from .ast import HintFile
 from .checker import check as _check_tree
@@ -37,13 +39,17 @@ __all__ = [
 ]
 
 
-def check(text: str, workflow_functions=None, filename: str = "<hints>") -> list[Diagnostic]:
+def check(
+    text: str, workflow_functions: Iterable[str] | None = None, filename: str = "<hints>"
+) -> list[Diagnostic]:
     """All syntax and validation problems of hint `text`, sorted by position."""
     tree, parser = parse_collecting(text, filename)
     return _check_tree(tree, workflow_functions, parser.errors, parser.extra_headers)
 
 
-def compile(hints: HintFile | str, workflow_functions=None) -> CompiledHints:  # noqa: A001
+def compile(  # noqa: A001
+    hints: HintFile | str, workflow_functions: Iterable[str] | None = None
+) -> CompiledHints:
     """Compile a parsed (or textual) hint file for the adapter; raises HintError on errors."""
     if isinstance(hints, str):
         hints = parse(hints)

@@ -11,9 +11,14 @@ A function without `otherwise` is a *warning*, not an error: the adapter always 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from . import ast, intervals
 from .errors import Diagnostic
 from .printer import format_operand, format_quantity
+
+VarPath = tuple[str, ...]
+Coverage = dict[VarPath, tuple[intervals.Set, list[int]]]
 
 UNITS_ACCEPTED = {
     ast.TIME: "a time (ms, s)",
@@ -23,19 +28,19 @@ UNITS_ACCEPTED = {
 
 
 class Checker:
-    def __init__(self, hints: ast.HintFile, workflow_functions=None):
+    def __init__(self, hints: ast.HintFile, workflow_functions: Iterable[str] | None = None):
         self.hints = hints
         self.functions = set(workflow_functions) if workflow_functions is not None else None
         self.diagnostics: list[Diagnostic] = []
 
-    def error(self, line: int, column: int, message: str, severity: str = "error"):
+    def error(self, line: int, column: int, message: str, severity: str = "error") -> None:
         self.diagnostics.append(Diagnostic(line, column, message, severity, self.hints.filename))
 
-    def warning(self, line: int, column: int, message: str):
+    def warning(self, line: int, column: int, message: str) -> None:
         self.error(line, column, message, "warning")
 
     # -- whole file ----------------------------------------------------------------------
-    def run(self, extra_headers=()) -> list[Diagnostic]:
+    def run(self, extra_headers: Iterable[ast.WorkflowHeader] = ()) -> list[Diagnostic]:
         self.check_header(extra_headers)
         self.check_options()
         seen: dict[str, int] = {}
@@ -51,7 +56,7 @@ class Checker:
             self.check_rules(fn)
         return self.diagnostics
 
-    def check_header(self, extra_headers):
+    def check_header(self, extra_headers: Iterable[ast.WorkflowHeader]) -> None:
         h = self.hints.header
         if h is None:
             self.error(
@@ -81,7 +86,7 @@ class Checker:
                 h.line, h.column, f"the SLO percentile must be in (0, 100], got p{h.percentile:g}"
             )
 
-    def check_options(self):
+    def check_options(self) -> None:
         seen: dict[str, int] = {}
         for o in self.hints.options:
             if o.name in seen:
@@ -119,15 +124,15 @@ class Checker:
                     f"memory must be at least 1MB, got {format_quantity(o.memory)}",
                 )
 
-    def check_function_name(self, name: str, line: int, column: int):
+    def check_function_name(self, name: str, line: int, column: int) -> None:
         if self.functions is not None and name not in self.functions:
             known = ", ".join(sorted(self.functions)) or "none"
             self.error(line, column, f"unknown function '{name}' (workflow functions: {known})")
 
     # -- rules ---------------------------------------------------------------------------
-    def check_rules(self, fn: ast.FunctionHints):
+    def check_rules(self, fn: ast.FunctionHints) -> None:
         options = list(dict.fromkeys(o.name for o in self.hints.options))
-        covered: dict[tuple, tuple[intervals.Set, list[int]]] = {}
+        covered: Coverage = {}
         otherwise_line = None
         for rule in fn.rules:
             if rule.option not in options:
@@ -149,7 +154,7 @@ class Checker:
                 continue
             if not self.check_condition(rule.condition):
                 continue
-            self.check_reachable(rule, covered)
+            self.check_reachable(rule, rule.condition, covered)
         if not fn.rules:
             self.warning(
                 fn.line,
@@ -164,8 +169,8 @@ class Checker:
                 "adapter uses the largest option and flags the request at-risk",
             )
 
-    def check_reachable(self, rule: ast.Rule, covered: dict):
-        own = conjunct_sets(rule.condition)
+    def check_reachable(self, rule: ast.Rule, condition: ast.Condition, covered: Coverage) -> None:
+        own = conjunct_sets(condition)
         for var, values in own.items():
             if intervals.is_empty(values):
                 self.error(
@@ -183,11 +188,11 @@ class Checker:
                     f"already taken by the rule(s) on line {lines}",
                 )
                 return
-        single = single_variable_set(rule.condition)
+        single = single_variable_set(condition)
         if single is not None:
             var, values = single
-            prior, lines = covered.get(var, ((), []))
-            covered[var] = (intervals.union(prior, values), lines + [rule.line])
+            prior, prior_lines = covered.get(var, ((), []))
+            covered[var] = (intervals.union(prior, values), prior_lines + [rule.line])
 
     def check_condition(self, c: ast.Condition) -> bool:
         """Report unit and name mistakes; True when the condition is sound."""
@@ -210,6 +215,7 @@ class Checker:
             return False
         if left.dimension != right.dimension:
             var, other = (left, right) if isinstance(left, ast.Variable) else (right, left)
+            assert isinstance(var, ast.Variable)  # two constants were refused above
             self.error(other.line, other.column, _unit_mismatch(var, other))
             return False
         return True
@@ -234,6 +240,7 @@ class Checker:
 
 def _unit_mismatch(var: ast.Variable, other: ast.Operand) -> str:
     expected = UNITS_ACCEPTED[var.dimension]
+    assert other.dimension is not None  # unknown units were reported before
     got = UNITS_ACCEPTED[other.dimension]
     text = format_operand(other)
     if isinstance(other, ast.Quantity) and other.unit is None:
@@ -242,7 +249,7 @@ def _unit_mismatch(var: ast.Variable, other: ast.Operand) -> str:
     return f"'{var}' is {expected} but '{text}' is {got}"
 
 
-def _compare_set(c: ast.Compare) -> tuple[tuple, intervals.Set] | None:
+def _compare_set(c: ast.Compare) -> tuple[VarPath, intervals.Set] | None:
     """(variable path, set of values) for `var <op> const` or `const <op> var`."""
     flip = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
     if isinstance(c.left, ast.Variable) and isinstance(c.right, ast.Quantity):
@@ -252,10 +259,10 @@ def _compare_set(c: ast.Compare) -> tuple[tuple, intervals.Set] | None:
     return None
 
 
-def conjunct_sets(c: ast.Condition) -> dict[tuple, intervals.Set]:
+def conjunct_sets(c: ast.Condition) -> dict[VarPath, intervals.Set]:
     """Per variable, the values the condition *requires* (from its top-level `and` parts)."""
     parts = c.operands if isinstance(c, ast.BoolOp) and c.op == "and" else [c]
-    sets: dict[tuple, intervals.Set] = {}
+    sets: dict[VarPath, intervals.Set] = {}
     for part in parts:
         single = single_variable_set(part)
         if single is not None:
@@ -264,13 +271,14 @@ def conjunct_sets(c: ast.Condition) -> dict[tuple, intervals.Set]:
     return sets
 
 
-def single_variable_set(c: ast.Condition) -> tuple[tuple, intervals.Set] | None:
+def single_variable_set(c: ast.Condition) -> tuple[VarPath, intervals.Set] | None:
     """(variable, exact set of values) when the condition tests one variable against constants."""
     if isinstance(c, ast.Compare):
         return _compare_set(c)
     if isinstance(c, ast.BoolOp):
-        parts = [single_variable_set(o) for o in c.operands]
-        if any(p is None for p in parts) or len({p[0] for p in parts}) != 1:
+        found = [single_variable_set(o) for o in c.operands]
+        parts = [p for p in found if p is not None]
+        if len(parts) != len(found) or len({p[0] for p in parts}) != 1:
             return None
         combine = intervals.intersect if c.op == "and" else intervals.union
         values = parts[0][1]
@@ -280,6 +288,11 @@ def single_variable_set(c: ast.Condition) -> tuple[tuple, intervals.Set] | None:
     return None
 
 
-def check(hints: ast.HintFile, workflow_functions=None, syntax_errors=(), extra_headers=()):
+def check(
+    hints: ast.HintFile,
+    workflow_functions: Iterable[str] | None = None,
+    syntax_errors: Iterable[Diagnostic] = (),
+    extra_headers: Iterable[ast.WorkflowHeader] = (),
+) -> list[Diagnostic]:
     diags = list(syntax_errors) + Checker(hints, workflow_functions).run(extra_headers)
     return sorted(diags, key=lambda d: (d.line, d.column))

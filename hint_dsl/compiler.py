@@ -17,7 +17,9 @@ against and the baseline of bench/adapter_decision.py.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from common.sizes import Size
 
@@ -26,7 +28,22 @@ from .checker import check
 from .errors import HintError
 from .printer import format_rule
 
-OPS = {
+
+class State(Protocol):
+    """What rules read of the adapter's `NodeState` (hint_dsl may not import the controller)."""
+
+    remaining_ms: float
+    elapsed_ms: float
+    input_bytes: int
+    input: Mapping[str, float]
+    upstream: Mapping[str, float]
+    stats: Mapping[str, Mapping[str, float]] | None
+
+
+Reader = Callable[[State], float | None]
+Predicate = Callable[[State], bool]
+
+OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
@@ -50,16 +67,19 @@ class CompiledRule:
         return f"{self.function}:{self.line}: {self.text}"
 
 
+Decider = Callable[[State], CompiledRule | None]
+
+
 @dataclass
 class CompiledHints:
     workflow: str
     slo_ms: float
     percentile: float
     options: dict[str, Size]  # declaration order
-    deciders: dict[str, object]  # function -> decide(state) -> CompiledRule | None
+    deciders: dict[str, Decider]  # function -> decide(state) -> CompiledRule | None
     rules: dict[str, list[CompiledRule]]
 
-    def decide(self, function: str, state) -> CompiledRule | None:
+    def decide(self, function: str, state: State) -> CompiledRule | None:
         """First matching rule of `function` for `state`, or None (no rule / unknown function)."""
         decider = self.deciders.get(function)
         return decider(state) if decider is not None else None
@@ -73,7 +93,7 @@ class CompiledHints:
 
 
 # -- variable readers: state -> value or None -----------------------------------------------
-def _reader(var: ast.Variable):
+def _reader(var: ast.Variable) -> Reader:
     head = var.path[0]
     if head == "remaining":
         return lambda s: s.remaining_ms
@@ -89,7 +109,7 @@ def _reader(var: ast.Variable):
         return lambda s: s.upstream.get(fn)
     fn, metric = var.path[1], var.path[2]
 
-    def stat(s):
+    def stat(s: State) -> float | None:
         stats = s.stats
         by_metric = None if stats is None else stats.get(fn)
         return None if by_metric is None else by_metric.get(metric)
@@ -97,7 +117,7 @@ def _reader(var: ast.Variable):
     return stat
 
 
-def _compile_compare(c: ast.Compare):
+def _compile_compare(c: ast.Compare) -> Predicate:
     op = OPS[c.op]
     left, right = c.left, c.right
     if isinstance(left, ast.Variable) and isinstance(right, ast.Quantity):
@@ -106,7 +126,7 @@ def _compile_compare(c: ast.Compare):
             return lambda s: op(s.remaining_ms, k)
         read, k = _reader(left), right.canonical
 
-        def var_const(s):
+        def var_const(s: State) -> bool:
             v = read(s)
             return v is not None and op(v, k)
 
@@ -114,14 +134,15 @@ def _compile_compare(c: ast.Compare):
     if isinstance(left, ast.Quantity) and isinstance(right, ast.Variable):
         read, k = _reader(right), left.canonical
 
-        def const_var(s):
+        def const_var(s: State) -> bool:
             v = read(s)
             return v is not None and op(k, v)
 
         return const_var
+    assert isinstance(left, ast.Variable) and isinstance(right, ast.Variable)  # checked
     read_l, read_r = _reader(left), _reader(right)
 
-    def var_var(s):
+    def var_var(s: State) -> bool:
         a = read_l(s)
         if a is None:
             return False
@@ -131,7 +152,7 @@ def _compile_compare(c: ast.Compare):
     return var_var
 
 
-def compile_condition(c: ast.Condition):
+def compile_condition(c: ast.Condition) -> Predicate:
     if isinstance(c, ast.Compare):
         return _compile_compare(c)
     if isinstance(c, ast.Not):
@@ -139,7 +160,7 @@ def compile_condition(c: ast.Condition):
         return lambda s: not inner(s)
     parts = [compile_condition(o) for o in c.operands]
     # Fold into a binary tree of closures: no iterator is created at evaluation time.
-    pred = parts[-1]
+    pred: Predicate = parts[-1]
     for p in reversed(parts[:-1]):
         if c.op == "and":
             pred = (lambda a, b: lambda s: a(s) and b(s))(p, pred)
@@ -148,13 +169,13 @@ def compile_condition(c: ast.Condition):
     return pred
 
 
-def _chain(preds_and_rules):
+def _chain(preds_and_rules: list[tuple[Predicate | None, CompiledRule]]) -> Decider:
     """decide(state): the first rule whose predicate holds (None predicate = otherwise)."""
 
-    def no_match(s):
+    def no_match(s: State) -> CompiledRule | None:
         return None
 
-    decide = no_match
+    decide: Decider = no_match
     for pred, rule in reversed(preds_and_rules):
         if pred is None:
             decide = (lambda r: lambda s: r)(rule)
@@ -163,28 +184,34 @@ def _chain(preds_and_rules):
     return decide
 
 
-def compile_hints(hints: ast.HintFile, workflow_functions=None) -> CompiledHints:
+def compile_hints(
+    hints: ast.HintFile, workflow_functions: Iterable[str] | None = None
+) -> CompiledHints:
     """Validate then compile; raises `HintError` (with all diagnostics) if there is any error."""
     diagnostics = check(hints, workflow_functions)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         raise HintError.from_diagnostic(errors[0], diagnostics)
     options = {o.name: o.size for o in hints.options}
-    deciders, rules = {}, {}
+    deciders: dict[str, Decider] = {}
+    rules: dict[str, list[CompiledRule]] = {}
     for fn in hints.functions:
         compiled = [
             CompiledRule(fn.name, i, r.option, options[r.option], format_rule(r), r.line)
             for i, r in enumerate(fn.rules)
         ]
-        preds = [None if r.condition is None else compile_condition(r.condition) for r in fn.rules]
+        preds: list[Predicate | None] = [
+            None if r.condition is None else compile_condition(r.condition) for r in fn.rules
+        ]
         deciders[fn.name] = _chain(list(zip(preds, compiled, strict=True)))
         rules[fn.name] = compiled
     h = hints.header
+    assert h is not None  # check() reports a missing workflow line as an error
     return CompiledHints(h.name, h.slo_ms, h.percentile, options, deciders, rules)
 
 
 # -- reference interpreter --------------------------------------------------------------
-def _value(o: ast.Operand, state):
+def _value(o: ast.Operand, state: State) -> float | None:
     if isinstance(o, ast.Quantity):
         return o.canonical
     p = o.path
@@ -202,7 +229,7 @@ def _value(o: ast.Operand, state):
     return None if by_metric is None else by_metric.get(p[2])
 
 
-def evaluate(c: ast.Condition, state) -> bool:
+def evaluate(c: ast.Condition, state: State) -> bool:
     if isinstance(c, ast.Compare):
         a, b = _value(c.left, state), _value(c.right, state)
         return a is not None and b is not None and OPS[c.op](a, b)
@@ -212,7 +239,7 @@ def evaluate(c: ast.Condition, state) -> bool:
     return all(results) if c.op == "and" else any(results)
 
 
-def interpret(hints: ast.HintFile, function: str, state) -> ast.Rule | None:
+def interpret(hints: ast.HintFile, function: str, state: State) -> ast.Rule | None:
     """The first rule of `function` that matches `state`, straight from the syntax tree."""
     fn = hints.function(function)
     if fn is None:

@@ -21,6 +21,9 @@ Grammar (one statement per line; line breaks inside parentheses are ignored):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NoReturn
+
 from . import ast
 from .errors import Diagnostic, HintError
 from .lexer import DOT, EOF, IDENT, LPAREN, NEWLINE, NUMBER, OP, RPAREN, Token, tokenize
@@ -75,7 +78,7 @@ class Parser:
     def at_word(self, word: str) -> bool:
         return self.tok.kind == IDENT and self.tok.text == word
 
-    def fail(self, expected: str, token: Token | None = None):
+    def fail(self, expected: str, token: Token | None = None) -> NoReturn:
         token = token or self.tok
         raise _SyntaxError(token, f"expected {expected}, got {token.describe()}")
 
@@ -98,7 +101,7 @@ class Parser:
         digits = t.text[: len(t.text) - len(t.unit or "")]
         return ast.Quantity(float(digits), t.unit, t.line, t.column)
 
-    def end_of_statement(self, after: str):
+    def end_of_statement(self, after: str) -> None:
         if self.tok.kind != NEWLINE:
             self.fail(f"end of line after {after}")
         self.advance()
@@ -120,24 +123,25 @@ class Parser:
                 self.skip_line()
         return ast.HintFile(self.header, self.options, self.functions, self.filename)
 
-    def skip_line(self):
+    def skip_line(self) -> None:
         while self.tok.kind not in (NEWLINE, EOF):
             self.advance()
 
-    def statement(self):
-        word = self.tok.text if self.tok.kind == IDENT else None
-        handler = {
+    def statement(self) -> None:
+        word = self.tok.text if self.tok.kind == IDENT else ""
+        handlers: dict[str, Callable[[], None]] = {
             "workflow": self.workflow,
             "option": self.option,
             "function": self.function,
             "when": self.rule,
             "otherwise": self.rule,
-        }.get(word)
+        }
+        handler = handlers.get(word)
         if handler is None:
             self.fail(f"a statement ({STATEMENTS})")
         handler()
 
-    def workflow(self):
+    def workflow(self) -> None:
         start = self.advance()
         name = self.expect_name("a workflow name after 'workflow'")
         self.expect_word("slo", f"after the workflow name '{name.text}'")
@@ -158,7 +162,7 @@ class Parser:
         else:
             self.extra_headers.append(header)
 
-    def option(self):
+    def option(self) -> None:
         start = self.advance()
         name = self.expect_name("an option name after 'option'")
         self.expect_word("cpu", f"after the option name '{name.text}'")
@@ -170,7 +174,7 @@ class Parser:
             ast.OptionDecl(name.text, cpu, memory, start.line, start.column, name.column)
         )
 
-    def function(self):
+    def function(self) -> None:
         start = self.advance()
         name = self.expect_name("a function name after 'function'")
         self.end_of_statement(f"the function name '{name.text}'")
@@ -178,7 +182,7 @@ class Parser:
             ast.FunctionHints(name.text, [], start.line, start.column, name.column)
         )
 
-    def rule(self):
+    def rule(self) -> None:
         start = self.advance()
         if not self.functions:
             raise _SyntaxError(
@@ -186,7 +190,7 @@ class Parser:
                 f"'{start.text}' rule outside a function block: "
                 "add a 'function NAME' line above it",
             )
-        condition = None
+        condition: ast.Condition | None = None
         if start.text == "when":
             condition = self.condition()
             self.expect_word("use", "after the condition")
@@ -205,7 +209,7 @@ class Parser:
     def conjunction(self) -> ast.Condition:
         return self.boolop("and", self.unary)
 
-    def boolop(self, op: str, operand) -> ast.Condition:
+    def boolop(self, op: str, operand: Callable[[], ast.Condition]) -> ast.Condition:
         first = operand()
         operands = [first]
         while self.at_word(op):

@@ -84,6 +84,9 @@ def build_services(config: ControllerConfig) -> Services:
         invoker_store,
     )
     invoker.join()
+    # the invokers already known to the store: a (re)started controller serves at once
+    seen_invokers: dict[str, int] = {}
+    sync_invokers(registry, invoker_store, seen_invokers)
     workflows = WorkflowService(db, invoker, registry.stats)
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(
@@ -99,7 +102,7 @@ def build_services(config: ControllerConfig) -> Services:
         "interval",
         seconds=1,
         id="invoker-sync",
-        args=(registry, invoker_store, {}),
+        args=(registry, invoker_store, seen_invokers),
         max_instances=1,
         coalesce=True,
     )

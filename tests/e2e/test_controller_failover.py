@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -243,3 +244,132 @@ def test_standalone_controller_stop_loses_nothing(tmp_path, sig):
             assert "adopting invoker0" in p.log()
     finally:
         p.stop()
+
+
+FAST = "import time\n\ndef main(a):\n    time.sleep(0.3)\n    return {'n': a.get('n')}\n"
+
+
+def test_kill_race_and_rolling_restart(cluster):
+    """SIGKILL of a controller during a stream of non-blocking invokes: every id answered 202
+    gets a final record. Then both controllers are restarted in turn (SIGTERM, start) under a
+    steady load that a client spreads over them (the other one when one refuses): nothing is
+    lost, no error record, and no "No invokers available" once both are back."""
+    c = cluster
+    c.cli("admin", "--db-url", c.pg_url, "user", "create", "guest", "-u", GUEST_KEY)
+    c.controller("a")
+    c.controller("b")
+    c.invoker(0)
+    c.invoker(1)
+    for ctl in ("a", "b"):
+        wait(lambda ctl=ctl: c.invokers_at(ctl) == {"cf0": "up", "cf1": "up"}, 30, "join")
+    r = c.api("a", "PUT", "/actions/fast", json={"exec": {"kind": "python:3.11", "code": FAST}})
+    assert r.status_code == 200, r.text
+
+    # -- kill race: 8 connections of non-blocking invokes to A, A killed after 1.5 s
+    accepted: dict[str, int] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def stream(k: int) -> None:
+        s = requests.Session()
+        s.auth = AUTH
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                r = s.post(
+                    f"{c.url('a')}/api/v1/namespaces/_/actions/fast", json={"n": n}, timeout=10
+                )
+            except requests.RequestException:
+                return
+            if r.status_code == 202:
+                with lock:
+                    accepted[r.json()["activationId"]] = n
+
+    threads = [threading.Thread(target=stream, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    c.procs["a"].send_signal(signal.SIGKILL)
+    c.procs["a"].wait()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert accepted
+    finals = final_on(c, "b", accepted, 60 + 30)
+    print(f"kill race: {len(accepted)} accepted by A before its SIGKILL")
+    assert len(finals) == len(accepted)  # none vanished
+    assert {aid: r["result"] for aid, r in finals.items() if r["success"]} == {
+        aid: {"n": n} for aid, n in accepted.items() if finals[aid]["success"]
+    }
+    c.controller("a")
+    wait(lambda: c.invokers_at("a") == {"cf0": "up", "cf1": "up"}, 30, "re-registration")
+
+    # -- rolling restart under a steady load
+    answers: list[tuple[float, int, dict]] = []
+    stop.clear()
+
+    def load(k: int) -> None:
+        s = requests.Session()
+        s.auth = AUTH
+        n = 0
+        while not stop.is_set():
+            n += 1
+            for ctl in ("ab"[k % 2], "ab"[(k + 1) % 2]):  # the other one when one refuses
+                try:
+                    r = s.post(
+                        f"{c.url(ctl)}/api/v1/namespaces/_/actions/fast?blocking=true",
+                        json={"n": n},
+                        timeout=70,
+                    )
+                except requests.RequestException:
+                    continue
+                answers.append((time.time(), r.status_code, r.json()))
+                if r.status_code != 503:
+                    break
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(3)
+    for ctl in ("a", "b"):
+        c.procs[ctl].send_signal(signal.SIGTERM)
+        c.procs[ctl].wait(90)
+        c.controller(ctl)
+        wait(lambda ctl=ctl: c.invokers_at(ctl) == {"cf0": "up", "cf1": "up"}, 30, "back")
+    back_at = time.time()
+    time.sleep(5)
+    stop.set()
+    for t in threads:
+        t.join(90)
+    served = {body["activationId"]: body for _, status, body in answers if status in (200, 202)}
+    assert served and any(t > back_at for t, _, _ in answers)
+    no_invokers = [a for a in answers if a[1] == 503 and "No invokers" in str(a[2])]
+    print(
+        f"rolling restart: {len(answers)} answers, {len(served)} served, "
+        f"{sum(a[1] == 503 for a in answers)} refused (503), {len(no_invokers)} no-invokers"
+    )
+    assert [a for a in no_invokers if a[0] > back_at] == []
+    finals = final_on(c, "b", {aid: 0 for aid in served}, 60)
+    assert len(finals) == len(served)  # 0 lost
+    assert all(r["success"] for r in finals.values()), [
+        r for r in finals.values() if not r["success"]
+    ]
+
+
+def final_on(c: Cluster, ctl: str, ids: dict[str, int], timeout: float) -> dict[str, dict]:
+    finals: dict[str, dict] = {}
+
+    def done() -> bool:
+        for aid in set(ids) - set(finals):
+            r = c.api(ctl, "GET", f"/activations/{aid}")
+            if r.status_code == 200 and r.json().get("end"):
+                finals[aid] = r.json()["response"]
+        return len(finals) == len(ids)
+
+    try:
+        wait(done, timeout, "final records")
+    except AssertionError:
+        pass
+    return finals

@@ -301,7 +301,7 @@ def run(args, path: str) -> dict:
         "card": card(args.device),
         "max_pixels": b.max_pixels,
         "preset": args.preset,
-        "tables": args.tables or "default (derived from gpu-probe.md)",
+        "tables": args.tables or "default (derived from the H100 GPU probe, docs/design.md §8.2)",
         "capacity_rps": round(b.capacity, 4),
         "load_1_rps": args.capacity or round(b.capacity, 4),
         "service_ms": b.service_ms,

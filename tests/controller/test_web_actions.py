@@ -1,6 +1,6 @@
 """Web actions (``/api/v1/web/...``) against a fresh store and a fake invoker, plus the pure
 request/response translation of controller/api/web.py: OpenWhisk's arguments, responses,
-status codes and messages (reference §1.6)."""
+status codes and messages (docs/design.md §7.4)."""
 
 from __future__ import annotations
 

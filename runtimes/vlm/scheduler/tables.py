@@ -204,7 +204,7 @@ class StageTables:
 
 
 # --------------------------------------------------------------------------------------------
-# Default tables, DERIVED (not measured as such) from gpu-probe.md §3: Qwen2-VL-2B-shaped
+# Default tables, DERIVED (not measured as such) from the H100 GPU probe (docs/design.md §8.2): Qwen2-VL-2B-shaped
 # pure-PyTorch stages on an H100 (132 SMs), 1344x756 screenshot = 5184 patches, 1362-token
 # prefill, decode graphs at ctx ~1392. Values at 16..132 SMs for 5184 patches / 1362 tokens /
 # batch 1 and 8 are the probe's; everything else (8 SMs, other sizes, co-run grids) is
@@ -265,7 +265,7 @@ def default_tables() -> StageTables:
         },
         shared=dict(_SHARED),
         meta={
-            "source": "DERIVED from shared/reference/gpu-probe.md section 3 (H100, Qwen2-VL-2B-shaped); "
+            "source": "DERIVED from the H100 GPU probe, docs/design.md section 8.2 (Qwen2-VL-2B-shaped); "
             "not a measurement of this model: run runtimes.vlm.profile_stages on the GPU",
             "device": "NVIDIA H100 80GB HBM3 (132 SMs)",
             "derived": True,

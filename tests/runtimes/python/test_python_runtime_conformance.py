@@ -1,6 +1,6 @@
 """Conformance of the Python runtime with OpenWhisk's /init + /run contract.
 
-Mirrors OpenWhisk's BasicActionRunnerTests (shared/reference/openwhisk.md sections 2 and 6.1).
+Mirrors OpenWhisk's BasicActionRunnerTests (docs/design.md section 7.3).
 Every test runs twice through the ``start_proxy`` fixture: against the proxy as a local
 process and against the real runtime image in a container (``docker`` marker).
 """

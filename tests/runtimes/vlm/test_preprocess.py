@@ -42,7 +42,7 @@ def test_smart_resize_keeps_multiples_of_28_within_the_pixel_budget(h, w, lo, hi
 
 
 def test_desktop_screenshot_grid():
-    # 1344x756 is already a multiple of 28: 54 x 96 patches, 1296 LLM tokens (gpu-probe.md's workload).
+    # 1344x756 is already a multiple of 28: 54 x 96 patches, 1296 LLM tokens (the GPU probe's workload, docs/design.md §8.2).
     _, grid = preprocess_image(
         _screenshot(1344, 756), max_pixels=12845056, cfg=PRESETS["qwen2-vl-7b"].vision
     )

@@ -84,9 +84,9 @@ def build_services(config: ControllerConfig) -> Services:
         invoker_store,
     )
     invoker.join()
-    # the invokers already known to the store: a (re)started controller serves at once
+    # Not read from the store at once: a row of an invoker that just stopped still looks alive
+    # (its URL may be gone); live invokers register again within a heartbeat.
     seen_invokers: dict[str, int] = {}
-    sync_invokers(registry, invoker_store, seen_invokers)
     workflows = WorkflowService(db, invoker, registry.stats)
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(

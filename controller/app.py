@@ -171,7 +171,7 @@ def sync_invokers(registry: InvokerRegistry, store: InvokerStore, seen: dict[str
 def create_app(
     config: ControllerConfig, services: Services | None = None, start_jobs: bool = True
 ) -> Flask:
-    from controller import console
+    from controller import console, utils_package
     from controller.api import (
         actions,
         activations,
@@ -200,6 +200,7 @@ def create_app(
     # Resources that set up more than a blueprint (services, schedulers, session keys):
     for module in (packages, triggers, rules, web, apigw, metrics, console):
         module.register(app)
+    utils_package.install(svc.entities, config.limits)  # /whisk.system/utils, as OpenWhisk has
     if start_jobs and not svc.scheduler.running:
         svc.scheduler.start()
 

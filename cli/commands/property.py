@@ -65,8 +65,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         ("namespace", "the namespace (asks the API)"),
         ("cliversion", "the CLI version"),
         ("apibuild", "the API build (asks the API)"),
+        ("apibuildno", "the API build number (asks the API)"),
     ):
         p.add_argument(f"--{flag}", dest=f"show_{flag}", action="store_true", help=f"show {what}")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("std", "raw"),
+        default="std",
+        help="raw: print only the values, one a line (for scripts), as wsk's -o raw",
+    )
     p.set_defaults(handler=get_props)
 
 
@@ -105,7 +113,17 @@ def unset_props(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def get_props(args: argparse.Namespace, ctx: Context) -> int:
-    names = ("apihost", "auth", "cert", "key", "apiversion", "namespace", "cliversion", "apibuild")
+    names = (
+        "apihost",
+        "auth",
+        "cert",
+        "key",
+        "apiversion",
+        "namespace",
+        "cliversion",
+        "apibuild",
+        "apibuildno",
+    )
     chosen = {name for name in names if getattr(args, f"show_{name}")}
     show_all = args.show_all or not chosen
     if show_all:
@@ -127,12 +145,17 @@ def get_props(args: argparse.Namespace, ctx: Context) -> int:
         rows.append(("apiversion", "whisk API version", settings.apiversion))
     if "cliversion" in chosen:
         rows.append(("cliversion", "whisk CLI version", cli_version()))
-    if "apibuild" in chosen:
+    if "apibuild" in chosen or "apibuildno" in chosen:
         info = _remote(errors, lambda: _api_info(ctx)) or {}
-        rows.append(("apibuild", "whisk API build", info.get("build", "")))
-        rows.append(("apibuildno", "whisk API build number", info.get("buildno", "")))
+        if "apibuild" in chosen:
+            rows.append(("apibuild", "whisk API build", info.get("build", "")))
+        if "apibuildno" in chosen:
+            rows.append(("apibuildno", "whisk API build number", info.get("buildno", "")))
     if ctx.json:
         output.emit(output.pretty({key: value for key, _, value in rows}))
+    elif args.output == "raw":
+        for _, _, value in rows:
+            output.emit(str(value))
     else:
         for _, label, value in rows:
             output.emit(f"{label}\t\t{value}")

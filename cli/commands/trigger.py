@@ -26,6 +26,7 @@ from cli.commands.common import (
     key_value_fields,
     list_collection,
     params_of,
+    parse_value,
     put_entity,
     top_level_name,
 )
@@ -45,6 +46,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                 metavar="ACTION",
                 help="feed that fires the trigger, e.g. /whisk.system/alarms/interval",
             )
+        for short, flag, what in (
+            ("-F", "--feed-param", "a parameter for the feed, e.g. -F minutes 1 (as wsk's)"),
+            ("-T", "--trigger-param", "a parameter bound to the trigger itself (as wsk's)"),
+        ):
+            p.add_argument(
+                short,
+                flag,
+                nargs=2,
+                action="append",
+                default=[],
+                metavar=("KEY", "VALUE"),
+                help=what,
+            )
         add_param_flags(p)
         add_annotation_flags(p)
         p.set_defaults(handler=create if verb == "create" else update)
@@ -62,11 +76,17 @@ def trigger_name(text: str) -> QualifiedName:
 
 
 def build_trigger(args: argparse.Namespace) -> dict:
+    """The PUT body. ``-F`` (feed) and ``-T`` (trigger) parameters travel with ``-p``'s: the
+    controller hands the feed's own parameters (``cron``, ``minutes``...) to the alarm and
+    binds the rest to the trigger."""
     annotations = annotations_of(args)
     feed = getattr(args, "feed", None)
     if feed:
         annotations["feed"] = str(parse_name(feed))
-    return key_value_fields(params_of(args), annotations)
+    params = params_of(args)
+    for key, value in [*getattr(args, "feed_param", []), *getattr(args, "trigger_param", [])]:
+        params[key] = parse_value(value)
+    return key_value_fields(params, annotations)
 
 
 def create(args: argparse.Namespace, ctx: Context) -> int:

@@ -42,7 +42,7 @@ def test_get_single_values_from_file_and_environment(tango, props_file, monkeypa
 def test_get_namespace_and_build_ask_the_api(wsk, api):
     api.on("GET", "/api/v1/namespaces", ["guest"])
     api.on("GET", "/api/v1", {"api_version": "1.0.0", "build": "2024-08-01", "buildno": "42"})
-    run = wsk("property", "get", "--namespace", "--apibuild")
+    run = wsk("property", "get", "--namespace", "--apibuild", "--apibuildno")
     assert run.code == 0
     assert run.out.splitlines() == [
         "whisk namespace\t\tguest",
@@ -70,3 +70,9 @@ def test_get_namespace_alone_fails_when_unreachable(tango, props_file):
     run = tango("property", "get", "--namespace")
     assert run.code == 3
     assert "is the platform running? (tango standalone)" in run.err
+
+
+def test_get_apibuildno_alone_and_raw_output(wsk, api):
+    api.on("GET", "/api/v1", {"api_version": "1.0.0", "build": "2024-08-01", "buildno": "42"})
+    assert wsk("property", "get", "--apibuildno").out == "whisk API build number\t\t42\n"
+    assert wsk("property", "get", "--apibuildno", "-o", "raw").out == "42\n"

@@ -3,7 +3,9 @@ the kind → image map; the controller only validates and normalises kinds)."""
 
 from __future__ import annotations
 
-KINDS = {
+from typing import Any
+
+KINDS: dict[str, dict[str, Any]] = {
     "python:3.11": {
         "image": "tango/action-python-v3.11:latest",
         "default": True,

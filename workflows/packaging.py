@@ -149,9 +149,11 @@ def load_function(spec: ActionSpec) -> ModuleType:
         if folder not in sys.path:
             sys.path.insert(0, folder)
     module_name = f"tango_action_{spec.package}_{spec.name}".replace("-", "_")
-    loader = importlib.util.spec_from_file_location(module_name, spec.file)
-    module = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(module)
+    found = importlib.util.spec_from_file_location(module_name, spec.file)
+    if found is None or found.loader is None:
+        raise ImportError(f"cannot load {spec.file} as a module")
+    module = importlib.util.module_from_spec(found)
+    found.loader.exec_module(module)
     return module
 
 

@@ -28,7 +28,9 @@ class LoginError(ValueError):
 
 
 def _digest(secret: str) -> str:
-    return hmac.new(current_app.secret_key.encode(), secret.encode(), hashlib.sha256).hexdigest()
+    key = current_app.secret_key
+    assert isinstance(key, str)  # controller.console.register sets it as text
+    return hmac.new(key.encode(), secret.encode(), hashlib.sha256).hexdigest()
 
 
 def _authenticate(uuid: str, secret: str) -> Identity:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from typing import Any
 
 import requests
 
@@ -63,7 +64,7 @@ class VlmMetrics:
 
     def _entry(self, invoker: str, c: dict) -> dict:
         name = c.get("name") or f"{invoker}:{c.get('action')}"
-        entry = {
+        entry: dict[str, Any] = {
             "container": name,
             "invoker": invoker,
             "action": c.get("action"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -518,7 +519,7 @@ def profile(name: str):
     inputs, errors = insights.parse_jsonl(request.form.get("inputs", ""))
     if errors:
         return hints_page(name, message="Profiling not started: " + "; ".join(errors), status=400)
-    body = {"inputs": inputs, "repeats": request.form.get("repeats") or 3}
+    body: dict[str, Any] = {"inputs": inputs, "repeats": request.form.get("repeats") or 3}
     options = [o.strip() for o in request.form.get("options", "").split(",") if o.strip()]
     if options:
         body["options"] = options

@@ -20,7 +20,7 @@ from .cpu import bands, parallel_map
 def photo(seed: int, width: int, height: int, workers: int = 1) -> np.ndarray:
     """An RGB uint8 'photo': sky/ground gradient, a few shapes, texture and sensor noise."""
     shapes = _photo_shapes(seed)
-    out = np.empty((height, width, 3), np.uint8)
+    out: np.ndarray = np.empty((height, width, 3), np.uint8)
 
     def render(band: tuple[int, int]) -> None:
         r0, r1 = band

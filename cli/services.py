@@ -16,11 +16,13 @@ import sys
 import time
 from pathlib import Path
 
+from common.environment import environment
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_data_dir() -> str:
-    return os.environ.get("TANGO_DATA_DIR") or str(Path.home() / ".tango")
+    return environment().data_dir or str(Path.home() / ".tango")
 
 
 # -- tango controller / tango invoker ---------------------------------------------------------
@@ -54,7 +56,7 @@ def _ensure_docker_and_images(build: bool) -> None:
         raise SystemExit(
             f"error: cannot reach the Docker engine ({exc}).\n"
             "Start it first (as root: 'dockerd &', or run scripts/standalone.sh which does it)."
-        )
+        ) from exc
     from controller.runtimes import KINDS
 
     client = docker.from_env()
@@ -96,7 +98,7 @@ def standalone(argv: list[str]) -> int:
     p.add_argument(
         "--user-memory",
         type=int,
-        default=int(os.environ.get("TANGO_USER_MEMORY", "2048")),
+        default=2048 if environment().user_memory is None else environment().user_memory,
         help="memory (MB) the invoker may give to containers",
     )
     p.add_argument(

@@ -125,9 +125,14 @@ class HttpPool:
             return status, data.decode(errors="replace")
 
     def _take(self, fresh: bool = False) -> tuple[NoDelayConnection, bool]:
-        with self._lock:
-            if self._idle and not fresh:
-                return self._idle.pop(), True
+        while not fresh:
+            with self._lock:
+                if not self._idle:
+                    break
+                conn = self._idle.pop()
+            if _open(conn):
+                return conn, True
+            conn.close()  # the server closed it while idle (it stopped): never send on it
         return NoDelayConnection(self.host, self.port, timeout=self.timeout), False
 
     def _give(self, conn: NoDelayConnection) -> None:
@@ -142,3 +147,18 @@ class HttpPool:
             idle, self._idle = self._idle, []
         for c in idle:
             c.close()
+
+
+def _open(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle pooled connection is still open: nothing (not even the end of the
+    stream) is waiting to be read on it. One non-blocking peek, a microsecond."""
+    sock = conn.sock
+    if sock is None:
+        return True  # not connected yet: connects on use
+    sock.settimeout(0.0)  # request() sets the request's timeout right after
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False

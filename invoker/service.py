@@ -580,11 +580,17 @@ class Invoker:
         """Run one activation (blocking) and return its complete activation record."""
         return self.run_prepared(self.prepare(msg))
 
-    def run_prepared(self, prepared: Prepared | dict) -> dict:
-        """Run a placed activation (``prepare``) to its record."""
+    def run_prepared(self, prepared: Prepared | dict, retry: bool = True) -> dict:
+        """Run a placed activation (``prepare``) to its record. A reused container found gone
+        before the activation reached it (killed outside the invoker) is removed and the
+        activation placed again, once (``retry``)."""
         if isinstance(prepared, dict):
             return prepared
-        return self._execute(*prepared.args)
+        record = self._execute(*prepared.args, retry=retry)
+        if record is not None:
+            return record
+        log.warning("a container of %s was gone; placing it again", prepared.args[6]["path"])
+        return self.run_prepared(self.prepare(prepared.args[0]), retry=False)
 
     def abandon(self, prepared: Prepared | dict) -> None:
         """Give back a placement that will not run (its controller hung up before the
@@ -657,11 +663,15 @@ class Invoker:
         applied: Size,
         limits: dict,
         notes: dict,
-    ) -> dict:
+        retry: bool = True,
+    ) -> dict | None:
+        """The activation's record; None when a reused container was gone before the request
+        reached it (``retry``: the caller places the activation again)."""
         cid, action = placement.cid, msg["action"]
         timeout_s = limits["timeout"] / 1000.0
         proxy, init_ms, resize_ms, usage, timed_out = None, None, 0.0, None, False
         start = end = None
+        sent = [False]  # whether /init or /run reached the container
         try:
             for evicted in placement.evict:
                 self._remove(evicted)
@@ -679,19 +689,29 @@ class Invoker:
             if not proxy.initialized:
                 t0 = time.perf_counter()
                 try:
+                    sent[0] = True
                     outcome = act.classify_init(*proxy.init(self._init_body(msg), timeout_s))
                 except RunTimeout:
                     outcome, timed_out = (
                         act.error(act.DEVELOPER_ERROR, act.timed_out(limits["timeout"], init=True)),
                         True,
                     )
-                except ConnectionBroken:
+                except ConnectionBroken as e:
+                    if isinstance(e.__cause__, ConnectionRefusedError):
+                        sent[0] = False  # nothing listens: it never got the request
+                        raise
                     outcome = act.error(act.DEVELOPER_ERROR, act.ABNORMAL_INIT)
                 init_ms = int((time.perf_counter() - t0) * 1000)
             if outcome is None:
-                outcome, usage, timed_out = self._run(proxy, msg, timeout_s, limits, applied)
+                outcome, usage, timed_out = self._run(proxy, msg, timeout_s, limits, applied, sent)
             end = now_ms()
         except Exception as e:  # engine, cgroup or bug: never leak the reservation
+            if retry and not placement.create and not sent[0]:
+                # a reused container that is gone (killed outside the invoker) before the
+                # activation reached it: remove it; the activation is placed again
+                log.warning("container %s unusable (%s); removing it", cid, e)
+                self._release(cid, False)
+                return None
             outcome = self._start_failure(action, image, e)
         end = end or now_ms()
         start = start or end
@@ -727,20 +747,30 @@ class Invoker:
         )
 
     def _run(
-        self, proxy: ContainerProxy, msg: dict, timeout_s: float, limits: dict, applied: Size
+        self,
+        proxy: ContainerProxy,
+        msg: dict,
+        timeout_s: float,
+        limits: dict,
+        applied: Size,
+        sent: list[bool],
     ) -> tuple[act.Outcome, dict, bool]:
         body = self._run_body(msg, limits)
         proxy.begin_usage()
         t0 = time.perf_counter()
         timed_out = False
         try:
+            sent[0] = True
             outcome = act.classify_run(*proxy.run(body, timeout_s))
         except RunTimeout:
             outcome, timed_out = (
                 act.error(act.DEVELOPER_ERROR, act.timed_out(limits["timeout"])),
                 True,
             )
-        except ConnectionBroken:
+        except ConnectionBroken as e:
+            if isinstance(e.__cause__, ConnectionRefusedError):
+                sent[0] = False  # nothing listens: it never got the request
+                raise
             outcome = act.error(act.DEVELOPER_ERROR, act.ABNORMAL_RUN)
         latency_ms = (time.perf_counter() - t0) * 1000
         self.metrics.run_finished(msg["action"].get("path", ""), latency_ms)

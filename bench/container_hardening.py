@@ -8,12 +8,14 @@ listens, then `/init` (through `DockerBackend` and `ContainerProxy`, the invoker
   image's non-root user, on the bridge Tango's `tango-actions` network with inter-container
   traffic off) and a per-container secret that the runtime checks on `/init`;
 - baseline: the options before (only NET_RAW and NET_ADMIN dropped, root, Docker's default
-  bridge, no secret).
+  bridge, no secret);
+- network-only (bridge mode): the baseline on `tango-actions`, to tell what the isolated network
+  costs apart from the rest.
 
-Each round runs all four (variant x network mode) in a shuffled order, so load from other
-processes on the host falls on both variants alike; the host's load average is recorded with
-every sample. Per mode it reports the medians, hardened/baseline as the ratio of the medians
-with a paired-bootstrap 95 % CI (rounds resampled), and the median of per-round ratios.
+Each round runs all five (variant x network mode) in a shuffled order, so load from other
+processes on the host falls on every variant alike; the host's load average is recorded with
+every sample. Per mode and variant it reports the median, variant/baseline as the ratio of the
+medians with a paired-bootstrap 95 % CI (rounds resampled), and the median of per-round ratios.
 
     python3 bench/container_hardening.py [--rounds 20] [--seed 1]
 """
@@ -30,6 +32,7 @@ import statistics
 import sys
 import time
 import uuid
+from dataclasses import replace
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -37,7 +40,7 @@ from bench import write_json  # noqa: E402
 from invoker.backend import ContainerSpec  # noqa: E402
 from invoker.config import PYTHON_IMAGE, InvokerConfig  # noqa: E402
 from invoker.container import ContainerProxy  # noqa: E402
-from invoker.docker_backend import Confinement, DockerBackend  # noqa: E402
+from invoker.docker_backend import ISOLATED_NETWORK, Confinement, DockerBackend  # noqa: E402
 from invoker.service import container_env  # noqa: E402
 
 BENCH_ID = "hardenbench" + uuid.uuid4().hex[:6]
@@ -46,10 +49,15 @@ INIT = json.dumps(
     {"value": {"name": "echo", "main": "main", "code": CODE, "binary": False, "env": {}}}
 ).encode()
 MODES = ("host", "bridge")
-VARIANTS = ("baseline", "hardened")
 BEFORE = Confinement(  # the container options before the hardening
     cap_drop=("NET_RAW", "NET_ADMIN"), no_new_privileges=False, user="root", bridge_network="bridge"
 )
+CONFINEMENTS = {
+    "baseline": BEFORE,
+    "hardened": Confinement(),
+    "network-only": replace(BEFORE, bridge_network=ISOLATED_NETWORK),
+}
+VARIANTS = {"host": ("baseline", "hardened"), "bridge": ("baseline", "network-only", "hardened")}
 
 
 def free_port() -> int:
@@ -60,7 +68,7 @@ def free_port() -> int:
 
 def spec(mode: str, variant: str) -> ContainerSpec:
     port = free_port()
-    extra = {"secret": ""} if variant == "baseline" else {}  # "": the runtime checks nothing
+    extra = {} if variant == "hardened" else {"secret": ""}  # "": the runtime checks nothing
     return ContainerSpec(
         name=f"tango_{BENCH_ID}_{variant}_{mode}_{port}",
         image=PYTHON_IMAGE,
@@ -106,19 +114,19 @@ def paired_bootstrap_ci(
 def summarize(samples: dict, rng: random.Random) -> dict:
     out = {}
     for mode in MODES:
-        h, b = samples[mode]["hardened"], samples[mode]["baseline"]
-        low, high = paired_bootstrap_ci(h, b, rng)
-        out[mode] = {
-            "median_ms": {
-                "baseline": round(statistics.median(b), 2),
-                "hardened": round(statistics.median(h), 2),
-            },
-            "ratio_of_medians": round(ratio_of_medians(h, b), 4),
-            "ratio_ci95": [round(low, 4), round(high, 4)],
-            "median_of_round_ratios": round(
-                statistics.median(x / y for x, y in zip(h, b, strict=True)), 4
-            ),
-        }
+        b = samples[mode]["baseline"]
+        out[mode] = {"median_ms": {"baseline": round(statistics.median(b), 2)}}
+        for variant in VARIANTS[mode][1:]:
+            v = samples[mode][variant]
+            low, high = paired_bootstrap_ci(v, b, rng)
+            out[mode]["median_ms"][variant] = round(statistics.median(v), 2)
+            out[mode][variant] = {
+                "ratio_of_medians": round(ratio_of_medians(v, b), 4),
+                "ratio_ci95": [round(low, 4), round(high, 4)],
+                "median_of_round_ratios": round(
+                    statistics.median(x / y for x, y in zip(v, b, strict=True)), 4
+                ),
+            }
     return out
 
 
@@ -134,19 +142,16 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     rng = random.Random(args.seed)
-    backends = {
-        "hardened": DockerBackend(BENCH_ID),
-        "baseline": DockerBackend(BENCH_ID, confinement=BEFORE),
-    }
-    samples = {m: {v: [] for v in VARIANTS} for m in MODES}
+    backends = {v: DockerBackend(BENCH_ID, confinement=c) for v, c in CONFINEMENTS.items()}
+    samples = {m: {v: [] for v in VARIANTS[m]} for m in MODES}
     raw = []
     load_start = os.getloadavg()
     try:
         for mode in MODES:  # warm-up: image layers, networks, page cache
-            for variant in VARIANTS:
+            for variant in VARIANTS[mode]:
                 cold_start_ms(backends[variant], mode, variant)
         for r in range(args.rounds):
-            order = [(m, v) for m in MODES for v in VARIANTS]
+            order = [(m, v) for m in MODES for v in VARIANTS[m]]
             rng.shuffle(order)
             for mode, variant in order:
                 ms = cold_start_ms(backends[variant], mode, variant)
@@ -164,14 +169,21 @@ def main(argv=None) -> int:
         backends["hardened"].remove_leftovers()
     load_end = os.getloadavg()
     summary = summarize(samples, rng)
-    print(f"{'mode':7} {'baseline ms':>12} {'hardened ms':>12} {'ratio':>7} {'95% CI':>16}")
+    print(
+        f"{'mode':7} {'variant':13} {'median ms':>10} {'/ baseline':>11} {'95% CI':>16} "
+        f"{'round ratios':>13}"
+    )
     for mode in MODES:
         s = summary[mode]
-        low, high = s["ratio_ci95"]
-        print(
-            f"{mode:7} {s['median_ms']['baseline']:12.1f} {s['median_ms']['hardened']:12.1f} "
-            f"{s['ratio_of_medians']:7.3f} {f'[{low:.3f}, {high:.3f}]':>16}"
-        )
+        print(f"{mode:7} {'baseline':13} {s['median_ms']['baseline']:10.1f}")
+        for variant in VARIANTS[mode][1:]:
+            r = s[variant]
+            low, high = r["ratio_ci95"]
+            print(
+                f"{mode:7} {variant:13} {s['median_ms'][variant]:10.1f} "
+                f"{r['ratio_of_medians']:11.3f} {f'[{low:.3f}, {high:.3f}]':>16} "
+                f"{r['median_of_round_ratios']:13.3f}"
+            )
     print(f"load average (1/5/15 min): start {load_start}, end {load_end}")
     result = {
         "command": "python3 bench/container_hardening.py " + " ".join(argv or sys.argv[1:]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from controller import openapi
 from controller.api.common import services
 from controller.runtimes import manifest
 
@@ -55,6 +56,12 @@ def api_v1():
             "swagger_paths": {"ui": "/docs", "api-docs": "/api-docs"},
         }
     )
+
+
+@bp.get(openapi.PATH)
+def api_docs():
+    """Tango's API description (Swagger 2.0), where OpenWhisk serves its own."""
+    return jsonify(openapi.document())
 
 
 @bp.get("/ping")

@@ -1,5 +1,5 @@
-"""Responses of the actions, activations, namespaces and limits API validate against
-OpenWhisk's swagger definitions."""
+"""Responses of the actions, activations, namespaces and limits API validate against the
+definitions of Tango's API description (OpenWhisk's, controller.openapi)."""
 
 from __future__ import annotations
 

@@ -507,7 +507,7 @@ def plot(result: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    for ax, stat in zip(axes, ("max", "p99")):
+    for ax, stat in zip(axes, ("max", "p99"), strict=False):
         for i, policy in enumerate(sorted({r["policy"] for r in result["runs"]})):
             rows = sorted(
                 (r for r in result["runs"] if r["policy"] == policy and r["process"] == "poisson"),

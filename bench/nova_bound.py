@@ -88,7 +88,7 @@ def fastest_step_ms(tables_path: str | None, preset: str) -> float:
 def seed_and_cv(command: str) -> tuple[int, float]:
     argv = shlex.split(command)
     seed, cv = 1, 3.0
-    for k, v in zip(argv, argv[1:]):
+    for k, v in zip(argv, argv[1:], strict=False):
         if k == "--seed":
             seed = int(v)
         elif k == "--cv":

@@ -287,7 +287,7 @@ class Micro:
             graph.replay()
             a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             a.record()
-            for i in range(n):
+            for _i in range(n):
                 graph.replay()
             b.record()
         b.synchronize()
@@ -327,10 +327,14 @@ class Micro:
                         bias.numel() * bias.element_size() if bias is not None else 0
                     )
                     t_blas = triton.testing.do_bench(
-                        lambda: torch.nn.functional.linear(x, w, bias), warmup=10, rep=100
+                        lambda x=x, w=w, bias=bias: torch.nn.functional.linear(x, w, bias),
+                        warmup=10,
+                        rep=100,
                     )
                     t_gemv = triton.testing.do_bench(
-                        lambda: torch.ops.tango.gemv(x, w, bias), warmup=10, rep=100
+                        lambda x=x, w=w, bias=bias: torch.ops.tango.gemv(x, w, bias),
+                        warmup=10,
+                        rep=100,
                     )
                     row = {
                         "proj": name,

@@ -116,7 +116,7 @@ def with_deadlines(
 
 def gap_cv(items: list[WorkItem]) -> float:
     """Coefficient of variation of the inter-arrival gaps (1 for Poisson, >= 3 for bursty)."""
-    return _cv([b.at_s - a.at_s for a, b in zip(items, items[1:])])
+    return _cv([b.at_s - a.at_s for a, b in zip(items, items[1:], strict=False)])
 
 
 def prompt_ids(item: WorkItem, config) -> list[int]:

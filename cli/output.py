@@ -40,7 +40,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = []
     for row in cells:
-        padded = [c.ljust(w) for c, w in zip(row[:-1], widths[:-1])] + [row[-1]]
+        padded = [c.ljust(w) for c, w in zip(row[:-1], widths[:-1], strict=False)] + [row[-1]]
         lines.append("  ".join(padded).rstrip())
     return "\n".join(lines)
 

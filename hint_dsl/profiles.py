@@ -305,7 +305,7 @@ def _explained(samples: list[Sample], key: str) -> float:
     if total == 0:
         return 0.0
     groups: dict[int, list[float]] = {}
-    for s, x in zip(samples, logs):
+    for s, x in zip(samples, logs, strict=False):
         value = s.input_bytes if key == "bytes" else s.features.get(key, 0)
         groups.setdefault(size_class(value), []).append(x)
     within = sum((x - sum(g) / len(g)) ** 2 for g in groups.values() for x in g)

@@ -20,8 +20,7 @@ def main(args):
     done = subprocess.run(
         [EXEC, json.dumps(args)],
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
     )
     sys.stderr.write(done.stderr.decode("utf-8", "replace"))
     lines = done.stdout.decode("utf-8", "replace").splitlines()

@@ -653,7 +653,7 @@ class Engine:
             counts = [sum(self.model.image_tokens(r.grid_thw)) for r in reqs]
             parts = torch.split(embeds, counts)
         ev = _record(stream)
-        for r, e in zip(reqs, parts):
+        for r, e in zip(reqs, parts, strict=False):
             r.image_embeds, r.ready_event = e, ev
         _sync(ev)  # stamps the stage's end for the scheduler; blocks only this worker
         self._report_compute(VISION, sms, sum(r.patches for r in reqs), steps0, now)
@@ -788,7 +788,7 @@ class Engine:
         tokens, step_ms = result
         self._prefills_since_decode = 0
         self._batch_hist[len(slots)] += 1
-        for s, tok in zip(slots, tokens):
+        for s, tok in zip(slots, tokens, strict=False):
             r = self._decoding[s]
             r.output_ids.append(tok)
             r.step_ms.append(step_ms)

@@ -279,7 +279,7 @@ class Profiler:
         end = self.clock.ms(box["a"], box["b"])
         steps = [
             self.clock.ms(x, y)
-            for x, y in zip(marks, marks[1:])
+            for x, y in zip(marks, marks[1:], strict=False)
             if self.clock.ms(box["a"], x) >= 0 and self.clock.ms(box["a"], y) <= end
         ]
         if not steps:  # the compute stage was shorter than one decode step

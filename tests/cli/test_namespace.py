@@ -25,7 +25,7 @@ def test_list_resolves_the_default_namespace_and_lists_every_collection(wsk, api
     assert run.code == 0
     lines = run.out.splitlines()
     assert lines[0] == "Entities in namespace: guest"
-    assert [l for l in lines if not l.startswith("/")] == [
+    assert [line for line in lines if not line.startswith("/")] == [
         "Entities in namespace: guest",
         "packages",
         "actions",

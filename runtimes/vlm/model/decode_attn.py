@@ -151,18 +151,18 @@ if gemv.triton is not None:
         m = tl.full((REP_PAD,), float("-inf"), tl.float32)
         for s in tl.static_range(N_SPLITS):
             m = tl.maximum(m, tl.load(m_ptr + (first + s) * REP_PAD + rr))
-        l = tl.zeros((REP_PAD,), tl.float32)
+        denom = tl.zeros((REP_PAD,), tl.float32)
         acc = tl.zeros((REP_PAD, HD), tl.float32)
         for s in tl.static_range(N_SPLITS):
             ms = tl.load(m_ptr + (first + s) * REP_PAD + rr)
             w = tl.where(
                 ms == float("-inf"), 0.0, tl.exp(ms - m)
             )  # a split past the length weighs 0
-            l += w * tl.load(l_ptr + (first + s) * REP_PAD + rr)
+            denom += w * tl.load(l_ptr + (first + s) * REP_PAD + rr)
             acc += w[:, None] * tl.load(
                 o_ptr + ((first + s) * REP_PAD + rr[:, None]) * HD + rd[None, :]
             )
-        out = acc / l[:, None]
+        out = acc / denom[:, None]
         dst = out_ptr + (b * kv_heads + h) * REP * HD + rr[:, None] * HD + rd[None, :]
         tl.store(dst, out.to(out_ptr.dtype.element_ty), mask=rr[:, None] < REP)
 

@@ -72,6 +72,7 @@ class VisionBlock(nn.Module):
                         q.split(attn.segments, 1),
                         k.split(attn.segments, 1),
                         v.split(attn.segments, 1),
+                        strict=False,
                     )
                 ],
                 dim=1,

@@ -77,7 +77,7 @@ def service_moments(
         compute_ms(tables, VISION, sv, r.patches, decode_active) if r.patches else 0.0 for r in mix
     ]
     pre = [compute_ms(tables, PREFILL, sp, r.prompt_tokens, decode_active) for r in mix]
-    s = [v + p for v, p in zip(vis, pre)]
+    s = [v + p for v, p in zip(vis, pre, strict=False)]
     m1 = sum(s) / len(s)
     return ServiceMoments(m1, sum(x * x for x in s) / len(s), sum(vis) / sum(s))
 
@@ -162,7 +162,7 @@ class LatencyModel:
         ok = [
             [s for s in cands if decode_step_ms(self.tables, s, self.decode_batch, co) <= cap]
             or cands
-            for cands, co in zip(candidates, (VISION, PREFILL))
+            for cands, co in zip(candidates, (VISION, PREFILL), strict=False)
         ]
         return min(itertools.product(*ok), key=lambda c: self.moments(c).mean_ms)
 

@@ -111,7 +111,7 @@ def run_all(vlm, policy_name, max_tokens=None, **params):
 def test_every_policy_matches_sequential_greedy_decode(vlm, expected, policy_name):
     reqs, metrics = run_all(vlm, policy_name)
     by_prompt = {tuple(w[0]): r for w, r in reqs}
-    for w, want in zip(workload(vlm), expected):
+    for w, want in zip(workload(vlm), expected, strict=False):
         r = by_prompt[tuple(w[0])]
         assert r.error is None, r.error
         assert r.output_ids == want, f"{policy_name}: request {r.rid} diverged"
@@ -124,7 +124,7 @@ def test_pipelined_policy_batches_decode_and_reports_timings(vlm):
     reqs, metrics = run_all(vlm, "nova", max_tokens=80)  # long decodes overlap the next prefills
     assert metrics["decode_batch"]["max"] > 1
     assert metrics["latency_ms"]["total_ms"]["count"] == 6
-    for (_, max_tokens, pv, _), r in reqs:
+    for (_, _max_tokens, pv, _), r in reqs:
         t = r.timings()
         assert len(t["decode_ms"]) == len(r.output_ids) - 1  # the first token comes from prefill
         assert t["ttft_ms"] <= t["total_ms"]

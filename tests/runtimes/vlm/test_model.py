@@ -103,7 +103,7 @@ def test_kv_slots_are_isolated(model):
         for _ in range(steps):  # interleaved single-request steps
             la.append(model.decode(la[-1].argmax(-1), None, cache, torch.tensor([3])))
             lb.append(model.decode(lb[-1].argmax(-1), None, cache, torch.tensor([1])))
-    for got, want in zip(la + lb, want_a + want_b):
+    for got, want in zip(la + lb, want_a + want_b, strict=False):
         torch.testing.assert_close(got, want, **EXACT)
 
 
@@ -114,7 +114,9 @@ def test_batched_decode_equals_independent_decodes(model):
     cache = KVCache(CFG, max_slots=5, max_len=64)
     slots = torch.tensor([4, 0, 2])
     with torch.no_grad():
-        first = torch.cat([model.prefill(*r, cache, slot=int(s)) for r, s in zip(reqs, slots)])
+        first = torch.cat(
+            [model.prefill(*r, cache, slot=int(s)) for r, s in zip(reqs, slots, strict=False)]
+        )
         batched = [first]
         for _ in range(steps):
             batched.append(model.decode(batched[-1].argmax(-1), None, cache, slots))
@@ -150,7 +152,7 @@ def test_chunked_prefill_equals_whole_prefill(model, chunk):
         steps = [logits]
         for _ in range(3):
             steps.append(model.decode(steps[-1].argmax(-1), None, cache, torch.tensor([0])))
-    for got, want in zip(steps, whole):
+    for got, want in zip(steps, whole, strict=False):
         torch.testing.assert_close(got, want, **EXACT)
 
 
@@ -179,7 +181,7 @@ def test_decode_with_a_kv_length_bucket_equals_full_cache_decode(model):
             steps.append(
                 model.decode(steps[-1].argmax(-1), None, cache, torch.tensor([1]), kv_len=32)
             )
-    for got, want in zip(steps, full):
+    for got, want in zip(steps, full, strict=False):
         torch.testing.assert_close(got, want, **EXACT)
 
 
@@ -194,7 +196,7 @@ def test_bfloat16_prefill_and_decode_stay_close_to_fp32():
             low.prefill(*req, cache, slot=0)
         ]  # fp32 image embeddings are cast to the model dtype
         got.append(low.decode(want[0].argmax(-1), None, cache, torch.tensor([0])))
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=False):
         assert g.dtype == torch.bfloat16
         torch.testing.assert_close(g.float(), w, atol=0.05, rtol=0.05)
 
@@ -219,7 +221,7 @@ def test_compiled_decode_traces_one_graph_for_every_layer_and_matches_eager(mode
                 )
                 outs.append([m.decode(first.argmax(-1), None, cache, slots)])
                 outs[-1].append(m.decode(outs[-1][0].argmax(-1), None, cache, slots))
-        for got, want in zip(outs[1], outs[0]):
+        for got, want in zip(outs[1], outs[0], strict=False):
             torch.testing.assert_close(got, want, **EXACT)
         graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
         if batch == 1:  # every layer reused the three graphs traced for the first one
@@ -246,7 +248,7 @@ def test_split_kv_attention_equals_sdpa_over_each_slots_keys(kv_len, lengths):
     visible = torch.arange(kv_len)[None, :] < torch.tensor(lengths)[:, None]
     mask = torch.zeros(b, 1, 1, kv_len).masked_fill_(~visible[:, None, None, :], MASKED)
     got = attend(q, k_cache, v_cache, slots, mask)
-    for i, (slot, n) in enumerate(zip(slots.tolist(), lengths)):
+    for i, (slot, n) in enumerate(zip(slots.tolist(), lengths, strict=False)):
         want = torch.nn.functional.scaled_dot_product_attention(
             q[i : i + 1], k_cache[slot : slot + 1, :, :n], v_cache[slot : slot + 1, :, :n]
         )

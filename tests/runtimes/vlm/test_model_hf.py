@@ -117,7 +117,7 @@ def test_prefill_and_greedy_decode_agree(models, request_inputs):
             token = logits[-1].argmax(-1)
             logits.append(ours.decode(token, None, cache, torch.tensor([1])))
     assert len(ref.logits) == DECODE_STEPS + 1
-    for step, (got, want) in enumerate(zip(logits, ref.logits)):
-        torch.testing.assert_close(got, want, **TOL, msg=lambda m: f"step {step}: {m}")
+    for step, (got, want) in enumerate(zip(logits, ref.logits, strict=False)):
+        torch.testing.assert_close(got, want, **TOL, msg=lambda m, step=step: f"step {step}: {m}")
     generated = torch.stack([lg.argmax(-1) for lg in logits], dim=1)
     assert torch.equal(generated, ref.sequences[:, input_ids.shape[1] :])

@@ -28,7 +28,9 @@ def test_generator_is_bursty():
     gaps = [
         b.t_ms - a.t_ms
         for a, b in zip(
-            bursty_arrivals(2000, 10.0, 3.0, 1), bursty_arrivals(2000, 10.0, 3.0, 1)[1:]
+            bursty_arrivals(2000, 10.0, 3.0, 1),
+            bursty_arrivals(2000, 10.0, 3.0, 1)[1:],
+            strict=False,
         )
     ]
     cv = statistics.pstdev(gaps) / statistics.mean(gaps)
@@ -37,7 +39,7 @@ def test_generator_is_bursty():
 
 
 def test_every_policy_finishes_every_request(results, bursty):
-    for name, r in results.items():
+    for _name, r in results.items():
         assert len(r.requests) == len(bursty)
         for q in r.requests:
             assert q.a.t_ms <= q.first_token_ms <= q.finish_ms
@@ -45,12 +47,12 @@ def test_every_policy_finishes_every_request(results, bursty):
 
 def test_sequential_never_overlaps_stages(results):
     trace = sorted(results["sequential"].trace, key=lambda i: i.start_ms)
-    for a, b in zip(trace, trace[1:]):
+    for a, b in zip(trace, trace[1:], strict=False):
         assert b.start_ms >= a.end_ms - 1e-9
     # and one request at a time: a request's work ends before the next request's starts
     owners = [i.rids[0] for i in trace]
     seen_done = set()
-    for prev, cur in zip(owners, owners[1:]):
+    for prev, cur in zip(owners, owners[1:], strict=False):
         if cur != prev:
             assert cur not in seen_done
             seen_done.add(prev)
@@ -153,7 +155,11 @@ def test_paced_decode_idles_beside_compute_and_slows_it_less(tables):
     for gap, r in runs.items():
         v = vision[gap]
         steps = sorted((i for i in r.trace if i.stage == "decode"), key=lambda i: i.start_ms)
-        during = [(a, b) for a, b in zip(steps, steps[1:]) if v.start_ms <= a.end_ms < v.end_ms]
+        during = [
+            (a, b)
+            for a, b in zip(steps, steps[1:], strict=False)
+            if v.start_ms <= a.end_ms < v.end_ms
+        ]
         assert during, gap
         for a, b in during:
             assert b.start_ms - a.end_ms == pytest.approx(min(gap, v.end_ms - a.end_ms)), gap

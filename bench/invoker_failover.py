@@ -79,15 +79,31 @@ def admin_view(pool: HttpPool) -> list[dict]:
     return body
 
 
-def remove_containers(platform: PlatformProcess, invoker_id: str) -> None:
-    """A SIGKILLed invoker cannot remove its containers: remove them by its label (the invoker
-    id scoped by the controller's port, see ``InvokerConfig.instance``)."""
+def containers_of(platform: PlatformProcess, invoker_id: str) -> list:
+    """The containers labelled as the invoker's (its id scoped by the controller's port, see
+    ``InvokerConfig.instance``)."""
     import docker
 
-    client = docker.from_env()
-    for c in client.containers.list(
+    return docker.from_env().containers.list(
         all=True, filters={"label": f"tango.invoker={invoker_id}-{platform.port}"}
-    ):
+    )
+
+
+def wait_reaped(platform: PlatformProcess, invoker_id: str, deadline: float) -> float | None:
+    """When (wall-clock s) a dead invoker's containers are gone (the surviving invoker of the
+    host removes them once the controller reports it down), None if not by ``deadline``."""
+    while time.time() < deadline:
+        if not containers_of(platform, invoker_id):
+            return time.time()
+        time.sleep(0.5)
+    return None
+
+
+def remove_containers(platform: PlatformProcess, invoker_id: str) -> None:
+    """Remove what is left of a SIGKILLed invoker's containers."""
+    import docker
+
+    for c in containers_of(platform, invoker_id):
         try:
             c.remove(force=True)
         except docker.errors.NotFound:
@@ -176,8 +192,11 @@ def failover(
             t.join(timeout_ms / 1000.0 + 150)
         ids += [c["id"] for c in callers if c["id"]]
         records = final_records(pool, name, ids, killed_at + timeout_ms / 1000.0 + 30)
+        reaped_at = wait_reaped(platform, victim, killed_at + 90)
+        reaped_after = round(reaped_at - killed_at, 2) if reaped_at else None
+        left = len(containers_of(platform, victim))
     finally:
-        remove_containers(platform, victim)
+        remove_containers(platform, victim)  # what the survivor did not reap
     after_kill = [(r["end"] / 1000.0 - killed_at) for r in records.values()]
     statuses = Counter(r["response"]["status"] for r in records.values())
     by_invoker = Counter(
@@ -214,6 +233,8 @@ def failover(
         "records_by_invoker": dict(by_invoker),
         "deadline_s": timeout_ms / 1000.0 + 30,
         "last_final_after_kill_s": round(max(after_kill), 2) if after_kill else None,
+        "containers_reaped_after_kill_s": reaped_after,
+        "containers_left": left,
         "probes_after_kill": probes,
         "invoker_states": states,
         "error_messages": sorted(

@@ -174,6 +174,14 @@ class InvokerRegistry:
             inv.reserved_memory -= memory
             inv.in_flight -= 1
 
+    def long_down(self, after_s: float) -> list[str]:
+        """Invokers down for at least ``after_s``: their containers may be reaped."""
+        cutoff = time.time() - after_s
+        with self._lock:
+            return sorted(
+                i.id for i in self._invokers.values() if i.state == DOWN and i.down_at < cutoff
+            )
+
     def all(self) -> list[InvokerState]:
         with self._lock:
             return sorted(self._invokers.values(), key=lambda i: i.id)

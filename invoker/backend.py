@@ -130,5 +130,6 @@ class ContainerBackend(abc.ABC):
     def oom_killed(self, handle: ContainerHandle) -> bool: ...
 
     @abc.abstractmethod
-    def remove_leftovers(self) -> list[str]:
-        """Remove containers a previous run of this invoker left behind; returns their names."""
+    def remove_leftovers(self, instance: str | None = None) -> list[str]:
+        """Remove containers a previous run of this invoker left behind (or, with ``instance``,
+        those of another invoker of this host that died); returns their names."""

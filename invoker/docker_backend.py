@@ -172,10 +172,10 @@ class DockerBackend(ContainerBackend):
         except docker.errors.NotFound:
             pass
 
-    def remove_leftovers(self) -> list[str]:
+    def remove_leftovers(self, instance: str | None = None) -> list[str]:
         names = []
         for c in self.api.containers(
-            all=True, filters={"label": f"tango.invoker={self.invoker_id}"}
+            all=True, filters={"label": f"tango.invoker={instance or self.invoker_id}"}
         ):
             try:
                 self.api.remove_container(c["Id"], force=True)

@@ -209,6 +209,8 @@ class Invoker:
         self._links: dict[str, ControllerLink] = {
             url: ControllerLink(configured=True) for url in config.controller_urls
         }
+        self._dead_invokers: set[str] = set()  # reported down by a controller
+        self._reaped: set[str] = set()  # dead invokers whose containers were removed
         self._results_lock = threading.Lock()
         self._running: set[str] = set()  # activation ids received and not yet answered
         self._recent: collections.OrderedDict[str, dict] = collections.OrderedDict()
@@ -234,6 +236,14 @@ class Invoker:
                 max_instances=1,
                 coalesce=True,
                 id="heartbeat",
+            )
+            self._scheduler.add_job(
+                self.reap_dead_invokers,
+                "interval",
+                seconds=2,
+                max_instances=1,
+                coalesce=True,
+                id="reap-dead-invokers",
             )
             self._scheduler.add_job(
                 self.deliver_outbox,
@@ -287,11 +297,19 @@ class Invoker:
         return self._session.post(url.rstrip("/") + path, json=body, headers=headers, timeout=2)
 
     def _learn(self, resp: requests.Response) -> None:
-        """Add the controllers a controller names (its live peers in the shared store)."""
+        """Add the controllers a controller names (its live peers in the shared store), and
+        note the invokers it reports dead (``reap_dead_invokers``)."""
         try:
-            urls = resp.json().get("controllers") or []
-        except ValueError:
+            body = resp.json()
+            urls = body.get("controllers") or []
+            down = body.get("down")
+        except (ValueError, AttributeError):
             return
+        if isinstance(down, list):
+            with self._links_lock:
+                self._dead_invokers = {
+                    d for d in down if isinstance(d, str) and d != self.config.id
+                }
         with self._links_lock:
             for url in urls:
                 if isinstance(url, str) and url not in self._links:
@@ -354,6 +372,27 @@ class Invoker:
         if not link.configured and now - link.failing_since > LEARNED_LINK_TTL_S:
             with self._links_lock:
                 self._links.pop(url, None)
+
+    def reap_dead_invokers(self) -> list[str]:
+        """Remove the containers of invokers of this host that the controllers report dead
+        (no heartbeat for twice their down time): nobody else would. Their labels carry the
+        invoker id scoped like this invoker's (``InvokerConfig.instance``)."""
+        with self._links_lock:
+            dead = set(self._dead_invokers)
+        self._reaped &= dead  # one that came back and died again is reaped again
+        removed = []
+        scope = self.config.instance[len(self.config.id) :]
+        for other in sorted(dead - self._reaped):
+            try:
+                names = self.backend.remove_leftovers(other + scope)
+            except Exception as e:
+                log.warning("could not remove the containers of dead invoker %s: %s", other, e)
+                continue
+            self._reaped.add(other)
+            if names:
+                log.info("removed %d containers of dead invoker %s", len(names), other)
+            removed += names
+        return removed
 
     def controllers(self) -> list[str]:
         """Known controllers, those answering first."""

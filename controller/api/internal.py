@@ -45,7 +45,14 @@ def heartbeat(invoker_id: str):
     if not svc.registry.heartbeat(invoker_id, status, sent):
         return jsonify({"error": "unknown invoker: register first", "code": ""}), 404
     svc.invoker_store.heartbeat(invoker_id, status, int(sent * 1000))
-    return jsonify({"ok": True, "controllers": svc.invoker.controller_urls()})
+    return jsonify(
+        {
+            "ok": True,
+            "controllers": svc.invoker.controller_urls(),
+            # dead invokers: one on the same host removes their containers
+            "down": svc.registry.long_down(svc.registry.down_after_s),
+        }
+    )
 
 
 @bp.post("/activations")

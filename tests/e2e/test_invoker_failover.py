@@ -3,7 +3,8 @@
 SIGKILL. None is lost, and at most once holds: those running on the dead invoker end with a
 whisk internal error saying so (never run again), those still waiting there (never started)
 run on the survivor, no blocking caller gets a 500; the dead invoker shows ``down`` at
-``GET /invokers``, and new invokes run on the survivor."""
+``GET /invokers``, new invokes run on the survivor, and the survivor removes the dead one's
+containers."""
 
 from __future__ import annotations
 
@@ -52,5 +53,7 @@ def test_killing_an_invoker_loses_no_activation(two_invokers, tmp_path):
         time.sleep(0.5)
     assert p.api("GET", "/invokers").json() == {"invoker0": "down", "invoker1": "up"}
     assert res["probes_after_kill"] == [{"status": 200, "invoker": "invoker1"}] * 3
+    # the survivor removed the dead invoker's containers once the controller reported it down
+    assert res["containers_left"] == 0 and res["containers_reaped_after_kill_s"] is not None
     survivors = p.tango_json("activation", "list", "slow", "--limit", "50")
     assert len(survivors) == 20

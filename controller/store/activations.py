@@ -255,7 +255,9 @@ class ActivationStore:
                 .limit(limit)
             )
             return [
-                Orphan(r.activation_id, r.namespace, r.name, r.start, r.controller, r.doc, r.message)
+                Orphan(
+                    r.activation_id, r.namespace, r.name, r.start, r.controller, r.doc, r.message
+                )
                 for r in rows
             ]
 

@@ -35,7 +35,9 @@ class ControllerStore:
         with self.db.session() as s:
             s.execute(delete(ControllerRow).where(ControllerRow.name == name))
             t = now_ms()
-            s.add(ControllerRow(incarnation=incarnation, name=name, url=url, started=t, last_seen=t))
+            s.add(
+                ControllerRow(incarnation=incarnation, name=name, url=url, started=t, last_seen=t)
+            )
 
     def beat(self, incarnation: str, name: str, url: str, draining: bool) -> None:
         with self.db.session() as s:

@@ -97,7 +97,8 @@ def test_alarms_package_is_shared_and_lists_its_feeds(controller, guest):
     assert sorted(f["name"] for f in r.json["feeds"]) == ["alarm", "interval", "once"]
     assert all({"key": "feed", "value": True} in f["annotations"] for f in r.json["feeds"])
     listed = client.get("/api/v1/namespaces/whisk.system/packages?public=true", headers=guest).json
-    assert sorted(p["name"] for p in listed) == ["alarms", "utils"]  # utils: controller.utils_package
+    # utils: controller.utils_package
+    assert sorted(p["name"] for p in listed) == ["alarms", "utils"]
 
 
 def test_feed_lifecycle_create_fires_read_pause_delete(controller, guest):

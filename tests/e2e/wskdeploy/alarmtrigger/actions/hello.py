@@ -7,12 +7,12 @@
 
 def main(dict):
     """Hello world."""
-    if 'name' in dict:
-        name = dict['name']
+    if "name" in dict:
+        name = dict["name"]
     else:
         name = "stranger"
-    if 'place' in dict:
-        place = dict['place']
+    if "place" in dict:
+        place = dict["place"]
     else:
         place = "unknown"
     msg = "Hello, " + name + " from " + place

@@ -589,17 +589,23 @@ class ActivationService:
         n = 0
         for aid in ids:
             orphan = self._adopted[aid]
-            if aid in done:
-                self.activations.complete(done[aid], orphan.namespace, orphan.name)
-            elif aid in running:
+            fate = orphan_fate(
+                finished=aid in done,
+                running=aid in running,
+                stored_final=aid not in done
+                and aid not in running
+                and self.activations.state(aid) != "running",
+                all_answered=complete,
+                resendable=orphan.message is not None,
+                invoker_died_since=lost_invoker_at >= orphan.start,
+            )
+            if fate == WAIT:
                 continue
-            elif self.activations.state(aid) != "running":
-                pass  # delivered by an invoker's outbox meanwhile
-            elif not complete:
-                continue  # an invoker did not answer: look again next time
-            elif orphan.message is not None and lost_invoker_at < orphan.start:
+            if fate == STORE:
+                self.activations.complete(done[aid], orphan.namespace, orphan.name)
+            elif fate == REDISPATCH:
                 self._redispatch(orphan)
-            else:
+            elif fate == FAIL:
                 self.activations.complete(
                     finish_with_error(
                         orphan.doc,
@@ -711,6 +717,37 @@ class ActivationService:
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+STORE, WAIT, SETTLED, REDISPATCH, FAIL = "store", "wait", "settled", "redispatch", "fail"
+
+
+def orphan_fate(
+    *,
+    finished: bool,
+    running: bool,
+    stored_final: bool,
+    all_answered: bool,
+    resendable: bool,
+    invoker_died_since: bool,
+) -> str:
+    """What to do with a running activation whose controller died (at most once).
+
+    ``finished``/``running``: an invoker reports it so; ``stored_final``: its final record is in
+    the store already (an invoker's outbox delivered it); ``all_answered``: every invoker not
+    down answered the lookup; ``resendable``: its invoke message was stored; ``invoker_died_since``:
+    an invoker stopped after it was accepted (it may have started there)."""
+    if finished:
+        return STORE
+    if running:
+        return WAIT
+    if stored_final:
+        return SETTLED
+    if not all_answered:
+        return WAIT  # an invoker that did not answer may have it: look again next time
+    if resendable and not invoker_died_since:
+        return REDISPATCH  # no live invoker has it and none died: it never started
+    return FAIL
 
 
 def invoke_message(

@@ -9,7 +9,6 @@ APScheduler.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from common.clock import now_ms
 from controller.alarm_leader import AlarmLeader
 from controller.api.common import CORS_HEADERS
 from controller.auth import Subjects
@@ -155,7 +155,7 @@ def build_services(config: ControllerConfig) -> Services:
 def sync_invokers(registry: InvokerRegistry, store: InvokerStore, seen: dict[str, int]) -> None:
     """Learn invokers that registered or reported to another controller of the same store:
     a heartbeat stored since the last look counts as a heartbeat here."""
-    now = time.time() * 1000
+    now = now_ms()
     for row in store.all():
         if (
             row.last_seen <= seen.get(row.id, 0)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from common.clock import now_ms
 from controller.errors import UNAUTHORIZED, ApiError
 from controller.store.db import Database
 from controller.store.models import Subject
@@ -67,7 +68,7 @@ class Subjects:
                     admin=admin,
                     blocked=False,
                     limits=None,
-                    created=int(time.time() * 1000),
+                    created=now_ms(),
                 )
             )
         self._invalidate()
@@ -85,7 +86,7 @@ class Subjects:
                         admin=admin,
                         blocked=False,
                         limits=None,
-                        created=int(time.time() * 1000),
+                        created=now_ms(),
                     )
                 )
 

@@ -14,6 +14,7 @@ from cli import output
 from cli.commands.common import Context, add_paging_flags, failing, non_negative_int
 from cli.errors import CliError
 from cli.names import parse_name
+from common.clock import now_ms
 
 POLL_INTERVAL_S = 2.0  # wsk polls every 2 s; tests shorten it
 # "<RFC3339 timestamp> stdout: text" -> "text" (activation logs -r)
@@ -182,7 +183,7 @@ def poll(args: argparse.Namespace, ctx: Context) -> int:
     lookback_s = sum(
         getattr(args, f"since_{unit}") * seconds for unit, seconds in LOOKBACK_UNITS.items()
     )
-    since = int(time.time() * 1000) - lookback_s * 1000
+    since = now_ms() - lookback_s * 1000
     deadline = time.monotonic() + args.exit if args.exit else None
     seen: dict[str, int] = {}  # activation id -> start, for records at the `since` boundary
     running: dict[str, int] = {}  # listed but not finished: printed once they are, with logs

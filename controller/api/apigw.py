@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, jsonify, request
 
+from common.clock import now_ms
 from controller.api.common import identity, json_body, services
 from controller.entities import kv_get
 from controller.errors import NOT_FOUND, ApiError
@@ -224,7 +224,7 @@ def _save(namespace: str, base: str, name: str, routes: list[Route]) -> dict:
             "routes": [r.to_json() for r in routes],
             "version": "0.0.1",
             "publish": False,
-            "updated": int(time.time() * 1000),
+            "updated": now_ms(),
         }
 
     return services().entities.put(namespace, COLLECTION, _entity_path(base), True, build)

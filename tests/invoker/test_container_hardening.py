@@ -101,6 +101,14 @@ def init_body(code: str) -> bytes:
     return json.dumps({"value": {"name": "probe", "main": "main", "code": code}}).encode()
 
 
+def test_the_invoker_and_the_runtime_name_the_secret_alike():
+    # The proxy cannot import the invoker inside its image, so each side spells the names.
+    from invoker import backend
+    from runtimes.python import proxy
+
+    assert (backend.SECRET_ENV, backend.SECRET_HEADER) == (proxy.SECRET_ENV, proxy.SECRET_HEADER)
+
+
 def test_each_container_gets_its_own_secret(backend, runtime_image):
     specs = [ContainerSpec(f"s{i}", runtime_image, 1, 128, None) for i in range(2)]
     assert len({s.secret for s in specs}) == 2 and all(len(s.secret) >= 32 for s in specs)

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from runtimes.python.proxy import SECRET_ENV, SECRET_HEADER
+
 REPO = Path(__file__).resolve().parents[3]
 PROXY = REPO / "runtimes" / "python" / "proxy.py"
 BUILD_IMAGES = REPO / "docker" / "build-images.sh"
 PYTHON_IMAGE = "tango/action-python-v3.11:latest"
 SKELETON_IMAGE = "tango/dockerskeleton:latest"
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
-SECRET_ENV = "TANGO_CONTAINER_SECRET"
-SECRET_HEADER = "X-Tango-Container-Secret"
 
 
 def free_port():

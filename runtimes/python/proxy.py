@@ -375,9 +375,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def refuse(self) -> None:
         """403 to a caller without the container secret; its body is read only when small
         (closing with unread data would reset the connection before the answer is read)."""
-        length = int(self.headers.get("Content-Length") or 0)
-        if 0 < length <= 65536:
-            self.rfile.read(length)
+        length = self.headers.get("Content-Length") or ""
+        if length.isdigit() and 0 < int(length) <= 65536:
+            self.rfile.read(int(length))
         self.close_connection = True
         self.respond(403, error_body(WRONG_SECRET))
 

@@ -7,6 +7,7 @@ process and against the real runtime image in a container (``docker`` marker).
 
 import base64
 import io
+import socket
 import zipfile
 
 from tests.runtimes.python.conftest import ProxyClient
@@ -34,8 +35,13 @@ def test_calls_without_the_container_secret_are_refused(start_proxy):
             client.close()
             assert status == 403, (path, presented, reply)
             assert "X-Tango-Container-Secret" in reply["error"]
+    # A malformed request without the secret is refused the same way (nothing in the logs).
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        sock.sendall(b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: nine\r\n\r\n")
+        assert sock.recv(64).startswith(b"HTTP/1.1 403 ")
     assert proxy.init(IDENTITY) == (200, {"ok": True})  # the refused /init changed nothing
     assert proxy.run({"a": 1}) == (200, {"a": 1})
+    assert "Traceback" not in proxy.logs("stderr", sentinels=1)
 
 
 def test_identity_init_and_run(start_proxy):

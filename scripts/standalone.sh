@@ -6,4 +6,4 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TANGO_BROWSER_TESTS=0 bash "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
-exec python3 -m cli standalone "$@"
+exec "$ROOT/.venv/bin/python" -m cli standalone "$@"  # the project venv (bootstrap.sh)

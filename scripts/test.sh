@@ -7,7 +7,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh" || exit 1
 cd "$ROOT"
-python3 -m pytest -q -p no:cacheprovider "${@:-tests}"
+# the project venv (bootstrap.sh): the tests start `python -m cli` with this interpreter
+"$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider "${@:-tests}"
 rc=$?
 [ "$rc" -eq 5 ] && { echo "no tests were collected" >&2; exit 1; }
 exit "$rc"

@@ -294,7 +294,11 @@ def create_api():
             and not str(act.get("name")).startswith("/")
         ):
             action_ns = act["namespace"]
-        rtype = response_type_of(act.get("backendUrl"), doc.get("responseType") or "json")
+        # wsk sends the type as the backend URL's extension and as ?responsetype=
+        rtype = response_type_of(
+            act.get("backendUrl"),
+            request.args.get("responsetype") or doc.get("responseType") or "json",
+        )
         name = str(doc.get("apiName") or base)
         routes = [Route(rel, method, action_ns, action, rtype)]
         existing = services().entities.find(ns, COLLECTION, _entity_path(base))

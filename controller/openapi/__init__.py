@@ -381,6 +381,34 @@ def _tango_paths() -> dict:
     }
 
 
+# What the controller accepts in a path: OpenWhisk's entity-name rule (ASCII), 32-hex ids.
+NAME_SCHEMA = {
+    "pattern": "^([A-Za-z0-9_]|[A-Za-z0-9_][A-Za-z0-9_@ .-]*[A-Za-z0-9_@.-]+)$",
+    "maxLength": 256,
+}
+PATH_SCHEMAS = {
+    "namespace": {"x-example": "_"},
+    "activationid": {"pattern": "^[0-9a-f]{32}$"},
+    **{
+        name: NAME_SCHEMA
+        for name in ("actionName", "packageName", "triggerName", "ruleName", "workflowName")
+    },
+}
+
+
+def _constrain_path_parameters(doc: dict) -> None:
+    """Say in the document what the controller checks in path parameters (the web-action path
+    is left as it is: its last segment carries the extension)."""
+    for path, ops in doc["paths"].items():
+        if path.startswith("/api/v1/web/"):
+            continue
+        for key, op in ops.items():
+            params = op if key == "parameters" else op.get("parameters", [])
+            for param in params:
+                if param.get("in") == "path" and param.get("name") in PATH_SCHEMAS:
+                    param.update(PATH_SCHEMAS[param["name"]])
+
+
 def _with_errors(operation: dict) -> dict:
     responses = operation.setdefault("responses", {})
     for code, description in ERRORS.items():
@@ -415,6 +443,7 @@ def document() -> dict:
     for path in ("{actionName}", "{packageName}/{actionName}"):
         invoke = doc["paths"][f"/api/v1/namespaces/{{namespace}}/actions/{path}"]["post"]
         invoke["parameters"] = [*invoke["parameters"], *size]
+    _constrain_path_parameters(doc)
     public = {"security": []}
     for path in ("/", "/api/v1", PATH, "/ping", "/invokers"):
         doc["paths"][path]["get"].update(public)

@@ -7,16 +7,16 @@ peak, host load, out-of-memory). Pure: no clock, no I/O; `BudgetTable.build` is 
 arrays, run when the model changes (in `observe`), never inside a decision.
 
 - **Durations.** Per (function, option, size class) the last `window` node-run latencies: the
-  profiled ones first, then live ones, which push the oldest out, so thin or stale profiles are
-  replaced by use. A function's *drift* (live median over profiled median, over the cells that
+  profiled ones until `min_samples` live ones have come, then the live ones only (the latest
+  `window`), so thin or stale profiles are replaced by use. A function's *drift* (live median over profiled median, over the cells that
   have live samples) scales its cells that have none yet, foreach nodes included (their live
   samples are per item, their cells per node run).
 - **Host load** comes with each observation but the model does not condition on it: contention
   shows up as slower recent samples in the window, which is what the tables plan with.
 - **Memory.** An option that ran out of memory for an input of class k (profiling failure or
   live OOM) is banned for class k and every larger class: never chosen for them.
-- **Thin cells** (fewer than `min_samples` samples) are widened by `thin_margin` and listed in
-  `warnings`; an empty cell borrows the next larger class's samples (conservative), else the
+- **Thin cells** (fewer than `min_samples` samples) are widened by `thin_margin` until live runs
+  calibrate the function (its drift), and are listed in `warnings`; an empty cell borrows the next larger class's samples (conservative), else the
   option is not planned for that class.
 - **Tail-aware budget tables** (`BudgetTable`): backwards over the DAG, for every remaining-budget
   level b on a grid and size class k, each option o's probability of finishing the node and
@@ -93,7 +93,7 @@ class DurationModel:
         self.keys = {
             n.id: (profiles.size_key(n.id) if profiles else "bytes") for n in workflow.nodes
         }
-        # (function, option, class) -> deque[(latency ms, work ms)]
+        # (function, option, class) -> deque[(latency ms, work ms, live?)]
         self.cells: dict[tuple[str, str, int], deque] = {}
         self.profiled_median: dict[tuple[str, str, int], float] = {}
         self.live: dict[tuple[str, str, int], deque] = {}  # per activation
@@ -112,12 +112,12 @@ class DurationModel:
                     continue
                 for r in profiles._node_run_index().get((n.id, o), []):
                     cell = self.cells.setdefault((n.id, o, r.size_class), deque(maxlen=self.window))
-                    cell.append((r.latency_ms, r.work_ms))
+                    cell.append((r.latency_ms, r.work_ms, False))
             for f in profiles.failures:
                 if f["function"] == n.id and f["option"] in self.options:
                     self._ban(n.id, f["option"], profiles.class_of(n.id, f))
         for key, cell in self.cells.items():
-            self.profiled_median[key] = float(np.median([t for t, _ in cell]))
+            self.profiled_median[key] = float(np.median([t for t, _, _ in cell]))
         self.run_classes = {n.id: profiles.run_classes(n.id) for n in self.workflow.nodes}
 
     def linked(self, parent: str, k: int, child: str, known: list[int]) -> list[int]:
@@ -151,8 +151,13 @@ class DurationModel:
         ring = self.live.setdefault((obs.function, obs.option, k), deque(maxlen=self.window))
         ring.append(obs.duration_ms)
         if obs.function not in self.foreach:
-            cell = self.cells.setdefault((obs.function, obs.option, k), deque(maxlen=self.window))
-            cell.append((obs.duration_ms, obs.duration_ms))
+            key = (obs.function, obs.option, k)
+            if len(ring) >= self.min_samples:  # enough live samples: they replace the profile's
+                self.cells[key] = deque(((t, t, True) for t in ring), maxlen=self.window)
+            else:
+                self.cells.setdefault(key, deque(maxlen=self.window)).append(
+                    (obs.duration_ms, obs.duration_ms, True)
+                )
         self._update_drift(obs.function)
         self.version += 1
 
@@ -186,13 +191,17 @@ class DurationModel:
         if source is None:
             return np.empty(0), np.empty(0), True
         cell = self.cells[(function, option, source)]
-        lat = np.fromiter((t for t, _ in cell), float, len(cell))
-        work = np.fromiter((w for _, w in cell), float, len(cell))
-        if (function, option, source) not in self.live or function in self.foreach:
-            scale = self.drift.get(function, 1.0)  # no live data of its own
+        lat = np.fromiter((t for t, _, _ in cell), float, len(cell))
+        work = np.fromiter((w for _, w, _ in cell), float, len(cell))
+        drift = self.drift.get(function, 1.0)
+        if drift != 1.0:  # profiled samples (all of a foreach node's) follow the live drift
+            profiled = np.fromiter(
+                (function in self.foreach or not live for _, _, live in cell), bool, len(cell)
+            )
+            scale = np.where(profiled, drift, 1.0)
             lat, work = lat * scale, work * scale
         thin = len(cell) < self.min_samples
-        if thin:
+        if thin and function not in self.drift:  # not yet calibrated by live runs either
             lat, work = lat * (1 + self.thin_margin), work * (1 + self.thin_margin)
         return lat, work, thin
 

@@ -466,3 +466,38 @@ def test_late_links_a_functions_size_class_to_its_successors_through_the_profile
     assert p.decide(s).size == SMALL  # b will be fast: 400 + 100
     s.input_bytes = 4096
     assert p.decide(s).size == LARGE  # b is slow: a large leaves it 800 ms, room for medium
+
+
+def test_thin_stale_profiles_are_corrected_by_fifty_live_requests():
+    # Profiled on one input, once, on a day everything ran 40 % slower; live runs are as CHAIN
+    # (+-5 %). After 50 requests the decisions match a policy profiled thoroughly (20 repeats).
+    rng = random.Random(1)
+
+    def prof(repeats, scale):
+        p = Profiles("wf", {o.option: o for o in OPTIONS})
+        for fn, per in CHAIN.items():
+            for opt, ms in per.items():
+                for r in range(repeats):
+                    p.add(Sample(fn, opt, ms * scale * rng.uniform(0.95, 1.05), 1000, r, 0))
+        return p
+
+    thorough = make_policy("late", chain(), hints=HINTS, profiles=prof(20, 1.0))
+    thin = make_policy("late", chain(), hints=HINTS, profiles=prof(1, 1.4))
+
+    def differ():
+        cells = [(f, b) for f in "ab" for b in range(300, 1001, 25)]
+        return sum(
+            thorough.decide(state(f, b)).size != thin.decide(state(f, b)).size for f, b in cells
+        ) / len(cells)
+
+    assert differ() > 0.5
+    for _ in range(50):
+        budget = rng.uniform(700, 1000)
+        d = thin.decide(state("a", budget))
+        took = CHAIN["a"][d.size.option] * rng.uniform(0.95, 1.05)
+        thin.observe_activation(Observation("a", d.size.option, took, 1000))
+        d = thin.decide(state("b", budget - took))
+        took_b = CHAIN["b"][d.size.option] * rng.uniform(0.95, 1.05)
+        thin.observe_activation(Observation("b", d.size.option, took_b, 1000))
+    thin._rebuild()
+    assert differ() < 0.1

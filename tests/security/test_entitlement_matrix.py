@@ -252,3 +252,14 @@ def test_entitlement(world, guest, case: Case):
     if case.kind == "sequence" and case.verb == "invoke" and case.status == 502:
         assert "nsb/a" not in ran(fake)
         assert r.json["response"]["result"]["error"].startswith("The supplied authentication")
+
+
+def test_records_of_a_shared_sequence_belong_to_the_caller(world, guest, platform):
+    client, fake = world
+    _, services, _ = platform
+    r = client.post(f"{NS}/nsb/actions/pub/seq?blocking=true", json={"x": 1}, headers=guest)
+    assert r.status_code == 200
+    services.activations.flush()
+    mine = services.activations.list("guest", None, 50, 0)
+    assert {rec["activationId"] for rec in mine} >= {r.json["activationId"], *r.json["logs"]}
+    assert services.activations.list("nsb", None, 50, 0) == []  # the owner sees no input

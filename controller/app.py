@@ -9,6 +9,7 @@ APScheduler.
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -72,7 +73,7 @@ def build_services(config: ControllerConfig) -> Services:
     registry = InvokerRegistry(config.invoker_down_after_s)
     invoker_store = InvokerStore(db)
     throttle = Throttle()
-    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+    host = socket.gethostname() if config.host in ("0.0.0.0", "::", "") else config.host
     invoker = ActivationService(
         config,
         entities,
@@ -80,7 +81,7 @@ def build_services(config: ControllerConfig) -> Services:
         registry,
         throttle,
         ControllerStore(db),
-        f"http://{host}:{config.port}",
+        config.advertise_url or f"http://{host}:{config.port}",
         invoker_store,
     )
     invoker.join()

@@ -58,6 +58,8 @@ class ControllerConfig:
         default_factory=lambda: environment().internal_token or secrets.token_hex(16)
     )
     api_host: str = ""  # what actions see as __OW_API_HOST
+    advertise_url: str = ""  # where invokers reach this controller (default from host:port)
+    drain_grace_s: float = 60.0  # on SIGTERM, how long accepted activations may take to finish
     # Create guest and whisk.system with OpenWhisk's publicly known keys: only `tango standalone`
     # (local development) does; `tango controller` serves only keys an operator created.
     bootstrap_dev_keys: bool = False

@@ -10,9 +10,8 @@ import signal
 import threading
 import time
 
-import waitress
-
 from common.environment import environment
+from common.wsgi_server import create_server
 from controller.app import create_app
 from controller.config import ControllerConfig, SystemLimits
 from controller.limits import max_request_body
@@ -58,6 +57,13 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
         "default %(default)s; a GPU model runtime needs several GB)",
     )
     p.add_argument(
+        "--advertise-url",
+        default="",
+        metavar="URL",
+        help="where invokers reach this controller (default http://HOST:PORT, the host name "
+        "when listening on all addresses); invokers learn every controller from any one",
+    )
+    p.add_argument(
         "--drain-grace",
         type=float,
         default=DRAIN_GRACE_S,
@@ -81,6 +87,7 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
     if a.token:
         cfg.internal_token = a.token
     cfg.drain_grace_s = a.drain_grace
+    cfg.advertise_url = a.advertise_url
     return cfg
 
 
@@ -89,7 +96,7 @@ def serve(config: ControllerConfig, app=None, drain_grace_s: float = DRAIN_GRACE
     sends them to another controller), accepted activations get up to ``drain_grace_s`` to
     finish, and what is left stays in the store for another controller (or the next start)."""
     app = app or create_app(config)
-    server = waitress.create_server(
+    server = create_server(
         app,
         host=config.host,
         port=config.port,
@@ -127,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         f"tango controller on http://{config.host}:{config.port} (store: {config.db_url.split('://')[0]})",
         flush=True,
     )
-    serve(config, drain_grace_s=getattr(config, "drain_grace_s", DRAIN_GRACE_S))
+    serve(config, drain_grace_s=config.drain_grace_s)
 
 
 if __name__ == "__main__":

@@ -264,10 +264,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=int, default=20, help="measured window")
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
-    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "profile_invoke.json"))
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="JSON result (default bench/results/profile_invoke[_LABEL].json)",
+    )
     ap.add_argument("--svg-dir", default=str(REPO / "bench" / "results" / "profile"))
     ap.add_argument("--label", default="", help="suffix for the SVG names (e.g. before/after)")
     a = ap.parse_args(argv)
+    a.out = a.out or str(
+        REPO / "bench" / "results" / f"profile_invoke{'_' + a.label if a.label else ''}.json"
+    )
     for tool in ("py-spy", "wrk"):
         if not shutil.which(tool):
             raise SystemExit(

@@ -16,8 +16,7 @@ import sys
 import threading
 import time
 
-from waitress.server import create_server
-
+from common.wsgi_server import create_server
 from invoker.backend import NETWORKS
 from invoker.config import InvokerConfig, parse_runtime_images
 from invoker.service import Invoker, create_app

@@ -82,7 +82,8 @@ class Profiles:
     # -- size keys -----------------------------------------------------------------------
     def size_key(self, function: str) -> str:
         """``bytes`` or the numeric input field whose log2 classes explain most of the
-        function's latency variance (it must beat bytes by a clear margin: 0.2 of eta²)."""
+        function's latency variance (it must beat bytes by a clear margin: 0.2 of eta², and
+        have at least 3 samples per class on average)."""
         if function not in self._keys:
             self._keys[function] = self._choose_key(function)
         return self._keys[function]
@@ -96,6 +97,11 @@ class Profiles:
         )
         at = [s for s in samples if s.option == option]
         fields = set.intersection(*(set(s.features) for s in at)) if at else set()
+        # A field must put at least 3 samples in each of its classes on average: with fewer,
+        # any field (a seed, a checksum) "explains" the latency of a handful of runs.
+        fields = {
+            f for f in fields if len({size_class(s.features.get(f, 0)) for s in at}) * 3 <= len(at)
+        }
         scores = {key: _explained(at, key) for key in ["bytes", *sorted(fields)]}
         best = max(scores, key=lambda k: (scores[k], k == "bytes"))
         return best if best == "bytes" or scores[best] >= scores["bytes"] + 0.2 else "bytes"

@@ -339,3 +339,15 @@ def test_profiles_thin_everywhere_still_synthesize_monotone_rules():
         for n in (1 << 10, 1 << 12, 1 << 14)
     ]
     assert chosen == sorted(chosen)
+
+
+def test_a_field_with_too_few_samples_per_class_is_not_a_size_key():
+    # Four runs; a checksum lands each in its own class and so "explains" their latency.
+    prof = Profiles("wf", {SMALL.option: SMALL})
+    for r, (crc, ms) in enumerate([(3, 100), (300, 200), (30000, 400), (3000000, 800)]):
+        prof.add(Sample("a", "small", ms, 1000, r, 0, None, {"crc": float(crc)}))
+    assert prof.size_key("a") == "bytes"
+    for r in range(4, 16):  # with three runs per class it may be
+        crc, ms = [(3, 100), (300, 200), (30000, 400), (3000000, 800)][r % 4]
+        prof.add(Sample("a", "small", ms, 1000, r, 0, None, {"crc": float(crc)}))
+    assert prof.size_key("a") == "crc"

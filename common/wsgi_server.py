@@ -8,22 +8,51 @@ per activation (about a sixth of both processes' CPU per warm invoke,
 ``bench/profile_invoke.py``). ``create_server`` is ``waitress.create_server`` whose channels
 keep such connections open unless the client asked ``Connection: close``; everything else
 (HTTP/1.0, errors, a body shorter than its Content-Length) closes as waitress decides.
+
+Each request's environ also says how long it waited in the server's queue for a worker thread
+(``QUEUE_WAIT``, seconds from the end of its body to the start of its handler): the controller
+answers an invoke that waited too long 503 at once (``controller.invoke.admission``) instead
+of adding its work to an overloaded host.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import waitress
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer
 from waitress.task import WSGITask
+
+QUEUE_WAIT = "tango.queue_wait_s"  # environ key: seconds the request waited for a thread
+
+
+class StampedRequestParser(HTTPRequestParser):
+    """A request parser that notes when the request (with its body) was complete."""
+
+    completed_at = 0.0
+
+    def received(self, data: bytes) -> int:
+        n: int = super().received(data)
+        if self.completed and not self.completed_at:
+            self.completed_at = time.monotonic()
+        return n
 
 
 class KeepAliveChunkedTask(WSGITask):
     """A WSGI task that does not close the connection after a chunked HTTP/1.1 answer."""
 
     _building_header = False
+
+    def get_environment(self) -> dict:
+        first = self.environ is None
+        environ: dict = super().get_environment()
+        if first:
+            completed = getattr(self.request, "completed_at", 0.0)
+            environ[QUEUE_WAIT] = max(0.0, time.monotonic() - completed) if completed else 0.0
+        return environ
 
     def build_response_header(self) -> bytes:
         self._building_header = True
@@ -43,6 +72,7 @@ class KeepAliveChunkedTask(WSGITask):
 
 class KeepAliveChannel(HTTPChannel):
     task_class = KeepAliveChunkedTask
+    parser_class = StampedRequestParser
 
 
 def create_server(app: Any, **kw: Any) -> Any:

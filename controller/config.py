@@ -65,6 +65,10 @@ class ControllerConfig:
     bootstrap_dev_keys: bool = False
     invoker_down_after_s: float = 10.0  # no heartbeat for this long → "down"
     threads: int = 64  # WSGI worker threads
+    # Admission (controller.invoke.admission): a bounded queue per controller; beyond it an
+    # invoke answers 503 at once instead of waiting.
+    max_pending: int = 256  # activations accepted here and not finished
+    max_queue_wait_s: float = 0.5  # longest wait of a request for a server thread
     alarms: bool = True  # may fire alarms when it holds the leadership (controller.alarm_leader)
     alarm_leader_poll_s: float = 2.0  # how often followers retry the alarm leadership lock
     limits: SystemLimits = field(default_factory=SystemLimits)

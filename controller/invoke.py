@@ -163,7 +163,9 @@ class ActivationService:
         wait_ms: int | None,
         size: Size | None = None,
         cause: str | None = None,
+        queue_wait_s: float = 0.0,
     ) -> tuple[int, object, dict]:
+        """``queue_wait_s``: how long the request waited for a server thread (admission)."""
         if not isinstance(params, dict):
             raise malformed("the invoke body must be a JSON object of parameters")
         action, defaults = entitled_action(self.entities, identity, namespace, path)
@@ -188,6 +190,15 @@ class ActivationService:
             raise ApiError(503, "The controller is stopping; send the request to another one.")
         if not any(inv.state == "up" for inv in self.registry.all()):
             raise ApiError(503, "No invokers available.")
+        refusal = admission(
+            self._pending,
+            self.config.max_pending,
+            queue_wait_s,
+            self.config.max_queue_wait_s,
+        )
+        if refusal is not None:
+            self.metrics.overloaded()
+            raise ApiError(503, refusal, {"Retry-After": "1"})
         limits = identity.limits or {}
         try:
             self.throttle.acquire(
@@ -717,6 +728,30 @@ class ActivationService:
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def admission(
+    pending: int, max_pending: int, queue_wait_s: float, max_queue_wait_s: float
+) -> str | None:
+    """Whether a controller takes one more activation: None, or why not (its 503 message).
+
+    A bounded queue per controller: at most ``max_pending`` activations accepted here and not
+    finished (blocking and not), and no request that already waited ``max_queue_wait_s`` for a
+    server thread (the host is overloaded: its work would only wait longer). An overloaded
+    controller answers at once, so a caller (or a load balancer) retries elsewhere or later
+    instead of waiting in a queue that only grows."""
+    if pending >= max_pending:
+        return (
+            f"The controller is overloaded: {pending} activations are in flight here, its "
+            f"limit is {max_pending}. Retry later or send the request to another controller."
+        )
+    if queue_wait_s > max_queue_wait_s:
+        return (
+            f"The controller is overloaded: the request waited {queue_wait_s * 1000:.0f} ms "
+            f"for a thread (limit {max_queue_wait_s * 1000:.0f} ms). Retry later or send the "
+            "request to another controller."
+        )
+    return None
 
 
 STORE, WAIT, SETTLED, REDISPATCH, FAIL = "store", "wait", "settled", "redispatch", "fail"

@@ -98,6 +98,11 @@ class ControllerMetrics:
             ("namespace",),
             registry=r,
         )
+        self.overloaded_total = Counter(
+            "tango_controller_overloaded_total",
+            "Invokes refused with 503 by admission (controller.invoke.admission).",
+            registry=r,
+        )
 
     def activation_finished(
         self, namespace: str, initiator: str, record: dict, dispatch_s: float
@@ -123,6 +128,10 @@ class ControllerMetrics:
         kind = annotation(record, "startKind")
         if kind:
             self.starts.labels(namespace=namespace, action=action, start_kind=str(kind)).inc()
+
+    def overloaded(self) -> None:
+        """A 503 from admission: the controller's queue is full or the request waited too long."""
+        self.overloaded_total.inc()
 
     def throttled(self, namespace: str, message: str) -> None:
         """A 429 from ``controller.throttle``; its message says which limit was hit."""

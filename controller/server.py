@@ -39,6 +39,21 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
     )
     p.add_argument("--threads", type=int, default=64)
     p.add_argument(
+        "--max-pending",
+        type=int,
+        default=ControllerConfig.max_pending,
+        metavar="N",
+        help="activations in flight here before invokes answer 503 (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-queue-wait",
+        type=float,
+        default=ControllerConfig.max_queue_wait_s,
+        metavar="S",
+        help="an invoke that waited this long for a server thread answers 503 "
+        "(default %(default)s)",
+    )
+    p.add_argument(
         "--no-dev-keys",
         action="store_true",
         help=argparse.SUPPRESS,  # the default now: only `tango standalone` installs them
@@ -87,6 +102,7 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
     if a.token:
         cfg.internal_token = a.token
     cfg.drain_grace_s = a.drain_grace
+    cfg.max_pending, cfg.max_queue_wait_s = a.max_pending, a.max_queue_wait
     cfg.advertise_url = a.advertise_url
     return cfg
 

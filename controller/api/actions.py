@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from common.wsgi_server import QUEUE_WAIT
 from controller.api.common import flag, identity, int_arg, json_body, namespace_of, paging, services
 from controller.entities import brief, build_action, check_name, without_code
 from controller.entitlement import (
@@ -94,6 +95,7 @@ def invoke_action(ns: str, name: str, pkg: str | None = None):
         result_only=result,
         wait_ms=int_arg("timeout"),
         size=parse_size(request.args.get("cpu"), request.args.get("memory"), svc.registry),
+        queue_wait_s=request.environ.get(QUEUE_WAIT, 0.0),
     )
     resp = jsonify(body)
     resp.status_code = status

@@ -7,10 +7,12 @@ import socket
 import threading
 
 import pytest
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from common.httpclient import HttpPool
-from common.wsgi_server import create_server
+from common.wsgi_server import QUEUE_WAIT, create_server
+
+HELD, RELEASE = threading.Event(), threading.Event()
 
 
 def _app() -> Flask:
@@ -23,6 +25,16 @@ def _app() -> Flask:
             yield b'{"done": true}'
 
         return Response(body(), mimetype="application/json")
+
+    @app.post("/hold")
+    def hold():
+        HELD.set()
+        RELEASE.wait(10)
+        return {}
+
+    @app.post("/wait")
+    def wait():
+        return {"queued": request.environ[QUEUE_WAIT]}
 
     return app
 
@@ -65,3 +77,21 @@ def test_connection_close_is_still_honoured(server):
         head = _read_answer(sock)
         assert b"Connection: close" in head
         assert sock.recv(10) == b""  # the server closed it
+
+
+def test_environ_says_how_long_a_request_waited_for_a_worker_thread():
+    srv = create_server(_app(), host="127.0.0.1", port=0, threads=1)
+    threading.Thread(target=srv.run, daemon=True).start()
+    try:
+        busy = HttpPool("127.0.0.1", srv.effective_port, timeout=10)
+        blocker = threading.Thread(target=lambda: busy.request("POST", "/hold", b"{}"))
+        blocker.start()
+        assert HELD.wait(10)  # the only worker thread is held
+        pool = HttpPool("127.0.0.1", srv.effective_port, timeout=10)
+        threading.Timer(0.5, RELEASE.set).start()
+        _, queued = pool.json("POST", "/wait", {})  # waits until the thread is released
+        blocker.join()
+        _, alone = pool.json("POST", "/wait", {})
+        assert queued["queued"] > 0.1 and alone["queued"] < queued["queued"]
+    finally:
+        srv.close()

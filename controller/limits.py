@@ -38,10 +38,13 @@ _INVOKE_OR_FIRE = re.compile(
 
 def body_limit(method: str, path: str, limits: SystemLimits) -> int:
     """The most bytes a request body to ``method path`` may have: web actions and invokes carry
-    a payload (OpenWhisk's 1 MB), an action PUT carries code (48 MB) and parameters, every other
-    request at most three parameter blocks (packages, triggers, workflows, hints)."""
+    a payload (OpenWhisk's 1 MB), an action PUT carries code (48 MB) and parameters, as may an
+    invoker's batch of records; every other request at most three parameter blocks (packages,
+    triggers, workflows, hints)."""
     if path.startswith("/api/v1/web/"):
         return limits.max_payload
+    if path.startswith("/internal/"):  # invokers (token checked next): batches of records
+        return max_request_body(limits)
     if method == "PUT" and _ACTION_PUT.match(path):
         return max_request_body(limits)
     if method == "POST" and _INVOKE_OR_FIRE.match(path):
@@ -141,24 +144,28 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def parse_json(data: bytes | str, max_depth: int):
+def parse_json(data: bytes | str, max_depth: int, finite: bool = True):
     """A JSON document from a request: valid JSON only (no NaN or Infinity, no number that
-    overflows a float), nested at most ``max_depth`` deep; 400 naming the problem otherwise."""
+    overflows a float), nested at most ``max_depth`` deep; 400 naming the problem otherwise.
+    ``finite=False`` lets non-finite numbers through (records an invoker delivers, whose results
+    ``bounded_record`` turns into the developer's error rather than refusing the batch)."""
+    strict = {"parse_constant": _reject_constant, "parse_float": _finite_float} if finite else {}
     try:
-        value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = json.loads(data, **strict)
     except RecursionError:
         raise malformed(f"the JSON is nested more than {max_depth} levels deep") from None
     except ValueError as exc:
         raise malformed(f"the body is not valid JSON ({exc})") from None
-    problem = json_problem(value, max_depth)
+    problem = json_problem(value, max_depth, finite)
     if problem:
         raise malformed(problem)
     return value
 
 
-def json_problem(value, max_depth: int) -> str | None:
-    """Why ``value`` cannot be stored and served as JSON (too deep, a non-finite number), or
-    None. Iterative: a value nested far deeper than Python's recursion limit is answered too."""
+def json_problem(value, max_depth: int, finite: bool = True) -> str | None:
+    """Why ``value`` cannot be stored and served as JSON (too deep, a non-finite number unless
+    ``finite`` is off), or None. Iterative: a value nested far deeper than Python's recursion
+    limit is answered too."""
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -170,7 +177,7 @@ def json_problem(value, max_depth: int) -> str | None:
             if depth > max_depth:
                 return f"the JSON is nested more than {max_depth} levels deep"
             stack.extend((v, depth + 1) for v in item)
-        elif isinstance(item, float) and not math.isfinite(item):
+        elif finite and isinstance(item, float) and not math.isfinite(item):
             return f"{item} is not a JSON number"
     return None
 

@@ -32,12 +32,15 @@ def namespace_of(ns: str) -> str:
     return entitlement.namespace_of(identity(), ns)
 
 
-def json_body(default=None):
-    """The request's JSON body (its size was bounded by ``controller.limits.BodyLimit``)."""
+def json_body(default=None, wrapping: int = 0, finite: bool = True):
+    """The request's JSON body (its size was bounded by ``controller.limits.BodyLimit``),
+    nested at most ``max_json_depth`` levels plus ``wrapping`` (the levels a message adds
+    around a value that may itself be that deep, e.g. records around results); see
+    ``parse_json`` for ``finite``."""
     data = request.get_data(cache=False)
     if not data.strip():
         return {} if default is None else default
-    return parse_json(data, services().config.limits.max_json_depth)
+    return parse_json(data, services().config.limits.max_json_depth + wrapping, finite)
 
 
 def flag(name: str, default: bool = False) -> bool:

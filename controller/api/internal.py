@@ -11,6 +11,8 @@ from controller.api.common import json_body, services
 from controller.errors import UNAUTHORIZED, ApiError
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
+# {"records": [{"response": {"result": ...}}]} around a result that may be max_json_depth deep
+RECORD_WRAPPING = 4
 
 
 @bp.before_request
@@ -21,14 +23,24 @@ def check_token():
         raise ApiError(401, UNAUTHORIZED)
 
 
+def _object_body(**kw) -> dict:
+    body = json_body(**kw)
+    if not isinstance(body, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    return body
+
+
 @bp.post("/invokers")
 def register():
-    body = json_body()
+    body = _object_body()
     for key in ("id", "url"):
         if not isinstance(body.get(key), str):
             raise ApiError(400, f"'{key}' is required to register an invoker")
     svc = services()
-    memory, cpus = int(body.get("userMemory", 2048)), float(body.get("cpus", 1.0))
+    try:
+        memory, cpus = int(body.get("userMemory", 2048)), float(body.get("cpus", 1.0))
+    except (TypeError, ValueError):
+        raise ApiError(400, "'userMemory' and 'cpus' must be numbers") from None
     inv = svc.registry.register(body["id"], body["url"], memory, cpus)
     svc.invoker_store.register(body["id"], body["url"], memory, cpus)
     return jsonify({"id": inv.id, "state": inv.state, "controllers": svc.invoker.controller_urls()})
@@ -36,7 +48,7 @@ def register():
 
 @bp.post("/invokers/<invoker_id>/heartbeat")
 def heartbeat(invoker_id: str):
-    svc, status = services(), json_body()
+    svc, status = services(), _object_body()
     now = time.time()
     try:  # when the invoker sent it (its clock), never later than now
         sent = min(float(status.get("sent", now)), now)
@@ -59,7 +71,9 @@ def heartbeat(invoker_id: str):
 def results():
     """Final records from an invoker whose controller hung up (``{"records": [...]}``); the
     answer lists the ids now stored, which the invoker may forget."""
-    records = json_body().get("records")
+    # results may hold NaN (the runtime's JSON): store_results records them as the developer's
+    # error instead of refusing the whole batch
+    records = _object_body(wrapping=RECORD_WRAPPING, finite=False).get("records")
     if not isinstance(records, list):
         raise ApiError(400, "'records' must be a list of activation records")
     return jsonify({"stored": services().invoker.store_results(records)})

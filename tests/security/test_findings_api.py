@@ -409,3 +409,32 @@ def test_a_second_tenant_key_is_unaffected(platform, other):
     client, _, _ = platform
     assert client.get(f"{API}/actions/secret", headers=other).status_code == 200
     assert client.get(f"{API}/actions", headers=basic(GUEST_KEY)).json == []
+
+
+def test_14_records_an_invoker_delivers_are_bounded_too(platform):
+    client, services, _ = platform
+    token = {"X-Tango-Internal": services.config.internal_token}
+    aid = uuid.uuid4().hex
+    record = {
+        **FakeInvoker.record(
+            {
+                "namespace": "guest",
+                "subject": "guest",
+                "activationId": aid,
+                "action": {"name": "a", "version": "0.0.1", "path": "guest/a"},
+            },
+            "RESULT",
+        )
+    }
+    body = json.dumps({"records": [record]}).replace('"RESULT"', '{"x": NaN}')
+    r = client.post(
+        "/internal/activations", data=body, headers={**token, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 200 and r.json["stored"] == [aid]
+    stored = services.activations.get("guest", aid)
+    assert stored["statusCode"] == 2 and "not a JSON number" in json.dumps(stored)
+    for bad in ("[]", '{"records": 5}', '"x"'):
+        r = client.post(
+            "/internal/activations", data=bad, headers={**token, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 400

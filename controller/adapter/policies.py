@@ -336,15 +336,17 @@ class LatePolicy(_Base):
     """Tango: sizes each function right before it runs, from its input, the remaining budget and
     a model corrected by every live activation (`model.DurationModel`).
 
-    With a model (profiles, or live activations once they come), the choice is the model's
+    With profiles (corrected by live activations as they come), the choice is the model's
     tail-aware budget table (`model.BudgetTable`): the cheapest option whose chance of finishing
     this function and the rest of the DAG within the remaining budget reaches the SLO
     percentile; an option that ran out of memory on an input this large is never chosen; when
     no option reaches the percentile the one with the best chance is chosen, marked at risk,
-    and the rule says so. Without a model (no profiles, nothing observed yet) the hint rules
-    decide, as written, except that an option banned for its memory is replaced by the next
-    faster one. The table is rebuilt after every `rebuild_every` observations (and at once
-    after an out-of-memory), in the observing thread: a decision only reads it.
+    and the rule says so. Without profiles the hint rules decide, as written (live data alone
+    corrects nothing: there is no prior to correct), except that an option that ran out of
+    memory is replaced by the next larger one. The table is rebuilt after every
+    `rebuild_every` observations, at least one per function of the workflow (about once per
+    request), and at once after an out-of-memory, in the observing thread: a decision only
+    reads it.
     """
 
     name = "late"
@@ -362,7 +364,8 @@ class LatePolicy(_Base):
         super().__init__(list(hints.options.values()))
         self.hints, self.profiles = hints, profiles
         self.price = price or Price()
-        self.rebuild_every = rebuild_every
+        # about once per request (a rebuild is tens of ms of numpy; decisions never wait for it)
+        self.rebuild_every = max(rebuild_every, len(getattr(workflow, "nodes", [])))
         self.live = LiveStats()
         self.functions_of_action: dict[str, list[str]] = {}
         for n in getattr(workflow, "nodes", []):

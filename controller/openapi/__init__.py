@@ -444,7 +444,7 @@ def document() -> dict:
         invoke = doc["paths"][f"/api/v1/namespaces/{{namespace}}/actions/{path}"]["post"]
         invoke["parameters"] = [*invoke["parameters"], *size]
     _constrain_path_parameters(doc)
-    public = {"security": []}
+    public: dict = {"security": []}
     for path in ("/", "/api/v1", PATH, "/ping", "/invokers"):
         doc["paths"][path]["get"].update(public)
     for path, ops in doc["paths"].items():

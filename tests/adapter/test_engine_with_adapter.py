@@ -32,7 +32,7 @@ def test_engine_sizes_each_node_with_the_late_adapter():
     adapter = Adapter(make_policy("late", wf, hints=HINTS))
     sent = []
 
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, **_):  # deadline_ms= and later keywords
         sent.append((action, size))
         duration = 150 if size.option == "small" else 50
         # upstream.<fn>.duration is the node's wall time as the engine saw it: sleeping
@@ -70,7 +70,7 @@ def test_every_activation_reaches_the_model_with_its_features_memory_and_oom():
         def observe_activation(self, obs):
             seen.append(obs)
 
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, **_):  # deadline_ms= and later keywords
         oom = action == "guest/b"
         return {
             "activationId": action,

@@ -85,9 +85,9 @@ def build_services(config: ControllerConfig) -> Services:
         invoker_store,
     )
     invoker.join()
-    # Not read from the store at once: a row of an invoker that just stopped still looks alive
-    # (its URL may be gone); live invokers register again within a heartbeat.
-    seen_invokers: dict[str, int] = {}
+    # Only heartbeats stored after this start count: a row of an invoker that just stopped
+    # still looks alive (its URL may be gone); live ones report within a second.
+    seen_invokers = {row.id: row.last_seen for row in invoker_store.all()}
     workflows = WorkflowService(db, invoker, registry.stats)
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(

@@ -432,6 +432,7 @@ def format_size_report(report: dict) -> str:
             "the SLO (tango workflow update) or profile more inputs and repeats."
         )
     lines += [f"warning: {d}" for d in report.get("diagnostics") or []]
+    lines += [f"warning: {w}" for w in report.get("warnings") or []]  # thin size classes
     return "\n".join(lines)
 
 

@@ -312,6 +312,9 @@ def test_thin_classes_warn_and_follow_the_next_larger_class():
         prof.add(Sample("a", opt, ms, 1 << 12, 99, 0))
     s = synthesize(workflow(1000, node("a")), prof, [SMALL, MEDIUM, LARGE], margin=0.0)
     assert len(s.report["warnings"]) == 1 and "input class 12" in s.report["warnings"][0]
+    from cli.commands.hints import format_size_report  # what `tango hints synthesize` prints
+
+    assert "warning: a: input class 12 has 1 profiled run(s)" in format_size_report(s.report)
     hints = hint_dsl.compile(s.text, ["a"])
     st = NodeState(function="a", remaining_ms=1000.0, input_bytes=1 << 12)
     assert hints.decide("a", st).size.option == "medium"  # as class 14, not the noisy small

@@ -41,7 +41,8 @@ sys.path.insert(0, str(REPO))
 
 from common.platform_process import GUEST_KEY, free_port  # noqa: E402
 
-AUTH = tuple(GUEST_KEY.split(":"))
+_USER, _, _KEY = GUEST_KEY.partition(":")
+AUTH = (_USER, _KEY)
 SLEEP_S, TIMEOUT_MS = 6, 20000
 CODE_SLOW = (
     f"import time\n\ndef main(a):\n    time.sleep({SLEEP_S})\n    return {{'n': a.get('n')}}\n"

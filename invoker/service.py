@@ -73,7 +73,7 @@ class Stopping(Exception):
 class Prepared:
     """A placed activation: the arguments of ``Invoker._execute``."""
 
-    args: tuple
+    args: tuple[dict, Placement, str, float | None, Size, dict, dict]
 
 
 @dataclass
@@ -843,7 +843,7 @@ class Invoker:
             "action_version": action.get("version", "0.0.1"),
             "activation_id": msg["activationId"],
             "transaction_id": msg.get("transid") or "",
-            "deadline": str(now_ms() + int(limits["timeout"])),
+            "deadline": str(deadline(msg, limits)),
         }
         if msg.get("apiKey") and provides_api_key(action.get("annotations")):
             ctx["api_key"] = msg["apiKey"]
@@ -976,3 +976,11 @@ def create_app(config: InvokerConfig, backend: ContainerBackend | None = None) -
         return answer(invoker.lookup(ids))
 
     return app
+
+
+def deadline(msg: dict, limits: dict) -> int:
+    """The activation's deadline (epoch ms): its timeout from now, or the caller's earlier one
+    (a workflow node's SLO budget, the invoke message's ``deadline``)."""
+    timeout = now_ms() + int(limits["timeout"])
+    asked = msg.get("deadline")
+    return min(timeout, int(asked)) if isinstance(asked, (int, float)) else timeout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+from common.ids import random_id
 
 NOT_FOUND = "The requested resource does not exist."
 FORBIDDEN = "The supplied authentication is not authorized to access this resource."
@@ -21,7 +21,7 @@ class ApiError(Exception):
 
 
 def transaction_id() -> str:
-    return uuid.uuid4().hex
+    return random_id()
 
 
 def malformed(detail: str) -> ApiError:

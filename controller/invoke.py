@@ -21,6 +21,7 @@ from collections.abc import Callable
 from common.activation_status import STATUS_NAMES
 from common.clock import now_ms
 from common.httpclient import ResponseBroken
+from common.ids import random_id
 from common.sizes import Size
 from controller.auth import Identity
 from controller.balancer import DOWN, InvokerRegistry
@@ -50,7 +51,7 @@ SystemAction = Callable[[Identity, dict], dict]
 
 
 def new_activation_id() -> str:
-    return uuid.uuid4().hex
+    return random_id()
 
 
 def base_record(
@@ -267,6 +268,9 @@ class ActivationService:
             except concurrent.futures.TimeoutError:
                 self.activations.flush()
                 return 202, {"activationId": activation_id}, headers
+        # Group commit: the answer leaves once the final record is committed (with whatever
+        # else was queued), so an id a caller saw always has its record, whatever dies next.
+        self.activations.flush()
         return self._reply(record, result_only, headers)
 
     @staticmethod
@@ -799,7 +803,7 @@ def invoke_message(
     provide_key = kv_get(action.get("annotations", []), "provide-api-key", True)
     return {
         "activationId": rec["activationId"],
-        "transid": uuid.uuid4().hex,
+        "transid": random_id(),
         "namespace": namespace,
         "subject": identity.namespace,
         "apiKey": identity.api_key if provide_key else None,

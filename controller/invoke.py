@@ -372,9 +372,12 @@ class ActivationService:
         cause: str | None = None,
         activation_id: str | None = None,
         accepted: bool = False,
+        deadline_ms: float | None = None,
     ) -> dict:
         """Run one action activation (or a whole sequence) and store its final record.
-        ``accepted``: its running record was queued already (``invoke``)."""
+        ``accepted``: its running record was queued already (``invoke``). ``deadline_ms`` (epoch
+        ms; a workflow node's SLO budget) goes to the runtime as /run's ``deadline`` and the record
+        is annotated with it and whether it was met (``deadline``, ``deadlineMet``)."""
         activation_id = activation_id or new_activation_id()
         if action["exec"]["kind"] == "sequence":
             return self._run_sequence(
@@ -384,6 +387,8 @@ class ActivationService:
         name_path = entity_path(action).split("/", 1)[1]
         rec = base_record(namespace, action, identity.namespace, activation_id, start, cause)
         message = invoke_message(identity, namespace, action, params, size, cause, rec)
+        if deadline_ms is not None:
+            message["deadline"] = int(deadline_ms)
         if not accepted:
             try:
                 self._accept(identity, namespace, action, params, size, cause, activation_id, start)
@@ -397,6 +402,8 @@ class ActivationService:
         except Exception as exc:  # never lose an activation: anything unexpected is a whisk error
             log.exception("activation %s failed in the controller", activation_id)
             record = finish_with_error(rec, f"The activation failed in the controller: {exc}")
+        if deadline_ms is not None:
+            record = with_deadline(record, deadline_ms)
         self.activations.complete(record, namespace, name_path)
         self.metrics.activation_finished(
             namespace, identity.namespace, record, time.perf_counter() - t0
@@ -787,6 +794,17 @@ def orphan_fate(
     if resendable and not invoker_died_since:
         return REDISPATCH  # no live invoker has it and none died: it never started
     return FAIL
+
+
+def with_deadline(record: dict, deadline_ms: float) -> dict:
+    """The record annotated with its deadline (epoch ms) and whether it was met: a success that
+    ended by it."""
+    met = bool((record.get("response") or {}).get("success")) and record["end"] <= deadline_ms
+    notes = [
+        {"key": "deadline", "value": int(deadline_ms)},
+        {"key": "deadlineMet", "value": met},
+    ]
+    return {**record, "annotations": [*record.get("annotations", []), *notes]}
 
 
 def invoke_message(

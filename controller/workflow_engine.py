@@ -44,7 +44,10 @@ __all__ = [
     "node_state",
 ]
 
-Dispatch = Callable[[str, dict, "Size | None", "str | None"], dict]
+# dispatch(action, params, size, cause, deadline_ms=...): deadline_ms is the epoch ms by which the
+# workflow's SLO needs the activation done (its remaining budget); the runtime sees it as /run's
+# `deadline` (a vlm runtime orders and admits by it) and the activation record says if it was met.
+Dispatch = Callable[..., dict]
 
 
 # ---------------------------------------------------------------------------- records
@@ -63,6 +66,8 @@ class ActivationRun:
     init_ms: float | None = None
     size: Size | None = None  # size actually applied (annotation), else the size chosen
     remaining_ms: float = 0.0  # SLO budget left when the size was chosen
+    deadline_ms: float | None = None  # epoch ms passed as the activation's deadline
+    deadline_met: bool | None = None  # the activation record's `deadlineMet` annotation
     elapsed_ms: float = 0.0
     rule: str | None = None
     at_risk: bool = False
@@ -84,6 +89,8 @@ class ActivationRun:
             "initTime": self.init_ms,
             "size": self.size.to_json() if self.size else None,
             "remainingMs": round(self.remaining_ms, 3),
+            "deadline": round(self.deadline_ms) if self.deadline_ms is not None else None,
+            "deadlineMet": self.deadline_met,
             "elapsedMs": round(self.elapsed_ms, 3),
             "rule": self.rule,
             "atRisk": self.at_risk,
@@ -384,7 +391,10 @@ class WorkflowEngine:
             size = decision.size if decision is not None else None
             act.size = size
             act.start_ms = run.now_ms()
-            record = self.dispatch(node.action, params, size, run.record.run_id)
+            act.deadline_ms = act.start_ms + act.remaining_ms  # the SLO's budget for this node
+            record = self.dispatch(
+                node.action, params, size, run.record.run_id, deadline_ms=act.deadline_ms
+            )
             act.end_ms = run.now_ms()
             _read_activation(record, act)
             if self.adapter is not None:
@@ -480,6 +490,7 @@ def _read_activation(record: dict, act: ActivationRun) -> None:
     duration = record.get("duration")
     act.duration_ms = float(duration) if duration is not None else act.end_ms - act.start_ms
     act.wait_ms = annotations.get("waitTime")
+    act.deadline_met = annotations.get("deadlineMet")
     act.init_ms = annotations.get("initTime")
     applied = Size.from_json(annotations.get("size"))
     if applied is not None:

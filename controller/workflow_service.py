@@ -282,13 +282,23 @@ class WorkflowService:
 
     def _run(self, identity, namespace, wf, params, policy, adapter, run_id, plan=None) -> dict:
         def dispatch(
-            action_path: str, node_params: dict, size: Size | None, cause: str | None
+            action_path: str,
+            node_params: dict,
+            size: Size | None,
+            cause: str | None,
+            deadline_ms: float | None = None,
         ) -> dict:
             action, defaults = entitled_action(
                 self.activations.entities, identity, namespace, action_path
             )
             return self.activations.execute(
-                identity, namespace, action, {**defaults, **node_params}, size, cause
+                identity,
+                namespace,
+                action,
+                {**defaults, **node_params},
+                size,
+                cause,
+                deadline_ms=deadline_ms,
             )
 
         adapter.update_stats(self.live_stats())

@@ -41,6 +41,7 @@ class ActionSpec:
     timeout: int  # ms
     kind: str = "python:3.11"
     shared: tuple[Path, ...] = ()
+    concurrency: int | None = None  # limits.concurrency (a vlm action batches concurrent runs)
 
     @property
     def path(self) -> str:
@@ -58,7 +59,9 @@ class ActionSpec:
         return buf.getvalue()
 
     def exec_json(self) -> dict:
-        """The OpenWhisk `exec` of this action."""
+        """The OpenWhisk `exec` of this action (a `vlm` action's code is its JSON configuration)."""
+        if self.kind == "vlm":
+            return {"kind": "vlm", "code": self.file.read_text(), "binary": False, "main": "main"}
         return {
             "kind": self.kind,
             "code": base64.b64encode(self.zip_bytes()).decode("ascii"),
@@ -67,7 +70,8 @@ class ActionSpec:
         }
 
     def limits(self) -> dict:
-        return {"memory": self.memory, "timeout": self.timeout}
+        limits = {"memory": self.memory, "timeout": self.timeout}
+        return limits | ({"concurrency": self.concurrency} if self.concurrency else {})
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,9 @@ def load_bundle(name_or_dir: str | Path) -> Bundle:
             file=directory / a["file"],
             memory=int(a.get("memory", 256)),
             timeout=int(a.get("timeout", 60000)),
-            kind=manifest.get("kind", "python:3.11"),
+            kind=a.get("kind", manifest.get("kind", "python:3.11")),
             shared=shared,
+            concurrency=a.get("concurrency"),
         )
         for name, a in manifest["actions"].items()
     ]

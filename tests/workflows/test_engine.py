@@ -66,7 +66,7 @@ DIAMOND = wf(
 def test_chain_passes_outputs_and_records_everything():
     calls = []
 
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, deadline_ms=None):
         calls.append((action, params, size, cause))
         return activation({"n": params.get("n", 0) + 1}, duration=500, size=size)
 
@@ -93,7 +93,7 @@ def test_chain_passes_outputs_and_records_everything():
 def test_parallel_branches_run_concurrently():
     both_inside = threading.Barrier(2, timeout=5)
 
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, deadline_ms=None):
         if action in ("p/b", "p/c"):
             both_inside.wait()  # breaks (and fails the run) if b and c were sequential
         return activation({action: True})
@@ -112,7 +112,7 @@ def test_foreach_items_run_concurrently_and_gather_in_order():
     release = {i: threading.Event() for i in range(3)}
     seen = []
 
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, deadline_ms=None):
         if action == "p/split":
             return activation({"chunks": [10, 20, 30], "fps": 5})
         if action == "p/work":
@@ -142,7 +142,7 @@ def test_empty_foreach_completes_without_activations():
         "  - {id: c, action: p/c, after: [b]}"
     )
 
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, deadline_ms=None):
         return activation({"xs": []} if action == "p/a" else {"got": params["b"]})
 
     rec = WorkflowEngine(dispatch).run(flow, {})
@@ -150,7 +150,7 @@ def test_empty_foreach_completes_without_activations():
 
 
 def test_remaining_budget_shrinks_by_the_time_spent_upstream():
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, deadline_ms=None):
         if action == "p/a":
             time.sleep(0.05)
         return activation({"bytes": "x" * 100})
@@ -170,7 +170,7 @@ def test_remaining_budget_shrinks_by_the_time_spent_upstream():
 def test_failed_node_stops_the_run_and_in_flight_branch_finishes():
     c_started = threading.Event()
 
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, deadline_ms=None):
         if action == "p/b":
             assert c_started.wait(5)
             return activation({"error": "boom"}, success=False)
@@ -190,7 +190,7 @@ def test_failed_node_stops_the_run_and_in_flight_branch_finishes():
 
 
 def test_dispatch_and_adapter_exceptions_end_in_failed_records():
-    def broken_dispatch(action, params, size, cause):
+    def broken_dispatch(action, params, size, cause, deadline_ms=None):
         raise ConnectionError("no invoker is healthy")
 
     rec = WorkflowEngine(broken_dispatch).run(DIAMOND, {})
@@ -201,13 +201,13 @@ def test_dispatch_and_adapter_exceptions_end_in_failed_records():
         def decide(self, state):
             raise RuntimeError("hints not compiled")
 
-    rec = WorkflowEngine(lambda *a: activation({}), BrokenAdapter()).run(DIAMOND, {})
+    rec = WorkflowEngine(lambda *a, **k: activation({}), BrokenAdapter()).run(DIAMOND, {})
     assert rec.status == "failed" and "hints not compiled" in rec.error
 
 
 def test_bad_foreach_field_fails_the_node():
     flow = wf("  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a], foreach: a.xs}")
-    rec = WorkflowEngine(lambda *a: activation({"xs": 5})).run(flow, {})
+    rec = WorkflowEngine(lambda *a, **k: activation({"xs": 5})).run(flow, {})
     assert rec.status == "failed" and rec.failed_node == "b"
     assert "expected a list, got int" in rec.error
 
@@ -215,7 +215,7 @@ def test_bad_foreach_field_fails_the_node():
 def test_foreach_item_failure_skips_queued_items():
     flow = wf("  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a], foreach: a.xs}")
 
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, deadline_ms=None):
         if action == "p/a":
             return activation({"xs": list(range(20))})
         return activation({}, success=params["index"] != 0)
@@ -230,7 +230,7 @@ def test_multiple_sinks_give_a_keyed_result():
         "  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a]}\n"
         "  - {id: c, action: p/c, after: [a]}"
     )
-    rec = WorkflowEngine(lambda action, *r: activation({"from": action})).run(flow, {})
+    rec = WorkflowEngine(lambda action, *r, **k: activation({"from": action})).run(flow, {})
     assert rec.result == {"b": {"from": "p/b"}, "c": {"from": "p/c"}}
 
 
@@ -254,7 +254,7 @@ function b
     adapter = Adapter(make_policy("late", flow, hints=hints))
     chosen = []
 
-    def dispatch(action, params, size, cause):
+    def dispatch(action, params, size, cause, deadline_ms=None):
         chosen.append(size)
         return activation({}, size=size)
 

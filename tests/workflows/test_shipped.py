@@ -49,7 +49,13 @@ def run_locally(name: str, request: dict) -> dict:
 
 
 def test_every_bundle_is_complete():
-    assert shipped() == ["blob-pipeline", "image-pipeline", "ml-pipeline", "video-analytics"]
+    assert shipped() == [
+        "agentic-ui",
+        "blob-pipeline",
+        "image-pipeline",
+        "ml-pipeline",
+        "video-analytics",
+    ]
     for name in shipped():
         bundle = load_bundle(name)  # validates workflow.yaml against deploy.json
         assert bundle.workflow.name == name

@@ -43,7 +43,7 @@ case "$1" in
     # nova against multi-stream on every workload, each on seeds 1,2,3 in one call (95 % CIs);
     # CAPACITY pins load 1.0 (13.26 for 7B, 5.427 for cogagent-9b on the H100).
     python3 bench/nova_bench.py --preset "$PRESET" --tables "bench/results/nova/tables_$PRESET.json" \
-      --policies "${POLICIES:-nova,multi-stream}" --seeds "${SEEDS:-1,2,3}" --capacity "$CAPACITY" \
+      --policies "${POLICIES:-nova,multi-stream}" --seeds "${SEEDS:-1,2,3}" ${CAPACITY:+--capacity "$CAPACITY"} \
       --loads "${LOADS:-0.1,0.5,0.95}" --bursty-load "${BURSTY:-0.7}" \
       --deadline-load "${DEADLINE_LOAD:-0}" --out "$OUT" ${BENCH_ARGS:-} 2>&1 | grep -v "^ *{" | tail -60
     ;;

@@ -390,6 +390,8 @@ class WorkflowEngine:
             decision = self._decide(run, node, params, act, upstream)
             size = decision.size if decision is not None else None
             act.size = size
+            if size is not None and size.params:  # the option's node parameters (hints `with`)
+                params = {**params, **dict(size.params)}
             act.start_ms = run.now_ms()
             act.deadline_ms = act.start_ms + act.remaining_ms  # the SLO's budget for this node
             record = self.dispatch(

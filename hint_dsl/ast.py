@@ -144,6 +144,7 @@ class OptionDecl:
     line: int = _pos()
     column: int = _pos()
     name_column: int = _pos()
+    params: dict[str, int] = field(default_factory=dict)  # `with max_tokens 16 ...`
 
     @property
     def size(self) -> Size:
@@ -151,6 +152,7 @@ class OptionDecl:
             cpu=float(self.cpu.number),
             memory=int(round(self.memory.canonical / 1024**2)),
             option=self.name,
+            params=tuple(sorted(self.params.items())),
         )
 
 

@@ -7,7 +7,7 @@ Grammar (one statement per line; line breaks inside parentheses are ignored):
 
     file      := { statement NEWLINE }
     statement := 'workflow' NAME 'slo' TIME [ 'p' NUMBER ]
-               | 'option' NAME 'cpu' NUMBER 'memory' BYTES
+               | 'option' NAME 'cpu' NUMBER 'memory' BYTES [ 'with' PARAM INT { PARAM INT } ]
                | 'function' NAME
                | 'when' condition 'use' NAME
                | 'otherwise' 'use' NAME
@@ -38,11 +38,14 @@ KEYWORDS = {
     "when",
     "otherwise",
     "use",
+    "with",
     "and",
     "or",
     "not",
 }
 STATEMENTS = "'workflow', 'option', 'function', 'when' or 'otherwise'"
+# Node parameters an option may set (`with`): what a `vlm` action reads per request.
+OPTION_PARAMS = ("max_tokens", "max_pixels")
 
 
 class _SyntaxError(Exception):
@@ -169,10 +172,32 @@ class Parser:
         cpu = self.expect_number("a number of cores after 'cpu' (e.g. 0.5)")
         self.expect_word("memory", "after the cpu count")
         memory = self.expect_number("a memory size after 'memory' (e.g. 256MB or 1GB)")
-        self.end_of_statement("the memory size")
+        params: dict[str, int] = {}
+        if self.at_word("with"):
+            self.advance()
+            while True:
+                params.update([self.option_param(params)])
+                if self.tok.kind == NEWLINE:
+                    break
+        self.end_of_statement("the option's parameters" if params else "the memory size")
         self.options.append(
-            ast.OptionDecl(name.text, cpu, memory, start.line, start.column, name.column)
+            ast.OptionDecl(name.text, cpu, memory, start.line, start.column, name.column, params)
         )
+
+    def option_param(self, seen: dict[str, int]) -> tuple[str, int]:
+        """`max_tokens 16`: a node parameter the option sets, a positive whole number."""
+        accepted = " or ".join(f"'{p}'" for p in OPTION_PARAMS)
+        if self.tok.kind != IDENT or self.tok.text not in OPTION_PARAMS:
+            self.fail(f"a node parameter ({accepted})")
+        key = self.advance()
+        if key.text in seen:
+            raise _SyntaxError(key, f"'{key.text}' is set twice in this option")
+        value = self.tok
+        if value.kind != NUMBER or value.unit is not None or not value.text.isdigit():
+            self.fail(f"a whole number after '{key.text}' (e.g. {key.text} 16)")
+        if int(self.advance().text) < 1:
+            raise _SyntaxError(value, f"'{key.text}' must be at least 1")
+        return key.text, int(value.text)
 
     def function(self) -> None:
         start = self.advance()

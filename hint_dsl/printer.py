@@ -54,9 +54,10 @@ def format(hints: ast.HintFile) -> str:  # noqa: A001 - public name mirrors hint
         width = max(len(o.name) for o in hints.options)
         cpu_width = max(len(format_quantity(o.cpu)) for o in hints.options)
         for o in hints.options:
+            params = "".join(f" {k} {v}" for k, v in o.params.items())
             lines.append(
                 f"option {o.name.ljust(width)} cpu {format_quantity(o.cpu).ljust(cpu_width)}"
-                f" memory {format_quantity(o.memory)}"
+                f" memory {format_quantity(o.memory)}" + (f" with{params}" if params else "")
             )
         lines.append("")
     for fn in hints.functions:

@@ -289,7 +289,9 @@ def synthesize(
     hint = ast.HintFile(
         ast.WorkflowHeader(workflow.name, ast.Quantity(slo, "ms"), float(p)),
         [
-            ast.OptionDecl(o.option, ast.Quantity(o.cpu), ast.Quantity(o.memory, "MB"))
+            ast.OptionDecl(
+                o.option, ast.Quantity(o.cpu), ast.Quantity(o.memory, "MB"), params=dict(o.params)
+            )
             for o in options
         ],  # all of them: the adapter's fallback is the largest
         functions,

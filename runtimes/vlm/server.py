@@ -14,9 +14,9 @@ submits its request to the engine and waits, and the scheduler batches them.
      "offload": false, "max_batch": 8, "max_len": 4096, "device": "cpu" | "cuda",
      "dtype": "float32" | "bfloat16", "graphs": true, "compile": true, "kernels": false, "fp8": false, "seed": 0}
 
-`/run` `value`: `{"image": "<base64 PNG/JPEG>", "prompt": "...", "max_tokens": 64,
+`/run` `value`: `{"image": "<base64 PNG/JPEG>", "prompt": "...", "max_tokens": 64, "max_pixels": N,
 "deadline_ms": 5000}` (deadline also from the activation's `deadline`, epoch ms) →
-`{"text", "token_ids", "timings": {...}}`. `GET /metrics` → engine metrics JSON.
+`{"text", "token_ids", "image_patches", "timings": {...}}`. `GET /metrics` → engine metrics JSON.
 Started by `python -m runtimes.vlm` (see `__main__.py`).
 """
 
@@ -221,6 +221,7 @@ class VLMRuntime:
             out = {
                 "text": self.tokenizer.decode(req.output_ids),
                 "token_ids": req.output_ids,
+                "image_patches": req.patches,  # what the pixel budget left of the image
                 "timings": req.timings(),
             }
             return 200, json.dumps(out).encode()
@@ -246,7 +247,7 @@ class VLMRuntime:
         if value.get("image") is not None:
             mc = self.engine.model.config
             pixel_values, grid = preprocess_image(
-                decode_image(value["image"]), mc.min_pixels, mc.max_pixels, mc.vision
+                decode_image(value["image"]), mc.min_pixels, _pixel_budget(value, mc), mc.vision
             )
         prompt_ids = self.tokenizer.chat_prompt(prompt)
         if pixel_values is None:  # text only: drop the chat template's empty image placeholder
@@ -269,6 +270,19 @@ class VLMRuntime:
     def close(self) -> None:
         if self.engine is not None:
             self.engine.close()
+
+
+def _pixel_budget(value: dict, mc) -> int:
+    """The image's pixel budget: the model's, or the request's `max_pixels` when smaller (a hint
+    option trades image detail for time)."""
+    asked = value.get("max_pixels")
+    if asked is None:
+        return mc.max_pixels
+    if not isinstance(asked, int) or isinstance(asked, bool) or asked < mc.min_pixels:
+        raise InputError(
+            f"'max_pixels' must be a whole number of pixels of at least {mc.min_pixels}, got {asked!r}"
+        )
+    return min(asked, mc.max_pixels)
 
 
 def _deadline(value: dict, body: dict) -> float | None:

@@ -119,6 +119,32 @@ def test_engine_passes_each_nodes_remaining_slo_budget_as_its_deadline():
     assert a["deadline"] == round(da) and a["deadlineMet"] is True and b["deadlineMet"] is False
 
 
+def test_the_chosen_options_node_parameters_reach_the_activation():
+    """A hint option `with max_tokens 8 max_pixels 6272` late-binds the VLM node's request."""
+    from types import SimpleNamespace
+
+    from common.sizes import Size
+
+    quick = Size(1.0, 2048, "quick", (("max_pixels", 6272), ("max_tokens", 8)))
+
+    class Adapter:
+        def decide(self, state):
+            return SimpleNamespace(size=quick, rule="plan:quick", at_risk=False, decision_us=1.0)
+
+    flow = load(
+        "name: t\nslo: {latency: 2s, percentile: 99}\nnodes:\n  - {id: plan, action: p/plan}"
+    )
+    seen = []
+
+    def dispatch(action, params, size, cause, deadline_ms=None):
+        seen.append((params, size))
+        return _activation({})
+
+    WorkflowEngine(dispatch, Adapter()).run(flow, {"prompt": "go", "max_tokens": 64})
+    ((params, size),) = seen
+    assert params == {"prompt": "go", "max_tokens": 8, "max_pixels": 6272} and size == quick
+
+
 def test_activation_record_says_whether_its_deadline_was_met():
     rec = {"end": 1_000, "annotations": [{"key": "waitTime", "value": 1}]}
     ok = with_deadline({**rec, "response": {"success": True}}, 1_000.4)

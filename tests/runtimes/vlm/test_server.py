@@ -119,6 +119,7 @@ def test_run_writes_the_sentinel_on_stdout_and_stderr(ready, capfd):
         ({"image": png_b64()}, ["'prompt'", "missing"]),
         ({"prompt": "x", "max_tokens": 0}, ["'max_tokens'", "positive integer"]),
         ({"prompt": "x", "max_tokens": 100000}, ["KV slot", "max_tokens"]),
+        ({"image": png_b64(), "prompt": "x", "max_pixels": 10}, ["'max_pixels'", "at least"]),
     ],
 )
 def test_bad_input_is_an_application_error_naming_the_field(ready, value, words):
@@ -126,6 +127,21 @@ def test_bad_input_is_an_application_error_naming_the_field(ready, value, words)
     assert status == 200 and set(body) == {"error"}
     for w in words:
         assert w in body["error"]
+
+
+@pytest.mark.timeout(60)
+def test_a_smaller_pixel_budget_encodes_fewer_patches(ready):
+    """`max_pixels` per request (a hint option's pixel budget): fewer image tokens, less time."""
+    big = png_b64(size=(640, 480))
+    full = call(ready, "POST", "/run", {"value": {"image": big, "prompt": "x", "max_tokens": 2}})
+    small = call(
+        ready,
+        "POST",
+        "/run",
+        {"value": {"image": big, "prompt": "x", "max_tokens": 2, "max_pixels": 56 * 56 * 2}},
+    )
+    assert full[0] == small[0] == 200
+    assert 0 < small[1]["image_patches"] < full[1]["image_patches"]
 
 
 @pytest.mark.timeout(60)

@@ -138,14 +138,18 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def components(standalone_pid: int) -> dict[str, list[int]]:
-    """controller (the standalone process), invoker processes, action containers' processes."""
+def components(standalone_pid: int, apihost: str) -> dict[str, list[int]]:
+    """controller (the standalone process), invoker processes, action containers' processes
+    (this platform's only: other platforms on the host have containers too)."""
     import docker
 
     invokers = [p for p in children_of(standalone_pid) if "invoker.server" in cmdline(p)]
     client = docker.from_env()
     containers = []
-    for c in client.containers.list(filters={"label": "tango.invoker"}):
+    for c in client.containers.list(filters={"label": "tango.invoker"}, ignore_removed=True):
+        env = c.attrs["Config"]["Env"] or []
+        if f"__OW_API_HOST={apihost}" not in env:
+            continue
         pid = int(c.attrs["State"]["Pid"])
         if pid:
             containers.extend(tree(pid))
@@ -271,6 +275,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--svg-dir", default=str(REPO / "bench" / "results" / "profile"))
     ap.add_argument("--label", default="", help="suffix for the SVG names (e.g. before/after)")
+    ap.add_argument(
+        "--code",
+        default=None,
+        metavar="DIR",
+        help="run the platform from another checkout (git worktree add DIR COMMIT): the "
+        "baseline of a before/after pair measured by this same tool",
+    )
     a = ap.parse_args(argv)
     a.out = a.out or str(
         REPO / "bench" / "results" / f"profile_invoke{'_' + a.label if a.label else ''}.json"
@@ -282,7 +293,8 @@ def main(argv: list[str] | None = None) -> None:
             )
 
     work = Path(tempfile.mkdtemp(prefix="tango-profile-"))
-    p = platform_process.start(work)
+    code = Path(a.code).resolve() if a.code else REPO
+    p = platform_process.start(work, repo=code)
     try:
         platform_process.lift_throttles(p)
         pool = HttpPool("127.0.0.1", p.port)
@@ -295,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         assert status == 200, body
         for _ in range(50):
             pool.json("POST", "/api/v1/namespaces/_/actions/noop?blocking=true", {}, headers=AUTH)
-        comps = components(p.proc.pid)
+        comps = components(p.proc.pid, p.apihost)
         raw_dir = work / "raw"
         raw_dir.mkdir()
         spies = {
@@ -363,7 +375,8 @@ def main(argv: list[str] | None = None) -> None:
                 else {},
             }
             suffix = f"_{a.label}" if a.label else ""
-            shutil.copy(raw_dir / f"{name}.txt", svg_dir / f"{name}{suffix}.collapsed.txt")
+            if (raw_dir / f"{name}.txt").exists():
+                shutil.copy(raw_dir / f"{name}.txt", svg_dir / f"{name}{suffix}.collapsed.txt")
             (svg_dir / f"{name}{suffix}.svg").write_text(
                 flame_svg(stacks, f"{name}: warm blocking invoke, {a.connections} connections")
             )
@@ -392,6 +405,9 @@ def main(argv: list[str] | None = None) -> None:
                 "loadavg_before": load0,
                 "loadavg_after": os.getloadavg(),
             },
+            "code_commit": subprocess.run(
+                ["git", "-C", str(code), "rev-parse", "HEAD"], capture_output=True, text=True
+            ).stdout.strip(),
             "seconds": a.seconds,
             "connections": a.connections,
             "invokes": invokes,

@@ -331,13 +331,22 @@ def main(argv=None) -> None:
         help="also run an older commit's checkout (git worktree add DIR COMMIT) side by side "
         "and compare warm invokes, interleaved (only this comparison is run)",
     )
+    ap.add_argument(
+        "--code",
+        default=None,
+        metavar="DIR",
+        help="run the platform from another checkout (e.g. git worktree add DIR COMMIT), "
+        "measured by this benchmark's phases: a before/after pair on the same host",
+    )
     a = ap.parse_args(argv)
     if a.baseline_repo:
         compare(a)
         return
     platform_process.build_images()
     work = Path(tempfile.mkdtemp(prefix="tango-bench-"))
-    proc = platform_process.start(work)
+    code = Path(a.code).resolve() if a.code else REPO
+    load_before = os.getloadavg()
+    proc = platform_process.start(work, repo=code)
     platform_process.lift_throttles(proc)
     try:
         pool = HttpPool("127.0.0.1", proc.port)
@@ -391,6 +400,10 @@ def main(argv=None) -> None:
         "date": datetime.now(UTC).isoformat(),
         "host": host_platform.node(),
         "cpus": os.cpu_count(),
+        "code_commit": subprocess.run(
+            ["git", "-C", str(code), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "loadavg_before": load_before,
         "overhead": ov,
         "throughput": tp,
         "tail": tl,

@@ -470,7 +470,7 @@ def compare(result: dict) -> dict:
                     cmp[f"{k}_ratio"] = ci95(xs)
                     if k != "throughput_rps":
                         cmp[f"{k}_verdict"] = verdict(cmp[f"{k}_ratio"])
-            if "attainment" in by["nova"][common[0]]:
+            if all("attainment" in by["nova"][s] and "attainment" in seeds[s] for s in common):
                 cmp["attainment_points"] = ci95(
                     [100 * (by["nova"][s]["attainment"] - seeds[s]["attainment"]) for s in common]
                 )

@@ -158,3 +158,20 @@ def test_simulator_reports_stage_times_to_a_learning_policy(tables):
     cal = p.tables.corrections()
     assert cal and any(v["samples"] >= 5 for v in cal.values())
     assert cal["vision|solo"]["ratio"] == pytest.approx(2.0, rel=0.05)
+
+
+def test_nova_starts_calibrated_from_earlier_corrections(tables):
+    """`corrections` (what /metrics showed on this card) apply from the first decision."""
+    seen = {
+        "vision|partition": {"ratio": 2.0, "samples": 9},
+        "decode|shared": {"ratio": 1.3, "samples": 2},
+    }
+    p = make_policy("nova", tables, corrections=seen)
+    assert p.tables.interp("vision", 100, 5184, DECODE) == pytest.approx(
+        2.0 * tables.interp("vision", 100, 5184, DECODE)
+    )
+    # Too few samples to apply, as when learnt live; learning goes on from there.
+    assert p.tables.interp("decode", None, 8, "vision") == tables.interp(
+        "decode", None, 8, "vision"
+    )
+    assert p.tables.learning and p.tables.corrections()["decode|shared"]["samples"] == 2

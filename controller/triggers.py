@@ -234,6 +234,7 @@ class TriggerService:
         per_minute = int(
             (identity.limits or {}).get("firesPerMinute", self.config.limits.fires_per_minute)
         )
+        self.fires.share = self.invoker.throttle.share  # divided among live controllers too
         self.fires.acquire(namespace, per_minute, concurrent=2**31)
         self.fires.release(namespace)
         rules = active_rules(trigger)

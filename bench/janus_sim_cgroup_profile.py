@@ -82,7 +82,8 @@ class Worker:
     """One option's process, confined to its own cgroup."""
 
     def __init__(self, group: Path | None, cpu: float, cpus: str, workflow: str):
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        path = [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
         if group is not None:
             group.mkdir(exist_ok=True)
             (group / "cpuset.cpus").write_text(cpus)

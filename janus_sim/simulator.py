@@ -51,12 +51,18 @@ class Tenant:
     options: list | None = None  # [Size] when there are no hints
     action_memory: int = 256
     adapter: Adapter | None = None
+    # Settings of the policy object made by make_policy, e.g. {"rebuild_every": 256} for late
+    # (how many observations between rebuilds of its model): the same code, tuned for a rate.
+    settings: dict | None = None
 
     def __post_init__(self):
         if self.adapter is None:
             self.adapter = Adapter(
                 make_policy(self.policy, self.workflow, self.hints, self.profiles, self.options)
             )
+        for key, value in (self.settings or {}).items():
+            if hasattr(self.adapter.impl, key):
+                setattr(self.adapter.impl, key, value)
 
 
 def with_slo(workflow, slo_ms: float):

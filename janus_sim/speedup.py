@@ -4,15 +4,22 @@ was not (e.g. 4 and 8 cores on a 2-core host). Extrapolated figures are labelled
 Model: Amdahl's law under a CFS quota. With serial fraction s, an activation that takes T1 at
 one core takes
 
-    T(c) = T1 * (s / min(c, 1) + (1 - s) / c)
+    T(c) = T1 * (s + (1 - s) / c)                          for c >= 1
 
-at c cores: above one core only the parallel part speeds up; below one core the quota slows
-every part alike. s is fitted per function by least squares on the run-time ratios between
-the options each activation was measured at (so large and small inputs weigh alike); T1 of an
-activation comes from its own measured options. Options below one core say nothing about s
-(T(0.5) = 2 T1 for any s): s needs at least two measured options at or above one core, else
-the curve is flat-Amdahl-free (s = 0, perfect scaling) and marked `identified = False`.
-`leave_one_option_out` reports how well each measured option is predicted from the others.
+at c cores: only the parallel part speeds up. Below one core the quota throttles the whole
+run, per CFS period (P = 100 ms): it runs at full speed until it has used c * P in the period,
+then waits for the next one, so T(c) = T1 when T1 <= c * P (a short activation never meets the
+quota) and about T1 / c for long ones (`throttled_ms`). Validation against the measured
+half-core runs showed why this matters: with T(c) = T1 / c for every run, functions of tens
+of milliseconds were predicted twice as slow as measured (leave-one-option-out errors of
+80-110 %, docs/janus.md "Simulator").
+
+s is fitted per function by least squares on the run-time ratios between the options at or
+above one core each activation was measured at (so large and small inputs weigh alike); T1 of
+an activation comes from its own measured options. Options below one core say nothing about s:
+s needs at least two measured options at or above one core, else it defaults to 0 (perfect
+scaling) and the curve is marked `identified = False`. `leave_one_option_out` reports how well
+each measured option is predicted from the others.
 """
 
 from __future__ import annotations
@@ -23,10 +30,42 @@ from dataclasses import dataclass
 from common.sizes import Size
 from hint_dsl.profiles import Profiles, percentile
 
+CFS_PERIOD_MS = 100.0  # the kernel's default cpu.cfs_period_us, which Docker keeps
+
+
+def throttled_ms(work_ms: float, cpu: float, period_ms: float = CFS_PERIOD_MS) -> float:
+    """Wall time of `work_ms` of single-threaded CPU work under a quota of cpu < 1 cores."""
+    quota = cpu * period_ms
+    if work_ms <= quota:
+        return work_ms
+    full, rest = divmod(work_ms, quota)
+    return full * period_ms + rest if rest > 1e-9 else (full - 1) * period_ms + quota
+
 
 def shape(s: float, cpu: float) -> float:
-    """T(c) / T(1) for serial fraction s."""
+    """T(c) / T(1) for serial fraction s, ignoring the CFS period (long activations)."""
     return s / min(cpu, 1.0) + (1.0 - s) / cpu
+
+
+def time_at(t1_ms: float, s: float, cpu: float) -> float:
+    """Run time at `cpu` cores of an activation taking t1_ms at one core (module doc)."""
+    if cpu >= 1.0:
+        return t1_ms * shape(s, cpu)
+    return throttled_ms(t1_ms, cpu)
+
+
+def t1_from(ms: float, s: float, cpu: float) -> float:
+    """The one-core time of an activation measured at ms on `cpu` cores (inverse of time_at)."""
+    if cpu >= 1.0:
+        return ms / shape(s, cpu)
+    lo, hi = ms * cpu * 0.5, ms
+    for _ in range(60):  # time_at is monotone in t1: bisection
+        mid = (lo + hi) / 2
+        if time_at(mid, s, cpu) < ms:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
 
 @dataclass(frozen=True)
@@ -37,11 +76,11 @@ class SpeedupCurve:
 
     def t1(self, latencies: dict[str, float], options: dict[str, Size]) -> float:
         """An activation's one-core time from its measured (option -> ms) run times."""
-        xs = [ms / shape(self.serial_fraction, options[o].cpu) for o, ms in latencies.items()]
+        xs = [t1_from(ms, self.serial_fraction, options[o].cpu) for o, ms in latencies.items()]
         return math.exp(sum(math.log(max(x, 1e-6)) for x in xs) / len(xs))
 
     def predict(self, t1_ms: float, cpu: float) -> float:
-        return t1_ms * shape(self.serial_fraction, cpu)
+        return time_at(t1_ms, self.serial_fraction, cpu)
 
     def predict_from(self, latencies: dict, options: dict[str, Size], option: str) -> float:
         """Run time at `option` from an activation's measured latencies (medians of repeats)."""

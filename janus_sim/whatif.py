@@ -17,12 +17,14 @@ from .simulator import Tenant, simulate, with_slo
 from .workload import nearest_shape, shapes_from_profiles
 
 INVOKER_CORES = 16  # cores per simulated invoker when a cluster is given as a core count
+MEMORY_PER_CORE_MB = 6144  # the evaluation's invoker: --user-memory 12288 for 2 cores
 
 
 def cluster_of(cores: float, invoker_cores: float = INVOKER_CORES) -> ClusterSpec:
     """`cores` split into invokers of at most `invoker_cores` each."""
     per = min(cores, invoker_cores)
-    return ClusterSpec(invokers=max(1, math.ceil(cores / per)), cores=per)
+    memory = int(per * MEMORY_PER_CORE_MB)
+    return ClusterSpec(invokers=max(1, math.ceil(cores / per)), cores=per, memory_mb=memory)
 
 
 def predict(

@@ -93,3 +93,14 @@ def test_azure_like_arrivals_are_heavy_tailed_diurnal_and_bursty(chain):
     span = arrivals[-1].time_ms
     first_half = sum(a.time_ms < span / 2 for a in arrivals)
     assert first_half > 0.52 * len(arrivals)  # the peak of the day is in its first half (sine)
+
+
+def test_a_half_core_quota_throttles_only_runs_longer_than_its_share_of_a_period():
+    from janus_sim.speedup import t1_from, throttled_ms, time_at
+
+    assert throttled_ms(30.0, 0.5) == 30.0  # within the 50 ms a 100 ms period allows
+    assert throttled_ms(80.0, 0.5) == 130.0  # 50 ms, wait until 100 ms, then 30 ms more
+    assert throttled_ms(100.0, 0.5) == 150.0
+    assert throttled_ms(1000.0, 0.5) == pytest.approx(1950.0)  # about T1 / c when long
+    for t1 in (10.0, 75.0, 640.0):
+        assert t1_from(time_at(t1, 0.3, 0.5), 0.3, 0.5) == pytest.approx(t1, rel=1e-6)

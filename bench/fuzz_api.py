@@ -1,7 +1,7 @@
 """Fuzz Tango's REST API with schemathesis against a running standalone, from Tango's own API
 description (``/api/v1/api-docs``, ``controller.openapi``).
 
-    python3 bench/fuzz_api.py                      # >= 30,000 requests (about 10 minutes on 2 cores)
+    python3 bench/fuzz_api.py                      # >= 30,000 requests (30 minutes on 2 busy cores)
     python3 bench/fuzz_api.py --max-examples 20    # a quick look
 
 Starts ``tango standalone`` on a free port (its own store, real invoker and containers), runs
@@ -164,7 +164,7 @@ def fuzz(
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--max-examples", type=int, default=330, help="per operation and phase")
+    p.add_argument("--max-examples", type=int, default=750, help="per operation and phase")
     p.add_argument("--seed", type=int, default=14)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "fuzz_api.json"))

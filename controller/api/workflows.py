@@ -89,7 +89,17 @@ def put_hints(ns: str, name: str):
 @bp.post("/workflows/<name>/profile")
 def start_profile(ns: str, name: str):
     ns = namespace_of(ns)
-    job = _wf().start_profile(identity(), ns, name, json_body())
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, 'The body must be {"inputs": [...], "options"?: [...], "repeats"?: n}.')
+    repeats, options = body.get("repeats", 3), body.get("options")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 100:
+        raise ApiError(400, "'repeats' must be an integer between 1 and 100.")
+    if options is not None and (
+        not isinstance(options, list) or not all(isinstance(o, str) for o in options)
+    ):
+        raise ApiError(400, "'options' must be a list of option names.")
+    job = _wf().start_profile(identity(), ns, name, body)
     resp = jsonify({"jobId": job})
     resp.status_code = 202
     return resp

@@ -438,3 +438,22 @@ def test_14_records_an_invoker_delivers_are_bounded_too(platform):
             "/internal/activations", data=bad, headers={**token, "Content-Type": "application/json"}
         )
         assert r.status_code == 400
+
+
+WORKFLOW = "name: wf\nslo: {latency: 5000ms, percentile: 99}\nnodes:\n  - {id: n, action: a}\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], "x", None, {"inputs": [{}], "repeats": "abc"}, {"inputs": [{}], "options": [1]}],
+)
+def test_malformed_profiling_requests_are_400(platform, guest, body):
+    client, _, _ = platform
+    client.put(f"{API}/actions/a", json=CODE, headers=guest)
+    assert client.put(f"{API}/workflows/wf", json={"definition": WORKFLOW}, headers=guest).ok
+    r = client.post(
+        f"{API}/workflows/wf/profile",
+        data=json.dumps(body),
+        headers={**guest, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400 and set(r.json) == {"error", "code"}

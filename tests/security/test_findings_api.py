@@ -450,7 +450,8 @@ WORKFLOW = "name: wf\nslo: {latency: 5000ms, percentile: 99}\nnodes:\n  - {id: n
 def test_malformed_profiling_requests_are_400(platform, guest, body):
     client, _, _ = platform
     client.put(f"{API}/actions/a", json=CODE, headers=guest)
-    assert client.put(f"{API}/workflows/wf", json={"definition": WORKFLOW}, headers=guest).ok
+    r = client.put(f"{API}/workflows/wf", json={"definition": WORKFLOW}, headers=guest)
+    assert r.status_code == 200
     r = client.post(
         f"{API}/workflows/wf/profile",
         data=json.dumps(body),

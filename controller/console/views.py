@@ -562,18 +562,50 @@ def savings_context() -> dict:
     bars = charts.bar_chart_svg(
         [(p["policy"], p["meanCoreSeconds"]) for p in result["policies"]], "core-s", colours=colours
     )
+    prediction = simulated(ns, name) if name and request.args.get("predict") else None
     return {
         "data": {
             "workflow": name,
             "policies": result["policies"],
             "baselines": result["baselines"],
+            "prediction": prediction,
         },
         "names": names,
         "name": name,
         "result": result,
         "line": line,
         "bars": bars,
+        "prediction": prediction,
     }
+
+
+_PREDICTIONS: dict = {}  # (namespace, workflow, version, hints, profiles) -> prediction
+
+
+def simulated(ns: str, name: str) -> dict | None:
+    """The simulator's prediction per policy (`janus_sim.whatif.predict`: 1 request/s over the
+    profiled inputs, on the CPU the profiles were taken with), beside the measured figures;
+    None without profiles. Cached per workflow version, hints and profiles: the page polls."""
+    from hint_dsl.profiles import Profiles
+    from janus_sim.whatif import predict
+
+    wf, row = services().workflows.workflow(ns, name)
+    if not row.profiles:
+        return None
+    key = (ns, name, row.version, row.hints_updated, len(row.profiles.get("samples", [])))
+    if key not in _PREDICTIONS:
+        profiles = Profiles.from_json(row.profiles)
+        try:
+            _PREDICTIONS[key] = predict(
+                wf,
+                profiles,
+                row.hints or None,
+                cores=profiles.capacity_cores or 2.0,
+                requests=300,
+            )
+        except ValueError as exc:
+            _PREDICTIONS[key] = {"error": str(exc), "policies": {}}
+    return _PREDICTIONS[key]
 
 
 @bp.get("/savings")

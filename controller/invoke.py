@@ -223,10 +223,12 @@ class ActivationService:
             self._pending += 1
         try:
             # Durable hand-off: the ``running`` record (with the invoke message) is queued now;
-            # before an id leaves this process (a 202) it is committed, so another controller
-            # can finish or re-dispatch it if this one dies. A blocking caller learns the id only
-            # with the final record, so its hot path does not wait for the commit.
-            self._accept(identity, home, action, merged, size, cause, activation_id, now_ms())
+            # before an id leaves this process (a 202, or a blocking answer) it is committed, so
+            # another controller can finish or re-dispatch it if this one dies. It is written
+            # while the activation runs: a blocking answer seldom waits for it.
+            _, _, accepted_seq = self._accept(
+                identity, home, action, merged, size, cause, activation_id, now_ms()
+            )
         except BaseException:
             self._finished_one()
             self.throttle.release(identity.namespace)
@@ -268,9 +270,9 @@ class ActivationService:
             except concurrent.futures.TimeoutError:
                 self.activations.flush()
                 return 202, {"activationId": activation_id}, headers
-        # Group commit: the answer leaves once the final record is committed (with whatever
-        # else was queued), so an id a caller saw always has its record, whatever dies next.
-        self.activations.flush()
+        # The id leaves only once its running row (or its final record) is committed: whatever
+        # dies next, reconciliation finds it and the invoker's result completes it.
+        self.activations.wait_committed(accepted_seq)
         return self._reply(record, result_only, headers)
 
     @staticmethod
@@ -348,7 +350,7 @@ class ActivationService:
             exec_ = {k: v for k, v in action["exec"].items() if k != "code"}
             message = {**message, "action": {**message["action"], "exec": exec_}}
         name_path = entity_path(action).split("/", 1)[1]
-        self.activations.accept(
+        seq = self.activations.accept(
             namespace,
             name_path,
             activation_id,
@@ -359,7 +361,7 @@ class ActivationService:
             controller=self.incarnation,
             message=message,
         )
-        return rec, message
+        return rec, message, seq
 
     # -- one activation, to completion ---------------------------------------------------
     def execute(
@@ -493,7 +495,7 @@ class ActivationService:
         if accepted:
             rec = base_record(namespace, seq, identity.namespace, activation_id, start, cause)
         else:
-            rec, _ = self._accept(
+            rec, _, _ = self._accept(
                 identity, namespace, seq, params, None, cause, activation_id, start
             )
         ids, duration, memory, result = [], 0, 0, params

@@ -3,12 +3,12 @@
 An activation is stored as ``running`` when accepted and replaced by its final record when done,
 so an accepted activation always ends in a stored record (the reaper finishes those whose
 controller died). Both writes go through one writer thread that commits whatever is queued as
-one batch of upserts (group commit): under load, the per-activation cost of the store drops
-from two transactions to a share of one. A ``running`` row waits up to ``LINGER_S`` for its
-company: an activation that finishes within it (a warm one) is stored once, its running row
-never written; a final record, a ``flush`` (before a 202 leaves, before a blocking answer,
-before every read) or an older running row sends the batch at once. Reads flush the queue
-first, so they always see every write made before them.
+one batch of upserts: under load, the per-activation cost of the store drops from two
+transactions to a share of one, and an activation that finishes before its ``running`` row was
+written is stored once. Reads flush the queue first, so they always see every write made
+before them. Nothing that names an activation leaves before its ``running`` row (or a later
+row of it) is committed: a 202 flushes, a blocking answer waits for ``wait_committed`` (which
+seldom waits: the row is written while the activation runs).
 """
 
 from __future__ import annotations
@@ -25,10 +25,6 @@ from controller.store.db import Database
 from controller.store.models import Activation
 
 log = logging.getLogger("tango.controller")
-
-# How long a queued ``running`` row may wait for more rows (its own final record above all)
-# before the writer commits it; nothing that a caller waits for lingers (``flush``).
-LINGER_S = 0.02
 
 SUMMARY_KEYS = (
     "namespace",
@@ -53,8 +49,6 @@ class ActivationStore:
         self._committed_seq = 0  # writes committed so far
         self._cv = threading.Condition()
         self._closed = False
-        self._urgent = False  # a final record or a flush is queued: write without lingering
-        self._oldest = 0.0  # monotonic time the oldest queued row was queued
         upsert = sqlite.insert if db.is_sqlite else postgresql.insert
         stmt = upsert(Activation.__table__)
         self._upsert = stmt.on_conflict_do_update(
@@ -91,10 +85,11 @@ class ActivationStore:
         cause: str | None = None,
         controller: str | None = None,
         message: dict | None = None,
-    ) -> None:
+    ) -> int:
         """Queue the ``running`` record; ``controller`` (the accepting incarnation) and
-        ``message`` (the invoke message) let another controller finish or re-dispatch it."""
-        self._enqueue(
+        ``message`` (the invoke message) let another controller finish or re-dispatch it.
+        Returns the write's sequence number (``wait_committed``)."""
+        return self._enqueue(
             {
                 "activation_id": activation_id,
                 "namespace": namespace,
@@ -132,38 +127,23 @@ class ActivationStore:
             replace_done=True,
         )
 
-    def _enqueue(self, row: dict, replace_done: bool) -> None:
+    def _enqueue(self, row: dict, replace_done: bool) -> int:
         with self._cv:
-            first = not self._queue
-            if first:
-                self._oldest = time.monotonic()
             old = self._queue.get(row["activation_id"])
             if old is None or replace_done or old["state"] != "done":
                 self._queue[row["activation_id"]] = row
             self._queued_seq += 1
-            if row["state"] == "done":
-                self._urgent = True
-            if first or self._urgent:
-                self._cv.notify_all()
-
-    def _batch_due(self) -> float | None:
-        """0 when the queue is to be written now, else how long it may still linger (None:
-        the queue is empty)."""
-        if not self._queue:
-            return 0.0 if self._closed else None
-        if self._urgent or self._closed:
-            return 0.0
-        return max(0.0, LINGER_S - (time.monotonic() - self._oldest))
+            self._cv.notify_all()
+            return self._queued_seq
 
     def _write_loop(self) -> None:
         while True:
             with self._cv:
-                while (due := self._batch_due()) != 0.0:
-                    self._cv.wait(due)
+                while not self._queue and not self._closed:
+                    self._cv.wait()
                 if not self._queue and self._closed:
                     return
                 batch, self._queue = list(self._queue.values()), {}
-                self._urgent = False
                 seq = self._queued_seq
             try:
                 with self.db.session() as s:
@@ -171,25 +151,26 @@ class ActivationStore:
             except Exception:  # keep the rows (newer ones win) and retry shortly
                 log.exception("could not store %d activation records; retrying", len(batch))
                 with self._cv:
-                    if not self._queue:
-                        self._oldest = time.monotonic()
                     for row in batch:
                         self._queue.setdefault(row["activation_id"], row)
-                    self._urgent = True
                 time.sleep(0.5)
                 continue
             with self._cv:
                 self._committed_seq = max(self._committed_seq, seq)
                 self._cv.notify_all()
 
+    def wait_committed(self, seq: int, timeout: float = 30.0) -> None:
+        """Return once the write numbered ``seq`` (and all before it) is committed; at once if
+        it is already. A row replaced in the queue by a later row of the same activation is
+        committed with that one."""
+        with self._cv:
+            if self._committed_seq < seq:
+                self._cv.wait_for(lambda: self._committed_seq >= seq, timeout)
+
     def flush(self, timeout: float = 30.0) -> None:
         """Return once everything queued before the call is committed."""
         with self._cv:
             target = self._queued_seq
-            if self._committed_seq >= target:
-                return
-            self._urgent = True
-            self._cv.notify_all()
             self._cv.wait_for(lambda: self._committed_seq >= target, timeout)
 
     def close(self) -> None:

@@ -1,15 +1,13 @@
-"""The activation store's group commit (controller.store.activations): a running row lingers for
-its final record and is written once with it; a final record or a flush is written at once;
-a running row alone still reaches the store without anyone asking. SQLite and PostgreSQL."""
+"""The activation store's group commit (controller.store.activations): writes are queued and
+committed in batches by one writer; ``wait_committed`` returns only once a given write (or a
+later row of the same activation that replaced it in the queue) is in the store, which is what
+a blocking answer waits for before it names an activation id. SQLite and PostgreSQL."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 import sqlalchemy as sa
 
-from controller.store import activations as store_module
 from controller.store.activations import ActivationStore
 from controller.store.db import Database
 
@@ -23,10 +21,8 @@ def _doc(aid: str, status: str = "running") -> dict:
 def store(db_url):
     db = Database(db_url)
     db.migrate()
-    commits: list[int] = []
-    sa.event.listen(db.engine, "commit", lambda _conn: commits.append(1))
     s = ActivationStore(db)
-    yield s, db, commits
+    yield s, db
     s.close()
     db.engine.dispose()
 
@@ -39,40 +35,29 @@ def _state(db: Database, aid: str) -> str | None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
-def test_a_warm_activation_is_written_once(store, monkeypatch):
-    s, db, commits = store
-    monkeypatch.setattr(store_module, "LINGER_S", 30.0)  # the running row waits for company
-    s.accept("guest", "a", "a1", 1, 10_000, _doc("a1"), controller="c1", message={"m": 1})
-    s.complete(_doc("a1", "success"), "guest", "a")
-    s.flush()
-    assert _state(db, "a1") == "done"
-    assert len(commits) == 1  # the running row was never written on its own
+def test_wait_committed_returns_once_the_running_row_is_stored(store):
+    s, db = store
+    first = s.accept("guest", "a", "a1", 1, 10_000, _doc("a1"), controller="c1", message={})
+    second = s.accept("guest", "a", "a2", 1, 10_000, _doc("a2"), controller="c1", message={})
+    assert second > first
+    s.wait_committed(second)
+    assert _state(db, "a1") == _state(db, "a2") == "running"
+    s.wait_committed(first)  # long done: returns at once
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
-def test_flush_writes_a_lingering_running_row_at_once(store, monkeypatch):
-    s, db, commits = store
-    monkeypatch.setattr(store_module, "LINGER_S", 30.0)
-    s.accept("guest", "a", "a2", 1, 10_000, _doc("a2"), controller="c1", message={"m": 1})
-    s.flush()  # what a 202 does before it leaves: far sooner than the linger
-    assert _state(db, "a2") == "running"
-    assert s.state("a2") == "running"
-
-
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_running_row_alone_is_written_after_the_linger(store):
-    s, db, _ = store
-    s.accept("guest", "a", "a3", 1, 10_000, _doc("a3"), controller="c1", message={"m": 1})
-    deadline = time.monotonic() + 10
-    while _state(db, "a3") is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert _state(db, "a3") == "running"  # nobody flushed: the writer did not wait forever
-
-
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_close_writes_what_is_queued(store, monkeypatch):
-    s, db, _ = store
-    monkeypatch.setattr(store_module, "LINGER_S", 30.0)
-    s.accept("guest", "a", "a4", 1, 10_000, _doc("a4"), controller="c1", message={"m": 1})
-    s.close()
-    assert _state(db, "a4") == "running"
+def test_waiting_for_a_running_write_finds_a_row_even_when_its_final_replaced_it(store):
+    s, db = store
+    # Many activations accepted and finished together: their rows share batches (a running row
+    # may be replaced by its final before it is written); waiting for any one's running write
+    # means a row of it is in the store.
+    seqs = {}
+    for i in range(50):
+        aid = f"b{i}"
+        seqs[aid] = s.accept("guest", "a", aid, 1, 10_000, _doc(aid), controller="c1", message={})
+        s.complete(_doc(aid, "success"), "guest", "a")
+    for aid, seq in seqs.items():
+        s.wait_committed(seq)
+        assert _state(db, aid) in ("running", "done")  # never absent once waited for
+    s.flush()
+    assert {_state(db, aid) for aid in seqs} == {"done"}

@@ -104,13 +104,16 @@ class Worker:
         self.lock = threading.Lock()
 
     def call(self, action: str, params: dict) -> dict:
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None  # both are pipes
         with self.lock:
-            self.proc.stdin.write(json.dumps({"action": action, "params": params}) + "\n")
-            self.proc.stdin.flush()
-            return json.loads(self.proc.stdout.readline())
+            stdin.write(json.dumps({"action": action, "params": params}) + "\n")
+            stdin.flush()
+            return json.loads(stdout.readline())
 
     def stop(self) -> None:
-        self.proc.stdin.close()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
         self.proc.wait(30)
 
 

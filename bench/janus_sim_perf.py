@@ -55,7 +55,7 @@ SERIAL = {"a": 0.6, "b": 0.1, "c": 0.3, "d": 0.2, "e": 0.9}
 
 
 def profiles(workflow, rng: random.Random) -> Profiles:
-    p = Profiles(workflow.name, {o.option: o for o in OPTIONS}, capacity_cores=16.0)
+    p = Profiles(workflow.name, {str(o.option): o for o in OPTIONS}, capacity_cores=16.0)
     for run in range(8):
         scale = 2 ** (run / 2)
         for n in workflow.nodes:
@@ -66,7 +66,7 @@ def profiles(workflow, rng: random.Random) -> Profiles:
                     p.add(
                         Sample(
                             n.id,
-                            o.option,
+                            str(o.option),
                             ms * rng.lognormvariate(0, 0.1),
                             int(1000 * scale),
                             run,

@@ -29,7 +29,7 @@ from waitress.task import WSGITask
 QUEUE_WAIT = "tango.queue_wait_s"  # environ key: seconds the request waited for a thread
 
 
-class StampedRequestParser(HTTPRequestParser):
+class StampedRequestParser(HTTPRequestParser):  # type: ignore[misc]  # waitress has no stubs
     """A request parser that notes when the request (with its body) was complete."""
 
     completed_at = 0.0
@@ -41,14 +41,14 @@ class StampedRequestParser(HTTPRequestParser):
         return n
 
 
-class KeepAliveChunkedTask(WSGITask):
+class KeepAliveChunkedTask(WSGITask):  # type: ignore[misc]  # waitress has no stubs
     """A WSGI task that does not close the connection after a chunked HTTP/1.1 answer."""
 
     _building_header = False
 
-    def get_environment(self) -> dict:
+    def get_environment(self) -> dict[str, Any]:
         first = self.environ is None
-        environ: dict = super().get_environment()
+        environ: dict[str, Any] = super().get_environment()
         if first:
             completed = getattr(self.request, "completed_at", 0.0)
             environ[QUEUE_WAIT] = max(0.0, time.monotonic() - completed) if completed else 0.0
@@ -57,7 +57,8 @@ class KeepAliveChunkedTask(WSGITask):
     def build_response_header(self) -> bytes:
         self._building_header = True
         try:
-            return super().build_response_header()
+            header: bytes = super().build_response_header()
+            return header
         finally:
             self._building_header = False
 
@@ -70,7 +71,7 @@ class KeepAliveChunkedTask(WSGITask):
         super().set_close_on_finish()
 
 
-class KeepAliveChannel(HTTPChannel):
+class KeepAliveChannel(HTTPChannel):  # type: ignore[misc]  # waitress has no stubs
     task_class = KeepAliveChunkedTask
     parser_class = StampedRequestParser
 

@@ -19,7 +19,7 @@ def divided(limit: int, share: int) -> int:
 
 
 class Throttle:
-    def __init__(self):
+    def __init__(self) -> None:
         self._starts: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._concurrent: dict[str, int] = collections.defaultdict(int)
         self._lock = threading.Lock()

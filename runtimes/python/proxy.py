@@ -37,6 +37,7 @@ import hmac
 import io
 import json
 import os
+import posixpath
 import signal
 import socket
 import subprocess
@@ -141,6 +142,40 @@ def error_body(message):
     return json.dumps({"error": message}).encode("utf-8")
 
 
+# The bounds of a zip of action code, checked before it is unpacked: the controller's defaults
+# (controller.config.SystemLimits max_code and max_archive_files, checked by
+# controller.limits.check_archive when the action is created). The runtime checks again itself
+# because the images carry only this folder and an /init may come from anything that can reach
+# the proxy's port with the container's secret. The sizes are the archive directory's: zipfile
+# never writes more than an entry's declared size.
+MAX_ARCHIVE_BYTES = 48 * 1_048_576
+MAX_ARCHIVE_FILES = 10_000
+
+
+def archive_problem(infos, max_bytes=MAX_ARCHIVE_BYTES, max_files=MAX_ARCHIVE_FILES):
+    """Why a zip whose directory is ``infos`` (``zipfile.ZipInfo``) must not be unpacked, or
+    None: too many files, more bytes unpacked than ``max_bytes``, or a path that leaves the
+    action's folder."""
+    if len(infos) > max_files:
+        return f"The zip archive holds {len(infos)} files; at most {max_files} are allowed"
+    unpacked = sum(info.file_size for info in infos)
+    if unpacked > max_bytes:
+        return f"The zip archive unpacks to {unpacked} bytes, more than the limit of {max_bytes}"
+    for info in infos:
+        if not stays_inside(info.filename):
+            return f"The zip archive's entry '{info.filename[:200]}' points outside the action's folder"
+    return None
+
+
+def stays_inside(name):
+    """An archive path that stays inside the folder it is unpacked in (as
+    controller.limits.safe_member decides)."""
+    if not name or "\\" in name or "\0" in name:
+        return False
+    norm = posixpath.normpath(name)
+    return not (name.startswith("/") or norm == ".." or norm.startswith("../"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Executors: the action's files on disk and the child process.
 # ---------------------------------------------------------------------------------------------
@@ -167,11 +202,15 @@ def unpack(code, binary, action_dir, entry):
         return path
     try:
         archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(code, validate=False)))
-        archive.extractall(action_dir)
-    except (binascii.Error, zipfile.BadZipFile, ValueError) as ex:
+        problem = archive_problem(archive.infolist())
+        if problem is None:
+            archive.extractall(action_dir)
+    except (binascii.Error, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError) as ex:
         raise InitError(
             502, f"Binary action code must be a base64-encoded zip file: {ex}"
         ) from None
+    if problem is not None:
+        raise InitError(502, problem)
     if not os.path.isfile(path):
         raise InitError(502, f"Zip file does not include {entry} at its top level")
     return path

@@ -72,6 +72,63 @@ def test_write_action_text_and_zip(tmp_path):
     assert write_action(code, True, str(zip_dir)) == os.path.join(zip_dir, "__main__.py")
 
 
+def _zip_code(entries):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_runtime_archive_bounds_are_the_controllers():
+    from controller.config import SystemLimits
+    from controller.limits import safe_member
+
+    defaults = SystemLimits()
+    assert proxy.MAX_ARCHIVE_BYTES == defaults.max_code
+    assert proxy.MAX_ARCHIVE_FILES == defaults.max_archive_files
+    names = ["a.py", "d/e.py", "./x", "a/../b", "../x", "a/../../x", "/etc/passwd", "a\\b", ""]
+    names += ["..", "d/..", "x\0y"]
+    assert [proxy.stays_inside(n) for n in names] == [safe_member(n) for n in names]
+
+
+@pytest.mark.parametrize("name", ["../evil.py", "/tmp/evil.py", "d/../../evil.py", "..\\evil.py"])
+def test_write_action_refuses_a_zip_entry_outside_the_folder(tmp_path, name):
+    action_dir = tmp_path / "action"
+    action_dir.mkdir()
+    code = _zip_code([("__main__.py", "X = 1\n"), (name, "boom\n")])
+    with pytest.raises(InitError) as err:
+        write_action(code, True, str(action_dir))
+    assert err.value.status == 502 and "outside the action's folder" in err.value.message
+    assert os.listdir(action_dir) == []  # nothing was unpacked
+
+
+def test_write_action_refuses_a_zip_that_unpacks_past_the_code_limit(tmp_path):
+    # A few hundred KB of deflated zeros that would unpack to one byte more than the limit.
+    code = _zip_code([("__main__.py", "X = 1\n"), ("zeros", b"\0" * proxy.MAX_ARCHIVE_BYTES)])
+    with pytest.raises(InitError) as err:
+        write_action(code, True, str(tmp_path))
+    assert err.value.status == 502 and "unpacks to" in err.value.message
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_action_refuses_a_zip_with_too_many_files(tmp_path):
+    entries = [("__main__.py", "X = 1\n")]
+    entries += [(f"f{i}", "") for i in range(proxy.MAX_ARCHIVE_FILES)]
+    with pytest.raises(InitError) as err:
+        write_action(_zip_code(entries), True, str(tmp_path))
+    assert err.value.status == 502 and "files; at most" in err.value.message
+    assert os.listdir(tmp_path) == []
+
+
+def test_archive_problem_accepts_an_archive_at_the_bounds():
+    infos = [zipfile.ZipInfo("__main__.py"), zipfile.ZipInfo("lib/a.py")]
+    infos[0].file_size, infos[1].file_size = 10, 5
+    assert proxy.archive_problem(infos, max_bytes=15, max_files=2) is None
+    assert "files" in proxy.archive_problem(infos, max_bytes=15, max_files=1)
+    assert "unpacks to 15 bytes" in proxy.archive_problem(infos, max_bytes=14, max_files=2)
+
+
 def test_bundled_site_packages_finds_only_virtualenv_python_dirs(tmp_path):
     assert launcher.bundled_site_packages(str(tmp_path)) == []
     site = tmp_path / "virtualenv" / "lib" / "python3.11" / "site-packages"

@@ -17,14 +17,18 @@ of adding its work to an overloaded host.
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import waitress
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer
-from waitress.task import WSGITask
+from waitress.task import ErrorTask, WSGITask
+
+from common.ids import random_id
 
 QUEUE_WAIT = "tango.queue_wait_s"  # environ key: seconds the request waited for a thread
 
@@ -71,16 +75,44 @@ class KeepAliveChunkedTask(WSGITask):  # type: ignore[misc]  # waitress has no s
         super().set_close_on_finish()
 
 
+class JsonErrorTask(ErrorTask):  # type: ignore[misc]  # waitress has no stubs
+    """waitress's own refusals (a body over ``max_request_body_size``, a request it cannot
+    parse) in OpenWhisk's ``{"error", "code"}`` form instead of plain text, with the headers the
+    server was given for them (``create_server(error_headers=...)``: the controller's CORS)."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        if error.code == 413:
+            size = self.request.content_length or "more than"
+            message = (
+                "The request content was malformed:\nrequest entity size "
+                f"{size} bytes exceeds allowed threshold of "
+                f"{self.channel.server.adj.max_request_body_size - 1} bytes"
+            )
+        else:
+            message = f"{error.reason}: {error.body}"
+        body = json.dumps({"error": message, "code": random_id()}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.response_headers.extend(getattr(self.channel.server, "error_headers", ()))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
 class KeepAliveChannel(HTTPChannel):  # type: ignore[misc]  # waitress has no stubs
     task_class = KeepAliveChunkedTask
+    error_task_class = JsonErrorTask
     parser_class = StampedRequestParser
 
 
-def create_server(app: Any, **kw: Any) -> Any:
-    """``waitress.create_server(app, **kw)`` whose connections survive chunked answers."""
+def create_server(app: Any, error_headers: Iterable[tuple[str, str]] = (), **kw: Any) -> Any:
+    """``waitress.create_server(app, **kw)`` whose connections survive chunked answers and
+    whose own refusals are JSON carrying ``error_headers``."""
     server = waitress.create_server(app, **kw)
     listeners = [server] if isinstance(server, BaseWSGIServer) else list(server.map.values())
     for listener in listeners:
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = KeepAliveChannel
+            listener.error_headers = list(error_headers)
     return server

@@ -192,7 +192,7 @@ def create_app(
     app = Flask("tango-controller")
     app.json.sort_keys = False
     # Every request body is bounded before anything reads it (web actions included).
-    app.wsgi_app = BodyLimit(app.wsgi_app, config.limits)  # type: ignore[method-assign]
+    app.wsgi_app = BodyLimit(app.wsgi_app, config.limits, CORS_HEADERS)  # type: ignore[method-assign]
     svc = services or build_services(config)
     app.extensions["tango"] = svc
     for bp in (info.bp, namespaces.bp, actions.bp, activations.bp, internal.bp, workflows.bp):

@@ -100,10 +100,12 @@ class BoundedInput:
 
 class BodyLimit:
     """WSGI middleware: answer 413 from ``Content-Length`` before the application (or anyone)
-    reads the body, and bound what a streamed (chunked) body may deliver."""
+    reads the body, and bound what a streamed (chunked) body may deliver. Its own answers carry
+    ``headers`` (the CORS headers every other answer has)."""
 
-    def __init__(self, app, limits: SystemLimits):
+    def __init__(self, app, limits: SystemLimits, headers: dict[str, str] | None = None):
         self.app, self.limits = app, limits
+        self.headers = list((headers or {}).items())
 
     def __call__(self, environ, start_response):
         limit = body_limit(
@@ -112,20 +114,24 @@ class BodyLimit:
         declared = environ.get("CONTENT_LENGTH") or ""
         if declared:
             if not declared.isdigit():
-                return _answer(start_response, 400, "The Content-Length header must be a number.")
+                return _answer(
+                    start_response, 400, "The Content-Length header must be a number.", self.headers
+                )
             if int(declared) > limit:
-                return _answer(start_response, 413, too_large(declared, limit).message)
+                return _answer(
+                    start_response, 413, too_large(declared, limit).message, self.headers
+                )
         if "wsgi.input" in environ:
             environ["wsgi.input"] = BoundedInput(environ["wsgi.input"], limit)
         return self.app(environ, start_response)
 
 
-def _answer(start_response, status: int, message: str):
+def _answer(start_response, status: int, message: str, headers: list[tuple[str, str]]):
     body = json.dumps({"error": message, "code": transaction_id()}).encode()
     reason = {400: "Bad Request", 413: "Request Entity Too Large"}[status]
     start_response(
         f"{status} {reason}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers],
     )
     return [body]
 

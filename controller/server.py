@@ -12,6 +12,7 @@ import time
 
 from common.environment import environment
 from common.wsgi_server import create_server
+from controller.api.common import CORS_HEADERS
 from controller.app import create_app
 from controller.config import ControllerConfig, SystemLimits
 from controller.limits import max_request_body
@@ -116,8 +117,11 @@ def serve(config: ControllerConfig, app=None, drain_grace_s: float = DRAIN_GRACE
         app,
         host=config.host,
         port=config.port,
-        # a body larger than any endpoint takes is refused before waitress buffers it
-        max_request_body_size=max_request_body(config.limits),
+        # a body larger than any endpoint takes is refused before waitress buffers it (waitress
+        # refuses a body of its limit or more; one of at most the largest is left to BodyLimit,
+        # which knows each endpoint's limit); waitress's own refusals are JSON with CORS too
+        max_request_body_size=max_request_body(config.limits) + 1,
+        error_headers=CORS_HEADERS.items(),
         threads=config.threads,
         connection_limit=2000,
         channel_timeout=300,

@@ -22,7 +22,6 @@ Flask. Registered by ``controller.app``.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -33,6 +32,7 @@ from common.clock import now_ms
 from controller.api.common import identity, json_body, services
 from controller.entities import kv_get
 from controller.errors import NOT_FOUND, ApiError
+from controller.limits import parse_json
 
 bp = Blueprint("apigw", __name__)
 
@@ -275,11 +275,8 @@ def create_api():
     ns = ident.namespace
     if doc.get("swagger"):
         swagger = doc["swagger"]
-        if isinstance(swagger, str):
-            try:
-                swagger = json.loads(swagger)
-            except ValueError as exc:
-                raise ApiError(400, f"The swagger document is not valid JSON: {exc}") from None
+        if isinstance(swagger, str):  # --config-file: the same checks as a request body's
+            swagger = parse_json(swagger, services().config.limits.max_json_depth)
         base, name, routes = routes_from_swagger(swagger, ns)
     else:
         base = check_path(doc.get("gatewayBasePath") or "", "base path")

@@ -14,6 +14,7 @@ import json
 import statistics
 import threading
 import uuid
+from collections import OrderedDict
 
 from sqlalchemy import select
 
@@ -52,6 +53,45 @@ def profiles_digest(row: WorkflowRow) -> str | None:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+class ProfilingJobs:
+    """The profiling jobs a controller remembers: the latest of each workflow while it runs,
+    and of the finished ones only the ``keep_finished`` that finished last (a controller that
+    profiles many workflows over months holds a bounded set; a workflow whose job was dropped
+    still has its profiles in the store). Thread-safe."""
+
+    def __init__(self, keep_finished: int = 200):
+        self.keep_finished = keep_finished
+        self._latest: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def start(self, namespace: str, name: str, job: dict) -> None:
+        """``job`` (state ``running``) is now the workflow's latest; it replaces an earlier one."""
+        with self._lock:
+            self._latest.pop((namespace, name), None)
+            self._latest[(namespace, name)] = job
+            self._prune()
+
+    def finished(self) -> None:
+        """Call when a job has its ``finished`` time: drops the oldest finished beyond the
+        bound (a job without one is running and always kept)."""
+        with self._lock:
+            self._prune()
+
+    def latest(self, namespace: str, name: str) -> dict | None:
+        with self._lock:
+            return self._latest.get((namespace, name))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._latest)
+
+    def _prune(self) -> None:
+        done = [(j["finished"], k) for k, j in self._latest.items() if j["finished"] is not None]
+        done.sort()
+        for _, key in done[: max(0, len(done) - self.keep_finished)]:
+            del self._latest[key]
+
+
 class WorkflowService:
     def __init__(self, db: Database, activations: ActivationService, live_stats=None):
         self.db = db
@@ -62,7 +102,7 @@ class WorkflowService:
         )
         # (ns, wf, version, hints_updated, profiles digest, policy) -> adapter
         self._policies: dict[tuple, object] = {}
-        self._jobs: dict[str, dict] = {}  # profiling jobs by id
+        self.profiling_jobs = ProfilingJobs()
         self._lock = threading.Lock()
 
     # -- definitions ---------------------------------------------------------------------
@@ -431,9 +471,7 @@ class WorkflowService:
             "finished": None,
             "options": [o.to_json() for o in options],
         }
-        with self._lock:
-            self._jobs[job_id] = job
-            self._jobs[f"latest:{namespace}/{name}"] = job
+        self.profiling_jobs.start(namespace, name, job)
 
         def invoke(action_path: str, params: dict, size: Size) -> dict:
             action, defaults = entitled_action(
@@ -459,13 +497,14 @@ class WorkflowService:
             except Exception as exc:  # a job must always end in a state the user can read
                 job["state"], job["error"] = "failed", f"{type(exc).__name__}: {exc}"
             job["finished"] = now_ms()
+            self.profiling_jobs.finished()
 
         self.executor.submit(work)
         return job_id
 
     def profile_status(self, namespace: str, name: str) -> dict:
         _, row = self.workflow(namespace, name)
-        job = self._jobs.get(f"latest:{namespace}/{name}")
+        job = self.profiling_jobs.latest(namespace, name)
         out: dict = {"job": job}
         if row.profiles:
             prof = Profiles.from_json(row.profiles)

@@ -146,8 +146,8 @@ class ActivationStore:
                 batch, self._queue = list(self._queue.values()), {}
                 seq = self._queued_seq
             try:
-                with self.db.session() as s:
-                    s.execute(self._upsert, batch)
+                with self.db.transaction() as connection:
+                    connection.execute(self._upsert, batch)
             except Exception:  # keep the rows (newer ones win) and retry shortly
                 log.exception("could not store %d activation records; retrying", len(batch))
                 with self._cv:

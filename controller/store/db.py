@@ -15,7 +15,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from common.environment import environment
@@ -77,6 +77,13 @@ class Database:
                 raise
             finally:
                 s.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core connection in one transaction (committed when the block ends): the same unit
+        of work as ``session`` without the ORM, for bulk statements on the hot path."""
+        with self._serialise, self.engine.begin() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

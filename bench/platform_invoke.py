@@ -282,8 +282,10 @@ def parse_wrk(out: str) -> dict:
 
 
 def cold_starts(pool: HttpPool) -> int:
-    """Cold starts so far (the controller's ``openwhisk_action_coldStarts_total``)."""
-    status, text = pool.request("GET", "/metrics")
+    """Cold starts so far (the controller's ``openwhisk_action_coldStarts_total``; /metrics
+    needs the operator's key)."""
+    system = {"Authorization": "Basic " + base64.b64encode(SYSTEM_KEY.encode()).decode()}
+    status, text = pool.request("GET", "/metrics", headers=system)
     total = 0.0
     for line in text.decode().splitlines():
         if line.startswith("openwhisk_action_coldStarts_total"):

@@ -70,6 +70,9 @@ class ControllerConfig:
     max_pending: int = 256  # activations accepted here and not finished
     max_queue_wait_s: float = 0.5  # longest wait of a request for a server thread
     alarms: bool = True  # may fire alarms when it holds the leadership (controller.alarm_leader)
+    # GET /metrics names every namespace's actions: only the operator reads it (admin key or the
+    # internal token, controller.api.metrics) unless this is set (a private network).
+    public_metrics: bool = False
     alarm_leader_poll_s: float = 2.0  # how often followers retry the alarm leadership lock
     limits: SystemLimits = field(default_factory=SystemLimits)
     data_dir: str = "var"

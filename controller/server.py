@@ -80,6 +80,12 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
         "when listening on all addresses); invokers learn every controller from any one",
     )
     p.add_argument(
+        "--public-metrics",
+        action="store_true",
+        help="serve GET /metrics without credentials (its series name every namespace's "
+        "actions; by default it needs the internal token or an admin key)",
+    )
+    p.add_argument(
         "--drain-grace",
         type=float,
         default=DRAIN_GRACE_S,
@@ -105,6 +111,7 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
     cfg.drain_grace_s = a.drain_grace
     cfg.max_pending, cfg.max_queue_wait_s = a.max_pending, a.max_queue_wait
     cfg.advertise_url = a.advertise_url
+    cfg.public_metrics = a.public_metrics
     return cfg
 
 

@@ -10,8 +10,11 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from common.prometheus import CounterWithoutSuffix, exposition, gauge
+from controller.config import SYSTEM_KEY, ControllerConfig
 from invoker.metrics import InvokerMetrics
-from tests.controller.conftest import FakeInvoker
+from tests.controller.conftest import FakeInvoker, basic
+
+OPERATOR = basic(SYSTEM_KEY)  # whisk.system: an admin subject (the dev keys are installed)
 
 CODE = {"exec": {"kind": "python:3.11", "code": "def main(args):\n    return args\n"}}
 
@@ -59,7 +62,7 @@ def test_exposition_format():
 def test_counters_move_after_invokes(platform, guest):
     client, services, fake = platform
     client.put("/api/v1/namespaces/_/actions/hello", json=CODE, headers=guest)
-    before = client.get("/metrics").data.decode()
+    before = client.get("/metrics", headers=OPERATOR).data.decode()
     user = {"namespace": "guest", "initiator": "guest", "action": "guest/hello"}
     fake.behaviour = lambda body: (
         200,
@@ -82,7 +85,7 @@ def test_counters_move_after_invokes(platform, guest):
         client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest).status_code
         == 502
     )
-    r = client.get("/metrics")
+    r = client.get("/metrics", headers=OPERATOR)
     assert r.status_code == 200 and r.content_type.startswith("text/plain; version=0.0.4")
     after = r.data.decode()
 
@@ -122,7 +125,7 @@ def test_invoker_failures_count_as_internal_errors_and_invoker_states_show(platf
     fake.behaviour = lambda body: (200, None)  # the invoker dies mid-activation
     r = client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest)
     assert r.status_code == 502 and r.json["response"]["status"] == "whisk internal error"
-    text = client.get("/metrics").data.decode()
+    text = client.get("/metrics", headers=OPERATOR).data.decode()
     assert (
         sample(
             text,
@@ -135,7 +138,7 @@ def test_invoker_failures_count_as_internal_errors_and_invoker_states_show(platf
         >= 1
     )
     services.registry.mark_down("invoker0")
-    text = client.get("/metrics").data.decode()
+    text = client.get("/metrics", headers=OPERATOR).data.decode()
     assert sample(text, "tango_controller_invokers", state="down") == 1
     assert sample(text, "tango_controller_invokers", state="up") == 0
 
@@ -145,7 +148,7 @@ def test_throttled_requests_are_counted(platform, guest):
     services.subjects.set_limits("guest", {"invocationsPerMinute": 1})
     client.put("/api/v1/namespaces/_/actions/hello", json=CODE, headers=guest)
     before = sample(
-        client.get("/metrics").data.decode(),
+        client.get("/metrics", headers=OPERATOR).data.decode(),
         "openwhisk_action_limit_timed_total",
         namespace="guest",
     )
@@ -153,7 +156,7 @@ def test_throttled_requests_are_counted(platform, guest):
     r = client.post("/api/v1/namespaces/_/actions/hello?blocking=true", headers=guest)
     assert r.status_code == 429
     after = sample(
-        client.get("/metrics").data.decode(),
+        client.get("/metrics", headers=OPERATOR).data.decode(),
         "openwhisk_action_limit_timed_total",
         namespace="guest",
     )
@@ -178,3 +181,35 @@ def test_invoker_metrics():
     assert sample(text, "tango_invoker_run_seconds_count", action="guest/a") == 1
     assert sample(text, "tango_invoker_containers", state="warm") == 2
     assert sample(text, "tango_invoker_buffered_activations") == 3
+
+
+def test_only_the_operator_reads_the_controllers_metrics(platform, guest):
+    client, services, _ = platform
+    token = services.config.internal_token
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"X-Tango-Internal": "wrong"},
+        {"Authorization": "Basic bm8tc3VjaDprZXk="},
+        {"X-Tango-Internal": "t\u00f6ken"},
+    ):
+        r = client.get("/metrics", headers=headers)
+        assert r.status_code == 401 and set(r.json) == {"error", "code"}, headers
+    r = client.get("/metrics", headers=guest)  # a tenant's key sees no other tenant's names
+    assert r.status_code == 403 and set(r.json) == {"error", "code"}
+    for headers in (OPERATOR, {"Authorization": f"Bearer {token}"}, {"X-Tango-Internal": token}):
+        r = client.get("/metrics", headers=headers)
+        assert r.status_code == 200 and "tango_controller_invokers" in r.data.decode()
+
+
+def test_public_metrics_serves_anyone(platform):
+    client, services, _ = platform
+    services.config.public_metrics = True
+    assert client.get("/metrics").status_code == 200
+
+
+def test_the_controller_flag_makes_metrics_public():
+    from controller.server import parse_args
+
+    assert parse_args(["--public-metrics"]).public_metrics is True
+    assert parse_args([]).public_metrics is ControllerConfig.public_metrics is False

@@ -86,10 +86,12 @@ def test_metrics_of_controller_and_invoker_move(platform, tmp_path):
     platform.tango(
         "action", "update", "counted", write(tmp_path, "c.py", "def main(args):\n    return {}\n")
     )
-    before = requests.get(platform.apihost + "/metrics", timeout=30).text
+    operator = SYSTEM_KEY.partition(":")[::2]  # /metrics names every tenant's actions
+    assert requests.get(platform.apihost + "/metrics", timeout=30).status_code == 401
+    before = requests.get(platform.apihost + "/metrics", auth=operator, timeout=30).text
     for _ in range(3):
         platform.tango("action", "invoke", "counted", "--blocking")
-    after = requests.get(platform.apihost + "/metrics", timeout=30).text
+    after = requests.get(platform.apihost + "/metrics", auth=operator, timeout=30).text
     user = {"namespace": "guest", "initiator": "guest", "action": "guest/counted"}
     assert (
         sample(after, "openwhisk_action_status", status="success", **user)

@@ -10,11 +10,13 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
 
+from bench.profile_invoke import children_of, cmdline
 from common import platform_process
 from common.platform_process import GUEST_KEY
 from tests.conftest import docker_available, require
@@ -29,6 +31,7 @@ def test_sigkill_during_blocking_invokes_leaves_every_answered_id_stored(tmp_pat
     require(docker_available(), "a running Docker engine")
     platform_process.build_images()
     p = platform_process.start(tmp_path)
+    invokers: list[int] = []
     try:
         platform_process.lift_throttles(p)
         url = f"{p.apihost}/api/v1/namespaces/_/actions/gc"
@@ -62,6 +65,7 @@ def test_sigkill_during_blocking_invokes_leaves_every_answered_id_stored(tmp_pat
         deadline = time.monotonic() + 60
         while len(answered) < 150 and time.monotonic() < deadline:
             time.sleep(0.05)
+        invokers = [q for q in children_of(p.proc.pid) if "invoker.server" in cmdline(q)]
         os.kill(p.proc.pid, signal.SIGKILL)  # the controller process; its invokers run on
         p.proc.wait(30)
         for t in threads:
@@ -92,9 +96,13 @@ def test_sigkill_during_blocking_invokes_leaves_every_answered_id_stored(tmp_pat
             aid: {"n": n} for aid, n in answered.items()
         }
     finally:
-        try:
-            os.killpg(p.proc.pid, signal.SIGTERM)  # the orphaned invokers remove their containers
-        except ProcessLookupError:
-            pass
-        time.sleep(3)
         p.stop()
+        for pid in invokers:  # each in its own session: SIGTERM removes its containers
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in invokers:
+            deadline = time.monotonic() + 30
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.2)

@@ -47,7 +47,7 @@ class Services:
     registry: InvokerRegistry
     invoker_store: InvokerStore
     throttle: Throttle
-    invoker: ActivationService
+    activation_service: ActivationService  # invokes actions: routes to invokers, records
     workflows: WorkflowService
     scheduler: BackgroundScheduler
     alarm_leader: AlarmLeader  # runs the alarm scheduler (controller.alarms) when leading
@@ -56,7 +56,7 @@ class Services:
         self.alarm_leader.close()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.invoker.shutdown()
+        self.activation_service.shutdown()
         self.workflows.shutdown()
         self.activations.close()
         self.db.dispose()
@@ -74,7 +74,7 @@ def build_services(config: ControllerConfig) -> Services:
     invoker_store = InvokerStore(db)
     throttle = Throttle()
     host = socket.gethostname() if config.host in ("0.0.0.0", "::", "") else config.host
-    invoker = ActivationService(
+    activation_service = ActivationService(
         config,
         entities,
         activations,
@@ -84,11 +84,11 @@ def build_services(config: ControllerConfig) -> Services:
         config.advertise_url or f"http://{host}:{config.port}",
         invoker_store,
     )
-    invoker.join()
+    activation_service.join()
     # Only heartbeats stored after this start count: a row of an invoker that just stopped
     # still looks alive (its URL may be gone); live ones report within a second.
     seen_invokers = {row.id: row.last_seen for row in invoker_store.all()}
-    workflows = WorkflowService(db, invoker, registry.stats)
+    workflows = WorkflowService(db, activation_service, registry.stats)
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(
         registry.check_health,
@@ -108,10 +108,15 @@ def build_services(config: ControllerConfig) -> Services:
         coalesce=True,
     )
     scheduler.add_job(
-        invoker.beat, "interval", seconds=1, id="controller-beat", max_instances=1, coalesce=True
+        activation_service.beat,
+        "interval",
+        seconds=1,
+        id="controller-beat",
+        max_instances=1,
+        coalesce=True,
     )
     scheduler.add_job(
-        invoker.reconcile,
+        activation_service.reconcile,
         "interval",
         seconds=2,
         id="reconcile-orphans",
@@ -119,7 +124,7 @@ def build_services(config: ControllerConfig) -> Services:
         coalesce=True,
     )
     scheduler.add_job(
-        invoker.reap_overdue,
+        activation_service.reap_overdue,
         "interval",
         seconds=10,
         id="reap-lost-activations",
@@ -146,7 +151,7 @@ def build_services(config: ControllerConfig) -> Services:
         registry,
         invoker_store,
         throttle,
-        invoker,
+        activation_service,
         workflows,
         scheduler,
         alarm_leader,

@@ -154,7 +154,7 @@ class FeedActions:
         self.subjects = subjects
         self.alarms = alarms
 
-    def install(self, invoker: ActivationService) -> None:
+    def install(self, activation_service: ActivationService) -> None:
         """Store the package and its actions (when missing or changed) and answer their invocations."""
         for collection, path, doc in catalog():
             stored = self.entities.find(FEED_NAMESPACE, collection, path)
@@ -168,7 +168,7 @@ class FeedActions:
                         raise
             if collection == "actions":
                 feed = path.split("/")[1]
-                invoker.system_actions[f"{FEED_NAMESPACE}/{path}"] = (
+                activation_service.system_actions[f"{FEED_NAMESPACE}/{path}"] = (
                     lambda _caller, params, feed=feed: self.run(feed, params)
                 )
 

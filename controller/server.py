@@ -137,7 +137,7 @@ def serve(config: ControllerConfig, app=None, drain_grace_s: float = DRAIN_GRACE
 
     def drain_then_exit(*_):
         def run():
-            left = app.extensions["tango"].invoker.drain(drain_grace_s)
+            left = app.extensions["tango"].activation_service.drain(drain_grace_s)
             log.info("drained (%d activations left to other controllers); stopping", left)
             time.sleep(0.3)  # let the last answers leave
             _thread.interrupt_main()

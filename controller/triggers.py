@@ -218,12 +218,12 @@ class TriggerService:
         config: ControllerConfig,
         entities: EntityStore,
         activations: ActivationStore,
-        invoker: ActivationService,
+        activation_service: ActivationService,
     ):
         self.config = config
         self.entities = entities
         self.activations = activations
-        self.invoker = invoker
+        self.activation_service = activation_service
         self.fires = Throttle()  # firesPerMinute only; fires are not concurrent work
 
     def fire(self, identity: Identity, namespace: str, name: str, payload: dict) -> str | None:
@@ -234,7 +234,8 @@ class TriggerService:
         per_minute = int(
             (identity.limits or {}).get("firesPerMinute", self.config.limits.fires_per_minute)
         )
-        self.fires.share = self.invoker.throttle.share  # divided among live controllers too
+        # divided among live controllers too
+        self.fires.share = self.activation_service.throttle.share
         self.fires.acquire(namespace, per_minute, concurrent=2**31)
         self.fires.release(namespace)
         rules = active_rules(trigger)
@@ -255,7 +256,7 @@ class TriggerService:
         self, identity: Identity, key: str, action: EntityRef, params: dict, cause: str
     ) -> str:
         try:
-            _status, body, _headers = self.invoker.invoke(
+            _status, body, _headers = self.activation_service.invoke(
                 identity,
                 action.namespace,
                 action.path,

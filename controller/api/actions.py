@@ -86,7 +86,7 @@ def invoke_action(ns: str, name: str, pkg: str | None = None):
     svc = services()
     params = json_body()
     result = flag("result")
-    status, body, headers = svc.invoker.invoke(
+    status, body, headers = svc.activation_service.invoke(
         identity(),
         ns,
         _path(name, pkg),

@@ -253,7 +253,7 @@ def _item(doc: dict, uuid: str, only: list[Route] | None = None) -> dict:
 
 
 def _require_web_action(namespace: str, path: str) -> None:
-    action, _ = services().invoker.resolve_action(namespace, path)
+    action, _ = services().activation_service.resolve_action(namespace, path)
     if kv_get(action.get("annotations", []), "web-export") is not True:
         raise ApiError(
             400,

@@ -43,7 +43,9 @@ def register():
         raise ApiError(400, "'userMemory' and 'cpus' must be numbers") from None
     inv = svc.registry.register(body["id"], body["url"], memory, cpus)
     svc.invoker_store.register(body["id"], body["url"], memory, cpus)
-    return jsonify({"id": inv.id, "state": inv.state, "controllers": svc.invoker.controller_urls()})
+    return jsonify(
+        {"id": inv.id, "state": inv.state, "controllers": svc.activation_service.controller_urls()}
+    )
 
 
 @bp.post("/invokers/<invoker_id>/heartbeat")
@@ -60,7 +62,7 @@ def heartbeat(invoker_id: str):
     return jsonify(
         {
             "ok": True,
-            "controllers": svc.invoker.controller_urls(),
+            "controllers": svc.activation_service.controller_urls(),
             # dead invokers: one on the same host removes their containers
             "down": svc.registry.long_down(svc.registry.down_after_s),
         }
@@ -76,4 +78,4 @@ def results():
     records = _object_body(wrapping=RECORD_WRAPPING, finite=False).get("records")
     if not isinstance(records, list):
         raise ApiError(400, "'records' must be a list of activation records")
-    return jsonify({"stored": services().invoker.store_results(records)})
+    return jsonify({"stored": services().activation_service.store_results(records)})

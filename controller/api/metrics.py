@@ -55,8 +55,8 @@ def operator_only():
 @bp.get("/metrics")
 def metrics():
     svc = services()
-    text = svc.invoker.metrics.render(
-        (inv.state for inv in svc.registry.all()), svc.invoker.in_flight_count()
+    text = svc.activation_service.metrics.render(
+        (inv.state for inv in svc.registry.all()), svc.activation_service.in_flight_count()
     )
     return Response(text, mimetype=None, content_type=CONTENT_TYPE)
 

@@ -29,7 +29,7 @@ bp = Blueprint("triggers", __name__, url_prefix="/api/v1/namespaces/<ns>/trigger
 
 def register(app: Flask) -> None:
     svc = app.extensions["tango"]
-    triggers = TriggerService(svc.config, svc.entities, svc.activations, svc.invoker)
+    triggers = TriggerService(svc.config, svc.entities, svc.activations, svc.activation_service)
     app.extensions["tango.triggers"] = triggers
 
     def fire_from_alarm(namespace: str, trigger: str, payload: dict) -> None:
@@ -46,7 +46,7 @@ def register(app: Flask) -> None:
 
     alarms = AlarmFeed(svc.alarm_leader.scheduler, svc.db.engine, fire_from_alarm)
     svc.alarm_leader.on_lead(alarms.claim)
-    FeedActions(svc.entities, svc.subjects, alarms).install(svc.invoker)
+    FeedActions(svc.entities, svc.subjects, alarms).install(svc.activation_service)
     app.extensions["tango.alarms"] = alarms
     app.register_blueprint(bp)
 

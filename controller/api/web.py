@@ -327,7 +327,7 @@ def web_action(ns: str, pkg: str, rest: str, extra_args: dict | None = None):
     owner = svc.subjects.get(ns)
     if owner is None:
         raise ApiError(404, NOT_FOUND)
-    action, _ = svc.invoker.resolve_action(ns, path)
+    action, _ = svc.activation_service.resolve_action(ns, path)
     annotations = action.get("annotations", [])
     if kv_get(annotations, "web-export") is not True:
         raise ApiError(404, NOT_FOUND)
@@ -351,7 +351,7 @@ def web_action(ns: str, pkg: str, rest: str, extra_args: dict | None = None):
     raw = kv_get(annotations, "raw-http") is True
     args = action_arguments(req, raw, final, svc.config.limits.max_json_depth)
     args.update(extra_args or {})
-    status, record, headers = svc.invoker.invoke(
+    status, record, headers = svc.activation_service.invoke(
         owner, ns, path, args, blocking=True, result_only=False, wait_ms=None
     )
     if status == 202:

@@ -289,7 +289,7 @@ def invoke(name: str):
             params=text,
             error=f"The parameters are not a JSON object: {exc}",
         ), 400
-    _, _, headers = svc.invoker.invoke(
+    _, _, headers = svc.activation_service.invoke(
         g.identity, ns, name, params, blocking=True, result_only=False, wait_ms=None
     )
     return redirect(

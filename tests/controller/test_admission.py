@@ -33,7 +33,7 @@ def test_admission_decision(pending, max_pending, waited, max_wait, admitted):
 
 def test_a_full_queue_answers_503_at_once_and_takes_nothing(platform, guest):
     client, services, fake = platform
-    services.invoker.config.max_pending = 2
+    services.activation_service.config.max_pending = 2
     put(client, guest, "slow")
     release = threading.Event()
 
@@ -76,7 +76,7 @@ def test_a_full_queue_answers_503_at_once_and_takes_nothing(platform, guest):
     fake.behaviour = fake.echo
     again = client.post("/api/v1/namespaces/_/actions/slow?blocking=true", json={}, headers=guest)
     assert again.status_code == 200
-    assert services.invoker.metrics.overloaded_total._value.get() == 2
+    assert services.activation_service.metrics.overloaded_total._value.get() == 2
 
 
 def test_a_request_that_waited_too_long_for_a_thread_answers_503(platform, guest):
@@ -86,7 +86,7 @@ def test_a_request_that_waited_too_long_for_a_thread_answers_503(platform, guest
         "/api/v1/namespaces/_/actions/quick?blocking=true",
         json={},
         headers=guest,
-        environ_base={QUEUE_WAIT: services.invoker.config.max_queue_wait_s + 0.1},
+        environ_base={QUEUE_WAIT: services.activation_service.config.max_queue_wait_s + 0.1},
     )
     assert late.status_code == 503 and "waited" in late.json["error"]
     prompt = client.post(

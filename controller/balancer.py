@@ -125,6 +125,13 @@ class InvokerRegistry:
                     inv.state, inv.recent_errors = UP, []
         return went_down
 
+    def deregister(self, id: str) -> InvokerState | None:
+        """Forget an invoker that is stopping cleanly (it said so): nothing is routed to it from
+        now on. Activations already sent there hold their ``InvokerState`` and still answer
+        and release through it."""
+        with self._lock:
+            return self._invokers.pop(id, None)
+
     def mark_down(self, id: str) -> None:
         with self._lock:
             inv = self._invokers.get(id)

@@ -204,6 +204,7 @@ class Invoker:
         self._prewarm_blocked_until = 0.0
         self._maintain_lock = threading.Lock()
         self._session = requests.Session()
+        self._leave_lock = threading.Lock()  # heartbeat vs deregister
         self._scheduler: BackgroundScheduler | None = None
         self._links_lock = threading.Lock()
         self._links: dict[str, ControllerLink] = {
@@ -257,12 +258,13 @@ class Invoker:
         self.maintain()
 
     def quiesce(self, grace_s: float) -> None:
-        """Refuse new work, wake buffered requests (they answer 503 and are sent elsewhere) and
-        wait up to ``grace_s`` for the running activations to finish; then deliver what the
-        outbox holds."""
+        """Refuse new work, wake buffered requests (they answer 503 and are sent elsewhere),
+        leave every controller (none routes here any more) and wait up to ``grace_s`` for the
+        running activations to finish; then deliver what the outbox holds."""
         with self.cond:
             self.stopping = True
             self.cond.notify_all()
+        self.deregister()
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline:
             with self._results_lock:
@@ -340,7 +342,28 @@ class Invoker:
         log.info("registered with %s", url)
         return True
 
+    def deregister(self) -> None:
+        """Tell every known controller that this invoker leaves (``DELETE /internal/invokers/
+        ID``); one that does not answer marks it down when its heartbeats stop."""
+        headers = {"X-Tango-Internal": self.config.token} if self.config.token else {}
+        with self._leave_lock:  # after a heartbeat under way, which may register again
+            self.stopping = True
+            with self._links_lock:
+                urls = list(self._links)
+        for url in urls:
+            try:
+                path = f"{url.rstrip('/')}/internal/invokers/{self.config.id}"
+                self._session.delete(path, headers=headers, timeout=2).raise_for_status()
+                log.info("deregistered from %s", url)
+            except requests.RequestException as e:
+                log.warning("could not deregister from %s: %s", url, e)
+
     def heartbeat(self) -> None:
+        with self._leave_lock:
+            if not self.stopping:  # it left the controllers: a heartbeat would register again
+                self._beat()
+
+    def _beat(self) -> None:
         with self.cond:
             pool = self.pool.summary()
         body = {"pool": pool, "stats": self.stats.snapshot(), "sent": time.time()}

@@ -48,6 +48,16 @@ def register():
     )
 
 
+@bp.delete("/invokers/<invoker_id>")
+def deregister(invoker_id: str):
+    """An invoker stopping cleanly (SIGTERM) leaves: this controller and the shared store forget
+    it, so no controller routes new work to it; what it runs still answers. Idempotent."""
+    svc = services()
+    known = svc.registry.deregister(invoker_id) is not None
+    svc.invoker_store.remove(invoker_id)
+    return jsonify({"id": invoker_id, "removed": known})
+
+
 @bp.post("/invokers/<invoker_id>/heartbeat")
 def heartbeat(invoker_id: str):
     svc, status = services(), _object_body()

@@ -39,6 +39,13 @@ class InvokerStore:
             if row is not None:
                 row.last_seen, row.status = sent_ms or now_ms(), status
 
+    def remove(self, id: str) -> None:
+        """An invoker left cleanly: no controller of the store learns it again from its row."""
+        with self.db.session() as s:
+            row = s.get(InvokerRow, id)
+            if row is not None:
+                s.delete(row)
+
     def all(self) -> list[InvokerRow]:
         with self.db.session() as s:
             return list(s.scalars(select(InvokerRow)))

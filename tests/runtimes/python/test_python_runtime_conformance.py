@@ -179,6 +179,14 @@ def test_zip_without_main_module_fails_init(start_proxy):
     assert "__main__.py" in body["error"]
 
 
+def test_zip_with_an_entry_outside_the_action_folder_fails_init(start_proxy):
+    proxy = start_proxy()
+    code = zip_action({"__main__.py": "def main(a):\n    return a\n", "../escape.py": "x = 1\n"})
+    status, body = proxy.init(code, binary=True)
+    assert status == 502
+    assert "outside the action's folder" in body["error"]
+
+
 def test_binary_code_that_is_not_a_zip_fails_init(start_proxy):
     proxy = start_proxy()
     status, body = proxy.init(base64.b64encode(b"not a zip").decode(), binary=True)

@@ -83,11 +83,11 @@ class JsonErrorTask(ErrorTask):  # type: ignore[misc]  # waitress has no stubs
     def execute(self) -> None:
         error = self.request.error
         if error.code == 413:
-            size = self.request.content_length or "more than"
+            limit = self.channel.server.adj.max_request_body_size - 1  # waitress refuses >= max
+            size = self.request.content_length or f"more than {limit}"  # chunked: no length
             message = (
                 "The request content was malformed:\nrequest entity size "
-                f"{size} bytes exceeds allowed threshold of "
-                f"{self.channel.server.adj.max_request_body_size - 1} bytes"
+                f"{size} bytes exceeds allowed threshold of {limit} bytes"
             )
         else:
             message = f"{error.reason}: {error.body}"

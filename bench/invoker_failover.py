@@ -134,7 +134,7 @@ def wait_until_busy(pool: HttpPool, victim: str, timeout: float = 120) -> dict:
 
 def final_records(pool: HttpPool, name: str, ids: list[str], deadline: float) -> dict[str, dict]:
     """Poll the store until every id has a final record or the deadline passes."""
-    want, done = set(ids), {}
+    want, done = set(ids), dict[str, dict]()
     while time.time() < deadline and len(done) < len(want):
         status, docs = pool.json(
             "GET", f"/api/v1/namespaces/_/activations?name={name}&docs=true&limit=200", headers=AUTH

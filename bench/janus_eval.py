@@ -650,14 +650,7 @@ def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
         cells += [Cell(args.loads[0], r, hog=True) for r in range(args.repeats)]
     results = []
     for slo in levels:
-        plat.api(
-            "PUT",
-            f"workflows/{name}",
-            {"definition": with_slo(bundle.definition, slo)},
-            overwrite="true",
-        )
-        synth = plat.api("POST", f"workflows/{name}/synthesize", {"percentile": 99})
-        plat.api("PUT", f"workflows/{name}/hints", {"hints": synth["hints"]})
+        synth = set_slo_and_hints(plat, name, bundle.definition, slo)
         oracle = {}
         for i, m in measured.items():
             plan = oracle_plan(bundle.workflow, m["nodes"], options, slo, PRICE, raw.capacity_cores)
@@ -706,6 +699,20 @@ def evaluate(plat: Platform, name: str, args, rng: random.Random) -> dict:
     }
 
 
+def set_slo_and_hints(plat: Platform, name: str, definition: str, slo: int) -> dict:
+    """Deploy workflow ``name`` with SLO ``slo`` and the hints synthesized (p99) from its
+    profiles; the synthesis answer (``hints``, ``report``)."""
+    plat.api(
+        "PUT",
+        f"workflows/{name}",
+        {"definition": with_slo(definition, slo)},
+        overwrite="true",
+    )
+    synth = plat.api("POST", f"workflows/{name}/synthesize", {"percentile": 99})
+    plat.api("PUT", f"workflows/{name}/hints", {"hints": synth["hints"]})
+    return synth
+
+
 def thin_profiles(plat, bundle, train, heldout, levels, capacity, args, rng) -> dict:
     """Profiles as a developer in a hurry takes them (5 training inputs x 1 repeat, replacing the
     thorough ones: the controller rebuilds its policies), at the middle SLO level: held-out
@@ -714,14 +721,7 @@ def thin_profiles(plat, bundle, train, heldout, levels, capacity, args, rng) -> 
     name, slo = bundle.workflow.name, levels[len(levels) // 2]
     few, _ = split_inputs(train, INPUT_SIZE[name], min(5, len(train) - 1), 0, rng)
     profile(plat, name, few, 1)
-    plat.api(
-        "PUT",
-        f"workflows/{name}",
-        {"definition": with_slo(bundle.definition, slo)},
-        overwrite="true",
-    )
-    synth = plat.api("POST", f"workflows/{name}/synthesize", {"percentile": 99})
-    plat.api("PUT", f"workflows/{name}/hints", {"hints": synth["hints"]})
+    synth = set_slo_and_hints(plat, name, bundle.definition, slo)
     load = args.loads[0]
     order = list(range(len(heldout)))
     arrivals = poisson_arrivals(len(order), load * capacity, rng)

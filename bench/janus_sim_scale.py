@@ -32,6 +32,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -308,6 +309,7 @@ def plot(agg: dict, path: Path) -> None:
     cells = agg["cells"]
     workflows = sorted({c["workflow"] for c in cells})
     loads = sorted({c["load"] for c in cells})
+    axes: Any  # a 2-D array of Axes, which matplotlib's stubs type as a bare ndarray
     fig, axes = plt.subplots(2, len(workflows), figsize=(5 * len(workflows), 7), squeeze=False)
     for j, wf in enumerate(workflows):
         for policy in sorted({c["policy"] for c in cells}):

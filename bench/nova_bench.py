@@ -24,6 +24,7 @@ import shlex
 import statistics
 import sys
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -370,7 +371,7 @@ def offload_runs(b: Bench, w: dict) -> dict:
     out = {"workload": w["name"]}
     resident = sum(p.numel() * p.element_size() for p in b.model.vision.parameters())
     for offload in (False, True):
-        vision = None
+        vision: Any = None
         if offload:
             vision = stream_vision_weights(b.model)
         engine = b.engine("nova", vision=vision)
@@ -445,7 +446,7 @@ def compare(result: dict) -> dict:
     out = {}
     for w in sorted({r["workload"] for r in result["runs"]}):
         rows = [r for r in result["runs"] if r["workload"] == w and not r.get("offload")]
-        by = {}
+        by: dict[str, dict[int, dict]] = {}
         for r in rows:
             by.setdefault(r["policy"], {})[r.get("seed", 0)] = metrics_of(r)
         if "nova" not in by or len(by) < 2:
@@ -463,7 +464,7 @@ def compare(result: dict) -> dict:
             if base == "nova":
                 continue
             common = sorted(set(seeds) & set(by["nova"]))
-            cmp = {}
+            cmp: dict[str, Any] = {}
             for k in ("max_ms", "mean_ms", "throughput_rps", "tpot_p99_ms"):
                 xs = [by["nova"][s][k] / seeds[s][k] for s in common if seeds[s].get(k)]
                 if xs:

@@ -28,6 +28,7 @@ import json
 import os
 import shlex
 import sys
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -116,7 +117,7 @@ def analyse(result: dict, tables: str | None) -> dict:
         }
         baselines = {p: m for p, m in rows.items() if p != "nova"}
         best = min(baselines.items(), key=lambda kv: kv[1]) if baselines else None
-        entry = {"bound_ms": round(bound, 1), "window": [i, j], "max_ms": rows}
+        entry: dict[str, Any] = {"bound_ms": round(bound, 1), "window": [i, j], "max_ms": rows}
         if best:
             entry["best_baseline"] = best[0]
             entry["best_baseline_max_ms"] = best[1]

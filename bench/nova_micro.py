@@ -26,6 +26,7 @@ import statistics
 import sys
 import threading
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -49,6 +50,11 @@ DATASHEET_HBM_BPS = {"NVIDIA H100 80GB HBM3": 3.35e12, "NVIDIA H200": 4.8e12}
 def datasheet_bps(card_name: str) -> float | None:
     """The datasheet HBM bandwidth of `card_name`, or None for a card not in the table."""
     return DATASHEET_HBM_BPS.get(card_name)
+
+
+def rounded(ms: float | None) -> float | None:
+    """A GPU time to 4 decimals; None where no graph was captured for it."""
+    return None if ms is None else round(ms, 4)
 
 
 def sync(cuda: bool) -> None:
@@ -98,7 +104,7 @@ class Micro:
         """Host ms per decode step (graph replay + sampled tokens to the host), as the engine sees it."""
         stream = self.plain if sms is None else self.part.stream("decode", sms)
         self.cache.lengths[:batch] = self.args.ctx
-        out = []
+        out: list[float] = []
         with torch.inference_mode():
             while len(out) < n and not (stop is not None and stop.is_set()):
                 t = time.perf_counter()
@@ -240,7 +246,7 @@ class Micro:
             text.compile_decode()
             out.update(
                 eager_b1_step_ms=round(statistics.median(times), 4),
-                eager_b1_gpu_ms=round(self.graph_ms(eager, 1), 4),
+                eager_b1_gpu_ms=rounded(self.graph_ms(eager, 1)),
             )
         return out
 
@@ -376,7 +382,7 @@ class Micro:
             )
             runner.capture({None: self.plain})
             steps["gemv" if on else "cublas"] = {
-                f"b{b}_gpu_ms": round(self.graph_ms(runner, b), 4)
+                f"b{b}_gpu_ms": rounded(self.graph_ms(runner, b))
                 for b in sorted({1, self.args.batch})
                 if (None, b) in runner.graphs
             }
@@ -418,13 +424,13 @@ class Micro:
             ),
             "batch": b,
         }
-        steps = {}
+        steps: dict[str, dict[str, Any]] = {}
         for on in (False, True):  # a fresh runner per setting: captured graphs keep their kernels
             text.fp8 = on
             runner = DecodeRunner(self.model, self.cache, b, scratch_slot=b)
             runner.capture({None: self.plain})
             row = {
-                f"b{n}_gpu_ms": round(self.graph_ms(runner, n), 4)
+                f"b{n}_gpu_ms": rounded(self.graph_ms(runner, n))
                 for n in sorted({1, b})
                 if (None, n) in runner.graphs
             }

@@ -135,7 +135,7 @@ def screenshot(screen: str, seed: int = 0):
 
     w, h = SCREENS[screen]
     rng = np.random.default_rng(seed)
-    img = np.full((h, w, 3), 235, dtype=np.uint8)
+    img: np.ndarray = np.full((h, w, 3), 235, dtype=np.uint8)
     for _ in range(40):  # a few flat "widgets" so it compresses like a UI, not noise
         x, y = rng.integers(0, w - 100), rng.integers(0, h - 60)
         img[y : y + rng.integers(20, 60), x : x + rng.integers(60, 300)] = rng.integers(0, 255, 3)

@@ -184,7 +184,7 @@ def action_entity(pkg: str, name: str, action: dict, read: Callable[[str], str])
         # inline code without a runtime is taken as Python, Tango's runtime
         exec_ = {
             "kind": kind_of(action.get("runtime"), function or "inline.py"),
-            "code": code if code is not None else read(function),
+            "code": code if code is not None else read(str(function)),
             "binary": False,
         }
     else:

@@ -67,7 +67,9 @@ def ms_text(ms: int | float | None) -> str:
 
 
 def status_text(status_code: int | None) -> str:
-    return STATUS_NAMES.get(status_code, "unknown" if status_code is None else str(status_code))
+    if status_code is None:
+        return "unknown"
+    return STATUS_NAMES.get(status_code, str(status_code))
 
 
 def start_kind(record: dict) -> str:
@@ -106,13 +108,20 @@ def format_entity_list(collection: str, entities: Iterable[dict]) -> str:
     return "\n".join(lines)
 
 
+def entity_fqn(entity: dict) -> str:
+    """``/namespace/name`` of an entity as the API returns it."""
+    return f"/{entity.get('namespace', '')}/{entity.get('name', '')}"
+
+
+def parameter_names(entity: dict) -> str:
+    """The summaries' ``(parameters: ...)`` text: the bound names (values hidden)."""
+    return ", ".join(p.get("key", "") for p in entity.get("parameters") or []) or "none defined"
+
+
 def format_action_summary(action: dict) -> str:
     """``tango action get -s``: name, kind and the parameter names (bound values hidden)."""
-    fqn = f"/{action.get('namespace', '')}/{action.get('name', '')}"
     kind = (action.get("exec") or {}).get("kind") or annotation(action, "exec") or "unknown"
-    params = [p.get("key") for p in action.get("parameters") or []]
-    described = ", ".join(params) if params else "none defined"
-    return f"action {fqn} ({kind})\n   (parameters: {described})"
+    return f"action {entity_fqn(action)} ({kind})\n   (parameters: {parameter_names(action)})"
 
 
 def format_activation_summary(record: dict) -> str:

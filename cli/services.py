@@ -272,8 +272,9 @@ def admin(argv: list[str]) -> int:
     p.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--apihost", default=None, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="group", required=True)
-    user = sub.add_parser("user", help="namespaces and their keys", parents=[store])
-    user = user.add_subparsers(dest="cmd", required=True)
+    user = sub.add_parser("user", help="namespaces and their keys", parents=[store]).add_subparsers(
+        dest="cmd", required=True
+    )
     uc = user.add_parser("create", help="create a namespace and print its key", parents=[store])
     uc.add_argument("name")
     uc.add_argument(
@@ -285,8 +286,9 @@ def admin(argv: list[str]) -> int:
     user.add_parser("list", help="list namespaces", parents=[store])
     ug = user.add_parser("get", help="print a namespace's key", parents=[store])
     ug.add_argument("name")
-    limits = sub.add_parser("limits", help="per-namespace throttles", parents=[store])
-    limits = limits.add_subparsers(dest="cmd", required=True)
+    limits = sub.add_parser(
+        "limits", help="per-namespace throttles", parents=[store]
+    ).add_subparsers(dest="cmd", required=True)
     ls = limits.add_parser("set", help="set throttles for a namespace", parents=[store])
     ls.add_argument("namespace")
     ls.add_argument("--invocationsPerMinute", type=int)
@@ -314,14 +316,14 @@ def admin(argv: list[str]) -> int:
     try:
         if a.group == "user" and a.cmd == "create":
             try:
-                ident = subjects.create(a.name, a.auth, admin=a.admin)
+                created = subjects.create(a.name, a.auth, admin=a.admin)
             except ValueError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            print(ident.api_key)
+            print(created.api_key)
         elif a.group == "user" and a.cmd == "list":
-            for ident in subjects.list():
-                print(f"{ident.namespace}{'  (admin)' if ident.admin else ''}")
+            for each in subjects.list():
+                print(f"{each.namespace}{'  (admin)' if each.admin else ''}")
         elif a.group == "user" and a.cmd == "get":
             ident = subjects.get(a.name)
             if ident is None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from common.clock import now_ms
@@ -90,47 +93,18 @@ def build_services(config: ControllerConfig) -> Services:
     seen_invokers = {row.id: row.last_seen for row in invoker_store.all()}
     workflows = WorkflowService(db, activation_service, registry.stats)
     scheduler = BackgroundScheduler(daemon=True)
-    scheduler.add_job(
-        registry.check_health,
-        "interval",
-        seconds=1,
-        id="invoker-health",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        sync_invokers,
-        "interval",
-        seconds=1,
-        id="invoker-sync",
-        args=(registry, invoker_store, seen_invokers),
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        activation_service.beat,
-        "interval",
-        seconds=1,
-        id="controller-beat",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        activation_service.reconcile,
-        "interval",
-        seconds=2,
-        id="reconcile-orphans",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        activation_service.reap_overdue,
-        "interval",
-        seconds=10,
-        id="reap-lost-activations",
-        max_instances=1,
-        coalesce=True,
-    )
+    # Periodic work, each job at most once at a time (a late run is skipped, not queued).
+    periodic: list[tuple[str, float, Callable[[], object]]] = [
+        ("invoker-health", 1, registry.check_health),
+        ("invoker-sync", 1, lambda: sync_invokers(registry, invoker_store, seen_invokers)),
+        ("controller-beat", 1, activation_service.beat),
+        ("reconcile-orphans", 2, activation_service.reconcile),
+        ("reap-lost-activations", 10, activation_service.reap_overdue),
+    ]
+    for job_id, seconds, job in periodic:
+        scheduler.add_job(
+            job, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True
+        )
     alarm_leader = AlarmLeader(db.engine, BackgroundScheduler(daemon=True), enabled=config.alarms)
     scheduler.add_job(
         alarm_leader.tick,
@@ -195,7 +169,7 @@ def create_app(
     )
 
     app = Flask("tango-controller")
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False  # Flask's default provider
     # Every request body is bounded before anything reads it (web actions included).
     app.wsgi_app = BodyLimit(app.wsgi_app, config.limits, CORS_HEADERS)  # type: ignore[method-assign]
     svc = services or build_services(config)

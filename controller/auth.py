@@ -39,6 +39,19 @@ class Identity:
         return f"{self.uuid}:{self.key}"
 
 
+def _new_subject(namespace: str, uid: str, secret: str, admin: bool) -> Subject:
+    """The row of a new namespace: not blocked, the default limits."""
+    return Subject(
+        namespace=namespace,
+        uuid=uid,
+        key=secret,
+        admin=admin,
+        blocked=False,
+        limits=None,
+        created=now_ms(),
+    )
+
+
 class Subjects:
     def __init__(self, db: Database, ttl: float = 5.0, max_entries: int = 10_000):
         self.db = db
@@ -60,17 +73,7 @@ class Subjects:
         with self.db.session() as s:
             if s.get(Subject, namespace) is not None:
                 raise ValueError(f"namespace '{namespace}' already exists")
-            s.add(
-                Subject(
-                    namespace=namespace,
-                    uuid=uid,
-                    key=secret,
-                    admin=admin,
-                    blocked=False,
-                    limits=None,
-                    created=now_ms(),
-                )
-            )
+            s.add(_new_subject(namespace, uid, secret, admin))
         self._invalidate()
         return Identity(namespace, uid, secret, admin, None)
 
@@ -78,17 +81,7 @@ class Subjects:
         with self.db.session() as s:
             if s.get(Subject, namespace) is None:
                 uid, _, secret = key.partition(":")
-                s.add(
-                    Subject(
-                        namespace=namespace,
-                        uuid=uid,
-                        key=secret,
-                        admin=admin,
-                        blocked=False,
-                        limits=None,
-                        created=now_ms(),
-                    )
-                )
+                s.add(_new_subject(namespace, uid, secret, admin))
 
     def list(self) -> list[Identity]:
         with self.db.session() as s:

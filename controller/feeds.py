@@ -20,10 +20,11 @@ and ``catalog`` are pure.
 from __future__ import annotations
 
 import base64
+import functools
 from dataclasses import dataclass
 
 from controller.alarms import FEED_NAMESPACE, FEED_PARAMETERS, FEEDS, AlarmFeed, parse_feed
-from controller.auth import Subjects
+from controller.auth import Identity, Subjects
 from controller.entities import check_name, now_ms, split_fqn
 from controller.entitlement import namespace_of
 from controller.errors import ApiError
@@ -146,6 +147,11 @@ def catalog() -> list[tuple[str, str, dict]]:
 # ---- executor -------------------------------------------------------------------------------
 
 
+def _as_stored(doc: dict, _old: dict | None) -> dict:
+    """The catalog's document, whatever was stored before (``EntityStore.put``'s ``build``)."""
+    return doc
+
+
 class FeedActions:
     """Answers invocations of the alarm feed actions against the controller's ``AlarmFeed``."""
 
@@ -161,16 +167,20 @@ class FeedActions:
             if stored is None or _shape(stored) != _shape(doc):
                 try:
                     self.entities.put(
-                        FEED_NAMESPACE, collection, path, True, lambda _old, doc=doc: doc
+                        FEED_NAMESPACE, collection, path, True, functools.partial(_as_stored, doc)
                     )
                 except ApiError as err:  # another controller installed it at the same moment
                     if err.status != 409:
                         raise
             if collection == "actions":
                 feed = path.split("/")[1]
-                activation_service.system_actions[f"{FEED_NAMESPACE}/{path}"] = (
-                    lambda _caller, params, feed=feed: self.run(feed, params)
+                activation_service.system_actions[f"{FEED_NAMESPACE}/{path}"] = functools.partial(
+                    self.answer, feed
                 )
+
+    def answer(self, feed: str, _caller: Identity, params: dict) -> dict:
+        """``run`` as a system action of ``ActivationService`` (which passes the caller)."""
+        return self.run(feed, params)
 
     def run(self, feed: str, params: dict) -> dict:
         """One lifecycle event of the ``feed`` (alarm | interval | once) action; the result."""

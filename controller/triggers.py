@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import cast
 
 from common.activation_status import STATUS_NAMES
 from controller.auth import Identity
@@ -268,7 +269,8 @@ class TriggerService:
             )
         except ApiError as err:
             return rule_log(key, action, error=err)
-        return rule_log(key, action, body["activationId"])
+        # a non-blocking invoke answers {"activationId": ...}
+        return rule_log(key, action, cast(dict[str, str], body)["activationId"])
 
     # -- rules map ------------------------------------------------------------------------
     def link(self, namespace: str, trigger: str, key: str, action: EntityRef, status: str) -> None:

@@ -26,6 +26,7 @@ from invoker.backend import (
     ContainerError,
     ContainerHandle,
     ContainerSpec,
+    UsageSnapshot,
 )
 from invoker.pool import ContainerState
 
@@ -47,7 +48,7 @@ class ContainerProxy:
         self.log_offset = 0
         # An action's /run must never be sent twice, so no retry on a stale connection.
         self._http = HttpPool("127.0.0.1", handle.port, retry_stale=False)
-        self._usage_start = None
+        self._usage_start: UsageSnapshot | None = None
         self._headers = {SECRET_HEADER: handle.secret} if handle.secret else None
 
     @property

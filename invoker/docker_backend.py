@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from docker.types import DeviceRequest, LogConfig, Ulimit
 
@@ -77,7 +78,7 @@ class DockerBackend(ContainerBackend):
         the host (`--gpus all`)."""
         gpus = [DeviceRequest(count=-1, capabilities=[["gpu"]])] if spec.gpus else None
         confined = self.confinement
-        network = {"network_mode": "host"}
+        network: dict[str, Any] = {"network_mode": "host"}
         if spec.network == "bridge":
             network = {
                 "network_mode": self.bridge_network_id(),

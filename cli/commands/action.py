@@ -18,9 +18,11 @@ from typing import Any
 from cli import output
 from cli.client import ApiError
 from cli.commands.common import (
+    ACTIVATION_ID,
     Context,
     add_annotation_flags,
     add_get_list_delete,
+    add_invoke_flags,
     add_param_flags,
     annotations_of,
     as_key_value_list,
@@ -140,9 +142,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = verbs.add_parser("invoke", parents=[common], help="invoke an action")
     p.add_argument("name", metavar="NAME")
-    add_param_flags(p)
-    p.add_argument("-b", "--blocking", action="store_true", help="wait for the result")
-    p.add_argument("-r", "--result", action="store_true", help="print only the result (implies -b)")
+    add_invoke_flags(p, "the result")
     p.add_argument(
         "--size-cpu", type=float, metavar="CORES", help="bind this many cores for this activation"
     )
@@ -369,7 +369,7 @@ def get(args: argparse.Namespace, ctx: Context) -> int:
         action = ctx.client().get_action(qname)
     if args.url:
         output.ok(f"got action {args.name}")
-        output.emit(action_url(ctx.settings.base_url, action))
+        output.emit(action_url(ctx.client().base_url, action))
     elif args.save or args.save_as:
         path = save_code(action, args.save_as or default_save_name(action))
         output.ok(f"saved action code to {path}")
@@ -461,10 +461,4 @@ def invoke(args: argparse.Namespace, ctx: Context) -> int:
             cpu=args.size_cpu,
             memory=args.size_memory,
         )
-    body = response.body
-    activation_id = response.headers.get("x-openwhisk-activation-id") or (
-        body.get("activationId") if isinstance(body, dict) else None
-    )
-    return report_invocation(
-        ctx, str(qname), f"id {activation_id}", response.status, body, blocking, args.result
-    )
+    return report_invocation(ctx, str(qname), response, ACTIVATION_ID, blocking, args.result)

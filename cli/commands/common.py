@@ -124,8 +124,26 @@ def show(ctx: Context, entity: Any, message: str) -> None:
     output.emit(output.pretty(entity))
 
 
+@dataclass(frozen=True)
+class InvocationId:
+    """Where an invoke answer names what it started: a header, else a field of the body."""
+
+    label: str  # how the message names it ("id", "run id")
+    header: str
+    field: str
+
+
+ACTIVATION_ID = InvocationId("id", "x-openwhisk-activation-id", "activationId")
+RUN_ID = InvocationId("run id", "x-tango-run-id", "runId")
+
+
 def report_invocation(
-    ctx: Context, what: str, id_text: str, status: int, body: Any, blocking: bool, result_only: bool
+    ctx: Context,
+    what: str,
+    response: Response,
+    started: InvocationId,
+    blocking: bool,
+    result_only: bool,
 ) -> int:
     """Print an invoke answer (action or workflow) the way wsk does; return the exit code.
 
@@ -133,6 +151,11 @@ def report_invocation(
     controller stopped waiting (exit 202); 502 means the action failed: its record or result is
     printed like a success and the exit code is 502 - 256 = 246, as in wsk.
     """
+    status, body = response.status, response.body
+    ident = response.headers.get(started.header) or (
+        body.get(started.field) if isinstance(body, dict) else None
+    )
+    id_text = f"{started.label} {ident}"
     if status == 202:
         if ctx.json:
             output.emit(output.pretty(body))
@@ -162,33 +185,41 @@ def failing(what: str) -> Iterator[None]:
 # ---- parameters and annotations -------------------------------------------------------------
 
 
-def add_param_flags(parser: argparse.ArgumentParser) -> None:
+def _add_key_value_flags(
+    parser: argparse.ArgumentParser, letter: str, flag: str, noun: str
+) -> None:
+    """``-x KEY VALUE`` (repeatable) and ``-X FILE`` (a JSON object) for one kind of key/value."""
     parser.add_argument(
-        "-p",
-        "--param",
+        f"-{letter}",
+        f"--{flag}",
         nargs=2,
         action="append",
         metavar=("KEY", "VALUE"),
         default=[],
-        help="parameter; VALUE is parsed as JSON when valid, else a string",
+        help=f"{noun}; VALUE is parsed as JSON when valid, else a string",
     )
     parser.add_argument(
-        "-P", "--param-file", metavar="FILE", help="JSON file with an object of parameters"
+        f"-{letter.upper()}",
+        f"--{flag}-file",
+        metavar="FILE",
+        help=f"JSON file with an object of {noun}s",
     )
+
+
+def add_param_flags(parser: argparse.ArgumentParser) -> None:
+    _add_key_value_flags(parser, "p", "param", "parameter")
 
 
 def add_annotation_flags(parser: argparse.ArgumentParser) -> None:
+    _add_key_value_flags(parser, "a", "annotation", "annotation")
+
+
+def add_invoke_flags(parser: argparse.ArgumentParser, wait_for: str) -> None:
+    """The flags of every invoke: parameters, ``-b`` (wait for ``wait_for``) and ``-r``."""
+    add_param_flags(parser)
+    parser.add_argument("-b", "--blocking", action="store_true", help=f"wait for {wait_for}")
     parser.add_argument(
-        "-a",
-        "--annotation",
-        nargs=2,
-        action="append",
-        metavar=("KEY", "VALUE"),
-        default=[],
-        help="annotation; VALUE is parsed as JSON when valid, else a string",
-    )
-    parser.add_argument(
-        "-A", "--annotation-file", metavar="FILE", help="JSON file with an object of annotations"
+        "-r", "--result", action="store_true", help="print only the result (implies -b)"
     )
 
 
@@ -231,7 +262,7 @@ def read_json_object(path: str, flag: str) -> dict[str, Any]:
     text = read_text(path, flag)
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise CliError(
             f"{flag} {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
             f'{exc.msg}); expected a JSON object such as {{"name": "World"}}.'

@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +256,7 @@ def read_jsonl(path: str) -> list[Any]:
             continue
         try:
             values.append(json.loads(line))
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise CliError(
                 f"{path}:{number}: not valid JSON ({exc.msg}); --inputs expects one JSON "
                 "input object per line."
@@ -322,7 +323,7 @@ def _progress(job: dict) -> None:
     print(f"\r{bar}", end="", file=sys.stderr, flush=True)
 
 
-def format_profiles(profiles: dict[str, dict[str, dict]], infeasible: list[dict] = ()) -> str:
+def format_profiles(profiles: dict[str, dict[str, dict]], infeasible: Sequence[dict] = ()) -> str:
     """Latency per function and option: ``{function: {option: {samples, p50, p99}}}``, then
     why an option shows ``-``: the profile's ``infeasible`` runs ``{function, option, run,
     error}`` (the first failure of each function and option, and how many inputs failed)."""
@@ -331,7 +332,7 @@ def format_profiles(profiles: dict[str, dict[str, dict]], infeasible: list[dict]
     return "\n".join([table, *reasons]) if reasons else table
 
 
-def infeasible_lines(infeasible: list[dict]) -> list[str]:
+def infeasible_lines(infeasible: Sequence[dict]) -> list[str]:
     first: dict[tuple[str, str], dict] = {}
     counts: dict[tuple[str, str], int] = {}
     for failure in infeasible:
@@ -472,7 +473,8 @@ def simulate(args: argparse.Namespace, ctx: Context) -> int:
             ).body["sloMs"]
         )
         slos = [base_slo * f for f in SLO_SWEEP] if args.plot else [base_slo]
-        total, results = len(slos) * len(policies), {}
+        total = len(slos) * len(policies)
+        results: dict[float, Any] = {}
         for k, (slo, policy) in enumerate((s, p) for s in slos for p in policies):
             print(
                 f"\r{progress_bar(k, total).replace('runs', 'simulations')}",

@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 from urllib.parse import quote
 
+from cli import output
 from cli.commands.common import (
     Context,
     add_annotation_flags,
@@ -115,9 +116,8 @@ def get(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def format_package_summary(package: dict) -> str:
-    fqn = f"/{package.get('namespace', '')}/{package.get('name', '')}"
-    params = ", ".join(p.get("key", "") for p in package.get("parameters") or []) or "none defined"
-    lines = [f"package {fqn}", f"   (parameters: {params})"]
+    fqn = output.entity_fqn(package)
+    lines = [f"package {fqn}", f"   (parameters: {output.parameter_names(package)})"]
     for action in package.get("actions") or []:
         lines.append(f" action {fqn}/{action.get('name', '')}")
     for feed in package.get("feeds") or []:

@@ -102,9 +102,8 @@ def get(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def format_trigger_summary(trigger: dict) -> str:
-    fqn = f"/{trigger.get('namespace', '')}/{trigger.get('name', '')}"
-    params = ", ".join(p.get("key", "") for p in trigger.get("parameters") or []) or "none defined"
-    lines = [f"trigger {fqn}", f"   (parameters: {params})"]
+    fqn = output.entity_fqn(trigger)
+    lines = [f"trigger {fqn}", f"   (parameters: {output.parameter_names(trigger)})"]
     for rule, entry in (trigger.get("rules") or {}).items():
         action = entry.get("action") or {}
         lines.append(

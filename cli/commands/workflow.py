@@ -22,9 +22,10 @@ from typing import Any
 from cli import output
 from cli.commands import workflow_deploy
 from cli.commands.common import (
+    RUN_ID,
     Context,
+    add_invoke_flags,
     add_paging_flags,
-    add_param_flags,
     done,
     failing,
     params_of,
@@ -59,9 +60,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = verbs.add_parser("invoke", parents=[common], help="run a workflow")
     p.add_argument("name", metavar="NAME")
-    add_param_flags(p)
-    p.add_argument("-b", "--blocking", action="store_true", help="wait for the run to finish")
-    p.add_argument("-r", "--result", action="store_true", help="print only the result (implies -b)")
+    add_invoke_flags(p, "the run to finish")
     p.add_argument("--policy", help="sizing policy for this run (e.g. late)")
     p.set_defaults(handler=invoke)
 
@@ -129,19 +128,7 @@ def invoke(args: argparse.Namespace, ctx: Context) -> int:
             result=args.result,
             policy=args.policy,
         )
-    body = response.body
-    run_id = response.headers.get("x-tango-run-id") or (
-        body.get("runId") if isinstance(body, dict) else None
-    )
-    return report_invocation(
-        ctx,
-        f"workflow {args.name}",
-        f"run id {run_id}",
-        response.status,
-        body,
-        blocking,
-        args.result,
-    )
+    return report_invocation(ctx, f"workflow {args.name}", response, RUN_ID, blocking, args.result)
 
 
 def runs(args: argparse.Namespace, ctx: Context) -> int:

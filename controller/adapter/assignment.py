@@ -15,7 +15,26 @@ contention-free critical path stays the pruning bound (contention only delays).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class GraphNode(Protocol):
+    """What the search reads of a workflow node (``workflows.definition.Node`` has it)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def depends(self) -> Sequence[str]: ...
+
+
+class Graph(Protocol):
+    """What the search reads of a workflow: its nodes in topological order."""
+
+    @property
+    def nodes(self) -> Sequence[GraphNode]: ...
 
 
 @dataclass
@@ -26,7 +45,12 @@ class Assignment:
     feasible: bool
 
 
-def _makespan(nodes, durations, chosen: dict[str, str], fastest: dict[str, float]) -> float:
+def _makespan(
+    nodes: Sequence[GraphNode],
+    durations: dict[str, dict[str, float]],
+    chosen: dict[str, str],
+    fastest: dict[str, float],
+) -> float:
     finish: dict[str, float] = {}
     for n in nodes:
         d = durations[n.id][chosen[n.id]] if n.id in chosen else fastest[n.id]
@@ -35,7 +59,11 @@ def _makespan(nodes, durations, chosen: dict[str, str], fastest: dict[str, float
 
 
 def _reserved_makespan(
-    nodes, durations, chosen: dict[str, str], cores: dict[str, dict[str, float]], capacity: float
+    nodes: Sequence[GraphNode],
+    durations: dict[str, dict[str, float]],
+    chosen: dict[str, str],
+    cores: dict[str, dict[str, float]],
+    capacity: float,
 ) -> float:
     """Makespan when each node holds its cores for its run (module doc); nodes in topological order."""
     placed: list[tuple[float, float, float]] = []  # (start, end, cores)
@@ -58,7 +86,7 @@ def _reserved_makespan(
 
 
 def cheapest_assignment(
-    workflow,
+    workflow: Graph,
     durations: dict[str, dict[str, float]],
     costs: dict[str, dict[str, float]],
     deadline_ms: float,
@@ -97,7 +125,7 @@ def cheapest_assignment(
     chosen: dict[str, str] = {}
     expansions = 0
 
-    def search(i: int, cost: float):
+    def search(i: int, cost: float) -> None:
         nonlocal best, expansions
         if i == len(nodes):
             s = span(chosen)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from common.sizes import Size
 
@@ -15,7 +16,7 @@ class Decision:
     decision_us: float = 0.0  # filled in by Adapter: time spent deciding
     policy: str = ""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "size": self.size.to_json(),
             "rule": self.rule,

@@ -18,6 +18,8 @@ class NodeState:
     remaining_ms: float = 0.0  # SLO budget left: slo - elapsed
     elapsed_ms: float = 0.0  # since the workflow request arrived
     input_bytes: int = 0  # JSON size of this activation's params
-    input: dict = field(default_factory=dict)  # numeric input fields: {"width": 1920.0}
-    upstream: dict = field(default_factory=dict)  # finished node id -> duration ms
-    stats: dict | None = None  # live statistics: {node id: {"p50"|"p95"|"p99"|"mean": ms}}
+    input: dict[str, float] = field(default_factory=dict)  # numeric input fields: {"width": 1920.0}
+    upstream: dict[str, float] = field(default_factory=dict)  # finished node id -> duration ms
+    stats: dict[str, dict[str, float]] | None = (
+        None  # live statistics: {node id: {"p50"|"p95"|"p99"|"mean": ms}}
+    )

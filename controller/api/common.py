@@ -3,10 +3,14 @@ bodies and list paging, all raising OpenWhisk-shaped errors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import current_app, g, request
 
 from controller import entitlement
 from controller.auth import Identity
+from controller.entities import check_name
 from controller.limits import MAX_SAFE_INTEGER, bounded_int, parse_json
 
 # OpenWhisk's CORS policy: every origin, the methods and headers its clients send.
@@ -62,7 +66,20 @@ def int_arg(
 
 def paging(default_limit: int = 30, max_limit: int = 200) -> tuple[int, int]:
     """``limit`` (0 or above ``max_limit`` = ``max_limit``, as OpenWhisk) and ``skip``."""
-    limit = int_arg("limit", default_limit)
-    if limit == 0 or limit > max_limit:
-        limit = max_limit
-    return limit, int_arg("skip", 0)
+    limit = int_arg("limit", default_limit) or max_limit
+    return min(limit, max_limit), int_arg("skip", 0) or 0
+
+
+def entity_page(ns: str, collection: str, view: Callable[[dict], Any]) -> list[Any]:
+    """The caller's page (``limit``, ``skip``) of namespace ``ns``'s entities of ``collection``
+    (outside any package), each shown by ``view``: the list handlers of triggers, rules and
+    packages."""
+    ns = namespace_of(ns)
+    limit, skip = paging()
+    return [view(d) for d in services().entities.list(ns, collection, None, limit, skip)]
+
+
+def named_entity(ns: str, collection: str, name: str, what: str) -> dict:
+    """The entity ``name`` of ``collection`` in the caller's namespace ``ns`` (404 when absent;
+    a bad name is a 400 that calls it ``<what> name``)."""
+    return services().entities.get(namespace_of(ns), collection, check_name(name, f"{what} name"))

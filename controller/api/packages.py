@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
 
-from controller.api.common import flag, identity, json_body, namespace_of, paging, services
+from controller.api.common import (
+    entity_page,
+    flag,
+    identity,
+    json_body,
+    namespace_of,
+    paging,
+    services,
+)
 from controller.entities import check_name
 from controller.entitlement import Privilege, check_binding, package_entitled, resolve_package
 from controller.packages import (
@@ -26,8 +34,8 @@ def register(app: Flask) -> None:
 
 @bp.get("")
 def list_packages(ns: str):
-    limit, skip = paging()
     if flag("public"):
+        limit, skip = paging()
         # Anyone may list what a namespace has published (that is what publishing is for).
         caller = identity()
         ns = caller.namespace if ns == "_" else ns
@@ -37,10 +45,7 @@ def list_packages(ns: str):
             if d.get("publish") or ns == caller.namespace
         ]
         return jsonify([package_brief(d) for d in docs[skip : skip + limit]])
-    ns = namespace_of(ns)
-    return jsonify(
-        [package_brief(d) for d in services().entities.list(ns, "packages", None, limit, skip)]
-    )
+    return jsonify(entity_page(ns, "packages", package_brief))
 
 
 @bp.get("/<name>")

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from controller.api.common import flag, identity, json_body, namespace_of, paging, services
+from controller.api.common import (
+    entity_page,
+    flag,
+    identity,
+    json_body,
+    named_entity,
+    namespace_of,
+    services,
+)
 from controller.entities import check_name
 from controller.entitlement import entitled_action
 from controller.errors import ApiError, malformed
@@ -42,16 +50,12 @@ def _view(rule: dict) -> dict:
 
 @bp.get("")
 def list_rules(ns: str):
-    ns = namespace_of(ns)
-    limit, skip = paging()
-    return jsonify([_view(r) for r in services().entities.list(ns, "rules", None, limit, skip)])
+    return jsonify(entity_page(ns, "rules", _view))
 
 
 @bp.get("/<name>")
 def get_rule(ns: str, name: str):
-    return jsonify(
-        _view(services().entities.get(namespace_of(ns), "rules", check_name(name, "rule name")))
-    )
+    return jsonify(_view(named_entity(ns, "rules", name, "rule")))
 
 
 @bp.put("/<name>")
@@ -104,8 +108,8 @@ def _status_of(rule: dict) -> str:
 
 @bp.post("/<name>")
 def set_status(ns: str, name: str):
+    rule = named_entity(ns, "rules", name, "rule")
     ns = namespace_of(ns)
-    rule = services().entities.get(ns, "rules", check_name(name, "rule name"))
     status = parse_status(json_body())
     _triggers().link(
         ns, ref_of(rule["trigger"]).path, rule_key(ns, name), ref_of(rule["action"]), status

@@ -17,7 +17,15 @@ import logging
 from flask import Blueprint, Flask, current_app, jsonify
 
 from controller.alarms import FEED_PARAMETERS, AlarmFeed, parse_feed
-from controller.api.common import flag, identity, json_body, namespace_of, paging, services
+from controller.api.common import (
+    entity_page,
+    flag,
+    identity,
+    json_body,
+    named_entity,
+    namespace_of,
+    services,
+)
 from controller.entities import brief, check_name, key_values, kv_dict, kv_get
 from controller.errors import ApiError
 from controller.feeds import FeedActions
@@ -61,16 +69,12 @@ def alarm_feed() -> AlarmFeed:
 
 @bp.get("")
 def list_triggers(ns: str):
-    ns = namespace_of(ns)
-    limit, skip = paging()
-    return jsonify([brief(d) for d in services().entities.list(ns, "triggers", None, limit, skip)])
+    return jsonify(entity_page(ns, "triggers", brief))
 
 
 @bp.get("/<name>")
 def get_trigger(ns: str, name: str):
-    return jsonify(
-        services().entities.get(namespace_of(ns), "triggers", check_name(name, "trigger name"))
-    )
+    return jsonify(named_entity(ns, "triggers", name, "trigger"))
 
 
 @bp.put("/<name>")

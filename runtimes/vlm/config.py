@@ -270,14 +270,16 @@ def from_hf_config(d: dict, name: str = "checkpoint") -> VLMConfig:
     )
     eos = t.get("eos_token_id", d.get("eos_token_id", QWEN_SPECIAL_IDS["eos_id"]))
     eos = eos[0] if isinstance(eos, list) else eos
-    ids = dict(
-        image_pad_id=d.get("image_token_id", QWEN_SPECIAL_IDS["image_pad_id"]),
-        vision_start_id=d.get("vision_start_token_id", QWEN_SPECIAL_IDS["vision_start_id"]),
-        vision_end_id=d.get("vision_end_token_id", QWEN_SPECIAL_IDS["vision_end_id"]),
-        eos_id=eos if eos is not None else QWEN_SPECIAL_IDS["eos_id"],
-        bos_id=t.get("bos_token_id", d.get("bos_token_id")) or QWEN_SPECIAL_IDS["bos_id"],
+    return VLMConfig(
+        name=name,
+        vision=vision,
+        text=text,
+        image_pad_id=int(d.get("image_token_id", QWEN_SPECIAL_IDS["image_pad_id"])),
+        vision_start_id=int(d.get("vision_start_token_id", QWEN_SPECIAL_IDS["vision_start_id"])),
+        vision_end_id=int(d.get("vision_end_token_id", QWEN_SPECIAL_IDS["vision_end_id"])),
+        eos_id=int(eos if eos is not None else QWEN_SPECIAL_IDS["eos_id"]),
+        bos_id=int(t.get("bos_token_id", d.get("bos_token_id")) or QWEN_SPECIAL_IDS["bos_id"]),
     )
-    return VLMConfig(name=name, vision=vision, text=text, **{k: int(x) for k, x in ids.items()})
 
 
 def to_hf_config(config: VLMConfig) -> dict:

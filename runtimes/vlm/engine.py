@@ -94,6 +94,7 @@ class Request:
 
     @property
     def prompt_tokens(self) -> int:
+        assert self.input_ids is not None, "the prompt is built before it is counted"
         return int(self.input_ids.shape[1])
 
     def wait(self, timeout: float | None = None) -> Request:
@@ -384,7 +385,7 @@ class Engine:
         self._done: collections.deque[Request] = collections.deque(maxlen=config.latency_window)
         self._batch_hist: collections.Counter = collections.Counter()
         self._decide_ms: collections.deque[float] = collections.deque(maxlen=config.latency_window)
-        self._counts = collections.Counter()
+        self._counts: collections.Counter[str] = collections.Counter()
         self.workers = {
             VISION: StageWorker(VISION, self._run_vision, self._on_done),
             PREFILL: StageWorker(PREFILL, self._run_prefill, self._on_done),
@@ -629,13 +630,14 @@ class Engine:
     def _expire_deadlines(self) -> None:
         now = time.perf_counter()
         for q in (self._waiting, self._ready):
-            for r in [
-                r for r in q if r.deadline is not None and now > r.deadline and r.prefilled == 0
-            ]:
+            expired = [
+                (r, d) for r in q if (d := r.deadline) is not None and now > d and r.prefilled == 0
+            ]
+            for r, deadline in expired:
                 q.remove(r)
                 self._fail(
                     r,
-                    f"deadline passed {1e3 * (now - r.deadline):.0f} ms before the request could start",
+                    f"deadline passed {1e3 * (now - deadline):.0f} ms before the request could start",
                 )
 
     # ------------------------------------------------------------------ stage work (worker threads)
@@ -775,6 +777,7 @@ class Engine:
         if self._finished(r):
             self._complete(r, now)
         else:
+            assert r.slot is not None, "a prefilled request holds a cache slot"
             self._decoding[r.slot] = r
 
     def _decode_done(self, job: DecodeJob, result, now: float, error) -> None:

@@ -196,7 +196,8 @@ class Profiler:
     # -- tables -----------------------------------------------------------------------------------
     def solo(self) -> dict[str, Grid]:
         sms_axis = sorted(set(self.a.sms) | {self.total})
-        vis_rows, pre_rows, dec_rows, patches_axis = [], [], [], None
+        vis_rows, pre_rows, dec_rows = [], [], []
+        patches_axis: tuple[int, ...] = ()
         for sms in sms_axis:
             st = self.stream(sms)
             vis = [self.w.vision(p) for p in self.a.patches]

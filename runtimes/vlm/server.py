@@ -198,7 +198,8 @@ class VLMRuntime:
         with self._init_lock:
             if self.engine is not None:
                 return 403, error_body(REINIT_REFUSED)
-            value = body.get("value") if isinstance(body.get("value"), dict) else {}
+            raw = body.get("value")
+            value = raw if isinstance(raw, dict) else {}
             try:
                 cfg = RuntimeConfig.from_init(value)
                 self.engine, self.tokenizer = self._builder(cfg)

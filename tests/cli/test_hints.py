@@ -6,24 +6,7 @@ import pytest
 
 from cli.commands import hints as hints_cmd
 from tests.cli.conftest import API, Reply
-
-HINTS = """\
-workflow thumbs slo 2500ms p99
-
-option small  cpu 0.5 memory 256MB
-option large  cpu 2   memory 1GB
-
-function resize
-  when remaining < 900ms use large
-  otherwise              use small
-"""
-WORKFLOW = """\
-name: thumbs
-slo: {latency: 2500ms, percentile: 99}
-nodes:
-  - {id: resize, action: resize}
-  - {id: classify, action: classify, after: [resize]}
-"""
+from tests.thumbs_workflow import HINTS, WORKFLOW
 
 
 @pytest.fixture

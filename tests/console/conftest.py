@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from common.activation_status import APPLICATION_ERROR, SUCCESS
 from controller.app import build_services, create_app
 from controller.config import GUEST_KEY, ControllerConfig
+from tests.fake_records import activation_record
 
 ALICE_KEY = "11111111-2222-3333-4444-555555555555:alicealicealicealicealicealicealicealicealicealicealicealice1234"
 CODE = {"exec": {"kind": "python:3", "code": "def main(args):\n    return args\n"}}
@@ -65,7 +66,6 @@ class FakeInvoker:
 
     def record(self, body: dict) -> dict:
         self.invocations += 1
-        start = int(time.time() * 1000)
         a = body["action"]
         fail = body["params"].get("fail")
         size = body.get("size") or {"cpu": 1.0, "memory": a["limits"]["memory"]}
@@ -81,27 +81,14 @@ class FakeInvoker:
         ]
         if cold:
             ann.append({"key": "initTime", "value": 42})
-        code = 1 if fail else 0
-        return {
-            "namespace": body["namespace"],
-            "name": a["name"],
-            "version": a["version"],
-            "subject": body["subject"],
-            "activationId": body["activationId"],
-            "start": start,
-            "end": start + 25,
-            "duration": 25,
-            "statusCode": code,
-            "response": {
-                "status": "application error" if fail else "success",
-                "statusCode": code,
-                "success": not fail,
-                "result": {"error": "asked to fail"} if fail else body["params"],
-            },
-            "logs": ["2026-11-27T00:00:00.000Z stdout: hello from the action"],
-            "annotations": ann,
-            "publish": False,
-        }
+        return activation_record(
+            body,
+            {"error": "asked to fail"} if fail else body["params"],
+            status_code=APPLICATION_ERROR if fail else SUCCESS,
+            duration=25,
+            annotations=ann,
+            logs=["2026-11-27T00:00:00.000Z stdout: hello from the action"],
+        )
 
     def close(self):
         self.server.shutdown()

@@ -5,27 +5,10 @@ import re
 import time
 
 from tests.console.conftest import CODE
+from tests.thumbs_workflow import HINTS as RESIZE_HINTS
+from tests.thumbs_workflow import WORKFLOW
 
-WORKFLOW = """\
-name: thumbs
-slo: {latency: 2500ms, percentile: 99}
-nodes:
-  - {id: resize, action: resize}
-  - {id: classify, action: classify, after: [resize]}
-"""
-HINTS = """\
-workflow thumbs slo 2500ms p99
-
-option small  cpu 0.5 memory 256MB
-option large  cpu 2   memory 1GB
-
-function resize
-  when remaining < 900ms use large
-  otherwise              use small
-
-function classify
-  otherwise use small
-"""
+HINTS = RESIZE_HINTS + "\nfunction classify\n  otherwise use small\n"
 
 
 def deploy(console, hints=True):

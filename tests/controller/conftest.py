@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from controller.app import build_services, create_app
 from controller.config import GUEST_KEY, ControllerConfig
+from tests.fake_records import activation_record
 
 
 def basic(key: str) -> dict:
@@ -67,38 +67,7 @@ class FakeInvoker:
 
     @staticmethod
     def record(body: dict, result, status_code: int = 0, duration: int = 5) -> dict:
-        start = int(time.time() * 1000)
-        status = {
-            0: "success",
-            1: "application error",
-            2: "action developer error",
-            3: "whisk internal error",
-        }[status_code]
-        a = body["action"]
-        return {
-            "namespace": body["namespace"],
-            "name": a["name"],
-            "version": a["version"],
-            "subject": body["subject"],
-            "activationId": body["activationId"],
-            "start": start,
-            "end": start + duration,
-            "duration": duration,
-            "statusCode": status_code,
-            "response": {
-                "status": status,
-                "statusCode": status_code,
-                "success": status_code == 0,
-                "result": result,
-            },
-            "logs": [],
-            "annotations": [
-                {"key": "path", "value": a["path"]},
-                {"key": "waitTime", "value": 1},
-                {"key": "size", "value": body.get("size")},
-            ],
-            "publish": False,
-        }
+        return activation_record(body, result, status_code, duration)
 
     def echo(self, body):
         return 200, self.record(body, body["params"])

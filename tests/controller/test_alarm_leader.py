@@ -14,7 +14,15 @@ from controller.app import build_services, create_app
 from controller.config import ControllerConfig
 from controller.server import parse_args
 from tests.controller.conftest import FakeInvoker
-from tests.controller.test_alarms import API, CODE, INTERVAL, eventually, fires, stored_jobs
+from tests.controller.test_alarms import (
+    API,
+    CODE,
+    INTERVAL,
+    eventually,
+    fires,
+    rule_tick_to_a,
+    stored_jobs,
+)
 
 
 class Controller:
@@ -49,7 +57,8 @@ class Controller:
 
 
 def create_alarm(client, guest) -> None:
-    """An interval alarm of one second on trigger ``tick`` with a rule to an action."""
+    """An interval alarm of one second on trigger ``tick`` (no payload of its own) with a rule to
+    an action."""
     client.put(f"{API}/actions/a", json=CODE, headers=guest)
     r = client.put(
         f"{API}/triggers/tick",
@@ -60,12 +69,7 @@ def create_alarm(client, guest) -> None:
         },
     )
     assert r.status_code == 200, r.json
-    assert (
-        client.put(
-            f"{API}/rules/r", json={"trigger": "/_/tick", "action": "/_/a"}, headers=guest
-        ).status_code
-        == 200
-    )
+    rule_tick_to_a(client, guest)
 
 
 def test_no_alarms_flag():

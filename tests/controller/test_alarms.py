@@ -106,12 +106,13 @@ def alarm_trigger(client, guest, seconds=1):
     )
     assert r.status_code == 200, r.json
     assert r.json["parameters"] == [{"key": "own", "value": "kept"}]
-    assert (
-        client.put(
-            f"{API}/rules/r", json={"trigger": "/_/tick", "action": "/_/a"}, headers=guest
-        ).status_code
-        == 200
-    )
+    rule_tick_to_a(client, guest)
+
+
+def rule_tick_to_a(client, headers) -> None:
+    """Rule ``r``: trigger ``tick`` activates action ``a`` (both in the caller's namespace)."""
+    r = client.put(f"{API}/rules/r", json={"trigger": "/_/tick", "action": "/_/a"}, headers=headers)
+    assert r.status_code == 200, r.json
 
 
 def fires(services, at_least: int, timeout: float = 30.0, since: int = 0) -> list[dict]:

@@ -16,6 +16,7 @@ from tests.controller.test_alarms import (
     API,
     CODE,
     fires,
+    rule_tick_to_a,
     start_controller,
     stop_controller,
     stored_jobs,
@@ -54,12 +55,7 @@ def wsk_trigger(client, auth, feed_name: str = "interval"):
     )
     assert r.status_code == 200, r.json
     client.put(f"{API}/actions/a", json=CODE, headers=auth)
-    assert (
-        client.put(
-            f"{API}/rules/r", json={"trigger": "/_/tick", "action": "/_/a"}, headers=auth
-        ).status_code
-        == 200
-    )
+    rule_tick_to_a(client, auth)
 
 
 def test_parse_event_names_what_is_missing():

@@ -18,6 +18,8 @@ engine's lock), so noise in step times must not trigger it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .tables import StageTables
 
 SOLO, PARTITION, SHARED = "solo", "partition", "shared"
@@ -42,11 +44,15 @@ class CalibratedTables:
         self._count: dict[tuple[str, str], int] = {}
         self._applied: dict[tuple[str, str], float] = {}  # what interp multiplies by
         self._version = 0
-        self._memo: dict[tuple, float] = {}  # interp results under the current corrections
+        self._memo: dict[
+            tuple[str, int | None, float, str | None], float
+        ] = {}  # interp results under the current corrections
         self.learning = True
 
     @classmethod
-    def seeded(cls, base: StageTables, corrections: dict[str, dict], **kw) -> CalibratedTables:
+    def seeded(
+        cls, base: StageTables, corrections: dict[str, dict[str, Any]], **kw: Any
+    ) -> CalibratedTables:
         """Tables with the corrections a run reported (`/metrics` → `calibration`) already applied:
         the running ratio of every kind with at least `min_samples` samples."""
         t = cls(base, **kw)
@@ -73,7 +79,7 @@ class CalibratedTables:
         return self.base.shared
 
     @property
-    def meta(self) -> dict:
+    def meta(self) -> dict[str, Any]:
         return self.base.meta
 
     def kind(self, sms: int | None, corunner: str | None) -> tuple[int | None, str]:
@@ -130,7 +136,7 @@ class CalibratedTables:
         """Bumped whenever an applied correction changes: decisions cached under one version stay valid."""
         return self._version
 
-    def corrections(self) -> dict[str, dict]:
+    def corrections(self) -> dict[str, dict[str, Any]]:
         """For /metrics: observed/profiled ratio and sample count per stage and kind."""
         return {
             f"{s}|{k}": {

@@ -7,8 +7,14 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh" || exit 1
 cd "$ROOT"
+# ruff (lint, import order, format) and mypy first (scripts/lint.sh, with the venv's ruff and
+# mypy, pinned in pyproject.toml); the tests run either way, and a lint failure fails the run.
+PATH="$ROOT/.venv/bin:$PATH" bash "$ROOT/scripts/lint.sh"
+lint_rc=$?
 # the project venv (bootstrap.sh): the tests start `python -m cli` with this interpreter
 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider "${@:-tests}"
 rc=$?
 [ "$rc" -eq 5 ] && { echo "no tests were collected" >&2; exit 1; }
-exit "$rc"
+[ "$rc" -ne 0 ] && exit "$rc"
+[ "$lint_rc" -ne 0 ] && { echo "scripts/lint.sh failed (see above)" >&2; exit 1; }
+exit 0

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 
-class _Node(Protocol):
+class GraphNode(Protocol):
+    """What these helpers read of a node (`workflows.definition.Node` is one)."""
+
     @property
     def id(self) -> str: ...
     @property
@@ -18,7 +20,7 @@ class Graph(Protocol):
     """What these helpers read of a workflow (`workflows.definition.Workflow` is one)."""
 
     @property
-    def nodes(self) -> Sequence[_Node]: ...
+    def nodes(self) -> Sequence[GraphNode]: ...
 
 
 def children(workflow: Graph) -> dict[str, list[str]]:

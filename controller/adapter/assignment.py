@@ -17,24 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-
-class GraphNode(Protocol):
-    """What the search reads of a workflow node (``workflows.definition.Node`` has it)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def depends(self) -> Sequence[str]: ...
-
-
-class Graph(Protocol):
-    """What the search reads of a workflow: its nodes in topological order."""
-
-    @property
-    def nodes(self) -> Sequence[GraphNode]: ...
+from hint_dsl.dag import Graph, GraphNode
 
 
 @dataclass

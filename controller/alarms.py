@@ -112,11 +112,8 @@ def parse_feed(feed_name: str, params: dict) -> tuple[AlarmSpec, dict]:
             400, f"The feed '{feed_name}' is not provided by this platform (available: {accepted})."
         )
     own = {k: v for k, v in params.items() if k not in FEED_PARAMETERS}
-    common = {
-        "payload": _payload(params.get("trigger_payload")),
-        "start": _date(params, "startDate"),
-        "stop": _date(params, "stopDate"),
-    }
+    payload = _payload(params.get("trigger_payload"))
+    start, stop = _date(params, "startDate"), _date(params, "stopDate")
     if kind == "alarm":
         cron = params.get("cron")
         if not isinstance(cron, str) or len(cron.split()) not in (5, 6):
@@ -125,9 +122,13 @@ def parse_feed(feed_name: str, params: dict) -> tuple[AlarmSpec, dict]:
                 "The alarm feed needs 'cron': a cron expression of 5 fields "
                 '(minute hour day month weekday) or 6 (seconds first), e.g. "*/5 * * * *".',
             )
-        spec = AlarmSpec("alarm", cron=cron, timezone=params.get("timezone"), **common)
+        spec = AlarmSpec(
+            "alarm", payload, cron=cron, timezone=params.get("timezone"), start=start, stop=stop
+        )
     elif kind == "interval":
-        spec = AlarmSpec("interval", seconds=_interval_seconds(params), **common)
+        spec = AlarmSpec(
+            "interval", payload, seconds=_interval_seconds(params), start=start, stop=stop
+        )
     else:
         date = _date(params, "date")
         if date is None:
@@ -136,7 +137,7 @@ def parse_feed(feed_name: str, params: dict) -> tuple[AlarmSpec, dict]:
                 "The once feed needs 'date': when to fire (ISO 8601, e.g. "
                 '"2030-01-01T00:00:00Z", or epoch milliseconds).',
             )
-        spec = AlarmSpec("once", date=date, payload=common["payload"])
+        spec = AlarmSpec("once", payload, date=date)
     schedule_of(spec)  # surface a bad cron field or time zone now, as a 400
     return spec, own
 
@@ -203,6 +204,7 @@ def schedule_of(spec: AlarmSpec):
             return IntervalTrigger(
                 seconds=spec.seconds, start_date=spec.start, end_date=spec.stop, timezone=UTC
             )
+        assert spec.cron is not None, "an alarm has its cron (parse_feed checks it)"
         fields = spec.cron.split()
         if len(fields) == 5:
             fields = ["0", *fields]

@@ -36,10 +36,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from .plan import DECODE, PREFILL, VISION
 from .tables import Split, StageTables, compute_ms, decode_step_ms
+
+T = TypeVar("T")
 
 Config = Split | tuple[Split, Split]  # one for both compute stages, or (vision, prefill)
 
@@ -102,12 +106,13 @@ class LatencyModel:
     mix: tuple[RequestShape, ...]
     rate_per_s: float
     decode_batch: int = 8
-    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+    _memo: dict[tuple[object, ...], Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def _cached(self, key: tuple, compute):
+    def _cached(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         if key not in self._memo:
             self._memo[key] = compute()
-        return self._memo[key]
+        value: T = self._memo[key]
+        return value
 
     @property
     def new_tokens(self) -> float:
@@ -164,7 +169,7 @@ class LatencyModel:
             or cands
             for cands, co in zip(candidates, (VISION, PREFILL), strict=False)
         ]
-        return min(itertools.product(*ok), key=lambda c: self.moments(c).mean_ms)
+        return min(itertools.product(ok[0], ok[1]), key=lambda c: self.moments(c).mean_ms)
 
     def steady_step_ms(self, decode_sms: Config) -> float:
         """Mean decode step at split s once the queue is drained: co-running a fraction ρ of the time."""

@@ -21,6 +21,7 @@ import heapq
 import random
 from dataclasses import dataclass, field
 
+from .calibrate import CalibratedTables
 from .plan import (
     DECODE,
     PREFILL,
@@ -390,7 +391,10 @@ def paced_compute_ms(
 
 
 def simulate(
-    policy, tables: StageTables, arrivals: list[Arrival], kv_slots: int | None = None
+    policy,
+    tables: StageTables | CalibratedTables,
+    arrivals: list[Arrival],
+    kv_slots: int | None = None,
 ) -> SimResult:
     """Run `policy` on `arrivals`; every request must finish (else the policy deadlocked)."""
     sim = _Sim(policy, tables, arrivals, kv_slots or getattr(policy, "max_batch", 16))

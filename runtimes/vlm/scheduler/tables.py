@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import bisect
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .plan import DECODE, PREFILL, STAGES, VISION
 
@@ -37,7 +39,7 @@ class Grid:
     sizes: tuple[int, ...]
     ms: tuple[tuple[float, ...], ...]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if list(self.sms) != sorted(set(self.sms)) or list(self.sizes) != sorted(set(self.sizes)):
             raise ValueError(
                 f"grid axes must be strictly ascending: sms={self.sms} sizes={self.sizes}"
@@ -54,11 +56,11 @@ class Grid:
         inv = [1.0 / x for x in reversed(self.sms)]
         return _interp1(inv, list(reversed(rows)), 1.0 / s)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"sms": list(self.sms), "sizes": list(self.sizes), "ms": [list(r) for r in self.ms]}
 
     @classmethod
-    def from_json(cls, d: dict) -> Grid:
+    def from_json(cls, d: dict[str, Any]) -> Grid:
         return cls(
             tuple(int(x) for x in d["sms"]),
             tuple(int(x) for x in d["sizes"]),
@@ -124,14 +126,14 @@ def decode_step_ms(tables: StageTables, split: Split, batch: float, co_runner: s
     return tables.interp(DECODE, split, batch, co_runner)
 
 
-def _interp1(xs, ys, x: float) -> float:
+def _interp1(xs: Sequence[float], ys: Sequence[float], x: float) -> float:
     """Piecewise-linear y(x), extrapolating from the end segments, floored at 1% of the nearest y."""
     if len(xs) == 1:
         return float(ys[0]) * (x / xs[0] if x > xs[0] else 1.0)  # one size: scale proportionally up
     i = min(max(bisect.bisect_left(xs, x), 1), len(xs) - 1)
     x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
     y = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return max(y, 0.01 * (y0 if x < x0 else y1))
+    return float(max(y, 0.01 * (y0 if x < x0 else y1)))
 
 
 @dataclass
@@ -142,9 +144,9 @@ class StageTables:
     solo: dict[str, Grid]
     corun: dict[str, Grid] = field(default_factory=dict)
     shared: dict[str, float] = field(default_factory=dict)
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         missing = [s for s in STAGES if s not in self.solo]
         if missing:
             raise ValueError(
@@ -168,7 +170,7 @@ class StageTables:
         grid = self.corun.get(key) if corunner else None
         return (grid or self.solo[stage]).at(sms, size)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "total_sms": self.total_sms,
@@ -179,7 +181,7 @@ class StageTables:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> StageTables:
+    def from_json(cls, d: dict[str, Any]) -> StageTables:
         if d.get("format") != FORMAT:
             raise ValueError(
                 f"not a stage-table file: format is {d.get('format')!r}, expected {FORMAT!r}"

@@ -15,6 +15,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -97,7 +98,12 @@ def hf_to_native(
     if isinstance(get, Mapping):
         keys, mapping = set(get), get
         get = mapping.__getitem__
-    out, missing = {}, []
+    if keys is None:
+        raise TypeError(
+            "hf_to_native needs the checkpoint's tensor names (keys) with a get function"
+        )
+    out: dict[str, torch.Tensor] = {}
+    missing: list[str] = []
     tied = model.config.text.tie_word_embeddings
     for name, param in model.state_dict(keep_vars=True).items():
         if name == "text.inv_freq":
@@ -110,15 +116,11 @@ def hf_to_native(
                     "language_model.embed_tokens.weight",
                 )
             ]
-        absent = [c for k, c in sources if k is None]
-        if absent:
-            missing.extend(absent)
+        found = [k for k, _ in sources if k is not None]
+        if len(found) < len(sources):
+            missing.extend(c for k, c in sources if k is None)
             continue
-        tensor = (
-            torch.cat([get(k) for k, _ in sources], dim=0)
-            if len(sources) > 1
-            else get(sources[0][0])
-        )
+        tensor = torch.cat([get(k) for k in found], dim=0) if len(found) > 1 else get(found[0])
         out[name] = tensor.reshape(param.shape)  # Conv3d patch kernel -> Linear
     if missing:
         raise KeyError(f"checkpoint lacks {len(missing)} tensors, e.g. {missing[:3]}")
@@ -179,7 +181,7 @@ def _checkpoint_reader(path: str):
             raise FileNotFoundError(f"{path}: no model.safetensors or model.safetensors.index.json")
         with safe_open(single, framework="pt") as f:
             where = {k: single for k in f.keys()}
-    handles: dict[str, object] = {}
+    handles: dict[str, Any] = {}  # safetensors handles (the package ships no types)
 
     def get(key: str) -> torch.Tensor:
         file = where[key]

@@ -17,10 +17,11 @@ exactly what the engine will send. Foreach nodes are profiled per item; each ite
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from common.sizes import Size
+from workflows.definition import Node, Workflow, input_bytes, numeric_fields
 from workflows.definition import build_node_input as engine_node_input
-from workflows.definition import input_bytes, numeric_fields
 
 from .profiles import Profiles, Sample
 
@@ -29,7 +30,7 @@ class ProfilingError(RuntimeError):
     """An activation failed while profiling; says which node, option and input."""
 
 
-def _result(record: dict, node, option: str, run: int):
+def _result(record: dict[str, Any], node: Node, option: str, run: int) -> Any:
     response = record.get("response") or {}
     if not response.get("success", response.get("status") == "success"):
         raise ProfilingError(
@@ -40,14 +41,14 @@ def _result(record: dict, node, option: str, run: int):
 
 
 def profile(
-    workflow,
-    inputs: list,
+    workflow: Workflow,
+    inputs: list[Any],
     options: list[Size],
     repeats: int,
-    invoke: Callable,
-    progress: Callable | None = None,
+    invoke: Callable[[str, Any, Size], dict[str, Any]],
+    progress: Callable[[int, int], object] | None = None,
     reference: Size | None = None,
-    build_node_input: Callable | None = None,
+    build_node_input: Callable[[Workflow, Node, Any, dict[str, Any]], Any] | None = None,
     capacity_cores: float | None = None,
 ) -> Profiles:
     """Profile `workflow` on `inputs` at every option (named `Size`s), `repeats` times each.
@@ -60,35 +61,35 @@ def profile(
     when a foreach node turns out to have more than one item)."""
     if not options or repeats < 1 or not inputs:
         raise ValueError("profile needs at least one input, one option and repeats >= 1")
-    if any(o.option is None for o in options):
-        raise ValueError("profile needs named options (Size(..., option='small'))")
     build = build_node_input or engine_node_input
     reference = reference or max(options, key=lambda s: (s.cpu, s.memory))
-    ordered = [reference] + [o for o in options if o != reference]
-    profiles = Profiles(
-        workflow.name, {o.option: o for o in ordered}, capacity_cores=capacity_cores
-    )
+    # (name, option), the reference first
+    ordered = [(o.option, o) for o in [reference] + [o for o in options if o != reference]]
+    named = [(name, o) for name, o in ordered if name is not None]
+    if len(named) < len(ordered):
+        raise ValueError("profile needs named options (Size(..., option='small'))")
+    profiles = Profiles(workflow.name, dict(named), capacity_cores=capacity_cores)
     total = len(inputs) * len(workflow.nodes) * len(ordered) * repeats
     done = 0
     for run, run_input in enumerate(inputs):
-        outputs: dict[str, object] = {}
+        outputs: dict[str, Any] = {}
         for node in workflow.nodes:
             params = build(workflow, node, run_input, outputs)
             items = params if node.foreach else [params]
             total += (len(items) - 1) * len(ordered) * repeats
             results = []
             for item_index, item in enumerate(items):
-                for size in ordered:
+                for option, size in named:
                     for repeat in range(repeats):
                         record = invoke(node.action, item, size)
                         try:
-                            result = _result(record, node, size.option, run)
+                            result = _result(record, node, option, run)
                         except ProfilingError as exc:
                             if size is reference:  # downstream nodes need its output: give up
                                 raise
                             profiles.add_failure(
                                 node.id,
-                                size.option,
+                                option,
                                 input_bytes(item),
                                 run,
                                 str(exc),
@@ -101,7 +102,7 @@ def profile(
                         profiles.add(
                             Sample(
                                 node.id,
-                                size.option,
+                                option,
                                 float(record["duration"]),
                                 input_bytes(item),
                                 run,

@@ -27,7 +27,7 @@ import hint_dsl
 from bench import write_json
 from common.sizes import Size
 from common.stats import percentile
-from controller.adapter import Adapter, NodeState, make_policy
+from controller.adapter import Adapter, NodeState, make_sizing_policy
 from hint_dsl.profiles import Profiles, Sample
 from hint_dsl.synthesizer import synthesize
 
@@ -151,7 +151,7 @@ def main():
 
     rows = {}
     for name in ("early-max", "fixed:medium", "early-static", "stepwise", "late", "oracle"):
-        policy = make_policy(name, wf, hints=compiled, profiles=profiles, options=OPTIONS)
+        policy = make_sizing_policy(name, wf, hints=compiled, profiles=profiles, options=OPTIONS)
         if name == "oracle":
             policy.plan(
                 {

@@ -34,7 +34,7 @@ from bench.adapter_decision import (
     synthetic_profiles,
 )
 from common.stats import percentile
-from controller.adapter import NodeState, make_policy
+from controller.adapter import NodeState, make_sizing_policy
 from hint_dsl.synthesizer import synthesize
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -130,7 +130,7 @@ def compare(wf, profiles, hints, requests) -> dict:
     rows = {}
     for name in POLICY_NAMES:
         base = name.split(" ")[0]
-        policy = make_policy(
+        policy = make_sizing_policy(
             base,
             wf,
             hints=hints if base == "late" else None,

@@ -8,7 +8,7 @@ is added from each function's fitted speed-up curve (`janus_sim.speedup`, Amdahl
 measured options; labelled extrapolated in the JSON). Per workflow the SLO is set as the live
 evaluation sets it, from simulated p99s alone at low load: p99(fastest) + 0.3 x (p99(all
 0.5-core) - p99(fastest)). `late` runs hints synthesized from the same profiles by Tango's
-synthesizer; the baselines are built by `make_policy` from the same profiles.
+synthesizer; the baselines are built by `make_sizing_policy` from the same profiles.
 
 Arrivals: `janus_sim.azure_like` (Shahrad et al., ATC'20: heavy-tailed per-workflow rates,
 a diurnal rate, bursts). Load: the mean arrival rate makes the workflows' demand under

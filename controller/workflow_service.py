@@ -242,7 +242,7 @@ class WorkflowService:
 
     # -- runs ----------------------------------------------------------------------------
     def _adapter(self, namespace: str, wf: Workflow, row: WorkflowRow, policy: str):
-        from controller.adapter.adapter import Adapter, make_policy
+        from controller.adapter.adapter import Adapter, make_sizing_policy
 
         key = (namespace, row.name, row.version, row.hints_updated, profiles_digest(row), policy)
         with self._lock:
@@ -251,7 +251,9 @@ class WorkflowService:
                 profiles = Profiles.from_json(row.profiles) if row.profiles else None
                 hints = compile_hints(row.hints, wf.node_ids) if row.hints else None
                 try:
-                    adapter = Adapter(make_policy(policy, wf, hints, profiles, self.options(row)))
+                    adapter = Adapter(
+                        make_sizing_policy(policy, wf, hints, profiles, self.options(row))
+                    )
                 except (ValueError, KeyError) as exc:
                     raise ApiError(
                         400, f"The policy '{policy}' cannot run this workflow: {exc}"

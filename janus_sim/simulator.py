@@ -2,7 +2,7 @@
 decision code.
 
 What runs is the platform's code, on a simulated clock:
-- sizing: the adapter (`controller.adapter.Adapter` around `make_policy(...)`: late-bound hints
+- sizing: the adapter (`controller.adapter.Adapter` around `make_sizing_policy(...)`: late-bound hints
   through the hint evaluator, every baseline), fed the same `NodeState` the live engine builds
   (`controller.workflow_engine.node_state`) and observing each finished activation as live;
 - the DAG walk: a node starts when all its predecessors have finished, its foreach items at
@@ -28,7 +28,7 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from controller.adapter import Adapter, make_policy
+from controller.adapter import Adapter, make_sizing_policy
 from controller.adapter.model import Observation
 from controller.balancer import choose_invoker
 from controller.workflow_engine import node_state
@@ -51,14 +51,16 @@ class Tenant:
     options: list | None = None  # [Size] when there are no hints
     action_memory: int = 256
     adapter: Adapter | None = None
-    # Settings of the policy object made by make_policy, e.g. {"rebuild_every": 256} for late
+    # Settings of the policy object made by make_sizing_policy, e.g. {"rebuild_every": 256} for late
     # (how many observations between rebuilds of its model): the same code, tuned for a rate.
     settings: dict | None = None
 
     def __post_init__(self):
         if self.adapter is None:
             self.adapter = Adapter(
-                make_policy(self.policy, self.workflow, self.hints, self.profiles, self.options)
+                make_sizing_policy(
+                    self.policy, self.workflow, self.hints, self.profiles, self.options
+                )
             )
         for key, value in (self.settings or {}).items():
             if hasattr(self.adapter.impl, key):

@@ -5,14 +5,14 @@ adapter asks its policy (late-bound hints, or a baseline) and times the decision
 is pure: no HTTP, Docker or store access.
 """
 
-from .adapter import POLICIES, POLICY_NAMES, Adapter, is_policy_name, make_policy
+from .adapter import POLICIES, POLICY_NAMES, Adapter, is_policy_name, make_sizing_policy
 from .decision import Decision
 from .model import Observation, Price
 from .state import NodeState
 
 __all__ = [
     "Adapter",
-    "make_policy",
+    "make_sizing_policy",
     "POLICIES",
     "POLICY_NAMES",
     "is_policy_name",

@@ -1,4 +1,4 @@
-"""`Adapter`: the object the workflow engine calls to size an activation, and `make_policy`,
+"""`Adapter`: the object the workflow engine calls to size an activation, and `make_sizing_policy`,
 which builds a policy by name for a workflow from its hints, profiles and options.
 
 The controller creates one Adapter per (workflow, policy) and wires:
@@ -18,12 +18,12 @@ from common.sizes import Size
 from hint_dsl.compiler import CompiledHints
 from hint_dsl.profiles import Profiles
 
-from . import policies
+from . import sizing
 from .decision import Decision
 from .model import Observation, Price
 from .state import NodeState
 
-# The one list of Janus policy names (the API, the CLI's --policy and make_policy accept these),
+# The one list of Janus policy names (the API, the CLI's --policy and make_sizing_policy accept these),
 # then the parameterised forms: fixed:<option> for every function, plan:<function>=<option>,...
 POLICY_NAMES = (
     "early-max",
@@ -136,7 +136,7 @@ def _compiled(hints, workflow) -> CompiledHints | None:
     return hint_dsl.compile(hints, [n.id for n in workflow.nodes] if workflow is not None else None)
 
 
-def make_policy(
+def make_sizing_policy(
     name: str,
     workflow,
     hints=None,
@@ -170,27 +170,25 @@ def make_policy(
         return value
 
     if name.startswith("fixed:"):
-        return policies.FixedPolicy(options, name.split(":", 1)[1])
+        return sizing.FixedPolicy(options, name.split(":", 1)[1])
     if name.startswith("plan:"):
-        return policies.PlanPolicy(options, name.split(":", 1)[1])
+        return sizing.PlanPolicy(options, name.split(":", 1)[1])
     if name == "early-max":
-        return policies.EarlyMaxPolicy(options)
+        return sizing.EarlyMaxPolicy(options)
     if name == "early-static":
-        return policies.EarlyStaticPolicy(
+        return sizing.EarlyStaticPolicy(
             workflow, need("profiles", profiles), options, p, slo_ms, margin, price
         )
     if name == "class-static":
-        return policies.ClassStaticPolicy(
+        return sizing.ClassStaticPolicy(
             workflow, need("profiles", profiles), options, p, slo_ms, margin, price
         )
     if name == "power-tuning":
-        return policies.PowerTuningPolicy(
-            workflow, need("profiles", profiles), options, price=price
-        )
+        return sizing.PowerTuningPolicy(workflow, need("profiles", profiles), options, price=price)
     if name == "stepwise":
-        return policies.StepwisePolicy(workflow, need("profiles", profiles), options, p, margin)
+        return sizing.StepwisePolicy(workflow, need("profiles", profiles), options, p, margin)
     if name == "late":
-        return policies.LatePolicy(workflow, need("hints", compiled), profiles, price)
+        return sizing.LatePolicy(workflow, need("hints", compiled), profiles, price)
     if name == "oracle":
-        return policies.OraclePolicy(workflow, options, slo_ms)
+        return sizing.OraclePolicy(workflow, options, slo_ms)
     raise ValueError(f"unknown policy '{name}' (accepted: {', '.join(POLICIES)})")

@@ -4,7 +4,7 @@ live remaining budget, observations reach the adapter, decisions land in the run
 import time
 
 from common.sizes import Size
-from controller.adapter import Adapter, Decision, make_policy
+from controller.adapter import Adapter, Decision, make_sizing_policy
 from controller.workflow_engine import WorkflowEngine
 from workflows.definition import load
 
@@ -29,7 +29,7 @@ function b
 
 def test_engine_sizes_each_node_with_the_late_adapter():
     wf = load(WORKFLOW)
-    adapter = Adapter(make_policy("late", wf, hints=HINTS))
+    adapter = Adapter(make_sizing_policy("late", wf, hints=HINTS))
     sent = []
 
     def dispatch(action, params, size, cause, **_):  # deadline_ms= and later keywords

@@ -8,7 +8,7 @@ from types import SimpleNamespace as NS
 import pytest
 
 from common.sizes import Size
-from controller.adapter import Adapter, NodeState, Observation, Price, make_policy
+from controller.adapter import Adapter, NodeState, Observation, Price, make_sizing_policy
 from controller.adapter.assignment import cheapest_assignment
 from controller.adapter.static_plans import oracle_plan
 from hint_dsl.profiles import Profiles, Sample
@@ -68,25 +68,25 @@ def state(function, remaining):
 
 
 def test_early_max_and_fixed():
-    p = make_policy("early-max", chain(), options=OPTIONS)
+    p = make_sizing_policy("early-max", chain(), options=OPTIONS)
     assert p.decide(state("a", 1000)).size == LARGE
-    f = make_policy("fixed:medium", chain(), options=OPTIONS)
+    f = make_sizing_policy("fixed:medium", chain(), options=OPTIONS)
     d = f.decide(state("b", 10))
     assert d.size == MEDIUM and d.policy == "fixed:medium" and not d.at_risk
     with pytest.raises(ValueError, match="unknown option 'huge'.*small, medium, large"):
-        make_policy("fixed:huge", chain(), options=OPTIONS)
+        make_sizing_policy("fixed:huge", chain(), options=OPTIONS)
 
 
 def test_plan_policy_runs_a_given_option_per_function():
-    p = make_policy("plan:a=small,b=large", chain(), options=OPTIONS)
+    p = make_sizing_policy("plan:a=small,b=large", chain(), options=OPTIONS)
     assert p.decide(state("a", 10)).size == SMALL and p.decide(state("b", 1000)).size == LARGE
     assert not p.decide(state("a", 10)).at_risk
-    partial = make_policy("plan:a=medium", chain(), options=OPTIONS).decide(state("b", 500))
+    partial = make_sizing_policy("plan:a=medium", chain(), options=OPTIONS).decide(state("b", 500))
     assert partial.size == LARGE and partial.at_risk  # left out of the plan: largest, at risk
     with pytest.raises(ValueError, match="unknown option 'huge' for function 'b'"):
-        make_policy("plan:a=small,b=huge", chain(), options=OPTIONS)
+        make_sizing_policy("plan:a=small,b=huge", chain(), options=OPTIONS)
     with pytest.raises(ValueError, match="malformed entry 'a'"):
-        make_policy("plan:a", chain(), options=OPTIONS)
+        make_sizing_policy("plan:a", chain(), options=OPTIONS)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,9 @@ def test_plan_policy_runs_a_given_option_per_function():
     ],
 )
 def test_early_static_picks_cheapest_plan_meeting_slo(slo, plan, at_risk):
-    p = make_policy("early-static", chain(slo), profiles=profiles(), options=OPTIONS, margin=0.0)
+    p = make_sizing_policy(
+        "early-static", chain(slo), profiles=profiles(), options=OPTIONS, margin=0.0
+    )
     for fn, size in plan.items():
         d = p.decide(state(fn, 1000))
         assert d.size == size and d.at_risk is at_risk
@@ -134,16 +136,18 @@ def test_early_static_plans_parallel_branches_within_the_profiled_cpu():
     # On 2 cores, two large branches queue (600 ms): medium+medium (both fit, 350 ms) is the plan.
     for capacity, slo, want in ((None, 400, MEDIUM), (2.0, 400, MEDIUM), (None, 320, LARGE)):
         wf.slo_ms = slo
-        p = make_policy("early-static", wf, profiles=prof(capacity), options=OPTIONS, margin=0.0)
+        p = make_sizing_policy(
+            "early-static", wf, profiles=prof(capacity), options=OPTIONS, margin=0.0
+        )
         assert p.decide(state("b", slo)).size == want and not p.decide(state("b", slo)).at_risk
     wf.slo_ms = 320
-    p = make_policy("early-static", wf, profiles=prof(2.0), options=OPTIONS, margin=0.0)
+    p = make_sizing_policy("early-static", wf, profiles=prof(2.0), options=OPTIONS, margin=0.0)
     assert p.decide(state("b", 320)).at_risk  # nothing fits on 2 cores
 
 
 def test_stepwise_sub_slo_scales_with_remaining_budget():
     # theta* = cheapest: a small (400ms), b small (600ms): a's share 0.4, b's 1.0 of what is left
-    p = make_policy("stepwise", chain(), profiles=profiles(), options=OPTIONS, margin=0.0)
+    p = make_sizing_policy("stepwise", chain(), profiles=profiles(), options=OPTIONS, margin=0.0)
     assert p.decide(state("a", 1000)).size == SMALL  # sub-SLO 400 >= small's 400
     assert p.decide(state("a", 800)).size == MEDIUM  # 320: medium 250 fits
     assert p.decide(state("a", 520)).size == LARGE  # 208: large 200 fits
@@ -163,7 +167,7 @@ CASES = [
 
 @pytest.mark.parametrize("fn, remaining, size", CASES)
 def test_late_without_profiles_follows_hint_rules(fn, remaining, size):
-    p = make_policy("late", chain(), hints=HINTS)
+    p = make_sizing_policy("late", chain(), hints=HINTS)
     d = p.decide(state(fn, remaining))
     assert d.size == size and not d.at_risk and d.policy == "late"
     assert d.rule.startswith(f"{fn}:")
@@ -173,13 +177,13 @@ def test_late_without_profiles_follows_hint_rules(fn, remaining, size):
 def test_late_with_profiles_takes_the_cheapest_option_for_the_rest_of_the_dag(fn, remaining, size):
     # Worked by hand: at a=749, small leaves b 349 (large: 200 + 600 = 800 core-ms), medium
     # leaves 499 (b medium: 250 + 350 = 600), large leaves 549 (b medium: 400 + 350): medium.
-    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+    p = make_sizing_policy("late", chain(), hints=HINTS, profiles=profiles())
     d = p.decide(state(fn, remaining))
     assert d.size == size and not d.at_risk and d.rule.startswith("model:")
 
 
 def test_late_falls_back_to_largest_at_risk():
-    p = make_policy("late", chain(), hints=HINTS.replace("  otherwise use small\n", ""))
+    p = make_sizing_policy("late", chain(), hints=HINTS.replace("  otherwise use small\n", ""))
     d = p.decide(state("a", 900))
     assert d.size == LARGE and d.at_risk and "no hint rule" in d.rule
     d = p.decide(state("b", -5))
@@ -187,7 +191,7 @@ def test_late_falls_back_to_largest_at_risk():
 
 
 def test_live_activations_correct_a_stale_profile():
-    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+    p = make_sizing_policy("late", chain(), hints=HINTS, profiles=profiles())
     assert p.decide(state("b", 600)).size == SMALL
     for _ in range(8):
         p.observe_activation(Observation("b", "small", 960.0, 1000))  # b got slower than profiled
@@ -206,14 +210,14 @@ def test_late_combines_distributions_instead_of_adding_tails():
                 prof.add(Sample(fn, opt, ms, 1000, r, 0))
     hints = HINTS.replace("p99", "p90").replace("option medium cpu 1   memory 512MB\n", "")
     hints = hints.replace("use medium", "use large")
-    p = make_policy("late", chain(), hints=hints, profiles=prof)
+    p = make_sizing_policy("late", chain(), hints=hints, profiles=prof)
     d = p.decide(state("a", 300))
     assert d.size == LARGE and not d.at_risk  # b then gets 250 ms: small reaches 90 %
     assert p.decide(state("a", 800)).size == SMALL  # 400 + 400 fits: certain
 
 
 def test_late_out_of_reach_maximises_the_chance_and_says_why():
-    p = make_policy("late", chain(), hints=HINTS, profiles=profiles())
+    p = make_sizing_policy("late", chain(), hints=HINTS, profiles=profiles())
     d = p.decide(state("a", 450))  # large 200 + b large 300 = 500: no option can make it
     assert d.at_risk and "out of reach" in d.rule and d.size == LARGE
 
@@ -224,7 +228,7 @@ def test_late_never_picks_an_option_that_ran_out_of_memory_for_that_input_size()
     for opt, ms in CHAIN["b"].items():
         prof.add(Sample("b", opt, ms, big, 9, 0))
     prof.add_failure("b", "small", big, 9, "The action exhausted its memory and was aborted.")
-    p = make_policy("late", chain(), hints=HINTS, profiles=prof)
+    p = make_sizing_policy("late", chain(), hints=HINTS, profiles=prof)
     s = state("b", 1000)
     assert p.decide(s).size == SMALL
     s.input_bytes = big
@@ -242,7 +246,7 @@ def test_thin_profiles_warn_instead_of_deciding_on_noise():
     for fn, per in CHAIN.items():
         for opt, ms in per.items():
             prof.add(Sample(fn, opt, ms, 1000, 0, 0))  # one input, one repeat
-    p = make_policy("late", chain(), hints=HINTS, profiles=prof)
+    p = make_sizing_policy("late", chain(), hints=HINTS, profiles=prof)
     assert len(p.warnings) == 6 and "1 sample(s)" in p.warnings[0]
     # planned 25 % slower while thin: b small (600 -> 750) no longer fits 700 ms
     assert p.decide(state("b", 700)).size == MEDIUM
@@ -258,18 +262,20 @@ def test_class_static_plans_each_input_class_apart():
         for fn, per in CHAIN.items():
             for opt, ms in per.items():
                 prof.add(Sample(fn, opt, ms * scale, nbytes, r, 0))
-    p = make_policy("class-static", chain(1000), profiles=prof, options=OPTIONS, margin=0.0)
+    p = make_sizing_policy("class-static", chain(1000), profiles=prof, options=OPTIONS, margin=0.0)
     s = state("a", 1000)
     assert p.decide(s).size == SMALL  # small inputs: small + small = 1000 ms
     s.input_bytes = 1 << 20  # large inputs: 3x slower; large + large = 1500 ms > SLO
     d = p.decide(s)
     assert d.size == LARGE and d.at_risk
-    static = make_policy("early-static", chain(1000), profiles=prof, options=OPTIONS, margin=0.0)
+    static = make_sizing_policy(
+        "early-static", chain(1000), profiles=prof, options=OPTIONS, margin=0.0
+    )
     assert static.decide(state("a", 1000)).size == LARGE  # one plan for both: the p99 is large
 
 
 def test_power_tuning_takes_the_cheapest_option_within_the_speed_tolerance():
-    p = make_policy("power-tuning", chain(), profiles=profiles(), options=OPTIONS)
+    p = make_sizing_policy("power-tuning", chain(), profiles=profiles(), options=OPTIONS)
     # a: fastest 200 (large); medium 250 is 25 % slower (> 20 %): large. b: medium 350 vs 300:
     # 17 % slower and cheaper: medium.
     assert p.decide(state("a", 5)).size == LARGE and p.decide(state("b", 5)).size == MEDIUM
@@ -286,7 +292,7 @@ def test_oracle_plan_is_the_cheapest_meeting_the_slo_on_measured_durations():
 
 
 def test_oracle_takes_cheapest_plan_for_actual_durations():
-    p = make_policy("oracle", chain(800), options=OPTIONS)
+    p = make_sizing_policy("oracle", chain(800), options=OPTIONS)
     assert p.decide(state("a", 800)).at_risk  # no plan yet
     plan = p.plan({"a": dict(CHAIN["a"]), "b": dict(CHAIN["b"])})
     assert plan.options == {"a": "small", "b": "medium"} and plan.feasible
@@ -295,15 +301,15 @@ def test_oracle_takes_cheapest_plan_for_actual_durations():
 
 def test_make_policy_errors_are_actionable():
     with pytest.raises(ValueError, match="unknown policy 'eager'.*early-max.*late"):
-        make_policy("eager", chain(), options=OPTIONS)
+        make_sizing_policy("eager", chain(), options=OPTIONS)
     with pytest.raises(ValueError, match="'late' needs size options"):
-        make_policy("late", chain())
+        make_sizing_policy("late", chain())
     with pytest.raises(ValueError, match="'stepwise' needs profiles"):
-        make_policy("stepwise", chain(), options=OPTIONS)
+        make_sizing_policy("stepwise", chain(), options=OPTIONS)
 
 
 def test_adapter_times_decisions_and_exposes_live_stats():
-    a = Adapter(make_policy("late", chain(), hints=HINTS, profiles=profiles()))
+    a = Adapter(make_sizing_policy("late", chain(), hints=HINTS, profiles=profiles()))
     assert a.policy == "late"
     decisions = [a.decide(state("a", r)) for r in range(0, 1000, 10)]
     assert all(d.decision_us > 0 for d in decisions)
@@ -314,7 +320,7 @@ def test_adapter_times_decisions_and_exposes_live_stats():
     )
     a.observe("b", "small", 500.0)
     assert a.stats_view()["b"]["p50"] == 500.0
-    assert Adapter(make_policy("early-max", chain(), options=OPTIONS)).stats_view() == {}
+    assert Adapter(make_sizing_policy("early-max", chain(), options=OPTIONS)).stats_view() == {}
 
 
 def brute_force(workflow, durations, costs, deadline):
@@ -440,7 +446,7 @@ def test_a_function_never_profiled_does_not_put_the_whole_workflow_at_risk():
     for opt, ms in CHAIN["a"].items():
         for r in range(5):
             prof.add(Sample("a", opt, ms, 1000, r, 0))  # b was never profiled
-    p = make_policy("late", chain(), hints=HINTS, profiles=prof)
+    p = make_sizing_policy("late", chain(), hints=HINTS, profiles=prof)
     d = p.decide(state("a", 1000))
     assert d.size == SMALL and not d.at_risk
 
@@ -460,7 +466,7 @@ def test_late_links_a_functions_size_class_to_its_successors_through_the_profile
         )
         for opt, ms in b.items():
             prof.add(Sample("b", opt, ms, 32768 if big else 8, r, 0))
-    p = make_policy("late", chain(), hints=HINTS, profiles=prof)
+    p = make_sizing_policy("late", chain(), hints=HINTS, profiles=prof)
     s = state("a", 1000)
     s.input_bytes = 1024
     assert p.decide(s).size == SMALL  # b will be fast: 400 + 100
@@ -481,8 +487,8 @@ def test_thin_stale_profiles_are_corrected_by_fifty_live_requests():
                     p.add(Sample(fn, opt, ms * scale * rng.uniform(0.95, 1.05), 1000, r, 0))
         return p
 
-    thorough = make_policy("late", chain(), hints=HINTS, profiles=prof(20, 1.0))
-    thin = make_policy("late", chain(), hints=HINTS, profiles=prof(1, 1.4))
+    thorough = make_sizing_policy("late", chain(), hints=HINTS, profiles=prof(20, 1.0))
+    thin = make_sizing_policy("late", chain(), hints=HINTS, profiles=prof(1, 1.4))
 
     def differ():
         cells = [(f, b) for f in "ab" for b in range(300, 1001, 25)]

@@ -235,7 +235,7 @@ def test_multiple_sinks_give_a_keyed_result():
 
 
 def test_real_adapter_with_late_hints_sizes_by_remaining_budget():
-    from controller.adapter.adapter import Adapter, make_policy
+    from controller.adapter.adapter import Adapter, make_sizing_policy
 
     hints = """workflow t slo 10s p99
 
@@ -251,7 +251,7 @@ function b
   otherwise use small
 """
     flow = wf("  - {id: a, action: p/a}\n  - {id: b, action: p/b, after: [a]}")
-    adapter = Adapter(make_policy("late", flow, hints=hints))
+    adapter = Adapter(make_sizing_policy("late", flow, hints=hints))
     chosen = []
 
     def dispatch(action, params, size, cause, deadline_ms=None):

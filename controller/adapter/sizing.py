@@ -1,7 +1,7 @@
 """Sizing policies: Tango's late-bound hints and the baselines it is compared against.
 
 Each policy is a pure decider: `decide(NodeState) -> Decision` and `observe(function, option,
-duration_ms)`. Built by `controller.adapter.make_policy`; used through `Adapter`.
+duration_ms)`. Built by `controller.adapter.make_sizing_policy`; used through `Adapter`.
 
 - `early-max`     every function at the largest option (worst-case static sizing).
 - `early-static`  one fixed option per function, chosen offline from the profiles: the cheapest

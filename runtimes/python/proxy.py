@@ -450,18 +450,24 @@ class ProxyServer(ThreadingHTTPServer):
         super().__init__(address, ProxyHandler)
 
 
-def serve(host=None, port=None):
-    """Run the proxy until SIGTERM/SIGINT (it is PID 1 in the container, so handle SIGTERM)."""
+def serve(host=None, port=None, runtime=None, server_class=None):
+    """Run a runtime (the Python action proxy unless another is given, e.g. the VLM runtime)
+    behind its server until SIGTERM/SIGINT (it is PID 1 in the container, so handle SIGTERM);
+    a runtime with a ``close()`` is closed on the way out."""
     host = host or os.environ.get("__OW_PROXY_HOST", "0.0.0.0")
     port = int(port or os.environ.get("__OW_PROXY_PORT", "8080"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server = ProxyServer((host, port), ActionProxy())
+    runtime = runtime if runtime is not None else ActionProxy()
+    server = (server_class or ProxyServer)((host, port), runtime)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        close = getattr(runtime, "close", None)
+        if callable(close):
+            close()
 
 
 if __name__ == "__main__":

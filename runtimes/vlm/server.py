@@ -26,14 +26,13 @@ import base64
 import binascii
 import io
 import json
-import os
-import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass, field, fields
 
 from runtimes.python.proxy import ProxyHandler, ProxyServer, error_body, write_sentinels
+from runtimes.python.proxy import serve as proxy_serve
 
 REINIT_REFUSED = "Cannot initialize the action more than once."
 NOT_INITIALIZED = "The VLM runtime is not initialized yet: POST /init first."
@@ -340,16 +339,5 @@ class VLMServer(ProxyServer):
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
-    """Serve until SIGTERM/SIGINT (PID 1 in the container, so SIGTERM must end it)."""
-    host = host or os.environ.get("__OW_PROXY_HOST", "0.0.0.0")
-    port = int(port or os.environ.get("__OW_PROXY_PORT", "8080"))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    runtime = VLMRuntime()
-    server = VLMServer((host, port), runtime)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        runtime.close()
+    """Serve the VLM runtime until SIGTERM/SIGINT, as the Python proxy serves actions."""
+    proxy_serve(host, port, VLMRuntime(), VLMServer)

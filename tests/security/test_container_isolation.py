@@ -108,6 +108,20 @@ def platform_containers(docker_client, p: Platform) -> list:
     return docker_client.containers.list(filters={"label": label})
 
 
+def wait_listening(ports: set[int], timeout: float = 30.0) -> None:
+    """Until every port accepts a connection on 127.0.0.1 (its runtime is up), bounded."""
+    deadline = time.time() + timeout
+    for port in sorted(ports):
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise AssertionError(f"nothing listens on 127.0.0.1:{port}") from None
+                time.sleep(0.1)
+
+
 def loopback_port(container) -> int:
     """The 127.0.0.1 port of a container's runtime: its own on the host network, else the one
     published from the bridge."""
@@ -171,6 +185,8 @@ def test_an_action_scanning_loopback_drives_no_other_runtime(
 
     containers = platform_containers(docker_client, p)
     ports = {loopback_port(c) for c in containers}
+    if p.mode == "host":
+        wait_listening(ports)  # a container the pool started a moment ago may still be starting
     only = None if p.mode == "bridge" else sorted(ports | {p.process.port, invoker_port(p)})
     report = result_of(attacker, "scan", {"only": only})
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from common.activation import Activation, ActivationResponse
 from common.activation_status import (
     APPLICATION_ERROR,
     DEVELOPER_ERROR,
-    STATUS_NAMES,
     SUCCESS,
 )
 from common.activation_status import (
@@ -56,13 +56,8 @@ class Outcome:
     def success(self) -> bool:
         return self.status_code == SUCCESS
 
-    def response(self) -> dict:
-        return {
-            "status": STATUS_NAMES[self.status_code],
-            "statusCode": self.status_code,
-            "success": self.success,
-            "result": self.result,
-        }
+    def response(self) -> ActivationResponse:
+        return ActivationResponse.of(self.status_code, self.result)
 
 
 def error(status_code: int, message) -> Outcome:
@@ -104,26 +99,31 @@ def classify_init(http_status: int, body: bytes) -> Outcome | None:
     return error(DEVELOPER_ERROR, ABNORMAL_INIT)
 
 
+def build_activation(
+    msg: dict, outcome: Outcome, *, start: int, end: int, logs: list[str], annotations: dict
+) -> Activation:
+    """The complete activation record for the `POST /invoke` message `msg`."""
+    action = msg["action"]
+    return Activation(
+        namespace=msg.get("namespace") or action["namespace"],
+        name=action["name"],
+        version=action.get("version", "0.0.1"),
+        subject=msg.get("subject") or msg.get("namespace") or "",
+        activation_id=msg["activationId"],
+        start=start,
+        end=end,
+        duration=end - start,
+        response=outcome.response(),
+        logs=logs,
+        annotations=dict(annotations),
+        cause=msg.get("cause") or None,
+    )
+
+
 def build_record(
     msg: dict, outcome: Outcome, *, start: int, end: int, logs: list[str], annotations: dict
 ) -> dict:
-    """The complete activation record for the `POST /invoke` message `msg`."""
-    action = msg["action"]
-    record = {
-        "namespace": msg.get("namespace") or action["namespace"],
-        "name": action["name"],
-        "version": action.get("version", "0.0.1"),
-        "subject": msg.get("subject") or msg.get("namespace"),
-        "activationId": msg["activationId"],
-        "start": start,
-        "end": end,
-        "duration": end - start,
-        "statusCode": outcome.status_code,
-        "response": outcome.response(),
-        "logs": logs,
-        "annotations": [{"key": k, "value": v} for k, v in annotations.items()],
-        "publish": False,
-    }
-    if msg.get("cause"):
-        record["cause"] = msg["cause"]
-    return record
+    """``build_activation`` as the JSON the invoker answers `POST /invoke` with."""
+    return build_activation(
+        msg, outcome, start=start, end=end, logs=logs, annotations=annotations
+    ).to_json()

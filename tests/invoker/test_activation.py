@@ -13,7 +13,7 @@ def test_success_object_and_array():
 def test_error_field_on_200_is_application_error_reduced_to_error():
     outcome = act.classify_run(200, b'{"error": "bad", "more": 1}')
     assert outcome == act.Outcome(1, {"error": "bad"})
-    assert outcome.response()["status"] == "application error"
+    assert outcome.response().status == "application error"
 
 
 def test_non_200_and_invalid_replies_are_developer_errors():

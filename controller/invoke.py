@@ -1,7 +1,8 @@
 """Running actions: the path from an accepted invoke to a stored activation record.
 
 ``ActivationService.invoke`` serves the REST invoke (throttles, the ``running`` record, blocking
-wait with the 202 fallback); ``execute`` runs one activation to completion on an invoker and
+wait with the fallback to ``Accepted``; ``controller.api.invocations`` makes its HTTP reply);
+``execute`` runs one activation to completion on an invoker and
 is what sequences and the workflow engine call. Whatever fails — no invoker, an invoker that
 dies mid-activation, a bad reply — the activation ends in a stored record. *System actions*
 (``system_actions``: the built-in alarm feeds of ``controller.feeds``) are answered by the
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from common.activation import Accepted, Activation
 from common.activation_status import STATUS_NAMES
 from common.clock import now_ms
 from common.httpclient import ResponseBroken
@@ -29,7 +31,7 @@ from controller.config import ControllerConfig
 from controller.entities import kv_dict, kv_get, split_fqn
 from controller.entitlement import entitled_action, locate_action, sequence_plan
 from controller.errors import ApiError, malformed
-from controller.limits import bounded_record, finite_number
+from controller.limits import bounded_record
 from controller.metrics import ControllerMetrics
 from controller.store.activations import ActivationStore, Orphan
 from controller.store.controllers import ControllerStore, LiveController
@@ -39,10 +41,10 @@ from controller.throttle import Throttle
 
 log = logging.getLogger("tango.controller")
 
-HTTP_FOR_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}
 RESULT_TOO_DEEP = "The action's result is nested too deeply to be stored as JSON."
 # An activation that had started on an invoker that died: at-most-once, so it is not run again;
-# its record is a whisk error, and a blocking caller gets 502 (the upstream failed), not 500.
+# its record is a whisk error, and a blocking caller gets 502 (the upstream failed), not 500
+# (``controller.api.invocations.http_status``).
 INVOKER_LOST = "The invoker running the activation stopped before it finished"
 RECONCILE_AFTER_S = 5.0  # a new controller waits this long for invokers to re-register
 
@@ -160,13 +162,15 @@ class ActivationService:
         path: str,
         params: dict,
         blocking: bool,
-        result_only: bool,
         wait_ms: int | None,
         size: Size | None = None,
         cause: str | None = None,
         queue_wait_s: float = 0.0,
-    ) -> tuple[int, object, dict]:
-        """``queue_wait_s``: how long the request waited for a server thread (admission)."""
+    ) -> Accepted | Activation:
+        """Accept an activation of ``namespace/path`` and, ``blocking``, wait up to ``wait_ms``
+        for its record: the finished ``Activation``, or ``Accepted`` (not blocking, or the
+        wait ran out). ``queue_wait_s``: how long the request waited for a server thread
+        (admission)."""
         if not isinstance(params, dict):
             raise malformed("the invoke body must be a JSON object of parameters")
         action, defaults = entitled_action(self.entities, identity, namespace, path)
@@ -183,10 +187,9 @@ class ActivationService:
         system_action = self.system_actions.get(entity_path(action))
         if system_action is not None:
             record = self._run_system_action(system_action, identity, action, merged, cause)
-            headers = {"x-openwhisk-activation-id": record["activationId"]}
             if not blocking:
-                return 202, {"activationId": record["activationId"]}, headers
-            return self._reply(record, result_only, headers)
+                return Accepted(record["activationId"])
+            return Activation.from_json(record)
         if self.draining:
             raise ApiError(503, "The controller is stopping; send the request to another one.")
         if not any(inv.state == "up" for inv in self.registry.all()):
@@ -211,7 +214,6 @@ class ActivationService:
             self.metrics.throttled(identity.namespace, err.message)
             raise
         activation_id = new_activation_id()
-        headers = {"x-openwhisk-activation-id": activation_id}
         wait_ms = min(
             wait_ms if wait_ms is not None else self.config.limits.max_blocking_wait_ms,
             self.config.limits.max_blocking_wait_ms,
@@ -264,27 +266,16 @@ class ActivationService:
                 raise
             if not blocking:
                 self.activations.flush()
-                return 202, {"activationId": activation_id}, headers
+                return Accepted(activation_id)
             try:
                 record = future.result(timeout=wait_ms / 1000.0)
             except concurrent.futures.TimeoutError:
                 self.activations.flush()
-                return 202, {"activationId": activation_id}, headers
+                return Accepted(activation_id)
         # The id leaves only once its running row (or its final record) is committed: whatever
         # dies next, reconciliation finds it and the invoker's result completes it.
         self.activations.wait_committed(accepted_seq)
-        return self._reply(record, result_only, headers)
-
-    @staticmethod
-    def _reply(record: dict, result_only: bool, headers: dict) -> tuple[int, object, dict]:
-        status = HTTP_FOR_STATUS[record["statusCode"]]
-        if record["statusCode"] == 3 and str(
-            (record["response"].get("result") or {}).get("error", "")
-        ).startswith(INVOKER_LOST):
-            status = 502
-        if result_only:
-            return status, record["response"]["result"], headers
-        return status, record, headers
+        return Activation.from_json(record)
 
     def _run_system_action(
         self,
@@ -842,21 +833,3 @@ def invoke_message(
         "received": rec["start"],
         "cause": cause,
     }
-
-
-def parse_size(cpu: str | None, memory: str | None, registry: InvokerRegistry) -> Size | None:
-    """``?cpu=1.5&memory=512`` on invoke: bind this size for the one activation (Tango
-    extension). Each must be a finite number no larger than the largest invoker holds (400
-    naming the parameter otherwise)."""
-    if cpu is None and memory is None:
-        return None
-    invokers = registry.all()
-    max_cpu = max((inv.cpus for inv in invokers), default=1024.0)
-    max_memory = max((inv.user_memory for inv in invokers), default=1 << 20)
-    c = finite_number("cpu", cpu, 0, max_cpu, "cores") if cpu is not None else 1.0
-    m = finite_number("memory", memory, 63, max_memory, "MB") if memory is not None else 256
-    if m != int(m):
-        raise ApiError(
-            400, f"The query parameter 'memory' must be a whole number of MB, got '{memory}'."
-        )
-    return Size(cpu=c, memory=int(m))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import cast
 
 from common.activation_status import STATUS_NAMES
 from controller.auth import Identity
@@ -257,20 +256,18 @@ class TriggerService:
         self, identity: Identity, key: str, action: EntityRef, params: dict, cause: str
     ) -> str:
         try:
-            _status, body, _headers = self.activation_service.invoke(
+            accepted = self.activation_service.invoke(
                 identity,
                 action.namespace,
                 action.path,
                 params,
                 blocking=False,
-                result_only=False,
                 wait_ms=None,
                 cause=cause,
             )
         except ApiError as err:
             return rule_log(key, action, error=err)
-        # a non-blocking invoke answers {"activationId": ...}
-        return rule_log(key, action, cast(dict[str, str], body)["activationId"])
+        return rule_log(key, action, accepted.activation_id)
 
     # -- rules map ------------------------------------------------------------------------
     def link(self, namespace: str, trigger: str, key: str, action: EntityRef, status: str) -> None:

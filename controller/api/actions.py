@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 
 from common.wsgi_server import QUEUE_WAIT
 from controller.api.common import flag, identity, int_arg, json_body, namespace_of, paging, services
+from controller.api.invocations import invoke_reply, parse_size
 from controller.entities import brief, build_action, check_name, without_code
 from controller.entitlement import (
     Privilege,
@@ -16,7 +17,6 @@ from controller.entitlement import (
     entitled_action,
     resolve_package,
 )
-from controller.invoke import parse_size
 from controller.packages import require_plain_package
 
 bp = Blueprint("actions", __name__, url_prefix="/api/v1/namespaces/<ns>/actions")
@@ -86,18 +86,14 @@ def invoke_action(ns: str, name: str, pkg: str | None = None):
     svc = services()
     params = json_body()
     result = flag("result")
-    status, body, headers = svc.activation_service.invoke(
+    outcome = svc.activation_service.invoke(
         identity(),
         ns,
         _path(name, pkg),
         params,
         blocking=flag("blocking") or result,
-        result_only=result,
         wait_ms=int_arg("timeout"),
         size=parse_size(request.args.get("cpu"), request.args.get("memory"), svc.registry),
         queue_wait_s=request.environ.get(QUEUE_WAIT, 0.0),
     )
-    resp = jsonify(body)
-    resp.status_code = status
-    resp.headers.update(headers)
-    return resp
+    return invoke_reply(outcome, result_only=result)

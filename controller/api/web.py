@@ -24,7 +24,10 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, request
 
+from common.activation import Accepted, ActivationResponse
+from common.activation_status import APPLICATION_ERROR, SUCCESS
 from controller.api.common import CORS_HEADERS, services
+from controller.api.invocations import activation_headers
 from controller.config import SystemLimits
 from controller.entities import kv_get
 from controller.errors import NOT_FOUND, UNAUTHORIZED, ApiError
@@ -287,18 +290,18 @@ def http_response(result) -> WebResponse:
     return WebResponse(code or 200, data, content_type, others)
 
 
-def response_for(record: dict, extension: str) -> WebResponse:
-    """A finished activation as a web response: success → its result, application error →
-    its ``error`` field, anything else → 400 (OpenWhisk hides the cause from the caller)."""
-    response = record["response"]
-    if response["statusCode"] == 0:
-        projected = response.get("result")
+def response_for(response: ActivationResponse, extension: str) -> WebResponse:
+    """A finished activation's response as a web response: success → its result, application
+    error → its ``error`` field, anything else → 400 (OpenWhisk hides the cause from the
+    caller)."""
+    if response.status_code == SUCCESS:
+        projected = response.result
     elif (
-        response["statusCode"] == 1
-        and isinstance(response.get("result"), dict)
-        and "error" in response["result"]
+        response.status_code == APPLICATION_ERROR
+        and isinstance(response.result, dict)
+        and "error" in response.result
     ):
-        projected = response["result"]["error"]
+        projected = response.result["error"]
     else:
         raise WebError(400, ERROR_PROCESSING)
     return web_response(projected, extension)
@@ -351,13 +354,12 @@ def web_action(ns: str, pkg: str, rest: str, extra_args: dict | None = None):
     raw = kv_get(annotations, "raw-http") is True
     args = action_arguments(req, raw, final, svc.config.limits.max_json_depth)
     args.update(extra_args or {})
-    status, record, headers = svc.activation_service.invoke(
-        owner, ns, path, args, blocking=True, result_only=False, wait_ms=None
-    )
-    if status == 202:
+    outcome = svc.activation_service.invoke(owner, ns, path, args, blocking=True, wait_ms=None)
+    headers = activation_headers(outcome)
+    if isinstance(outcome, Accepted):
         raise ApiError(202, RESPONSE_NOT_READY, headers)
     try:
-        out = response_for(record, extension)
+        out = response_for(outcome.response, extension)
     except WebError as err:
         raise ApiError(err.status, err.message, headers) from None
     resp = Response(out.body, status=out.status)

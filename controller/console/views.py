@@ -289,12 +289,10 @@ def invoke(name: str):
             params=text,
             error=f"The parameters are not a JSON object: {exc}",
         ), 400
-    _, _, headers = svc.activation_service.invoke(
-        g.identity, ns, name, params, blocking=True, result_only=False, wait_ms=None
+    outcome = svc.activation_service.invoke(
+        g.identity, ns, name, params, blocking=True, wait_ms=None
     )
-    return redirect(
-        url_for("console.activation", activation_id=headers["x-openwhisk-activation-id"])
-    )
+    return redirect(url_for("console.activation", activation_id=outcome.activation_id))
 
 
 def activations_context() -> dict:

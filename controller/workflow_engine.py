@@ -13,7 +13,7 @@ Everything the engine talks to is a plain callable, so it is unit-tested with fa
   and `adapter.observe_activation(Observation)` after every activation that succeeded or ran
   out of memory (input features, duration, memory peak, host load), else
   `adapter.observe(function, option, duration_ms)` after successes;
-- `dispatch(action_path, params, size, cause) -> OpenWhisk activation record dict`.
+- `dispatch(action_path, params, size, cause) -> common.activation.Activation` (its record).
 
 A run is never lost: every failure (a failed activation, a dispatch error, an adapter error,
 a bad foreach field, a bug here) ends in a failed `WorkflowRunRecord`.
@@ -30,6 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.activation import Activation
 from common.sizes import Size
 from controller.adapter.model import Observation
 from controller.adapter.state import NodeState
@@ -47,7 +48,7 @@ __all__ = [
 # dispatch(action, params, size, cause, deadline_ms=...): deadline_ms is the epoch ms by which the
 # workflow's SLO needs the activation done (its remaining budget); the runtime sees it as /run's
 # `deadline` (a vlm runtime orders and admits by it) and the activation record says if it was met.
-Dispatch = Callable[..., dict]
+Dispatch = Callable[..., Activation]
 
 
 # ---------------------------------------------------------------------------- records
@@ -394,11 +395,11 @@ class WorkflowEngine:
                 params = {**params, **dict(size.params)}
             act.start_ms = run.now_ms()
             act.deadline_ms = act.start_ms + act.remaining_ms  # the SLO's budget for this node
-            record = self.dispatch(
+            activation = self.dispatch(
                 node.action, params, size, run.record.run_id, deadline_ms=act.deadline_ms
             )
             act.end_ms = run.now_ms()
-            _read_activation(record, act)
+            _read_activation(activation, act)
             if self.adapter is not None:
                 self._observe(node, params, act)
         except Exception as e:
@@ -484,13 +485,12 @@ def node_state(
     )
 
 
-def _read_activation(record: dict, act: ActivationRun) -> None:
-    """Copy what the run record needs out of an OpenWhisk activation record."""
-    annotations = {a.get("key"): a.get("value") for a in record.get("annotations") or []}
-    response = record.get("response") or {}
-    act.activation_id = record.get("activationId")
-    duration = record.get("duration")
-    act.duration_ms = float(duration) if duration is not None else act.end_ms - act.start_ms
+def _read_activation(activation: Activation, act: ActivationRun) -> None:
+    """Copy what the run record needs out of an activation record."""
+    annotations = activation.annotations
+    response = activation.response
+    act.activation_id = activation.activation_id
+    act.duration_ms = float(activation.duration)
     act.wait_ms = annotations.get("waitTime")
     act.deadline_met = annotations.get("deadlineMet")
     act.init_ms = annotations.get("initTime")
@@ -500,8 +500,7 @@ def _read_activation(record: dict, act: ActivationRun) -> None:
     usage = annotations.get("usage") or {}
     if usage.get("maxMemory") is not None:
         act.memory_peak_mb = usage["maxMemory"] / (1024 * 1024)
-    act.result = response.get("result")
-    act.success = bool(response.get("success"))
+    act.result = response.result
+    act.success = response.success
     if not act.success:
-        result = act.result if isinstance(act.result, dict) else {}
-        act.error = str(result.get("error") or response.get("status") or "activation failed")
+        act.error = str(response.error or response.status or "activation failed")

@@ -18,6 +18,7 @@ from collections import OrderedDict
 
 from sqlalchemy import select
 
+from common.activation import Activation
 from common.clock import now_ms
 from common.sizes import Size
 from controller.adapter import POLICIES, is_policy_name
@@ -329,11 +330,11 @@ class WorkflowService:
             size: Size | None,
             cause: str | None,
             deadline_ms: float | None = None,
-        ) -> dict:
+        ) -> Activation:
             action, defaults = entitled_action(
                 self.activations.entities, identity, namespace, action_path
             )
-            return self.activations.execute(
+            record = self.activations.execute(
                 identity,
                 namespace,
                 action,
@@ -342,6 +343,7 @@ class WorkflowService:
                 cause,
                 deadline_ms=deadline_ms,
             )
+            return Activation.from_json(record)
 
         adapter.update_stats(self.live_stats())
         engine = WorkflowEngine(dispatch, adapter, stats=adapter.stats_view)

@@ -3,6 +3,7 @@ live remaining budget, observations reach the adapter, decisions land in the run
 
 import time
 
+from common.activation import Activation
 from common.sizes import Size
 from controller.adapter import Adapter, Decision, make_sizing_policy
 from controller.workflow_engine import WorkflowEngine
@@ -38,12 +39,14 @@ def test_engine_sizes_each_node_with_the_late_adapter():
         # upstream.<fn>.duration is the node's wall time as the engine saw it: sleeping
         # guarantees it is at least this long.
         time.sleep(duration / 1000.0)
-        return {
-            "activationId": "0" * 32,
-            "duration": duration,
-            "response": {"success": True, "status": "success", "result": dict(params)},
-            "annotations": [{"key": "size", "value": size.to_json()}],
-        }
+        return Activation.from_json(
+            {
+                "activationId": "0" * 32,
+                "duration": duration,
+                "response": {"success": True, "status": "success", "result": dict(params)},
+                "annotations": [{"key": "size", "value": size.to_json()}],
+            }
+        )
 
     engine = WorkflowEngine(dispatch, adapter, stats=adapter.stats_view)
     record = engine.run(wf, {"n": 3})
@@ -72,21 +75,23 @@ def test_every_activation_reaches_the_model_with_its_features_memory_and_oom():
 
     def dispatch(action, params, size, cause, **_):  # deadline_ms= and later keywords
         oom = action == "guest/b"
-        return {
-            "activationId": action,
-            "duration": 42,
-            "response": {
-                "success": not oom,
-                "status": "action developer error" if oom else "success",
-                "result": (
-                    {"error": "The action exhausted its memory and was aborted."} if oom else {}
-                ),
-            },
-            "annotations": [
-                {"key": "size", "value": size.to_json()},
-                {"key": "usage", "value": {"cpuTime": 10, "maxMemory": 64 * 1024 * 1024}},
-            ],
-        }
+        return Activation.from_json(
+            {
+                "activationId": action,
+                "duration": 42,
+                "response": {
+                    "success": not oom,
+                    "status": "action developer error" if oom else "success",
+                    "result": (
+                        {"error": "The action exhausted its memory and was aborted."} if oom else {}
+                    ),
+                },
+                "annotations": [
+                    {"key": "size", "value": size.to_json()},
+                    {"key": "usage", "value": {"cpuTime": 10, "maxMemory": 64 * 1024 * 1024}},
+                ],
+            }
+        )
 
     record = WorkflowEngine(dispatch, Recording()).run(wf, {"n": 7})
     assert record.status == "failed"

@@ -9,6 +9,7 @@ import time
 import uuid
 import zipfile
 
+from common.activation import Activation
 from controller.invoke import with_deadline
 from controller.workflow_engine import WorkflowEngine, build_node_input
 from invoker.service import deadline
@@ -87,12 +88,14 @@ def test_screenshot_is_a_png_with_its_buttons():
 
 # ---------------------------------------------------------------------------------- deadlines
 def _activation(result, annotations=()):
-    return {
-        "activationId": uuid.uuid4().hex,
-        "duration": 5,
-        "annotations": list(annotations),
-        "response": {"success": True, "status": "success", "result": result},
-    }
+    return Activation.from_json(
+        {
+            "activationId": uuid.uuid4().hex,
+            "duration": 5,
+            "annotations": list(annotations),
+            "response": {"success": True, "status": "success", "result": result},
+        }
+    )
 
 
 def test_engine_passes_each_nodes_remaining_slo_budget_as_its_deadline():

@@ -5,6 +5,7 @@ import time
 import uuid
 from types import SimpleNamespace
 
+from common.activation import Activation
 from common.sizes import Size
 from controller.workflow_engine import WorkflowEngine
 from workflows.definition import load
@@ -17,16 +18,18 @@ def activation(result, success=True, duration=10, size=None):
     annotations = [{"key": "waitTime", "value": 3}]
     if size is not None:
         annotations.append({"key": "size", "value": size.to_json()})
-    return {
-        "activationId": uuid.uuid4().hex,
-        "duration": duration,
-        "annotations": annotations,
-        "response": {
-            "success": success,
-            "status": "success" if success else "application error",
-            "result": result,
-        },
-    }
+    return Activation.from_json(
+        {
+            "activationId": uuid.uuid4().hex,
+            "duration": duration,
+            "annotations": annotations,
+            "response": {
+                "success": success,
+                "status": "success" if success else "application error",
+                "result": result,
+            },
+        }
+    )
 
 
 class FakeAdapter:

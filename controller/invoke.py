@@ -18,9 +18,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
-from common.activation import Accepted, Activation
-from common.activation_status import STATUS_NAMES
+from common.activation import Accepted, Activation, ActivationResponse
 from common.clock import now_ms
 from common.httpclient import ResponseBroken
 from common.ids import random_id
@@ -59,28 +59,22 @@ def new_activation_id() -> str:
 def base_record(
     namespace: str, action: dict, subject: str, activation_id: str, start: int, cause: str | None
 ) -> dict:
-    rec = {
-        "namespace": namespace,
-        "name": action["name"],
-        "version": action.get("version", "0.0.1"),
-        "subject": subject,
-        "activationId": activation_id,
-        "start": start,
-        "end": 0,
-        "duration": 0,
-        "statusCode": 0,
-        "response": {"status": "running", "statusCode": 0, "success": False, "result": {}},
-        "logs": [],
-        "annotations": [
-            {"key": "path", "value": entity_path(action)},
-            {"key": "kind", "value": action["exec"]["kind"]},
-            {"key": "limits", "value": action.get("limits", {})},
-        ],
-        "publish": False,
-    }
-    if cause:
-        rec["cause"] = cause
-    return rec
+    """The ``running`` record of an activation of ``action`` (its JSON, as stored)."""
+    return Activation(
+        namespace=namespace,
+        name=action["name"],
+        version=action.get("version", "0.0.1"),
+        subject=subject,
+        activation_id=activation_id,
+        start=start,
+        response=ActivationResponse.running(),
+        annotations={
+            "path": entity_path(action),
+            "kind": action["exec"]["kind"],
+            "limits": action.get("limits", {}),
+        },
+        cause=cause,
+    ).to_json()
 
 
 def entity_path(action: dict) -> str:
@@ -95,12 +89,7 @@ def finish_with_error(rec: dict, message: str, status_code: int = 3) -> dict:
         end=end,
         duration=max(0, end - rec.get("start", end)),
         statusCode=status_code,
-        response={
-            "status": STATUS_NAMES[status_code],
-            "statusCode": status_code,
-            "success": False,
-            "result": {"error": message},
-        },
+        response=ActivationResponse.of(status_code, {"error": message}).to_json(),
     )
     return out
 
@@ -186,10 +175,8 @@ class ActivationService:
         merged = {**defaults, **params}
         system_action = self.system_actions.get(entity_path(action))
         if system_action is not None:
-            record = self._run_system_action(system_action, identity, action, merged, cause)
-            if not blocking:
-                return Accepted(record["activationId"])
-            return Activation.from_json(record)
+            activation = self._run_system_action(system_action, identity, action, merged, cause)
+            return activation if blocking else Accepted(activation.activation_id)
         if self.draining:
             raise ApiError(503, "The controller is stopping; send the request to another one.")
         if not any(inv.state == "up" for inv in self.registry.all()):
@@ -284,7 +271,7 @@ class ActivationService:
         action: dict,
         params: dict,
         cause: str | None,
-    ) -> dict:
+    ) -> Activation:
         """Run a built-in action in this process; its record is stored in the caller's namespace
         (as OpenWhisk stores an activation of a shared package's action)."""
         start = now_ms()
@@ -296,20 +283,15 @@ class ActivationService:
         except ApiError as err:
             result, status_code = {"error": err.message}, 1 if err.status < 500 else 3
         end = now_ms()
-        record = {
-            **rec,
-            "end": end,
-            "duration": end - start,
-            "statusCode": status_code,
-            "response": {
-                "status": STATUS_NAMES[status_code],
-                "statusCode": status_code,
-                "success": status_code == 0,
-                "result": result,
-            },
-            "annotations": [*rec["annotations"], {"key": "waitTime", "value": 0}],
-        }
-        self.activations.complete(record, identity.namespace, entity_path(action).split("/", 1)[1])
+        record = replace(
+            Activation.from_json(rec),
+            end=end,
+            duration=end - start,
+            response=ActivationResponse.of(status_code, result),
+        ).annotated(waitTime=0)
+        self.activations.complete(
+            record.to_json(), identity.namespace, entity_path(action).split("/", 1)[1]
+        )
         return record
 
     def _execute_released(
@@ -522,30 +504,25 @@ class ActivationService:
                 break
             result = child["response"]["result"]
         end = now_ms()
-        annotations = [
-            {"key": "path", "value": entity_path(seq)},
-            {"key": "kind", "value": "sequence"},
-            {"key": "limits", "value": {**seq.get("limits", {}), "memory": memory}},
-            {"key": "waitTime", "value": 0},
-        ]
-        if cause is None:
-            annotations.append({"key": "topmost", "value": True})
-        else:
-            annotations.append({"key": "causedBy", "value": "sequence"})
-        response = (
-            last["response"]
-            if last
-            else {"status": "success", "statusCode": 0, "success": True, "result": params}
-        )
-        record = {
-            **rec,
-            "end": end,
-            "duration": duration,
-            "statusCode": response["statusCode"],
-            "response": response,
-            "logs": ids,
-            "annotations": annotations,
+        annotations = {
+            "path": entity_path(seq),
+            "kind": "sequence",
+            "limits": {**seq.get("limits", {}), "memory": memory},
+            "waitTime": 0,
+            **({"topmost": True} if cause is None else {"causedBy": "sequence"}),
         }
+        record = replace(
+            Activation.from_json(rec),
+            end=end,
+            duration=duration,
+            response=(
+                ActivationResponse.from_json(last["response"])
+                if last
+                else ActivationResponse.of(0, params)
+            ),
+            logs=ids,
+            annotations=annotations,
+        ).to_json()
         self.activations.complete(record, namespace, name_path)
         return record
 
@@ -792,12 +769,9 @@ def orphan_fate(
 def with_deadline(record: dict, deadline_ms: float) -> dict:
     """The record annotated with its deadline (epoch ms) and whether it was met: a success that
     ended by it."""
-    met = bool((record.get("response") or {}).get("success")) and record["end"] <= deadline_ms
-    notes = [
-        {"key": "deadline", "value": int(deadline_ms)},
-        {"key": "deadlineMet", "value": met},
-    ]
-    return {**record, "annotations": [*record.get("annotations", []), *notes]}
+    activation = Activation.from_json(record)
+    met = activation.response.success and activation.end <= deadline_ms
+    return activation.annotated(deadline=int(deadline_ms), deadlineMet=met).to_json()
 
 
 def invoke_message(

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 import zipfile
+from typing import Any
 
 from common.activation import Activation
 from controller.invoke import with_deadline
@@ -47,9 +48,9 @@ def _local_run(plan_text: str, verify_text: str) -> dict:
     """The DAG walked locally, the two VLM nodes answered with the given texts."""
     bundle = load_bundle(BUNDLE)
     request = bundle.inputs()[0]
-    outputs = {}
+    outputs: dict[str, Any] = {}
     for node in bundle.workflow.nodes:
-        params = build_node_input(bundle.workflow, node, request, outputs)
+        params: Any = build_node_input(bundle.workflow, node, request, outputs)
         if node.id in ("plan", "verify"):
             assert params["image"] and params["prompt"] and params["max_tokens"] >= 1
             outputs[node.id] = {"text": plan_text if node.id == "plan" else verify_text}

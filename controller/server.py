@@ -145,6 +145,10 @@ def serve(config: ControllerConfig, app=None, drain_grace_s: float = DRAIN_GRACE
         threading.Thread(target=run, name="drain", daemon=True).start()
 
     signal.signal(signal.SIGTERM, drain_then_exit)
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        # Started with SIGINT ignored (nohup, a background job of a script): interrupt_main,
+        # which ends the drain, would do nothing, and the controller would never exit.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -60,3 +60,27 @@ def test_3_tango_controller_serves_only_keys_an_operator_created(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_controller_started_with_sigint_ignored_still_stops_on_sigterm(tmp_path):
+    """nohup and background jobs of scripts start a process with SIGINT ignored; the drain that
+    SIGTERM starts ends by interrupting the main thread, which must still stop the server."""
+    import signal
+
+    port, data, log = free_port(), tmp_path / "data", tmp_path / "controller.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "controller", "--port", str(port), "--data-dir", str(data)],
+        cwd=REPO,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc, log)
+        proc.terminate()
+        assert proc.wait(30) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -430,6 +430,9 @@ def document() -> dict:
     doc["paths"] = {f"/api/v1{path}": ops for path, ops in base["paths"].items()}
     doc["paths"].update(_tango_paths())
     doc["definitions"].update(DEFINITIONS)
+    # OpenWhisk's document lists 0..2, but its controller stores 3 for a whisk internal error
+    # (the invoker or the platform failed), and so does Tango.
+    doc["definitions"]["Activation"]["properties"]["statusCode"]["enum"] = [0, 1, 2, 3]
     doc["tags"] = [*base["tags"], *({"name": t} for t in TANGO_TAGS)]
     size = [
         _query("cpu", "number", "Bind this many cores for this activation (Tango).", minimum=0),

@@ -33,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import procs  # noqa: E402
 from common import platform_process  # noqa: E402
 from common.httpclient import HttpPool  # noqa: E402
 from common.platform_process import GUEST_KEY, PlatformProcess  # noqa: E402
@@ -59,17 +60,12 @@ def deploy(pool: HttpPool, name: str, code: str, timeout_ms: int) -> None:
 
 def invoker_pid(platform: PlatformProcess, invoker_id: str) -> int:
     """The process id of ``invoker.server --id <invoker_id>`` started by this platform."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == platform.proc.pid and b"invoker.server" in argv and invoker_id.encode() in argv:
-            return int(entry.name)
-    raise RuntimeError(f"no process of {invoker_id} under the platform (pid {platform.proc.pid})")
+    pid = procs.invoker_children(platform.proc.pid).get(invoker_id)
+    if pid is None:
+        raise RuntimeError(
+            f"no process of {invoker_id} under the platform (pid {platform.proc.pid})"
+        )
+    return pid
 
 
 def admin_view(pool: HttpPool) -> list[dict]:

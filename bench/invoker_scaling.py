@@ -25,20 +25,13 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import procs
 from bench.invoker_failover import admin_view, invoker_pid
 from bench.platform_invoke import AUTH, WRK_LUA, deploy, invoke
 from common import platform_process
 from common.httpclient import HttpPool
 
 REPO = Path(__file__).resolve().parents[1]
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def container_cpu(container_ids: list[str]) -> dict[str, float]:
@@ -58,7 +51,7 @@ def machine_busy() -> float:
     """CPU seconds the whole machine has been busy (all cores, all processes)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
-    return (sum(values[:8]) - idle) / TICK
+    return (sum(values[:8]) - idle) / procs.TICK
 
 
 def platform_containers(pool: HttpPool) -> list[str]:
@@ -101,7 +94,7 @@ def one_run(invokers: int, actions: int, seconds: int, connections: int) -> dict
             "controller": [proc.proc.pid],
             "invokers": [invoker_pid(proc, f"invoker{i}") for i in range(invokers)],
         }
-        before = {k: sum(process_cpu(p) for p in v) for k, v in pids.items()}
+        before = {k: procs.cpu_seconds(v) for k, v in pids.items()}
         before["machine"] = machine_busy()
         wrk = subprocess.Popen(
             [
@@ -123,7 +116,7 @@ def one_run(invokers: int, actions: int, seconds: int, connections: int) -> dict
         out = wrk.stdout.read()  # wrk prints only at the end: no pipe stall
         _, status, rusage = os.wait4(wrk.pid, 0)  # its own CPU use, from the kernel
         wrk.returncode = os.waitstatus_to_exitcode(status)
-        after = {k: sum(process_cpu(p) for p in v) for k, v in pids.items()}
+        after = {k: procs.cpu_seconds(v) for k, v in pids.items()}
         after["machine"] = machine_busy()
         box_after = container_cpu(platform_containers(pool))
         os.unlink(f.name)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import procs
 from common import platform_process
 from common.httpclient import HttpPool
 from common.platform_process import GUEST_KEY
@@ -44,7 +45,6 @@ from common.platform_process import GUEST_KEY
 REPO = Path(__file__).resolve().parents[1]
 NOOP = "def main(args):\n    return {}\n"
 AUTH = {"Authorization": "Basic " + base64.b64encode(GUEST_KEY.encode()).decode()}
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # (category, pattern on one frame "function (path:line)"). A sample belongs to the category of
 # its leaf-most frame that matches any rule; the order below only breaks ties within a frame.
@@ -97,53 +97,12 @@ def categorize(stack: list[str]) -> str:
 # -- processes -----------------------------------------------------------------------------
 
 
-def children_of(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(d.name))
-    return out
-
-
-def tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        todo.extend(children_of(p))
-    return pids
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for p in pids:
-        try:
-            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in f[11:15]) / CLK_TCK  # utime stime cutime cstime
-    return total
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 def components(standalone_pid: int, apihost: str) -> dict[str, list[int]]:
     """controller (the standalone process), invoker processes, action containers' processes
     (this platform's only: other platforms on the host have containers too)."""
     import docker
 
-    invokers = [p for p in children_of(standalone_pid) if "invoker.server" in cmdline(p)]
+    invokers = list(procs.invoker_children(standalone_pid).values())
     client = docker.from_env()
     containers = []
     for c in client.containers.list(filters={"label": "tango.invoker"}, ignore_removed=True):
@@ -152,10 +111,10 @@ def components(standalone_pid: int, apihost: str) -> dict[str, list[int]]:
             continue
         pid = int(c.attrs["State"]["Pid"])
         if pid:
-            containers.extend(tree(pid))
+            containers.extend(procs.tree(pid))
     return {
         "controller": [standalone_pid],
-        "invoker": [q for p in invokers for q in tree(p)],
+        "invoker": [q for p in invokers for q in procs.tree(p)],
         "container": containers,
     }
 
@@ -337,11 +296,11 @@ def main(argv: list[str] | None = None) -> None:
         load_thread = threading.Thread(
             target=lambda: load.update(run_wrk(p.apihost, a.seconds, a.connections))
         )
-        cpu0 = {n: cpu_seconds(pids) for n, pids in comps.items()}
+        cpu0 = {n: procs.cpu_seconds(pids, waited_children=True) for n, pids in comps.items()}
         load0 = os.getloadavg()
         load_thread.start()
         load_thread.join()
-        cpu1 = {n: cpu_seconds(pids) for n, pids in comps.items()}
+        cpu1 = {n: procs.cpu_seconds(pids, waited_children=True) for n, pids in comps.items()}
         for spy in spies.values():
             try:
                 spy.wait(30)

@@ -25,6 +25,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
@@ -185,6 +186,13 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def every(scheduler: BackgroundScheduler, seconds: float, job: Callable[[], object]) -> None:
+    """Run ``job`` periodically, one run at a time; missed runs coalesce into one."""
+    scheduler.add_job(
+        job, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job.__name__
+    )
+
+
 class Invoker:
     def __init__(self, config: InvokerConfig, backend: ContainerBackend | None = None):
         if backend is None:
@@ -224,36 +232,13 @@ class Invoker:
         removed = self.backend.remove_leftovers()
         if removed:
             log.info("removed %d leftover containers: %s", len(removed), ", ".join(removed))
-        self._scheduler = BackgroundScheduler(daemon=True)
-        self._scheduler.add_job(
-            self.maintain, "interval", seconds=0.5, max_instances=1, coalesce=True, id="maintain"
-        )
+        self._scheduler = scheduler = BackgroundScheduler(daemon=True)
+        every(scheduler, 0.5, self.maintain)
         if self.config.controller_urls:
             self.heartbeat()  # registers with every controller that answers
-            self._scheduler.add_job(
-                self.heartbeat,
-                "interval",
-                seconds=self.config.heartbeat_interval,
-                max_instances=1,
-                coalesce=True,
-                id="heartbeat",
-            )
-            self._scheduler.add_job(
-                self.reap_dead_invokers,
-                "interval",
-                seconds=2,
-                max_instances=1,
-                coalesce=True,
-                id="reap-dead-invokers",
-            )
-            self._scheduler.add_job(
-                self.deliver_outbox,
-                "interval",
-                seconds=self.config.outbox_retry_s,
-                max_instances=1,
-                coalesce=True,
-                id="outbox",
-            )
+            every(scheduler, self.config.heartbeat_interval, self.heartbeat)
+            every(scheduler, 2, self.reap_dead_invokers)
+            every(scheduler, self.config.outbox_retry_s, self.deliver_outbox)
         self._scheduler.start()
         self.maintain()
 

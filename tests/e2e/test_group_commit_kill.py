@@ -16,7 +16,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bench.profile_invoke import children_of, cmdline
+from bench import procs
 from common import platform_process
 from common.platform_process import GUEST_KEY
 from tests.conftest import docker_available, require
@@ -65,7 +65,7 @@ def test_sigkill_during_blocking_invokes_leaves_every_answered_id_stored(tmp_pat
         deadline = time.monotonic() + 60
         while len(answered) < 150 and time.monotonic() < deadline:
             time.sleep(0.05)
-        invokers = [q for q in children_of(p.proc.pid) if "invoker.server" in cmdline(q)]
+        invokers = list(procs.invoker_children(p.proc.pid).values())
         os.kill(p.proc.pid, signal.SIGKILL)  # the controller process; its invokers run on
         p.proc.wait(30)
         for t in threads:

@@ -37,6 +37,7 @@ from dataclasses import replace
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import write_json  # noqa: E402
+from common.stats import paired_bootstrap_ci  # noqa: E402
 from invoker.backend import ContainerSpec  # noqa: E402
 from invoker.config import PYTHON_IMAGE, InvokerConfig  # noqa: E402
 from invoker.container import ContainerProxy  # noqa: E402
@@ -97,17 +98,16 @@ def ratio_of_medians(hardened: list[float], baseline: list[float]) -> float:
     return statistics.median(hardened) / statistics.median(baseline)
 
 
-def paired_bootstrap_ci(
+def ratio_ci95(
     hardened: list[float], baseline: list[float], rng: random.Random, resamples: int = 10000
 ) -> tuple[float, float]:
-    """95 % percentile-bootstrap CI of the ratio of medians, resampling whole rounds (pairs)."""
-    n = len(hardened)
-    ratios = []
-    for _ in range(resamples):
-        idx = [rng.randrange(n) for _ in range(n)]
-        ratios.append(ratio_of_medians([hardened[i] for i in idx], [baseline[i] for i in idx]))
-    ratios.sort()
-    return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
+    """95 % bootstrap CI of the ratio of medians, resampling whole rounds (pairs)."""
+    return paired_bootstrap_ci(
+        list(zip(baseline, hardened, strict=True)),
+        lambda pairs: ratio_of_medians([h for _, h in pairs], [b for b, _ in pairs]),
+        rng,
+        resamples,
+    )
 
 
 def summarize(samples: dict, rng: random.Random) -> dict:
@@ -117,7 +117,7 @@ def summarize(samples: dict, rng: random.Random) -> dict:
         out[mode] = {"median_ms": {"baseline": round(statistics.median(b), 2)}}
         for variant in VARIANTS[mode][1:]:
             v = samples[mode][variant]
-            low, high = paired_bootstrap_ci(v, b, rng)
+            low, high = ratio_ci95(v, b, rng)
             out[mode]["median_ms"][variant] = round(statistics.median(v), 2)
             out[mode][variant] = {
                 "ratio_of_medians": round(ratio_of_medians(v, b), 4),

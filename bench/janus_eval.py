@@ -74,7 +74,7 @@ sys.path.insert(0, str(REPO))
 
 from common.platform_process import GUEST_KEY, free_port  # noqa: E402
 from common.sizes import Size  # noqa: E402
-from common.stats import percentile  # noqa: E402
+from common.stats import paired_bootstrap_ci, percentile  # noqa: E402
 from controller.adapter.model import Price  # noqa: E402
 from controller.adapter.static_plans import RunTable, _makespan, oracle_plan  # noqa: E402
 from hint_dsl.profiles import Profiles  # noqa: E402
@@ -201,12 +201,10 @@ def paired_bootstrap(
         b = sum(y for _, y in sample)
         return b / a - 1.0 if a else math.nan
 
-    est = stat(pairs)
-    boot = sorted(stat([pairs[rng.randrange(len(pairs))] for _ in pairs]) for _ in range(resamples))
     return {
         "n": len(pairs),
-        "estimate": est,
-        "ci95": [percentile(boot, 2.5), percentile(boot, 97.5)],
+        "estimate": stat(pairs),
+        "ci95": list(paired_bootstrap_ci(pairs, stat, rng, resamples)),
     }
 
 
@@ -221,11 +219,10 @@ def paired_difference(
     def stat(sample):
         return sum(y - x for x, y in sample) / len(sample)
 
-    boot = sorted(stat([pairs[rng.randrange(len(pairs))] for _ in pairs]) for _ in range(resamples))
     return {
         "n": len(pairs),
         "estimate": stat(pairs),
-        "ci95": [percentile(boot, 2.5), percentile(boot, 97.5)],
+        "ci95": list(paired_bootstrap_ci(pairs, stat, rng, resamples)),
     }
 
 

@@ -25,6 +25,7 @@ import base64
 import json
 import os
 import platform as host_platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -41,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from common import platform_process  # noqa: E402
 from common.httpclient import HttpPool  # noqa: E402
 from common.platform_process import GUEST_KEY  # noqa: E402
+from common.stats import paired_bootstrap_ci  # noqa: E402
 from controller.config import SYSTEM_KEY  # noqa: E402
 
 NOOP = "def main(args):\n    return {}\n"
@@ -148,9 +150,23 @@ def overhead_vs_baseline(pool: HttpPool, base: HttpPool, n: int) -> dict:
         "this_ms": {"median": statistics.median(new), "p99": pct(new, 99)},
         "baseline_ms": {"median": statistics.median(old), "p99": pct(old, 99)},
         "median_difference_ms": statistics.median(new) - statistics.median(old),
+        "median_difference_ci95_ms": list(median_difference_ci95(old, new)),
         "raw_this_ms": new,
         "raw_baseline_ms": old,
     }
+
+
+def median_difference_ci95(
+    old: list[float], new: list[float], seed: int = 1
+) -> tuple[float, float]:
+    """95 % CI of median(new) - median(old) by a paired bootstrap over the interleaved rounds."""
+    return paired_bootstrap_ci(
+        list(zip(old, new, strict=True)),
+        lambda pairs: (
+            statistics.median(n for _, n in pairs) - statistics.median(o for o, _ in pairs)
+        ),
+        random.Random(seed),
+    )
 
 
 WRK_LUA = """
@@ -449,7 +465,11 @@ def compare(a) -> None:
         f"{'baseline (' + commit[:8] + ')':28}{res['baseline_ms']['median']:>12.3f}"
         f"{res['baseline_ms']['p99']:>12.3f}"
     )
-    print(f"median difference: {res['median_difference_ms']:+.3f} ms (budget: +1 ms)")
+    low, high = res["median_difference_ci95_ms"]
+    print(
+        f"median difference: {res['median_difference_ms']:+.3f} ms "
+        f"[95 % CI {low:+.3f}, {high:+.3f}] (budget: +1 ms)"
+    )
     out = Path(a.out).with_name("platform_invoke_vs_baseline.json")
     out.write_text(
         json.dumps(

@@ -42,3 +42,15 @@ def test_parse_wrk_reads_counts_and_percentiles():
 def test_parse_wrk_without_errors():
     out = WRK_OUT.replace("  Non-2xx or 3xx responses: 12\n", "")
     assert parse_wrk(out)["non_2xx"] == 0
+
+
+def test_median_difference_ci_of_interleaved_rounds():
+    import random
+
+    from bench.platform_invoke import median_difference_ci95
+
+    rng = random.Random(2)
+    old = [4.0 + rng.gauss(0, 0.3) for _ in range(400)]
+    new = [4.4 + rng.gauss(0, 0.3) for _ in range(400)]
+    low, high = median_difference_ci95(old, new)
+    assert 0.2 < low < 0.4 < high < 0.6
